@@ -1,0 +1,138 @@
+"""`lawline`: the box's one command.
+
+    lawline run --config /etc/lawline/lawline.toml     the box itself (systemd runs this)
+    lawline check --config ...                         validate config, probe modem, prompts
+    lawline config --example                           every option with its default
+    lawline outbox --config ...                        what is waiting to go upstream
+    lawline prompts [DIR]                              render missing prompt audio
+    lawline sim --state-dir DIR                        the loopback line (simulated modems)
+    lawline demo [--serve] [--state-dir DIR]           the box end to end on the loopback line
+    lawline dutyphone --port P ...                     a duty phone for tests and the demo
+    lawline receiver --dir DIR ...                     a local upstream for tests and the demo
+"""
+
+import argparse
+import logging
+import sys
+
+from .errors import ConfigError, LawlineError
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+
+
+def setup_logging(verbose=False):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT,
+                        stream=sys.stderr)
+    if not verbose:
+        logging.getLogger("lawline.wire").setLevel(logging.INFO)
+
+
+def _cmd_run(args):
+    from . import app, config
+    cfg = config.load(args.config)
+    return app.run(cfg)
+
+
+def _cmd_check(args):
+    from . import check
+    return check.main(args)
+
+
+def _cmd_config(args):
+    from . import config
+    if args.example:
+        print(config.example())
+        return 0
+    if args.config:
+        config.load(args.config)
+        print(f"{args.config}: OK")
+        return 0
+    print("use --example or --config FILE", file=sys.stderr)
+    return 2
+
+
+def _cmd_outbox(args):
+    from . import config
+    from .sync.outbox import Outbox
+    cfg = config.load(args.config)
+    spool = cfg.spool_dir
+    targets = ["upstream"] if cfg.upstream.url else []
+    outbox = Outbox(spool / "outbox.db", spool, targets)
+    rows = outbox.pending()
+    if not rows:
+        print("outbox: nothing waiting")
+        return 0
+    for row in rows:
+        print(" ".join(f"{k}={v}" for k, v in (row.items() if isinstance(row, dict)
+                                                 else vars(row).items())))
+    return 0
+
+
+def _cmd_prompts(args):
+    from .call import prompts
+    return prompts.main(args.rest)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lawline", description="the 0148 legal-service line box")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug log (AT wire log)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the box")
+    p.add_argument("--config", default="/etc/lawline/lawline.toml")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("check", help="validate the config and probe modem, prompts, upstream")
+    p.add_argument("--config", default="/etc/lawline/lawline.toml")
+    p.add_argument("--no-modem", action="store_true", help="skip the modem probe")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("config", help="show the example config or validate one")
+    p.add_argument("--example", action="store_true")
+    p.add_argument("--config")
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("outbox", help="list what is waiting to go upstream")
+    p.add_argument("--config", default="/etc/lawline/lawline.toml")
+    p.set_defaults(func=_cmd_outbox)
+
+    p = sub.add_parser("prompts", help="render missing prompt audio")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_prompts)
+
+    from . import sim
+    p = sub.add_parser("sim", help="the loopback line: simulated modems on pseudo-terminals")
+    sim.add_arguments(p)
+    p.set_defaults(func=sim.main)
+
+    from . import demo
+    p = sub.add_parser("demo", help="the box end to end on the loopback line")
+    demo.add_arguments(p)
+    p.set_defaults(func=demo.main)
+
+    p = sub.add_parser("dutyphone", help="a duty phone (pjsua2 user agent) for tests and demo")
+    from .probe import dutyphone
+    dutyphone.add_arguments(p)
+    p.set_defaults(func=dutyphone.main)
+
+    p = sub.add_parser("receiver", help="a local upstream (HTTP PUT) for tests and demo")
+    from .sync import receiver
+    receiver.add_arguments(p)
+    p.set_defaults(func=receiver.main)
+
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args) or 0
+    except ConfigError as exc:
+        print(f"lawline: config error: {exc}", file=sys.stderr)
+        return 2
+    except LawlineError as exc:
+        print(f"lawline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

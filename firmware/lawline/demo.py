@@ -1,0 +1,125 @@
+"""`lawline demo`: the box end to end on the loopback line, with embedded defaults.
+
+Starts the loopback line, a local upstream, a duty phone and the box, each in its own
+process, then places three scripted calls through the caller's side and prints what
+happened. `--serve` starts the same parts and keeps them running so anyone can dial in by
+hand on the ports written to STATE_DIR/sim.json.
+"""
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from .probe import scenarios
+from .probe.rig import Rig
+
+log = logging.getLogger("lawline.demo")
+
+
+def add_arguments(parser):
+    parser.add_argument("--state-dir", help="where logs, spool and upstream go "
+                        "(default: a new temporary directory)")
+    parser.add_argument("--profile", default="simcom-sim7600")
+    parser.add_argument("--serve", action="store_true",
+                        help="start the parts and keep them running for calls by hand")
+
+
+def _transcript(caller, since):
+    lines = []
+    for t, text in caller.transcript:
+        if t >= since:
+            lines.append(f"    {t - since:6.1f} s  {text}")
+    return lines
+
+
+async def _scripted(rig):
+    failures = 0
+    caller = await rig.start_caller()
+    try:
+        for tag, title, behaviour, scenario in scenarios.SCRIPTED:
+            if behaviour != rig.duty_behaviour:
+                rig.start_dutyphone(behaviour)
+            print(f"\n== call ({tag}): {title}", flush=True)
+            since = time.monotonic()
+            try:
+                result = await scenario(rig)
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - the demo reports every failure
+                ok = False
+                failures += 1
+                result = None
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            print("\n".join(_transcript(caller, since)))
+            if ok:
+                print(f"  result: OK")
+                for line in _where(rig, result):
+                    print(f"  {line}")
+            else:
+                print(f"  result: FAILED: {detail}")
+                if caller.modem.in_call:
+                    await caller.hang_up()
+                    try:
+                        await caller.wait_ended(10)
+                    except asyncio.TimeoutError:
+                        pass
+    finally:
+        await caller.close()
+    return failures
+
+
+def _where(rig, result):
+    if not result:
+        return []
+    out = []
+    if "voicemail" in result:
+        vm = result["voicemail"]
+        out.append(f"voicemail: case {vm['record']['case_number']}, "
+                   f"{vm['record']['duration_s']} s, box {vm['record']['box']}")
+        for name, path in vm["files"].items():
+            out.append(f"  spool:    {path}")
+        for path in result["upstream"]:
+            out.append(f"  upstream: {path}")
+    if "duty_recording" in result:
+        out.append(f"duty phone recording: {result['duty_recording']}")
+    if "record" in result:
+        out.append(f"call record: outcome {result['record']['outcome']}, "
+                   f"legs {[l['outcome'] for l in result['record']['duty_legs']]}")
+    return out
+
+
+def main(args):
+    state = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="lawline-demo-"))
+    rig = Rig(state, profile=args.profile)
+    print(f"lawline demo: state in {state}", flush=True)
+    try:
+        rig.start()
+        print(f"loopback line: box AT {rig.sim['box']['at']}, caller AT {rig.sim['caller']['at']}"
+              f", box number {rig.box_number}")
+        print(f"upstream: {rig.upstream_url} -> {rig.upstream_dir}")
+        print(f"box log: {rig.procs['box'].log_path}")
+        if args.serve:
+            print("serving; dial the box from the caller port in sim.json. Ctrl-C stops.")
+            stop = []
+            signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+            try:
+                while not stop and all(p.alive() for p in rig.procs.values()):
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+            return 0
+        failures = asyncio.run(_scripted(rig))
+    finally:
+        codes = rig.stop()
+    bad = {name: code for name, code in codes.items() if code not in (0, None, -15)}
+    if bad:
+        print(f"\nprocesses that did not exit cleanly: {bad}")
+        failures += 1
+    total = len(scenarios.SCRIPTED)
+    print(f"\ndemo: {total - min(failures, total)} of {total} calls OK; logs and files in {state}")
+    return 1 if failures else 0

@@ -1,0 +1,45 @@
+"""Errors of the box. Each derives from LawlineError and from the built-in it resembles,
+so callers can catch either (the gpiozero habit)."""
+
+
+class LawlineError(Exception):
+    """Root of every error the box raises on purpose."""
+
+
+class ConfigError(LawlineError, ValueError):
+    """The configuration file is wrong; the message names the section and option."""
+
+
+class ModemError(LawlineError, IOError):
+    """The modem did something the driver cannot work with."""
+
+
+class ModemTimeout(ModemError, TimeoutError):
+    """The modem did not finish a command in time; `partial` holds what it did say."""
+
+    def __init__(self, message, partial=()):
+        super().__init__(message)
+        self.partial = list(partial)
+
+
+class CommandError(ModemError):
+    """The modem answered ERROR, +CME ERROR or +CMS ERROR."""
+
+    def __init__(self, command, final, lines=()):
+        super().__init__(f"{command!r} failed: {final}")
+        self.command = command
+        self.final = final
+        self.lines = list(lines)
+        self.code = None
+        for prefix in ("+CME ERROR:", "+CMS ERROR:"):
+            if final.startswith(prefix):
+                value = final[len(prefix):].strip()
+                self.code = int(value) if value.isdigit() else value
+
+
+class CallEnded(LawlineError):
+    """The caller hung up; whatever the call flow was doing stops."""
+
+
+class SipError(LawlineError):
+    """The SIP leg failed (pjsua2 error or trunk refusal)."""

@@ -1,0 +1,145 @@
+"""Line audio: PCM frames between the modem's audio port and the media bridge.
+
+SIM7600 (`AT+CPCMREG=1`) and EC25 (`AT+QPCMV=1,0`) both carry raw S16LE mono 8 kHz in
+320-byte / 20 ms frames on a serial port (reference/modems.md 1.5, 2.3). The modem and the
+pjsua2 bridge each run their own 20 ms clock; the jitter buffer between them absorbs bursts
+from USB and the slow drift of one clock against the other.
+"""
+
+import collections
+import logging
+import os
+import select
+import threading
+
+import serial
+
+FRAME_BYTES = 320
+SILENCE = bytes(FRAME_BYTES)
+
+
+class JitterBuffer:
+    """Frames from the modem waiting for the bridge. Playout starts once `prefill` frames are
+    queued (absorbs USB burstiness); beyond `limit` frames the oldest are dropped so the delay
+    never grows (clock drift); an underrun plays silence and prefills again."""
+
+    def __init__(self, prefill=2, limit=8, frame_bytes=FRAME_BYTES):
+        self.prefill = prefill
+        self.limit = limit
+        self.frame_bytes = frame_bytes
+        self._frames = collections.deque()
+        self._partial = b""
+        self._playing = False
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.underruns = 0
+
+    def push(self, data):
+        with self._lock:
+            data = self._partial + data
+            cut = len(data) - len(data) % self.frame_bytes
+            self._partial = data[cut:]
+            for start in range(0, cut, self.frame_bytes):
+                self._frames.append(data[start:start + self.frame_bytes])
+            while len(self._frames) > self.limit:
+                self._frames.popleft()
+                self.dropped += 1
+
+    def pop(self):
+        with self._lock:
+            if not self._playing:
+                if len(self._frames) < self.prefill:
+                    return None
+                self._playing = True
+            if self._frames:
+                return self._frames.popleft()
+            self._playing = False
+            self.underruns += 1
+            return None
+
+    def clear(self):
+        with self._lock:
+            self._frames.clear()
+            self._partial = b""
+            self._playing = False
+
+    def __len__(self):
+        return len(self._frames)
+
+
+class SerialPcm:
+    """The modem's PCM port. A reader thread feeds the jitter buffer (a blocking read on a tty
+    has no place on the event loop); `write` sends one frame without ever blocking the caller
+    (it runs on pjmedia's clock thread: a full port drops the frame)."""
+
+    def __init__(self, path, name="box", log=None, jitter=None):
+        self.path = path
+        self.name = name
+        self.log = log or logging.getLogger("lawline.line")
+        self.jitter = jitter or JitterBuffer()
+        self._serial = None
+        self._fd = None
+        self._thread = None
+        self._stop = threading.Event()
+        self.frames_in = 0
+        self.frames_out = 0
+        self.dropped_out = 0
+        self.on_frame = None  # optional tap: called with each chunk read (tests, level meter)
+
+    def open(self):
+        if self._serial is not None:
+            return
+        self._serial = serial.Serial(self.path, 115200, timeout=0, write_timeout=0)
+        self._fd = self._serial.fileno()
+        os.set_blocking(self._fd, False)
+        self._serial.reset_input_buffer()
+        self.jitter.clear()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._reader, name=f"pcm-{self.name}", daemon=True)
+        self._thread.start()
+
+    def close(self):
+        if self._serial is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=1)
+        try:
+            self._serial.close()
+        except (serial.SerialException, OSError):
+            pass
+        self._serial = None
+        self._fd = None
+        self.jitter.clear()
+
+    def _reader(self):
+        fd = self._fd
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                data = os.read(fd, 4096)
+            except (OSError, ValueError) as exc:
+                if not self._stop.is_set():
+                    self.log.error("modem %s: audio port %s lost: %s", self.name, self.path, exc)
+                return
+            if not data:
+                continue
+            self.frames_in += len(data) / FRAME_BYTES
+            self.jitter.push(data)
+            if self.on_frame:
+                self.on_frame(data)
+
+    def read_frame(self):
+        """The next frame for the bridge, or None when the buffer has nothing to play."""
+        return self.jitter.pop()
+
+    def write(self, frame):
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            os.write(fd, frame)
+            self.frames_out += 1
+        except (BlockingIOError, OSError):
+            self.dropped_out += 1

@@ -1,0 +1,272 @@
+"""The test rig: the loopback line (or real modems), the box, duty phones and an upstream,
+each in its own process, as they run in the field. Used by `lawline demo`, the scenario
+tests and the benchmarks, so all three exercise the same parts in the same way.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import config as configuration
+from ..call.prompts import Prompts
+from .caller import Caller
+
+log = logging.getLogger("lawline.rig")
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll `predicate` until it returns something true; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def async_wait_until(predicate, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class Process:
+    def __init__(self, name, argv, state_dir):
+        self.name = name
+        self.log_path = Path(state_dir) / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout=8):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("rig: %s did not stop on SIGTERM; killing it", self.name)
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+
+def lawline_argv(*args):
+    return [sys.executable, "-m", "lawline", *args]
+
+
+class Rig:
+    def __init__(self, state_dir, profile="simcom-sim7600", ports=None, box_options=None,
+                 duty_behaviour="accept", ring_interval=1.0):
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.profile = profile
+        self.ports = ports              # real modems (hardware in loop): skip the simulator
+        self.box_options = box_options or {}
+        self.duty_behaviour = duty_behaviour
+        self.ring_interval = ring_interval
+        self.procs = {}
+        self.sim = None
+        self.upstream_dir = self.dir / "upstream"
+        self.spool_dir = self.dir / "spool"
+        self.duty_port = free_port()
+        self.box_sip_port = free_port()
+        self.upstream_url = None
+        self.config_path = self.dir / "lawline.toml"
+        self.prompts = Prompts(configuration.REPO_PROMPTS / "zh-CN")
+        self.caller = None
+        self.duty_calls = 0
+
+    # -- parts ---------------------------------------------------------------------------
+
+    def start_sim(self):
+        if self.ports:
+            self.sim = self.ports
+            return
+        self.procs["sim"] = Process("sim", lawline_argv(
+            "sim", "--profile", self.profile, "--state-dir", str(self.dir),
+            "--ring-interval", str(self.ring_interval)), self.dir)
+        path = self.dir / "sim.json"
+        wait_until(lambda: path.exists() or not self.procs["sim"].alive(), 15,
+                   "the loopback line to start")
+        if not path.exists():
+            raise RuntimeError("the loopback line failed to start:\n" +
+                               self.procs["sim"].log_text()[-2000:])
+        self.sim = json.loads(path.read_text())
+
+    def start_receiver(self):
+        ready = self.dir / "receiver.url"
+        ready.unlink(missing_ok=True)
+        self.procs["receiver"] = Process("receiver", lawline_argv(
+            "receiver", "--dir", str(self.upstream_dir), "--ready-file", str(ready)), self.dir)
+        wait_until(lambda: ready.exists() or not self.procs["receiver"].alive(), 15,
+                   "the upstream receiver to start")
+        self.upstream_url = ready.read_text().strip()
+
+    def start_dutyphone(self, behaviour=None):
+        if "duty" in self.procs:
+            self.procs.pop("duty").stop()
+        behaviour = behaviour or self.duty_behaviour
+        self.duty_behaviour = behaviour
+        self.duty_generation = getattr(self, "duty_generation", 0) + 1
+        gen = self.duty_generation
+        ready = self.dir / f"duty-{gen}.ready"
+        self.duty_record = self.dir / f"duty-{gen}.wav"
+        self.duty_events = self.dir / f"duty-{gen}.events"
+        self.procs["duty"] = Process(f"duty-{gen}", lawline_argv(
+            "dutyphone", "--port", str(self.duty_port), "--behaviour", behaviour,
+            "--record", str(self.duty_record), "--events", str(self.duty_events),
+            "--ready-file", str(ready)), self.dir)
+        wait_until(lambda: ready.exists() or not self.procs["duty"].alive(), 15,
+                   "the duty phone to start")
+        if not ready.exists():
+            raise RuntimeError("the duty phone failed to start:\n" +
+                               self.procs["duty"].log_text()[-2000:])
+
+    def box_config(self):
+        box = self.sim["box"]
+        values = {
+            "office": {"id": "demo-county", "name": "演示县法律服务专线",
+                       "number": box["number"]},
+            "line": {"profile": self.profile, "at_port": box["at"], "audio_port": box["audio"],
+                     "audio_retry_delay": 0.3},
+            "menu": {"key_timeout": 4.0, "max_tries": 3},
+            "duty": {"numbers": ["13900000001"], "ring_timeout": 8.0, "confirm_timeout": 6.0},
+            "sip": {"bind": "127.0.0.1", "port": self.box_sip_port,
+                    "uri_template": f"sip:{{number}}@127.0.0.1:{self.duty_port}"},
+            "voicemail": {"max_seconds": 30.0},
+            "spool": {"dir": str(self.spool_dir)},
+            "upstream": {"url": self.upstream_url or ""},
+        }
+        for section, options in self.box_options.items():
+            values.setdefault(section, {}).update(options)
+        return values
+
+    def start_box(self):
+        text = configuration.dump(self.box_config())
+        self.config_path.write_text(text, encoding="utf-8")
+        self.procs["box"] = Process("box", lawline_argv("-v", "run", "--config",
+                                                        str(self.config_path)), self.dir)
+        wait_until(lambda: "ready on" in self.procs["box"].log_text() or
+                   not self.procs["box"].alive(), 30, "the box to start")
+        if not self.procs["box"].alive():
+            raise RuntimeError("the box failed to start:\n" +
+                               self.procs["box"].log_text()[-3000:])
+
+    def start(self, box=True, duty=True):
+        self.start_sim()
+        self.start_receiver()
+        if duty:
+            self.start_dutyphone()
+        if box:
+            self.start_box()
+        return self
+
+    async def start_caller(self):
+        caller = self.sim["caller"]
+        self.caller = Caller(caller["at"], caller["audio"], self.prompts, self.profile)
+        await self.caller.start()
+        return self.caller
+
+    def stop(self):
+        codes = {}
+        for name in ("box", "duty", "receiver", "sim"):
+            proc = self.procs.pop(name, None)
+            if proc:
+                codes[name] = proc.stop()
+        return codes
+
+    # -- what happened -------------------------------------------------------------------
+
+    @property
+    def box_number(self):
+        return self.sim["box"]["number"]
+
+    def box_log(self):
+        return self.procs["box"].log_text() if "box" in self.procs else \
+            (self.dir / "box.log").read_text(errors="replace")
+
+    def items(self, kind=None):
+        db = self.spool_dir / "outbox.db"
+        if not db.exists():
+            return []
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = con.execute("SELECT id, key, kind, record_json, files_json FROM items "
+                               "ORDER BY id").fetchall()
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            con.close()
+        out = []
+        for item_id, key, k, record, files in rows:
+            if kind is None or k == kind:
+                out.append({"id": item_id, "key": key, "kind": k,
+                            "record": json.loads(record), "files": json.loads(files)})
+        return out
+
+    def deliveries(self):
+        db = self.spool_dir / "outbox.db"
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT item_id, target, state, attempts, last_error "
+                               "FROM deliveries").fetchall()
+        finally:
+            con.close()
+
+    async def next_record(self, kind, after=0, timeout=30):
+        """The first outbox item of `kind` with id > after, once the box commits it."""
+        def find():
+            for item in self.items(kind):
+                if item["id"] > after:
+                    return item
+            return None
+        return await async_wait_until(find, timeout, f"a {kind} record from the box")
+
+    def last_id(self):
+        items = self.items()
+        return items[-1]["id"] if items else 0
+
+    def upstream_path(self, key, name):
+        return self.upstream_dir / self.box_config()["office"]["id"] / key / name
+
+    def duty_events_list(self):
+        try:
+            return [json.loads(line) for line in self.duty_events.read_text().splitlines()
+                    if line.strip()]
+        except (OSError, ValueError):
+            return []

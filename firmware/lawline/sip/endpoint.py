@@ -1,0 +1,293 @@
+"""The pjsua2 endpoint: SIP stack, conference bridge and the objects that live in it.
+
+Measured pitfalls this file follows (reference/pjsua2.md):
+- one `pj.Endpoint` per process; SIP callbacks run inside `libHandleEvents()` on the thread
+  that polls it, which here is the asyncio loop's thread (threadCnt 0, mainThreadOnly);
+- the bridge is clocked at 8 kHz so telephone audio is never resampled;
+- the wheel has no sound devices: `setNullDev()` gives the bridge its clock;
+- speex/16000 is preferred by default and garbles tones: G.711 only, PCMA first (China);
+- every port, player, recorder and call must be gone before `libDestroy()`, or it aborts;
+  Python media ports are created once and reused (deleting one while the clock runs races).
+"""
+
+import asyncio
+import gc
+import logging
+import os
+import time
+
+import pjsua2 as pj
+
+from ..errors import SipError
+from ..line.audio import FRAME_BYTES, SILENCE
+
+log = logging.getLogger("lawline.sip")
+
+
+class _LogWriter(pj.LogWriter):
+    def write(self, entry):
+        try:
+            log.debug("pjsua2: %s", entry.msg.rstrip())
+        except Exception:  # a director callback must never raise (pjsua2.md, Teardown)
+            pass
+
+
+class LinePort(pj.AudioMediaPort):
+    """The phone line inside the bridge. Frames the bridge sends to it go to the modem; frames
+    it gives the bridge come from the modem's jitter buffer. Runs on pjmedia's clock thread:
+    no decisions, no locks held long, no exceptions escaping."""
+
+    def __init__(self):
+        super().__init__()
+        self.source = None   # object with read_frame() -> bytes | None
+        self.sink = None     # object with write(bytes)
+        self.taps = []       # callables fed every frame sent to the line (what the caller hears)
+
+    def onFrameRequested(self, frame):
+        try:
+            data = self.source.read_frame() if self.source else None
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(data or SILENCE)
+            frame.size = FRAME_BYTES
+        except Exception:
+            pass
+
+    def onFrameReceived(self, frame):
+        try:
+            sink = self.sink
+            if sink is None and not self.taps:
+                return
+            if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+                data = SILENCE
+            else:
+                data = bytes(bytearray(frame.buf))
+            if sink is not None:
+                sink.write(data)
+            for tap in self.taps:
+                tap(data)
+        except Exception:
+            pass
+
+
+class Player(pj.AudioMediaPlayer):
+    """A prompt. `done` (an asyncio.Future) resolves when the file has played to its end."""
+
+    def __init__(self, loop, path, repeat=False):
+        super().__init__()
+        self.loop = loop
+        self.path = path
+        self.done = loop.create_future()
+        self.createPlayer(str(path), 0 if repeat else pj.PJMEDIA_FILE_NO_LOOP)
+
+    def onEof2(self):
+        try:
+            self.loop.call_soon_threadsafe(self._finish)
+        except Exception:
+            pass
+
+    def _finish(self):
+        if not self.done.done():
+            self.done.set_result(True)
+
+
+class Recording:
+    """An `AudioMediaRecorder` fed by one source. Only this object holds the recorder, so
+    `finish()` really deletes it, which is when pjsua2 writes the WAV header."""
+
+    def __init__(self, core, path, source):
+        self.core = core
+        self.path = path
+        self.source = source
+        self.started = time.monotonic()
+        rec = pj.AudioMediaRecorder()
+        try:
+            rec.createRecorder(str(path))
+            source.startTransmit(rec)
+        except pj.Error as exc:
+            raise SipError(f"cannot record to {path}: {exc.info()}") from None
+        self._rec = core.keep(rec)
+
+    async def finish(self, timeout=2.0):
+        """Stop, delete the recorder and wait until its WAV header is on disk (pjsua2 writes
+        it about 100 ms after the deletion, reference/pjsua2.md, Teardown)."""
+        rec, self._rec = self._rec, None
+        if rec is None:
+            return wav_complete(self.path)
+        try:
+            self.source.stopTransmit(rec)
+        except pj.Error:
+            pass
+        self.core.release(rec)
+        self.source = None
+        del rec
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.core.handle_events()
+            if wav_complete(self.path):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+
+class MediaCore:
+    """Owns the pjsua2 Endpoint. Create it on the loop's thread; poll it with `run()`."""
+
+    def __init__(self, bind="127.0.0.1", port=5060, log_level=1, poll_interval=0.01):
+        self.bind = bind
+        self.port = port
+        self.log_level = log_level
+        self.poll_interval = poll_interval
+        self.ep = None
+        self.account = None
+        self.line = None
+        self._objects = set()   # players, recorders, calls: destroyed before libDestroy
+        self._log_writer = None
+        self._running = False
+
+    def start(self):
+        ep = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = "lawline"
+        self._log_writer = _LogWriter()
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.level = self.log_level
+        cfg.logConfig.consoleLevel = self.log_level
+        cfg.logConfig.decor = 0
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.channelCount = 1
+        cfg.medConfig.audioFramePtime = 20
+        cfg.medConfig.ecTailLen = 0  # the modem and the mobile network cancel echo
+        cfg.medConfig.noVad = True
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = self.port
+        tcfg.boundAddress = self.bind
+        try:
+            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            raise SipError(f"SIP: cannot listen on {self.bind}:{self.port}: {exc.info()}") from None
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        for codec in ep.codecEnum2():
+            cid = codec.codecId
+            if cid.startswith("PCMA/8000"):
+                prio = 255
+            elif cid.startswith("PCMU/8000"):
+                prio = 254
+            else:
+                prio = 0
+            ep.codecSetPriority(cid, prio)
+        self.ep = ep
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.id = pj.PJMEDIA_FORMAT_PCM
+        fmt.clockRate = 8000
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = 20000
+        self.line = LinePort()
+        self.line.createPort("line", fmt)
+        log.info("SIP: endpoint up on %s:%d (UDP), bridge at 8 kHz, G.711 only", self.bind,
+                 self.port)
+
+    def add_account(self, account):
+        self.account = account
+
+    async def run(self, stop):
+        """Poll pjsua2 on the loop thread until `stop` is set."""
+        self._running = True
+        while not stop.is_set():
+            self.ep.libHandleEvents(0)
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+        self._running = False
+
+    def handle_events(self):
+        if self.ep is not None:
+            self.ep.libHandleEvents(0)
+
+    # -- media objects -------------------------------------------------------------------
+
+    def keep(self, obj):
+        self._objects.add(obj)
+        return obj
+
+    def release(self, obj):
+        self._objects.discard(obj)
+
+    def player(self, path, repeat=False):
+        loop = asyncio.get_running_loop()
+        try:
+            return self.keep(Player(loop, path, repeat))
+        except pj.Error as exc:
+            raise SipError(f"cannot play {path}: {exc.info()}") from None
+
+    def stop_player(self, player, *targets):
+        for target in targets:
+            try:
+                player.stopTransmit(target)
+            except pj.Error:
+                pass
+        self.release(player)
+
+    def recorder(self, path, source):
+        """Record what `source` (an AudioMedia) sends, into a WAV file; see Recording."""
+        return Recording(self, path, source)
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def stop(self):
+        """Tear down in the order that does not abort: calls hung up, then every media
+        object and the line port released with the bridge clock stopped, then libDestroy."""
+        if self.ep is None:
+            return
+        ep = self.ep
+        try:
+            ep.hangupAllCalls()
+        except pj.Error:
+            pass
+        for _ in range(20):
+            ep.libHandleEvents(10)
+        self._objects.clear()
+        try:
+            ep.audDevManager().setNoDev()  # stop the bridge clock before ports go away
+        except pj.Error:
+            pass
+        self.line = None
+        if self.account is not None:
+            try:
+                self.account.shutdown()
+            except pj.Error:
+                pass
+            self.account = None
+        gc.collect()
+        # Anything still referenced somewhere would be destroyed after libDestroy and abort
+        # the process: hand it to C++ (a leak at exit) and say so, so the holder gets fixed.
+        for obj in gc.get_objects():
+            if isinstance(obj, (pj.AudioMedia, pj.Call)) and getattr(obj, "thisown", False):
+                log.warning("SIP: %s still referenced at shutdown; left to the process exit",
+                            type(obj).__name__)
+                obj.thisown = False
+        ep.libDestroy()
+        self.ep = None
+
+
+def wav_complete(path):
+    """True when a RIFF/WAVE file's header sizes agree with the bytes on disk."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(44)
+    except OSError:
+        return False
+    if len(head) < 44 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    riff = int.from_bytes(head[4:8], "little")
+    return riff == size - 8 and riff > 36

@@ -1,0 +1,166 @@
+"""Upload target: HTTP PUT of each file of an item to `{base_url}/{key}/{file}`.
+
+The upstream is WebDAV-style (nginx `dav_methods PUT`, see shared reference/test-servers.md):
+PUT stores an object at its path, and a second PUT of the same path replaces it, so
+at-least-once delivery leaves exactly one object per file. The `Idempotency-Key` header says
+the same to upstreams that deduplicate by header instead of by path.
+
+Media files go first and `record.json` last, so an upstream that sees the record can rely on
+the media being there already.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from lawline import __version__
+from lawline.errors import LawlineError
+
+CONTENT_TYPES = {
+    ".wav": "audio/wav",
+    ".json": "application/json; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7f))
+_BLOCK = 64 * 1024
+_KEEP_BODY = 64 * 1024  # an error body larger than this is not worth reading to reuse the link
+
+
+class UploadError(LawlineError, IOError):
+    """A target did not accept an item. `status` is the HTTP status, or None when no HTTP
+    answer came (refused, unreachable, timed out, TLS failure). The message names the target
+    and the URL and never carries the token."""
+
+    def __init__(self, target: str, url: str, reason: str, status: int | None = None):
+        super().__init__(f"{target}: {reason}")
+        self.target = target
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+def remote_name(name: str, path: Path) -> str:
+    """The upstream file name of an item file: its outbox name plus the spool file's suffix
+    ("voicemail" + voicemail.wav -> voicemail.wav, "record" + 260112001.json -> record.json)."""
+    suffix = Path(path).suffix
+    return name if not suffix or name.endswith(suffix) else name + suffix
+
+
+class HttpPutTarget:
+    """One upstream that takes items by HTTP(S) PUT."""
+
+    def __init__(self, name: str, base_url: str, token: str | None = None,
+                 timeout: float = 20.0, *, cafile: str | Path | None = None):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"upload target {name}: base_url {base_url!r} must be an http:// "
+                             "or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"upload target {name}: base_url must not carry credentials; "
+                             "give the token separately")
+        if parts.query or parts.fragment:
+            raise ValueError(f"upload target {name}: base_url must not have a query or fragment")
+        if token and not _TOKEN_CHARS.issuperset(token):
+            # http.client would reject such a header with the value in its message; refuse
+            # here with a message that does not carry it.
+            raise ValueError(f"upload target {name}: the token must be printable ASCII without "
+                             "spaces")
+        if timeout <= 0:
+            raise ValueError(f"upload target {name}: timeout must be above 0 seconds")
+        self.name = name
+        self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.timeout = float(timeout)
+        self._token = token or None  # an empty token (file) means no Authorization header
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._ssl = None
+        if parts.scheme == "https":
+            self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+
+    def __repr__(self):
+        # The token stays out of reprs too: they end up in logs and tracebacks.
+        return f"HttpPutTarget({self.name!r}, {self.base_url!r})"
+
+    def url_for(self, key: str, filename: str) -> str:
+        return f"{self.base_url}/{quote(key, safe='')}/{quote(filename, safe='')}"
+
+    def put_item(self, item) -> None:
+        """PUT every file of `item` (a DueItem); return when upstream accepted all of them.
+
+        Raises UploadError on an HTTP status other than 2xx or on a network failure, and
+        OSError when a spool file cannot be read (a local fault, not an upstream one).
+        """
+        files = [(remote_name(name, path), Path(path)) for name, path in item.files.items()
+                 if name != "record"]
+        if "record" in item.files:
+            files.append((remote_name("record", item.files["record"]), Path(item.files["record"])))
+        conn = self._connect()
+        try:
+            for filename, path in files:
+                self._put_file(conn, item.key, filename, path)
+        finally:
+            conn.close()
+
+    def _connect(self):
+        if self._ssl is not None:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
+                                               context=self._ssl, blocksize=_BLOCK)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout,
+                                          blocksize=_BLOCK)
+
+    def _put_file(self, conn, key, filename, path):
+        url = self.url_for(key, filename)
+        path_in_url = f"{self._prefix}/{quote(key, safe='')}/{quote(filename, safe='')}"
+        headers = {
+            "Content-Type": CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+            "Idempotency-Key": f"{key}/{filename}",
+            "User-Agent": f"lawline/{__version__}",
+        }
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        with open(path, "rb") as body:  # a missing spool file raises here, as OSError
+            headers["Content-Length"] = str(os.fstat(body.fileno()).st_size)
+            try:
+                try:
+                    conn.request("PUT", path_in_url, body=body, headers=headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server may have answered early (401, 413) and stopped reading the
+                    # body; its answer says more than the broken pipe, when it is there.
+                    pass
+                response = conn.getresponse()
+                status, phrase = response.status, response.reason
+                length = response.getheader("Content-Length")
+                if length is not None and length.isdigit() and int(length) <= _KEEP_BODY:
+                    response.read()
+                else:
+                    response.close()
+                    conn.close()
+            except (socket.timeout, TimeoutError):
+                raise UploadError(self.name, url, f"no answer from {url} within "
+                                  f"{self.timeout:g} s") from None
+            except ssl.SSLError as e:
+                raise UploadError(self.name, url, f"TLS failure with {url}: "
+                                  f"{e.reason or e}") from None
+            except ConnectionRefusedError:
+                raise UploadError(self.name, url, f"connection refused by {url}") from None
+            except (OSError, http.client.HTTPException) as e:
+                raise UploadError(self.name, url, f"network error with {url}: "
+                                  f"{_describe(e)}") from None
+        if not 200 <= status < 300:
+            status_text = f"HTTP {status} {phrase}" if phrase else f"HTTP {status}"
+            raise UploadError(self.name, url, f"{status_text} from {url}", status=status)
+
+
+def _describe(error):
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve host ({error.strerror or error})"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the box, the demo and the tests need on a fresh Debian 12 machine:
+# Debian packages when missing (needs root, as on the box and in CI), then the virtualenv.
+# Usage: tools/bootstrap.sh VENV [test]
+set -euo pipefail
+venv=${1:-.venv}
+want_test=${2:-}
+
+debs=(espeak-ng sox)
+missing=()
+for pkg in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+py=${PYTHON:-python3}
+if [ ! -x "$venv/bin/python" ]; then
+    echo "bootstrap: creating virtualenv $venv"
+    "$py" -m venv "$venv" || { echo "bootstrap: python3 -m venv failed: apt-get install python3-venv"; exit 1; }
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if [ "$want_test" = test ]; then
+    "$venv/bin/python" -m pip install -q -e ".[test]"
+else
+    "$venv/bin/python" -m pip install -q -e .
+fi
+echo "bootstrap: ready ($venv)"
