@@ -21,14 +21,16 @@ def _sha(path):
 
 async def assert_upstream_has(rig, item, timeout=20):
     """Every file of an outbox item is upstream, byte for byte."""
+    from ..sync.http import remote_name
     from .rig import async_wait_until
-    files = item["files"]
-    for name, local in files.items():
+    remotes = []
+    for name, local in item["files"].items():
         local = _local(rig, local)
-        remote = rig.upstream_path(item["key"], local.name)
+        remote = rig.upstream_path(item["key"], remote_name(name, local))
         await async_wait_until(lambda: remote.exists() and _sha(remote) == _sha(local),
                                timeout, f"{remote} to equal {local}")
-    return [rig.upstream_path(item["key"], _local(rig, p).name) for p in files.values()]
+        remotes.append(remote)
+    return remotes
 
 
 def _local(rig, path):

@@ -1,0 +1,117 @@
+"""A side's USB PCM port (modems.md 1.5): frames out on a real-time clock, host audio in to a FIFO.
+
+While PCM is on, the module writes one frame (320 bytes: 160 samples S16LE mono 8 kHz = 20 ms)
+every 20 ms to the host. Each frame carries what the far side's host wrote to its own audio
+port, or silence when the far side's PCM is off or its FIFO ran dry. Deadlines are absolute
+(start + n * period on the monotonic loop clock), so the stream does not drift.
+"""
+
+import logging
+
+log = logging.getLogger("lawline.sim")
+
+# If the loop stalls for longer than this, skip the missed frames instead of bursting them out.
+MAX_CATCH_UP = 0.1
+# A timer may fire a hair before its deadline; treat that as on time.
+EARLY = 0.001
+
+
+class Uplink:
+    """Host audio waiting to be sent to the far end, bounded; the oldest is dropped on overflow."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._buf = bytearray()
+        self.dropped = 0
+
+    def __len__(self):
+        return len(self._buf)
+
+    def push(self, data):
+        self._buf += data
+        excess = len(self._buf) - self.limit
+        if excess > 0:
+            excess += excess & 1  # keep whole 16-bit samples
+            del self._buf[:excess]
+            self.dropped += excess
+
+    def take(self, n):
+        """n bytes: what is buffered (whole samples), padded with silence on underrun."""
+        k = min(n, len(self._buf)) & ~1
+        chunk = bytes(self._buf[:k])
+        del self._buf[:k]
+        return chunk + bytes(n - k)
+
+    def clear(self):
+        self._buf.clear()
+
+
+class PcmStream:
+    def __init__(self, side, port, profile):
+        self.side = side
+        self.port = port
+        self.frame_bytes = profile.frame_bytes
+        self.base_period = profile.frame_ms / 1000.0
+        self.period = self.base_period
+        self.uplink = Uplink(profile.uplink_limit_bytes)
+        self.far = None  # the other side's PcmStream
+        self.on = False
+        self.frames = 0
+        self.skipped = 0
+        self._loop = None
+        self._timer = None
+        self._next = 0.0
+
+    def attach(self, loop):
+        self._loop = loop
+        self.port.start(loop, self._from_host)
+
+    def _from_host(self, data):
+        # While PCM is off the module reads and discards what the host writes.
+        if self.on:
+            self.uplink.push(data)
+
+    def set_skew(self, ppm):
+        self.period = self.base_period * (1.0 + ppm / 1e6)
+        log.info("sim %s: PCM clock skewed by %+g ppm (frame every %.6f s)", self.side, ppm, self.period)
+
+    def start(self):
+        if self.on:
+            return
+        self.on = True
+        self.frames = self.skipped = 0
+        self.uplink.clear()
+        # Nothing was sent while PCM was off; drop anything left over from an earlier stream.
+        self.port.discard_unread()
+        self._next = self._loop.time() + self.period
+        self._timer = self._loop.call_at(self._next, self._tick)
+        log.info("sim %s: PCM on; %d-byte frames every %g ms", self.side, self.frame_bytes, self.period * 1000)
+
+    def stop(self):
+        if not self.on:
+            return
+        self.on = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.uplink.clear()
+        log.info("sim %s: PCM off after %d frames (%d dropped by a full port, %d skipped by a stall)",
+                 self.side, self.frames, self.port.dropped // self.frame_bytes, self.skipped)
+
+    def _frame(self):
+        far = self.far
+        if far is not None and far.on:
+            return far.uplink.take(self.frame_bytes)
+        return bytes(self.frame_bytes)
+
+    def _tick(self):
+        now = self._loop.time()
+        if now - self._next > MAX_CATCH_UP:
+            missed = int((now - self._next) / self.period)
+            self.skipped += missed
+            self._next += missed * self.period
+        while self._next <= now + EARLY:
+            self.port.write(self._frame())
+            self.frames += 1
+            self._next += self.period
+        self._timer = self._loop.call_at(self._next, self._tick)

@@ -1,0 +1,80 @@
+"""The control socket: one JSON object per line in, one JSON reply line out.
+
+    {"fault": "no_reply", "side": "box", "count": 2}  ->  {"ok": true}
+    {"status": true}                                    ->  {"ok": true, "call": ..., "box": ..., ...}
+"""
+
+import asyncio
+import json
+import logging
+
+from . import faults
+
+log = logging.getLogger("lawline.sim")
+
+USAGE = 'expected {"fault": NAME, "side": "box"|"caller", "count": N} or {"status": true}'
+
+
+class ControlServer:
+    def __init__(self, path, modems, line):
+        self.path = path
+        self.modems = modems  # side -> SimModem
+        self.line = line
+        self._server = None
+
+    async def start(self):
+        self._server = await asyncio.start_unix_server(self._client, path=self.path)
+
+    async def close(self):
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _client(self, reader, writer):
+        try:
+            while True:
+                try:
+                    raw = await reader.readline()
+                except ValueError:  # longer than the stream limit
+                    writer.write(b'{"ok": false, "error": "request line too long"}\n')
+                    break
+                if not raw:
+                    break
+                if not raw.strip():
+                    continue
+                reply = self.handle(raw)
+                writer.write(json.dumps(reply).encode("utf-8") + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    def handle(self, raw):
+        try:
+            message = json.loads(raw)
+        except ValueError as exc:
+            return {"ok": False, "error": f"not JSON ({exc}); {USAGE}"}
+        if not isinstance(message, dict):
+            return {"ok": False, "error": USAGE}
+        if "fault" in message:
+            try:
+                faults.apply(message, self.modems)
+            except faults.FaultError as exc:
+                log.info("sim: fault request refused: %s", exc)
+                return {"ok": False, "error": str(exc)}
+            return {"ok": True}
+        if message.get("status"):
+            return {"ok": True, **self.status()}
+        return {"ok": False, "error": USAGE}
+
+    def status(self):
+        call = self.line.call
+        out = {"call": None}
+        if call is not None:
+            out["call"] = {"from": call.origin.side, "to": call.target.side, "state": call.state,
+                           "rings": call.rings}
+        for side, modem in self.modems.items():
+            out[side] = {"pcm": modem.pcm.on, "echo": modem.echo, "clip": modem.clip,
+                         "booting": modem.booting(), "faults": modem.faults.pending()}
+        return out

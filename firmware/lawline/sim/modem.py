@@ -1,0 +1,510 @@
+"""One simulated SIM7600: its AT interpreter and settings, speaking bytes on a pty.
+
+Framing follows V.250 (modems.md, top): a command line ends with CR (LF is ignored), echo is
+on after boot (`AT\\r` -> `AT\\r\\r\\nOK\\r\\n`), every response line is `\\r\\nTEXT\\r\\n`.
+Command lines are handled one at a time in arrival order; the echo of a line is written when
+its turn comes, so an echo never lands inside another command's reply. Each reply and each
+URC is one write, so a URC never lands inside a line.
+"""
+
+import asyncio
+import inspect
+import logging
+import re
+
+from . import profiles
+from .atparse import (CR, EXTENDED_COMMAND, LF, MAX_LINE, S_REGISTER, edit_line, frame, split_args,
+                      split_commands, unquote)
+from .faults import ArmedFaults
+
+log = logging.getLogger("lawline.sim")
+
+
+class Reply:
+    """What one command produced: information lines, success, and what to do once answered."""
+
+    __slots__ = ("lines", "ok", "then")
+
+    def __init__(self, lines=(), ok=True, then=None):
+        self.lines = list(lines)
+        self.ok = ok
+        self.then = then
+
+
+ERROR = Reply(ok=False)
+
+
+def _flag(args, allowed=("0", "1")):
+    """The first parameter if it is one of `allowed`, else None."""
+    if args and args[0] in allowed:
+        return args[0]
+    return None
+
+
+class SimModem:
+    def __init__(self, side, number, profile, port, wire):
+        self.side = side
+        self.number = number
+        self.profile = profile
+        self.port = port
+        self.wire = wire
+        self.imei = profiles.imei(profile, side)
+        self.imsi = profile.imsi[side]
+        self.smsc = profile.smsc  # kept on the SIM: survives a reset
+        self.line = None  # the Line joining both modems; set by Line
+        self.pcm = None  # this side's PcmStream
+        self.faults = ArmedFaults()
+        self._rx = bytearray()
+        self._queue = asyncio.Queue()
+        self._loop = None
+        self._boot_until = 0.0
+        self._boot_timer = None
+        self.reset_settings()
+
+    # -- settings ---------------------------------------------------------------
+
+    def reset_settings(self):
+        """Factory defaults, as after power-up, ATZ or AT&F."""
+        self.echo = True
+        self.clip = False
+        self.crc = False
+        self.cmee = 0
+        self.clcc_report = False
+        self.ddet = self.profile.dtmf_detect_default
+        self.creg_n = 0
+        self.cmgf = 0
+        self.cvhu = 0
+        self.pcm_frm = 0
+        self.vtd = 1
+        self.sregs = {0: 0, 3: 13, 4: 10, 5: 8}
+
+    def log_decision(self, text):
+        log.info("sim %s: %s", self.side, text)
+
+    # -- bytes in ---------------------------------------------------------------
+
+    def attach(self, loop):
+        self._loop = loop
+        self.port.start(loop, self.feed)
+
+    def feed(self, data):
+        for b in data:
+            if b == CR:
+                self._queue.put_nowait(bytes(self._rx))
+                self._rx.clear()
+            elif b == LF:
+                continue  # hosts that end lines with CR LF: the LF means nothing here
+            elif len(self._rx) < MAX_LINE:
+                self._rx.append(b)
+
+    def booting(self):
+        return self._loop is not None and self._loop.time() < self._boot_until
+
+    async def serve(self):
+        while True:
+            raw = await self._queue.get()
+            try:
+                await self._handle_line(raw)
+            except Exception:  # a bug in one command must not deafen the modem
+                log.exception("sim %s: failed handling %r", self.side, raw)
+                self._send(frame("ERROR"))
+
+    async def _handle_line(self, raw):
+        if self.booting():
+            self.wire.received(self.side, raw, "ignored: booting")
+            return
+        self.wire.received(self.side, raw)
+        if self.echo:
+            self.port.write(raw + b"\r")
+        text = edit_line(raw)
+        at = text.upper().find("AT")
+        if at < 0:
+            return  # V.250: nothing without the "AT" prefix is a command
+        body = text[at + 2:]
+        shown = text[at:]
+        if self.faults.take("no_reply") is not None:
+            self.log_decision(f"no_reply fault swallows {shown!r}")
+            return
+        late = self.faults.take("late_reply")
+        if late is not None:
+            self.log_decision(f"late_reply fault holds {shown!r} for {late:g} ms")
+            await asyncio.sleep(late / 1000.0)
+            if self.booting():
+                return
+        lines, final, thens = await self._execute(body)
+        if self.booting():
+            return  # the module reset while this command ran: nobody is left to answer
+        urc = self.faults.take("urc_in_reply")
+        frames = [frame(x) for x in lines]
+        if urc is not None:
+            frames.insert(1 if frames else 0, frame(urc))
+            self.log_decision(f"urc_in_reply fault puts {urc!r} inside the reply to {shown!r}")
+        frames.append(frame(final))
+        self._send(b"".join(frames))
+        for then in thens:
+            then()
+
+    async def _execute(self, body):
+        try:
+            commands = split_commands(body)
+        except ValueError:
+            return [], "ERROR", []
+        lines, thens = [], []
+        for command in commands:
+            reply = self._dispatch(command)
+            if inspect.isawaitable(reply):
+                reply = await reply
+            lines += reply.lines
+            if reply.then is not None:
+                thens.append(reply.then)
+            if not reply.ok:
+                return lines, "ERROR", thens
+        return lines, "OK", thens
+
+    # -- bytes out --------------------------------------------------------------
+
+    def _send(self, data):
+        self.port.write(data)
+        self.wire.sent(self.side, data)
+
+    def urc(self, *lines):
+        """Send unsolicited lines in one write (RING and +CLIP together, as python-gsmmodem
+        needs them: modems.md 5.6)."""
+        if self.booting():
+            return
+        if self.faults.take("double_cr") is not None:
+            data = b"".join(b"\r\r\n" + x.encode("latin-1") + b"\r\r\n" for x in lines)
+        else:
+            data = b"".join(frame(x) for x in lines)
+        self._send(data)
+
+    def send_garbage(self, data):
+        self.port.write(data)
+        self.wire.garbage(self.side, data)
+
+    def reboot(self, boot_time=None):
+        """Power-cycle: settings to defaults, input dropped until the boot URCs are out."""
+        boot_time = self.profile.boot_time if boot_time is None else boot_time
+        self.reset_settings()
+        self.faults.clear()
+        self._rx.clear()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._boot_until = self._loop.time() + boot_time
+        if self._boot_timer is not None:
+            self._boot_timer.cancel()
+        self._boot_timer = self._loop.call_at(self._boot_until, self._booted)
+        self.log_decision(f"module resets; deaf for {boot_time:g} s, then {', '.join(self.profile.boot_urcs)}")
+
+    def _booted(self):
+        self._boot_timer = None
+        self._boot_until = 0.0
+        self.urc(*self.profile.boot_urcs)
+
+    # -- commands ---------------------------------------------------------------
+
+    def _dispatch(self, command):
+        first = command[0].upper()
+        if first == "D":
+            return self._dial(command[1:])
+        if first == "S":
+            return self._s_register(command)
+        if first in "+^$*#%!":
+            m = EXTENDED_COMMAND.fullmatch(command)
+            if not m:
+                return ERROR
+            name, form, value = m.group(1).upper(), m.group(2), m.group(3)
+            handler = self._EXTENDED.get(name)
+            if handler is None:
+                return ERROR
+            if form is None:
+                return handler(self, "exec", [])
+            if form.endswith("?"):
+                return handler(self, "test" if form.startswith("=") else "read", [])
+            return handler(self, "set", split_args(value))
+        if first == "&":
+            name, arg = command[:2].upper(), command[2:]
+        else:
+            name, arg = first, command[1:]
+        handler = self._BASIC.get(name)
+        if handler is None:
+            return ERROR
+        return handler(self, arg)
+
+    # Basic commands -------------------------------------------------------------
+
+    def _ata(self, arg):
+        if not self.line.can_answer(self):
+            self.log_decision("ATA refused: nothing is ringing")
+            return ERROR
+        return Reply(then=lambda: self.line.answer(self))
+
+    def _dial(self, dial_string):
+        text = re.sub(r"[\s\-()]", "", dial_string)
+        if not text.endswith(";"):
+            self.log_decision(f"ATD{dial_string} refused: only voice calls (ending in ';') are simulated")
+            return ERROR
+        number = text[:-1]
+        if not number or not re.fullmatch(r"\+?[0-9*#]+", number):
+            return ERROR
+        if self.line.busy(self):
+            self.log_decision(f"ATD{number}; refused: a call is already in progress")
+            return ERROR
+        return Reply(then=lambda: self.line.dial(self, number))
+
+    def _ate(self, arg):
+        if arg not in ("", "0", "1"):
+            return ERROR
+        self.echo = arg == "1"
+        return Reply()
+
+    def _ath(self, arg):
+        if arg not in ("", "0"):
+            return ERROR
+        return Reply(then=lambda: self.line.hangup(self))
+
+    def _ati(self, arg):
+        if arg not in ("", "0"):
+            return ERROR
+        p = self.profile
+        block = "\r\n".join([f"Manufacturer: {p.manufacturer}", f"Model: {p.model}",
+                             f"Revision: {p.revision}", f"IMEI: {self.imei}", "+GCAP: +CGSM"])
+        return Reply([block])
+
+    def _atq(self, arg):
+        return Reply() if arg in ("", "0") else ERROR
+
+    def _atv(self, arg):
+        # Numeric result codes (ATV0) are not simulated.
+        return Reply() if arg == "1" else ERROR
+
+    def _atx(self, arg):
+        return Reply()
+
+    def _atz(self, arg):
+        if arg not in ("", "0"):
+            return ERROR
+        self.reset_settings()
+        return Reply()
+
+    def _at_amp_w(self, arg):
+        return Reply()
+
+    def _s_register(self, command):
+        m = S_REGISTER.fullmatch(command)
+        reg = int(m.group(1))
+        if m.group(2) == "?":
+            return Reply([f"{self.sregs.get(reg, 0):03d}"])
+        if m.group(2) and len(m.group(2)) > 1:
+            value = int(m.group(2)[1:])
+            if value > 255:
+                return ERROR
+            self.sregs[reg] = value
+        return Reply()
+
+    _BASIC = {
+        "A": _ata, "E": _ate, "H": _ath, "I": _ati, "Q": _atq, "V": _atv, "X": _atx, "Z": _atz,
+        "&F": _atz, "&W": _at_amp_w,
+    }
+
+    # Extended commands ----------------------------------------------------------
+
+    def _fixed(text):
+        """A command answering one fixed line (with =? answering OK)."""
+        def handler(self, kind, args):
+            if kind == "exec":
+                return Reply([text(self) if callable(text) else text])
+            if kind == "test":
+                return Reply()
+            return ERROR
+        return handler
+
+    def _setting(attr, name, allowed=("0", "1"), read_suffix=""):
+        """A numeric setting: =<n> sets, ? reads, =? lists the values."""
+        def handler(self, kind, args):
+            if kind == "set":
+                value = _flag(args, allowed)
+                if value is None:
+                    return ERROR
+                setattr(self, attr, int(value))
+                return Reply()
+            if kind == "read":
+                return Reply([f"{name}: {int(getattr(self, attr))}{read_suffix}"])
+            if kind == "test":
+                return Reply([f"{name}: ({allowed[0]}-{allowed[-1]})"])
+            return ERROR
+        return handler
+
+    def _cpin(self, kind, args):
+        if kind == "read":
+            return Reply(["+CPIN: READY"])
+        return Reply() if kind == "test" else ERROR
+
+    def _csq(self, kind, args):
+        if kind == "exec":
+            return Reply([self.profile.csq])
+        if kind == "test":
+            return Reply(["+CSQ: (0-31,99),(0-7,99)"])
+        return ERROR
+
+    def _creg(self, kind, args):
+        if kind == "read":
+            return Reply([f"+CREG: {self.creg_n},1"])
+        if kind == "set" and _flag(args, ("0", "1", "2")) is not None:
+            self.creg_n = int(args[0])
+            return Reply()
+        if kind == "test":
+            return Reply(["+CREG: (0-2)"])
+        return ERROR
+
+    def _cops(self, kind, args):
+        if kind == "read":
+            return Reply([f'+COPS: 0,0,"{self.profile.operator}",7'])
+        if kind in ("set", "test"):
+            return Reply()
+        return ERROR
+
+    def _cfun(self, kind, args):
+        if kind == "read":
+            return Reply(["+CFUN: 1"])
+        if kind == "set" and _flag(args, ("0", "1", "4")) is not None:
+            return Reply()
+        if kind == "test":
+            return Reply(["+CFUN: (0,1,4),(0-1)"])
+        return ERROR
+
+    def _clip(self, kind, args):
+        if kind == "read":
+            return Reply([f"+CLIP: {int(self.clip)},1"])
+        return self._CLIP_SET(kind, args)
+
+    def _clcc(self, kind, args):
+        if kind == "exec":
+            return Reply(self.line.clcc_lines(self))
+        return self._CLCC_SET(kind, args)
+
+    def _ddet(self, kind, args):
+        # AT+DDET=<mode>[,<interval>[,<reportMode>[,<ssdet>]]]: only <mode> matters here.
+        if kind == "set" and _flag(args) is not None:
+            self.ddet = args[0] == "1"
+            return Reply()
+        if kind == "read":
+            return Reply([f"+DDET: {int(self.ddet)}"])
+        if kind == "test":
+            return Reply(["+DDET: (0-1)"])
+        return ERROR
+
+    def _cpcmreg(self, kind, args):
+        if kind == "read":
+            return Reply([f"+CPCMREG: {int(self.pcm.on)}"])
+        if kind == "test":
+            return Reply(["+CPCMREG: (0-1)"])
+        if kind != "set" or _flag(args) is None:
+            return ERROR
+        # A second parameter (RoEdAl sends "=0,0"; meaning [?], modems.md 1.5) is accepted and ignored.
+        if args[0] == "0":
+            return Reply(then=self.pcm.stop)
+        if not self.line.call_active(self):
+            # modems.md 1.5: ERROR when sent before the call is fully up.
+            self.log_decision("AT+CPCMREG=1 refused: no active call")
+            return ERROR
+        if self.faults.take("cpcmreg_refuse") is not None:
+            self.log_decision("cpcmreg_refuse fault answers ERROR to AT+CPCMREG=1")
+            return ERROR
+        return Reply(then=self.pcm.start)
+
+    def _vts(self, kind, args):
+        if kind == "test":
+            return Reply(["+VTS: (0-9,*,#,A,B,C,D)"])
+        if kind != "set" or not args or not args[0]:
+            return ERROR
+        keys = unquote(args[0]).upper()
+        if not keys or any(k not in self.profile.dtmf_keys for k in keys):
+            return ERROR
+        if not self.line.call_active(self):
+            self.log_decision(f"AT+VTS={args[0]} refused: no active call")
+            return ERROR
+        if len(keys) == 1:
+            return Reply(then=lambda: self.line.dtmf(self, keys))
+        return self._vts_string(keys)
+
+    async def _vts_string(self, keys):
+        for i, key in enumerate(keys):
+            if i:
+                await asyncio.sleep(self.profile.vts_digit_gap)
+                if not self.line.call_active(self):
+                    return ERROR
+            self.line.dtmf(self, key)
+        return Reply()
+
+    def _vtd(self, kind, args):
+        if kind == "set" and args and args[0].isdigit() and 0 <= int(args[0]) <= 255:
+            self.vtd = int(args[0])
+            return Reply()
+        if kind == "read":
+            return Reply([f"+VTD: {self.vtd}"])
+        if kind == "test":
+            return Reply(["+VTD: (0-255)"])
+        return ERROR
+
+    def _chup(self, kind, args):
+        if kind == "exec":
+            return Reply(then=lambda: self.line.hangup(self))
+        return Reply() if kind == "test" else ERROR
+
+    def _creset(self, kind, args):
+        if kind == "exec":
+            return Reply(then=lambda: self.line.reset(self))
+        return Reply() if kind == "test" else ERROR
+
+    def _csca(self, kind, args):
+        # SMS centre address; python-gsmmodem reads it while connecting.
+        if kind == "read":
+            number = self.smsc
+            return Reply([f'+CSCA: "{number}",{profiles.number_type(self.profile, number)}'])
+        if kind == "set" and args and unquote(args[0]):
+            self.smsc = unquote(args[0])
+            return Reply()
+        return Reply() if kind == "test" else ERROR
+
+    def _cscs(self, kind, args):
+        if kind == "read":
+            return Reply(['+CSCS: "IRA"'])
+        if kind == "set" and args and unquote(args[0]) in ("IRA", "GSM", "UCS2"):
+            return Reply()
+        if kind == "test":
+            return Reply(['+CSCS: ("IRA","GSM","UCS2")'])
+        return ERROR
+
+    _CLIP_SET = _setting("clip", "+CLIP")
+    _CLCC_SET = _setting("clcc_report", "+CLCC")
+
+    _EXTENDED = {
+        "+CGMI": _fixed(lambda self: self.profile.manufacturer),
+        "+CGMM": _fixed(lambda self: self.profile.model),
+        "+CGMR": _fixed(lambda self: f"+CGMR: {self.profile.revision}"),
+        "+CGSN": _fixed(lambda self: self.imei),
+        "+CIMI": _fixed(lambda self: self.imsi),
+        "+CPIN": _cpin,
+        "+CSQ": _csq,
+        "+CREG": _creg,
+        "+COPS": _cops,
+        "+CFUN": _cfun,
+        "+CMEE": _setting("cmee", "+CMEE", ("0", "1", "2")),
+        "+CLIP": _clip,
+        "+CRC": _setting("crc", "+CRC"),
+        "+CLCC": _clcc,
+        "+DDET": _ddet,
+        "+CPCMFRM": _setting("pcm_frm", "+CPCMFRM"),
+        "+CPCMREG": _cpcmreg,
+        "+VTS": _vts,
+        "+VTD": _vtd,
+        "+CHUP": _chup,
+        "+CRESET": _creset,
+        "+CMGF": _setting("cmgf", "+CMGF"),
+        "+CVHU": _setting("cvhu", "+CVHU"),
+        "+CSCA": _csca,
+        "+CSCS": _cscs,
+    }
+
+    del _fixed, _setting
