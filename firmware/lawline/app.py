@@ -20,6 +20,7 @@ from .sip.leg import LocalAccount
 from .sync.http import HttpPutTarget
 from .sync.outbox import Outbox
 from .sync.worker import UploadWorker
+from .status import FAIL, OK, WARN, Status
 
 log = logging.getLogger("lawline.box")
 
@@ -41,11 +42,13 @@ class Box:
         self.worker = None
         self.cases = None
         self.calls = 0
+        self.status = Status(None)
 
     def _open_storage(self):
         spool = self.config.spool_dir
         for d in (spool, self.incoming_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.status = Status(spool / "state.json")
         targets = [UPSTREAM] if self.config.upstream.url else []
         self.outbox = Outbox(spool / "outbox.db", spool, targets)
         self.cases = CaseNumbers(spool / "cases.db")
@@ -80,7 +83,12 @@ class Box:
             self.modem = Modem(cfg.line.profile, cfg.line.at_port, cfg.line.audio_port,
                                name=cfg.line.at_port, command_timeout=cfg.line.command_timeout,
                                audio_retry_delay=cfg.line.audio_retry_delay)
-            await self.modem.start()
+            try:
+                await self.modem.start()
+            except ModemError as exc:
+                self.status.set("modem", FAIL, str(exc))
+                raise
+            self.status.set("modem", OK, f"ready on {cfg.line.at_port} ({cfg.line.profile})")
             self.pcm = SerialPcm(cfg.line.audio_port, name=cfg.line.at_port)
             self.pcm.open()
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,

@@ -160,7 +160,7 @@ class Caller:
         """Wait until prompt `name` is heard; returns the second of the call it started at."""
         start = getattr(self, "_heard_upto", 0)
         offset = await asyncio.to_thread(self.audio.listener.wait_for, self.template(name),
-                                         timeout, start)
+                                         timeout, start, 0.55, name)
         self._heard_upto = offset + 1
         self.note(f"heard '{name}' at {offset / 8000:.1f} s")
         return offset / 8000
