@@ -1,0 +1,585 @@
+"""The on-duty lawyer's mobile, simulated: a pjsua2 user agent in a process of its own.
+
+The box calls it at sip:<number>@127.0.0.1:<port> (UDP, G.711), plays its whisper prompt
+("0148 legal-service call; press 1 to accept") and bridges only after the RFC 4733 digit 1.
+The duty phone behaves like one kind of person at the other end (`--behaviour`), records what
+it hears, and reports every step as a JSON line that tests can tail:
+
+    {"t": 1718000000.12, "event": "incoming", "call": 1, "from": "<sip:box@127.0.0.1:5060>"}
+
+Events: incoming, ringing (180 sent), answered (final answer sent: 200 or 486, in "code"),
+confirmed, dtmf_sent, dtmf_received, disconnected (with "code" and, when recording, the
+finished WAV's path in "record"). A disconnected line is written only once that WAV is
+complete, so a test may read it as soon as it sees the line.
+
+Run as `lawline dutyphone ...` or `python -m lawline.probe.dutyphone ...`. One per process:
+a second pjsua2 Endpoint in the same process aborts it (reference/pjsua2.md, Threads).
+"""
+
+import argparse
+import array
+import heapq
+import itertools
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    import pjsua2 as pj
+except ImportError:       # on a Pi pjsua2 is built from source; the CLI must still load
+    pj = None
+
+log = logging.getLogger("lawline.dutyphone")
+
+BEHAVIOURS = ("accept", "busy", "no-answer", "decline", "silent")
+RATE = 8000
+TONE_AMPLITUDE = 8000         # about -12 dBFS: loud, far from clipping after G.711
+POLL_MS = 10                  # libHandleEvents() wait; 1-2 % of a core when idle
+WAV_FINISH_TIMEOUT = 1.0      # the recorder's header lands ~100 ms after deletion
+HANGUP_TIMEOUT = 2.0          # at shutdown, wait this long for BYE/CANCEL transactions
+
+
+# -- command line ------------------------------------------------------------------------
+
+def add_arguments(parser):
+    """Add the duty phone's options to an argparse parser."""
+    parser.add_argument("--port", type=int, required=True,
+                        help="UDP SIP port on 127.0.0.1 (0: any free port, see --ready-file)")
+    parser.add_argument("--behaviour", "--behavior", choices=BEHAVIOURS, default="accept",
+                        help="what the person on duty does with a call (default: accept)")
+    parser.add_argument("--answer-after", type=_seconds, default=0.5, metavar="SECONDS",
+                        help="ring (180) this long before answering (default: 0.5)")
+    parser.add_argument("--key-delay", type=_seconds, default=1.0, metavar="SECONDS",
+                        help="after the call is confirmed, wait this long before pressing "
+                             "a key (accept: 1, decline: 2; default: 1.0)")
+    parser.add_argument("--tone-hz", type=float, default=1000.0, metavar="HZ",
+                        help="accept: tone played into the call after pressing 1 "
+                             "(default: 1000)")
+    parser.add_argument("--announcement-hz", type=float, default=440.0, metavar="HZ",
+                        help="silent: beeps (0.4 s on, 0.2 s off) played like a recorded "
+                             "announcement (default: 440)")
+    parser.add_argument("--record", type=_wav_path, metavar="FILE.wav",
+                        help="record what the phone hears, from confirmation to hang-up: "
+                             "call N to FILE-N.wav (N from 1), and FILE.wav is replaced "
+                             "by a copy of each call's recording when that call ends")
+    parser.add_argument("--events", type=Path, metavar="FILE",
+                        help="append one JSON line per event (flushed per line)")
+    parser.add_argument("--ready-file", type=Path, metavar="FILE",
+                        help="written atomically once the SIP transport listens: "
+                             '{"pid", "port", "uri", "behaviour"}')
+    return parser
+
+
+def _seconds(text):
+    value = float(text)
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} s is outside 0..3600")
+    return value
+
+
+def _wav_path(text):
+    if not text.lower().endswith(".wav"):
+        # pjmedia picks the recorder's format from the extension
+        raise argparse.ArgumentTypeError(f"{text}: the recording must be a .wav file")
+    return Path(text)
+
+
+def record_path(base, n):
+    """Where call `n` (from 1) is recorded: FILE.wav -> FILE-n.wav."""
+    base = Path(base)
+    return base.with_name(f"{base.stem}-{n}{base.suffix}")
+
+
+def main(args=None):
+    """Run the duty phone until SIGTERM or SIGINT; return the exit status.
+
+    `args` is an argparse Namespace from add_arguments(), or a list of strings (None: the
+    process's own arguments)."""
+    if not isinstance(args, argparse.Namespace):
+        parser = argparse.ArgumentParser(prog="lawline dutyphone", description=__doc__.split("\n")[0])
+        args = add_arguments(parser).parse_args(args)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                            format="dutyphone[%(process)d] %(levelname)s %(message)s")
+    if pj is None:
+        log.error("pjsua2 is not installed (see reference/pjsua2.md for building it on a Pi)")
+        return 2
+    phone = DutyPhone(args)
+    stop = lambda signum, frame: phone.request_stop(signal.Signals(signum).name)  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return phone.run()
+
+
+# -- files -------------------------------------------------------------------------------
+
+class EventLog:
+    """JSON lines appended to a file, flushed per line so a test can tail it."""
+
+    def __init__(self, path):
+        self._file = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, event, call, t=None, **fields):
+        record = {"t": round(time.time() if t is None else t, 4), "event": event, "call": call}
+        record.update((key, value) for key, value in fields.items() if value is not None)
+        details = "".join(f" {k}={v}" for k, v in record.items() if k not in ("t", "event", "call"))
+        log.info("call %s: %s%s", call, event, details)
+        if self._file:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+
+    def close(self):
+        if self._file:
+            self._file.close()
+
+
+def write_tone_wav(path, freq_hz, seconds, on_seconds=None, period=None):
+    """A looping tone as an 8 kHz mono 16-bit WAV. The length is a whole number of cycles
+    so that the player's loop joins without a click (a click would smear tone detection).
+    With on_seconds/period, the tone is gated into beeps."""
+    import wave
+
+    cycles = max(1, round(freq_hz * seconds))
+    count = round(cycles * RATE / freq_hz)
+    step = 2 * math.pi * freq_hz / RATE
+    data = array.array("h", (
+        round(TONE_AMPLITUDE * math.sin(step * i))
+        if on_seconds is None or (i / RATE) % period < on_seconds else 0
+        for i in range(count)))
+    if sys.byteorder != "little":
+        data.byteswap()
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(data.tobytes())
+
+
+def wav_is_complete(path):
+    """True once a WAV's RIFF and data sizes match the file (pjmedia fills them in when the
+    recorder port is finally destroyed, asynchronously)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(44)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(header) < 44 or header[:4] != b"RIFF" or header[36:40] != b"data":
+        return False
+    riff = int.from_bytes(header[4:8], "little")
+    data = int.from_bytes(header[40:44], "little")
+    return riff == size - 8 and data == size - 44
+
+
+def _write_atomically(path, text):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- pjsua2 ------------------------------------------------------------------------------
+
+def _guarded(method):
+    """Director callbacks must never raise: pjsua2 swallows the exception but keeps the
+    traceback (and with it the Call) alive until libDestroy, which then aborts
+    (reference/pjsua2.md, Teardown)."""
+    def wrapper(self, *args):
+        try:
+            method(self, *args)
+        except Exception:                       # noqa: BLE001 - see docstring
+            log.exception("error in %s", method.__name__)
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+class _StderrLog(pj.LogWriter if pj else object):
+    """pjsua's own log, to stderr so stdout stays clean. Must outlive libDestroy()."""
+
+    def write(self, entry):
+        sys.stderr.write(entry.msg if entry.msg.endswith("\n") else entry.msg + "\n")
+
+
+class _Account(pj.Account if pj else object):
+    def __init__(self, phone):
+        super().__init__()
+        self.phone = phone
+
+    @_guarded
+    def onIncomingCall(self, prm):
+        self.phone.incoming(prm.callId)
+
+
+class _Call(pj.Call if pj else object):
+    """Only reports to the DutyPhone; decisions are made in its loop."""
+
+    def __init__(self, account, call_id, phone, n):
+        super().__init__(account, call_id)
+        self.phone = phone
+        self.n = n
+
+    @_guarded
+    def onCallState(self, prm):
+        info = self.getInfo()
+        self.phone.post(self.n, "state", info.state, info.lastStatusCode, info.lastReason)
+
+    @_guarded
+    def onCallMediaState(self, prm):
+        info = self.getInfo()
+        active = any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+                     for m in info.media)
+        self.phone.post(self.n, "media", active)
+
+    @_guarded
+    def onDtmfDigit(self, prm):
+        self.phone.post(self.n, "dtmf", prm.digit)
+
+
+class _Leg:
+    """One call as the duty phone sees it."""
+
+    def __init__(self, n, call, remote):
+        self.n = n
+        self.call = call
+        self.remote = remote
+        self.answered = False       # a final answer (200 or 486) was sent
+        self.confirmed = False
+        self.media_active = False
+        self.recorder = None
+        self.record = None          # this call's WAV, once recording started
+        self.playing = None         # name of the player connected into the call
+        self.ended = False
+
+
+class DutyPhone:
+    """The user agent and its loop. Callbacks post to `_inbox`; only run() acts on them."""
+
+    def __init__(self, args):
+        self.args = args
+        self.events = EventLog(args.events)
+        self.legs = {}
+        self._inbox = []
+        self._timers = []
+        self._seq = itertools.count()
+        self._calls = itertools.count(1)
+        self._stop_reason = None
+        self._finishing = []        # (deadline, leg, t, code, reason): WAVs awaiting their header
+        self.ep = None
+        self.account = None
+        self.players = {}
+
+    # ---- events in
+
+    def request_stop(self, reason):
+        self._stop_reason = self._stop_reason or reason
+
+    def post(self, n, kind, *values):
+        self._inbox.append((n, kind, values))
+
+    def later(self, seconds, action, *values):
+        heapq.heappush(self._timers, (time.monotonic() + seconds, next(self._seq), action, values))
+
+    def incoming(self, call_id):
+        """onIncomingCall: the Call object must exist before the callback returns, and
+        sending 180 right away is what a handset does."""
+        n = next(self._calls)
+        call = _Call(self.account, call_id, self, n)
+        remote = call.getInfo().remoteUri
+        leg = self.legs[n] = _Leg(n, call, remote)
+        self.events.write("incoming", n, **{"from": remote})
+        behaviour = self.args.behaviour
+        if self._stop_reason:
+            self._answer(leg, 480)
+        elif behaviour == "busy":
+            self._answer(leg, 486)
+        else:
+            self._answer(leg, 180)
+            if behaviour != "no-answer":
+                self.later(self.args.answer_after, self._answer, leg, 200)
+
+    # ---- the loop
+
+    def run(self):
+        try:
+            self._start()
+        except pj.Error as exc:
+            log.error("cannot start the duty phone on 127.0.0.1:%s: %s",
+                      self.args.port, exc.info())
+            self._teardown()
+            return 1
+        try:
+            while self._stop_reason is None:
+                self._pump()
+            log.info("stopping (%s)", self._stop_reason)
+            self._hang_up_all()
+        finally:
+            self._teardown()
+        return 0
+
+    def _pump(self):
+        self.ep.libHandleEvents(POLL_MS)
+        while self._inbox:
+            n, kind, values = self._inbox.pop(0)
+            leg = self.legs.get(n)
+            if leg is not None and not leg.ended:
+                getattr(self, f"_on_{kind}")(leg, *values)
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, action, values = heapq.heappop(self._timers)
+            leg = values[0] if values and isinstance(values[0], _Leg) else None
+            if leg is None or not leg.ended:
+                action(*values)
+        self._finish_recordings()
+
+    # ---- call events
+
+    def _on_state(self, leg, state, code, reason):
+        if state == pj.PJSIP_INV_STATE_CONFIRMED and not leg.confirmed:
+            leg.confirmed = True
+            self.events.write("confirmed", leg.n)
+            self._media_ready(leg)
+            if self.args.behaviour in ("accept", "decline"):
+                self.later(self.args.key_delay, self._press_key, leg,
+                           "1" if self.args.behaviour == "accept" else "2")
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._ended(leg, code, reason)
+
+    def _on_media(self, leg, active):
+        leg.media_active = active
+        self._media_ready(leg)
+
+    def _on_dtmf(self, leg, digit):
+        self.events.write("dtmf_received", leg.n, digit=digit)
+
+    def _media_ready(self, leg):
+        """Once the call is confirmed with audio flowing (early media is ignored): start
+        recording, and for `silent` the announcement. Called again after every media
+        change, because a re-INVITE may give the call a new bridge slot; connecting ports
+        that are already connected is harmless."""
+        if not (leg.confirmed and leg.media_active):
+            return
+        if self.args.behaviour == "silent":
+            leg.playing = "announcement"
+        media = leg.call.getAudioMedia(-1)
+        if self.args.record and leg.recorder is None and leg.record is None:
+            leg.record = record_path(self.args.record, leg.n)
+            try:
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(str(leg.record))
+                leg.recorder = recorder
+            except pj.Error as exc:
+                log.error("call %s: cannot record to %s: %s", leg.n, leg.record, exc.info())
+                leg.record = None
+        if leg.recorder is not None:
+            media.startTransmit(leg.recorder)
+        if leg.playing:
+            self.players[leg.playing].startTransmit(media)
+
+    # ---- actions
+
+    def _answer(self, leg, code):
+        if leg.answered or leg.ended:
+            return
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        try:
+            leg.call.answer(prm)
+        except pj.Error as exc:
+            log.warning("call %s: answering %s failed: %s", leg.n, code, exc.info())
+            return
+        if code == 180:
+            self.events.write("ringing", leg.n, code=code)
+        else:
+            leg.answered = True
+            self.events.write("answered", leg.n, code=code)
+
+    def _press_key(self, leg, digit, tries=0):
+        if not leg.media_active:
+            # dialDtmf needs the audio stream; a re-INVITE can briefly take it away
+            if tries < 100:
+                self.later(0.05, self._press_key, leg, digit, tries + 1)
+            return
+        try:
+            leg.call.dialDtmf(digit)      # RFC 4733 when the far end offered telephone-event
+        except pj.Error as exc:
+            log.warning("call %s: sending DTMF %s failed: %s", leg.n, digit, exc.info())
+            return
+        self.events.write("dtmf_sent", leg.n, digit=digit)
+        if digit == "1":
+            leg.playing = "tone"
+            self._media_ready(leg)
+
+    # ---- the end of a call
+
+    def _ended(self, leg, code, reason):
+        leg.ended = True
+        t = time.time()
+        if leg.recorder is not None:
+            # Deleting the recorder queues its removal from the bridge; the clock thread
+            # destroys it and only then writes the WAV header (reference/pjsua2.md).
+            leg.recorder = None
+            self._finishing.append((time.monotonic() + WAV_FINISH_TIMEOUT, leg, t, code, reason))
+        else:
+            self._disconnected(leg, t, code, reason)
+
+    def _finish_recordings(self):
+        if not self._finishing:
+            return
+        now = time.monotonic()
+        still = []
+        for item in self._finishing:
+            deadline, leg, t, code, reason = item
+            if wav_is_complete(leg.record) or now >= deadline:
+                if not wav_is_complete(leg.record):
+                    log.warning("call %s: %s has no complete header", leg.n, leg.record)
+                self._copy_latest(leg.record)
+                self._disconnected(leg, t, code, reason)
+            else:
+                still.append(item)
+        self._finishing = still
+
+    def _copy_latest(self, path):
+        """--record FILE.wav also names the latest call, for single-call users."""
+        target = Path(self.args.record)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.warning("cannot copy %s to %s: %s", path, target, exc)
+
+    def _disconnected(self, leg, t, code, reason):
+        self.events.write("disconnected", leg.n, t=t, code=code, reason=reason or None,
+                          record=str(leg.record) if leg.record else None)
+        # Drop the Call only now, outside its own callback and with nothing else holding it
+        del self.legs[leg.n]
+        leg.call = None
+
+    # ---- start and stop
+
+    def _start(self):
+        args = self.args
+        self.ep = pj.Endpoint()
+        self._quiet_stdout(self.ep.libCreate)       # libCreate prints ~6 lines to stdout
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = "lawline-dutyphone"
+        cfg.logConfig.level = 2
+        cfg.logConfig.consoleLevel = 2
+        self._log_writer = _StderrLog()
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.decor = 0
+        cfg.medConfig.clockRate = RATE              # no resampling, less delay and CPU
+        cfg.medConfig.sndClockRate = RATE
+        cfg.medConfig.channelCount = 1
+        self.ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = args.port
+        tcfg.boundAddress = "127.0.0.1"
+        transport = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.ep.libStart()
+        # The wheel has no sound device: without the null device, startTransmit fails with
+        # PJMEDIA_EAUD_NODEFDEV and nothing clocks the bridge.
+        self.ep.audDevManager().setNullDev()
+        self._set_codec_priorities()
+        port = int(self.ep.transportGetInfo(transport).localName.rsplit(":", 1)[1])
+        self.port = port
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:duty@127.0.0.1:{port}"
+        acfg.sipConfig.transportId = transport
+        # RTP on loopback too, so the SDP offers 127.0.0.1 and nothing listens outside
+        acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        self.account = _Account(self)
+        self.account.create(acfg, True)
+        self._make_players()
+        log.info("%s listening on sip:duty@127.0.0.1:%s", args.behaviour, port)
+        if args.ready_file:
+            _write_atomically(args.ready_file, json.dumps({
+                "pid": os.getpid(), "port": port, "uri": acfg.idUri,
+                "behaviour": args.behaviour}) + "\n")
+
+    @staticmethod
+    def _quiet_stdout(fn):
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            fn()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+    def _set_codec_priorities(self):
+        """G.711 only, PCMA first (China); speex/16000 leads by default and garbles tones
+        (reference/pjsua2.md, The package)."""
+        for codec in self.ep.codecEnum2():
+            name = codec.codecId.upper()
+            priority = {"PCMA/8000/1": 255, "PCMU/8000/1": 254}.get(name, 0)
+            self.ep.codecSetPriority(codec.codecId, priority)
+
+    def _make_players(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="lawline-dutyphone-")
+        tone = Path(self._tmp.name) / "tone.wav"
+        beeps = Path(self._tmp.name) / "announcement.wav"
+        write_tone_wav(tone, self.args.tone_hz, 1.0)
+        write_tone_wav(beeps, self.args.announcement_hz, 0.6, on_seconds=0.4, period=0.6)
+        for name, path in (("tone", tone), ("announcement", beeps)):
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(str(path))        # loops by default
+            self.players[name] = player
+
+    def _hang_up_all(self):
+        for leg in list(self.legs.values()):
+            if leg.ended:
+                continue
+            prm = pj.CallOpParam()
+            if not leg.answered:
+                prm.statusCode = 480       # still ringing: refuse it (pjsua sends the final answer)
+            try:
+                leg.call.hangup(prm)
+            except pj.Error as exc:
+                log.warning("call %s: hangup failed: %s", leg.n, exc.info())
+        deadline = time.monotonic() + HANGUP_TIMEOUT
+        while (self.legs or self._finishing) and time.monotonic() < deadline:
+            self._pump()
+
+    def _teardown(self):
+        """Players, recorders and calls go before libDestroy(), or it aborts the process
+        (reference/pjsua2.md, Teardown)."""
+        for leg in self.legs.values():
+            leg.recorder = None
+            leg.call = None
+        self.legs.clear()
+        self._finishing = []
+        self._inbox.clear()
+        self._timers.clear()
+        self.players.clear()
+        if self.account is not None:
+            try:
+                self.account.shutdown()
+            except pj.Error:
+                pass
+            self.account = None
+        if self.ep is not None:
+            try:
+                # Calls are already hung up and there is no registration to undo; without
+                # NO_NETWORK, pjsua_destroy() sleeps a fixed second "for unregistration".
+                self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+            except pj.Error as exc:
+                log.warning("libDestroy: %s", exc.info())
+            self.ep = None
+        if getattr(self, "_tmp", None) is not None:
+            self._tmp.cleanup()
+        self.events.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

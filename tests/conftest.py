@@ -1,0 +1,45 @@
+"""Shared fixtures. The scenario rig starts real processes: the loopback line, the box,
+a pjsua2 duty phone and an HTTP upstream; `--hil` options swap the line for real modems."""
+
+import asyncio
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("lawline hardware in loop")
+    for name in ("box-at", "box-audio", "caller-at", "caller-audio", "box-number",
+                 "caller-number"):
+        group.addoption(f"--{name}", default=None, help=f"real modem: {name.replace('-', ' ')}")
+
+
+@pytest.fixture(scope="session")
+def hil_ports(request):
+    opt = request.config.getoption
+    if not opt("box_at"):
+        return None
+    return {"profile": "simcom-sim7600",
+            "box": {"at": opt("box_at"), "audio": opt("box_audio"), "number": opt("box_number")},
+            "caller": {"at": opt("caller_at"), "audio": opt("caller_audio"),
+                       "number": opt("caller_number") or ""}}
+
+
+def run_call(rig, scenario, *args):
+    """Run one scripted call with a fresh caller on its own event loop."""
+    async def main():
+        caller = await rig.start_caller()
+        try:
+            return await scenario(rig, *args)
+        finally:
+            await caller.close()
+    try:
+        return asyncio.run(main())
+    except BaseException:
+        from lawline.probe import hearing
+        heard = rig.dir / "caller-heard-on-failure.wav"
+        hearing.write_wav(heard, rig.caller.heard_audio())
+        print(f"  caller's audio kept in {heard}")
+        print("\n".join(f"  caller: {text}" for _, text in rig.caller.transcript))
+        print("--- box log (tail) ---")
+        print(rig.box_log()[-4000:])
+        raise

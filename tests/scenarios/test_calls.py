@@ -1,0 +1,79 @@
+"""Whole calls on the loopback line: each asserts what the caller heard (prompts found in the
+caller's audio by cross-correlation), what the duty phone heard (the caller's tone), and that
+upstream holds bytes equal to the spooled files."""
+
+import pytest
+
+from lawline import sim
+from lawline.probe import scenarios
+from lawline.probe.rig import Rig
+
+from ..conftest import run_call
+
+pytestmark = pytest.mark.scenario
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory, hil_ports):
+    rig = Rig(tmp_path_factory.mktemp("line"), ports=hil_ports)
+    rig.start()
+    yield rig
+    codes = rig.stop()
+    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n{rig.box_log()[-3000:]}"
+
+
+def test_a_consultation_bridged_to_the_duty_phone(rig):
+    rig.start_dutyphone("accept")
+    result = run_call(rig, scenarios.consultation_bridged)
+    assert result["record"]["bridged_to"] == "13900000001"
+    # the duty phone saw a confirmed call and pressed 1; the box said so
+    events = [e["event"] for e in rig.duty_events_list()]
+    assert "confirmed" in events and "dtmf_sent" in events
+    assert "accepted after" in rig.box_log()
+
+
+def test_b_nobody_answers_so_the_caller_leaves_a_voicemail(rig):
+    rig.start_dutyphone("no-answer")
+    result = run_call(rig, scenarios.consultation_voicemail)
+    record = result["voicemail"]["record"]
+    assert record["menu_path"] == ["1"]
+    assert len(record["case_number"]) == 9 and record["case_number"].isdigit()
+
+
+def test_c_complaint_goes_to_its_own_box(rig):
+    result = run_call(rig, scenarios.complaint)
+    assert result["voicemail"]["record"]["menu_path"] == ["5"]
+
+
+def test_caller_hangs_up_during_the_greeting(rig):
+    call = run_call(rig, scenarios.hang_up_in_greeting)
+    assert call["voicemail"] is None and call["case_number"] is None
+
+
+def test_invalid_keys_then_silence_ends_the_call(rig):
+    run_call(rig, scenarios.invalid_then_silence)
+
+
+def test_garbage_on_the_at_port_is_survived(rig):
+    if rig.ports:
+        pytest.skip("garbage injection needs the simulated line")
+    sim.inject(rig.dir, "garbage", side="box", count=3)
+    result = run_call(rig, scenarios.complaint)
+    assert result["call"]["outcome"] == "complaint"
+    assert "noise on the AT port" in rig.box_log()
+
+
+def test_cpcmreg_refused_twice_then_accepted(rig):
+    if rig.ports:
+        pytest.skip("fault injection needs the simulated line")
+    sim.inject(rig.dir, "cpcmreg_refuse", side="box", count=2)
+    call = run_call(rig, scenarios.hang_up_in_greeting)
+    assert call["outcome"] == "abandoned"
+    log = rig.box_log()
+    assert log.count("AT+CPCMREG=1 refused") >= 2
+    assert "call audio open after 2 refusals" in log
+
+
+def test_service_request_key_2(rig):
+    result = run_call(rig, scenarios.leave_message, "2", "record_request")
+    assert result["voicemail"]["record"]["box"] == "service_request"
