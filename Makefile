@@ -5,8 +5,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= simcom-sim7600
 PROMPTS := prompts/zh-CN
+# Whole-call tests mostly wait on real-time audio, so test files run 4 at a time (each file
+# keeps its own rig in one worker). PARALLEL= runs them one after the other.
+PARALLEL ?= -n 4 --dist loadfile
 
-.PHONY: all deps test-deps prompts demo test unit scenarios bench clean
+.PHONY: all deps test-deps prompts demo test unit scenarios bench clean hil
 
 all: prompts
 
@@ -24,16 +27,30 @@ demo: prompts
 	$(PY) -m lawline demo --profile $(PROFILE)
 
 test: prompts
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(PARALLEL) tests
 
 unit: deps
 	$(PY) -m pytest -q tests/unit
 
 scenarios: prompts
-	$(PY) -m pytest -q tests/scenarios
+	$(PY) -m pytest -q $(PARALLEL) tests/scenarios
+
+# Hardware in loop (board/HIL.md): the same calls against two real modems, e.g.
+#   make hil BOX_AT=/dev/lawline-at BOX_AUDIO=/dev/lawline-audio BOX_NUMBER=13800000001 \
+#            CALLER_AT=/dev/ttyUSB7 CALLER_AUDIO=/dev/ttyUSB9 [BOX_PROFILE=quectel-ec25]
+# Without ports every test skips and says what is missing.
+BOX_PROFILE ?= simcom-sim7600
+hil: prompts
+	$(PY) -m pytest -q -rs tests/hil tests/scenarios/test_calls.py \
+		--box-at="$(BOX_AT)" --box-audio="$(BOX_AUDIO)" --box-number="$(BOX_NUMBER)" \
+		--caller-at="$(CALLER_AT)" --caller-audio="$(CALLER_AUDIO)" \
+		--caller-number="$(CALLER_NUMBER)" --box-profile="$(BOX_PROFILE)" \
+		--caller-profile="$(CALLER_PROFILE)"
 
 bench: prompts
 	$(PY) -m lawline.bench
+	$(PY) -m lawline.sync.bench
+	$(PY) -m lawline.sip.bench
 
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

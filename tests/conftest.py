@@ -5,23 +5,32 @@ import asyncio
 
 import pytest
 
+from .servers.kamailio import kamailio  # noqa: F401  (session fixture: the SIP trunk)
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("lawline hardware in loop")
     for name in ("box-at", "box-audio", "caller-at", "caller-audio", "box-number",
-                 "caller-number"):
+                 "caller-number", "box-profile", "caller-profile"):
         group.addoption(f"--{name}", default=None, help=f"real modem: {name.replace('-', ' ')}")
 
 
 @pytest.fixture(scope="session")
 def hil_ports(request):
+    """The real modems of a hardware-in-loop rig (board/HIL.md), or None on the loopback line.
+    A V.253 box has one port (audio = AT) and is rung by a GSM modem (a SIM7600 unless
+    --caller-profile says otherwise)."""
     opt = request.config.getoption
     if not opt("box_at"):
         return None
-    return {"profile": "simcom-sim7600",
-            "box": {"at": opt("box_at"), "audio": opt("box_audio"), "number": opt("box_number")},
+    profile = opt("box_profile") or "simcom-sim7600"
+    caller_profile = opt("caller_profile") or ("simcom-sim7600" if profile == "v253"
+                                               else profile)
+    return {"profile": profile,
+            "box": {"at": opt("box_at"), "audio": opt("box_audio") or opt("box_at"),
+                    "number": opt("box_number"), "driver_profile": profile},
             "caller": {"at": opt("caller_at"), "audio": opt("caller_audio"),
-                       "number": opt("caller_number") or ""}}
+                       "number": opt("caller_number") or "", "driver_profile": caller_profile}}
 
 
 def run_call(rig, scenario, *args):

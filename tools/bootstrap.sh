@@ -6,7 +6,7 @@ set -euo pipefail
 venv=${1:-.venv}
 want_test=${2:-}
 
-debs=(espeak-ng sox)
+debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libportaudio2)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -12,14 +12,16 @@ from pathlib import Path
 from .call.flow import CallSession
 from .call.prompts import Prompts
 from .errors import ModemError
-from .line.audio import SerialPcm
+from . import hat
+from .line import from_config as line_from_config
+from .line.recovery import LineSupervisor
 from .line.modem import Modem
-from .records.cases import CaseNumbers
+from .duty import clock
+from .records.office import Office
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
-from .sync.http import HttpPutTarget
-from .sync.outbox import Outbox
-from .sync.worker import UploadWorker
+from .sip.trunk import Trunk, configured as trunk_configured
+from .sync.service import SyncService
 from .status import FAIL, OK, WARN, Status
 
 log = logging.getLogger("lawline.box")
@@ -36,11 +38,15 @@ class Box:
         self.prompts = Prompts(config.prompts_dir)
         self.core = None
         self.account = None
+        self.trunk = None       # sip/trunk.Trunk with a [trunk] registrar; its .state for check
         self.modem = None
         self.pcm = None
+        self.supervisor = None
         self.outbox = None
         self.worker = None
+        self.sync = None
         self.cases = None
+        self.office = None
         self.calls = 0
         self.status = Status(None)
 
@@ -49,21 +55,51 @@ class Box:
         for d in (spool, self.incoming_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.status = Status(spool / "state.json")
-        targets = [UPSTREAM] if self.config.upstream.url else []
-        self.outbox = Outbox(spool / "outbox.db", spool, targets)
-        self.cases = CaseNumbers(spool / "cases.db")
-        if targets:
-            base = self.config.upstream.url.rstrip("/") + "/" + self.config.office.id
-            target = HttpPutTarget(UPSTREAM, base, self.config.upstream_token(),
-                                   self.config.upstream.timeout)
-            self.worker = UploadWorker(self.outbox, {UPSTREAM: target})
-            log.info("upstream: voicemails and call records go to %s", base)
-        else:
-            log.warning("upstream: no [upstream] url configured; everything stays in %s", spool)
+        # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
+        self.office = Office(self.config, spool)
+        self.cases = self.office.cases
+        # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
+        self.sync = SyncService(self.config, self.cases, self.alert, self.status)
+        self.outbox = self.sync.outbox
+        self.worker = self.sync.worker
+        self.office.outbox = self.outbox
+        self.office.on_upload = self.kick_upload
+
+    def on_sms(self, event):
+        """An incoming SMS (duty staff replying "结案 261128001"): the office acts on it."""
+        if self.office is not None:
+            self.office.on_sms(event.number, event.detail)
 
     def kick_upload(self):
-        if self.worker is not None:
-            self.worker.kick()
+        if self.sync is not None:
+            self.sync.kick()
+
+    def can_record(self):
+        """False when the spool cannot take one more longest message (sync/spool.py)."""
+        return self.sync is None or self.sync.can_record()
+
+    def alert(self, text):
+        """Something the office must act on: the log, and an SMS to [office] head_mobile
+        when the modem can send one."""
+        log.error("alert: %s", text)
+        head = getattr(self.config.office, "head_mobile", "")
+        sms = getattr(getattr(self, "office", None), "sms", None)
+        if head and sms is not None:  # the office's SMS queue retries until the modem sends
+            sms.queue(head, text, "outbox alert")
+            return
+        send = getattr(self.modem, "send_sms", None)
+        if not head or send is None:
+            return
+        async def deliver():
+            try:
+                await send(head, text)
+                log.info("alert: sent by SMS to the office head %s", head)
+            except Exception as exc:  # noqa: BLE001 (an alert must never stop the box)
+                log.warning("alert: SMS to %s failed: %s", head, exc)
+        try:
+            asyncio.get_running_loop().create_task(deliver())
+        except RuntimeError:
+            log.warning("alert: not sent by SMS (no running loop)")
 
     async def run(self, stop):
         cfg = self.config
@@ -71,26 +107,41 @@ class Box:
         if missing:
             log.warning("prompts without audio: %s (run 'make prompts')", ", ".join(missing))
         self._open_storage()
-        self.core = MediaCore(cfg.sip.bind, cfg.sip.port, cfg.sip.log_level)
+        # With a [trunk] registrar the box registers there (the password file is read, and
+        # its mode checked, now); without one it keeps calling duty phones directly.
+        self.trunk = Trunk(cfg, self.status) if trunk_configured(cfg) else None
+        self.core = MediaCore(cfg.sip.bind, cfg.sip.port, cfg.sip.log_level,
+                              transport=cfg.trunk.transport if self.trunk else "udp",
+                              ca_file=cfg.trunk.ca_file or None)
         self.core.start()
         tasks = []
         try:
-            self.account = LocalAccount(self.core, f"sip:{cfg.office.number}@{cfg.sip.bind}")
+            if self.trunk is not None:
+                self.account = self.trunk.start(self.core)
+            else:
+                self.account = LocalAccount(self.core, f"sip:{cfg.office.number}@{cfg.sip.bind}")
             self.core.add_account(self.account)
             tasks.append(asyncio.ensure_future(self.core.run(stop)))
-            if self.worker is not None:
-                tasks.append(asyncio.ensure_future(self.worker.run(stop)))
-            self.modem = Modem(cfg.line.profile, cfg.line.at_port, cfg.line.audio_port,
-                               name=cfg.line.at_port, command_timeout=cfg.line.command_timeout,
-                               audio_retry_delay=cfg.line.audio_retry_delay)
-            try:
-                await self.modem.start()
-            except ModemError as exc:
-                self.status.set("modem", FAIL, str(exc))
-                raise
-            self.status.set("modem", OK, f"ready on {cfg.line.at_port} ({cfg.line.profile})")
-            self.pcm = SerialPcm(cfg.line.audio_port, name=cfg.line.at_port)
-            self.pcm.open()
+            tasks += [asyncio.ensure_future(job) for job in self.sync.coroutines(stop)]
+            if clock.faked():
+                log.warning("box: LAWLINE_FAKE_NOW is set: office hours and the rota use %s "
+                            "as now (a test knob; never set it on a box in the field)",
+                            clock.now().strftime("%Y-%m-%d %H:%M"))
+            self.office.render_referral_prompts()
+            log.info("office: %s", self.office.desk.why())
+            self.modem = line_from_config(cfg.line)
+            # Where call audio flows is the modem's business (serial PCM port, V.253 in-band
+            # on the AT port, or a sound card): line/__init__.py, line/*.make_audio.
+            self.pcm = self.modem.make_audio()
+            # The supervisor starts the modem (retrying with backoff while it is missing or
+            # silent), checks its health, and brings it back; it sets the "modem" status.
+            self.supervisor = LineSupervisor(self.modem, self.pcm, cfg.line, self.status,
+                                             *hat.from_config(cfg.hat))
+            if not await self.supervisor.start(stop):
+                return
+            tasks.append(asyncio.ensure_future(self.supervisor.run(stop)))
+            self.office.attach_modem(self.modem)
+            tasks.append(asyncio.ensure_future(self.office.run(stop)))
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,
                      cfg.office.number, cfg.line.answer_after_rings)
             await self._serve_calls(stop)
@@ -129,6 +180,9 @@ class Box:
                     self.calls += 1
                     session = CallSession(self, self.modem.caller)
                     await session.run()
+                    await self.supervisor.after_call()   # [line] reset_after_hangup
+                elif event.kind == "sms":
+                    self.on_sms(event)
                 elif event.kind == "missed":
                     log.info("box: missed call from %s (hung up while ringing)",
                              event.number or "a withheld number")

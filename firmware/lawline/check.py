@@ -35,6 +35,10 @@ class Report:
 
 
 async def probe_modem(cfg, report):
+    from .line import profiles as line_profiles
+    if line_profiles.get(cfg.line.profile).kind == "v253":
+        from .line.v253 import probe   # a voice modem: formats and full duplex, no SIM
+        return await probe(cfg.line, report)
     from .line.modem import Modem
     modem = Modem(cfg.line.profile, cfg.line.at_port, cfg.line.audio_port,
                   name=cfg.line.at_port, command_timeout=cfg.line.command_timeout)
@@ -149,4 +153,12 @@ def main(args):
         asyncio.run(probe_modem(cfg, report))
     check_upstream(cfg, report)
     check_outbox(cfg, report)
+    from .sync.report import check as check_sync  # spool budget, each upload target
+    check_sync(cfg, report)
+    from .duty.desk import DutyDesk  # holiday data ahead, rota files, cover gaps
+    try:
+        for state, part, message in DutyDesk(cfg).problems():
+            report.add(state, part, message)
+    except LawlineError as exc:
+        report.add("fail", "duty", str(exc))
     return 1 if report.failed else 0

@@ -4,6 +4,9 @@
     lawline check --config ...                         validate config, probe modem, prompts
     lawline config --example                           every option with its default
     lawline outbox --config ...                        what is waiting to go upstream
+    lawline duty --config ... [--at T] [--check F]     who is on duty now and next; rota check
+    lawline case list|show|resolve|assign ...          the office's cases
+    lawline report --week|--month --config ...         the periodic report (CSV + chart)
     lawline prompts [DIR]                              render missing prompt audio
     lawline sim --state-dir DIR                        the loopback line (simulated modems)
     lawline demo [--serve] [--state-dir DIR]           the box end to end on the loopback line
@@ -53,19 +56,8 @@ def _cmd_config(args):
 
 def _cmd_outbox(args):
     from . import config
-    from .sync.outbox import Outbox
-    cfg = config.load(args.config)
-    spool = cfg.spool_dir
-    targets = ["upstream"] if cfg.upstream.url else []
-    outbox = Outbox(spool / "outbox.db", spool, targets)
-    rows = outbox.pending()
-    if not rows:
-        print("outbox: nothing waiting")
-        return 0
-    for row in rows:
-        print(" ".join(f"{k}={v}" for k, v in (row.items() if isinstance(row, dict)
-                                                 else vars(row).items())))
-    return 0
+    from .sync.report import main
+    return main(config.load(args.config))
 
 
 def _cmd_prompts(args):
@@ -95,6 +87,18 @@ def main(argv=None):
     p = sub.add_parser("outbox", help="list what is waiting to go upstream")
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     p.set_defaults(func=_cmd_outbox)
+
+    from .duty import shell as duty_shell
+    from .records import shell as records_shell
+    p = sub.add_parser("duty", help="who is on duty now and next; check rota files")
+    duty_shell.add_arguments(p)
+    p.set_defaults(func=duty_shell.main)
+    p = sub.add_parser("case", help="list, show, resolve or assign cases")
+    records_shell.add_case_arguments(p)
+    p.set_defaults(func=records_shell.case_main)
+    p = sub.add_parser("report", help="the weekly or monthly report (CSV and chart)")
+    records_shell.add_report_arguments(p)
+    p.set_defaults(func=records_shell.report_main)
 
     p = sub.add_parser("prompts", help="render missing prompt audio")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -44,11 +44,31 @@ SCHEMA = {
            pattern=r"[A-Za-z0-9._-]{1,64}"),
         _o("name", str, "县法律服务专线", "Name of the line, for logs and reports"),
         _o("number", str, "07730148", "The line's own phone number", pattern=r"\+?[0-9]{3,20}"),
+        _o("head_mobile", str, "",
+           "Mobile of the office head: cover gaps, overdue cases, complaints, low ratings and "
+           "the daily summary go there by SMS (empty: log only)", pattern=r"(\+?[0-9]{5,20})?"),
     ],
     "line": [
-        _o("profile", str, "simcom-sim7600", "Modem model", choices=("simcom-sim7600",)),
-        _o("at_port", str, "/dev/ttyUSB2", "Serial port for AT commands"),
-        _o("audio_port", str, "/dev/ttyUSB4", "Serial port carrying call audio (PCM)"),
+        _o("profile", str, "simcom-sim7600", "Modem model",
+           choices=("simcom-sim7600", "quectel-ec25", "v253")),
+        _o("at_port", str, "/dev/ttyUSB2", "Serial port for AT commands (best: the stable "
+           "name board/99-lawline-modem.rules makes, /dev/lawline-at)"),
+        _o("audio_port", str, "/dev/ttyUSB4", "Serial port carrying call audio (PCM); "
+           "/dev/lawline-audio with the udev rules; for a V.253 modem the same as at_port"),
+        _o("audio_backend", str, "profile", "Where call audio flows: 'profile' (the modem's "
+           "own: serial PCM port, or in-band on a V.253 port), 'serial', or 'soundcard' "
+           "(EC25 in USB-audio mode, or a codec HAT)",
+           choices=("profile", "serial", "soundcard")),
+        _o("sound_device", str, "", "Sound-card device for audio_backend = 'soundcard' (a "
+           "PortAudio/ALSA name, e.g. 'hw:CARD=Android,DEV=0' for the EC25)"),
+        _o("health_interval", float, 30.0, "How often an idle modem is asked 'AT' to check "
+           "that it still answers", "s", minimum=1.0),
+        _o("health_timeout", float, 3.0, "How long that 'AT' may take before the modem "
+           "counts as not answering", "s", minimum=0.1),
+        _o("recovery_max_backoff", float, 300.0, "Longest wait between attempts to bring "
+           "back a modem that stopped answering or whose port went away", "s", minimum=1.0),
+        _o("reset_after_hangup", bool, False, "Reset the module after every call (SIM7600 "
+           "firmware whose audio degrades from the second call on; reference/modems.md 5.1)"),
         _o("answer_after_rings", int, 1, "Answer after this many rings", "rings", minimum=1),
         _o("command_timeout", float, 5.0, "How long the modem may take to answer a command",
            "s", minimum=0.1),
@@ -69,6 +89,77 @@ SCHEMA = {
         _o("confirm_timeout", float, 10.0,
            "After a duty phone answers: time to press 1 before it counts as not answered",
            "s", minimum=1),
+        _o("mediators", list, [],
+           "Mobile numbers of the mediators, all rung at once for an urgent dispute (key 3) "
+           "when no rota names them"),
+        _o("referrals", list, [],
+           "Other numbers the box may call (departments it transfers to); the box dials "
+           "nothing outside the duty lists, the rota and this list"),
+        _o("rota_files", list, [],
+           "Duty rota files (CSV or XLSX: date,shift,name,role,mobile[,staff_no], or "
+           "weekday,... for a weekly pattern); empty: ring [duty] numbers"),
+        _o("shifts", list, ["day 08:30-17:30", "night 17:30-08:30"],
+           "Shifts: 'NAME HH:MM-HH:MM [all|workdays|restdays]'; an end before the start "
+           "ends the next morning"),
+        _o("pattern_anchor", str, "2024-01-01",
+           "A Monday: week 1 of a multi-week pattern (rota 'week' column) starts then",
+           pattern=r"\d{4}-\d{2}-\d{2}"),
+        _o("gap_days", int, 7, "Warn about shifts nobody covers this many days ahead", "days",
+           minimum=0),
+        _o("required_roles", list, ["lawyer"],
+           "Roles every shift needs (lawyer, mediator): a shift without one is a gap"),
+    ],
+    "hours": [
+        _o("always_open", bool, False, "Staffed around the clock (7x24): never play the "
+           "after-hours greeting, whatever the hours and holidays below say"),
+        _o("monday", str, "08:30-12:00,13:30-17:30", "Office hours on a working Monday "
+           "(ranges, comma-separated; empty: closed)"),
+        _o("tuesday", str, "08:30-12:00,13:30-17:30", "Office hours on a working Tuesday"),
+        _o("wednesday", str, "08:30-12:00,13:30-17:30", "Office hours on a working Wednesday"),
+        _o("thursday", str, "08:30-12:00,13:30-17:30", "Office hours on a working Thursday"),
+        _o("friday", str, "08:30-12:00,13:30-17:30", "Office hours on a working Friday"),
+        _o("saturday", str, "", "Office hours on an ordinary Saturday"),
+        _o("sunday", str, "", "Office hours on an ordinary Sunday"),
+        _o("makeup_day", str, "08:30-12:00,13:30-17:30",
+           "Office hours on a make-up working Saturday or Sunday (调休)"),
+    ],
+    "calendar": [
+        _o("holidays_file", str, "",
+           "Local holiday file (TOML: off = [dates], on = [dates], years = [years it covers]); "
+           "it wins over the national calendar"),
+        _o("warn_from", str, "12-01",
+           "From this day (MM-DD) warn when next year's holiday data is missing",
+           pattern=r"\d{2}-\d{2}"),
+    ],
+    "cases": [
+        _o("due_hours", float, 72.0, "A case not resolved this long after it opened is "
+           "overdue: its owner is alerted", "h", minimum=0.01),
+        _o("urgent_due_hours", float, 4.0, "The same for urgent disputes (key 3)", "h",
+           minimum=0.01),
+        _o("head_after_hours", float, 24.0,
+           "After the owner was alerted: alert the office head if still not resolved", "h",
+           minimum=0.01),
+        _o("check_minutes", float, 10.0, "How often overdue cases and cover gaps are checked",
+           "min", minimum=0.01),
+        _o("summary_at", str, "18:00", "Daily summary SMS to the office head at this time "
+           "(empty: none)", pattern=r"(\d{2}:\d{2})?"),
+        _o("next_steps", str, "值班人员将在一个工作日内与您联系。",
+           "What the caller's SMS says happens next"),
+    ],
+    "survey": [
+        _o("enabled", bool, True, "After a bridged call the duty person ended, ask the "
+           "caller for a 1-5 rating"),
+        _o("alert_at_or_below", int, 2, "Ratings this low or lower alert the office head",
+           minimum=1),
+        _o("key_timeout", float, 8.0, "How long to wait for the rating key", "s",
+           minimum=0.5),
+    ],
+    "report": [
+        _o("weekday", str, "monday", "Weekly report (last Monday-Sunday) is made on this day",
+           choices=("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                    "sunday")),
+        _o("at", str, "06:00", "...at this time; the monthly report on the 1st",
+           pattern=r"\d{2}:\d{2}"),
     ],
     "sip": [
         _o("bind", str, "127.0.0.1", "Address the SIP stack listens on"),
@@ -78,6 +169,35 @@ SCHEMA = {
         _o("log_level", int, 1, "pjsua2 log level (0-6); its lines go to the debug log",
            minimum=0),
     ],
+    "trunk": [
+        _o("registrar", str, "", "SIP URI of the trunk's registrar, like sip:sip.example.cn "
+           "(empty: no trunk; duty phones are called directly by [sip] uri_template)"),
+        _o("outbound_proxy", str, "", "SIP URI every request goes through, like "
+           "sip:proxy.example.cn;lr (empty: none)"),
+        _o("username", str, "", "Digest user name of the trunk account"),
+        _o("domain", str, "", "SIP domain of the account (empty: the registrar's host)"),
+        _o("password_file", str, "", "File holding the trunk password; it must be readable "
+           "only by the service (chmod 600)"),
+        _o("caller_id", str, "", "Number the duty phones see in From and P-Asserted-Identity "
+           "(empty: [office] number)", pattern=r"(\+?[0-9]{3,20})?"),
+        _o("dial_template", str, "sip:{number}@{domain}",
+           "How a number becomes the request URI through the trunk ({number}, {domain})"),
+        _o("expiry", int, 300, "Registration lifetime asked of the registrar; pjsua2 "
+           "registers again before it runs out", "s", minimum=5),
+        _o("keepalive", float, 30.0, "Send the registrar an OPTIONS this often to notice an "
+           "outage between registrations (0: off)", "s", minimum=0),
+        _o("reply_timeout", float, 5.0, "No reply to a REGISTER or OPTIONS within this time: "
+           "the trunk counts as unregistered", "s", minimum=0.5),
+        _o("retry_min", float, 2.0, "First wait before registering again after a failure; "
+           "it doubles each time", "s", minimum=0.5),
+        _o("retry_max", float, 300.0, "Longest wait between registration attempts", "s",
+           minimum=1),
+        _o("transport", str, "udp", "SIP transport to the trunk", choices=("udp", "tls")),
+        _o("srtp", str, "off", "Encrypt call audio with SRTP (SDES)",
+           choices=("off", "optional", "mandatory")),
+        _o("ca_file", str, "", "PEM file of the CA that signed the trunk's TLS certificate "
+           "(transport = \"tls\"; the certificate and its name are always checked)"),
+    ],
     "voicemail": [
         _o("max_seconds", float, 120.0, "Longest message", "s", minimum=1),
         _o("min_seconds", float, 1.0, "Shorter messages are still kept, but flagged", "s",
@@ -86,17 +206,85 @@ SCHEMA = {
     "spool": [
         _o("dir", str, "/var/spool/lawline",
            "Writable directory for voicemails, call records and the outbox"),
+        _o("max_mb", float, 2048.0, "Most the spool may hold; when a message no longer fits "
+           "callers are told the box cannot record (nothing undelivered is ever deleted)",
+           "MB", minimum=1),
+        _o("warn_percent", float, 80.0, "Warn (log, lawline check) when the spool is this "
+           "full", "%", minimum=1),
+        _o("min_free_mb", float, 64.0, "Stop recording when the spool's partition has less "
+           "free space than this", "MB", minimum=0),
+    ],
+    "outbox": [
+        _o("retention_days", float, 30.0, "Delete the spool files of items every target "
+           "acknowledged once they are this old (never before)", "days", minimum=1),
+        _o("alert_after_hours", float, 4.0, "Alert (log, and SMS to [office] head_mobile) "
+           "when the oldest undelivered item is this old", "h", minimum=0.01),
+        _o("alert_every_hours", float, 12.0, "Repeat that alert this often while it lasts",
+           "h", minimum=0.1),
+        _o("backoff_cap", float, 600.0, "Longest wait between retries of one delivery", "s",
+           minimum=1),
     ],
     "upstream": [
-        _o("url", str, "", "Base URL voicemails and records are PUT to (empty: keep them "
-           "in the spool only)"),
+        _o("url", str, "", "Base URL voicemails and records are PUT to, as "
+           "{url}/{office id}/{YYYY-MM-DD}/{key}/{file} (empty: no HTTPS target)"),
         _o("token_file", str, "", "File holding the upstream bearer token (readable only by "
            "the service); empty: no token"),
         _o("timeout", float, 20.0, "Upload timeout per file", "s", minimum=1),
+        _o("ca_file", str, "", "PEM file of the CA that signed the upstream's certificate, "
+           "if not a public one (certificates are always checked)"),
+        _o("username", str, "", "User name for HTTP basic auth (instead of a token)"),
+        _o("password_file", str, "", "File holding the basic-auth password"),
+    ],
+    "email": [
+        _o("to", list, [], "Office mailbox(es) each voicemail is mailed to, WAV attached "
+           "(empty: no e-mail)"),
+        _o("complaint_to", list, [], "Supervisor mailbox(es) for complaints (key 5) "
+           "instead of [email] to; empty: [email] to"),
+        _o("sender", str, "", "From address of the mails"),
+        _o("host", str, "", "SMTP server"),
+        _o("port", int, 587, "SMTP port (587 submission with STARTTLS, 465 TLS)", minimum=1),
+        _o("security", str, "starttls", "starttls, tls (port 465) or none (no login then)",
+           choices=("starttls", "tls", "none")),
+        _o("username", str, "", "SMTP login (empty: no AUTH)"),
+        _o("password_file", str, "", "File holding the SMTP password"),
+        _o("ca_file", str, "", "CA of the SMTP server's certificate, if not a public one"),
+        _o("timeout", float, 30.0, "SMTP timeout", "s", minimum=1),
+    ],
+    "s3": [
+        _o("endpoint", str, "", "S3-compatible server, as https://host[:port] (empty: no "
+           "S3 target)"),
+        _o("bucket", str, "", "Bucket the objects go to"),
+        _o("prefix", str, "", "Object name prefix inside the bucket"),
+        _o("region", str, "us-east-1", "Region used in the request signature"),
+        _o("access_key", str, "", "Access key id"),
+        _o("secret_file", str, "", "File holding the secret access key"),
+        _o("ca_file", str, "", "CA of the server's certificate, if not a public one"),
+        _o("timeout", float, 30.0, "Upload timeout per object", "s", minimum=1),
     ],
     "prompts": [
         _o("dir", str, "", "Prompt directory (contains zh-CN/); empty: the bundled prompts"),
         _o("language", str, "zh-CN", "Prompt language folder"),
+    ],
+    "hat": [
+        _o("power_key_pin", int, 0, "BCM pin wired to the modem's power key (Waveshare "
+           "SIM7600 HAT with the PWR-D6 jumper: 6); 0: the box cannot power-cycle the modem",
+           minimum=0),
+        _o("power_key_seconds", float, 2.0, "How long the power key is held to switch the "
+           "module on (Waveshare: 2 s on, reference/modems.md 1.7)", "s", minimum=0.1),
+        _o("power_off_seconds", float, 3.0, "How long it is held to switch the module off "
+           "(Waveshare: 3 s)", "s", minimum=0.1),
+        _o("status_led_pin", int, 0, "BCM pin of the status LED (on: ready; blinking: "
+           "trouble); 0: none", minimum=0),
+    ],
+}
+
+# Sections written as TOML arrays of tables ([[referral]]): each entry has these options.
+TABLES = {
+    "referral": [
+        _o("name", str, "", "Department the caller is referred to (key 4)"),
+        _o("phone", str, "", "Its phone number, as the caller should dial it"),
+        _o("address", str, "", "Its address"),
+        _o("hours", str, "", "When it is open, in words (周一至周五 9:00-17:00)"),
     ],
 }
 
@@ -156,12 +344,39 @@ def _check(section, opt, value):
     return value
 
 
+def _check_trunk(trunk):
+    """[trunk] options that only make sense together (the password file itself is read,
+    and its mode checked, when the box starts: sip/trunk.py)."""
+    if not trunk["registrar"]:
+        return
+    for name in ("username", "password_file"):
+        if not trunk[name]:
+            raise ConfigError(f"option '{name}' in section [trunk] is required when "
+                              "'registrar' is set")
+    for name in ("registrar", "outbound_proxy"):
+        if trunk[name] and not re.match(r"sips?:", trunk[name]):
+            raise ConfigError(f"option '{name}' in section [trunk] must be a SIP URI like "
+                              f"sip:sip.example.cn, not {trunk[name]!r}")
+    if "{number}" not in trunk["dial_template"]:
+        raise ConfigError("option 'dial_template' in section [trunk] must contain {number}")
+    if trunk["transport"] == "tls" and not trunk["ca_file"]:
+        raise ConfigError("option 'ca_file' in section [trunk] is required with "
+                          "transport = \"tls\" (the trunk's certificate is always checked)")
+    if trunk["retry_max"] < trunk["retry_min"]:
+        raise ConfigError("option 'retry_max' in section [trunk] must be at least retry_min")
+
+
 def from_dict(data, path=None):
     sections = {}
+    tables = {}
+    for name, options in TABLES.items():
+        tables[name] = _tables(name, options, data.get(name, []))
     for name in data:
+        if name in TABLES:
+            continue
         if name not in SCHEMA:
             raise ConfigError(f"unknown section [{name}]; known sections: "
-                              f"{', '.join(sorted(SCHEMA))}")
+                              f"{', '.join(sorted(set(SCHEMA) | set(TABLES)))}")
         if not isinstance(data[name], dict):
             raise ConfigError(f"[{name}] must be a section, not a value")
     for name, options in SCHEMA.items():
@@ -177,14 +392,41 @@ def from_dict(data, path=None):
             raise ConfigError(f"unknown option '{sorted(given)[0]}' in section [{name}]; "
                               f"known options: {known}")
         sections[name] = values
-    if sections["duty"]["numbers"]:
-        for number in sections["duty"]["numbers"]:
+    for option in ("numbers", "mediators", "referrals"):
+        for number in sections["duty"][option]:
             if not re.fullmatch(r"\+?[0-9]{3,20}", number):
-                raise ConfigError(f"option 'numbers' in section [duty]: {number!r} is not a "
+                raise ConfigError(f"option '{option}' in section [duty]: {number!r} is not a "
                                   "phone number")
     if "{number}" not in sections["sip"]["uri_template"]:
         raise ConfigError("option 'uri_template' in section [sip] must contain {number}")
-    return Config(sections, path)
+    _check_trunk(sections["trunk"])
+    config = Config(sections, path)
+    for name, entries in tables.items():
+        setattr(config, name, entries)
+    from .duty.desk import validate_config  # hours, shifts, dates: errors name the option
+    validate_config(config)
+    from .sync.settings import validate_config as validate_sync  # targets, spool limits
+    validate_sync(config)
+    return config
+
+
+def _tables(name, options, entries):
+    """[[name]] entries: a list of Sections; each option required unless it has a default."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"[[{name}]] must be written as one or more [[{name}]] tables")
+    out = []
+    for number, given in enumerate(entries, start=1):
+        given = dict(given)
+        values = {}
+        for opt in options:
+            if opt.name not in given:
+                raise ConfigError(f"[[{name}]] number {number}: option '{opt.name}' is missing")
+            values[opt.name] = _check(f"[{name}] number {number}", opt, given.pop(opt.name))
+        if given:
+            raise ConfigError(f"[[{name}]] number {number}: unknown option '{sorted(given)[0]}'"
+                              f"; known options: {', '.join(o.name for o in options)}")
+        out.append(Section(name, values))
+    return out
 
 
 def load(path):
@@ -218,13 +460,23 @@ def _toml_value(value):
 def example():
     """The example configuration: every option, its unit and its default."""
     out = ["# lawline configuration (/etc/lawline/lawline.toml).",
-           "# Every option is shown with its default; delete what you do not change.", ""]
+           "# Every option is shown with its default; delete what you do not change.",
+           "# Upload targets: each of [upstream] (url), [email] (to) and [s3] (endpoint) that",
+           "# is filled in is one target; any mix works, and every voicemail and record stays",
+           "# in the spool until all of them acknowledged it (e-mail takes voicemails only).",
+           ""]
     for name, options in SCHEMA.items():
         out.append(f"[{name}]")
         for opt in options:
             unit = f" (unit: {opt.unit})" if opt.unit else ""
             out.append(f"# {opt.doc}{unit}")
             out.append(f"{opt.name} = {_toml_value(opt.default)}")
+        out.append("")
+    for name, options in TABLES.items():
+        out.append(f"# [[{name}]] may be repeated; every option is required:")
+        out.append(f"# [[{name}]]")
+        for opt in options:
+            out.append(f"# {opt.name} = \"\"    # {opt.doc}")
         out.append("")
     return "\n".join(out)
 
@@ -233,6 +485,12 @@ def dump(values):
     """TOML text for a dict of sections (used by the demo to write its config)."""
     out = []
     for name, options in values.items():
+        if isinstance(options, list):  # [[name]] tables
+            for entry in options:
+                out.append(f"[[{name}]]")
+                out.extend(f"{k} = {_toml_value(v)}" for k, v in entry.items())
+                out.append("")
+            continue
         out.append(f"[{name}]")
         for key, value in options.items():
             out.append(f"{key} = {_toml_value(value)}")

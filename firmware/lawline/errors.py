@@ -37,6 +37,22 @@ class CommandError(ModemError):
                 self.code = int(value) if value.isdigit() else value
 
 
+class SmsError(CommandError):
+    """Sending or reading an SMS failed; `code` is the +CMS ERROR number (27.005 3.2.5), or
+    None when the modem said plain ERROR or nothing."""
+
+    MEANINGS = {300: "ME failure", 302: "operation not allowed", 304: "invalid PDU mode "
+                "parameter", 305: "invalid text mode parameter", 310: "SIM not inserted",
+                322: "SIM memory full", 330: "SMSC address unknown", 331: "no network service",
+                332: "network timeout", 500: "unknown error"}
+
+    def __init__(self, command, final, lines=()):
+        super().__init__(command, final, lines)
+        meaning = self.MEANINGS.get(self.code)
+        if meaning:
+            self.args = (f"{self.args[0]} ({meaning})",)
+
+
 class CallEnded(LawlineError):
     """The caller hung up; whatever the call flow was doing stops."""
 

@@ -13,9 +13,23 @@ from ..conftest import run_call
 pytestmark = pytest.mark.scenario
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory, hil_ports):
-    rig = Rig(tmp_path_factory.mktemp("line"), ports=hil_ports)
+# Every profile runs the three demo calls (a, b, c); the whole set runs on the SIM7600 only,
+# to keep the suite short (tests/scenarios/test_modems.py has each profile's own checks).
+PROFILES = ["simcom-sim7600", "quectel-ec25", "v253"]
+FULL_SET = "simcom-sim7600"
+
+
+def full_set_only(rig):
+    if rig.profile != FULL_SET:
+        pytest.skip(f"runs on {FULL_SET} only; {rig.profile} runs the three demo calls")
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def rig(request, tmp_path_factory, hil_ports):
+    profile = request.param
+    if hil_ports and hil_ports.get("profile", FULL_SET) != profile:
+        pytest.skip(f"the hardware-in-loop rig is a {hil_ports.get('profile')}, not {profile}")
+    rig = Rig(tmp_path_factory.mktemp(f"line-{profile}"), profile=profile, ports=hil_ports)
     rig.start()
     yield rig
     codes = rig.stop()
@@ -46,15 +60,18 @@ def test_c_complaint_goes_to_its_own_box(rig):
 
 
 def test_caller_hangs_up_during_the_greeting(rig):
+    full_set_only(rig)
     call = run_call(rig, scenarios.hang_up_in_greeting)
     assert call["voicemail"] is None and call["case_number"] is None
 
 
 def test_invalid_keys_then_silence_ends_the_call(rig):
+    full_set_only(rig)
     run_call(rig, scenarios.invalid_then_silence)
 
 
 def test_garbage_on_the_at_port_is_survived(rig):
+    full_set_only(rig)
     if rig.ports:
         pytest.skip("garbage injection needs the simulated line")
     sim.inject(rig.dir, "garbage", side="box", count=3)
@@ -64,6 +81,7 @@ def test_garbage_on_the_at_port_is_survived(rig):
 
 
 def test_cpcmreg_refused_twice_then_accepted(rig):
+    full_set_only(rig)
     if rig.ports:
         pytest.skip("fault injection needs the simulated line")
     sim.inject(rig.dir, "cpcmreg_refuse", side="box", count=2)
@@ -75,5 +93,6 @@ def test_cpcmreg_refused_twice_then_accepted(rig):
 
 
 def test_service_request_key_2(rig):
+    full_set_only(rig)
     result = run_call(rig, scenarios.leave_message, "2", "record_request")
     assert result["voicemail"]["record"]["box"] == "service_request"

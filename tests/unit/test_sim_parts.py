@@ -100,8 +100,11 @@ class _FakeModem:
 
 
 @pytest.mark.parametrize("request_, message", [
-    ({"fault": "x"}, "unknown fault 'x'; known: clock_skew, cpcmreg_refuse, double_cr, garbage, "
-                     "late_reply, no_reply, reset, urc_in_reply"),
+    ({"fault": "x"}, "unknown fault 'x'; known: clock_skew, cpcmreg_refuse, dle_storm, double_cr, "
+                     "garbage, late_reply, no_reply, port_gone, reset, sms_refuse, urc_in_reply"),
+    ({"fault": "dle_storm"}, "needs a V.253 side"),
+    ({"fault": "port_gone", "ms": 0}, "'ms' must be above 0"),
+    ({"fault": "sms_refuse", "code": "x"}, "'code' must be a +CMS ERROR number"),
     ({"fault": "no_reply", "side": "duty"}, "side must be one of box, caller, not 'duty'"),
     ({"fault": "no_reply", "count": 0}, "count must be a whole number >= 1, not 0"),
     ({"fault": "no_reply", "count": True}, "count must be a whole number >= 1"),
@@ -143,5 +146,6 @@ def test_add_arguments_defaults_and_required_state_dir():
 
 def test_run_refuses_an_unknown_profile_without_starting(tmp_path, caplog):
     assert lawline.sim.run(str(tmp_path), profile="quectel-ec99") == 2
-    assert "unknown modem profile 'quectel-ec99'; known: simcom-sim7600" in caplog.text
+    assert ("unknown modem profile 'quectel-ec99'; known: " + ", ".join(sorted(lawline.sim.PROFILES))
+            in caplog.text)
     assert not (tmp_path / "sim.json").exists()

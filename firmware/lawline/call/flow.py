@@ -7,14 +7,15 @@ races against that (`CallEnded`), and whatever was recorded up to then is kept.
 import asyncio
 import json
 import logging
-import os
 import secrets
 import time
-import wave
-from pathlib import Path
 
 from ..errors import CallEnded, LawlineError, ModemError, SipError
+from ..sip import hunt
 from ..sip import leg as legs
+from ..sync.recovery import recording_name
+from ..sync.wavfile import repair_wav, wav_seconds  # noqa: F401 (moved to sync/, kept here)
+from .hotline import HotlineBranches
 from .menu import Menu
 
 log = logging.getLogger("lawline.call")
@@ -24,6 +25,7 @@ VOICEMAIL_BOXES = {
     "consultation": ("record_message", "consultation"),
     "service_request": ("record_request", "service_request"),
     "complaint": ("record_complaint", "complaint"),
+    "urgent": ("record_message", "urgent"),
 }
 
 
@@ -31,7 +33,7 @@ def new_call_id(now=None):
     return time.strftime("%y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
 
 
-class CallSession:
+class CallSession(HotlineBranches):
     def __init__(self, box, caller):
         self.box = box
         self.cfg = box.config
@@ -73,7 +75,17 @@ class CallSession:
             if event.kind == "dtmf":
                 self.say("key %s", event.digit)
                 self.keys.put_nowait(event.digit)
+            elif event.kind == "sms" and hasattr(self.box, "on_sms"):
+                self.box.on_sms(event)   # a duty reply during a call is still acted on
             elif event.kind in ("ended", "missed"):
+                self.ended.set()
+                return
+            elif event.kind == "failed":
+                # The line supervisor gave up on the modem (line/recovery.py): the call is
+                # over; the record says why.
+                self.record["outcome"] = "error"
+                self.record["error"] = event.detail
+                log.error("call %s: %s", self.id, event.detail)
                 self.ended.set()
                 return
 
@@ -164,6 +176,8 @@ class CallSession:
             await asyncio.sleep(0.02)
 
     async def _flow(self):
+        if await self._office_closed():   # after hours: night duty or voicemail (hotline.py)
+            return
         key = await self.play("greeting", "menu")
         while True:
             if key is None:
@@ -190,43 +204,96 @@ class CallSession:
     # -- branches ------------------------------------------------------------------------
 
     async def _consultation(self):
+        if self._trunk_down():
+            await self._voicemail("consultation", intro="trunk_down")
+            return
         if await self._hunt():
             return
         await self._voicemail("consultation", intro="duty_unavailable")
+
+    async def _urgent(self):
+        """Key 3: ring every mediator on duty at once; the first to press 1 is bridged."""
+        if self._trunk_down():
+            await self._voicemail("urgent", intro="trunk_down")
+            return
+        office = getattr(self.box, "office", None)
+        rota = office is not None and office.desk.roster.configured
+        numbers = office.desk.numbers("mediator") if rota else list(self.cfg.duty.mediators)
+        began = time.time()
+        if await self._hunt(numbers, category="urgent", ring_all=True):
+            return
+        await self._urgent_unanswered(numbers, time.time() - began)   # SMS ladder (hotline.py)
+        await self._voicemail("urgent", intro="mediator_unavailable")
+
+    def _trunk_down(self):
+        """True when the SIP trunk is configured but not registered: nobody can be rung."""
+        trunk = getattr(self.box, "trunk", None)
+        if trunk is None or trunk.registered:
+            return False
+        self.record["trunk"] = "unregistered"
+        self.say("%s; straight to voicemail", trunk.state.sentence())
+        return True
 
     async def _service_request(self):
         await self._voicemail("service_request")
 
     async def _complaint(self):
+        if await self._told_spool_full("complaint"):
+            return   # before the staff-number question: no point asking it
+        await self._ask_staff_number()   # kept away from whoever the caller names (hotline.py)
         await self._voicemail("complaint")
 
-    async def _hunt(self):
-        """Call the duty phones one after the other; bridge the first that accepts.
-        Returns True when the caller was bridged (and the bridged call has ended)."""
-        numbers = list(self.cfg.duty.numbers)
+    async def _told_spool_full(self, box):
+        """When the spool cannot take another message, tell the caller and hang up (nothing
+        undelivered is ever deleted to make room, sync/spool.py). Returns True if so."""
+        can_record = getattr(self.box, "can_record", None)
+        if can_record is None or can_record():
+            return False
+        self.record["outcome"] = "spool_full"
+        await self.play("service_unavailable", "goodbye", interruptible=False)
+        await self.modem.hangup()
+        return True
+
+    async def _hunt(self, numbers=None, category="consultation", ring_all=False):
+        """Call the duty phones one after the other (or, for urgent disputes, all at once);
+        bridge the first that accepts with 1. Returns True when the caller was bridged (and
+        the bridged call has ended). Only numbers the Dialler allows are ever called."""
+        office = getattr(self.box, "office", None)
+        if numbers is None:   # key 1: the lawyers on duty now, from the rota ([duty] numbers
+            numbers = office.desk.numbers("lawyer") if office else list(self.cfg.duty.numbers)
+        numbers = list(numbers)
         if not numbers:
             self.say("no duty numbers configured; straight to voicemail")
             return False
-        await self.play("connecting", interruptible=False)
+        if self._trunk_down():
+            return False
+        if not getattr(self.modem, "can_bridge", True):
+            # A V.253 modem without AT+VTR carries one direction at a time (line/v253.py).
+            self.say("bridging unavailable on this modem: no AT+VTR; straight to voicemail")
+            self.record["bridging_unavailable"] = True
+            return False
+        await self.play("connecting_urgent" if ring_all else "connecting", interruptible=False)
+        dialler = hunt.Dialler(self.core, self.box.account, self.cfg,
+                               getattr(self.box, "trunk", None),
+                               office.desk if office else None)
+        whisper = hunt.build_whisper(self.prompts, category, self.caller,
+                                     self.box.tmp_dir / f"{self.id}-whisper.wav")
         ringback = self.core.player(self.prompts.path("ringback"), repeat=True)
         ringback.startTransmit(self.core.line)
-        accepted = None
+        results = []
         try:
-            for number in numbers:
-                uri = self.cfg.sip.uri_template.format(number=number)
-                result, leg = await legs.confirm_leg(
-                    self.core, self.box.account, number, uri, self.prompts.path("whisper"),
-                    self.cfg.duty.ring_timeout, self.cfg.duty.confirm_timeout, self.ended)
-                self.record["duty_legs"].append(
-                    {"number": number, "outcome": result.outcome, "sip_code": result.code,
-                     "seconds_to_accept": result.seconds_to_answer})
-                if result.outcome == "caller_gone":
-                    raise CallEnded()
-                if leg is not None:
-                    accepted = leg
-                    break
+            ring = hunt.ring_all if ring_all else hunt.sequential
+            results, accepted = await ring(dialler, numbers, whisper, self.cfg.duty.ring_timeout,
+                                           self.cfg.duty.confirm_timeout, self.ended)
         finally:
             self.core.stop_player(ringback, self.core.line)
+            self.record["duty_legs"] += [r.as_record() for r in results]
+            if whisper.parent == self.box.tmp_dir:
+                whisper.unlink(missing_ok=True)
+        if any(r.outcome == "caller_gone" for r in results):
+            if accepted is not None:
+                await legs.hang_up(self.core, accepted)
+            raise CallEnded()
         if accepted is None:
             self.say("no duty phone accepted")
             return False
@@ -241,6 +308,7 @@ class CallSession:
         audio.startTransmit(line)
         self.say("bridged to duty phone %s", leg.number)
         bridged_at = time.time()
+        self.record["seconds_to_person"] = round(bridged_at - self.started, 1)
         try:
             while not leg.disconnected:
                 event = await self._race(leg.events.get())
@@ -255,19 +323,22 @@ class CallSession:
                     pass
             await legs.hang_up(self.core, leg)
         if not self.ended.is_set():
-            await self.play("goodbye", interruptible=False)
-            await self.modem.hangup()
+            await self._after_bridge(leg)   # the duty person hung up first: rating, goodbye
 
     async def _voicemail(self, box, intro=None):
         instruction, kind = VOICEMAIL_BOXES[box]
         self.record["outcome"] = "voicemail" if box != "complaint" else "complaint"
+        if await self._told_spool_full(box):
+            return
         names = ([intro] if intro else []) + [instruction]
         await self.play(*names)  # a key skips the instructions
         while not self.keys.empty():
             self.keys.get_nowait()
         await self.play("beep", interruptible=False)
         spool = self.box.incoming_dir
-        path = spool / f"{self.id}-{box}.wav"
+        # The caller's number is in the name: a recording cut short by a power cut is
+        # delivered at start-up with it (sync/recovery.py).
+        path = spool / recording_name(self.id, box, self.caller)
         recording = self.core.recorder(path, self.core.line)
         reason = "maximum length"
         began = time.time()
@@ -289,11 +360,15 @@ class CallSession:
         self.say("voicemail for %s ended (%s), %.1f s%s", box, reason, seconds,
                  "" if complete else " (header repaired)")
         if not complete:
-            repair_wav(path)
+            try:
+                repair_wav(path)
+            except (ValueError, OSError) as exc:
+                log.error("call %s: recording %s unusable: %s", self.id, path.name, exc)
         await self._commit_voicemail(box, path, seconds, reason, began)
 
     async def _commit_voicemail(self, box, path, seconds, reason, began):
-        case = self.box.cases.next()
+        # an urgent dispute already has its case from the SMS ladder (hotline.py)
+        case = self.record.get("case_number") or self.box.cases.next()
         self.record["case_number"] = case
         record = {
             "case_number": case,
@@ -356,6 +431,10 @@ class CallSession:
         self.record["ended"] = _iso(now)
         self.record["duration_s"] = round(now - self.started, 1)
         try:
+            self._casework()   # the call's case, the caller's and the duty SMS (hotline.py)
+        except Exception as exc:  # noqa: BLE001 - the call record must be kept whatever
+            log.error("call %s: case and SMS not done: %s", self.id, exc, exc_info=True)
+        try:
             self.box.outbox.commit(f"call-{self.id}", "call", self.record, {})
         except OSError as exc:
             log.error("call %s: call record could not be stored: %s", self.id, exc)
@@ -365,32 +444,3 @@ class CallSession:
 
 def _iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
-
-
-def wav_seconds(path):
-    try:
-        with wave.open(str(path), "rb") as w:
-            return w.getnframes() / w.getframerate()
-    except (OSError, wave.Error, EOFError):
-        size = os.path.getsize(path) if os.path.exists(path) else 0
-        return max(0, size - 44) / 16000
-
-
-def repair_wav(path):
-    """Rewrite a WAV header so its sizes match the audio actually on disk (a recorder that
-    was cut short leaves a header that says 0 bytes)."""
-    path = Path(path)
-    size = path.stat().st_size
-    data = max(0, size - 44)
-    data -= data % 2
-    with open(path, "r+b") as f:
-        head = bytearray(f.read(44))
-        if len(head) < 44 or head[:4] != b"RIFF":
-            return False
-        head[4:8] = (36 + data).to_bytes(4, "little")
-        head[40:44] = data.to_bytes(4, "little")
-        f.seek(0)
-        f.write(head)
-        f.flush()
-        os.fsync(f.fileno())
-    return True

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 BRANCHES = {
     "1": ("consultation", "bridge to the duty lawyer; voicemail if nobody accepts"),
     "2": ("service_request", "voicemail recorded as a case"),
+    "3": ("urgent", "urgent dispute: ring every mediator at once; voicemail if nobody accepts"),
+    "4": ("referral", "hear the other departments, get the chosen one by SMS"),
     "5": ("complaint", "separate voicemail box that never rings the person on duty"),
+    "9": ("case_status", "key a case number, hear its status"),
     "0": ("repeat", "hear the menu again"),
 }
 

@@ -28,19 +28,30 @@ _LINE_END = re.compile(rb"[\r\n]+")
 _NOISE = re.compile(r"[\x00-\x1f\x7f-\xff\ufffd]")
 
 
+def split_one(buffer):
+    """The first complete line of `buffer`: (raw line, index where its text ends, index where
+    the next line starts), or None while no complete line is there. Empty lines are skipped
+    (the raw line is then b"")."""
+    match = _LINE_END.search(buffer)
+    if not match:
+        return None
+    raw = buffer[:match.start()]
+    # A CR at the very end may be the first half of CR LF: wait for more bytes unless
+    # something follows it (a lone CR after an echo is followed by CR LF anyway).
+    if match.end() == len(buffer) and buffer.endswith(b"\r") and not raw:
+        return None
+    return raw, match.start(), match.end()
+
+
 def split_lines(buffer):
     """Cut complete lines out of `buffer` (bytes); return (lines, rest)."""
     lines = []
     while True:
-        match = _LINE_END.search(buffer)
-        if not match:
+        cut = split_one(buffer)
+        if cut is None:
             return lines, buffer
-        raw = buffer[:match.start()]
-        # A CR at the very end may be the first half of CR LF: wait for more bytes unless
-        # something follows it (a lone CR after an echo is followed by CR LF anyway).
-        if match.end() == len(buffer) and buffer.endswith(b"\r") and not raw:
-            return lines, buffer
-        buffer = buffer[match.end():]
+        raw, _, after = cut
+        buffer = buffer[after:]
         if raw:
             lines.append(raw)
 
@@ -59,11 +70,14 @@ def is_final(line):
 
 
 class _Pending:
-    def __init__(self, command, expect, future):
+    def __init__(self, command, expect, future, prompt=None, ok=FINAL_OK, data=None):
         self.command = command
         self.expect = expect
         self.future = future
         self.lines = []
+        self.prompt = prompt    # future set when the `> ` prompt arrives (AT+CMGS)
+        self.ok = ok            # lines that end the command successfully
+        self.data = data        # V.253: on CONNECT the port carries data; bytes go here
 
 
 class ATChannel:
@@ -81,9 +95,12 @@ class ATChannel:
         self._serial = None
         self._buffer = b""
         self._pending = None
+        self._data = None    # V.253 data-state handler while the port carries samples
         self._lock = asyncio.Lock()
         self._loop = None
         self.on_lost = None  # called when the port disappears (USB re-enumeration)
+        # Until this loop time, a NO CARRIER belongs to a call that already ended.
+        self.no_carrier_expected_until = 0.0
 
     @property
     def is_open(self):
@@ -96,7 +113,20 @@ class ATChannel:
         except (serial.SerialException, OSError) as exc:
             raise ModemError(f"modem {self.name}: cannot open AT port {self.path}: {exc}") from exc
         self._buffer = b""
+        self._data = None
         self._loop.add_reader(self._serial.fileno(), self._on_readable)
+
+    def fileno(self):
+        return self._serial.fileno() if self._serial is not None else None
+
+    @property
+    def busy(self):
+        """A command is in flight (or waiting for its turn)."""
+        return self._lock.locked()
+
+    @property
+    def in_data_state(self):
+        return self._data is not None
 
     def close(self):
         if self._serial is None:
@@ -110,6 +140,7 @@ class ATChannel:
         except (serial.SerialException, OSError):
             pass
         self._serial = None
+        self._data = None
         if self._pending and not self._pending.future.done():
             self._pending.future.set_exception(
                 ModemError(f"modem {self.name}: AT port {self.path} closed"))
@@ -129,33 +160,84 @@ class ATChannel:
             if self.on_lost:
                 self.on_lost()
             return
+        self._feed(data)
+
+    def _feed(self, data):
+        if self._data is not None:
+            # A V.253 data state (after CONNECT): the bytes are samples and DLE codes. The
+            # handler returns what follows the end of the data state, or None while it lasts.
+            rest = self._data(data)
+            if rest is None:
+                return
+            self._data = None
+            data = rest
         self._buffer += data
-        lines, self._buffer = split_lines(self._buffer)
+        while True:
+            cut = split_one(self._buffer)
+            if cut is None:
+                break
+            raw, text_end, after = cut
+            whole, self._buffer = self._buffer, self._buffer[after:]
+            if raw:
+                self._line(raw)
+            if self._data is not None:
+                # CONNECT: one CR LF belongs to it; everything after it is data, even bytes
+                # that look like line ends (a sample may be 0x0D).
+                end = text_end + (2 if whole[text_end:text_end + 2] == b"\r\n" else 1)
+                self._buffer = b""
+                rest = whole[end:]
+                if rest:
+                    self._feed(rest)
+                return
+        pending = self._pending
+        if pending and pending.prompt and not pending.prompt.done() and \
+                self._buffer.startswith(b"> "):
+            # 27.005 3.5.1: the prompt is CR LF '>' space, with no line end and no OK.
+            self._buffer = self._buffer[2:]
+            self.wire.debug("%s <<< > (prompt)", self.name)
+            pending.prompt.set_result(True)
         if len(self._buffer) > 4096:  # a line that never ends is noise
             self.log.warning("modem %s: dropped %d bytes without a line end", self.name,
                              len(self._buffer))
             self._buffer = b""
-        for raw in lines:
-            line, noisy = clean(raw)
-            if noisy:
-                # Keep what noise was stuck to only if it is a result code or a URC we know;
-                # anything else is not worth mistaking for a reply line.
-                keep = line and (is_final(line) or self._is_urc(line))
-                self.log.warning("modem %s: noise on the AT port %r, %s", self.name, raw[:40],
-                                 f"kept {line!r}" if keep else "dropped")
-                if not keep:
-                    continue
-            if line:
-                self.wire.debug("%s <<< %s", self.name, line)
-                self._route(line)
+
+    def _line(self, raw):
+        line, noisy = clean(raw)
+        if noisy:
+            # Keep what noise was stuck to only if it is a result code or a URC we know;
+            # anything else is not worth mistaking for a reply line.
+            keep = line and (is_final(line) or self._is_urc(line))
+            self.log.warning("modem %s: noise on the AT port %r, %s", self.name, raw[:40],
+                             f"kept {line!r}" if keep else "dropped")
+            if not keep:
+                return
+        if line:
+            self.wire.debug("%s <<< %s", self.name, line)
+            self._route(line)
 
     def _route(self, line):
         pending = self._pending
         if pending and not pending.future.done():
             if line == pending.command:  # echo (ATE1)
                 return
+            if pending.data is not None and line.startswith("CONNECT"):
+                # V.253 +VTX/+VRX/+VTR: the data state begins right after this line.
+                self._pending = None
+                self._data = pending.data
+                pending.future.set_result((line, pending.lines))
+                return
+            if line in pending.ok:
+                self._pending = None
+                pending.future.set_result(("OK", pending.lines))
+                return
             if pending.expect and line.startswith(pending.expect):
                 pending.lines.append(line)
+                return
+            if line == "NO CARRIER" and self._loop.time() < self.no_carrier_expected_until:
+                # The tail of a call that already ended (EC25: +QIND "ccinfo" -1, then
+                # NO CARRIER), not the result of the dial now in flight.
+                self.no_carrier_expected_until = 0.0
+                self.on_urc(line)
                 return
             if line in ("NO CARRIER", "BUSY", "NO ANSWER") and \
                     pending.command.startswith(("ATD", "ATA")):
@@ -181,14 +263,19 @@ class ATChannel:
 
     # -- commands ------------------------------------------------------------------------
 
-    async def command(self, command, timeout=5.0, expect=None, retries=0):
+    async def command(self, command, timeout=5.0, expect=None, retries=0, ok=(), data=None):
         """Send one command and return its information lines. Raises CommandError on ERROR
         (and on NO CARRIER/BUSY, which end dial and answer commands), ModemTimeout when the
-        modem stays silent; a timeout is retried `retries` times."""
+        modem stays silent; a timeout is retried `retries` times.
+
+        `ok` names extra lines that mean success (V.253 `VCON`). With `data` (a callable) the
+        command opens a V.253 data state: `CONNECT` is its success, and from the byte after
+        it every byte read goes to `data(chunk)` until that returns the bytes that follow the
+        end of the data state."""
         attempt = 0
         while True:
             try:
-                return await self._command_once(command, timeout, expect)
+                return await self._command_once(command, timeout, expect, ok, data)
             except ModemTimeout:
                 if attempt >= retries:
                     raise
@@ -196,25 +283,96 @@ class ATChannel:
                 self.log.warning("modem %s: no reply to %s, retrying (%d of %d)", self.name,
                                  command, attempt, retries)
 
-    async def _command_once(self, command, timeout, expect):
+    def _start(self, command, expect, ok=(), data=None, prompt=False):
+        if self._serial is None:
+            raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
+        if self._data is not None:
+            raise ModemError(f"modem {self.name}: {command} not sent: the port is in a voice "
+                             "data state")
+        future = self._loop.create_future()
+        pending = _Pending(command, expect, future,
+                           self._loop.create_future() if prompt else None,
+                           FINAL_OK + tuple(ok), data)
+        self._pending = pending
+        self.wire.debug("%s >>> %s", self.name, command)
+        self._write(command.encode("ascii") + b"\r", command)
+        return pending
+
+    def _write(self, data, what):
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._pending = None
+            raise ModemError(f"modem {self.name}: cannot write {what} to {self.path}: "
+                             f"{exc}") from exc
+
+    async def _finish(self, pending, timeout):
+        try:
+            final, lines = await asyncio.wait_for(asyncio.shield(pending.future), timeout)
+        except asyncio.TimeoutError:
+            raise ModemTimeout(f"modem {self.name}: no reply to {pending.command} within "
+                               f"{timeout:g} s", pending.lines) from None
+        finally:
+            if self._pending is pending:
+                self._pending = None
+        if final != "OK" and not (pending.data is not None and final.startswith("CONNECT")):
+            raise CommandError(pending.command, final, lines)
+        return lines
+
+    async def _command_once(self, command, timeout, expect, ok=(), data=None):
+        async with self._lock:
+            pending = self._start(command, expect, ok, data)
+            return await self._finish(pending, timeout)
+
+    async def leave_data_state(self, codes, label, timeout, write, ok=("VCON",)):
+        """End a V.253 data state: send the DLE `codes` with `write` (the writer shared with
+        the audio thread) and wait for the final result that follows the data stream (the
+        data handler passes the bytes after DLE ETX back to the line reader)."""
         async with self._lock:
             if self._serial is None:
                 raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
             future = self._loop.create_future()
-            self._pending = _Pending(command, expect, future)
-            self.wire.debug("%s >>> %s", self.name, command)
+            pending = _Pending(label, None, future, ok=FINAL_OK + tuple(ok))
+            self._pending = pending
+            self.wire.debug("%s >>> %s", self.name, label)
             try:
-                self._serial.write(command.encode("ascii") + b"\r")
-            except (serial.SerialException, OSError) as exc:
+                write(codes)
+            except OSError as exc:
                 self._pending = None
-                raise ModemError(f"modem {self.name}: cannot write to {self.path}: {exc}") from exc
+                raise ModemError(f"modem {self.name}: cannot write {label} to {self.path}: "
+                                 f"{exc}") from exc
+            return await self._finish(pending, timeout)
+
+    def end_data_state(self):
+        """Forget the data state (the port was closed or reset under it)."""
+        self._data = None
+
+    async def command_with_prompt(self, command, body, timeout=60.0, prompt_timeout=5.0,
+                                  expect=None):
+        """A two-phase command (27.005 AT+CMGS): send `command`, wait for the `> ` prompt,
+        send `body` ended by Ctrl-Z, and return the information lines of the final result.
+        If the modem answers ERROR instead of the prompt, CommandError; if no prompt comes,
+        ESC cancels the input and ModemTimeout is raised. Sending may take seconds (the
+        manual allows up to 120 s, modems.md 3.3), hence the long `timeout`."""
+        async with self._lock:
+            pending = self._start(command, expect, prompt=True)
             try:
-                final, lines = await asyncio.wait_for(future, timeout)
-            except asyncio.TimeoutError:
-                partial = self._pending.lines if self._pending else []
-                self._pending = None
-                raise ModemTimeout(f"modem {self.name}: no reply to {command} within "
-                                   f"{timeout:g} s", partial) from None
-            if final != "OK":
-                raise CommandError(command, final, lines)
-            return lines
+                await asyncio.wait({pending.future, pending.prompt}, timeout=prompt_timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                if self._pending is pending:
+                    self._pending = None
+                raise
+            if pending.future.done():
+                # A final result instead of the prompt (e.g. +CMS ERROR: 304)
+                return await self._finish(pending, timeout)
+            if not pending.prompt.done():
+                self._write(b"\x1b", "ESC")
+                if self._pending is pending:
+                    self._pending = None
+                raise ModemTimeout(f"modem {self.name}: no '> ' prompt after {command} "
+                                   f"within {prompt_timeout:g} s; input cancelled with ESC",
+                                   pending.lines)
+            self.wire.debug("%s >>> %s<Ctrl-Z>", self.name, body)
+            self._write(body.encode("ascii") + b"\x1a", "the message body")
+            return await self._finish(pending, timeout)

@@ -1,30 +1,55 @@
-"""A GSM voice modem driven over AT (SIM7600 today; the profile holds the differences).
+"""A GSM voice modem driven over AT (SIM7600, EC25; the profile holds the differences).
 
 The driver turns URCs into `LineEvent`s on one asyncio queue, and offers the few actions the
-box needs: answer, hang up, dial, send DTMF, open and close call audio. The same class drives
-the caller's modem in tests and on a hardware-in-loop rig, which is why it can dial too.
+box needs: answer, hang up, dial, send DTMF, open and close call audio, send SMS. The same
+class drives the caller's modem in tests and on a hardware-in-loop rig, which is why it can
+dial too. The V.253 voice modem has the same outside (v253.V253Modem).
 """
 
 import asyncio
 import logging
+import random
 import re
 from dataclasses import dataclass
 
-from ..errors import CommandError, ModemError, ModemTimeout
+from ..errors import CommandError, ModemError, ModemTimeout, SmsError
 from .at import ATChannel
-from . import profiles
+from . import profiles, sms
 
 _CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"(?:,(\d+))?')
 _MISSED = re.compile(r"^MISSED_CALL:\s*(\S+)\s*(\S*)")
 _CALL_END = re.compile(r"^VOICE CALL: END(?::\s*(\d+))?")
+# 27.007 +CLCC: <id>,<dir>,<stat>,<mode>,<mpty>[,"<number>",<type>[,...]] (modems.md 1.3)
+_CLCC = re.compile(r'^\+CLCC:\s*(\d+),(\d),(\d+),(\d+),(\d+)(?:,"([^"]*)"(?:,(\d+))?)?')
+# +QIND: "ccinfo",<idx>,<dir>,<state>,<mode>,<mpty>,"<number>",<type> (2.1); state -1 = gone
+_CCINFO = re.compile(r'^\+QIND:\s*"ccinfo",(\d+),(\d),(-?\d+),(\d+),(\d+)'
+                     r'(?:,"([^"]*)"(?:,(\d+))?)?')
+_CMTI = re.compile(r'^\+CMTI:\s*"([^"]*)",\s*(\d+)')
+_CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
+# Parts of a long SMS that stop coming are handed on as they are after this long.
+PARTIAL_SMS_SECONDS = 3600.0
 
 
 @dataclass
 class LineEvent:
-    kind: str            # ring, caller_id, begin, ended, dtmf, missed
-    number: str = None   # caller_id / missed: the caller's number ("" when withheld)
+    kind: str            # ring, caller_id, begin, ended, dtmf, missed, sms
+    number: str = None   # caller_id / missed / sms: the other party ("" when withheld)
     digit: str = None    # dtmf
-    detail: str = ""     # the URC as received, for the log
+    detail: str = ""     # the URC as received, for the log; sms: the text
+
+
+def parse_call_state(line):
+    """(dir, stat, number) of a +CLCC or +QIND "ccinfo" line, or None. dir 0 = outgoing,
+    1 = incoming; stat 0 active, 2 dialling, 3 alerting, 4 incoming, 5 waiting, 6 or -1
+    released (SIMCom's stat 6 and Quectel's -1, modems.md 1.3 and 2.1)."""
+    match = _CLCC.match(line) or _CCINFO.match(line)
+    if not match or match.group(4) != "0":  # mode 0 = voice
+        return None
+    number = match.group(6)
+    if number is not None and match.group(7) == "145" and number and \
+            not number.startswith("+"):
+        number = "+" + number
+    return int(match.group(2)), int(match.group(3)), number
 
 
 def parse_clip(line):
@@ -52,7 +77,8 @@ def parse_dtmf(line, profile):
 
 class Modem:
     def __init__(self, profile, at_port, audio_port, name="box", log=None,
-                 command_timeout=5.0, audio_retry_delay=None):
+                 command_timeout=5.0, audio_retry_delay=None, audio_backend=None,
+                 sound_device=None):
         self.profile = profiles.get(profile) if isinstance(profile, str) else profile
         self.name = name
         self.at_port = at_port
@@ -61,15 +87,63 @@ class Modem:
         self.command_timeout = command_timeout
         self.audio_retry_delay = (self.profile.audio_retry_delay if audio_retry_delay is None
                                   else audio_retry_delay)
+        self.audio_backend = audio_backend or self.profile.audio_backend
+        self.sound_device = sound_device
         self.events = asyncio.Queue()
         self.at = ATChannel(at_port, name, self.profile.urc_prefixes, self._on_urc, log=self.log)
         self.in_call = False       # a call is up (answered or connected)
         self.ringing = False       # an incoming call is alerting
+        self.dialling = False      # the ringing call is one this modem placed
         self.rings = 0
         self.caller = None
         self.audio_open = False
+        self.can_bridge = True     # full-duplex call audio (V.253 without +VTR: False)
+        self.can_sms = self.profile.sms
+        self.inband_dtmf = False   # keys come from the audio (sound card), not from URCs
+        self._tasks = set()
+        self._sms_parts = sms.Reassembler()
+        self._sms_ref = random.randrange(256)
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    def make_audio(self):
+        """The call-audio object the media bridge reads and writes (read_frame, write, open,
+        close, jitter): where the audio is depends on the modem and its profile."""
+        if self.audio_backend == "soundcard":
+            from .soundcard import SoundCardPcm
+            audio = SoundCardPcm(self.sound_device or self.audio_port, name=self.name,
+                                 log=self.log)
+            # DTMF comes from where the audio is (DESIGN.md): detected in-band on the card's
+            # audio; the modem's own reports are then ignored so no key counts twice.
+            loop = asyncio.get_running_loop()
+            audio.on_digit = lambda key: loop.call_soon_threadsafe(self._inband_digit, key)
+            self.inband_dtmf = True
+            return audio
+        from .audio import SerialPcm
+        return SerialPcm(self.audio_port, name=self.name, log=self.log)
+
+    @property
+    def _audio_on(self):
+        p = self.profile
+        return p.audio_on_soundcard if self.audio_backend == "soundcard" and \
+            p.audio_on_soundcard else p.audio_on
+
+    def _spawn(self, coroutine):
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def ping(self, timeout):
+        """One `AT`: True when the modem answered OK within `timeout` (the health check). A
+        command in flight has its own timeout: the modem is not disturbed then."""
+        if self.at.busy:
+            return True
+        try:
+            await self.at.command("AT", timeout=timeout)
+            return True
+        except (ModemTimeout, CommandError):
+            return False
 
     async def start(self):
         self.at.open()
@@ -82,9 +156,16 @@ class Modem:
                 self.log.warning("modem %s: %s refused (%s); going on without it", self.name,
                                  command, exc.final)
         self.log.info("modem %s: ready on %s (%s), audio on %s", self.name, self.at_port,
-                      self.profile.description, self.audio_port)
+                      self.profile.description,
+                      self.sound_device if self.audio_backend == "soundcard" else
+                      self.audio_port)
+        if self.profile.sms:
+            # Texts that arrived while the box was down are still on the SIM.
+            self._spawn(self._sweep_stored_sms())
 
     def close(self):
+        for task in list(self._tasks):
+            task.cancel()
         self.at.close()
 
     # -- URCs ----------------------------------------------------------------------------
@@ -108,19 +189,29 @@ class Modem:
                     self.log.info("modem %s: incoming call from %s", self.name,
                                   number or "a withheld number")
                 self._emit("caller_id", number=number, detail=line)
+        elif line.startswith(p.dtmf_prefix) and self.inband_dtmf:
+            self.log.debug("modem %s: %s ignored: DTMF is detected in-band", self.name, line)
         elif line.startswith(p.dtmf_prefix):
             digit = parse_dtmf(line, p)
             if digit is None:
                 self.log.warning("modem %s: unreadable DTMF report %r ignored", self.name, line)
             elif self.in_call:
                 self._emit("dtmf", digit=digit, detail=line)
-        elif line.startswith(p.call_begin):
-            if not self.in_call:
-                self.in_call = True
-                self.ringing = False
-                self._emit("begin", number=self.caller, detail=line)
+        elif p.call_begin and line.startswith(p.call_begin):
+            self._begin(line)
         elif line.startswith(p.call_end):
             self._call_over(line)
+        elif (line.startswith("+CLCC:") and p.call_state_from_clcc) or \
+                (line.startswith("+QIND:") and p.call_state_from_ccinfo):
+            self._call_state(line)
+        elif line.startswith("+CMTI:"):
+            match = _CMTI.match(line)
+            if match:
+                self._spawn(self._take_sms(int(match.group(2)), match.group(1)))
+        elif line.startswith("+SMS FULL"):
+            self.log.warning("modem %s: SIM message store full; reading and clearing it",
+                             self.name)
+            self._spawn(self._sweep_stored_sms())
         elif line.startswith("MISSED_CALL:"):
             match = _MISSED.match(line)
             number = match.group(2) if match else ""
@@ -132,15 +223,56 @@ class Modem:
         else:
             self.log.debug("modem %s: %s", self.name, line)
 
+    def _inband_digit(self, key):
+        if self.in_call:
+            self._emit("dtmf", digit=key, detail="in-band")
+
+    def _begin(self, line):
+        if not self.in_call:
+            self.in_call = True
+            self.ringing = False
+            self._emit("begin", number=self.caller, detail=line)
+
+    def _call_state(self, line):
+        state = parse_call_state(line)
+        if state is None:
+            return
+        direction, stat, number = state
+        if stat == 0:
+            self._begin(line)
+        elif stat in (6, -1):
+            self._call_over(line)
+        elif stat in (4, 5) and not self.in_call:
+            self.ringing = True
+            if number is not None and self.caller is None:
+                self.caller = number
+
     def _call_over(self, line):
         if self.in_call or self.ringing:
-            self.log.info("modem %s: call ended (%s)", self.name, line)
+            missed = self.ringing and not self.in_call and not self.dialling
+            number = self.caller
+            self.log.info("modem %s: call %s (%s)", self.name,
+                          "missed" if missed else "ended", line)
             self._reset_call()
-            self._emit("ended", detail=line)
+            if line != "NO CARRIER":
+                self.at.no_carrier_expected_until = asyncio.get_running_loop().time() + 2.0
+            # A modem without MISSED_CALL (EC25) ends an unanswered incoming call with
+            # NO CARRIER or a released call state: that is a missed call too.
+            self._emit("missed" if missed else "ended", number=number, detail=line)
+
+    def fail_call(self, why):
+        """The supervisor gave up on the modem (line/recovery.py): end the call in progress
+        with a `failed` event, so the call flow records why."""
+        if self.in_call or self.ringing:
+            self.log.error("modem %s: the call from %s ends: %s", self.name,
+                           self.caller or "a withheld number", why)
+            self._reset_call()
+            self._emit("failed", detail=why)
 
     def _reset_call(self):
         self.in_call = False
         self.ringing = False
+        self.dialling = False
         self.rings = 0
         self.caller = None
         self.audio_open = False
@@ -158,7 +290,8 @@ class Modem:
         if not (self.in_call or self.ringing):
             return
         try:
-            await self.at.command("AT+CHUP", timeout=self.command_timeout, retries=1)
+            await self.at.command(self.profile.hangup_command, timeout=self.command_timeout,
+                                  retries=1)
         except (CommandError, ModemTimeout) as exc:
             self.log.warning("modem %s: hang-up not confirmed (%s)", self.name, exc)
         self.log.info("modem %s: hung up", self.name)
@@ -170,6 +303,7 @@ class Modem:
             raise ValueError(f"not a dialable number: {number!r}")
         await self.at.command(f"ATD{number};", timeout=self.command_timeout)
         self.ringing = True
+        self.dialling = True
         self.log.info("modem %s: dialling %s", self.name, number)
 
     async def send_dtmf(self, digits):
@@ -179,11 +313,12 @@ class Modem:
     async def open_audio(self):
         """Start call audio on the audio port, retrying while the module refuses."""
         p = self.profile
+        audio_on = self._audio_on
         for attempt in range(p.audio_retries + 1):
             if not self.in_call:
                 raise ModemError(f"modem {self.name}: call ended before audio could open")
             try:
-                await self.at.command(p.audio_on, timeout=self.command_timeout)
+                await self.at.command(audio_on, timeout=self.command_timeout)
                 self.audio_open = True
                 if attempt:
                     self.log.info("modem %s: call audio open after %d refusals", self.name,
@@ -191,10 +326,10 @@ class Modem:
                 return
             except CommandError as exc:
                 if attempt == p.audio_retries:
-                    raise ModemError(f"modem {self.name}: {p.audio_on} refused "
+                    raise ModemError(f"modem {self.name}: {audio_on} refused "
                                      f"{attempt + 1} times ({exc.final}); no call audio")
                 self.log.warning("modem %s: %s refused (%s), retrying in %g s", self.name,
-                                 p.audio_on, exc.final, self.audio_retry_delay)
+                                 audio_on, exc.final, self.audio_retry_delay)
                 await asyncio.sleep(self.audio_retry_delay)
 
     async def close_audio(self):
@@ -210,3 +345,98 @@ class Modem:
 
     async def next_event(self, timeout=None):
         return await asyncio.wait_for(self.events.get(), timeout)
+
+    # -- SMS (modems.md section 3) ----------------------------------------------------------
+
+    async def send_sms(self, number, text):
+        """Send `text` to `number` in PDU mode: UCS-2 unless every character is GSM-7, split
+        into concatenated parts when long. Returns the +CMGS message reference of each part.
+        SmsError (with the +CMS ERROR code) when the modem or network refuses a part."""
+        if not self.profile.sms:
+            raise ModemError(f"modem {self.name}: {self.profile.description} cannot send SMS")
+        pdus = sms.encode_submit(number, text, ref=self._sms_ref)
+        self._sms_ref = (self._sms_ref + 1) % 256
+        refs = []
+        for i, pdu in enumerate(pdus, 1):
+            command = f"AT+CMGS={pdu.tpdu_length}"
+            try:
+                lines = await self.at.command_with_prompt(
+                    command, pdu.hex, timeout=self.profile.sms_timeout,
+                    prompt_timeout=self.command_timeout, expect="+CMGS:")
+            except CommandError as exc:
+                error = SmsError(command, exc.final, exc.lines)
+                self.log.warning("modem %s: SMS to %s: part %d of %d refused: %s", self.name,
+                                 number, i, len(pdus), error)
+                raise error from None
+            match = next((m for m in map(_CMGS.match, lines) if m), None)
+            if match is None:
+                raise SmsError(command, "no +CMGS reference in the reply", lines)
+            refs.append(int(match.group(1)))
+        self.log.info("modem %s: SMS to %s sent: %d characters in %d part(s), references %s",
+                      self.name, number, len(text), len(pdus),
+                      ",".join(map(str, refs)))
+        return refs
+
+    async def _take_sms(self, index, memory="SM"):
+        """+CMTI: read the message, hand on its text once all its parts are in, delete it."""
+        try:
+            lines = await self.at.command(f"AT+CMGR={index}", timeout=self.command_timeout,
+                                          expect="+CMGR:")
+        except (CommandError, ModemTimeout) as exc:
+            self.log.warning("modem %s: cannot read SMS %s in %s: %s", self.name, index,
+                             memory, exc)
+            return
+        pdu = next((x for x in lines if not x.startswith("+CMGR:")), "")
+        self._received_pdu(index, pdu)
+        await self._delete_sms(index)
+
+    def _received_pdu(self, index, pdu):
+        try:
+            message = sms.decode_pdu(pdu)
+        except sms.PduError as exc:
+            # Keep the raw PDU in the log: nothing else is left of it once deleted.
+            self.log.error("modem %s: SMS %s unreadable (%s): %s", self.name, index, exc, pdu)
+            return
+        if message.kind != "deliver":
+            self.log.info("modem %s: stored message %s is not an incoming SMS; deleted",
+                          self.name, index)
+            return
+        text = self._sms_parts.add(message)
+        c = message.concat
+        if text is None:
+            self.log.info("modem %s: SMS part %d of %d from %s in; waiting for the rest",
+                          self.name, c.seq, c.total, message.number)
+        else:
+            self.log.info("modem %s: SMS from %s: %d characters%s", self.name,
+                          message.number or "an unknown sender", len(text),
+                          f" in {c.total} parts" if c else "")
+            self._emit("sms", number=message.number, detail=text)
+        for number, partial, missing in self._sms_parts.expire(PARTIAL_SMS_SECONDS):
+            self.log.warning("modem %s: SMS from %s incomplete after %g s (parts %s never "
+                             "came); handing on what arrived", self.name, number,
+                             PARTIAL_SMS_SECONDS, ",".join(map(str, missing)))
+            self._emit("sms", number=number, detail=partial)
+
+    async def _delete_sms(self, index):
+        try:
+            await self.at.command(f"AT+CMGD={index}", timeout=self.command_timeout)
+        except (CommandError, ModemTimeout) as exc:
+            self.log.warning("modem %s: SMS %s not deleted: %s", self.name, index, exc)
+
+    async def _sweep_stored_sms(self):
+        """Read every message on the SIM (AT+CMGL=4: all, PDU mode), then delete each."""
+        try:
+            lines = await self.at.command("AT+CMGL=4", timeout=self.command_timeout * 2)
+        except (CommandError, ModemTimeout, ModemError) as exc:
+            self.log.info("modem %s: stored SMS not listed: %s", self.name, exc)
+            return
+        stored = []
+        for i, line in enumerate(lines):
+            match = re.match(r"^\+CMGL:\s*(\d+),", line)
+            if match and i + 1 < len(lines):
+                stored.append((int(match.group(1)), lines[i + 1]))
+        if stored:
+            self.log.info("modem %s: %d stored SMS on the SIM", self.name, len(stored))
+        for index, pdu in stored:
+            self._received_pdu(index, pdu)
+            await self._delete_sms(index)

@@ -110,6 +110,7 @@ class Caller:
         self.transcript = []
         self._pump = None
         self.keys_heard = []
+        self.sms = []                # LineEvent("sms") the caller's phone received
         self._templates = {}
 
     def note(self, text):
@@ -129,6 +130,8 @@ class Caller:
                 return
             if event.kind == "dtmf":
                 self.keys_heard.append(event.digit)
+            elif event.kind == "sms":
+                self.sms.append(event)
 
     async def call(self, number, answer_timeout=30):
         self.ended.clear()
@@ -142,6 +145,8 @@ class Caller:
             event = await asyncio.wait_for(self.modem.events.get(), answer_timeout)
             if event.kind == "ended":
                 raise AssertionError(f"the box did not answer: {event.detail}")
+            if event.kind == "sms":
+                self.sms.append(event)
         self.answered_at = time.monotonic()
         self.note(f"answered after {self.answered_at - self.dialled_at:.1f} s")
         await self.modem.open_audio()

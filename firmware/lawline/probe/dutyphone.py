@@ -71,6 +71,17 @@ def add_arguments(parser):
                              "by a copy of each call's recording when that call ends")
     parser.add_argument("--events", type=Path, metavar="FILE",
                         help="append one JSON line per event (flushed per line)")
+    parser.add_argument("--registrar", metavar="URI",
+                        help="register as --user at this registrar (digest auth with "
+                             "--password) and take calls through it, as a mobile behind a "
+                             "SIP trunk; 'registered' is then an event and the ready file "
+                             "waits for it; unregisters when stopped")
+    parser.add_argument("--user", help="with --registrar: user name (the duty number)")
+    parser.add_argument("--password", default="", help="with --registrar: digest password")
+    parser.add_argument("--dtmf", choices=("rfc4733", "info"), default="rfc4733",
+                        help="how keys are sent: RFC 4733 events (default) or SIP INFO")
+    parser.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="off",
+                        help="SRTP (SDES) for the call audio (default: off)")
     parser.add_argument("--ready-file", type=Path, metavar="FILE",
                         help="written atomically once the SIP transport listens: "
                              '{"pid", "port", "uri", "behaviour"}')
@@ -216,6 +227,10 @@ class _Account(pj.Account if pj else object):
     def onIncomingCall(self, prm):
         self.phone.incoming(prm.callId)
 
+    @_guarded
+    def onRegState(self, prm):
+        self.phone.registration(prm.code, prm.reason, prm.expiration)
+
 
 class _Call(pj.Call if pj else object):
     """Only reports to the DutyPhone; decisions are made in its loop."""
@@ -319,6 +334,7 @@ class DutyPhone:
                 self._pump()
             log.info("stopping (%s)", self._stop_reason)
             self._hang_up_all()
+            self._unregister()
         finally:
             self._teardown()
         return 0
@@ -407,7 +423,13 @@ class DutyPhone:
                 self.later(0.05, self._press_key, leg, digit, tries + 1)
             return
         try:
-            leg.call.dialDtmf(digit)      # RFC 4733 when the far end offered telephone-event
+            if self.args.dtmf == "info":
+                prm = pj.CallSendDtmfParam()
+                prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                prm.digits = digit
+                leg.call.sendDtmf(prm)
+            else:
+                leg.call.dialDtmf(digit)  # RFC 4733 when the far end offered telephone-event
         except pj.Error as exc:
             log.warning("call %s: sending DTMF %s failed: %s", leg.n, digit, exc.info())
             return
@@ -494,17 +516,54 @@ class DutyPhone:
         self.port = port
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:duty@127.0.0.1:{port}"
+        if args.registrar:
+            host = args.registrar.split(":", 1)[1].split(";")[0].rsplit(":", 1)[0]
+            acfg.idUri = f"sip:{args.user}@{host}"
+            acfg.regConfig.registrarUri = args.registrar
+            acfg.regConfig.timeoutSec = 300
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0,
+                                                            args.password))
         acfg.sipConfig.transportId = transport
         # RTP on loopback too, so the SDP offers 127.0.0.1 and nothing listens outside
         acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        if args.srtp != "off":
+            acfg.mediaConfig.srtpUse = (pj.PJMEDIA_SRTP_MANDATORY if args.srtp == "mandatory"
+                                        else pj.PJMEDIA_SRTP_OPTIONAL)
+            acfg.mediaConfig.srtpSecureSignaling = 0    # SDES keys over UDP: a test phone
         self.account = _Account(self)
         self.account.create(acfg, True)
         self._make_players()
         log.info("%s listening on sip:duty@127.0.0.1:%s", args.behaviour, port)
-        if args.ready_file:
-            _write_atomically(args.ready_file, json.dumps({
-                "pid": os.getpid(), "port": port, "uri": acfg.idUri,
-                "behaviour": args.behaviour}) + "\n")
+        self._ready = {"pid": os.getpid(), "port": port, "uri": acfg.idUri,
+                       "behaviour": args.behaviour}
+        if args.ready_file and not args.registrar:
+            _write_atomically(args.ready_file, json.dumps(self._ready) + "\n")
+
+    def registration(self, code, reason, expiration):
+        """onRegState (on this loop's thread: mainThreadOnly). With --registrar the ready
+        file is written once registered, so a caller may ring the phone from then on."""
+        ok = 200 <= code < 300
+        event = "registered" if ok and expiration > 0 else \
+            "unregistered" if ok else "registration_failed"
+        self.events.write(event, 0, code=code, reason=reason)
+        self._registered = ok and expiration > 0
+        if event == "registered" and self.args.ready_file and \
+                not self.args.ready_file.exists():
+            _write_atomically(self.args.ready_file, json.dumps(self._ready) + "\n")
+
+    def _unregister(self):
+        """Remove this phone's contact from the registrar, so a phone started later under
+        the same user is the only one rung."""
+        if not (self.args.registrar and getattr(self, "_registered", False)):
+            return
+        try:
+            self.account.setRegistration(False)
+        except pj.Error as exc:
+            log.warning("unregistering failed: %s", exc.info())
+            return
+        deadline = time.monotonic() + HANGUP_TIMEOUT
+        while self._registered and time.monotonic() < deadline:
+            self.ep.libHandleEvents(POLL_MS)
 
     @staticmethod
     def _quiet_stdout(fn):

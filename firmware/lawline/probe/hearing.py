@@ -290,7 +290,8 @@ class Listener:
         return np.frombuffer(data, dtype="<i2")
 
     def wait_for(self, template, timeout, after_sample=0, min_score=0.6, name=None):
-        """Block until `template` is heard at or after `after_sample`; return its offset.
+        """Block until `template` is heard at or after `after_sample`; return its offset
+        (known once the first 1.5 s of the prompt, plus a quarter second, have been fed).
 
         Raises TimeoutError naming the prompt and the best score seen if it is not heard
         within `timeout` seconds."""

@@ -4,6 +4,7 @@ tests and the benchmarks, so all three exercise the same parts in the same way.
 """
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -51,13 +52,27 @@ async def async_wait_until(predicate, timeout, what, interval=0.05):
         await asyncio.sleep(interval)
 
 
+_LIVE = set()
+
+
+@atexit.register
+def _stop_leftovers():
+    """A test run or demo that ends without stopping its rig leaves no simulated line, box or
+    duty phone behind. (PR_SET_PDEATHSIG is not used: it follows the thread that started the
+    child, and rigs restart the box from worker threads.)"""
+    for proc in list(_LIVE):
+        if proc.poll() is None:
+            proc.terminate()
+
+
 class Process:
-    def __init__(self, name, argv, state_dir):
+    def __init__(self, name, argv, state_dir, env=None):
         self.name = name
         self.log_path = Path(state_dir) / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        _LIVE.add(self.proc)
 
     @property
     def pid(self):
@@ -162,9 +177,17 @@ class Rig:
         values = {
             "office": {"id": "demo-county", "name": "演示县法律服务专线",
                        "number": box["number"]},
-            "line": {"profile": self.profile, "at_port": box["at"], "audio_port": box["audio"],
-                     "audio_retry_delay": 0.3},
+            # sim.json names the driver profile per side (a V.253 box is rung by a SIM7600);
+            # the stable link (DIR/box-at) survives the simulated USB re-enumeration.
+            "line": {"profile": box.get("driver_profile", self.profile),
+                     "at_port": box.get("at_link", box["at"]),
+                     "audio_port": box.get("audio_link", box["audio"]),
+                     "audio_retry_delay": 0.3,
+                     **({"audio_backend": "soundcard", "sound_device": box["sound_device"]}
+                        if box.get("sound_device") else {})},
             "menu": {"key_timeout": 4.0, "max_tries": 3},
+            # the menu at any hour; after-hours calls have their own tests (test_hotline.py)
+            "hours": {"always_open": True},
             "duty": {"numbers": ["13900000001"], "ring_timeout": 8.0, "confirm_timeout": 6.0},
             "sip": {"bind": "127.0.0.1", "port": self.box_sip_port,
                     "uri_template": f"sip:{{number}}@127.0.0.1:{self.duty_port}"},
@@ -173,14 +196,23 @@ class Rig:
             "upstream": {"url": self.upstream_url or ""},
         }
         for section, options in self.box_options.items():
-            values.setdefault(section, {}).update(options)
+            if isinstance(options, list):   # [[referral]] tables
+                values[section] = options
+            else:
+                values.setdefault(section, {}).update(options)
         return values
 
     def start_box(self):
         text = configuration.dump(self.box_config())
         self.config_path.write_text(text, encoding="utf-8")
+        env = None
+        if self.sim["box"].get("alsa_config"):
+            # The simulated EC25 sound card is an ALSA PCM defined in the simulator's
+            # asoundrc (sim/uac.py): the box's PortAudio must read it.
+            env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" +
+                       self.sim["box"]["alsa_config"])
         self.procs["box"] = Process("box", lawline_argv("-v", "run", "--config",
-                                                        str(self.config_path)), self.dir)
+                                                        str(self.config_path)), self.dir, env)
         wait_until(lambda: "ready on" in self.procs["box"].log_text() or
                    not self.procs["box"].alive(), 30, "the box to start")
         if not self.procs["box"].alive():
@@ -198,7 +230,8 @@ class Rig:
 
     async def start_caller(self):
         caller = self.sim["caller"]
-        self.caller = Caller(caller["at"], caller["audio"], self.prompts, self.profile)
+        self.caller = Caller(caller["at"], caller["audio"], self.prompts,
+                             caller.get("driver_profile", self.profile))
         await self.caller.start()
         return self.caller
 
@@ -262,7 +295,10 @@ class Rig:
         return items[-1]["id"] if items else 0
 
     def upstream_path(self, key, name):
-        return self.upstream_dir / self.box_config()["office"]["id"] / key / name
+        # Upstream folders are by day: {office}/{YYYY-MM-DD}/{key}/{file} (sync/settings.py)
+        office = self.upstream_dir / self.box_config()["office"]["id"]
+        found = sorted(office.glob(f"*/{key}/{name}"))
+        return found[-1] if found else office / time.strftime("%Y-%m-%d") / key / name
 
     def duty_events_list(self):
         try:

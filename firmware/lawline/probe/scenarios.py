@@ -139,7 +139,7 @@ async def invalid_then_silence(rig):
     caller, after = rig.caller, rig.last_id()
     await caller.call(rig.box_number)
     await caller.hear("greeting", 20)
-    await caller.press("9")
+    await caller.press("8")       # 9 is the case-status key; 6, 7 and 8 are free
     await caller.hear("invalid_key", 20)
     # then nothing: the menu times out
     await caller.hear("no_key", 40)
@@ -148,12 +148,21 @@ async def invalid_then_silence(rig):
     await caller.wait_ended(20)
     call = (await rig.next_record("call", after))["record"]
     assert call["outcome"] == "no_input", call
-    assert call["menu_path"] == ["invalid:9", "timeout", "invalid:7"], call["menu_path"]
+    assert call["menu_path"] == ["invalid:8", "timeout", "invalid:7"], call["menu_path"]
     return call
+
+
+async def service_request_sms(rig):
+    """(d) Key 2: the request becomes a case; its number reaches the caller by SMS, and the
+    duty lawyer gets the case with the caller's number (probe/hotline.py)."""
+    from .hotline import service_request_with_sms
+    return await service_request_with_sms(rig)
 
 
 SCRIPTED = [
     ("a", "consultation: the duty phone accepts", "accept", consultation_bridged),
     ("b", "consultation: nobody answers, voicemail", "no-answer", consultation_voicemail),
     ("c", "complaint voicemail", "accept", complaint),
+    ("d", "service request: case number by SMS to the caller and the duty lawyer", "accept",
+     service_request_sms),
 ]

@@ -4,11 +4,16 @@ Nine digits, `YYMMDD` then a three-digit sequence of the day (260112007 = the se
 of 12 January 2026): short enough to read back and key in, unique on this line, and it tells
 staff the day at a glance. Upstream paths are prefixed by the office id, so two counties
 never collide. The counter lives in SQLite so a restart never reuses a number.
+
+Every request is tracked to a result (件件有回音, reference/field.md (b) 1): a case moves
+new -> assigned -> referred -> resolved -> caller_informed, each move kept in a history table
+with who made it, in the same database (spool/cases.db, WAL, synchronous=FULL).
 """
 
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -43,3 +48,202 @@ class CaseNumbers:
 
     def close(self):
         self._db.close()
+
+
+# -- the lifecycle ---------------------------------------------------------------------------
+
+KINDS = ("consultation", "service_request", "urgent", "referral", "complaint")
+STATES = ("new", "assigned", "referred", "resolved", "caller_informed")
+OPEN_STATES = ("new", "assigned", "referred")
+# Which state may follow which. Reassigning and referring back are allowed; a resolved case
+# only moves on to "caller informed".
+MOVES = {
+    "new": {"assigned", "referred", "resolved"},
+    "assigned": {"assigned", "referred", "resolved"},
+    "referred": {"assigned", "resolved"},
+    "resolved": {"caller_informed"},
+    "caller_informed": set(),
+}
+
+_CASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases(
+    number TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    caller TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    owner_name TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    call_id TEXT,
+    opened REAL NOT NULL,
+    updated REAL NOT NULL,
+    due REAL,
+    resolved REAL,
+    owner_alerted REAL,
+    head_alerted REAL,
+    rating INTEGER
+);
+CREATE TABLE IF NOT EXISTS case_history(
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL REFERENCES cases(number),
+    at REAL NOT NULL,
+    state TEXT NOT NULL,
+    by TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS case_history_number ON case_history(number);
+CREATE TABLE IF NOT EXISTS notices(key TEXT PRIMARY KEY, at REAL NOT NULL);
+"""
+
+
+class CaseError(ValueError):
+    """A case that does not exist, or a move its state does not allow."""
+
+
+@dataclass(frozen=True)
+class Case:
+    number: str
+    kind: str
+    state: str
+    caller: str
+    owner: str
+    owner_name: str
+    detail: str
+    call_id: str
+    opened: float
+    updated: float
+    due: float
+    resolved: float
+    owner_alerted: float
+    head_alerted: float
+    rating: int
+
+    @property
+    def open(self):
+        return self.state in OPEN_STATES
+
+    def overdue(self, now=None):
+        return self.open and self.due is not None and (now or time.time()) > self.due
+
+
+class Cases(CaseNumbers):
+    """Case numbers plus each case's state and history, in the same SQLite file (WAL)."""
+
+    def __init__(self, db_path):
+        super().__init__(db_path)
+        with self._lock:
+            self._db.executescript(_CASE_SCHEMA)
+
+    def _tx(self, fn):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(self._db)
+                self._db.execute("COMMIT")
+                return result
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def open_case(self, number, kind, caller="", owner="", owner_name="", detail="",
+                  call_id=None, state="new", due_hours=72.0, by="box", note="", now=None):
+        """Record a new case (the number comes from next()). Opening a number twice returns
+        the existing case unchanged."""
+        if kind not in KINDS:
+            raise CaseError(f"unknown case kind {kind!r}")
+        if state not in STATES:
+            raise CaseError(f"unknown case state {state!r}")
+        now = now or time.time()
+        due = now + due_hours * 3600 if due_hours else None
+
+        def write(db):
+            if db.execute("SELECT 1 FROM cases WHERE number = ?", (number,)).fetchone():
+                return
+            db.execute("INSERT INTO cases (number, kind, state, caller, owner, owner_name, "
+                       "detail, call_id, opened, updated, due) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (number, kind, state, caller or "", owner or "", owner_name or "",
+                        detail or "", call_id, now, now, due))
+            db.execute("INSERT INTO case_history (number, at, state, by, note) "
+                       "VALUES (?,?,?,?,?)", (number, now, state, by, note or f"opened: {kind}"))
+        self._tx(write)
+        return self.get(number)
+
+    def get(self, number):
+        with self._lock:
+            row = self._db.execute(f"SELECT {_FIELDS} FROM cases WHERE number = ?",
+                                   (number,)).fetchone()
+        return Case(*row) if row else None
+
+    def history(self, number):
+        with self._lock:
+            return self._db.execute("SELECT at, state, by, note FROM case_history "
+                                    "WHERE number = ? ORDER BY id", (number,)).fetchall()
+
+    def move(self, number, state, by, note="", owner=None, owner_name=None, now=None):
+        """Move a case to `state`; raises CaseError naming the case and both states."""
+        now = now or time.time()
+
+        def write(db):
+            row = db.execute("SELECT state FROM cases WHERE number = ?", (number,)).fetchone()
+            if row is None:
+                raise CaseError(f"case {number} does not exist")
+            if state not in MOVES[row[0]]:
+                raise CaseError(f"case {number} is {row[0]}; it cannot become {state}")
+            sets, args = ["state = ?", "updated = ?"], [state, now]
+            if state == "resolved":
+                sets.append("resolved = ?")
+                args.append(now)
+            if owner is not None:
+                sets += ["owner = ?", "owner_alerted = NULL", "head_alerted = NULL"]
+                args.append(owner)
+            if owner_name is not None:
+                sets.append("owner_name = ?")
+                args.append(owner_name)
+            db.execute(f"UPDATE cases SET {', '.join(sets)} WHERE number = ?", (*args, number))
+            db.execute("INSERT INTO case_history (number, at, state, by, note) "
+                       "VALUES (?,?,?,?,?)", (number, now, state, by, note))
+        self._tx(write)
+        return self.get(number)
+
+    def list(self, states=None, kinds=None, since=None, until=None):
+        sql, args = f"SELECT {_FIELDS} FROM cases WHERE 1=1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        if since is not None:
+            sql += " AND opened >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND opened < ?"
+            args.append(until)
+        with self._lock:
+            return [Case(*r) for r in self._db.execute(sql + " ORDER BY number", args)]
+
+    def overdue(self, now=None):
+        now = now or time.time()
+        return [c for c in self.list(OPEN_STATES) if c.overdue(now)]
+
+    def mark_alerted(self, number, who, now=None):
+        column = {"owner": "owner_alerted", "head": "head_alerted"}[who]
+        self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
+                                       (now or time.time(), number)))
+
+    def rate(self, number, rating):
+        self._tx(lambda db: db.execute("UPDATE cases SET rating = ? WHERE number = ?",
+                                       (rating, number)))
+
+    def notice_once(self, key, now=None):
+        """True the first time `key` is seen: alerts (a cover gap, a missing calendar year,
+        the daily summary) go out once, even across restarts."""
+        def write(db):
+            cur = db.execute("INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)",
+                             (key, now or time.time()))
+            return cur.rowcount == 1
+        return self._tx(write)
+
+
+_FIELDS = ("number, kind, state, caller, owner, owner_name, detail, call_id, opened, updated, "
+           "due, resolved, owner_alerted, head_alerted, rating")

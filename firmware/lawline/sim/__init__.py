@@ -4,11 +4,20 @@ The box driver opens the box modem's ports with serial.Serial(path) exactly as i
 /dev/ttyUSB2 and /dev/ttyUSB4; a test "caller" drives the other modem the same way. A
 hardware-in-loop rig swaps both for real modems and nothing else changes.
 
-    lawline sim --state-dir DIR   ->  DIR/sim.json once ready:
+    lawline sim --state-dir DIR [--profile P]  ->  DIR/sim.json once ready:
     {"profile": "simcom-sim7600", "pid": 123,
-     "box": {"at": "/dev/pts/3", "audio": "/dev/pts/4", "number": "07730148"},
-     "caller": {"at": "/dev/pts/5", "audio": "/dev/pts/6", "number": "13800138000"},
+     "box": {"at": "/dev/pts/3", "audio": "/dev/pts/4", "number": "07730148",
+             "at_link": "DIR/box-at", "audio_link": "DIR/box-audio",
+             "profile": "simcom-sim7600", "driver_profile": "simcom-sim7600"},
+     "caller": {... the same for the caller's modem ...},
      "control": "DIR/control.sock"}
+
+Profiles (profiles.py): simcom-sim7600 and quectel-ec25 on both sides; quectel-ec25-uac adds
+the box's USB sound card (uac.py: an ALSA PCM, "sound_device" and "alsa_config" in sim.json);
+v253 and v253-halfduplex put a V.253 voice modem (one port: audio = AT) on the box's side,
+rung by a SIM7600. The DIR/<side>-at links are the stable names (what udev's /dev/lawline-at
+is on the box): after the port_gone fault or AT+CRESET the ptys come back renamed and the
+links and sim.json follow.
 """
 
 from .faults import FAULTS, FaultError, inject
@@ -17,7 +26,7 @@ from .profiles import PROFILES
 from .server import run
 
 __all__ = ["run", "add_arguments", "main", "inject", "status", "control_request",
-           "FAULTS", "FaultError", "PROFILES"]
+           "sms_sent", "present", "FAULTS", "FaultError", "PROFILES"]
 
 
 def _positive_seconds(text):
@@ -56,3 +65,19 @@ def main(args):
 def status(state_dir):
     """The running simulator's call and per-side state (for tests and debugging)."""
     return control_request(state_dir, {"status": True})
+
+
+def sms_sent(state_dir):
+    """SMS the simulated modems sent to numbers outside the loopback line (duty phones...)."""
+    reply = control_request(state_dir, {"sms_sent": True})
+    if not reply.get("ok"):
+        raise FaultError(reply.get("error", "the simulator refused sms_sent"))
+    return reply["sms_sent"]
+
+
+def present(state_dir, **settings):
+    """Change how the network presents callers (number, withheld, clip_tail, cid_spacing...)."""
+    reply = control_request(state_dir, {"presentation": settings})
+    if not reply.get("ok"):
+        raise FaultError(reply.get("error", "the simulator refused the presentation"))
+    return reply["presentation"]

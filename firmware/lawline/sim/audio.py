@@ -11,7 +11,9 @@ import logging
 log = logging.getLogger("lawline.sim")
 
 # If the loop stalls for longer than this, skip the missed frames instead of bursting them out.
-MAX_CATCH_UP = 0.1
+# A real module's USB bulk endpoint and the kernel's tty buffer hold about a second, so a
+# short stall of the host is caught up, not lost; only a longer one loses audio.
+MAX_CATCH_UP = 1.0
 # A timer may fire a hair before its deadline; treat that as on time.
 EARLY = 0.001
 

@@ -2,6 +2,12 @@
 
     {"fault": "no_reply", "side": "box", "count": 2}  ->  {"ok": true}
     {"status": true}                                    ->  {"ok": true, "call": ..., "box": ..., ...}
+    {"sms_sent": true}            ->  {"ok": true, "sms_sent": [{"from", "to", "text", "parts",
+                                       "complete", "references"}, ...]}  (the outside world)
+    {"sms_deliver": {"to": "box", "from": "10086", "text": "..."}}  ->  {"ok": true}
+    {"presentation": {"number": "+8613800138000", "withheld": false, "clip_tail": "none",
+                      "cid_spacing": "tight", "cid_name": "ZHANG", "cid_withheld": "O"}}
+                                  ->  {"ok": true, "presentation": {...}}
 """
 
 import asyncio
@@ -12,7 +18,8 @@ from . import faults
 
 log = logging.getLogger("lawline.sim")
 
-USAGE = 'expected {"fault": NAME, "side": "box"|"caller", "count": N} or {"status": true}'
+USAGE = ('expected {"fault": NAME, "side": "box"|"caller", "count": N}, {"status": true}, '
+         '{"sms_sent": true}, {"sms_deliver": {...}} or {"presentation": {...}}')
 
 
 class ControlServer:
@@ -21,6 +28,7 @@ class ControlServer:
         self.modems = modems  # side -> SimModem
         self.line = line
         self._server = None
+        self.on_ports_changed = None  # set by the server: moves links, rewrites sim.json
 
     async def start(self):
         self._server = await asyncio.start_unix_server(self._client, path=self.path)
@@ -66,6 +74,22 @@ class ControlServer:
             return {"ok": True}
         if message.get("status"):
             return {"ok": True, **self.status()}
+        if message.get("sms_sent"):
+            return {"ok": True, "sms_sent": self.line.mailbox.listing()}
+        if "sms_deliver" in message:
+            spec = message["sms_deliver"]
+            try:
+                self.line.sms_from_outside(spec.get("to", "box"), str(spec["from"]),
+                                           str(spec["text"]))
+            except (KeyError, ValueError, StopIteration, AttributeError) as exc:
+                return {"ok": False, "error": f"sms_deliver needs to, from and text: {exc}"}
+            return {"ok": True}
+        if "presentation" in message:
+            try:
+                self.line.set_presentation(dict(message["presentation"]))
+            except (TypeError, ValueError) as exc:
+                return {"ok": False, "error": str(exc)}
+            return {"ok": True, "presentation": self.line.presentation}
         return {"ok": False, "error": USAGE}
 
     def status(self):
@@ -76,5 +100,7 @@ class ControlServer:
                            "rings": call.rings}
         for side, modem in self.modems.items():
             out[side] = {"pcm": modem.pcm.on, "echo": modem.echo, "clip": modem.clip,
-                         "booting": modem.booting(), "faults": modem.faults.pending()}
+                         "booting": modem.booting(), "faults": modem.faults.pending(),
+                         "profile": modem.profile.name, "at": modem.port.path,
+                         "sms_stored": sorted(modem.sms.store) if modem.sms else []}
         return out

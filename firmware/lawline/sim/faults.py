@@ -83,6 +83,31 @@ def _arm_late(modem, count, params):
     modem.faults.arm("late_reply", count, float(ms))
 
 
+def _arm_sms_refuse(modem, count, params):
+    code = params["code"]
+    if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 511:
+        raise FaultError(f"fault 'sms_refuse': 'code' must be a +CMS ERROR number 0-511, not {code!r}")
+    modem.faults.arm("sms_refuse", count, code)
+
+
+def _dle_storm(modem, count, params):
+    seconds = params["seconds"]
+    if not hasattr(modem, "dle_storm"):
+        raise FaultError("fault 'dle_storm' needs a V.253 side (--profile v253 or v253-halfduplex)")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 60:
+        raise FaultError(f"fault 'dle_storm': 'seconds' must be above 0 and at most 60, not {seconds!r}")
+    modem.dle_storm(float(seconds))
+
+
+def _port_gone(modem, count, params):
+    ms, reset = params["ms"], params["reset"]
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 < ms <= 60000:
+        raise FaultError(f"fault 'port_gone': 'ms' must be above 0 and at most 60000, not {ms!r}")
+    if not isinstance(reset, bool):
+        raise FaultError(f"fault 'port_gone': 'reset' must be true or false, not {reset!r}")
+    modem.port_gone(ms / 1000.0, reset)
+
+
 def _garbage(modem, count, params):
     seed = params["seed"]
     for burst in garbage_bursts(count, seed):
@@ -122,6 +147,15 @@ FAULTS = {
               {"boot_ms": None}, _reset),
     "clock_skew": ("that side's PCM clock runs 'ppm' parts per million fast (negative: slow)",
                    {"ppm": _REQUIRED}, _clock_skew),
+    "dle_storm": ("V.253: for 'seconds' (default 2) the samples sent to the host are a pattern full of "
+                  "DLE, DLE ETX, DLE s, DLE b and DLE ! look-alikes (shielded, so still only data)",
+                  {"seconds": 2.0}, _dle_storm),
+    "port_gone": ("USB re-enumeration: that side's ports vanish for 'ms' (default 1000) and come back "
+                  "under new names (sim.json and the DIR/<side>-at links follow); with 'reset' "
+                  "(default true) the module reboots as well",
+                  {"ms": 1000, "reset": True}, _port_gone),
+    "sms_refuse": ("the next `count` AT+CMGS answer +CMS ERROR: 'code' (default 500) after the body",
+                   {"code": 500}, _arm_sms_refuse),
 }
 
 

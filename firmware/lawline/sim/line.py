@@ -1,17 +1,28 @@
-"""The network between the two simulated modems: dialling, ringing, answer, hang-up, DTMF.
+"""The network between the two simulated modems: dialling, ringing, answer, hang-up, DTMF, SMS.
 
 One call at a time (two modems, one line). Either side may dial the other's number; the one
-dialling is the call's origin. URC order follows a real SIM7600G-H log (modems.md 1.2, 6.1):
-RING/+CRING then +CLIP each ring; after ATA: OK then VOICE CALL: BEGIN on both ends; at hang-up:
-VOICE CALL: END: NNNNNN then NO CARRIER on both; unanswered: MISSED_CALL on the called side.
+dialling is the call's origin. The network decides what happens; each modem decides how it
+says so (its own URCs: SIM7600 `VOICE CALL: BEGIN`, EC25 `+CLCC`/`+QIND: "ccinfo"`, a V.253
+modem's RING and caller-ID block), so the two sides may be different models. URC order for the
+SIM7600 follows a real SIM7600G-H log (modems.md 1.2, 6.1).
 """
 
 import logging
 import time
 
-from . import profiles
+from . import sms
 
 log = logging.getLogger("lawline.sim")
+
+# How the network presents the caller (set through the control socket for caller-ID tests).
+PRESENTATION_DEFAULTS = {
+    "number": None,        # the number shown instead of the caller's own (e.g. "+86138...")
+    "withheld": False,     # the network withholds it (as if the caller sent AT+CLIR=1)
+    "clip_tail": None,     # +CLIP trailing fields: "long", "short", "quoted", "none"
+    "cid_spacing": None,   # V.253 caller-ID block: "spaced" (NMBR = x) or "tight" (NMBR=x)
+    "cid_name": None,      # V.253 caller-ID block: a NAME line
+    "cid_withheld": "P",   # V.253: NMBR=P (private) or NMBR=O (unavailable) when withheld
+}
 
 
 def missed_call_time(now=None):
@@ -23,9 +34,10 @@ def missed_call_time(now=None):
 
 
 class Call:
-    def __init__(self, origin, target):
+    def __init__(self, origin, target, shown):
         self.origin = origin  # the SimModem that dialled
         self.target = target  # the SimModem being rung
+        self.shown = shown    # the caller's number as presented to the target ("" withheld)
         self.state = "ringing"  # then "active"
         self.rings = 0
         self.answered_at = None
@@ -45,10 +57,12 @@ class Call:
 class Line:
     def __init__(self, loop, profile, modems, ring_interval):
         self.loop = loop
-        self.profile = profile
+        self.profile = profile  # the network's timings (the box side's profile)
         self.modems = list(modems)
         self.ring_interval = ring_interval
         self.call = None
+        self.presentation = dict(PRESENTATION_DEFAULTS)
+        self.mailbox = sms.Mailbox()
         self._unreachable = {}  # side -> timer that will say NO CARRIER to a dial that went nowhere
         for modem in self.modems:
             modem.line = self
@@ -73,53 +87,65 @@ class Line:
         call = self.party(modem)
         return call is not None and call.state == "active"
 
+    def network_ready(self, modem):
+        return not modem.booting()
+
     def clcc_lines(self, modem):
         call = self.party(modem)
         if call is None:
             return []
-        return [self._clcc(modem, call, self._stat(modem, call))]
-
-    # -- +CLCC (27.007; modems.md 1.3) -----------------------------------------------
+        return [modem.clcc_line(call, self._stat(modem, call))]
 
     def _stat(self, modem, call):
+        """27.007 +CLCC <stat> (modems.md 1.3) of `call` as `modem` sees it."""
         if call.state == "active":
             return 0
         if modem is call.target:
             return 4  # incoming
         return 3 if call.rings else 2  # alerting once the far end rings, dialling before
 
-    def _clcc(self, modem, call, stat):
-        far = call.other(modem).number
-        direction = 0 if modem is call.origin else 1
-        return f'+CLCC: 1,{direction},{stat},0,0,"{far}",{profiles.number_type(self.profile, far)}'
-
-    def _push_clcc(self, call, stat_by_side):
-        # With AT+CLCC=1 SIMCom pushes a +CLCC line on every state change; 6 = released.
+    def _states(self, call, stat_by_side):
         for modem in (call.origin, call.target):
             stat = stat_by_side.get(modem.side)
-            if stat is not None and modem.clcc_report:
-                modem.urc(self._clcc(modem, call, stat))
+            if stat is not None:
+                modem.call_state(call, stat)
+
+    def set_presentation(self, changes):
+        unknown = set(changes) - set(PRESENTATION_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown presentation setting(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(PRESENTATION_DEFAULTS)}")
+        self.presentation.update(changes)
+        log.info("sim: the network now presents callers with %s", self.presentation)
+
+    def _shown(self, origin):
+        if origin.clir or self.presentation["withheld"]:
+            return ""
+        return self.presentation["number"] or origin.number
 
     # -- actions (each runs after the acting side got its reply) -----------------------
 
     def dial(self, modem, number):
-        target = next((m for m in self.modems if m.number == number and m is not modem), None)
+        target = next((m for m in self.modems
+                       if sms.same_subscriber(m.number, number) and m is not modem), None)
         if target is None or target.booting():
             delay = self.profile.unknown_number_delay
             why = "no such subscriber" if target is None else f"{target.side} is off"
             modem.log_decision(f"ATD{number}; goes nowhere ({why}); NO CARRIER in {delay:g} s")
             self._unreachable[modem.side] = self.loop.call_later(delay, self._went_nowhere, modem)
             return
-        call = self.call = Call(modem, target)
-        modem.log_decision(f"dials {number} ({target.side}); it rings every {self.ring_interval:g} s")
-        self._push_clcc(call, {modem.side: 2})
+        call = self.call = Call(modem, target, self._shown(modem))
+        modem.log_decision(f"dials {number} ({target.side}); it rings every {self.ring_interval:g} s"
+                           + ("" if call.shown == modem.number else
+                              f"; presented as {call.shown or 'withheld'}"))
+        self._states(call, {modem.side: 2})
         call.timeout_timer = self.loop.call_later(self.profile.network_ring_timeout, self._no_answer, call)
         self._ring(call)
 
     def _went_nowhere(self, modem):
         self._unreachable.pop(modem.side, None)
         modem.log_decision("NO CARRIER: the dialled number does not exist")
-        modem.urc(self.profile.no_carrier)
+        modem.no_carrier()
 
     def _ring(self, call):
         if self.call is not call or call.state != "ringing":
@@ -127,13 +153,9 @@ class Line:
         call.rings += 1
         target, origin = call.target, call.origin
         if call.rings == 1:
-            self._push_clcc(call, {origin.side: 3, target.side: 4})
-        lines = [self.profile.cring if target.crc else self.profile.ring]
-        if target.clip:
-            lines.append(self.profile.clip.format(
-                number=origin.number, type=profiles.number_type(self.profile, origin.number)))
-        target.urc(*lines)
-        target.log_decision(f"{lines[0]} {call.rings} to {target.number} from {origin.number}")
+            self._states(call, {origin.side: 3, target.side: 4})
+        said = target.ring(call)
+        target.log_decision(f"{said} {call.rings} to {target.number} from {call.shown or 'a withheld number'}")
         call.ring_timer = self.loop.call_later(self.ring_interval, self._ring, call)
 
     def _no_answer(self, call):
@@ -148,11 +170,10 @@ class Line:
         call.cancel_timers()
         call.state = "active"
         call.answered_at = self.loop.time()
-        modem.log_decision(f"answers {call.origin.number} after {call.rings} rings; "
-                           f"{self.profile.call_begin} to both")
-        self._push_clcc(call, {call.origin.side: 0, call.target.side: 0})
-        modem.urc(self.profile.call_begin)
-        call.origin.urc(self.profile.call_begin)  # on an outgoing call: the far end answered
+        modem.log_decision(f"answers {call.shown or 'a withheld number'} after {call.rings} rings")
+        self._states(call, {call.origin.side: 0, call.target.side: 0})
+        modem.answered(call)
+        call.origin.answered(call)  # on an outgoing call: the far end answered
 
     def hangup(self, modem):
         timer = self._unreachable.pop(modem.side, None)
@@ -167,7 +188,7 @@ class Line:
         if call.state == "active":
             self._finish_active(call, modem)
         elif modem is call.origin:
-            modem.log_decision(f"gives up after {call.rings} rings; {call.target.side} gets MISSED_CALL")
+            modem.log_decision(f"gives up after {call.rings} rings; {call.target.side} misses the call")
             self._finish_unanswered(call, gave_up=True)
         else:
             modem.log_decision(f"rejects the call from {call.origin.number}; NO CARRIER to {call.origin.side}")
@@ -177,36 +198,33 @@ class Line:
         call.cancel_timers()
         self.call = None
         seconds = int(self.loop.time() - call.answered_at)
-        end = self.profile.call_end.format(seconds=seconds)
         ends = [m for m in (call.origin, call.target) if not (dropped and m is by)]
         by.log_decision(("drops off" if dropped else "hangs up") + f" after {seconds} s; "
-                        f"{end} and {self.profile.no_carrier} to {' and '.join(m.side for m in ends)}")
+                        f"the call ends for {' and '.join(m.side for m in ends)}")
         for m in (call.origin, call.target):
             m.pcm.stop()
-        self._push_clcc(call, {m.side: 6 for m in ends})
+        self._states(call, {m.side: 6 for m in ends})
         for m in ends:
-            m.urc(end, self.profile.no_carrier)
+            m.released(call, seconds, by_self=m is by)
 
     def _finish_unanswered(self, call, gave_up):
         call.cancel_timers()
         self.call = None
-        self._push_clcc(call, {call.origin.side: 6, call.target.side: 6})
+        self._states(call, {call.origin.side: 6, call.target.side: 6})
         if gave_up:
-            missed = self.profile.missed_call.format(time=missed_call_time(), number=call.origin.number)
-            call.target.urc(missed)
-        call.origin.urc(self.profile.no_carrier)
+            call.target.missed(call)
+        call.origin.no_carrier()
 
     def dtmf(self, modem, key):
         call = self.party(modem)
         far = call.other(modem)
-        if far.ddet:
-            far.urc(self.profile.rxdtmf.format(key=key))
-            modem.log_decision(f"sends DTMF {key}; {far.side} gets {self.profile.rxdtmf.format(key=key)}")
-        else:
-            modem.log_decision(f"sends DTMF {key}; {far.side} has DTMF detection off (AT+DDET=0)")
+        said = far.dtmf_in(key)
+        modem.log_decision(f"sends DTMF {key}; {far.side} " +
+                           (f"gets {said}" if said else "does not report it (detection off)"))
 
     def reset(self, modem, boot_time=None):
-        """The module reboots (AT+CRESET or the reset fault): its call drops for the far end."""
+        """The module reboots (AT+CRESET, AT+CFUN=1,1 or the reset fault): its call drops for
+        the far end."""
         timer = self._unreachable.pop(modem.side, None)
         if timer is not None:
             timer.cancel()
@@ -217,11 +235,43 @@ class Line:
             elif modem is call.origin:
                 call.cancel_timers()
                 self.call = None
-                call.target.urc(self.profile.missed_call.format(time=missed_call_time(),
-                                                                number=call.origin.number))
+                self._states(call, {call.target.side: 6})
+                call.target.missed(call)
             else:
                 call.cancel_timers()
                 self.call = None
-                call.origin.urc(self.profile.no_carrier)
+                self._states(call, {call.origin.side: 6})
+                call.origin.no_carrier()
         modem.pcm.stop()
         modem.reboot(boot_time)
+
+    # -- SMS (modems.md section 3) -----------------------------------------------------------
+
+    def send_sms(self, modem, message, mr):
+        """An SMS-SUBMIT the network accepted from `modem`: to the other side, or outside."""
+        target = next((m for m in self.modems
+                       if m is not modem and sms.same_subscriber(m.number, message.number)), None)
+        if target is not None and getattr(target, "sms", None) is not None:
+            sms.deliver(target, modem.number, message)
+            return
+        entry = self.mailbox.add(modem.number, message, mr)
+        part = f" part {message.concat.seq} of {message.concat.total}" if message.concat else ""
+        modem.log_decision(f"SMS{part} to {message.number} (outside the loopback line) "
+                           f"kept in the mailbox{'; complete' if entry['complete'] else ''}")
+
+    def sms_from_outside(self, side, sender, text):
+        """Deliver a text from an outside number to `side` (control socket)."""
+        from ..line import sms as codec
+        modem = next(m for m in self.modems if m.side == side)
+        if getattr(modem, "sms", None) is None:
+            raise ValueError(f"the {side} modem has no SMS")
+        ref = len(self.mailbox.messages) % 256
+        for pdu in codec.encode_submit(modem.number, text, ref=ref):
+            sms.deliver(modem, sender, codec.decode_pdu(pdu.hex))
+
+    def sms_room(self, modem):
+        """A message was deleted: the network delivers what it held while the store was full."""
+        s = modem.sms
+        while s.waiting and s.free_index() is not None:
+            sender, message = s.waiting.pop(0)
+            sms.deliver(modem, sender, message)

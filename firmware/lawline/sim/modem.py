@@ -1,4 +1,5 @@
-"""One simulated SIM7600: its AT interpreter and settings, speaking bytes on a pty.
+"""One simulated GSM modem (SIM7600 by default): its AT interpreter and settings, speaking bytes
+on a pty. quectel.py and v253.py derive the other models from it.
 
 Framing follows V.250 (modems.md, top): a command line ends with CR (LF is ignored), echo is
 on after boot (`AT\\r` -> `AT\\r\\r\\nOK\\r\\n`), every response line is `\\r\\nTEXT\\r\\n`.
@@ -13,32 +14,14 @@ import logging
 import re
 
 from . import profiles
+from . import sms as sms_commands
 from .atparse import (CR, EXTENDED_COMMAND, LF, MAX_LINE, S_REGISTER, edit_line, frame, split_args,
                       split_commands, unquote)
+from . import line as line_mod
 from .faults import ArmedFaults
+from .replies import ERROR, Reply, _flag, fixed, setting  # noqa: F401 (re-exported)
 
 log = logging.getLogger("lawline.sim")
-
-
-class Reply:
-    """What one command produced: information lines, success, and what to do once answered."""
-
-    __slots__ = ("lines", "ok", "then")
-
-    def __init__(self, lines=(), ok=True, then=None):
-        self.lines = list(lines)
-        self.ok = ok
-        self.then = then
-
-
-ERROR = Reply(ok=False)
-
-
-def _flag(args, allowed=("0", "1")):
-    """The first parameter if it is one of `allowed`, else None."""
-    if args and args[0] in allowed:
-        return args[0]
-    return None
 
 
 class SimModem:
@@ -52,9 +35,12 @@ class SimModem:
         self.imsi = profile.imsi[side]
         self.smsc = profile.smsc  # kept on the SIM: survives a reset
         self.line = None  # the Line joining both modems; set by Line
+        self.renew_ports = None  # set by the server: replace this side's ptys
         self.pcm = None  # this side's PcmStream
         self.faults = ArmedFaults()
+        self.sms = sms_commands.SmsState(profile)
         self._rx = bytearray()
+        self._body = None  # AT+CMGS input: (future, bytearray) until Ctrl-Z or ESC
         self._queue = asyncio.Queue()
         self._loop = None
         self._boot_until = 0.0
@@ -72,11 +58,18 @@ class SimModem:
         self.clcc_report = False
         self.ddet = self.profile.dtmf_detect_default
         self.creg_n = 0
-        self.cmgf = 0
         self.cvhu = 0
         self.pcm_frm = 0
         self.vtd = 1
+        self.clir = 0
         self.sregs = {0: 0, 3: 13, 4: 10, 5: 8}
+        if self.sms is not None:
+            self.sms.reset()
+
+    def make_pcm(self, port):
+        """This model's call-audio stream on `port` (USB PCM: S16LE frames, modems.md 1.5)."""
+        from .audio import PcmStream
+        return PcmStream(self.side, port, self.profile)
 
     def log_decision(self, text):
         log.info("sim %s: %s", self.side, text)
@@ -89,6 +82,9 @@ class SimModem:
 
     def feed(self, data):
         for b in data:
+            if self._body is not None:
+                self._body_byte(b)
+                continue
             if b == CR:
                 self._queue.put_nowait(bytes(self._rx))
                 self._rx.clear()
@@ -96,6 +92,24 @@ class SimModem:
                 continue  # hosts that end lines with CR LF: the LF means nothing here
             elif len(self._rx) < MAX_LINE:
                 self._rx.append(b)
+
+    def _body_byte(self, b):
+        future, body = self._body
+        if b in (sms_commands.CTRL_Z, sms_commands.ESC):
+            self._body = None
+            if not future.done():
+                future.set_result(bytes(body) if b == sms_commands.CTRL_Z else None)
+            return
+        body.append(b)
+        if self.echo:
+            self.port.write(bytes([b]))
+
+    async def read_body(self, prompt):
+        """Send the prompt, then collect what the host types up to Ctrl-Z (None on ESC)."""
+        future = self._loop.create_future()
+        self._body = (future, bytearray())
+        self._send(prompt)
+        return await future
 
     def booting(self):
         return self._loop is not None and self._loop.time() < self._boot_until
@@ -149,7 +163,7 @@ class SimModem:
             commands = split_commands(body)
         except ValueError:
             return [], "ERROR", []
-        lines, thens = [], []
+        lines, thens, final = [], [], "OK"
         for command in commands:
             reply = self._dispatch(command)
             if inspect.isawaitable(reply):
@@ -158,8 +172,10 @@ class SimModem:
             if reply.then is not None:
                 thens.append(reply.then)
             if not reply.ok:
-                return lines, "ERROR", thens
-        return lines, "OK", thens
+                return lines, reply.final or "ERROR", thens
+            if reply.final:
+                final = reply.final  # V.253 +VTX/+VRX/+VTR succeed with CONNECT
+        return lines, final, thens
 
     # -- bytes out --------------------------------------------------------------
 
@@ -196,10 +212,75 @@ class SimModem:
         self._boot_timer = self._loop.call_at(self._boot_until, self._booted)
         self.log_decision(f"module resets; deaf for {boot_time:g} s, then {', '.join(self.profile.boot_urcs)}")
 
+    def port_gone(self, seconds, reset=True):
+        """USB re-enumeration: the ports vanish for `seconds` and come back renamed; with
+        `reset` the module reboots too (the call drops)."""
+        if reset:
+            self.line.reset(self, max(self.profile.boot_time, seconds))
+        self.renew_ports("close")
+        self.log_decision(f"USB re-enumeration: the ports are gone for {seconds:g} s")
+        self._loop.call_later(seconds, self._ports_back)
+
+    def _ports_back(self):
+        self.renew_ports("open")
+        self.log_decision(f"USB ports back: AT {self.port.path}")
+
     def _booted(self):
         self._boot_timer = None
         self._boot_until = 0.0
         self.urc(*self.profile.boot_urcs)
+
+    # -- what the network tells this modem (called by Line) -------------------------
+    # Each returns nothing but says it the way this model does; subclasses change the words.
+
+    def clcc_line(self, call, stat):
+        far = call.other(self)
+        number = call.shown if self is call.target else far.number
+        kind = profiles.number_type(self.profile, number) if number else 128
+        direction = 0 if self is call.origin else 1
+        return f'+CLCC: 1,{direction},{stat},0,0,"{number}",{kind}'
+
+    def call_state(self, call, stat):
+        # With AT+CLCC=1 SIMCom pushes a +CLCC line on every state change; 6 = released
+        # (modems.md 1.3). Models without stat 6 say nothing at release.
+        if self.clcc_report and (stat != 6 or self.profile.clcc_released):
+            self.urc(self.clcc_line(call, stat))
+
+    def clip_line(self, shown):
+        return profiles.clip_line(self.profile, shown, self.line.presentation["clip_tail"])
+
+    def ring(self, call):
+        lines = [self.profile.cring if self.crc else self.profile.ring]
+        if self.clip:
+            lines.append(self.clip_line(call.shown))
+        self.urc(*lines)
+        return lines[0]
+
+    def answered(self, call):
+        if self.profile.call_begin:
+            self.urc(self.profile.call_begin)
+
+    def released(self, call, seconds, by_self=False):
+        end = self.profile.call_end.format(seconds=seconds) if self.profile.call_end else None
+        self.urc(*([end] if end else []), self.profile.no_carrier)
+
+    def missed(self, call):
+        if self.profile.missed_call:
+            self.urc(self.profile.missed_call.format(time=line_mod.missed_call_time(),
+                                                     number=call.shown))
+        else:
+            self.urc(self.profile.no_carrier)
+
+    def no_carrier(self):
+        self.urc(self.profile.no_carrier)
+
+    def dtmf_in(self, key):
+        """The far end sent DTMF `key`; returns the URC if it was reported."""
+        if not self.ddet:
+            return None
+        text = self.profile.rxdtmf.format(key=key, code=ord(key))
+        self.urc(text)
+        return text
 
     # -- commands ---------------------------------------------------------------
 
@@ -308,32 +389,6 @@ class SimModem:
     }
 
     # Extended commands ----------------------------------------------------------
-
-    def _fixed(text):
-        """A command answering one fixed line (with =? answering OK)."""
-        def handler(self, kind, args):
-            if kind == "exec":
-                return Reply([text(self) if callable(text) else text])
-            if kind == "test":
-                return Reply()
-            return ERROR
-        return handler
-
-    def _setting(attr, name, allowed=("0", "1"), read_suffix=""):
-        """A numeric setting: =<n> sets, ? reads, =? lists the values."""
-        def handler(self, kind, args):
-            if kind == "set":
-                value = _flag(args, allowed)
-                if value is None:
-                    return ERROR
-                setattr(self, attr, int(value))
-                return Reply()
-            if kind == "read":
-                return Reply([f"{name}: {int(getattr(self, attr))}{read_suffix}"])
-            if kind == "test":
-                return Reply([f"{name}: ({allowed[0]}-{allowed[-1]})"])
-            return ERROR
-        return handler
 
     def _cpin(self, kind, args):
         if kind == "read":
@@ -454,8 +509,15 @@ class SimModem:
 
     def _creset(self, kind, args):
         if kind == "exec":
-            return Reply(then=lambda: self.line.reset(self))
+            return Reply(then=self.soft_reset)
         return Reply() if kind == "test" else ERROR
+
+    def soft_reset(self):
+        """AT+CRESET (SIMCom) / AT+CFUN=1,1 (Quectel): the module reboots; on USB it also
+        re-enumerates, so the ports come back under new names (modems.md 5.1 callpilot #121)."""
+        self.line.reset(self)
+        if self.profile.reset_renames_ports:
+            self.port_gone(min(0.5, self.profile.boot_time), reset=False)
 
     def _csca(self, kind, args):
         # SMS centre address; python-gsmmodem reads it while connecting.
@@ -467,44 +529,35 @@ class SimModem:
             return Reply()
         return Reply() if kind == "test" else ERROR
 
-    def _cscs(self, kind, args):
-        if kind == "read":
-            return Reply(['+CSCS: "IRA"'])
-        if kind == "set" and args and unquote(args[0]) in ("IRA", "GSM", "UCS2"):
-            return Reply()
-        if kind == "test":
-            return Reply(['+CSCS: ("IRA","GSM","UCS2")'])
-        return ERROR
-
-    _CLIP_SET = _setting("clip", "+CLIP")
-    _CLCC_SET = _setting("clcc_report", "+CLCC")
+    _CLIP_SET = setting("clip", "+CLIP")
+    _CLCC_SET = setting("clcc_report", "+CLCC")
 
     _EXTENDED = {
-        "+CGMI": _fixed(lambda self: self.profile.manufacturer),
-        "+CGMM": _fixed(lambda self: self.profile.model),
-        "+CGMR": _fixed(lambda self: f"+CGMR: {self.profile.revision}"),
-        "+CGSN": _fixed(lambda self: self.imei),
-        "+CIMI": _fixed(lambda self: self.imsi),
+        "+CGMI": fixed(lambda self: self.profile.manufacturer),
+        "+CGMM": fixed(lambda self: self.profile.model),
+        "+CGMR": fixed(lambda self: f"+CGMR: {self.profile.revision}"),
+        "+CGSN": fixed(lambda self: self.imei),
+        "+CIMI": fixed(lambda self: self.imsi),
         "+CPIN": _cpin,
         "+CSQ": _csq,
         "+CREG": _creg,
         "+COPS": _cops,
         "+CFUN": _cfun,
-        "+CMEE": _setting("cmee", "+CMEE", ("0", "1", "2")),
+        "+CMEE": setting("cmee", "+CMEE", ("0", "1", "2")),
         "+CLIP": _clip,
-        "+CRC": _setting("crc", "+CRC"),
+        "+CRC": setting("crc", "+CRC"),
         "+CLCC": _clcc,
         "+DDET": _ddet,
-        "+CPCMFRM": _setting("pcm_frm", "+CPCMFRM"),
+        "+CPCMFRM": setting("pcm_frm", "+CPCMFRM"),
         "+CPCMREG": _cpcmreg,
         "+VTS": _vts,
         "+VTD": _vtd,
         "+CHUP": _chup,
         "+CRESET": _creset,
-        "+CMGF": _setting("cmgf", "+CMGF"),
-        "+CVHU": _setting("cvhu", "+CVHU"),
+        "+CVHU": setting("cvhu", "+CVHU"),
         "+CSCA": _csca,
-        "+CSCS": _cscs,
+        # 27.007 7.7: CLIR 1 withholds this side's number on its outgoing calls.
+        "+CLIR": setting("clir", "+CLIR", ("0", "1", "2")),
+        **sms_commands.COMMANDS,
     }
 
-    del _fixed, _setting

@@ -28,6 +28,7 @@ class PtyPort:
         self.path = os.ttyname(self.slave)
         self.on_data = None
         self.dropped = 0
+        self.closed = False
         self._pending = bytearray()
         self._loop = None
         self._writer_on = False
@@ -50,7 +51,11 @@ class PtyPort:
             self.on_data(data)
 
     def write(self, data):
-        """Queue `data` for the client. False (and nothing queued) if it would overflow."""
+        """Queue `data` for the client. False (and nothing queued) if it would overflow or the
+        port is gone."""
+        if self.closed:
+            self.dropped += len(data)
+            return False
         if len(self._pending) + len(data) > self.out_limit:
             self.dropped += len(data)
             return False
@@ -82,10 +87,16 @@ class PtyPort:
 
     def discard_unread(self):
         """Throw away what the client has not read yet (stale bytes from before a restart)."""
+        if self.closed:
+            return
         self._pending.clear()
         termios.tcflush(self.slave, termios.TCIFLUSH)
 
     def close(self):
+        """The port disappears: the client's next read fails (EIO), as when USB goes."""
+        if self.closed:
+            return
+        self.closed = True
         if self._loop is not None:
             self._loop.remove_reader(self.master)
             if self._writer_on:

@@ -1,11 +1,11 @@
 """What each simulated modem model says and how fast: modem quirks are data (DESIGN, STYLE 3).
 
 Every value here comes from shared/reference/modems.md; the section is cited next to it.
-Only the SIM7600 is simulated so far. An EC25 or V.253 profile needs more than new strings
-(other URC families, PCM on another port), so add them with the code that speaks them.
+Each profile names the class that speaks it (`family`: simcom, quectel, v253) and the model
+on the caller's side of the loopback line (a V.253 box is rung by a mobile: a SIM7600).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,31 @@ class Profile:
     frame_ms: int
     # How much host audio the module buffers before dropping the oldest.
     uplink_limit_ms: int
+    # Which simulator class speaks this model, and what the box's driver calls it.
+    family: str = "simcom"
+    driver_profile: str = "simcom-sim7600"
+    caller_profile: str = None          # the caller side's model; None: the same as the box
+    # With AT+CLCC=1, a last +CLCC line with stat 6 at release (SIMCom habit, modems.md 1.3).
+    clcc_released: bool = True
+    # +CLIP trailing fields after the type (modems.md 1.2): "long" ,"",0,"",0 / "short" ,,,,0 /
+    # "quoted" ,"",128,"",0 / "none".
+    clip_tail: str = "long"
+    # Quectel: the box side also has the USB sound card (AT+QPCMV=1,2), reached through ALSA.
+    uac: bool = False
+    # A soft reset (AT+CRESET, AT+CFUN=1,1) re-enumerates USB: the ports come back renamed.
+    reset_renames_ports: bool = True
+    # SMS (modems.md 3): SIM store size and how long the network takes to accept a part.
+    sms_capacity: int = 30
+    sms_send_delay: float = 0.2
+    # V.253 only (v253.py): sample formats answered to AT+VSM=?, full duplex (+VTR) or not,
+    # caller-ID spacing ("spaced": NMBR = x, "tight": NMBR=x), the cue sent when the far end
+    # hangs up (DLE b: busy tone), and how long after that the cue comes.
+    vsm_formats: tuple = ()
+    vtr: bool = False
+    cid_spacing: str = "spaced"
+    hangup_cue: str = "b"
+    hangup_cue_delay: float = 0.3
+    extra: dict = field(default_factory=dict)
 
     @property
     def frame_bytes(self):
@@ -71,8 +96,8 @@ SIM7600 = Profile(
     smsc="+8613800100500",
     ring="RING",
     cring="+CRING: VOICE",
-    # One of the tails seen in the wild (modems.md 1.2): ,"",0,"",0 after the type.
-    clip='+CLIP: "{number}",{type},"",0,"",0',
+    # The tail after the type is `clip_tail` (one of those seen in the wild, modems.md 1.2).
+    clip='+CLIP: "{number}",{type}',
     call_begin="VOICE CALL: BEGIN",
     # Always six digits (modems.md 1.2.5); we count whole seconds like ModemManager does.
     call_end="VOICE CALL: END: {seconds:06d}",
@@ -91,10 +116,98 @@ SIM7600 = Profile(
     boot_time=1.0,
     pcm_rate=8000,
     frame_ms=20,
-    uplink_limit_ms=200,
+    uplink_limit_ms=1000,
 )
 
-PROFILES = {p.name: p for p in (SIM7600,)}
+EC25 = replace(
+    SIM7600,
+    name="quectel-ec25",
+    manufacturer="Quectel",
+    model="EC25",
+    revision="EC25EFAR06A03M4G",
+    imei_body={"box": "86767503014801", "caller": "86767503014802"},
+    # No VOICE CALL: lines and no MISSED_CALL on Quectel (modems.md 2.1, 6.4): call state
+    # comes from +CLCC and +QIND: "ccinfo"; the end of a call is NO CARRIER.
+    call_begin="",
+    call_end="",
+    missed_call="",
+    # DTMF as the key's decimal ASCII code, e.g. +QTONEDET: 56 for "8" (2.2); off by default.
+    rxdtmf="+QTONEDET: {code}",
+    dtmf_detect_default=False,
+    number_type_national=129,
+    boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "SMS DONE", "PB DONE"),
+    family="quectel",
+    driver_profile="quectel-ec25",
+    clcc_released=False,
+    clip_tail="short",
+)
+
+# V.253 voice modems (modems.md section 4). AT+VSM=? lines: <cml>,"<name>",<bits>,<tm>,
+# (<rates>),(<scs>),(<sel>) (4.2). The two models differ where real ones do: one offers G.711
+# and full duplex (+VTR), the other (a Conexant-like part) only 8-bit PCM and ADPCM, no +VTR.
+_V253_COMMON = dict(
+    manufacturer="U.S. Robotics",
+    model="USR5637",
+    revision="1.2.23",
+    imei_body={"box": "00000000000001", "caller": "00000000000002"},
+    imsi={"box": "", "caller": ""},
+    ring="RING",
+    cring="RING",
+    call_begin="",
+    call_end="",
+    missed_call="",
+    rxdtmf="",
+    dtmf_detect_default=True,
+    boot_urcs=(),
+    boot_time=0.5,
+    family="v253",
+    driver_profile="v253",
+    reset_renames_ports=False,
+    caller_profile="simcom-sim7600",
+    clcc_released=False,
+)
+
+V253 = replace(
+    SIM7600, name="v253", **_V253_COMMON,
+    vsm_formats=('0,"SIGNED PCM",8,0,(8000),(0),(0)',
+                 '1,"UNSIGNED PCM",8,0,(8000),(0),(0)',
+                 '4,"G.711U",8,0,(8000),(0),(0)',
+                 '5,"G.711A",8,0,(8000),(0),(0)',
+                 '129,"IMA ADPCM",4,0,(8000),(0),(0)'),
+    vtr=True,
+    cid_spacing="tight",  # a real USR 5637 printed DATE=1203 with no spaces (4.1)
+)
+
+V253_HALF = replace(
+    SIM7600, name="v253-halfduplex", **{**_V253_COMMON, "manufacturer": "CONEXANT",
+                                        "model": "CX93001-EIS_V0.2002-V92"},
+    vsm_formats=('1,"UNSIGNED PCM",8,0,(8000),(0),(0)',
+                 '129,"IMA ADPCM",4,0,(8000),(0),(0)',
+                 '130,"UNSIGNED PCM",8,0,(8000),(0),(0)',
+                 '140,"2 Bit ADPCM",2,0,(8000),(0),(0)',
+                 '141,"4 Bit ADPCM",4,0,(8000),(0),(0)'),
+    vtr=False,
+    cid_spacing="spaced",  # Rockwell/Conexant documents: DATE = 1203 (4.1)
+)
+
+# The EC25 in USB-audio mode on the box's side (sim/uac.py); the caller keeps serial PCM.
+EC25_UAC = replace(EC25, name="quectel-ec25-uac", uac=True, caller_profile="quectel-ec25")
+
+PROFILES = {p.name: p for p in (SIM7600, EC25, EC25_UAC, V253, V253_HALF)}
+
+# +CLIP tails after "<number>",<type>; the last field is the CLI validity (0 given,
+# 1 withheld, 2 not available) where the variant has it.
+CLIP_TAILS = {"long": ',"",0,"",{validity}', "short": ",,,,{validity}",
+              "quoted": ',"",128,"",{validity}', "none": ""}
+
+
+def clip_line(profile, shown, tail=None):
+    """The +CLIP line presenting `shown` ("" = withheld, type 128, validity 1)."""
+    tail = CLIP_TAILS[tail or profile.clip_tail]
+    if shown:
+        return profile.clip.format(number=shown, type=number_type(profile, shown)) + \
+            tail.format(validity=0)
+    return profile.clip.format(number="", type=128) + tail.format(validity=1)
 
 
 def get(name):

@@ -15,6 +15,7 @@ import ctypes
 import gc
 import logging
 import os
+import sys
 import time
 
 import pjsua2 as pj
@@ -160,13 +161,18 @@ class Recording:
 class MediaCore:
     """Owns the pjsua2 Endpoint. Create it on the loop's thread; poll it with `run()`."""
 
-    def __init__(self, bind="127.0.0.1", port=5060, log_level=1, poll_interval=0.02):
+    def __init__(self, bind="127.0.0.1", port=5060, log_level=1, poll_interval=0.02,
+                 transport="udp", ca_file=None):
         self.bind = bind
         self.port = port
         self.log_level = log_level
         self.poll_interval = poll_interval
+        self.transport = transport      # "udp", or "tls" towards a trunk (sip/trunk.py)
+        self.ca_file = ca_file          # CA of the trunk's TLS certificate
+        self.transport_id = None
         self.ep = None
         self.account = None
+        self.trunk = None               # sip/trunk.Trunk when a [trunk] registrar is set
         self.line = None
         self._objects = set()   # players, recorders, calls: destroyed before libDestroy
         self._log_writer = None
@@ -174,7 +180,7 @@ class MediaCore:
 
     def start(self):
         ep = pj.Endpoint()
-        ep.libCreate()
+        _stdout_to_stderr(ep.libCreate)    # it prints ~6 lines to stdout (pjsua2.md)
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
@@ -191,14 +197,26 @@ class MediaCore:
         cfg.medConfig.ecTailLen = 0  # the modem and the mobile network cancel echo
         cfg.medConfig.noVad = True
         ep.libInit(cfg)
+        # The only SIP socket the box opens: UDP, or with a TLS trunk a TLS listener (pjsip
+        # has no client-only TLS transport), on [sip] bind:port (sip/trunk.py, "What the
+        # box binds").
         tcfg = pj.TransportConfig()
         tcfg.port = self.port
         tcfg.boundAddress = self.bind
+        kind = pj.PJSIP_TRANSPORT_UDP
+        if self.transport == "tls":
+            kind = pj.PJSIP_TRANSPORT_TLS
+            tcfg.tlsConfig.CaListFile = str(self.ca_file or "")
+            tcfg.tlsConfig.verifyServer = True     # chain and name (subjectAltName)
+            tcfg.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
         try:
-            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            self.transport_id = ep.transportCreate(kind, tcfg)
+            local = ep.transportGetInfo(self.transport_id).localName
+            self.port = int(local.rsplit(":", 1)[1])
         except pj.Error as exc:
             ep.libDestroy()
-            raise SipError(f"SIP: cannot listen on {self.bind}:{self.port}: {exc.info()}") from None
+            raise SipError(f"SIP: cannot listen on {self.bind}:{self.port} "
+                           f"({self.transport.upper()}): {exc.info()}") from None
         ep.libStart()
         ep.audDevManager().setNullDev()
         for codec in ep.codecEnum2():
@@ -220,11 +238,16 @@ class MediaCore:
         fmt.frameTimeUsec = 20000
         self.line = LinePort()
         self.line.createPort("line", fmt)
-        log.info("SIP: endpoint up on %s:%d (UDP), bridge at 8 kHz, G.711 only", self.bind,
-                 self.port)
+        log.info("SIP: endpoint up on %s:%d (%s), bridge at 8 kHz, G.711 only", self.bind,
+                 self.port, self.transport.upper())
 
     def add_account(self, account):
         self.account = account
+
+    @property
+    def trunk_state(self):
+        """The trunk's registration state (sip/trunk.TrunkState), None without a trunk."""
+        return self.trunk.state if self.trunk is not None else None
 
     async def run(self, stop):
         """Poll pjsua2 on the loop thread until `stop` is set."""
@@ -286,12 +309,18 @@ class MediaCore:
         except pj.Error:
             pass
         self.line = None
-        if self.account is not None:
+        account, self.account = self.account, None
+        if self.trunk is not None:
+            self.trunk.stop()
+            # An OPTIONS still in flight when its account is deleted aborts the process when
+            # it ends (pjsua_acc_get_user_data assertion, measured): the trunk account stays
+            # until libDestroy has ended every transaction and unregistered.
+        elif account is not None:
             try:
-                self.account.shutdown()
+                account.shutdown()
             except pj.Error:
                 pass
-            self.account = None
+            account = None
         gc.collect()
         # Anything still referenced somewhere would be destroyed after libDestroy and abort
         # the process: hand it to C++ (a leak at exit) and say so, so the holder gets fixed.
@@ -302,6 +331,20 @@ class MediaCore:
                 obj.thisown = False
         ep.libDestroy()
         self.ep = None
+        del account
+
+
+def _stdout_to_stderr(fn):
+    """Run `fn` with file descriptor 1 pointing at stderr: stdout stays for command output
+    (`python -m lawline.sip.trunk` prints one sentence)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        fn()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def wav_complete(path):

@@ -2,8 +2,12 @@
 
 A mobile's voicemail or a carrier announcement "answers" a forwarded call like a person does
 (reference/field.md, complaint 1), so answering is not accepting: the callee hears a whisper
-and only the DTMF digit 1 (RFC 4733) accepts. Early media and anything said before the key
-are ignored; no key within the confirm timeout counts as not answered.
+and only the DTMF digit 1 accepts (RFC 4733, or SIP INFO from phones without it: pjsua2
+reports both through onDtmfDigit). Early media and anything said before the key are
+ignored; no key within the confirm timeout counts as not answered.
+
+Legs are only ever created by a `hunt.Dialler`, which refuses numbers outside the duty
+lists (toll fraud, DESIGN.md Security).
 """
 
 import asyncio
@@ -16,26 +20,35 @@ from ..errors import SipError
 
 log = logging.getLogger("lawline.sip")
 
+DTMF_METHODS = {pj.PJSUA_DTMF_METHOD_RFC2833: "RFC 4733", pj.PJSUA_DTMF_METHOD_SIP_INFO:
+                "SIP INFO"}
+
 
 class LocalAccount(pj.Account):
-    """The box's SIP identity. Without a trunk (issue 2) nothing registers, and every incoming
-    request is refused: the box needs no open door for callers from the SIP side."""
+    """The box's SIP identity without a trunk: nothing registers, duty phones are called
+    directly, and every incoming request is refused: the box needs no open door for callers
+    from the SIP side."""
 
     def __init__(self, core, uri):
         super().__init__()
         cfg = pj.AccountConfig()
         cfg.idUri = uri
         cfg.regConfig.registerOnAdd = False
+        if core.transport_id is not None:
+            cfg.sipConfig.transportId = core.transport_id
+        cfg.mediaConfig.transportConfig.boundAddress = core.bind   # RTP not on 0.0.0.0
         self.create(cfg)
         self.core = core
 
     def onIncomingCall(self, prm):
         try:
+            source = prm.rdata.srcAddress
             call = pj.Call(self, prm.callId)
             op = pj.CallOpParam()
             op.statusCode = 403
             call.hangup(op)
-            log.warning("SIP: refused an incoming call: the box only places calls")
+            log.warning("SIP: refused an incoming call from %s: the box only places calls",
+                        source)
         except Exception:
             pass
 
@@ -43,17 +56,21 @@ class LocalAccount(pj.Account):
 class Leg(pj.Call):
     """One call to one duty phone. Every pjsua2 callback only posts to the loop."""
 
-    def __init__(self, account, core, number, uri):
+    def __init__(self, account, core, number, uri, headers=()):
         super().__init__(account)
         self.core = core
         self.number = number
         self.uri = uri
+        self.headers = list(headers)
         self.loop = asyncio.get_running_loop()
         self.events = asyncio.Queue()
         self.audio = None
         self.confirmed = False
         self.disconnected = False
         self.last_code = None
+        self.dialled_at = None      # loop time of makeCall
+        self.confirmed_at = None    # loop time the 200 OK was acknowledged (CONFIRMED)
+        self.dtmf_method = None
 
     def _post(self, *event):
         try:
@@ -80,18 +97,25 @@ class Leg(pj.Call):
 
     def onDtmfDigit(self, prm):
         try:
-            self._post("dtmf", prm.digit)
+            self._post("dtmf", prm.digit, DTMF_METHODS.get(prm.method, str(prm.method)))
         except Exception:
             pass
 
     def dial(self):
         op = pj.CallOpParam(True)
+        for name, value in self.headers:
+            header = pj.SipHeader()
+            header.hName = name
+            header.hValue = value
+            op.txOption.headers.append(header)
         try:
             self.makeCall(self.uri, op)
         except pj.Error as exc:
             raise SipError(f"SIP: cannot call {self.uri}: {exc.info()}") from None
+        self.dialled_at = self.loop.time()
 
     def cancel(self):
+        """CANCEL while it rings, BYE once answered (pjsua2 picks by the call's state)."""
         if self.disconnected:
             return
         try:
@@ -107,8 +131,9 @@ class Leg(pj.Call):
         if kind == "state":
             _, state, code, _reason = event
             self.last_code = code
-            if state == pj.PJSIP_INV_STATE_CONFIRMED:
+            if state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
                 self.confirmed = True
+                self.confirmed_at = self.loop.time()
             elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.disconnected = True
         elif kind == "media":
@@ -118,84 +143,121 @@ class Leg(pj.Call):
                 self.audio = None
         return event
 
+    @property
+    def setup_s(self):
+        """INVITE sent to call CONFIRMED, seconds (None if never answered)."""
+        if self.dialled_at is None or self.confirmed_at is None:
+            return None
+        return round(self.confirmed_at - self.dialled_at, 4)
+
 
 @dataclass
 class LegResult:
     number: str
-    outcome: str         # accepted, busy, no_answer, declined, no_key, failed, caller_gone
+    # accepted, busy, no_answer, declined, no_key, failed, caller_gone, cancelled, refused
+    outcome: str
     code: int = None
-    seconds_to_answer: float = None
+    seconds_to_answer: float = None     # from dialling to the accepting key
+    setup_s: float = None               # INVITE to CONFIRMED
+
+    def as_record(self):
+        return {"number": self.number, "outcome": self.outcome, "sip_code": self.code,
+                "seconds_to_accept": self.seconds_to_answer, "setup_s": self.setup_s}
 
 
-async def confirm_leg(core, account, number, uri, whisper_path, ring_timeout,
-                      confirm_timeout, caller_gone):
+def _outcome(code):
+    if code in (486, 600):
+        return "busy"
+    if code == 603:
+        return "declined"
+    if code in (408, 480, 487):
+        return "no_answer"
+    return "failed"
+
+
+async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeout,
+                      caller_gone, stop=None):
     """Call one duty phone and wait for it to accept. Returns (LegResult, leg or None); the
     leg is returned only when accepted, with its audio ready to bridge. `caller_gone` is an
-    asyncio.Event: when it is set, the leg is cancelled at once."""
+    asyncio.Event: when it is set, the leg is cancelled at once; so it is when `stop` is
+    set (another leg of a ring-all accepted first)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    leg = Leg(account, core, number, uri)
-    core.keep(leg)
+    leg = dialler.place(number)
+    if leg is None:
+        return LegResult(number, "refused"), None
+    core = dialler.core
     whisper = None
     result = None
+    answered = False
+    waits = [asyncio.ensure_future(caller_gone.wait())]
+    if stop is not None:
+        waits.append(asyncio.ensure_future(stop.wait()))
     try:
         leg.dial()
-        log.info("duty %s: calling %s", number, uri)
+        log.info("duty %s: calling %s", number, leg.uri)
         deadline = started + ring_timeout
-        gone = asyncio.ensure_future(caller_gone.wait())
-        try:
-            while result is None:
-                now = loop.time()
-                if now >= deadline:
-                    outcome = "no_key" if leg.confirmed else "no_answer"
-                    result = LegResult(number, outcome, leg.last_code)
-                    break
-                get = asyncio.ensure_future(leg.events.get())
-                done, _ = await asyncio.wait({get, gone}, timeout=deadline - now,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if gone in done:
-                    get.cancel()
+        while result is None:
+            now = loop.time()
+            if now >= deadline:
+                outcome = "no_key" if leg.confirmed else "no_answer"
+                result = LegResult(number, outcome, leg.last_code)
+                break
+            get = asyncio.ensure_future(leg.events.get())
+            done, _ = await asyncio.wait({get, *waits}, timeout=deadline - now,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if get not in done:
+                get.cancel()
+                if waits[0] in done:
                     result = LegResult(number, "caller_gone", leg.last_code)
-                    break
-                if get not in done:
-                    get.cancel()
-                    continue
-                event = leg.take_event(get.result())
-                kind = event[0]
-                if kind == "state" and leg.disconnected:
-                    code = leg.last_code
-                    outcome = ("busy" if code in (486, 600) else
-                               "declined" if code in (603,) else
-                               "no_answer" if code in (408, 480, 487) else "failed")
-                    result = LegResult(number, outcome, code)
-                elif kind == "state" and leg.confirmed and whisper is None:
-                    # Answered: from now on the confirm timeout runs, not the ring timeout.
-                    deadline = loop.time() + confirm_timeout
-                    log.info("duty %s: answered after %.1f s; whisper played, waiting for 1",
-                             number, loop.time() - started)
-                if leg.confirmed and leg.audio is not None and whisper is None:
-                    whisper = core.player(whisper_path, repeat=True)
-                    whisper.startTransmit(leg.audio)
-                elif kind == "dtmf" and leg.confirmed:
-                    digit = event[1]
-                    if digit == "1":
-                        result = LegResult(number, "accepted", leg.last_code,
-                                           round(loop.time() - started, 3))
-                    elif digit == "2":
-                        result = LegResult(number, "declined", leg.last_code)
-                    else:
-                        log.info("duty %s: pressed %s, waiting for 1", number, digit)
-        finally:
-            gone.cancel()
+                elif len(waits) > 1 and waits[1] in done:
+                    result = LegResult(number, "cancelled", leg.last_code)
+                continue
+            event = leg.take_event(get.result())
+            kind = event[0]
+            if kind == "state" and leg.disconnected:
+                result = LegResult(number, _outcome(leg.last_code), leg.last_code)
+            elif kind == "state" and leg.confirmed and not answered:
+                answered = True
+                # Answered: from now on the confirm timeout runs, not the ring timeout.
+                deadline = loop.time() + confirm_timeout
+                log.info("duty %s: answered after %.1f s (set-up %.0f ms); whisper played, "
+                         "waiting for 1", number, loop.time() - started,
+                         1000 * (leg.setup_s or 0))
+            if leg.confirmed and leg.audio is not None and whisper is None:
+                whisper = core.player(whisper_path, repeat=True)
+                whisper.startTransmit(leg.audio)
+            if kind == "dtmf" and leg.confirmed and result is None:
+                digit, method = event[1], event[2]
+                if digit == "1":
+                    result = LegResult(number, "accepted", leg.last_code,
+                                       round(loop.time() - started, 3))
+                    leg.dtmf_method = method
+                elif digit == "2":
+                    result = LegResult(number, "declined", leg.last_code)
+                else:
+                    log.info("duty %s: pressed %s (%s), waiting for 1", number, digit, method)
+    except SipError as exc:
+        log.error("duty %s: %s", number, exc)
+        result = LegResult(number, "failed")
+        leg.disconnected = leg.dialled_at is None   # never sent: nothing to wait for
+    except BaseException:
+        leg.cancel()        # cancelled from outside (the box stopping): leave nothing ringing
+        raise
     finally:
+        for wait in waits:
+            wait.cancel()
         if whisper is not None:
-            core.stop_player(whisper, *( [leg.audio] if leg.audio is not None else []))
+            core.stop_player(whisper, *([leg.audio] if leg.audio is not None else []))
             whisper = None
+    result.setup_s = leg.setup_s
     if result.outcome == "accepted":
-        log.info("duty %s: accepted after %.1f s", number, result.seconds_to_answer)
+        log.info("duty %s: accepted after %.1f s (1 by %s)", number,
+                 result.seconds_to_answer, leg.dtmf_method)
         return result, leg
     log.info("duty %s: %s%s", number, result.outcome.replace("_", " "),
              f" (SIP {result.code})" if result.code else "")
+    dialler.leg_failed(result)
     await hang_up(core, leg)
     return result, None
 

@@ -1,4 +1,8 @@
-"""Upload target: HTTP PUT of each file of an item to `{base_url}/{key}/{file}`.
+"""Upload target: HTTP PUT of each file of an item to `{base_url}/{layout}`.
+
+The box's layout is `{day}/{key}/{file}` under `{url}/{office id}` (WebDAV-style folders by
+county and date: `https://up.example/dav/county-0148/2026-01-12/260112001/voicemail.wav`);
+`{key}/{file}` alone is the default for a bare target.
 
 The upstream is WebDAV-style (nginx `dav_methods PUT`, see shared reference/test-servers.md):
 PUT stores an object at its path, and a second PUT of the same path replaces it, so
@@ -11,6 +15,7 @@ the media being there already.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import socket
@@ -36,12 +41,16 @@ class UploadError(LawlineError, IOError):
     answer came (refused, unreachable, timed out, TLS failure). The message names the target
     and the URL and never carries the token."""
 
-    def __init__(self, target: str, url: str, reason: str, status: int | None = None):
+    def __init__(self, target: str, url: str, reason: str, status: int | None = None,
+                 whole_target: bool | None = None):
         super().__init__(f"{target}: {reason}")
         self.target = target
         self.url = url
         self.reason = reason
         self.status = status
+        # True: the target as a whole is failing (wait before trying the next item); False:
+        # only this item is refused; None: judge by the HTTP status (sync/worker.py).
+        self.whole_target = whole_target
 
 
 def remote_name(name: str, path: Path) -> str:
@@ -55,7 +64,9 @@ class HttpPutTarget:
     """One upstream that takes items by HTTP(S) PUT."""
 
     def __init__(self, name: str, base_url: str, token: str | None = None,
-                 timeout: float = 20.0, *, cafile: str | Path | None = None):
+                 timeout: float = 20.0, *, cafile: str | Path | None = None,
+                 username: str | None = None, password: str | None = None,
+                 layout: str = "{key}/{file}"):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upload target {name}: base_url {base_url!r} must be an http:// "
@@ -72,24 +83,44 @@ class HttpPutTarget:
                              "spaces")
         if timeout <= 0:
             raise ValueError(f"upload target {name}: timeout must be above 0 seconds")
+        if token and username:
+            raise ValueError(f"upload target {name}: give a token or a user name, not both")
+        if "{key}" not in layout or "{file}" not in layout:
+            raise ValueError(f"upload target {name}: layout must contain {{key}} and {{file}}")
+        self.layout = layout
+        self._auth = None
+        if token:
+            self._auth = f"Bearer {token}"
+        elif username:
+            pair = f"{username}:{password or ''}".encode("utf-8")
+            self._auth = "Basic " + base64.b64encode(pair).decode("ascii")
         self.name = name
         self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.timeout = float(timeout)
-        self._token = token or None  # an empty token (file) means no Authorization header
         self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         self._ssl = None
         if parts.scheme == "https":
-            self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+            # Certificates are always checked; `cafile` adds the upstream's own CA (a
+            # prefecture CA not in the system store) instead of turning checks off.
+            try:
+                self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError(f"upload target {name}: cannot use the CA file {cafile}: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
 
     def __repr__(self):
         # The token stays out of reprs too: they end up in logs and tracebacks.
         return f"HttpPutTarget({self.name!r}, {self.base_url!r})"
 
-    def url_for(self, key: str, filename: str) -> str:
-        return f"{self.base_url}/{quote(key, safe='')}/{quote(filename, safe='')}"
+    def relative(self, key: str, filename: str, day: str = "") -> str:
+        return self.layout.format(key=quote(key, safe=""), file=quote(filename, safe=""),
+                                  day=quote(day or "undated", safe=""))
+
+    def url_for(self, key: str, filename: str, day: str = "") -> str:
+        return f"{self.base_url}/{self.relative(key, filename, day)}"
 
     def put_item(self, item) -> None:
         """PUT every file of `item` (a DueItem); return when upstream accepted all of them.
@@ -104,7 +135,7 @@ class HttpPutTarget:
         conn = self._connect()
         try:
             for filename, path in files:
-                self._put_file(conn, item.key, filename, path)
+                self._put_file(conn, item, filename, path)
         finally:
             conn.close()
 
@@ -115,16 +146,17 @@ class HttpPutTarget:
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout,
                                           blocksize=_BLOCK)
 
-    def _put_file(self, conn, key, filename, path):
-        url = self.url_for(key, filename)
-        path_in_url = f"{self._prefix}/{quote(key, safe='')}/{quote(filename, safe='')}"
+    def _put_file(self, conn, item, filename, path):
+        key, day = item.key, getattr(item, "day", "")
+        url = self.url_for(key, filename, day)
+        path_in_url = f"{self._prefix}/{self.relative(key, filename, day)}"
         headers = {
             "Content-Type": CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
             "Idempotency-Key": f"{key}/{filename}",
             "User-Agent": f"lawline/{__version__}",
         }
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        if self._auth:
+            headers["Authorization"] = self._auth
         with open(path, "rb") as body:  # a missing spool file raises here, as OSError
             headers["Content-Length"] = str(os.fstat(body.fileno()).st_size)
             try:

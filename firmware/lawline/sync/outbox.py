@@ -23,11 +23,10 @@ and the upstream keys objects by `<key>/<file>`, so sending twice is harmless.
 from __future__ import annotations
 
 import json
-import os
+import logging
 import random
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,8 +34,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lawline.errors import LawlineError
+from lawline.sync.durable import Reserve, Transaction
+from lawline.sync.durable import fsync_dir as _fsync_dir
+from lawline.sync.durable import fsync_file as _fsync_file
+from lawline.sync.durable import write_replace as _write_replace
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+log = logging.getLogger("lawline.sync")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items(
@@ -45,7 +49,8 @@ CREATE TABLE IF NOT EXISTS items(
     kind TEXT NOT NULL,
     created REAL NOT NULL,
     record_json TEXT NOT NULL,
-    files_json TEXT NOT NULL
+    files_json TEXT NOT NULL,
+    day TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries(
     item_id INTEGER NOT NULL REFERENCES items(id),
@@ -82,6 +87,8 @@ class DueItem:
     target: str
     attempts: int
     last_error: str | None
+    day: str = ""  # local date of the commit, YYYY-MM-DD: upstream folders are by day
+    record: dict | None = None  # the record as committed (the spool copy may be damaged)
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,8 @@ class Outbox:
     """Items committed for upload and their per-target deliveries.
 
     One SQLite connection shared by the event loop and worker threads, guarded by a lock.
-    Items are never deleted here; retention comes later, once every target acknowledged.
+    An item is only ever dropped by retention (sync/retention.py), through `settled` and
+    `forget`, once every target it was owed to acknowledged it.
     Deliveries are created for the targets configured when the item is committed: a target
     added later does not receive older items, and a target removed from the configuration
     keeps its pending rows (visible in `pending()`), so nothing is dropped silently.
@@ -132,7 +140,8 @@ class Outbox:
 
     def __init__(self, db_path: Path, spool_dir: Path, targets: list[str], *,
                  backoff_base: float = 2.0, backoff_cap: float = 600.0,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, kinds: dict | None = None,
+                 reserve_bytes: int = 1_000_000):
         if backoff_base <= 0 or backoff_cap < backoff_base:
             raise ValueError("backoff_base must be above 0 and backoff_cap at least backoff_base")
         targets = list(targets)
@@ -144,6 +153,8 @@ class Outbox:
         self.db_path = Path(db_path)
         self.spool_dir = Path(spool_dir)
         self.targets = targets
+        # target -> the kinds it takes (e-mail takes voicemails only); absent: every kind
+        self.kinds = {name: frozenset(k) for name, k in (kinds or {}).items()}
         self.backoff_base = float(backoff_base)
         self.backoff_cap = float(backoff_cap)
         self._rng = rng or random.Random()
@@ -162,6 +173,8 @@ class Outbox:
             raise
         # The database file's own name must survive a power cut too.
         _fsync_dir(self.db_path.parent)
+        self.reserve = Reserve(self.spool_dir / "outbox.reserve", reserve_bytes)
+        self.reserve.ensure()
 
     def _setup(self):
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -178,6 +191,10 @@ class Outbox:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+            if "day" not in columns:  # schema 1: items kept no day; derive it from created
+                db.execute("ALTER TABLE items ADD COLUMN day TEXT")
+                db.execute("UPDATE items SET day = date(created, 'unixepoch', 'localtime')")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self):
@@ -242,16 +259,18 @@ class Outbox:
         stored = {name: self._relative(path) for name, path in paths.items()}
         stored[RECORD] = self._relative(record_path)
         created = time.time()
+        day = time.strftime("%Y-%m-%d", time.localtime(created))
+        owed = [t for t in self.targets if t not in self.kinds or kind in self.kinds[t]]
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO items(key, kind, created, record_json, files_json) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, kind, created, text, json.dumps(stored, ensure_ascii=False)))
+                "INSERT INTO items(key, kind, created, record_json, files_json, day) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, kind, created, text, json.dumps(stored, ensure_ascii=False), day))
             item_id = cursor.lastrowid
             db.executemany(
                 "INSERT INTO deliveries(item_id, target, state, attempts, next_attempt) "
                 "VALUES (?, ?, 'pending', 0, ?)",
-                [(item_id, target, created) for target in self.targets])
+                [(item_id, target, created) for target in owed])
         return item_id
 
     def _in_spool(self, key, path):
@@ -283,15 +302,16 @@ class Outbox:
         now = time.time() if now is None else now
         with self._lock:
             rows = self._conn.execute(
-                "SELECT i.id, i.key, i.kind, i.created, i.files_json, d.attempts, d.last_error "
-                "FROM deliveries d JOIN items i ON i.id = d.item_id "
+                "SELECT i.id, i.key, i.kind, i.created, i.files_json, d.attempts, d.last_error, "
+                "i.day, i.record_json FROM deliveries d JOIN items i ON i.id = d.item_id "
                 "WHERE d.target = ? AND d.state = 'pending' "
                 "AND (d.next_attempt <= ? OR d.next_attempt > ?) "
                 "ORDER BY i.id LIMIT ?",
                 (target, now, self._clock_jump_limit(now), limit)).fetchall()
         return [DueItem(item_id=row[0], key=row[1], kind=row[2], created=row[3],
                         files=self._files(row[4]), target=target, attempts=row[5],
-                        last_error=row[6])
+                        last_error=row[6], day=row[7] or _day(row[3]),
+                        record=json.loads(row[8]))
                 for row in rows]
 
     def _clock_jump_limit(self, now):
@@ -317,6 +337,22 @@ class Outbox:
     def mark_done(self, item_id: int, target: str, now: float | None = None) -> None:
         """The target acknowledged the item; the delivery is finished."""
         now = time.time() if now is None else now
+        self._with_room(self._mark_done, item_id, target, now)
+
+    def _with_room(self, write, *args):
+        """Run a delivery write; when the disk is full, give up the reserve and try once
+        more, so a full disk never stops acknowledgements (sync/durable.py, Reserve)."""
+        try:
+            return write(*args)
+        except sqlite3.OperationalError as error:
+            if "full" not in str(error) or not self.reserve.release():
+                raise
+            log.error(
+                "outbox: spool partition %s is full; released the %d kB reserve so "
+                "deliveries can still be recorded", self.spool_dir, self.reserve.size // 1000)
+            return write(*args)
+
+    def _mark_done(self, item_id, target, now):
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE deliveries SET state = 'done', done_at = ? "
@@ -333,7 +369,10 @@ class Outbox:
         is never undone by a late failure).
         """
         now = time.time() if now is None else now
-        error = str(error)[:_MAX_ERROR]
+        return self._with_room(self._mark_failed, item_id, target, str(error)[:_MAX_ERROR],
+                               now)
+
+    def _mark_failed(self, item_id, target, error, now):
         with self._transaction() as db:
             row = db.execute("SELECT state, attempts FROM deliveries "
                              "WHERE item_id = ? AND target = ?", (item_id, target)).fetchone()
@@ -410,6 +449,47 @@ class Outbox:
             deliveries={d[0]: {"state": d[1], "attempts": d[2], "next_attempt": d[3],
                                "last_error": d[4], "done_at": d[5]} for d in deliveries})
 
+    def oldest_pending(self, target: str | None = None) -> float | None:
+        """When the oldest unacknowledged item was committed (of `target`), or None."""
+        query = ("SELECT MIN(i.created) FROM deliveries d JOIN items i ON i.id = d.item_id "
+                 "WHERE d.state = 'pending'")
+        args = []
+        if target is not None:
+            query += " AND d.target = ?"
+            args.append(target)
+        with self._lock:
+            return self._conn.execute(query, args).fetchone()[0]
+
+    def spool_files(self) -> set:
+        """Every spool file some item refers to, as a resolved Path (start-up recovery
+        treats any other recording under incoming/ as never committed)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT files_json FROM items").fetchall()
+        return {(self.spool_dir / rel).resolve()
+                for (files,) in rows for rel in json.loads(files).values()}
+
+    def settled(self, before: float, limit: int = 100) -> list:
+        """Items committed before `before` that every target they were owed to has
+        acknowledged, oldest first, as (item_id, key, files). An item owed to no target
+        (none was configured) never settles: nobody has a copy of it."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT i.id, i.key, i.files_json FROM items i WHERE i.created < ? "
+                "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id) "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id "
+                "AND d.state != 'done') ORDER BY i.id LIMIT ?", (before, limit)).fetchall()
+        return [(r[0], r[1], self._files(r[2])) for r in rows]
+
+    def forget(self, item_id: int) -> None:
+        """Drop a settled item (retention removed its files first). Refuses an item that
+        still owes a delivery."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM deliveries WHERE item_id = ? AND state != 'done'",
+                          (item_id,)).fetchone():
+                raise OutboxError(f"outbox item {item_id} still owes a delivery; kept")
+            db.execute("DELETE FROM deliveries WHERE item_id = ?", (item_id,))
+            db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+
     def _item_id(self, key):
         with self._lock:
             row = self._conn.execute("SELECT id FROM items WHERE key = ?", (key,)).fetchone()
@@ -419,68 +499,14 @@ class Outbox:
         return {name: self.spool_dir / rel for name, rel in json.loads(files_json).items()}
 
     def _transaction(self):
-        return _Transaction(self._conn, self._lock)
+        return Transaction(self._conn, self._lock)
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the outbox lock; ROLLBACK on any exception."""
-
-    def __init__(self, conn, lock):
-        self._conn = conn
-        self._lock = lock
-
-    def __enter__(self):
-        self._lock.acquire()
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._conn
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self._lock.release()
-        return False
+def _day(created):
+    return time.strftime("%Y-%m-%d", time.localtime(created))
 
 
 def _check_name(what, value):
     if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
         raise ValueError(f"outbox {what} {value!r} must be 1-128 letters, digits, '.', '_' or "
                          "'-', starting with a letter or digit")
-
-
-def _fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_replace(path, data):
-    """Write and fsync `data` under a temporary name, then rename it to `path`, so `path` is
-    never half-written. The caller fsyncs the directory to make the rename durable."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

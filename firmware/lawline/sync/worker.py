@@ -20,6 +20,7 @@ import os
 import time
 
 from lawline.sync.http import UploadError
+from lawline.sync.recovery import check_item_files
 
 # Statuses that say the upstream (or our standing with it) is the problem, not the item.
 _TARGET_STATUSES = frozenset({401, 403, 407, 408, 429})
@@ -151,6 +152,8 @@ class UploadWorker:
             reason = error.reason
             whole_target = error.status is None or error.status >= 500 \
                 or error.status in _TARGET_STATUSES
+            if error.whole_target is not None:
+                whole_target = error.whole_target
             level = logging.WARNING
         else:
             reason = f"{type(error).__name__}: {error}"
@@ -185,6 +188,7 @@ class UploadWorker:
 
 
 def _put(sink, item):
+    check_item_files(item)
     size = sum(os.stat(path).st_size for path in item.files.values())
     sink.put_item(item)
     return size

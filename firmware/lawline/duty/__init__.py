@@ -1,0 +1,1 @@
+"""Duty: office hours, the Chinese holiday calendar, the duty rota."""

@@ -1,0 +1,244 @@
+"""Office hours and the Chinese public-holiday calendar, with make-up working days (调休).
+
+Which days are working days comes from three layers, the last one winning:
+
+1. Monday to Friday work, Saturday and Sunday rest;
+2. the State Council's yearly notice, as kept by the PyPI package `chinesecalendar`
+   (imported as `chinese_calendar`; reference/field.md [C1]): public holidays that fall on
+   weekdays are off, and make-up Saturdays or Sundays are working days;
+3. the office's own file (`[calendar] holidays_file`, TOML, see holidays.example.toml):
+   dates that are `off` or `on`, and `years` the file covers in full, so an office can copy
+   next year's notice in before a package update reaches the box.
+
+A year that neither the package nor the file covers falls back to layer 1, and the box says
+so well ahead: from `[calendar] warn_from` (1 December) it warns that next year is missing,
+because a wrong calendar silently sends holiday callers to an empty office (field.md (c) 4).
+"""
+
+import datetime as dt
+import logging
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+try:
+    import chinese_calendar
+except ImportError:  # the box still runs, on weekdays only, and says so
+    chinese_calendar = None
+
+from ..errors import ConfigError
+
+log = logging.getLogger("lawline.duty")
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_time(h, m, where):
+    h, m = int(h), int(m)
+    if h == 24 and m == 0:
+        return dt.time(23, 59, 59, 999999)
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ConfigError(f"{where}: {h:02d}:{m:02d} is not a time of day")
+    return dt.time(h, m)
+
+
+def parse_hours(text, where):
+    """'08:30-12:00,13:30-17:30' -> [(08:30, 12:00), (13:30, 17:30)]; '' -> closed."""
+    ranges = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _RANGE.match(part)
+        if not match:
+            raise ConfigError(f"{where}: {part!r} is not a range like 08:30-17:30")
+        start = parse_time(match.group(1), match.group(2), where)
+        end = parse_time(match.group(3), match.group(4), where)
+        if end <= start:
+            raise ConfigError(f"{where}: {part!r} ends before it starts (office hours do not "
+                              "run past midnight; night cover belongs in [duty] shifts)")
+        ranges.append((start, end))
+    return ranges
+
+
+def _as_date(value, where):
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: {value!r} is not a date like 2027-01-01")
+
+
+class Overrides:
+    """The office's holidays.toml: `off`, `on` (lists of dates) and `years` (ints)."""
+
+    def __init__(self, off=(), on=(), years=(), path=None):
+        self.off = set(off)
+        self.on = set(on)
+        self.years = set(years)
+        self.path = path
+        both = self.off & self.on
+        if both:
+            day = min(both)
+            raise ConfigError(f"{path}: {day} is listed both as off and as on")
+
+    @classmethod
+    def load(cls, path):
+        if not path:
+            return cls()
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"holidays file {path}: cannot read it ({exc.strerror})") \
+                from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"holidays file {path}: not valid TOML ({exc})") from None
+        unknown = set(data) - {"off", "on", "years"}
+        if unknown:
+            raise ConfigError(f"holidays file {path}: unknown key '{sorted(unknown)[0]}'; "
+                              "known keys: off, on, years")
+        lists = {}
+        for key in ("off", "on", "years"):
+            value = data.get(key, [])
+            if not isinstance(value, list):
+                raise ConfigError(f"holidays file {path}: '{key}' must be a list")
+            lists[key] = value
+        off = [_as_date(v, f"holidays file {path}, off[{i}]") for i, v in enumerate(lists["off"])]
+        on = [_as_date(v, f"holidays file {path}, on[{i}]") for i, v in enumerate(lists["on"])]
+        years = []
+        for i, v in enumerate(lists["years"]):
+            if not isinstance(v, int) or not 2000 <= v <= 2100:
+                raise ConfigError(f"holidays file {path}, years[{i}]: {v!r} is not a year")
+            years.append(v)
+        return cls(off, on, years, path)
+
+
+class HolidayCalendar:
+    """Working day or not, for any date; knows which years it really has data for."""
+
+    def __init__(self, overrides=None, national=True):
+        self.overrides = overrides or Overrides()
+        self.national = chinese_calendar if national else None
+        self._years = set()
+        if self.national is not None:
+            from chinese_calendar import constants
+            self._years = {d.year for d in constants.holidays}
+
+    def national_years(self):
+        return self._years
+
+    def known(self, year):
+        return year in self.overrides.years or year in self.national_years()
+
+    def kind(self, day):
+        """workday | makeup (a weekend day worked) | holiday (a day off by notice or by the
+        office) | weekend (an ordinary Saturday or Sunday)."""
+        if day in self.overrides.on:
+            return "workday" if day.weekday() < 5 else "makeup"
+        if day in self.overrides.off:
+            return "holiday"
+        weekend = day.weekday() >= 5
+        if self.national is not None and day.year in self.national_years():
+            working = self.national.is_workday(day)
+            if weekend and not working:
+                # a Saturday inside the National Day break is a holiday, not a weekend
+                return "holiday" if self.holiday_name(day) else "weekend"
+            if weekend:
+                return "makeup"
+            return "workday" if working else "holiday"
+        return "weekend" if weekend else "workday"
+
+    def is_working_day(self, day):
+        return self.kind(day) in ("workday", "makeup")
+
+    def holiday_name(self, day):
+        if self.national is None or day.year not in self.national_years():
+            return None
+        on_holiday, name = self.national.get_holiday_detail(day)
+        return name if on_holiday and name else None
+
+    def coverage_warning(self, today, warn_from=(12, 1)):
+        """A sentence for the installer when the data runs out, else None."""
+        if not self.known(today.year):
+            return (f"no public-holiday data for {today.year}: holidays and make-up working "
+                    "days are not known, so Monday-Friday counts as open; update the "
+                    "'chinesecalendar' package or list the State Council notice's dates in "
+                    "the holidays file ([calendar] holidays_file, with years = "
+                    f"[{today.year}])")
+        month, mday = warn_from
+        if (today.month, today.day) >= (month, mday) and not self.known(today.year + 1):
+            return (f"no public-holiday data for {today.year + 1} yet: from 1 January the box "
+                    "would treat every weekday as open; once the State Council notice is out, "
+                    "update the 'chinesecalendar' package or list its dates in the holidays "
+                    f"file ([calendar] holidays_file, with years = [{today.year + 1}])")
+        return None
+
+
+class OfficeHours:
+    """When the office answers in person: per weekday, plus make-up working days."""
+
+    def __init__(self, calendar, week, makeup):
+        self.calendar = calendar
+        self.week = week          # weekday index -> [(start, end), ...]
+        self.makeup = makeup      # hours on a make-up working Saturday/Sunday
+
+    @classmethod
+    def from_config(cls, cfg, calendar):
+        week = {i: parse_hours(getattr(cfg.hours, name), f"option '{name}' in section [hours]")
+                for i, name in enumerate(WEEKDAYS)}
+        makeup = parse_hours(cfg.hours.makeup_day, "option 'makeup_day' in section [hours]")
+        return cls(calendar, week, makeup)
+
+    def ranges(self, day):
+        kind = self.calendar.kind(day)
+        if kind == "makeup":
+            return self.makeup
+        if kind in ("workday", "weekend"):
+            return self.week[day.weekday()]
+        return []
+
+    def is_open(self, when):
+        t = when.time()
+        return any(start <= t < end for start, end in self.ranges(when.date()))
+
+    def why(self, when):
+        """Plain words for the log: why the office is open or closed at `when`."""
+        day = when.date()
+        kind = self.calendar.kind(day)
+        name = self.calendar.holiday_name(day)
+        if kind == "holiday":
+            return f"{day} is a public holiday{f' ({name})' if name else ''}"
+        if kind == "weekend":
+            return f"{day} is a rest day"
+        ranges = self.ranges(day)
+        text = ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in ranges) or "no hours"
+        label = "make-up working day" if kind == "makeup" else "working day"
+        state = "open" if self.is_open(when) else "closed"
+        return f"{day} is a {label}, hours {text}: {state} at {when:%H:%M}"
+
+    def describe(self):
+        """Short Chinese text of the hours, for SMS ('周一至周五 08:30-17:30')."""
+        names = "一二三四五六日"
+        groups = []
+        for i in range(7):
+            text = ",".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in self.week[i])
+            if not text:
+                continue
+            if groups and groups[-1][2] == text and groups[-1][1] == i - 1:
+                groups[-1][1] = i
+            else:
+                groups.append([i, i, text])
+        parts = []
+        for a, b, text in groups:
+            days = f"周{names[a]}" if a == b else f"周{names[a]}至周{names[b]}"
+            parts.append(f"{days} {text}")
+        return "；".join(parts) + "（法定节假日除外）" if parts else ""

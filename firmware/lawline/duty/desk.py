@@ -1,0 +1,247 @@
+"""The duty desk: office hours, the holiday calendar and the rota, as the box asks for them.
+
+The call flow asks at call time "is the office open" and "which mobiles for key 1 / key 3";
+`lawline duty` asks "who is on now and next"; `lawline check` and the box's periodic task ask
+"what is wrong ahead" (a year without holiday data, a shift nobody covers). Rota files are
+re-read when they change on disk, so an office can drop in next month's sheet without a
+restart; a sheet with errors is refused whole and the last good one stays in force.
+"""
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import clock
+from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
+from .roster import ROLE_WORDS, DutyRoster, load_file, parse_shifts
+
+log = logging.getLogger("lawline.duty")
+
+LOG_GAPS = 10    # gap lines logged when a rota loads; the rest are counted
+
+
+def _hhmm(text, where):
+    try:
+        return dt.datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} is not a time like 18:00") from None
+
+
+def validate_config(cfg):
+    """Checks of [hours], [duty], [calendar], [cases], [report] that need parsing."""
+    for name in WEEKDAYS + ("makeup_day",):
+        parse_hours(getattr(cfg.hours, name), f"option '{name}' in section [hours]")
+    parse_shifts(cfg.duty.shifts)
+    try:
+        dt.date.fromisoformat(cfg.duty.pattern_anchor)
+    except ValueError:
+        raise ConfigError(f"option 'pattern_anchor' in section [duty]: "
+                          f"{cfg.duty.pattern_anchor!r} is not a date") from None
+    for role in cfg.duty.required_roles:
+        if role not in ROLE_WORDS:
+            raise ConfigError(f"option 'required_roles' in section [duty]: {role!r} is not "
+                              "a role (lawyer, mediator)")
+    month, _, day = cfg.calendar.warn_from.partition("-")
+    try:
+        dt.date(2000, int(month), int(day))
+    except ValueError:
+        raise ConfigError(f"option 'warn_from' in section [calendar]: "
+                          f"{cfg.calendar.warn_from!r} is not a day like 12-01") from None
+    if cfg.cases.summary_at:
+        _hhmm(cfg.cases.summary_at, "option 'summary_at' in section [cases]")
+    _hhmm(cfg.report.at, "option 'at' in section [report]")
+
+
+class DutyDesk:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.calendar = HolidayCalendar(Overrides.load(cfg.calendar.holidays_file))
+        self.hours = OfficeHours.from_config(cfg, self.calendar)
+        self.shifts = parse_shifts(cfg.duty.shifts)
+        self.anchor = dt.date.fromisoformat(cfg.duty.pattern_anchor)
+        self.files = [Path(p) for p in cfg.duty.rota_files]
+        month, _, day = cfg.calendar.warn_from.partition("-")
+        self.warn_from = (int(month), int(day))
+        self.roster = DutyRoster(self.shifts, [], self.calendar, cfg.duty.numbers, self.anchor)
+        self.rota_errors = []      # of the last load attempt
+        self.rota_warnings = []
+        self._stamps = None
+        self.reload()
+
+    # -- the rota files ----------------------------------------------------------------
+
+    def _file_stamps(self):
+        out = []
+        for path in self.files:
+            try:
+                st = path.stat()
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((str(path), None, None))
+        return out
+
+    def reload(self):
+        """Re-read the rota files if any changed. Returns True when a new rota is in force."""
+        stamps = self._file_stamps()
+        if stamps == self._stamps:
+            return False
+        self._stamps = stamps
+        if not self.files:
+            return False
+        entries, errors, warnings = [], [], []
+        for n, path in enumerate(self.files):
+            try:
+                loaded = load_file(path, self.shifts, self.calendar,
+                                   tuple(self.cfg.duty.required_roles), order_base=n * 100000)
+            except ConfigError as exc:
+                errors.append(str(exc))
+                continue
+            entries += loaded.entries
+            errors += loaded.errors
+            warnings += loaded.warnings
+        self.rota_errors, self.rota_warnings = errors, warnings
+        if errors:
+            for line in errors:
+                log.error("duty rota: %s", line)
+            keep = "the previous rota stays in force" if self.roster.configured else \
+                "ringing [duty] numbers until it is fixed"
+            log.error("duty rota: %d problem(s) in %s; %s", len(errors),
+                      ", ".join(str(p) for p in self.files), keep)
+            return False
+        self.roster = DutyRoster(self.shifts, entries, self.calendar, self.cfg.duty.numbers,
+                                 self.anchor)
+        people = len(self.roster.people())
+        log.info("duty rota: %d row(s), %d people from %s", len(entries), people,
+                 ", ".join(p.name for p in self.files))
+        for line in warnings[:LOG_GAPS]:
+            log.warning("duty rota: %s", line)
+        if len(warnings) > LOG_GAPS:
+            log.warning("duty rota: %d more gap(s) in the files; 'lawline duty --check FILE' "
+                        "lists them all", len(warnings) - LOG_GAPS)
+        return True
+
+    def check_files(self):
+        """Errors and warnings of the rota files as they are on disk now."""
+        self._stamps = None
+        self.reload()
+        return self.rota_errors, self.rota_warnings
+
+    # -- what the call flow asks -------------------------------------------------------
+
+    def now(self):
+        return clock.now()
+
+    def is_open(self, when=None):
+        return self.cfg.hours.always_open or self.hours.is_open(when or self.now())
+
+    def why(self, when=None):
+        if self.cfg.hours.always_open:
+            return "open around the clock ([hours] always_open)"
+        return self.hours.why(when or self.now())
+
+    def numbers(self, role, when=None):
+        """Mobiles to ring for `role` ('lawyer' for key 1, 'mediator' for key 3), in order."""
+        self.reload()
+        when = when or self.now()
+        numbers = self.roster.numbers(role, when)
+        if self.roster.configured:
+            names = [e.person.name for e in self.roster.on_duty(when, role)]
+            log.info("duty: %s(s) on duty now: %s", role,
+                     ", ".join(names) or "nobody")
+        return numbers
+
+    def after_hours_numbers(self, when=None):
+        """Whoever the rota has on duty now (lawyers first, then mediators); [] without a
+        rota, so the caller leaves a voicemail instead of ringing the day list at night."""
+        self.reload()
+        if not self.roster.configured:
+            return []
+        when = when or self.now()
+        out = []
+        for role in ("lawyer", "mediator"):
+            for number in self.roster.numbers(role, when):
+                if number not in out:
+                    out.append(number)
+        return out
+
+    def person(self, mobile):
+        self.reload()
+        return self.roster.person(mobile)
+
+    def staff(self, staff_no):
+        self.reload()
+        return self.roster.by_staff_no(staff_no)
+
+    # -- what is wrong ahead -----------------------------------------------------------
+
+    def gaps(self, when=None):
+        self.reload()
+        when = when or self.now()
+        return self.roster.gaps(when.date(), self.cfg.duty.gap_days,
+                                tuple(self.cfg.duty.required_roles), after=when)
+
+    def calendar_warning(self, when=None):
+        return self.calendar.coverage_warning((when or self.now()).date(), self.warn_from)
+
+    def problems(self, when=None):
+        """[(state, part, message)] for `lawline check` and the periodic task."""
+        when = when or self.now()
+        out = []
+        warning = self.calendar_warning(when)
+        out.append(("warn", "calendar", warning) if warning else
+                   ("ok", "calendar", f"holiday data for {when.year}"
+                    f"{' and ' + str(when.year + 1) if self.calendar.known(when.year + 1) else ''}"
+                    f"; today: {self.why(when)}"))
+        errors, _ = self.check_files() if self.files else ([], [])
+        if not self.files:
+            out.append(("ok", "duty rota", "no rota files: key 1 and 3 ring [duty] numbers "
+                        f"({', '.join(self.cfg.duty.numbers) or 'none'})"))
+        elif errors:
+            out.append(("fail", "duty rota", f"{len(errors)} problem(s): " + "; ".join(errors[:5])))
+        else:
+            out.append(("ok", "duty rota", f"{len(self.roster.entries)} row(s), "
+                        f"{len(self.roster.people())} people"))
+        gaps = self.gaps(when)
+        if gaps:
+            text = "; ".join(f"{d} {s.label()} no {r}" for d, s, r in gaps[:6])
+            more = f" (+{len(gaps) - 6} more)" if len(gaps) > 6 else ""
+            out.append(("warn", "duty cover", f"{len(gaps)} gap(s) in the next "
+                        f"{self.cfg.duty.gap_days} days: {text}{more}"))
+        elif self.roster.configured and not self.cfg.duty.gap_days:
+            out.append(("ok", "duty cover", "not checked ahead ([duty] gap_days = 0)"))
+        elif self.roster.configured:
+            out.append(("ok", "duty cover", f"every shift covered for the next "
+                        f"{self.cfg.duty.gap_days} days"))
+        return out
+
+    # -- `lawline duty` ----------------------------------------------------------------
+
+    def status_lines(self, when=None):
+        when = when or self.now()
+        self.reload()
+        lines = [f"now: {when:%Y-%m-%d %H:%M} ({self.why(when)})"]
+        if not self.roster.configured:
+            lines.append(f"no rota configured: key 1 and key 3 ring {', '.join(self.cfg.duty.numbers)}")
+            return lines
+        shifts = self.roster.shifts_at(when)
+        if not shifts:
+            lines.append("on duty now: no shift")
+        for day, shift in shifts:
+            people = self.roster.for_shift(day, shift.name)
+            lines.append(f"on duty now: {shift.label()} (from {day}): " + _people(people))
+        nxt = self.roster.next_shift(when)
+        if nxt:
+            begin, shift, people = nxt
+            lines.append(f"next: {shift.label()} from {begin:%Y-%m-%d %H:%M}: " + _people(people))
+        for day, shift, role in self.gaps(when):
+            lines.append(f"GAP: {day} {shift.label()}: no {role}")
+        return lines
+
+
+def _people(entries):
+    if not entries:
+        return "nobody"
+    return ", ".join(f"{e.person.name} ({e.person.role}, {e.person.mobile}"
+                     f"{', staff ' + e.person.staff_no if e.person.staff_no else ''})"
+                     for e in entries)

@@ -1,0 +1,81 @@
+"""GPIO parts of the HAT: the modem's power key and the status LED (gpiozero).
+
+Waveshare SIM7600X 4G HAT (reference/modems.md 1.7): with the PWR-D6 jumper, BCM 6 drives the
+module's PWRKEY through a transistor, so GPIO HIGH presses the key [inferred, not measured].
+Their demo holds it HIGH 2 s to switch on (then ~20 s until AT answers) and 3 s to switch off
+(then ~18 s). The key toggles: a module that is already off is switched on by the "off" press,
+which is why a power cycle ends by checking that the module answers, not by trusting presses.
+
+gpiozero picks the pin factory (lgpio on the Pi); tests pass gpiozero's MockFactory and read
+the pin's history (STYLE.md: no GPIO fake of our own).
+"""
+
+import asyncio
+import logging
+
+log = logging.getLogger("lawline.hat")
+
+
+class PowerKey:
+    """The modem's power key. `press(seconds)` holds it; `power_cycle()` is off, wait, on."""
+
+    def __init__(self, pin=6, pin_factory=None, on_seconds=2.0, off_seconds=3.0,
+                 off_wait=18.0):
+        from gpiozero import DigitalOutputDevice
+        self.pin = pin
+        self.on_seconds = on_seconds
+        self.off_seconds = off_seconds
+        self.off_wait = off_wait
+        self.device = DigitalOutputDevice(pin, active_high=True, initial_value=False,
+                                          pin_factory=pin_factory)
+
+    async def press(self, seconds):
+        self.device.on()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.device.off()
+
+    async def power_cycle(self):
+        log.warning("hat: power-cycling the modem with the power key on BCM %d (%g s off, "
+                    "%g s wait, %g s on)", self.pin, self.off_seconds, self.off_wait,
+                    self.on_seconds)
+        await self.press(self.off_seconds)
+        await asyncio.sleep(self.off_wait)
+        await self.press(self.on_seconds)
+
+    def close(self):
+        self.device.close()
+
+
+class StatusLed:
+    """On: the line is ready. Blinking: something needs attention (lawline check says what).
+    Off: the box is not running."""
+
+    def __init__(self, pin, pin_factory=None):
+        from gpiozero import LED
+        self.led = LED(pin, pin_factory=pin_factory)
+        self.state = None
+
+    def show(self, ok):
+        if ok == self.state:
+            return
+        self.state = ok
+        if ok:
+            self.led.on()
+        else:
+            self.led.blink(on_time=0.2, off_time=0.8)
+
+    def close(self):
+        self.led.close()
+
+
+def from_config(hat, pin_factory=None):
+    """(PowerKey or None, StatusLed or None) from the [hat] section."""
+    key = led = None
+    if hat.power_key_pin:
+        key = PowerKey(hat.power_key_pin, pin_factory, hat.power_key_seconds,
+                       hat.power_off_seconds)
+    if hat.status_led_pin:
+        led = StatusLed(hat.status_led_pin, pin_factory)
+    return key, led

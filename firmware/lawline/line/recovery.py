@@ -1,0 +1,231 @@
+"""Keeping the modem alive: health checks, soft reset, power cycle, reopening renamed ports.
+
+Modems stop answering (an EC25 after hours without signal, a SIM7000 on one port while the
+other still works), and USB re-enumeration renames their ports (reference/modems.md 5.3, 5.5).
+The supervisor:
+- asks `AT` every `health_interval` (skipped while a command is in flight; a V.253 modem in a
+  voice data state counts as alive), and calls the modem dead after two silent tries;
+- ends a call in progress cleanly: a `failed` event, so the call flow commits the call record
+  with outcome "error" and "modem stopped answering";
+- soft-resets (the profile's AT+CRESET / AT+CFUN=1,1 / ATZ), closes the ports and reopens them
+  by the configured name, which should be the udev link (board/99-lawline-modem.rules) so a
+  re-enumerated port is found under its new kernel name; retries with backoff;
+- power-cycles through the HAT's power key once the module stays silent past its boot time;
+- reports one state at a time (one log line per change) to the status file `lawline check`
+  reads, and to the status LED.
+With `reset_after_hangup` (a SIM7600 firmware whose audio degrades from the second call, 5.1)
+the same reset-and-reopen runs after every call.
+"""
+
+import asyncio
+import logging
+import os
+import time
+
+from ..errors import ModemError
+
+log = logging.getLogger("lawline.line")
+
+READY = "ready"
+STARTING = "starting"
+NOT_ANSWERING = "not answering"
+RESETTING = "resetting"
+POWER_CYCLING = "power cycling"
+PORT_GONE = "port gone"
+WAITING = "waiting"
+
+
+class LineState:
+    """The modem's state as one sentence; logged and published only when it changes."""
+
+    def __init__(self, name, status=None, led=None):
+        self.name = name
+        self.status = status
+        self.led = led
+        self.state = None
+        self.detail = ""
+        self.since = time.time()
+        self.notes = []           # standing facts (e.g. "bridging unavailable ...")
+
+    def set(self, state, detail):
+        if (state, detail) == (self.state, self.detail):
+            return
+        self.state, self.detail, self.since = state, detail, time.time()
+        text = detail + ("; " + "; ".join(self.notes) if self.notes and state == READY else "")
+        if self.status is not None:
+            from ..status import FAIL, OK, WARN
+            level = OK if state == READY else (WARN if state in (STARTING, RESETTING) else FAIL)
+            if state == READY and any("unavailable" in n for n in self.notes):
+                level = WARN
+            self.status.set("modem", level, text)
+        else:
+            (log.info if state == READY else log.warning)("modem %s: %s", self.name, text)
+        if self.led is not None:
+            self.led.show(state == READY)
+
+    def as_dict(self):
+        return {"state": self.state, "detail": self.detail, "since": self.since,
+                "notes": list(self.notes)}
+
+
+class LineSupervisor:
+    def __init__(self, modem, audio, line, status=None, power_key=None, led=None):
+        """`line` is the config's [line] section (health_interval, health_timeout,
+        recovery_max_backoff, reset_after_hangup)."""
+        self.modem = modem
+        self.audio = audio
+        self.cfg = line
+        self.power_key = power_key
+        self.state = LineState(modem.name, status, led)
+        self._lost = asyncio.Event()
+        self.recoveries = 0
+        modem.at.on_lost = self._port_lost
+
+    @property
+    def path(self):
+        return self.modem.at_port
+
+    def _where(self):
+        real = os.path.realpath(self.path)
+        return self.path if real == self.path else f"{self.path} (now {real})"
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self, stop=None):
+        """Bring the modem up; while it is missing or silent, keep trying with backoff."""
+        self.state.set(STARTING, f"opening {self._where()}")
+        if await self._try_start():
+            return True
+        return await self._retry(stop, f"no modem answering on {self.path}")
+
+    async def _try_start(self):
+        modem = self.modem
+        try:
+            await modem.start()
+        except (ModemError, OSError) as exc:
+            modem.close()
+            self._last_error = str(exc)
+            return False
+        try:
+            self.audio.open()
+        except Exception as exc:  # noqa: BLE001 (serial.SerialException, sounddevice errors)
+            modem.close()
+            self._last_error = f"audio: {exc}"
+            return False
+        self._lost.clear()
+        self.state.notes = list(getattr(modem, "notes", []))
+        self.state.set(READY, f"ready on {self._where()} ({modem.profile.description})")
+        return True
+
+    async def _probe(self):
+        """Open the AT port and ask `AT` once: is anybody there yet? (A booting module is
+        silent; a full start would wait for every init command's timeout.)"""
+        at = self.modem.at
+        if not os.path.exists(self.path):
+            self._last_error = f"{self.path} does not exist"
+            return False
+        try:
+            at.open()
+        except ModemError as exc:
+            self._last_error = str(exc)
+            return False
+        try:
+            return await self.modem.ping(self.cfg.health_timeout)
+        finally:
+            at.close()
+
+    async def _retry(self, stop, why):
+        """Backoff loop until the modem is back; a power cycle once it stays silent."""
+        delay, began, cycled = 1.0, time.monotonic(), False
+        boot = getattr(self.modem.profile, "boot_seconds", 20.0)
+        self._last_error = getattr(self, "_last_error", why)
+        while stop is None or not stop.is_set():
+            gone = not os.path.exists(self.path)
+            if gone:
+                self.state.set(PORT_GONE, f"{self.path} is gone (USB re-enumeration?); "
+                                          "waiting for it to come back")
+            else:
+                self.state.set(WAITING, f"{why}; retrying {self.path} with backoff up to "
+                                        f"{self.cfg.recovery_max_backoff:g} s")
+            if not gone and await self._probe() and await self._try_start():
+                self.recoveries += 1
+                return True
+            if self.power_key is not None and not cycled and \
+                    time.monotonic() - began > 2 * boot:
+                cycled = True
+                self.state.set(POWER_CYCLING, f"no answer for {time.monotonic() - began:.0f} s "
+                                              f"({self._last_error}); power-cycling the modem")
+                await self.power_key.power_cycle()
+                delay = 1.0
+                continue
+            if stop is not None:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, self.cfg.recovery_max_backoff)
+        return False
+
+    # -- watching ----------------------------------------------------------------------------
+
+    def _port_lost(self):
+        self.modem.fail_call("modem port went away")
+        self._lost.set()
+
+    async def run(self, stop):
+        """The health check, until `stop` is set."""
+        while not stop.is_set():
+            lost = asyncio.ensure_future(self._lost.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({lost, stopping}, timeout=self.cfg.health_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+                stopping.cancel()
+            if stop.is_set():
+                return
+            if self._lost.is_set():
+                await self.recover("the AT port went away", reset=False, stop=stop)
+                continue
+            if not self.modem.at.is_open:
+                continue
+            if await self.modem.ping(self.cfg.health_timeout):
+                continue
+            # One lost reply is line noise; two are a modem that stopped answering.
+            if await self.modem.ping(self.cfg.health_timeout):
+                continue
+            await self.recover("modem stopped answering", stop=stop)
+
+    async def recover(self, why, reset=True, stop=None):
+        modem = self.modem
+        self.state.set(PORT_GONE if not reset else NOT_ANSWERING,
+                       f"{why} on {self.path}; the line is out of service")
+        modem.fail_call(why)
+        if reset and modem.at.is_open:
+            command = modem.profile.reset_command
+            self.state.set(RESETTING, f"{why}; soft reset with {command}")
+            try:
+                await modem.at.command(command, timeout=self.cfg.health_timeout)
+            except (ModemError, OSError) as exc:
+                log.info("modem %s: %s not confirmed (%s)", modem.name, command, exc)
+        self.audio.close()
+        modem.close()
+        await self._retry(stop, why)
+
+    async def after_call(self):
+        """The CRESET-after-hangup workaround (reference/modems.md 5.1), when configured."""
+        if not self.cfg.reset_after_hangup or not self.modem.at.is_open:
+            return
+        command = self.modem.profile.reset_command
+        self.state.set(RESETTING, f"resetting after the call with {command} "
+                                  "(reset_after_hangup)")
+        try:
+            await self.modem.at.command(command, timeout=self.cfg.health_timeout)
+        except (ModemError, OSError) as exc:
+            log.info("modem %s: %s not confirmed (%s)", self.modem.name, command, exc)
+        self.audio.close()
+        self.modem.close()
+        await self._retry(None, "reset after the call")

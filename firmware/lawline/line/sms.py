@@ -1,0 +1,448 @@
+"""SMS in PDU mode (3GPP 23.040 / 23.038; reference/modems.md section 3).
+
+The box sends in PDU mode because only PDU mode can carry the concatenation header that long
+Chinese texts need (modems.md 3.1). Limits (3.5): 160 GSM-7 septets or 70 UCS-2 code units in
+a single message; 153 / 67 per part behind the 6-byte header with an 8-bit reference.
+Characters outside the BMP (emoji) are two UCS-2 code units (a surrogate pair) and are never
+split across parts.
+
+Pure functions and small value objects only: the modem driver (modem.py) and the simulated
+modems (sim/) both use them, and tests cross-check them against python-gsmmodem's codec.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+# -- GSM 7-bit default alphabet and its extension table (23.038 6.2.1) ---------------------
+
+_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+          "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_EXTENSION = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~",
+              0x3E: "]", 0x40: "|", 0x65: "€"}
+_ESC = 0x1B
+_TO_SEPTETS = {ch: (i,) for i, ch in enumerate(_BASIC) if i != _ESC}
+_TO_SEPTETS.update({ch: (_ESC, code) for code, ch in _EXTENSION.items()})
+
+DCS_GSM7 = 0x00
+DCS_8BIT = 0x04
+DCS_UCS2 = 0x08
+
+SINGLE_UCS2 = 70
+PART_UCS2 = 67       # behind the 6-byte concatenation header (8-bit reference)
+SINGLE_GSM7 = 160
+PART_GSM7 = 153
+SINGLE_8BIT = 140
+PART_8BIT = 134
+
+
+class PduError(ValueError):
+    """A PDU that cannot be decoded; the message says where it went wrong."""
+
+
+def gsm7_septets(text):
+    """The septets of `text` in the GSM default alphabet, or None if a character is not in it."""
+    out = []
+    for ch in text:
+        septets = _TO_SEPTETS.get(ch)
+        if septets is None:
+            return None
+        out.extend(septets)
+    return out
+
+
+def gsm7_text(septets):
+    out, escaped = [], False
+    for s in septets:
+        if escaped:
+            out.append(_EXTENSION.get(s, " "))  # 23.038: unknown extension -> space
+            escaped = False
+        elif s == _ESC:
+            escaped = True
+        else:
+            out.append(_BASIC[s])
+    return "".join(out)
+
+
+def pack_septets(septets, fill_bits=0):
+    """Septets packed LSB first into octets, after `fill_bits` zero bits (UDH alignment)."""
+    value, bits, out = 0, fill_bits, bytearray()
+    for s in septets:
+        value |= (s & 0x7F) << bits
+        bits += 7
+        while bits >= 8:
+            out.append(value & 0xFF)
+            value >>= 8
+            bits -= 8
+    if bits:
+        out.append(value & 0xFF)
+    return bytes(out)
+
+
+def unpack_septets(data, count, fill_bits=0):
+    value, bits, out = 0, 0, []
+    for octet in data:
+        value |= octet << bits
+        bits += 8
+        if fill_bits:
+            value >>= fill_bits
+            bits -= fill_bits
+            fill_bits = 0
+        while bits >= 7 and len(out) < count:
+            out.append(value & 0x7F)
+            value >>= 7
+            bits -= 7
+    if len(out) < count:
+        raise PduError(f"user data holds {len(out)} septets, its length says {count}")
+    return out
+
+
+# -- addresses -------------------------------------------------------------------------------
+
+TOA_INTERNATIONAL = 0x91
+TOA_UNKNOWN = 0x81
+TOA_NATIONAL = 0xA1
+TOA_ALPHANUMERIC = 0xD0
+
+
+def encode_address(number):
+    """Address field (23.040 9.1.2.5): digit count, type of address, swapped BCD."""
+    digits = number[1:] if number.startswith("+") else number
+    if not digits or any(c not in "0123456789*#" for c in digits):
+        raise ValueError(f"not a phone number: {number!r}")
+    toa = TOA_INTERNATIONAL if number.startswith("+") else TOA_UNKNOWN
+    return bytes([len(digits), toa]) + _bcd(digits)
+
+
+def _bcd(digits):
+    table = {"*": 0xA, "#": 0xB}
+    nibbles = [table.get(d, None) if d in table else int(d) for d in digits]
+    if len(nibbles) % 2:
+        nibbles.append(0xF)
+    return bytes(nibbles[i] | (nibbles[i + 1] << 4) for i in range(0, len(nibbles), 2))
+
+
+def _unbcd(data, count=None):
+    out = []
+    for octet in data:
+        for nibble in (octet & 0x0F, octet >> 4):
+            if nibble == 0xF:
+                continue
+            out.append("0123456789*#abc"[nibble] if nibble < 15 else "")
+    text = "".join(out)
+    return text[:count] if count is not None else text
+
+
+def decode_address(data, pos):
+    """(number, next position) of the address field at `pos`."""
+    try:
+        count, toa = data[pos], data[pos + 1]
+    except IndexError:
+        raise PduError("PDU ends inside an address") from None
+    octets = (count + 1) // 2
+    raw = data[pos + 2:pos + 2 + octets]
+    if len(raw) < octets:
+        raise PduError("PDU ends inside an address")
+    if toa & 0x70 == 0x50:  # alphanumeric sender (a bank, an operator): GSM-7 packed
+        number = gsm7_text(unpack_septets(raw, count * 4 // 7))
+    else:
+        number = _unbcd(raw, count)
+        if toa & 0x70 == 0x10:
+            number = "+" + number
+    return number, pos + 2 + octets
+
+
+def decode_smsc(data):
+    """(SMSC number or '', position of the TPDU) for a PDU that starts with the SMSC field."""
+    length = data[0]
+    if length == 0:
+        return "", 1
+    toa, raw = data[1], data[2:1 + length]
+    number = _unbcd(raw)
+    return ("+" + number if toa & 0x70 == 0x10 else number), 1 + length
+
+
+def encode_smsc(number):
+    if not number:
+        return b"\x00"
+    digits = number.lstrip("+")
+    body = bytes([TOA_INTERNATIONAL if number.startswith("+") else TOA_UNKNOWN]) + _bcd(digits)
+    return bytes([len(body)]) + body
+
+
+# -- time stamps (23.040 9.2.3.11) -------------------------------------------------------------
+
+def encode_scts(when=None, quarter_hours=32):
+    """Service-centre time stamp; China is +32 quarter-hours (modems.md 3.4)."""
+    t = time.gmtime((time.time() if when is None else when) + quarter_hours * 900)
+    fields = [t.tm_year % 100, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec]
+    out = bytes(((v % 10) << 4) | (v // 10) for v in fields)
+    tz = abs(quarter_hours)
+    tz_octet = ((tz % 10) << 4) | (tz // 10) | (0x08 if quarter_hours < 0 else 0)
+    return out + bytes([tz_octet])
+
+
+def decode_scts(raw):
+    """'yy/MM/dd,hh:mm:ss+zz' (the text-mode spelling) from the 7 octets."""
+    digits = [((o & 0x0F) * 10 + (o >> 4)) for o in raw[:6]]
+    tz_octet = raw[6]
+    tz = (tz_octet & 0x07) * 10 + (tz_octet >> 4)
+    sign = "-" if tz_octet & 0x08 else "+"
+    return "{:02d}/{:02d}/{:02d},{:02d}:{:02d}:{:02d}{}{:02d}".format(*digits, sign, tz)
+
+
+# -- user data -------------------------------------------------------------------------------
+
+@dataclass
+class Concat:
+    ref: int
+    total: int
+    seq: int
+
+
+def _udh(concat):
+    if concat is None:
+        return b""
+    if concat.ref > 0xFF:
+        ie = bytes([0x08, 4, concat.ref >> 8, concat.ref & 0xFF, concat.total, concat.seq])
+    else:
+        ie = bytes([0x00, 3, concat.ref, concat.total, concat.seq])
+    return bytes([len(ie)]) + ie
+
+
+def _parse_udh(ud):
+    """(Concat or None, header length in octets including its length octet)."""
+    if not ud:
+        raise PduError("user data header indicated but user data is empty")
+    udhl = ud[0]
+    header = ud[1:1 + udhl]
+    if len(header) < udhl:
+        raise PduError("user data header longer than the user data")
+    concat, i = None, 0
+    while i + 2 <= len(header):
+        iei, length = header[i], header[i + 1]
+        value = header[i + 2:i + 2 + length]
+        if iei == 0x00 and length == 3:
+            concat = Concat(value[0], value[1], value[2])
+        elif iei == 0x08 and length == 4:
+            concat = Concat((value[0] << 8) | value[1], value[2], value[3])
+        i += 2 + length
+    return concat, udhl + 1
+
+
+def encode_user_data(dcs, payload, concat=None):
+    """(UDL, UD bytes). `payload` is septets (GSM-7) or bytes (UCS-2, 8-bit)."""
+    udh = _udh(concat)
+    if dcs == DCS_GSM7:
+        header_bits = len(udh) * 8
+        fill = (7 - header_bits % 7) % 7
+        header_septets = (header_bits + fill) // 7
+        # The fill bits pad the header to a septet boundary; the text starts after them.
+        body = pack_septets(payload, fill)
+        return header_septets + len(payload), udh + body
+    return len(udh) + len(payload), udh + bytes(payload)
+
+
+def decode_user_data(dcs, udhi, udl, ud):
+    """(text or None for 8-bit, raw payload bytes/septets, Concat or None)."""
+    alphabet = data_alphabet(dcs)
+    concat, header = (None, 0)
+    if udhi:
+        concat, header = _parse_udh(ud)
+    if alphabet == DCS_GSM7:
+        header_bits = header * 8
+        fill = (7 - header_bits % 7) % 7 if header else 0
+        skip = (header_bits + fill) // 7
+        septets = unpack_septets(ud[header:], udl - skip, fill)
+        return gsm7_text(septets), septets, concat
+    body = ud[header:udl]
+    if alphabet == DCS_UCS2:
+        if len(body) % 2:
+            raise PduError("UCS-2 user data has an odd number of octets")
+        return body.decode("utf-16-be", "surrogatepass"), body, concat
+    return None, body, concat
+
+
+def data_alphabet(dcs):
+    """23.038 4: the alphabet of a data coding scheme."""
+    if dcs & 0xC0 == 0x00 or dcs & 0xC0 == 0x40:
+        return (DCS_GSM7, DCS_8BIT, DCS_UCS2, DCS_8BIT)[(dcs >> 2) & 3]
+    if dcs & 0xF0 == 0xF0:
+        return DCS_8BIT if dcs & 0x04 else DCS_GSM7
+    if dcs & 0xF0 == 0xE0:
+        return DCS_UCS2
+    return DCS_GSM7
+
+
+# -- splitting a text into parts -------------------------------------------------------------
+
+def split_text(text):
+    """(dcs, [payload per part]) for `text`: GSM-7 septet lists when every character is in the
+    default alphabet, UCS-2 byte strings otherwise. Escape pairs and surrogate pairs are never
+    cut in two."""
+    septets = gsm7_septets(text)
+    if septets is not None:
+        if len(septets) <= SINGLE_GSM7:
+            return DCS_GSM7, [septets]
+        parts, start = [], 0
+        while start < len(septets):
+            end = min(start + PART_GSM7, len(septets))
+            if end < len(septets) and septets[end - 1] == _ESC and \
+                    (end - 1 == start or septets[end - 2] != _ESC):
+                end -= 1  # never end a part on the escape of an escape pair
+            parts.append(septets[start:end])
+            start = end
+        return DCS_GSM7, parts
+    units = text.encode("utf-16-be", "surrogatepass")
+    if len(units) <= SINGLE_UCS2 * 2:
+        return DCS_UCS2, [units]
+    parts, start = [], 0
+    while start < len(units):
+        end = min(start + PART_UCS2 * 2, len(units))
+        if end < len(units) and 0xD8 <= units[end - 2] <= 0xDB:
+            end -= 2  # a high surrogate: its low half goes with it into the next part
+        parts.append(units[start:end])
+        start = end
+    return DCS_UCS2, parts
+
+
+# -- SMS-SUBMIT (host to network) ----------------------------------------------------------
+
+@dataclass
+class SubmitPdu:
+    hex: str              # what goes after the prompt (SMSC octet "00" included)
+    tpdu_length: int      # AT+CMGS=<n>: octets without the SMSC field (modems.md 3.3)
+
+
+def encode_submit(number, text, ref=0, validity=0xA7):
+    """The SMS-SUBMIT PDUs for `text` to `number`: one, or several with a concatenation header
+    sharing the 8-bit reference `ref`. Validity 0xA7 = 24 hours (relative format)."""
+    dcs, payloads = split_text(text)
+    total = len(payloads)
+    if total > 255:
+        raise ValueError(f"text too long for one SMS ({total} parts)")
+    out = []
+    for seq, payload in enumerate(payloads, 1):
+        concat = Concat(ref & 0xFF, total, seq) if total > 1 else None
+        udl, ud = encode_user_data(dcs, payload, concat)
+        first = 0x01 | 0x10 | (0x40 if concat else 0)  # SUBMIT, relative validity, UDHI
+        tpdu = (bytes([first, 0x00]) + encode_address(number) +
+                bytes([0x00, dcs, validity, udl]) + ud)
+        out.append(SubmitPdu(("00" + tpdu.hex()).upper(), len(tpdu)))
+    return out
+
+
+@dataclass
+class Message:
+    """One decoded SMS-SUBMIT or SMS-DELIVER."""
+    kind: str                 # "submit" or "deliver"
+    number: str               # destination (submit) or originator (deliver)
+    dcs: int
+    text: str                 # "" for 8-bit data
+    payload: bytes            # the user data without its header (UCS-2/8-bit octets, septets)
+    concat: Concat = None
+    smsc: str = ""
+    reference: int = 0        # TP-MR of a submit
+    timestamp: str = ""       # deliver: 'yy/MM/dd,hh:mm:ss+zz'
+    udhi: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def decode_pdu(hex_text, with_smsc=True):
+    """Decode an SMS-SUBMIT or SMS-DELIVER PDU given as hex. PduError when malformed."""
+    try:
+        data = bytes.fromhex(hex_text.strip())
+    except ValueError:
+        raise PduError("PDU is not hex") from None
+    if not data:
+        raise PduError("empty PDU")
+    try:
+        return _decode(data, with_smsc)
+    except IndexError:
+        raise PduError("PDU ends early") from None
+
+
+def _decode(data, with_smsc):
+    smsc, pos = decode_smsc(data) if with_smsc else ("", 0)
+    first = data[pos]
+    mti = first & 0x03
+    udhi = bool(first & 0x40)
+    pos += 1
+    if mti == 0x01:
+        reference = data[pos]
+        number, pos = decode_address(data, pos + 1)
+        pid, dcs = data[pos], data[pos + 1]
+        pos += 2
+        vpf = (first >> 3) & 0x03
+        pos += {0: 0, 2: 1, 1: 7, 3: 7}[vpf]
+        kind, stamp = "submit", ""
+    elif mti == 0x00:
+        reference = 0
+        number, pos = decode_address(data, pos)
+        pid, dcs = data[pos], data[pos + 1]
+        stamp = decode_scts(data[pos + 2:pos + 9])
+        pos += 9
+        kind = "deliver"
+    else:
+        raise PduError(f"message type {mti} is neither SMS-DELIVER nor SMS-SUBMIT")
+    udl = data[pos]
+    ud = data[pos + 1:]
+    text, payload, concat = decode_user_data(dcs, udhi, udl, ud)
+    if data_alphabet(dcs) == DCS_GSM7:
+        payload = bytes(payload)
+    return Message(kind, number, dcs, text or "", payload, concat, smsc, reference, stamp, udhi,
+                   {"pid": pid})
+
+
+def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", when=None):
+    """The SMS-DELIVER PDU (hex, SMSC field included) a network hands to the recipient."""
+    udl, ud = encode_user_data(dcs, list(payload) if dcs == DCS_GSM7 else payload, concat)
+    first = 0x04 | (0x40 if concat else 0)  # DELIVER, no more messages to send, UDHI
+    tpdu = (bytes([first]) + encode_address(sender) + bytes([0x00, dcs]) + encode_scts(when) +
+            bytes([udl]) + ud)
+    return (encode_smsc(smsc) + tpdu).hex().upper(), len(tpdu)
+
+
+# -- reassembly ----------------------------------------------------------------------------
+
+def join_parts(parts):
+    """The text of parts [(dcs, payload, text)] in order. UCS-2 parts are joined as code units
+    first, so a surrogate pair cut by a careless sender still becomes its character."""
+    if parts and all(data_alphabet(dcs) == DCS_UCS2 for dcs, _, _ in parts):
+        return b"".join(payload for _, payload, _ in parts).decode("utf-16-be", "replace")
+    return "".join(text for _, _, text in parts)
+
+
+class Reassembler:
+    """Collects the parts of concatenated messages. `add` returns the whole text once the last
+    part is in (a single message is whole at once); `expire` hands back what is left of
+    messages whose parts stopped coming, so no text is ever thrown away."""
+
+    def __init__(self):
+        self._pending = {}  # (number, ref, total) -> {seq: (dcs, payload, text)}, first seen
+
+    def add(self, message, now=None):
+        if message.concat is None or message.concat.total <= 1:
+            return message.text if message.text or message.dcs != DCS_8BIT else \
+                message.payload.hex()
+        c = message.concat
+        key = (message.number, c.ref, c.total)
+        parts, _ = self._pending.setdefault(key, ({}, time.monotonic() if now is None else now))
+        parts[c.seq] = (message.dcs, message.payload, message.text)
+        if len(parts) < c.total:
+            return None
+        del self._pending[key]
+        return join_parts([parts[i] for i in sorted(parts)])
+
+    def expire(self, older_than, now=None):
+        """[(number, partial text, missing part numbers)] for messages older than `older_than` s."""
+        now = time.monotonic() if now is None else now
+        out = []
+        for key, (parts, first) in list(self._pending.items()):
+            if now - first >= older_than:
+                del self._pending[key]
+                missing = [i for i in range(1, key[2] + 1) if i not in parts]
+                out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing))
+        return out
+
+    def __len__(self):
+        return len(self._pending)

@@ -1,0 +1,150 @@
+"""Call audio through a sound card (PortAudio via `sounddevice`): an EC25 in USB-audio mode
+(AT+QPCMV=1,2; ALSA card "Android", reference/modems.md 2.3), or a codec HAT wired to an
+analog-audio modem.
+
+Same face to the media bridge as SerialPcm: `read_frame()` (20 ms of S16LE at 8 kHz, or None)
+and `write(frame)`. PortAudio calls back on its own thread: the callback only moves frames
+between the card and two bounded buffers and never blocks. The card runs at 8 kHz when it
+can; otherwise at 16 or 48 kHz with integer resampling here (chan_quectel opens the EC25's card
+as 48 kHz "slin48" [?]). DTMF is detected in-band on what the card hears (dtmf.py): the keys go
+to `on_digit` (called on PortAudio's thread; the modem posts them to its loop).
+"""
+
+import collections
+import logging
+import threading
+
+import numpy as np
+
+from .audio import FRAME_BYTES, JitterBuffer
+from .dtmf import DtmfDetector
+
+RATES = (8000, 16000, 48000)
+
+
+def _lowpass(factor, taps=48):
+    """A windowed-sinc low-pass at 3.4 kHz for resampling by `factor` from/to 8 kHz."""
+    rate = 8000 * factor
+    n = np.arange(taps * factor) - (taps * factor - 1) / 2
+    h = np.sinc(2 * 3400 / rate * n) * np.hamming(len(n))
+    return h / h.sum()
+
+
+class Resampler:
+    """8 kHz <-> 8 kHz * factor through one FIR low-pass, filter state kept across blocks."""
+
+    def __init__(self, factor):
+        self.factor = factor
+        self.h = _lowpass(factor) if factor > 1 else None
+        keep = len(self.h) - 1 if factor > 1 else 0
+        self._down_tail = np.zeros(keep)
+        self._up_tail = np.zeros(keep)
+        self._phase = 0
+
+    def down(self, x):
+        if self.factor == 1:
+            return x
+        full = np.concatenate([self._down_tail, x.astype(np.float64)])
+        y = np.convolve(full, self.h, mode="valid")      # one output per input sample
+        self._down_tail = full[len(full) - len(self._down_tail):]
+        out = y[self._phase::self.factor]
+        self._phase = (self._phase - len(y)) % self.factor
+        return out
+
+    def up(self, x):
+        if self.factor == 1:
+            return x
+        z = np.zeros(len(x) * self.factor)
+        z[::self.factor] = x.astype(np.float64) * self.factor
+        full = np.concatenate([self._up_tail, z])
+        y = np.convolve(full, self.h, mode="valid")
+        self._up_tail = full[len(full) - len(self._up_tail):]
+        return y
+
+
+class SoundCardPcm:
+    def __init__(self, device, name="box", log=None, jitter=None, rates=RATES):
+        self.device = device
+        self.name = name
+        self.log = log or logging.getLogger("lawline.line")
+        self.jitter = jitter or JitterBuffer()
+        self.rates = rates
+        self.rate = None
+        self.stream = None
+        self._out = collections.deque(maxlen=8)      # frames from the bridge, 160 ms at most
+        self._lock = threading.Lock()
+        self._dtmf = DtmfDetector()
+        self._resampler = None
+        self.on_digit = None   # called with each key heard in-band (PortAudio's thread)
+        self.on_frame = None
+        self.frames_in = 0
+        self.frames_out = 0
+        self.underruns = 0
+        self.status_flags = 0
+
+    def open(self):
+        if self.stream is not None:
+            return
+        import sounddevice as sd
+        errors = []
+        for rate in self.rates:
+            try:
+                stream = sd.RawStream(device=self.device, samplerate=rate, channels=1,
+                                      dtype="int16", blocksize=rate // 50, latency="low",
+                                      callback=self._callback)
+            except (sd.PortAudioError, ValueError) as exc:
+                errors.append(f"{rate} Hz: {exc}")
+                continue
+            self.rate = rate
+            self._resampler = Resampler(rate // 8000)
+            self.jitter.clear()
+            self._out.clear()
+            stream.start()
+            self.stream = stream
+            self.log.info("modem %s: call audio on sound card %r at %d Hz%s", self.name,
+                          self.device, rate, "" if rate == 8000 else
+                          " (resampled to 8000 Hz here)")
+            return
+        raise OSError(f"sound card {self.device!r} cannot be opened: {'; '.join(errors)}")
+
+    def close(self):
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # noqa: BLE001 (PortAudio errors on a card that went away)
+                self.log.info("modem %s: closing sound card %r: %s", self.name, self.device, exc)
+        self.jitter.clear()
+
+    def _callback(self, indata, outdata, frames, time_info, status):
+        if status:
+            self.status_flags += 1
+        heard = np.frombuffer(bytes(indata), dtype="<i2")
+        pcm = np.clip(np.rint(self._resampler.down(heard)), -32768, 32767).astype("<i2").tobytes()
+        if pcm:
+            self.jitter.push(pcm)
+            self.frames_in += len(pcm) / FRAME_BYTES
+            if self.on_frame:
+                self.on_frame(pcm)
+            for key in self._dtmf.feed(pcm):
+                if self.on_digit:
+                    self.on_digit(key)
+        need = len(outdata)
+        with self._lock:
+            frame = self._out.popleft() if self._out else None
+        if frame is None:
+            self.underruns += 1
+            outdata[:] = bytes(need)
+            return
+        self.frames_out += 1
+        say = np.frombuffer(frame, dtype="<i2")
+        up = np.clip(np.rint(self._resampler.up(say)), -32768, 32767).astype("<i2").tobytes()
+        outdata[:] = (up + bytes(need))[:need]
+
+    def read_frame(self):
+        return self.jitter.pop()
+
+    def write(self, frame):
+        with self._lock:
+            self._out.append(bytes(frame))

@@ -1,0 +1,153 @@
+"""Call audio of a V.253 voice modem: samples in-band on the modem's one port (v253.py drives
+the port; this moves the samples).
+
+- PortWriter: writes to the shared port from two threads without ever splitting a DLE pair;
+- V253Audio: what the media bridge reads and writes (read_frame / write, like SerialPcm), with
+  the half-duplex backlog that holds what the box says while the modem records.
+"""
+
+import collections
+import os
+import select
+import threading
+import time
+
+import numpy as np
+
+from . import voice
+from .audio import JitterBuffer
+
+SOUND_LEVEL = 64          # a frame louder than this (of 32767) is the box speaking
+
+
+class PortWriter:
+    """Writes to the shared port from two threads: samples from pjmedia's clock thread (never
+    blocking: a frame is dropped when the port is full) and DLE codes from the loop. What a
+    partial write leaves is sent first next time, so a DLE pair is never split."""
+
+    def __init__(self):
+        self.fd = None
+        self.lock = threading.Lock()
+        self.pending = bytearray()
+        self.dropped = 0
+
+    def attach(self, fd):
+        with self.lock:
+            self.fd = fd
+            self.pending.clear()
+
+    def detach(self):
+        with self.lock:
+            self.fd = None
+            self.pending.clear()
+
+    def _flush(self):
+        while self.pending:
+            try:
+                n = os.write(self.fd, self.pending)
+            except BlockingIOError:
+                return
+            del self.pending[:n]
+
+    def audio(self, data):
+        with self.lock:
+            if self.fd is None:
+                return False
+            try:
+                self._flush()
+                if self.pending:
+                    self.dropped += 1
+                    return False
+                try:
+                    n = os.write(self.fd, data)
+                except BlockingIOError:
+                    n = 0
+            except OSError:
+                return False
+            if n < len(data):
+                self.pending += data[n:]
+            return True
+
+    def control(self, data, timeout=1.0):
+        with self.lock:
+            if self.fd is None:
+                raise OSError("the port is closed")
+            self.pending += data
+            deadline = time.monotonic() + timeout
+            while True:
+                self._flush()
+                if not self.pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise OSError("the port takes no more data")
+                select.select([], [self.fd], [], 0.05)
+
+
+class V253Audio:
+    """The call audio of a V.253 modem for the media bridge: read_frame/write like SerialPcm,
+    but the samples travel in-band on the modem's one port (the modem moves them)."""
+
+    def __init__(self, name, log):
+        self.name = name
+        self.log = log
+        self.jitter = JitterBuffer()
+        self.format = None
+        self.writer = PortWriter()
+        self.sending = False           # play or duplex: write() puts samples on the wire
+        self.last_sound = 0.0          # monotonic time the box last said something
+        self.backlog = collections.deque(maxlen=100)  # (frame, loud) said while not sending
+        self._loud_held = 0                            # loud frames in the backlog
+        self.frames_in = 0
+        self.frames_out = 0
+        self.on_frame = None
+
+    def open(self):
+        self.jitter.clear()
+
+    def close(self):
+        self.sending = False
+        self.backlog.clear()
+        self._loud_held = 0
+        self.jitter.clear()
+
+    def read_frame(self):
+        return self.jitter.pop()
+
+    def write(self, frame):
+        """A 20 ms S16LE frame from the bridge (pjmedia's clock thread): never blocks.
+
+        Half duplex: what the box says while the modem records waits in the backlog and is
+        played, in order and at its own pace, once the modem plays again; the delay this adds
+        goes away at the next silence (when only silence is left in the backlog)."""
+        samples = np.frombuffer(frame, dtype="<i2")
+        loud = bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > SOUND_LEVEL
+        if loud:
+            self.last_sound = time.monotonic()
+        fmt = self.format
+        if not self.sending or fmt is None:
+            if loud or self.backlog:
+                self._hold(frame, loud)
+            return
+        if self.backlog:
+            self._hold(frame, loud)
+            frame, was_loud = self.backlog.popleft()
+            self._loud_held -= was_loud
+            if not self._loud_held:
+                self.backlog.clear()   # nothing but silence is waiting: drop the delay
+        if self.writer.audio(voice.shield(fmt.from_s16(frame))):
+            self.frames_out += 1
+
+    def _hold(self, frame, loud):
+        if len(self.backlog) == self.backlog.maxlen:
+            self._loud_held -= self.backlog[0][1]
+        self.backlog.append((frame, loud))
+        self._loud_held += loud
+
+    def from_modem(self, data):
+        if self.format is None or not data:
+            return
+        pcm = self.format.to_s16(data)
+        self.frames_in += len(pcm) / 320
+        self.jitter.push(pcm)
+        if self.on_frame:
+            self.on_frame(pcm)

@@ -1,0 +1,139 @@
+"""Every SMS the box writes, in one place, and the commands duty staff send back.
+
+The texts are Chinese; the line driver encodes them as UCS-2 and splits long ones into
+concatenated parts (70 characters fit one part, 67 per part beyond that), so each text here
+says the important thing first: the case number, then the caller's number.
+
+Commands from a registered mobile (case number = 9 digits):
+
+    结案 261128001 | 办结 261128001 | R 261128001   the case is resolved
+    接 261128001   | 接案 261128001 | A 261128001   I take it (assigned to the sender)
+    转办 261128001 | F 261128001                    referred to another department
+"""
+
+import re
+from dataclasses import dataclass
+
+KIND_WORDS = {
+    "consultation": "法律咨询",
+    "service_request": "法律服务申请",
+    "urgent": "紧急纠纷",
+    "referral": "转介其他部门",
+    "complaint": "投诉",
+}
+STATE_WORDS = {
+    "new": "已受理，等待处理",
+    "assigned": "正在办理",
+    "referred": "已转交相关部门办理",
+    "resolved": "已办结",
+    "caller_informed": "已办结",
+}
+
+_COMMANDS = (
+    ("resolved", r"(?:结案|办结|完成|R|RESOLVE|DONE)"),
+    ("assigned", r"(?:接案|接|A|ACCEPT)"),
+    ("referred", r"(?:转办|转|F|REFER)"),
+)
+_COMMAND = re.compile(r"^\s*(\S+?)\s*[:：,，]?\s*(\d{9})\s*(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class Command:
+    state: str          # the state the sender moves the case to
+    case: str
+    note: str = ""
+
+
+def parse_command(text):
+    """A duty SMS as a Command, or None when it is not one."""
+    match = _COMMAND.match(text or "")
+    if not match:
+        return None
+    word, case, note = match.group(1).upper(), match.group(2), match.group(3).strip()
+    for state, pattern in _COMMANDS:
+        if re.fullmatch(pattern, word):
+            return Command(state, case, note[:200])
+    return None
+
+
+def _tag(office):
+    return f"【{office}】"
+
+
+def caller_case(office, case, kind, next_steps, hours="", line=""):
+    """To the caller: the case number, what happens next, how to ask about it."""
+    text = f"{_tag(office)}您的{KIND_WORDS[kind]}已登记，案件编号{case}。{next_steps}"
+    if hours:
+        text += f"办公时间：{hours}。"
+    if line:
+        text += f"查询进度请拨{line}按9输入案件编号。"
+    return text
+
+
+def duty_case(case, kind, caller, office=""):
+    """To the duty person: case, category, caller's number, how to close it."""
+    who = caller or "号码未显示"
+    return (f"{_tag(office or '0148')}新案件{case}（{KIND_WORDS[kind]}），来电{who}。"
+            f"请及时回复来电人。办结后回复：结案 {case}")
+
+
+def urgent_escalation(case, caller, minutes_waited=None, office=""):
+    waited = f"等待{minutes_waited}分钟" if minutes_waited else ""
+    return (f"{_tag(office or '0148')}紧急纠纷无人接听！案件{case}，来电{caller or '号码未显示'}"
+            f"{'，' + waited if waited else ''}。请立即回拨，接手后回复：接 {case}")
+
+
+def caller_resolved(office, case):
+    return f"{_tag(office)}您的案件{case}已办结。如有疑问请再次来电。"
+
+
+def caller_referral(office, case, referral):
+    return (f"{_tag(office)}转介信息（案件{case}）：{referral.name}，电话{referral.phone}，"
+            f"地址{referral.address}，时间{referral.hours}。")
+
+
+def complaint_to_head(case, caller, named=None, office=""):
+    about = f"，被投诉人工号{named.staff_no}（{named.name}）" if named else ""
+    return (f"{_tag(office or '0148')}新投诉{case}，来电{caller or '号码未显示'}{about}。"
+            "录音已存档并上报。此投诉不会通知被投诉人。")
+
+
+def low_rating(case, rating, caller, duty_name, office=""):
+    return (f"{_tag(office or '0148')}差评提醒：案件{case}来电人{caller or '号码未显示'}"
+            f"评分{rating}分（满分5分），接听人{duty_name}。请回访。")
+
+
+def overdue_owner(case, kind, caller, hours):
+    return (f"【0148】案件{case}（{KIND_WORDS[kind]}）已超过{hours:g}小时未办结，"
+            f"来电{caller or '号码未显示'}。办结后回复：结案 {case}")
+
+
+def overdue_head(case, kind, owner_name, owner, hours):
+    who = f"{owner_name}（{owner}）" if owner else "无人认领"
+    return (f"【0148】督办：案件{case}（{KIND_WORDS[kind]}）超期未办结，已超过{hours:g}小时，"
+            f"经办人{who}。")
+
+
+def gap_alert(gaps):
+    """`gaps`: [(date, Shift, role)]."""
+    words = {"lawyer": "律师", "mediator": "调解员"}
+    parts = [f"{d:%m月%d日}{s.name}班缺{words.get(r, r)}" for d, s, r in gaps[:5]]
+    more = f"等{len(gaps)}处" if len(gaps) > 5 else ""
+    return f"【0148】值班表有空缺：{'；'.join(parts)}{more}。请尽快安排。"
+
+
+def calendar_alert(year):
+    return (f"【0148】热线设备缺少{year}年节假日数据，请管理员更新（chinesecalendar 或 "
+            "holidays 文件）。")
+
+
+def daily_summary(day, calls, answered, voicemails, opened, resolved, overdue):
+    return (f"【0148】{day:%m月%d日}日报：来电{calls}，接通{answered}，留言{voicemails}；"
+            f"新案件{opened}，办结{resolved}，超期{overdue}。")
+
+
+def command_reply(command, case, ok, reason=""):
+    if ok:
+        done = {"resolved": "已结案", "assigned": "已由您接手", "referred": "已标记为转办"}
+        return f"【0148】案件{case}{done[command.state]}。"
+    return f"【0148】未能处理（案件{case}）：{reason}"

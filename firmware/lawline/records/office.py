@@ -1,0 +1,308 @@
+"""The office behind the line: cases, who is told what by SMS, and the office's own clock
+(overdue cases, cover gaps, the calendar running out, the daily summary, the reports).
+
+The call flow opens cases here and the box's SMS handler passes duty staff's replies here;
+`lawline case` acts on the same database from the shell. Everything that alerts a person
+goes through the SMS queue and is logged in one plain line.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import re
+import time
+
+from ..duty import clock
+from ..duty.desk import DutyDesk
+from ..duty.roster import normal_mobile
+from . import messages as text
+from .cases import Cases, CaseError
+from .sms import SmsQueue
+
+log = logging.getLogger("lawline.office")
+
+_MOBILE = re.compile(r"(\+?86)?1\d{10}")
+
+
+def is_mobile(number):
+    """Only Chinese mobiles can receive an SMS; a landline caller gets none."""
+    return bool(number) and bool(_MOBILE.fullmatch(number))
+
+
+class Office:
+    def __init__(self, cfg, spool_dir, outbox=None, desk=None):
+        self.cfg = cfg
+        self.name = cfg.office.name
+        self.head = cfg.office.head_mobile
+        self.desk = desk or DutyDesk(cfg)
+        self.cases = Cases(spool_dir / "cases.db")
+        self.sms = SmsQueue(self.cases._db, self.cases._lock)
+        self.outbox = outbox
+        self.reports_dir = spool_dir / "reports"
+        self.prompts_dir = spool_dir / "prompts"
+        self.on_upload = None          # called after an outbox commit (the box kicks upload)
+
+    # -- referral prompts ------------------------------------------------------------------
+
+    def render_referral_prompts(self):
+        """Write one prompt text per [[referral]] ("按1，县劳动保障监察大队") into
+        spool/prompts and render what changed with espeak-ng. The list lives in the box's
+        own config, not in the repository, so `make prompts` cannot know it; rendering at
+        start keeps the menu in step with the config. A recorded referral_N.wav placed there
+        wins, as for every prompt."""
+        from ..call.prompts import Prompts
+        from ..errors import LawlineError
+        referrals = getattr(self.cfg, "referral", [])
+        self.prompts_dir.mkdir(parents=True, exist_ok=True)
+        for i, ref in enumerate(referrals, start=1):
+            path = self.prompts_dir / f"referral_{i}.txt"
+            words = f"{ref.name}，请按{i}。"
+            if not path.exists() or path.read_text(encoding="utf-8").strip() != words:
+                path.write_text(words + "\n", encoding="utf-8")
+        prompts = Prompts(self.prompts_dir)
+        try:
+            done = prompts.render_missing()
+        except (LawlineError, OSError) as exc:
+            log.warning("referral prompts not rendered (%s); callers pressing 4 hear only the "
+                        "menu introduction", exc)
+            return []
+        if done:
+            log.info("referral prompts rendered: %s", ", ".join(done))
+        return done
+
+    def referral_prompt(self, index):
+        from ..call.prompts import Prompts
+        return Prompts(self.prompts_dir).path(f"referral_{index + 1}")
+
+    def barred(self, case, number):
+        """True when `number` must never hear about `case`: the person a complaint names."""
+        if case.kind != "complaint" or not case.detail or not number:
+            return False
+        try:
+            named = json.loads(case.detail).get("named") or {}
+        except ValueError:
+            return False
+        return bool(named.get("mobile")) and _same(named["mobile"], number)
+
+    def attach_modem(self, modem):
+        send = getattr(modem, "send_sms", None)
+        if send is None:
+            log.warning("sms: the line driver cannot send SMS; texts wait in the queue")
+        self.sms.sender = send
+
+    # -- opening cases ---------------------------------------------------------------------
+
+    def new_number(self):
+        return self.cases.next()
+
+    def open_case(self, kind, caller, number=None, owner="", owner_name="", detail="",
+                  call_id=None, state="new", notify_caller=True, notify_duty=(), note="",
+                  next_steps=None):
+        """Open a case; queue the caller's SMS and the duty SMS. Returns the Case."""
+        number = number or self.cases.next()
+        hours = self.cfg.cases.urgent_due_hours if kind == "urgent" else self.cfg.cases.due_hours
+        case = self.cases.open_case(number, kind, caller, owner, owner_name, detail, call_id,
+                                    state, hours, note=note)
+        log.info("case %s opened: %s from %s, %s%s", number, kind, caller or "a withheld number",
+                 state, f", owner {owner_name or owner}" if owner else "")
+        self._journal(case, "opened")
+        if notify_caller and is_mobile(caller):
+            self.sms.queue(caller, text.caller_case(
+                self.name, number, kind, next_steps or self.cfg.cases.next_steps,
+                self.desk.hours.describe(),
+                self.cfg.office.number), "caller case", number)
+        for mobile in notify_duty:
+            self.sms.queue(mobile, text.duty_case(number, kind, caller, self.name), "duty case",
+                           number)
+        return case
+
+    def duty_for(self, role="lawyer"):
+        """(first mobile, name, all mobiles) of `role` on duty now, for a case's owner."""
+        numbers = self.desk.numbers(role)
+        if not numbers:
+            return "", "", []
+        person = self.desk.person(numbers[0])
+        return numbers[0], person.name if person else "", numbers
+
+    def _journal(self, case, event):
+        """Every case change goes upstream too (the prefecture keeps the register)."""
+        if self.outbox is None:
+            return
+        history = self.cases.history(case.number)
+        record = {"case_number": case.number, "event": event, "kind": case.kind,
+                  "state": case.state, "caller": case.caller, "owner": case.owner,
+                  "owner_name": case.owner_name, "detail": case.detail, "call_id": case.call_id,
+                  "office": self.cfg.office.id, "opened": case.opened, "due": case.due,
+                  "history": [{"at": at, "state": st, "by": by, "note": note}
+                              for at, st, by, note in history]}
+        try:
+            self.outbox.commit(f"case-{case.number}-{len(history)}", "case", record, {})
+        except OSError as exc:
+            log.error("case %s: could not journal to the outbox: %s", case.number, exc)
+            return
+        if self.on_upload:
+            self.on_upload()
+
+    # -- acting on cases --------------------------------------------------------------------
+
+    def act(self, number, state, by, note="", owner=None, owner_name=None):
+        """Move a case (from an SMS or the shell); tell the caller when it is resolved."""
+        case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name)
+        log.info("case %s: %s by %s%s", number, state, by, f" ({note})" if note else "")
+        self._journal(case, state)
+        if state == "resolved" and is_mobile(case.caller) and case.kind != "complaint":
+            self.sms.queue(case.caller, text.caller_resolved(self.name, number),
+                           "caller resolved", number)
+            case = self.cases.move(number, "caller_informed", "box", "resolution SMS queued")
+            self._journal(case, "caller_informed")
+        return case
+
+    def caller_heard_status(self, number):
+        case = self.cases.get(number)
+        if case and case.state == "resolved":
+            case = self.cases.move(number, "caller_informed", "box", "caller heard it by phone")
+            self._journal(case, "caller_informed")
+
+    def on_sms(self, number, body):
+        """An SMS arrived: act on it if a registered mobile sent a command, else log it."""
+        person = self.desk.person(number)
+        is_head = bool(self.head) and _same(number, self.head)
+        if person is None and not is_head:
+            log.warning("sms from unknown number %s ignored: %r", number, (body or "")[:80])
+            return None
+        who = (person.name if person else "office head") + f" ({number})"
+        command = text.parse_command(body)
+        if command is None:
+            log.info("sms from %s is not a command: %r; help sent", who, (body or "")[:80])
+            self.sms.queue(number, "【0148】未识别的指令。办结请回复：结案 案件编号；"
+                           "接手请回复：接 案件编号", "command help")
+            return None
+        case = self.cases.get(command.case)
+        reason = None
+        if case is None:
+            reason = "没有这个案件编号"
+        elif case.kind == "complaint" and not is_head:
+            # complaints are the office head's: staff may be the subject of one
+            reason = "投诉案件只能由负责人处理"
+            log.warning("sms from %s tried to act on complaint %s; refused", who, command.case)
+        if reason is None:
+            try:
+                owner = number if command.state == "assigned" else None
+                self.act(command.case, command.state, f"{who} by SMS", command.note,
+                         owner=owner, owner_name=person.name if owner and person else None)
+            except CaseError as exc:
+                reason = "当前状态不能这样处理"
+                log.info("sms from %s: %s", who, exc)
+        if reason:
+            log.info("sms from %s: %s %s not done: %s", who, command.state, command.case, reason)
+        self.sms.queue(number, text.command_reply(command, command.case, reason is None,
+                                                  reason or ""), "command reply", command.case)
+        return reason is None
+
+    # -- the office's clock -----------------------------------------------------------------
+
+    def check_overdue(self, now=None):
+        now = now or time.time()
+        head_after = self.cfg.cases.head_after_hours * 3600
+        for case in self.cases.overdue(now):
+            hours = (now - case.opened) / 3600
+            if self.barred(case, case.owner) or (not case.owner and self.barred(case, self.head)):
+                if not case.head_alerted:
+                    log.warning("case %s overdue: it is a complaint about its only recipient; "
+                                "upstream has it, no SMS", case.number)
+                    self.cases.mark_alerted(case.number, "head", now)
+                continue
+            if case.owner and not case.owner_alerted:
+                log.warning("case %s overdue (%.0f h): alerting its owner %s", case.number,
+                            hours, case.owner_name or case.owner)
+                self.sms.queue(case.owner, text.overdue_owner(case.number, case.kind,
+                                                              case.caller, round(hours)),
+                               "overdue owner", case.number)
+                self.cases.mark_alerted(case.number, "owner", now)
+            elif not case.head_alerted and (not case.owner or
+                                            now - (case.owner_alerted or now) >= head_after):
+                log.warning("case %s still overdue (%.0f h): alerting the office head",
+                            case.number, hours)
+                self.sms.queue(self.head, text.overdue_head(case.number, case.kind,
+                                                            case.owner_name, case.owner,
+                                                            round(hours)),
+                               "overdue head", case.number)
+                self.cases.mark_alerted(case.number, "head", now)
+
+    def check_cover(self, when=None):
+        when = when or clock.now()
+        new = [g for g in self.desk.gaps(when)
+               if self.cases.notice_once(f"gap:{g[0]}:{g[1].name}:{g[2]}")]
+        for day, shift, role in new:
+            log.warning("duty cover: nobody (%s) on %s %s; office head alerted", role, day,
+                        shift.label())
+        if new:
+            self.sms.queue(self.head, text.gap_alert(new), "cover gap")
+        warning = self.desk.calendar_warning(when)
+        if warning:
+            if self.cases.notice_once(f"calendar-log:{when.date()}"):
+                log.warning("calendar: %s", warning)
+            missing = when.year if not self.desk.calendar.known(when.year) else when.year + 1
+            if self.cases.notice_once(f"calendar-sms:{missing}"):
+                self.sms.queue(self.head, text.calendar_alert(missing), "calendar")
+
+    def daily_summary(self, when=None):
+        when = when or clock.now()
+        if not self.cfg.cases.summary_at:
+            return False
+        at = dt.datetime.strptime(self.cfg.cases.summary_at, "%H:%M").time()
+        if when.time() < at or not self.cases.notice_once(f"summary:{when.date()}"):
+            return False
+        from .report import day_counts
+        counts = day_counts(self, when.date())
+        log.info("daily summary for %s: %s", when.date(), counts)
+        self.sms.queue(self.head, text.daily_summary(when.date(), **counts), "daily summary")
+        return True
+
+    def periodic_reports(self, when=None):
+        when = when or clock.now()
+        at = dt.datetime.strptime(self.cfg.report.at, "%H:%M").time()
+        if when.time() < at:
+            return []
+        from . import report
+        made = []
+        weekday = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                   "sunday").index(self.cfg.report.weekday)
+        if when.weekday() == weekday:
+            start, end = report.last_week(when.date())
+            if self.cases.notice_once(f"report:week:{start}"):
+                made.append(report.publish(self, start, end, "week"))
+        if when.day == 1:
+            start, end = report.last_month(when.date())
+            if self.cases.notice_once(f"report:month:{start}"):
+                made.append(report.publish(self, start, end, "month"))
+        return made
+
+    async def run(self, stop):
+        """The office's periodic task, next to the SMS sender."""
+        sender = asyncio.ensure_future(self.sms.run(stop))
+        period = self.cfg.cases.check_minutes * 60
+        try:
+            while not stop.is_set():
+                for job in (self.check_overdue, self.check_cover, self.daily_summary,
+                            self.periodic_reports):
+                    try:
+                        job()
+                    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the rest
+                        log.error("office: %s failed: %s", job.__name__, exc, exc_info=True)
+                self.sms.kick()
+                try:
+                    await asyncio.wait_for(stop.wait(), period)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            try:
+                await asyncio.wait_for(sender, 5)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                sender.cancel()
+
+
+def _same(a, b):
+    return normal_mobile(a) == normal_mobile(b)
+

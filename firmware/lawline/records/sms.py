@@ -1,0 +1,151 @@
+"""The SMS queue: every text the box owes somebody, kept in SQLite until the modem took it.
+
+The call flow never waits for the network to accept an SMS: it queues the text (durable,
+in spool/cases.db) and goes on; one task on the loop hands the texts to the line driver
+(`modem.send_sms(number, text) -> [message references]`, which does the UCS-2 encoding and
+the splitting into parts) one at a time, retrying with backoff when the modem refuses. A
+power cut between "queued" and "sent" only delays the text.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+
+from ..errors import LawlineError
+
+log = logging.getLogger("lawline.sms")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sms(
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL,
+    text TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    case_number TEXT,
+    created REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    last_error TEXT,
+    sent REAL,
+    refs TEXT
+);
+CREATE INDEX IF NOT EXISTS sms_due ON sms(state, next_attempt);
+"""
+
+MAX_ATTEMPTS = 8
+POLL = 30.0
+BACKOFF = (5, 15, 60, 300, 900, 1800, 3600)
+
+
+class SmsQueue:
+    def __init__(self, db, lock=None):
+        """`db` is a sqlite3 connection in autocommit mode (the case book's)."""
+        self._db = db
+        self._lock = lock or threading.Lock()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+        self._wake = None
+        self.sender = None            # async fn(number, text) -> list[int]
+
+    def queue(self, number, text, purpose, case_number=None):
+        """Owe `number` this text. Returns the row id, or None for an empty number."""
+        if not number:
+            log.info("sms: no number for the %s message%s; not sent", purpose,
+                     f" of case {case_number}" if case_number else "")
+            return None
+        now = time.time()
+        with self._lock:
+            cur = self._db.execute("INSERT INTO sms (number, text, purpose, case_number, "
+                                   "created, next_attempt) VALUES (?,?,?,?,?,?)",
+                                   (number, text, purpose, case_number, now, now))
+        log.info("sms: %s message to %s queued%s (%d characters)", purpose, number,
+                 f" for case {case_number}" if case_number else "", len(text))
+        self.kick()
+        return cur.lastrowid
+
+    def kick(self):
+        if self._wake is not None:
+            self._wake.set()
+
+    def rows(self, state=None, purpose=None):
+        sql, args = "SELECT id, number, text, purpose, case_number, state, attempts, " \
+                    "last_error, created, sent FROM sms WHERE 1=1", []
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        if purpose:
+            sql += " AND purpose = ?"
+            args.append(purpose)
+        keys = ("id", "number", "text", "purpose", "case_number", "state", "attempts",
+                "last_error", "created", "sent")
+        with self._lock:
+            return [dict(zip(keys, r)) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def _due(self, now):
+        with self._lock:
+            return self._db.execute("SELECT id, number, text, purpose, attempts FROM sms "
+                                    "WHERE state = 'pending' AND next_attempt <= ? "
+                                    "ORDER BY id LIMIT 1", (now,)).fetchone()
+
+    def _next_wake(self):
+        with self._lock:
+            row = self._db.execute("SELECT MIN(next_attempt) FROM sms "
+                                   "WHERE state = 'pending'").fetchone()
+        return row[0]
+
+    async def send_due(self):
+        """Send every text that is due now; returns how many went out."""
+        sent = 0
+        while True:
+            row = self._due(time.time())
+            if row is None or self.sender is None:
+                return sent
+            sms_id, number, text, purpose, attempts = row
+            try:
+                refs = await self.sender(number, text)
+            except Exception as exc:  # noqa: BLE001 - one bad text must not stop the queue
+                if not isinstance(exc, (LawlineError, OSError, asyncio.TimeoutError)):
+                    log.error("sms: %s message to %s: unexpected %r", purpose, number, exc)
+                attempts += 1
+                state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+                delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+                with self._lock:
+                    self._db.execute("UPDATE sms SET attempts = ?, state = ?, last_error = ?, "
+                                     "next_attempt = ? WHERE id = ?",
+                                     (attempts, state, str(exc)[:300], time.time() + delay,
+                                      sms_id))
+                if state == "failed":
+                    log.error("sms: %s message to %s given up after %d attempts: %s", purpose,
+                              number, attempts, exc)
+                else:
+                    log.warning("sms: %s message to %s not sent (%s); retry in %d s",
+                                purpose, number, exc, delay)
+                continue
+            with self._lock:
+                self._db.execute("UPDATE sms SET state = 'sent', attempts = ?, sent = ?, "
+                                 "refs = ? WHERE id = ?",
+                                 (attempts + 1, time.time(), ",".join(map(str, refs or [])),
+                                  sms_id))
+            log.info("sms: %s message to %s sent (%d part(s))", purpose, number,
+                     len(refs or []) or 1)
+            sent += 1
+
+    async def run(self, stop):
+        self._wake = asyncio.Event()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                await self.send_due()
+                nxt = self._next_wake()
+                # wake at least every POLL seconds: `lawline case` queues texts from
+                # another process, which cannot kick this loop
+                timeout = POLL if nxt is None else min(POLL, max(0.05, nxt - time.time()))
+                wake = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({wake, stopping}, timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                self._wake.clear()
+        finally:
+            stopping.cancel()

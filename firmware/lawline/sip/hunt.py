@@ -1,0 +1,138 @@
+"""Finding a duty person: one after the other (key 1) or all at once (key 3, urgent).
+
+Everything the box dials goes through `Dialler.place`, which refuses any number that is not
+a duty lawyer, a mediator, a rota member or a configured referral: a caller's keys never
+reach it (toll fraud is the classic attack on gateways; DESIGN.md, Security).
+
+The callee hears a whisper made of prompts: what kind of call it is, "press 1 to accept, 2 to
+decline", and the caller's number digit by digit (reference/field.md, complaint 1).
+"""
+
+import asyncio
+import logging
+
+from ..call.prompts import PromptMissing
+from ..duty.roster import _normal
+from .leg import confirm_leg, hang_up
+from .leg import Leg
+
+log = logging.getLogger("lawline.sip")
+
+WHISPER_CATEGORIES = ("consultation", "urgent")
+
+
+def allowed_destinations(config, desk=None):
+    """Every number the box may dial: [duty] numbers, mediators and referrals, and the
+    mobiles of everyone in the duty rota (`desk`, duty/desk.DutyDesk) when there is one."""
+    numbers = set()
+    for option in ("numbers", "mediators", "referrals"):
+        numbers.update(_normal(n) for n in getattr(config.duty, option, ()) or ())
+    if desk is not None:
+        try:
+            desk.reload()
+            numbers.update(_normal(m) for m in desk.roster.people())
+        except Exception as exc:  # noqa: BLE001 - a broken rota must not open the dialler
+            log.warning("toll-fraud guard: rota not readable (%s); only [duty] numbers", exc)
+    numbers.discard("")
+    return frozenset(numbers)
+
+
+class Dialler:
+    """Turns an allowed number into a Leg, through the trunk when there is one, else
+    directly by [sip] uri_template."""
+
+    def __init__(self, core, account, config, trunk=None, desk=None):
+        self.core = core
+        self.account = account
+        self.config = config
+        self.trunk = trunk
+        self.allowed = allowed_destinations(config, desk)
+
+    def uri(self, number):
+        if self.trunk is not None:
+            return self.trunk.uri_for(number)
+        return self.config.sip.uri_template.format(number=number)
+
+    def place(self, number):
+        """A new, not yet dialled Leg, or None (logged) when `number` may not be called."""
+        if _normal(number) not in self.allowed or not number.lstrip("+").isdigit():
+            log.error("toll-fraud guard: refused to dial %r: not a duty, mediator, rota or "
+                      "referral number", number)
+            return None
+        headers = self.trunk.call_headers() if self.trunk is not None else ()
+        leg = Leg(self.account, self.core, number, self.uri(number), headers)
+        self.core.keep(leg)
+        return leg
+
+    def leg_failed(self, result):
+        if self.trunk is not None and result.code in (408, 503):
+            self.trunk.suspect(result.code)
+
+
+def build_whisper(prompts, category, caller, out_path):
+    """The whisper WAV for one call. Falls back to the plain `whisper` prompt if a part is
+    missing, so a missing recording never stops a call from being put through."""
+    # The keys come before the number: the confirm timeout may run out before a mobile
+    # number has been read out digit by digit.
+    names = [f"whisper_{category}", "whisper_keys"]
+    digits = [d for d in (caller or "") if d.isdigit()]
+    if digits:
+        names += ["whisper_caller"] + [f"digit_{d}" for d in digits]
+    else:
+        names.append("whisper_withheld")
+    try:
+        return prompts.concat(names, out_path, gap=0.05)
+    except (PromptMissing, OSError) as exc:
+        log.warning("whisper: %s; using the plain whisper prompt", exc)
+        return prompts.path("whisper")
+
+
+async def sequential(dialler, numbers, whisper, ring_timeout, confirm_timeout, caller_gone):
+    """Ring the numbers one after the other. Returns (results, accepted leg or None); stops
+    at the caller hanging up (last result 'caller_gone')."""
+    results = []
+    for number in numbers:
+        result, leg = await confirm_leg(dialler, number, whisper, ring_timeout,
+                                        confirm_timeout, caller_gone)
+        results.append(result)
+        if leg is not None:
+            return results, leg
+        if result.outcome == "caller_gone":
+            break
+    return results, None
+
+
+async def ring_all(dialler, numbers, whisper, ring_timeout, confirm_timeout, caller_gone):
+    """Ring every number at once; the first to press 1 wins, the others are cancelled
+    (CANCEL while ringing, BYE once answered). Returns (results, accepted leg or None)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.ensure_future(confirm_leg(dialler, n, whisper, ring_timeout,
+                                               confirm_timeout, caller_gone, stop))
+             for n in dict.fromkeys(numbers)]
+    log.info("urgent: ringing %d mediator(s) at once: %s", len(tasks), ", ".join(numbers))
+    winner = None
+    results = {}
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            # Two may accept in the same instant: the quicker one wins, the other is hung up.
+            for task in sorted(done, key=lambda t: t.result()[0].seconds_to_answer or 1e9):
+                result, leg = task.result()
+                results[task] = result
+                if leg is None:
+                    continue
+                if winner is None:
+                    winner = leg
+                    stop.set()
+                    log.info("urgent: %s accepted first; cancelling the others", leg.number)
+                else:
+                    result.outcome = "cancelled"
+                    log.info("urgent: %s accepted too late; hanging up", leg.number)
+                    await hang_up(dialler.core, leg)
+    finally:
+        stop.set()
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+    return [results[t] for t in tasks if t in results], winner

@@ -1,0 +1,431 @@
+"""The SIP trunk: the box's account at the carrier, its registration, and what it binds.
+
+pjsua2 registers with digest auth and registers again before the registration runs out.
+This file adds what a duty line needs on top: an outage is noticed between registrations
+(an OPTIONS to the registrar every `keepalive` seconds; no reply within `reply_timeout`
+means unregistered), a refused or lost registration is retried with a doubling wait, and
+the state is one plain sentence: in the log, in `lawline check` (box.status "trunk") and in
+`Trunk.state` / `MediaCore.trunk_state`. pjsua's own retry is off so only one retry policy
+runs.
+
+What the box binds (DESIGN.md, Security): one SIP socket on [sip] bind:port (UDP; with
+transport = "tls" a TLS listener, as pjsip has no client-only TLS) and, per call, an RTP and
+an RTCP UDP port on the same address. Every incoming INVITE is refused with 403, from the
+trunk or anywhere else: the box only places calls. A firewall limiting the SIP port to the
+trunk's address is the outer guard.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import stat
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pjsua2 as pj
+
+from ..errors import ConfigError
+
+log = logging.getLogger("lawline.sip")
+
+SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+        "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
+REFRESH_MARGIN = 5      # s: pjsua2 registers again this long before the registration expires
+
+
+def configured(cfg):
+    return bool(cfg.trunk.registrar)
+
+
+def read_password(path):
+    """The trunk password from its file. Refused when group or others may read the file:
+    the password is the key to the county's phone bill."""
+    where = "option 'password_file' in section [trunk]"
+    try:
+        st = os.stat(path)
+        if st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            who = " and ".join(w for w, bit in (("its group", stat.S_IRGRP),
+                                                ("everyone", stat.S_IROTH))
+                               if st.st_mode & bit)
+            raise ConfigError(f"{where}: {path} is readable by {who} (mode "
+                              f"{stat.S_IMODE(st.st_mode):04o}); make it readable only by the "
+                              f"service: chmod 600 {path}")
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    if not text:
+        raise ConfigError(f"{where}: {path} is empty")
+    return text
+
+
+def _host(uri):
+    m = re.match(r"sips?:(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>]+)", uri)
+    return m.group(1) if m else uri
+
+
+def _with_tls(uri):
+    """pjsip picks the transport from the URI: a TLS trunk's URIs must say so."""
+    if not uri or "transport=" in uri.lower() or uri.startswith("sips:"):
+        return uri
+    return uri + ";transport=tls"
+
+
+def retry_delay(failures, first, longest):
+    """Wait before registration attempt number `failures` + 1: doubling, capped."""
+    return min(longest, first * 2 ** max(0, failures - 1))
+
+
+def explain(code, reason, user):
+    """A registrar's answer in plain words, naming the account."""
+    if code in (401, 407):
+        return f"{code} wrong password for user {user}"
+    if code == 403:
+        return f"403 the trunk refuses user {user} ({reason})"
+    if code == 404:
+        return f"404 the trunk does not know user {user}"
+    if code == 408:
+        return "408 no reply from the registrar"
+    if code in (502, 503) and reason and reason.lower() not in ("service unavailable",
+                                                                "bad gateway"):
+        return f"{code} cannot reach the registrar: {reason}"
+    return f"{code} {reason}".strip()
+
+
+@dataclass
+class TrunkState:
+    """What `lawline check` and the call flow read: registered or not, and why."""
+    registrar: str
+    user: str
+    aor: str
+    registered: bool = False
+    code: int = None
+    why: str = "not registered yet"
+    since: float = field(default_factory=time.time)
+    expires: int = None
+    failures: int = 0
+
+    def sentence(self):
+        if self.registered:
+            return (f"SIP trunk {self.registrar} registered as {self.aor} (user {self.user}), "
+                    f"expires in {self.expires} s")
+        return f"SIP trunk {self.registrar} unregistered: {self.why}"
+
+    def as_dict(self):
+        return dict(asdict(self), sentence=self.sentence())
+
+
+def _guard(fn):
+    def wrapper(self, prm):
+        try:
+            fn(self, prm)
+        except Exception:  # noqa: BLE001 - a director callback must never raise (pjsua2.md)
+            log.exception("SIP trunk: error in %s", fn.__name__)
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+class TrunkAccount(pj.Account):
+    """pjsua2 callbacks only post to the loop (STYLE.md 6)."""
+
+    def __init__(self, trunk):
+        super().__init__()
+        self.trunk = trunk
+
+    @_guard
+    def onRegState(self, prm):
+        self.trunk.post("reg", prm.code, prm.reason, prm.expiration)
+
+    @_guard
+    def onSendRequest(self, prm):
+        self.trunk.post("ping", prm.e.body.tsxState.tsx.statusCode)
+
+    @_guard
+    def onIncomingCall(self, prm):
+        source = prm.rdata.srcAddress
+        call = pj.Call(self, prm.callId)
+        op = pj.CallOpParam()
+        op.statusCode = 403
+        call.hangup(op)
+        log.warning("SIP: refused an incoming call from %s: the box only places calls", source)
+
+
+class Trunk:
+    def __init__(self, cfg, status=None):
+        t = cfg.trunk
+        self.cfg = cfg
+        self.tls = t.transport == "tls"
+        self.registrar = _with_tls(t.registrar) if self.tls else t.registrar
+        self.proxy = (_with_tls(t.outbound_proxy) if self.tls else t.outbound_proxy) or None
+        self.user = t.username
+        self.domain = t.domain or _host(t.registrar)
+        self.caller_id = t.caller_id or cfg.office.number
+        self.aor = f"{self.caller_id}@{self.domain}"
+        self.password = read_password(t.password_file)
+        self.status = status            # app Status: the "trunk" part for lawline check
+        self.state = TrunkState(t.registrar, self.user, self.aor)
+        self.account = None
+        self.loop = None
+        self._timers = {}
+        self._ping_out = None           # loop time an unanswered OPTIONS was sent
+        self._reg_out = None            # loop time a REGISTER we asked for was sent
+        self._stopped = False
+
+    # -- what the rest of the box uses -------------------------------------------------
+
+    @property
+    def registered(self):
+        return self.state.registered
+
+    def uri_for(self, number):
+        uri = self.cfg.trunk.dial_template.format(number=number, domain=self.domain)
+        return _with_tls(uri) if self.tls and not self.proxy else uri
+
+    def call_headers(self):
+        """Extra headers of every outbound INVITE: the hotline number is what the duty
+        phone sees, never the caller's (reference/field.md (b) 14)."""
+        return [("P-Asserted-Identity", f"<sip:{self.aor}>")]
+
+    def suspect(self, code):
+        """A call through the trunk failed in a way that smells of an outage (408, 503):
+        ask the registrar now instead of at the next keepalive."""
+        log.info("SIP trunk %s: call failed with %s; checking the trunk now",
+                 self.state.registrar, code)
+        self._ping()
+
+    # -- start and stop ------------------------------------------------------------------
+
+    def account_config(self, core):
+        t = self.cfg.trunk
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{self.aor}"
+        acfg.regConfig.registrarUri = self.registrar
+        acfg.regConfig.timeoutSec = t.expiry
+        acfg.regConfig.delayBeforeRefreshSec = REFRESH_MARGIN
+        acfg.regConfig.retryIntervalSec = 0        # our retry with backoff, not pjsua's
+        acfg.regConfig.firstRetryIntervalSec = 0
+        acfg.regConfig.dropCallsOnFail = False
+        acfg.regConfig.unregWaitMsec = 1500         # at shutdown, towards a dead trunk too
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", self.user, 0,
+                                                        self.password))
+        if self.proxy:
+            acfg.sipConfig.proxies.append(self.proxy)
+        acfg.sipConfig.transportId = core.transport_id
+        # RTP on the SIP address only, never on every interface
+        acfg.mediaConfig.transportConfig.boundAddress = core.bind
+        acfg.mediaConfig.srtpUse = SRTP[t.srtp]
+        # SDES keys travel in the SDP: with TLS require it on the first hop; over UDP allow
+        # SRTP anyway (warned about at start)
+        acfg.mediaConfig.srtpSecureSignaling = 1 if (self.tls and t.srtp != "off") else 0
+        return acfg
+
+    def start(self, core):
+        """Create the account (it registers at once). Call on the running loop's thread."""
+        self.loop = asyncio.get_running_loop()
+        t = self.cfg.trunk
+        if t.srtp != "off" and not self.tls:
+            log.warning("SIP trunk %s: srtp = %s over UDP: the SRTP keys cross the network "
+                        "in clear SDP; use transport = \"tls\"", t.registrar, t.srtp)
+        self.account = TrunkAccount(self)
+        self.account.create(self.account_config(core), True)
+        core.trunk = self
+        self._reg_out = self.loop.time()
+        self._later("reply", t.reply_timeout, self._no_reply, "REGISTER")
+        log.info("SIP trunk %s: registering as %s (user %s, %s%s%s)", t.registrar, self.aor,
+                 self.user, t.transport.upper(), f", outbound proxy {self.proxy}"
+                 if self.proxy else "", f", SRTP {t.srtp}" if t.srtp != "off" else "")
+        if t.keepalive:
+            self._later("ping", t.keepalive, self._ping)
+        return self.account
+
+    def stop(self):
+        self._stopped = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    # -- events (on the loop) -----------------------------------------------------------
+
+    def post(self, *event):
+        if self.loop is None or self._stopped:
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._event, event)
+        except RuntimeError:
+            pass
+
+    def _event(self, event):
+        if self._stopped:
+            return
+        if event[0] == "reg":
+            self._on_reg(*event[1:])
+        elif event[0] == "ping":
+            self._on_ping(event[1])
+
+    def _on_reg(self, code, reason, expiration):
+        self._reg_out = None
+        self._cancel("reply")
+        if 200 <= code < 300 and expiration > 0:
+            self.state.failures = 0
+            self._cancel("retry")
+            self._set(True, code, "", expiration)
+            # the next refresh is due REFRESH_MARGIN s before expiry; silence past that
+            # plus reply_timeout means the registrar is gone
+            self._later("reply", max(1, expiration - REFRESH_MARGIN)
+                        + self.cfg.trunk.reply_timeout, self._no_reply, "REGISTER")
+        elif 200 <= code < 300:
+            self._set(False, code, "unregistered on request")
+        else:
+            self._failed(code, explain(code, reason, self.user))
+
+    def _on_ping(self, code):
+        self._ping_out = None
+        in_time = "pingwait" in self._timers
+        self._cancel("pingwait")
+        if code in (408, 503) or code < 100:
+            # pjsip's own 408/503: the request timed out or could not be sent (already
+            # counted if our shorter reply_timeout ran out first)
+            if in_time:
+                self._failed(code, f"{code} no reply from the trunk to OPTIONS")
+        elif not self.state.registered and "retry" not in self._timers \
+                and self._reg_out is None:
+            # the trunk answers again: register now rather than at the next retry
+            self._register()
+
+    def _no_reply(self, what):
+        self._timers.pop("reply", None)
+        self._failed(None, f"no reply from the registrar to {what} within "
+                     f"{self.cfg.trunk.reply_timeout:g} s")
+
+    def _ping_timeout(self):
+        self._timers.pop("pingwait", None)
+        self._failed(None, f"no reply from the trunk to OPTIONS within "
+                     f"{self.cfg.trunk.reply_timeout:g} s")
+
+    def _failed(self, code, why):
+        self.state.failures += 1
+        self._set(False, code, why)
+        if "retry" not in self._timers:
+            t = self.cfg.trunk
+            delay = retry_delay(self.state.failures, t.retry_min, t.retry_max)
+            log.info("SIP trunk %s: registering again in %g s", t.registrar, delay)
+            self._later("retry", delay, self._retry)
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _retry(self):
+        self._timers.pop("retry", None)
+        if not self._register():
+            self._failed(self.state.code, self.state.why)
+
+    def _register(self):
+        """Send a REGISTER now. False while pjsip still waits for an earlier one (it has no
+        way to abandon it; its retransmissions may still reach a trunk that came back)."""
+        try:
+            self.account.setRegistration(True)
+        except pj.Error as exc:
+            log.debug("SIP trunk: REGISTER not sent: %s", exc.info())
+            return False
+        self._reg_out = self.loop.time()
+        self._later("reply", self.cfg.trunk.reply_timeout, self._no_reply, "REGISTER")
+        return True
+
+    def _ping(self):
+        t = self.cfg.trunk
+        if t.keepalive and not self._stopped:
+            self._later("ping", t.keepalive, self._ping)
+        if self._ping_out is not None or self.account is None:
+            return      # the last one is still unanswered: its timeout decides
+        prm = pj.SendRequestParam()
+        prm.method = "OPTIONS"
+        prm.txOption.targetUri = self.registrar
+        try:
+            self.account.sendRequest(prm)
+        except pj.Error as exc:
+            self._failed(None, f"cannot send OPTIONS to the trunk: {exc.info()}")
+            return
+        self._ping_out = self.loop.time()
+        self._later("pingwait", t.reply_timeout, self._ping_timeout)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _set(self, registered, code, why, expires=None):
+        s = self.state
+        if registered != s.registered:
+            s.since = time.time()
+        s.registered, s.code, s.why, s.expires = registered, code, why, expires
+        if self.status is not None:
+            from ..status import FAIL, OK
+            self.status.set("trunk", OK if registered else FAIL, s.sentence())
+        elif (registered, why) != getattr(self, "_logged", None):
+            (log.info if registered else log.error)("%s", s.sentence())
+        self._logged = (registered, why)
+
+    def _later(self, name, delay, fn, *args):
+        self._cancel(name)
+        self._timers[name] = self.loop.call_later(delay, fn, *args)
+
+    def _cancel(self, name):
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+
+# -- a one-shot probe, for `lawline check` and the tests ---------------------------------
+
+def probe(cfg, timeout=None, port=0):
+    """Register once with the configured trunk from a fresh endpoint on a free port, and
+    return the TrunkState. One pjsua2 endpoint per process: do not call this inside the
+    running box (read its state file instead)."""
+    from .endpoint import MediaCore
+
+    async def run():
+        core = MediaCore(cfg.sip.bind, port, cfg.sip.log_level, transport=cfg.trunk.transport,
+                         ca_file=cfg.trunk.ca_file or None)
+        trunk = Trunk(cfg)
+        core.start()
+        try:
+            core.add_account(trunk.start(core))
+            deadline = time.monotonic() + (timeout or cfg.trunk.reply_timeout + 1)
+            while time.monotonic() < deadline:
+                core.handle_events()
+                if trunk.state.registered or trunk.state.failures:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                trunk._set(False, None, "no answer from the registrar in time")
+            return trunk.state
+        finally:
+            core.stop()
+    return asyncio.run(run())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m lawline.sip.trunk",
+        description="Register once with the [trunk] of a config file and say how it went")
+    parser.add_argument("--config", default="/etc/lawline/lawline.toml")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds (default: "
+                        "[trunk] reply_timeout + 1)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(message)s")
+    from .. import config as configuration
+    try:
+        cfg = configuration.load(args.config)
+        if not configured(cfg):
+            print("no [trunk] registrar configured: duty phones are called directly")
+            return 0
+        state = probe(cfg, args.timeout)
+    except ConfigError as exc:
+        print(f"lawline: config error: {exc}", file=sys.stderr)
+        return 2
+    print(state.sentence())
+    return 0 if state.registered else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Voicemail by e-mail to the office mailbox: the WAV attached, Chinese text done right.
+
+Field complaint 5 (shared reference/field.md): PBX voicemail mail that never arrives, arrives
+without the audio, or shows raw base64. So: the subject is an RFC 2047 encoded word, the body
+UTF-8 text with its charset declared, the WAV a proper `audio/wav` attachment, and sending
+goes through STARTTLS (certificate checked) and AUTH, never AUTH in the clear.
+
+E-mail has no overwrite, so at-least-once can mean a second copy after a cut between the
+server's "250 OK" and the outbox noting it. The Message-ID is derived from the item's key
+(`<260112001.county-0148@example.org>`): mail clients and archives recognise the duplicate.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import smtplib
+import socket
+import ssl
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from lawline.sync.http import UploadError
+
+BOX_NAMES = {"consultation": "法律咨询", "service_request": "法律服务申请",
+             "complaint": "投诉", "unknown": "留言"}
+SECURITY = ("starttls", "tls", "none")
+
+
+class EmailTarget:
+    """Sends each voicemail as one e-mail; other kinds are not owed to it (the outbox is
+    told so through `kinds`)."""
+
+    kinds = ("voicemail",)
+
+    def __init__(self, name: str, host: str, port: int, sender: str, to: list, *,
+                 username: str | None = None, password: str | None = None,
+                 security: str = "starttls", cafile: str | Path | None = None,
+                 timeout: float = 30.0, office_name: str = "", office_id: str = "",
+                 complaint_to: list | None = None):
+        if security not in SECURITY:
+            raise ValueError(f"mail target {name}: security must be one of {SECURITY}")
+        if username and security == "none":
+            raise ValueError(f"mail target {name}: AUTH needs TLS (security starttls or tls)")
+        self.name = name
+        self.host = host
+        self.port = int(port)
+        self.sender = sender
+        self.to = list(to)
+        self.complaint_to = list(complaint_to or [])
+        self.username = username or None
+        self._password = password or ""
+        self.security = security
+        self.timeout = float(timeout)
+        self.office_name = office_name
+        self.office_id = office_id or "lawline"
+        self._ssl = None
+        if security != "none":
+            try:
+                self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError(f"mail target {name}: cannot use the CA file {cafile}: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
+
+    def __repr__(self):
+        return f"EmailTarget({self.name!r}, {self.host}:{self.port}, to={self.to})"
+
+    @property
+    def where(self):
+        return f"smtp://{self.host}:{self.port}"
+
+    def message_id(self, key: str) -> str:
+        domain = self.sender.rpartition("@")[2] or "lawline.invalid"
+        return f"<{key}.{self.office_id}@{domain}>"
+
+    def build(self, item) -> EmailMessage:
+        """The e-mail for one voicemail item (a DueItem with its record)."""
+        record = dict(item.record or {})
+        box = record.get("box", "unknown")
+        box_name = BOX_NAMES.get(box, box)
+        case = record.get("case_number", item.key)
+        caller = record.get("caller") or "未显示号码"
+        seconds = record.get("duration_s")
+        interrupted = bool(record.get("interrupted"))
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients(box))
+        subject = f"【{self.office_name or '法律服务专线'}】{box_name}留言 案件号 {case} 来电 {caller}"
+        if interrupted:
+            subject += "（录音中断）"
+        msg["Subject"] = subject
+        msg["Date"] = email.utils.format_datetime(
+            email.utils.localtime(_from_timestamp(item.created)))
+        msg["Message-ID"] = self.message_id(item.key)
+        msg["X-Lawline-Key"] = item.key
+        lines = [f"案件号：{case}",
+                 f"来电号码：{caller}",
+                 f"信箱：{box_name}",
+                 f"时间：{record.get('started') or time.strftime('%Y-%m-%d %H:%M:%S')}",
+                 f"时长：{_duration(seconds)}"]
+        if interrupted:
+            lines.append("注意：录音因断电或重启而中断，已修复并按实际长度发送。")
+        if record.get("short"):
+            lines.append("注意：留言很短，可能没有内容。")
+        lines += ["", f"录音见附件 {item.key}.wav。请按案件号登记并回复来电人。", "",
+                  f"—— {self.office_name or self.office_id} 自动发送"]
+        # base64 keeps the body intact through servers without 8BITMIME; the charset is
+        # declared, so clients show the text, not the encoding (field complaint 5).
+        msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="base64")
+        wav = item.files.get("voicemail.wav") or item.files.get("voicemail")
+        if wav is not None:
+            msg.add_attachment(Path(wav).read_bytes(), maintype="audio", subtype="wav",
+                               filename=f"{item.key}.wav")
+        # The record as data too, for an office that files mails into its case system.
+        msg.add_attachment(json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+                           maintype="application", subtype="json", filename=f"{item.key}.json")
+        return msg
+
+    def recipients(self, box):
+        return self.complaint_to if box == "complaint" and self.complaint_to else self.to
+
+    def put_item(self, item) -> None:
+        msg = self.build(item)  # a missing WAV raises OSError here: a local fault
+        try:
+            self._send(msg)
+        except smtplib.SMTPAuthenticationError as e:
+            raise UploadError(self.name, self.where, f"{self.where} refused the login "
+                              f"({e.smtp_code} {_text(e.smtp_error)})", whole_target=True) \
+                from None
+        except smtplib.SMTPRecipientsRefused as e:
+            codes = "; ".join(f"{rcpt}: {code} {_text(text)}"
+                              for rcpt, (code, text) in e.recipients.items())
+            raise UploadError(self.name, self.where, f"{self.where} refused the recipients "
+                              f"({codes})", whole_target=True) from None
+        except smtplib.SMTPResponseException as e:
+            # 4xx: try again later (the server is busy); 5xx after DATA: this message.
+            item_only = 500 <= e.smtp_code < 600 and isinstance(e, smtplib.SMTPDataError)
+            raise UploadError(self.name, self.where, f"{self.where} answered {e.smtp_code} "
+                              f"{_text(e.smtp_error)}", whole_target=not item_only) from None
+        except (socket.timeout, TimeoutError):
+            raise UploadError(self.name, self.where, f"no answer from {self.where} within "
+                              f"{self.timeout:g} s", whole_target=True) from None
+        except ssl.SSLError as e:
+            raise UploadError(self.name, self.where, f"TLS failure with {self.where}: "
+                              f"{e.reason or e}", whole_target=True) from None
+        except ConnectionRefusedError:
+            raise UploadError(self.name, self.where, f"connection refused by {self.where}",
+                              whole_target=True) from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise UploadError(self.name, self.where, f"mail error with {self.where}: "
+                              f"{e.strerror if isinstance(e, OSError) and e.strerror else e}",
+                              whole_target=True) from None
+
+    def _send(self, msg):
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=self._ssl)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if self.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise smtplib.SMTPException(
+                        "the server does not offer STARTTLS; not sending the login or the "
+                        "voicemail in the clear")
+                smtp.starttls(context=self._ssl)
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self._password)
+            smtp.send_message(msg)
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+def _from_timestamp(t):
+    import datetime
+    return datetime.datetime.fromtimestamp(t).astimezone()
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "未知"
+    seconds = float(seconds)
+    if seconds >= 60:
+        return f"{int(seconds // 60)} 分 {seconds % 60:.0f} 秒"
+    return f"{seconds:.1f} 秒"
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

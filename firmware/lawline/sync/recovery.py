@@ -1,0 +1,216 @@
+"""Start-up recovery: recordings and records that a power cut left behind are delivered.
+
+The call flow writes a voicemail to `spool/incoming/<call id>-<box>-<caller>.wav`, then its
+record, then commits both to the outbox (sync/outbox.py). A cut before the commit leaves a
+recording no item refers to, often with a header that says 0 bytes (the recorder fills the
+sizes in only when it closes). Before the box answers again, `recover_spool`:
+
+- repairs each such recording's header to the audio on disk and commits it as a voicemail
+  flagged `"interrupted": true`, with a new case number (or the one its uncommitted record
+  already drew) and the caller's number taken from the file name;
+- commits an uncommitted call record (`call-<id>.json`) the same way;
+- moves what it cannot read (garbage JSON, a file that is not a WAV) to `spool/damaged/`,
+  never deletes it, and says so in the log.
+
+Nothing here runs while calls are taken, so it never races the call flow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+
+from lawline.sync import wavfile
+from lawline.sync.durable import fsync_dir
+
+log = logging.getLogger("lawline.sync")
+
+# <yymmdd>-<HHMMSS>-<hex4>-<box>[-<caller>].wav, as call/flow.py names a recording
+_RECORDING = re.compile(r"(?P<call_id>\d{6}-\d{6}-[0-9a-f]{4})-(?P<box>[a-z_]+)"
+                        r"(?:-(?P<caller>\+?\d{1,20}|withheld))?\.wav")
+WITHHELD = "withheld"
+
+
+def recording_name(call_id: str, box: str, caller: str | None) -> str:
+    """The spool file name of a recording: the caller's number is in it so a recording cut
+    short before its record was written still says who called."""
+    if not caller or not re.fullmatch(r"\+?\d{1,20}", caller):
+        caller = WITHHELD  # only a phone number goes into a file name
+    return f"{call_id}-{box}-{caller}.wav"
+
+
+def recover_spool(outbox, cases, incoming: Path, *, office_id: str, line_number: str,
+                  min_seconds: float = 1.0) -> list:
+    """Repair and commit what a cut left uncommitted under `incoming`; return the keys of
+    the items it committed."""
+    incoming = Path(incoming)
+    if not incoming.is_dir():
+        return []
+    damaged = outbox.spool_dir / "damaged"
+    _drop_temporaries(incoming)
+    known = outbox.spool_files()
+    wavs, records = [], {}
+    for path in sorted(incoming.rglob("*")):
+        if not path.is_file() or path.resolve() in known or path.name.startswith("."):
+            continue
+        if path.suffix == ".wav":
+            wavs.append(path)
+        elif path.suffix == ".json":
+            record = _read_record(path)
+            if record is None:
+                _set_aside(path, damaged, "its record is not readable JSON")
+            else:
+                records[path] = record
+    recovered = []
+    for wav in wavs:
+        key = _recover_recording(outbox, cases, wav, records, damaged, office_id=office_id,
+                                 line_number=line_number, min_seconds=min_seconds)
+        if key:
+            recovered.append(key)
+    for path, record in records.items():
+        if path.name.startswith("call-") and isinstance(record, dict):
+            key = path.stem
+            record = dict(record, interrupted=True)
+            outbox.commit(key, "call", record, {})
+            log.warning("recovery: call record %s was not committed before the box stopped; "
+                        "committed now, flagged interrupted", key)
+            recovered.append(key)
+        else:
+            _set_aside(path, damaged, "it is a record whose recording is gone")
+    return recovered
+
+
+def _recover_recording(outbox, cases, wav, records, damaged, **facts):
+    match = _RECORDING.fullmatch(wav.name)
+    try:
+        repaired = wavfile.repair_wav(wav)
+    except (ValueError, OSError) as error:
+        _set_aside(wav, damaged, f"it cannot be repaired ({error})")
+        return None
+    seconds = wavfile.wav_seconds(wav)
+    call_id = match["call_id"] if match else wav.stem
+    box = match["box"] if match else "unknown"
+    caller = match["caller"] if match and match["caller"] not in (None, WITHHELD) else ""
+    drawn = _drawn_record(records, call_id, box)
+    if drawn is not None:
+        path, record = drawn
+        del records[path]
+        case = record["case_number"]
+    else:
+        case = cases.next()
+        record = {"case_number": case, "box": box, "caller": caller,
+                  "line": facts["line_number"], "office": facts["office_id"],
+                  "menu_path": [], "call_id": call_id, "started": _started(call_id)}
+    record = dict(record, duration_s=round(seconds, 2), ended_by="interrupted",
+                  short=seconds < facts["min_seconds"], interrupted=True)
+    outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})
+    _open_case(cases, case, record)
+    log.warning("recovery: recording %s was cut short (%s, %.1f s of audio%s); delivered as "
+                "case %s, flagged interrupted", wav.name,
+                "header repaired" if repaired else "header intact", seconds,
+                f", caller {caller}" if caller else ", caller unknown", case)
+    return case
+
+
+def _open_case(cases, case, record):
+    """Track the recovered message as a case (records/cases.py), so it is followed up like
+    any other; opening a number twice is harmless there."""
+    open_case = getattr(cases, "open_case", None)
+    if open_case is None:
+        return
+    try:
+        open_case(case, record.get("box", "consultation"), caller=record.get("caller", ""),
+                  call_id=record.get("call_id"), detail="录音中断（断电或重启），开机后恢复",
+                  note="recovered at start-up")
+    except Exception as error:  # the message is safe in the outbox either way
+        log.warning("recovery: case %s not opened in the case register: %s", case, error)
+
+
+def _drawn_record(records, call_id, box):
+    """The record the flow wrote for this recording before the cut, if it got that far."""
+    for path, record in records.items():
+        if (isinstance(record, dict) and record.get("call_id") == call_id
+                and record.get("box") == box and isinstance(record.get("case_number"), str)
+                and re.fullmatch(r"[0-9]{9}", record["case_number"])
+                and outbox_free(path, record["case_number"])):
+            return path, record
+    return None
+
+
+def outbox_free(path, case):
+    # The record file is named after its key; a different name means it is not that record.
+    return path.stem == case
+
+
+def _read_record(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _started(call_id):
+    try:
+        moment = time.strptime(call_id[:13], "%y%m%d-%H%M%S")
+    except ValueError:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.mktime(moment)))
+
+
+def _drop_temporaries(incoming):
+    # `.<name>.<random>.tmp` are record copies a cut interrupted before their rename; the
+    # record they held was never committed and is rewritten from the call when recovered.
+    for tmp in incoming.rglob(".*.tmp"):
+        try:
+            tmp.unlink()
+            log.info("recovery: removed the unfinished temporary file %s", tmp.name)
+        except OSError:
+            pass
+
+
+def _set_aside(path, damaged, why):
+    damaged.mkdir(exist_ok=True)
+    target = damaged / path.name
+    n = 1
+    while target.exists():
+        target = damaged / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    os.replace(path, target)
+    fsync_dir(damaged)
+    fsync_dir(path.parent)
+    log.error("recovery: %s set aside in %s: %s; nothing was deleted", path.name, damaged, why)
+
+
+def check_item_files(item) -> None:
+    """Before an upload: a record file that no longer holds its record is rewritten from the
+    outbox's copy, and a WAV whose header disagrees with its audio (truncated on disk) is
+    repaired, each with a log line. A missing file raises FileNotFoundError naming it."""
+    from lawline.sync.durable import write_replace
+    for name, path in item.files.items():
+        if not path.exists():
+            raise FileNotFoundError(f"spool file {path} of {item.key} is missing; the item "
+                                    "waits until it is restored")
+        if name == "record" and item.record is not None:
+            if _read_record(path) != item.record:
+                text = json.dumps(item.record, ensure_ascii=False, indent=2) + "\n"
+                write_replace(path, text.encode("utf-8"))
+                fsync_dir(path.parent)
+                log.warning("outbox: record file %s of %s was damaged; rewritten from the "
+                            "outbox's copy", path.name, item.key)
+        elif path.suffix == ".wav":
+            facts = wavfile.inspect(path)
+            if not facts["complete"]:
+                try:
+                    wavfile.repair_wav(path)
+                except ValueError as error:
+                    log.error("outbox: %s of %s is not a playable WAV (%s); sent as it is",
+                              path.name, item.key, error)
+                    continue
+                log.warning("outbox: %s of %s had a header for %s bytes but %d on disk "
+                            "(truncated); header repaired, %.1f s sent", path.name, item.key,
+                            facts["data_bytes"], facts["audio_bytes"],
+                            wavfile.wav_seconds(path))

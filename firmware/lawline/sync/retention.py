@@ -1,0 +1,53 @@
+"""Retention: the spool files of old items that every target acknowledged are removed.
+
+Nothing else ever removes a message from the spool. The order is files first, then the item:
+a cut in between leaves an item whose files are gone but whose deliveries are all done, so
+nothing tries to send it again, and the next pass forgets it. (The other order would leave
+recordings no item refers to, which start-up recovery would deliver a second time.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from lawline.sync.durable import fsync_dir
+
+log = logging.getLogger("lawline.sync")
+DAY = 86400.0
+
+
+def purge(outbox, retention_days: float, now: float | None = None) -> tuple:
+    """Remove settled items older than `retention_days`; return (items, bytes) removed."""
+    now = time.time() if now is None else now
+    before = now - retention_days * DAY
+    items = removed = 0
+    while True:
+        batch = outbox.settled(before, limit=100)
+        if not batch:
+            break
+        for item_id, key, files in batch:
+            dirs = set()
+            for path in files.values():
+                try:
+                    removed += path.stat().st_size
+                    path.unlink()
+                    dirs.add(path.parent)
+                except FileNotFoundError:
+                    pass
+            for directory in dirs:
+                try:
+                    if directory != outbox.spool_dir and not any(directory.iterdir()) \
+                            and directory.parent != outbox.spool_dir:
+                        directory.rmdir()  # a per-item folder, now empty
+                        dirs.add(directory.parent)
+                    fsync_dir(directory if directory.exists() else directory.parent)
+                except OSError:
+                    pass
+            outbox.forget(item_id)
+            items += 1
+    if items:
+        log.info("retention: removed %d item%s delivered to every target more than %g days "
+                 "ago (%.1f MB freed)", items, "" if items == 1 else "s", retention_days,
+                 removed / 1e6)
+    return items, removed

@@ -1,0 +1,83 @@
+"""Everything the box needs from sync/, put together from the configuration.
+
+`SyncService` opens the outbox with the configured targets, delivers what a power cut left
+uncommitted (sync/recovery.py), and runs the upload worker and the outbox watch on the
+box's loop. The box asks it `can_record()` before a voicemail beep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lawline.sync.outbox import Outbox
+from lawline.sync.recovery import recover_spool
+from lawline.sync.settings import build_targets
+from lawline.sync.spool import FULL, WARN, SpoolGuard
+from lawline.sync.watch import HOUR, OutboxWatch
+from lawline.sync.wavfile import BYTES_PER_SECOND
+from lawline.sync.worker import UploadWorker
+
+log = logging.getLogger("lawline.sync")
+
+
+class SyncService:
+    def __init__(self, config, cases, alert=None, status=None):
+        self.config = config
+        self.status = status
+        spool = config.spool_dir
+        self.targets = build_targets(config)
+        self.outbox = Outbox(spool / "outbox.db", spool, self.targets.names,
+                             kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap)
+        recovered = recover_spool(self.outbox, cases, spool / "incoming",
+                                  office_id=config.office.id, line_number=config.office.number,
+                                  min_seconds=config.voicemail.min_seconds)
+        if recovered:
+            log.warning("recovery: %d item(s) the box had not committed before it stopped are "
+                        "now in the outbox: %s", len(recovered), ", ".join(recovered))
+        # One longest message plus its record and some slack must fit before a beep.
+        message = int(config.voicemail.max_seconds * BYTES_PER_SECOND) + 64 * 1024
+        self.guard = SpoolGuard(spool, config.spool.max_mb, config.spool.warn_percent,
+                                config.spool.min_free_mb, message)
+        self.worker = None
+        if self.targets.sinks:
+            self.worker = UploadWorker(self.outbox, self.targets.sinks)
+            for name, where in self.targets.where.items():
+                log.info("upload target %s: %s", name, where)
+        else:
+            log.warning("upload: no target configured ([upstream] url, [email] to, [s3] "
+                        "endpoint); everything stays in %s", spool)
+        self.watch = OutboxWatch(self.outbox, self.guard, alert or (lambda text: None),
+                                 alert_after=config.outbox.alert_after_hours * HOUR,
+                                 alert_every=config.outbox.alert_every_hours * HOUR,
+                                 retention_days=config.outbox.retention_days)
+        self.spool_state()
+
+    def coroutines(self, stop: asyncio.Event) -> list:
+        jobs = [self.watch.run(stop)]
+        if self.worker is not None:
+            jobs.append(self.worker.run(stop))
+        return jobs
+
+    def kick(self) -> None:
+        if self.worker is not None:
+            self.worker.kick()
+
+    def spool_state(self):
+        state = self.guard.state(fresh=True)
+        if self.status is not None:
+            from lawline.status import FAIL, OK
+            from lawline.status import WARN as STATUS_WARN
+            level = {FULL: FAIL, WARN: STATUS_WARN}.get(state.level, OK)
+            self.status.set("spool", level, state.reason)
+        elif state.level != "ok":
+            log.warning("%s", state.reason)
+        return state
+
+    def can_record(self) -> bool:
+        """True while one more longest message fits in the spool; logs when it does not."""
+        state = self.spool_state()
+        if state.level == FULL:
+            log.error("%s; this caller is told the box cannot take a message", state.reason)
+            return False
+        return True

@@ -1,0 +1,162 @@
+"""Targets from the configuration: `[upstream]` (HTTPS PUT), `[email]`, `[s3]`, any mix.
+
+Each section that is filled in adds one target, named after its section; `[upstream] url`
+keeps meaning what it always did. An item is owed to every target configured when it was
+committed (an e-mail target takes voicemails only), and leaves the spool only once all of
+them acknowledged it. Errors name the section and the option (STYLE.md 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lawline.errors import ConfigError
+
+UPSTREAM, EMAIL, S3 = "upstream", "email", "s3"
+LAYOUT = "{day}/{key}/{file}"
+
+
+@dataclass
+class Targets:
+    sinks: dict = field(default_factory=dict)   # name -> object with put_item(item)
+    kinds: dict = field(default_factory=dict)   # name -> kinds it takes (absent: all)
+    where: dict = field(default_factory=dict)   # name -> where it sends, for the log
+
+    @property
+    def names(self):
+        return list(self.sinks)
+
+
+def configured(config) -> list:
+    """Names of the targets the configuration asks for, without reading any secret."""
+    names = []
+    if config.upstream.url:
+        names.append(UPSTREAM)
+    if config.email.to:
+        names.append(EMAIL)
+    if config.s3.endpoint:
+        names.append(S3)
+    return names
+
+
+def validate_config(config) -> None:
+    """Checks across options, at load time (files are read when the box starts)."""
+    if config.spool.warn_percent > 100:
+        _fail("spool", "warn_percent", "must be at most 100")
+    url = config.upstream.url
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            _fail("upstream", "url", f"{url!r} must be an https:// (or http://) URL with a host")
+        if parts.username or parts.password:
+            _fail("upstream", "url", "must not carry a user or password; use username and "
+                  "password_file")
+        if parts.query or parts.fragment:
+            _fail("upstream", "url", "must not have a query or fragment")
+        if config.upstream.token_file and config.upstream.username:
+            _fail("upstream", "username", "give token_file or username, not both")
+    if config.upstream.username and not config.upstream.password_file:
+        _fail("upstream", "password_file", "must be set when username is")
+    email = config.email
+    if email.to:
+        if not email.host:
+            _fail("email", "host", "must be set when 'to' is")
+        if "@" not in email.sender:
+            _fail("email", "sender", "must be an e-mail address when 'to' is")
+        for address in list(email.to) + list(email.complaint_to):
+            if "@" not in address:
+                _fail("email", "to", f"{address!r} is not an e-mail address")
+        if email.username and email.security == "none":
+            _fail("email", "security", "must be starttls or tls when username is set: the "
+                  "password never goes in the clear")
+        if email.username and not email.password_file:
+            _fail("email", "password_file", "must be set when username is")
+    s3 = config.s3
+    if s3.endpoint:
+        parts = urlsplit(s3.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            _fail("s3", "endpoint", f"{s3.endpoint!r} must be an https:// URL with a host")
+        if parts.path.strip("/"):
+            _fail("s3", "endpoint", "must be the server only; put the bucket in 'bucket'")
+        for option in ("bucket", "access_key", "secret_file"):
+            if not getattr(s3, option):
+                _fail("s3", option, "must be set when 'endpoint' is")
+
+
+def build_targets(config) -> Targets:
+    """The configured targets, with their secrets read from their files."""
+    from lawline.sync.http import HttpPutTarget
+    from lawline.sync.mail import EmailTarget
+    from lawline.sync.s3 import S3Target
+
+    office = config.office.id
+    targets = Targets()
+    up = config.upstream
+    if up.url:
+        base = up.url.rstrip("/") + "/" + office
+        token = _secret("upstream", "token_file", up.token_file)
+        password = _secret("upstream", "password_file", up.password_file)
+        cafile = _file("upstream", "ca_file", up.ca_file)
+        targets.sinks[UPSTREAM] = _build("upstream", "url", HttpPutTarget, UPSTREAM, base,
+                                         token, up.timeout, cafile=cafile,
+                                         username=up.username or None, password=password,
+                                         layout=LAYOUT)
+        targets.where[UPSTREAM] = f"{base}/{LAYOUT}"
+    email = config.email
+    if email.to:
+        password = _secret("email", "password_file", email.password_file)
+        cafile = _file("email", "ca_file", email.ca_file)
+        sink = _build("email", "to", EmailTarget, EMAIL, email.host, email.port, email.sender,
+                      email.to, username=email.username or None, password=password,
+                      security=email.security, cafile=cafile, timeout=email.timeout,
+                      office_name=config.office.name, office_id=office,
+                      complaint_to=email.complaint_to)
+        targets.sinks[EMAIL] = sink
+        targets.kinds[EMAIL] = set(sink.kinds)
+        targets.where[EMAIL] = f"{', '.join(email.to)} via {email.host}:{email.port}"
+    s3 = config.s3
+    if s3.endpoint:
+        secret = _secret("s3", "secret_file", s3.secret_file)
+        cafile = _file("s3", "ca_file", s3.ca_file)
+        prefix = "/".join(p for p in (s3.prefix.strip("/"), office) if p)
+        sink = _build("s3", "endpoint", S3Target, S3, s3.endpoint, s3.bucket, s3.access_key,
+                      secret, region=s3.region, prefix=prefix, timeout=s3.timeout,
+                      cafile=cafile, layout=LAYOUT)
+        targets.sinks[S3] = sink
+        targets.where[S3] = f"{sink.endpoint}/{s3.bucket}/{sink.prefix}{LAYOUT}"
+    return targets
+
+
+def _build(section, option, cls, *args, **kw):
+    try:
+        return cls(*args, **kw)
+    except ValueError as e:
+        raise ConfigError(f"option '{option}' in section [{section}]: {e}") from None
+
+
+def _secret(section, option, path):
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"option '{option}' in section [{section}]: cannot read {path}: "
+                          f"{e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"option '{option}' in section [{section}]: {path} is not UTF-8 "
+                          "text") from None
+
+
+def _file(section, option, path):
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"option '{option}' in section [{section}]: {path} is not a "
+                          "readable file")
+    return path
+
+
+def _fail(section, option, text):
+    raise ConfigError(f"option '{option}' in section [{section}] {text}")

@@ -1,0 +1,173 @@
+"""The hotline's own logic on the loopback line: cases and their SMS, a duty person closing a
+case by SMS and the caller asking about it, urgent escalation, a complaint that never
+reaches the person it names, after-hours calls on a make-up Saturday and on a holiday, and
+a low rating.
+
+Also a referral (key 4) by SMS. The box runs with a rota file, office hours and the holiday calendar, and its clock moved to
+a known day with LAWLINE_FAKE_NOW (duty/clock.py: the one test-only knob; it moves office
+hours and rota decisions, nothing that is stored). One rig for the module; tests run in
+file order and each leaves the duty phone as the next one needs it.
+"""
+
+import os
+
+import pytest
+
+from lawline.duty import clock
+from lawline.probe import hotline
+from lawline.probe.rig import Rig, wait_until
+
+from ..conftest import run_call
+
+pytestmark = pytest.mark.scenario
+
+LAWYER, MEDIATOR, MEDIATOR2, HEAD = "13900000001", "13900000002", "13900000003", "13900000009"
+MONDAY = "2026-11-30T10:00:00"       # an ordinary working day, within office hours
+MAKEUP_SATURDAY = "2026-02-14T10:00:00"
+HOLIDAY_MONDAY = "2026-10-05T10:00:00"   # National Day
+
+ROTA = f"""date,shift,name,role,mobile,staff_no
+2026-11-30,day,张律师,lawyer,{LAWYER},11
+2026-11-30,day,李调解,mediator,{MEDIATOR},12
+2026-11-30,day,王调解,mediator,{MEDIATOR2},13
+2026-11-30,night,张律师,lawyer,{LAWYER},11
+2026-02-14,day,张律师,lawyer,{LAWYER},11
+2026-10-05,rest,张律师,lawyer,{LAWYER},11
+"""
+
+
+def restart_box(rig, now):
+    assert rig.procs.pop("box").stop() == 0
+    before = rig.box_log().count("answering after")
+    os.environ[clock.ENV] = now
+    rig.start_box()
+    # box.log is appended to: wait for this box's own "ready on" line
+    wait_until(lambda: rig.box_log().count("answering after") > before, 30, "the box to restart")
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    state = tmp_path_factory.mktemp("hotline")
+    rota = state / "rota.csv"
+    rota.write_text(ROTA, encoding="utf-8")
+    options = {
+        "office": {"head_mobile": HEAD},
+        "hours": {"always_open": False},
+        "duty": {"rota_files": [str(rota)], "gap_days": 0,
+                 "shifts": ["day 08:30-17:30 workdays", "night 17:30-08:30",
+                            "rest 08:30-17:30 restdays"]},
+        "survey": {"key_timeout": 10.0},
+        "referral": [
+            {"name": "县劳动保障监察大队", "phone": "07731234567", "address": "县府路1号",
+             "hours": "周一至周五 9:00-17:00"},
+            {"name": "县市场监督管理局", "phone": "07737654321", "address": "城东路8号",
+             "hours": "周一至周五 8:30-17:30"},
+        ],
+    }
+    saved = os.environ.get(clock.ENV)
+    os.environ[clock.ENV] = MONDAY
+    rig = Rig(state, box_options=options)
+    try:
+        rig.start()
+        yield rig
+    finally:
+        codes = rig.stop()
+        if saved is None:
+            os.environ.pop(clock.ENV, None)
+        else:
+            os.environ[clock.ENV] = saved
+    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+
+
+def test_service_request_sends_the_caller_and_the_duty_lawyer_an_sms(rig):
+    result = run_call(rig, hotline.service_request_with_sms, LAWYER)
+    case = result["case"]
+    rig.case = case
+    assert result["call"]["case_number"] == case
+    # the duty lawyer is the case's owner, from the rota, not from [duty] numbers
+    assert "张律师" in rig.box_log() and f"case {case} opened: service_request" in rig.box_log()
+
+
+def test_a_duty_sms_resolves_the_case_and_the_caller_hears_it(rig):
+    case = rig.case
+    hotline.deliver_sms(rig, "+86" + LAWYER, f"结案 {case}")
+
+    async def resolved(rig):
+        await hotline.caller_sms(rig, f"您的案件{case}已办结")
+        # the lawyer is told it worked
+        await hotline.wait_outside_sms(rig, LAWYER, f"案件{case}已结案")
+    run_call(rig, resolved)
+    # a stranger's SMS is ignored and logged
+    hotline.deliver_sms(rig, "13700000000", f"R {case}")
+    call = run_call(rig, hotline.status_call, case)
+    assert call["status_queries"] == [case]
+    log = rig.box_log()
+    assert "sms from unknown number 13700000000 ignored" in log
+    assert f"case {case}: resolved by 张律师" in log
+
+
+def test_a_referral_reaches_the_caller_by_sms(rig):
+    call, text = run_call(rig, hotline.referral, "2")
+    assert call["referral"] == "县市场监督管理局"
+    assert "07737654321" in text and "城东路8号" in text, text
+    assert "referral prompts rendered: referral_1, referral_2" in rig.box_log()
+
+
+def test_a_complaint_never_reaches_the_person_it_names(rig):
+    duty_calls_before = len(rig.duty_events_list())
+    lawyer_sms_before = len(hotline.outside_sms(rig, LAWYER))
+    call = run_call(rig, hotline.complaint_naming_staff, "11")
+    case = call["case_number"]
+    assert call["named_staff"]["name"] == "张律师"
+
+    async def head_told(rig):
+        return await hotline.wait_outside_sms(rig, HEAD, case)
+    head = run_call(rig, head_told)
+    assert "工号11" in head["text"]
+    # nothing about it reached the named lawyer: no call, no SMS
+    assert len(rig.duty_events_list()) == duty_calls_before
+    assert len(hotline.outside_sms(rig, LAWYER)) == lawyer_sms_before
+    assert not hotline.outside_sms(rig, LAWYER, case)
+
+
+def test_a_rating_of_1_alerts_the_office_head(rig):
+    rig.start_dutyphone("accept")
+    call = run_call(rig, hotline.rated_call, "1")
+    case = call["case_number"]
+
+    async def head_told(rig):
+        return await hotline.wait_outside_sms(rig, HEAD, "评分1分")
+    head = run_call(rig, head_told)
+    assert case in head["text"] and "张律师" in head["text"]
+
+
+def test_urgent_dispute_nobody_accepts_escalates_by_sms(rig):
+    rig.start_dutyphone("no-answer")
+    call = run_call(rig, hotline.urgent_unanswered)
+    case = call["case_number"]
+    assert call["branch"] == "urgent", call
+    # both mediators on duty were rung at once, neither accepted
+    rung = sorted(leg["number"] for leg in call["duty_legs"])
+    assert rung == [MEDIATOR, MEDIATOR2], call["duty_legs"]
+
+    async def all_told(rig):
+        return [await hotline.wait_outside_sms(rig, who, case)
+                for who in (MEDIATOR, MEDIATOR2, HEAD)]
+    texts = run_call(rig, all_told)
+    caller_number = rig.sim["caller"]["number"]
+    assert all("紧急" in t["text"] and caller_number in t["text"] for t in texts), texts
+    # the lawyer on duty is not a mediator: not told
+    assert not hotline.outside_sms(rig, LAWYER, case)
+
+
+def test_after_hours_make_up_saturday_is_open_but_a_holiday_is_not(rig):
+    rig.start_dutyphone("no-answer")
+    restart_box(rig, MAKEUP_SATURDAY)
+    call = run_call(rig, hotline.after_hours, True)
+    assert call["branch"] is None and call["outcome"] == "abandoned", call
+    restart_box(rig, HOLIDAY_MONDAY)
+    call = run_call(rig, hotline.after_hours, False)
+    assert call["branch"] == "after_hours", call
+    log = rig.box_log()
+    assert "2026-10-05 is a public holiday (National Day)" in log
+    assert "ringing night duty 13900000001" in log

@@ -1,0 +1,72 @@
+"""SIGKILL at random instants while recording and while uploading, then restart: every
+message recorded up to the kill reaches every target exactly once (by key), none corrupt.
+
+The fast harness (lawline.probe.crashbox) forks the real recovery + Outbox + UploadWorker
+with the real targets and kills it; the servers are real (nginx over TLS with
+basic auth, aiosmtpd with STARTTLS and AUTH, rclone serve s3). One kill in five lands while
+the restarted child may still be recovering; the others 0-150 ms after recovery finished.
+LAWLINE_CRASH_TRIALS raises the count for a soak.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from lawline.probe import crashbox
+
+from .conftest import DAV_PASSWORD, DAV_USER, MAIL_PASSWORD, MAIL_USER, S3_KEY, S3_SECRET
+from .crashfacts import from_mail, from_tree
+
+TRIALS = int(os.environ.get("LAWLINE_CRASH_TRIALS", "200"))
+
+
+def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
+        tmp_path, nginx, smtp, s3, test_ca):
+    bucket = s3.bucket("crash")
+    spec = {
+        "upstream": {"url": f"{nginx.url}/dav/crash", "username": DAV_USER,
+                     "password": DAV_PASSWORD, "cafile": str(test_ca.ca)},
+        "email": {"port": smtp.port, "username": MAIL_USER, "password": MAIL_PASSWORD,
+                  "cafile": str(test_ca.ca)},
+        "s3": {"endpoint": s3.url, "bucket": "crash", "access_key": S3_KEY,
+               "secret": S3_SECRET},
+    }
+    (tmp_path / "targets.json").write_text(json.dumps(spec))
+    out = tmp_path / "facts.json"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "lawline.probe.crashbox", "--dir",
+                           str(tmp_path / "box"), "--targets", str(tmp_path / "targets.json"),
+                           "--trials", str(TRIALS), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(out.read_text())
+    assert facts["final_exit"] == 0, "the last, unkilled run did not drain the outbox"
+    kills = facts["kills"]
+    assert kills["recording"] >= 10 and kills["uploading"] >= 10, kills
+
+    office = crashbox.OFFICE
+    results = {
+        "upstream": crashbox.verify(facts, "upstream",
+                                    from_tree(nginx.root / "dav" / "crash" / office)),
+        "email": crashbox.verify(facts, "email", from_mail(smtp.messages, office)),
+        "s3": crashbox.verify(facts, "s3", from_tree(bucket / office)),
+    }
+    puts = sum(1 for method, uri, status in nginx.requests()
+               if method == "PUT" and uri.startswith("/dav/crash/") and uri.endswith(".wav"))
+    summary = {name: {k: v for k, v in r.items() if k != "problems"}
+               for name, r in results.items()}
+    print(f"\ncrash harness: {TRIALS} kills in {facts['seconds_killing']} s "
+          f"({elapsed:.0f} s with the final drain), where: {kills}; "
+          f"nginx voicemail PUTs {puts}; per target {summary}")
+    problems = [p for r in results.values() for p in r["problems"]]
+    assert not problems, "\n".join(problems[:20])
+    for name, r in results.items():
+        assert r["lost"] == 0 and r["duplicated"] == 0, (name, r)
+        assert r["messages"] >= r["told"] >= TRIALS // 20, (name, r)
+    # call records: every one committed reached the targets that take them
+    for tree in (nginx.root / "dav" / "crash" / office, bucket / office):
+        stored = {p.parent.name for p in tree.glob("*/call-*/record.json")}
+        assert len(stored) >= len(facts["calls"]), (tree, len(stored), len(facts["calls"]))

@@ -1,0 +1,185 @@
+"""The line supervisor against the simulated modem: a modem that stops answering is reset and
+reopened (the call in progress ends with a `failed` event), a port that comes back under a new
+name is found through the stable link, and a modem that stays silent is power-cycled through
+the HAT's power key (gpiozero MockFactory: the pin's history is asserted)."""
+
+import asyncio
+import dataclasses
+import os
+import time
+import types
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+import lawline.sim
+from lawline.hat import PowerKey
+from lawline.line import profiles
+from lawline.line.modem import Modem
+from lawline.line.recovery import POWER_CYCLING, READY, LineSupervisor
+from lawline.status import Status
+
+LINE = types.SimpleNamespace(health_interval=0.3, health_timeout=0.3, recovery_max_backoff=1.0,
+                             reset_after_hangup=False)
+
+
+def _box(line, boot_seconds=1.0):
+    fast = dataclasses.replace(profiles.SIM7600, boot_seconds=boot_seconds)
+    info = line["box"]
+    return Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=1.0,
+                 audio_retry_delay=0.1)
+
+
+async def _next(modem, kinds, timeout=10):
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    while True:
+        event = await asyncio.wait_for(modem.events.get(), timeout)
+        if event.kind in kinds:
+            return event
+
+
+async def _until(predicate, timeout, what):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(loopback):
+    line = loopback()
+
+    async def main():
+        box = _box(line)
+        caller = Modem("simcom-sim7600", line["caller"]["at"], line["caller"]["audio"],
+                       name="caller")
+        status = Status(None)
+        supervisor = LineSupervisor(box, box.make_audio(), LINE, status)
+        stop = asyncio.Event()
+        assert await supervisor.start(stop)
+        watch = asyncio.ensure_future(supervisor.run(stop))
+        await caller.start()
+        try:
+            old = os.path.realpath(line["box"]["at_link"])
+            await caller.dial(line["box"]["number"])
+            await _next(box, "caller_id")
+            await box.answer()
+            await _next(box, "begin")
+            # two commands swallowed: both health checks; the AT+CRESET after them goes through
+            lawline.sim.inject(line.dir, "no_reply", side="box", count=2)
+            event = await _next(box, "failed")
+            assert event.detail == "modem stopped answering" and not box.in_call
+            assert (await _next(caller, "ended")).kind == "ended"   # the reset dropped the call
+            await _until(lambda: supervisor.state.state == READY and supervisor.recoveries, 15,
+                         "the modem to come back")
+            assert os.path.realpath(line["box"]["at_link"]) != old   # CRESET re-enumerated
+            assert "now /dev/pts/" in status.get("modem")["message"]
+            # and it takes calls again
+            await caller.dial(line["box"]["number"])
+            assert (await _next(box, "caller_id")).number == line["caller"]["number"]
+            await caller.hangup()
+        finally:
+            stop.set()
+            await watch
+            box.close()
+            caller.close()
+    asyncio.run(main())
+    assert "AT+CRESET" in line.wire()
+
+
+def test_the_port_going_away_is_found_again_under_its_new_name(loopback):
+    line = loopback()
+
+    async def main():
+        box = _box(line)
+        supervisor = LineSupervisor(box, box.make_audio(), LINE)
+        stop = asyncio.Event()
+        assert await supervisor.start(stop)
+        watch = asyncio.ensure_future(supervisor.run(stop))
+        seen = []
+        original = supervisor.state.set
+        supervisor.state.set = lambda state, detail: (seen.append(state), original(state, detail))
+        try:
+            old = os.path.realpath(line["box"]["at_link"])
+            lawline.sim.inject(line.dir, "port_gone", side="box", ms=800)
+            await _until(lambda: supervisor.recoveries == 1 and supervisor.state.state == READY,
+                         15, "the modem on its new port")
+            assert os.path.realpath(line["box"]["at_link"]) != old
+            assert "port gone" in seen and await box.ping(1.0)
+        finally:
+            stop.set()
+            await watch
+            box.close()
+    asyncio.run(main())
+
+
+def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(loopback):
+    line = loopback()
+    factory = MockFactory()
+
+    async def main():
+        box = _box(line, boot_seconds=0.2)
+        key = PowerKey(6, factory, on_seconds=0.2, off_seconds=0.3, off_wait=0.1)
+        supervisor = LineSupervisor(box, box.make_audio(), LINE, power_key=key)
+        stop = asyncio.Event()
+        assert await supervisor.start(stop)
+        watch = asyncio.ensure_future(supervisor.run(stop))
+        try:
+            lawline.sim.inject(line.dir, "no_reply", side="box", count=1000)
+            await _until(lambda: len(factory.pin(6).states) >= 5, 20, "a power cycle")
+            assert supervisor.state.state == POWER_CYCLING or supervisor.state.state != READY
+        finally:
+            stop.set()
+            await watch
+            box.close()
+            key.close()
+    asyncio.run(main())
+    states = factory.pin(6).states
+    # initial LOW, then HIGH (off press, 0.3 s), LOW (0.1 s), HIGH (on press, 0.2 s), LOW;
+    # MockPin timestamps are the time since the previous change
+    assert [s.state for s in states[:5]] == [False, True, False, True, False]
+    assert states[2].timestamp == pytest.approx(0.3, abs=0.1)     # held for the off press
+    assert states[3].timestamp == pytest.approx(0.1, abs=0.1)     # the wait between
+    assert states[4].timestamp == pytest.approx(0.2, abs=0.1)     # held for the on press
+
+
+def test_reset_after_hangup_resets_and_reopens_the_renamed_ports(loopback):
+    line = loopback()
+    cfg = types.SimpleNamespace(**{**vars(LINE), "reset_after_hangup": True})
+
+    async def main():
+        box = _box(line)
+        supervisor = LineSupervisor(box, box.make_audio(), cfg)
+        assert await supervisor.start()
+        try:
+            old = os.path.realpath(line["box"]["at_link"])
+            await supervisor.after_call()
+            assert supervisor.state.state == READY and supervisor.recoveries == 1
+            assert os.path.realpath(line["box"]["at_link"]) != old
+            assert await box.ping(1.0)
+        finally:
+            box.close()
+    asyncio.run(main())
+    assert "AT+CRESET" in line.wire()
+
+
+def test_status_led_shows_ready_and_blinks_on_trouble():
+    from lawline.hat import StatusLed
+    factory = MockFactory()
+    led = StatusLed(17, factory)
+    from lawline.line.recovery import LineState
+    state = LineState("box", led=led)
+    state.set(READY, "ready on /dev/lawline-at")
+    assert factory.pin(17).state is True
+    pin = factory.pin(17)
+    state.set("not answering", "modem stopped answering")
+    seen = len(pin.states)
+    deadline = time.monotonic() + 3
+    while len(pin.states) < seen + 2:              # blinking: it goes on and off by itself
+        assert time.monotonic() < deadline, f"the LED does not blink: {pin.states}"
+        time.sleep(0.05)
+    state.set(READY, "ready again")
+    settled = len(pin.states)
+    assert pin.state is True
+    led.close()
+    assert settled >= seen + 2
