@@ -18,13 +18,24 @@ MAX_CATCH_UP = 1.0
 EARLY = 0.001
 
 
-class Uplink:
-    """Host audio waiting to be sent to the far end, bounded; the oldest is dropped on overflow."""
+# A module plays host audio out through a small buffer: it starts once this much is queued,
+# and fills it again after an underrun. Without it, a host frame that arrives a few ms after
+# the module's tick is played one slot late with a silent frame before it: a 20 ms slip in
+# the far end's audio whenever the two clocks' phases meet (seen under load in the tests).
+PLAYOUT_PREFILL_MS = 60
 
-    def __init__(self, limit):
+
+class Uplink:
+    """Host audio waiting to be sent to the far end, bounded; the oldest is dropped on overflow.
+    With `prefill` bytes, playout waits until that much is queued (see PLAYOUT_PREFILL_MS)."""
+
+    def __init__(self, limit, prefill=0):
         self.limit = limit
+        self.prefill = prefill
         self._buf = bytearray()
+        self._primed = prefill == 0
         self.dropped = 0
+        self.underruns = 0
 
     def __len__(self):
         return len(self._buf)
@@ -39,6 +50,13 @@ class Uplink:
 
     def take(self, n):
         """n bytes: what is buffered (whole samples), padded with silence on underrun."""
+        if not self._primed:
+            if len(self._buf) < max(self.prefill, n):
+                return bytes(n)
+            self._primed = True
+        if self.prefill and len(self._buf) < n:
+            self._primed = False      # underrun: build the cushion up again
+            self.underruns += 1
         k = min(n, len(self._buf)) & ~1
         chunk = bytes(self._buf[:k])
         del self._buf[:k]
@@ -46,6 +64,7 @@ class Uplink:
 
     def clear(self):
         self._buf.clear()
+        self._primed = self.prefill == 0
 
 
 class PcmStream:
@@ -55,7 +74,8 @@ class PcmStream:
         self.frame_bytes = profile.frame_bytes
         self.base_period = profile.frame_ms / 1000.0
         self.period = self.base_period
-        self.uplink = Uplink(profile.uplink_limit_bytes)
+        self.uplink = Uplink(profile.uplink_limit_bytes,
+                             prefill=self.frame_bytes * PLAYOUT_PREFILL_MS // profile.frame_ms)
         self.far = None  # the other side's PcmStream
         self.on = False
         self.frames = 0
@@ -97,8 +117,9 @@ class PcmStream:
             self._timer.cancel()
             self._timer = None
         self.uplink.clear()
-        log.info("sim %s: PCM off after %d frames (%d dropped by a full port, %d skipped by a stall)",
-                 self.side, self.frames, self.port.dropped // self.frame_bytes, self.skipped)
+        log.info("sim %s: PCM off after %d frames (%d dropped by a full port, %d skipped by a stall, "
+                 "%d playout underruns)", self.side, self.frames,
+                 self.port.dropped // self.frame_bytes, self.skipped, self.uplink.underruns)
 
     def _frame(self):
         far = self.far
