@@ -489,7 +489,8 @@ class DutyPhone:
     def _start(self):
         args = self.args
         self.ep = pj.Endpoint()
-        self._quiet_stdout(self.ep.libCreate)       # libCreate prints ~6 lines to stdout
+        from ..sip.endpoint import g711_only, stdout_to_stderr   # needs pjsua2: import here
+        stdout_to_stderr(self.ep.libCreate)       # libCreate prints ~6 lines to stdout
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
@@ -511,7 +512,7 @@ class DutyPhone:
         # The wheel has no sound device: without the null device, startTransmit fails with
         # PJMEDIA_EAUD_NODEFDEV and nothing clocks the bridge.
         self.ep.audDevManager().setNullDev()
-        self._set_codec_priorities()
+        g711_only(self.ep)
         port = int(self.ep.transportGetInfo(transport).localName.rsplit(":", 1)[1])
         self.port = port
         acfg = pj.AccountConfig()
@@ -564,25 +565,6 @@ class DutyPhone:
         deadline = time.monotonic() + HANGUP_TIMEOUT
         while self._registered and time.monotonic() < deadline:
             self.ep.libHandleEvents(POLL_MS)
-
-    @staticmethod
-    def _quiet_stdout(fn):
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            os.dup2(2, 1)
-            fn()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
-    def _set_codec_priorities(self):
-        """G.711 only, PCMA first (China); speex/16000 leads by default and garbles tones
-        (reference/pjsua2.md, The package)."""
-        for codec in self.ep.codecEnum2():
-            name = codec.codecId.upper()
-            priority = {"PCMA/8000/1": 255, "PCMU/8000/1": 254}.get(name, 0)
-            self.ep.codecSetPriority(codec.codecId, priority)
 
     def _make_players(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="lawline-dutyphone-")
