@@ -13,7 +13,7 @@ PARALLEL ?= -n 4 --dist loadfile
 
 all: prompts
 
-$(VENV)/.deps: pyproject.toml tools/bootstrap.sh
+$(VENV)/.deps: pyproject.toml rig/pyproject.toml tools/bootstrap.sh
 	tools/bootstrap.sh $(VENV) test
 	touch $@
 
@@ -48,9 +48,9 @@ hil: prompts
 		--caller-profile="$(CALLER_PROFILE)"
 
 bench: prompts
-	$(PY) -m lawline.bench
-	$(PY) -m lawline.sync.bench
-	$(PY) -m lawline.sip.bench
+	$(PY) -m lawline_rig.bench
+	$(PY) -m lawline_rig.syncbench
+	$(PY) -m lawline_rig.sipbench
 
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

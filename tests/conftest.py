@@ -44,7 +44,7 @@ def run_call(rig, scenario, *args):
     try:
         return asyncio.run(main())
     except BaseException:
-        from lawline.probe import hearing
+        from lawline_rig.probe import hearing
         heard = rig.dir / "caller-heard-on-failure.wav"
         hearing.write_wav(heard, rig.caller.heard_audio())
         print(f"  caller's audio kept in {heard}")

@@ -25,8 +25,9 @@ if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv" || { echo "bootstrap: python3 -m venv failed: apt-get install python3-venv"; exit 1; }
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# The box package, and (for make demo / make test) the loopback line and test rig beside it.
 if [ "$want_test" = test ]; then
-    "$venv/bin/python" -m pip install -q -e ".[test]"
+    "$venv/bin/python" -m pip install -q -e . -e rig
 else
     "$venv/bin/python" -m pip install -q -e .
 fi

@@ -8,10 +8,10 @@
     lawline case list|show|resolve|assign ...          the office's cases
     lawline report --week|--month --config ...         the periodic report (CSV + chart)
     lawline prompts [DIR]                              render missing prompt audio
-    lawline sim --state-dir DIR                        the loopback line (simulated modems)
-    lawline demo [--serve] [--state-dir DIR]           the box end to end on the loopback line
-    lawline dutyphone --port P ...                     a duty phone for tests and the demo
-    lawline receiver --dir DIR ...                     a local upstream for tests and the demo
+
+The loopback line, the demo and the test rig are a separate package (`lawline-rig`, in rig/),
+never installed on the box. Where it is installed, `lawline sim|demo|dutyphone|receiver`
+hand over to it; elsewhere they say so.
 """
 
 import argparse
@@ -66,6 +66,10 @@ def _cmd_prompts(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    words = [a for a in argv if not a.startswith("-")]
+    if words and words[0] in RIG_COMMANDS:
+        return _rig(argv)
     parser = argparse.ArgumentParser(prog="lawline", description="the 0148 legal-service line box")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug log (AT wire log)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,26 +108,26 @@ def main(argv=None):
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_prompts)
 
-    from . import sim
-    p = sub.add_parser("sim", help="the loopback line: simulated modems on pseudo-terminals")
-    sim.add_arguments(p)
-    p.set_defaults(func=sim.main)
+    return run_command(parser, argv)
 
-    from . import demo
-    p = sub.add_parser("demo", help="the box end to end on the loopback line")
-    demo.add_arguments(p)
-    p.set_defaults(func=demo.main)
 
-    p = sub.add_parser("dutyphone", help="a duty phone (pjsua2 user agent) for tests and demo")
-    from .probe import dutyphone
-    dutyphone.add_arguments(p)
-    p.set_defaults(func=dutyphone.main)
+RIG_COMMANDS = ("sim", "demo", "dutyphone", "receiver")
 
-    p = sub.add_parser("receiver", help="a local upstream (HTTP PUT) for tests and demo")
-    from .sync import receiver
-    receiver.add_arguments(p)
-    p.set_defaults(func=receiver.main)
 
+def _rig(argv):
+    """`lawline sim ...` on a development machine: hand over to the rig's own command."""
+    try:
+        from lawline_rig.cli import main as rig_main
+    except ImportError:
+        print(f"lawline {argv[0]}: the loopback line and test rig are not installed on this "
+              "machine (they are never on the box); on a development machine run "
+              "`make deps`, which installs the lawline-rig package from rig/", file=sys.stderr)
+        return 2
+    return rig_main(argv, prog="lawline")
+
+
+def run_command(parser, argv):
+    """Parse, set up the log, run the chosen command, and turn typed errors into exit codes."""
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:

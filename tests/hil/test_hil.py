@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from lawline.line import create_modem
-from lawline.probe import scenarios
-from lawline.probe.rig import Rig
+from lawline_rig.probe import scenarios
+from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 

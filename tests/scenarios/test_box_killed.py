@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from lawline.probe import hearing, scenarios
-from lawline.probe.rig import Rig
+from lawline_rig.probe import hearing, scenarios
+from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 

@@ -4,9 +4,9 @@ upstream holds bytes equal to the spooled files."""
 
 import pytest
 
-from lawline import sim
-from lawline.probe import scenarios
-from lawline.probe.rig import Rig
+from lawline_rig import sim
+from lawline_rig.probe import scenarios
+from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 

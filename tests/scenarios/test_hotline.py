@@ -14,8 +14,8 @@ import os
 import pytest
 
 from lawline.duty import clock
-from lawline.probe import hotline
-from lawline.probe.rig import Rig, wait_until
+from lawline_rig.probe import hotline
+from lawline_rig.probe.rig import Rig, wait_until
 
 from ..conftest import run_call
 

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from lawline import sim
-from lawline.probe import hearing, scenarios
-from lawline.probe.rig import Rig, async_wait_until
+from lawline_rig import sim
+from lawline_rig.probe import hearing, scenarios
+from lawline_rig.probe.rig import Rig, async_wait_until
 
 from ..conftest import run_call
 

@@ -17,9 +17,9 @@ import uuid
 import pytest
 
 from lawline import config as configuration
-from lawline.probe import hearing
-from lawline.probe.rig import async_wait_until, wait_until
-from lawline.probe.scenarios import CALLER_TONE
+from lawline_rig.probe import hearing
+from lawline_rig.probe.rig import async_wait_until, wait_until
+from lawline_rig.probe.scenarios import CALLER_TONE
 
 from ..conftest import run_call
 from ..servers.kamailio import BOX_USER

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lawline.probe.rig import free_port, wait_until
+from lawline_rig.probe.rig import free_port, wait_until
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg")
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from lawline import config as configuration
-from lawline.probe.rig import Process, Rig, free_port, lawline_argv, wait_until
+from lawline_rig.probe.rig import Process, Rig, free_port, lawline_argv, wait_until
 
 from .kamailio import BOX_USER, PASSWORDS
 

@@ -4,7 +4,7 @@ PUT, basic auth) with a CA made here by openssl, aiosmtpd (STARTTLS, AUTH) and
 
 import pytest
 
-from lawline.probe.upstreams import Nginx, RcloneS3, SmtpServer, TestCa
+from lawline_rig.probe.upstreams import Nginx, RcloneS3, SmtpServer, TestCa
 
 DAV_USER, DAV_PASSWORD = "county-box", "dav-pass-密码-1"
 MAIL_USER, MAIL_PASSWORD = "box@county.example", "smtp-pass-4d1"

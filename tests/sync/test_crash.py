@@ -1,7 +1,7 @@
 """SIGKILL at random instants while recording and while uploading, then restart: every
 message recorded up to the kill reaches every target exactly once (by key), none corrupt.
 
-The fast harness (lawline.probe.crashbox) forks the real recovery + Outbox + UploadWorker
+The fast harness (lawline_rig.probe.crashbox) forks the real recovery + Outbox + UploadWorker
 with the real targets and kills it; the servers are real (nginx over TLS with
 basic auth, aiosmtpd with STARTTLS and AUTH, rclone serve s3). One kill in five lands while
 the restarted child may still be recovering; the others 0-150 ms after recovery finished.
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from lawline.probe import crashbox
+from lawline_rig.probe import crashbox
 
 from .conftest import DAV_PASSWORD, DAV_USER, MAIL_PASSWORD, MAIL_USER, S3_KEY, S3_SECRET
 from .crashfacts import from_mail, from_tree
@@ -36,7 +36,7 @@ def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
     (tmp_path / "targets.json").write_text(json.dumps(spec))
     out = tmp_path / "facts.json"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "lawline.probe.crashbox", "--dir",
+    done = subprocess.run([sys.executable, "-m", "lawline_rig.probe.crashbox", "--dir",
                            str(tmp_path / "box"), "--targets", str(tmp_path / "targets.json"),
                            "--trials", str(TRIALS), "--out", str(out)],
                           capture_output=True, text=True, timeout=300)

@@ -1,6 +1,6 @@
 """The crash harness's checker catches what it must: a lost, duplicated or corrupt message."""
 
-from lawline.probe.crashbox import FRAME, expected_audio, verify
+from lawline_rig.probe.crashbox import FRAME, expected_audio, verify
 from lawline.sync.wavfile import header
 
 

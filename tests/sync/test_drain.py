@@ -1,7 +1,7 @@
 """A long outage with hundreds of queued items, then the upstream (nginx, TLS) comes back:
-everything drains, oldest first. The same code is `python -m lawline.sync.bench`."""
+everything drains, oldest first. The same code is `python -m lawline_rig.syncbench`."""
 
-from lawline.sync.bench import run_drain
+from lawline_rig.syncbench import run_drain
 
 
 def test_backlog_drains_in_order_of_age_after_an_outage(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from lawline.sync import Outbox, UploadWorker
 from lawline.sync.http import HttpPutTarget
-from lawline.sync.receiver import serve
+from lawline_rig.receiver import serve
 from lawline.sync.retention import purge
 from lawline.sync.spool import FULL, OK, WARN, SpoolGuard
 from lawline.sync.wavfile import header

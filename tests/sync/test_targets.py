@@ -175,7 +175,7 @@ def test_mail_wrong_password_is_refused_and_waits(outbox, smtp, test_ca):
 def test_mail_never_logs_in_without_tls(outbox, test_ca):
     from aiosmtpd.controller import Controller
 
-    from lawline.probe.upstreams import free_port
+    from lawline_rig.probe.upstreams import free_port
     plain = Controller(object(), hostname="127.0.0.1", port=free_port())  # no STARTTLS
     plain.start()
     try:

@@ -21,7 +21,7 @@ class LoopbackLine:
         self.log_path = os.path.join(self.dir, "sim.log")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lawline.sim", "--state-dir", self.dir, "--profile",
+                [sys.executable, "-m", "lawline_rig.sim", "--state-dir", self.dir, "--profile",
                  profile, "--ring-interval", str(ring_interval)],
                 stdout=log, stderr=subprocess.STDOUT)
         ready = os.path.join(self.dir, "sim.json")

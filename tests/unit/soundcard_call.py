@@ -14,7 +14,7 @@ import numpy as np
 import serial
 
 from lawline.line.modem import Modem
-from lawline.probe import hearing
+from lawline_rig.probe import hearing
 
 
 def tone(hz):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lawline.probe import dutyphone, hearing
+from lawline_rig.probe import dutyphone, hearing
 
 RATE = hearing.RATE
 sip = pytest.mark.skipif(importlib.util.find_spec("pjsua2") is None,
@@ -135,7 +135,7 @@ CALLER = textwrap.dedent('''
 # -- helpers -----------------------------------------------------------------------------
 
 class DutyPhoneProcess:
-    """`python -m lawline.probe.dutyphone` on a free port, its events file tailed."""
+    """`python -m lawline_rig.probe.dutyphone` on a free port, its events file tailed."""
 
     def __init__(self, folder, *options):
         self.folder = Path(folder)
@@ -144,7 +144,7 @@ class DutyPhoneProcess:
         ready = self.folder / "ready.json"
         self.stderr = open(self.folder / "dutyphone.err", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lawline.probe.dutyphone", "--port", "0",
+            [sys.executable, "-m", "lawline_rig.probe.dutyphone", "--port", "0",
              "--ready-file", str(ready), "--events", str(self.events_path),
              "--record", str(self.record), *options],
             stdout=subprocess.PIPE, stderr=self.stderr)

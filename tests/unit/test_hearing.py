@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from lawline.probe import hearing
+from lawline_rig.probe import hearing
 
 RATE = hearing.RATE
 WELCOME = "欢迎致电公共法律服务热线"

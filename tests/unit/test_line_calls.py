@@ -11,7 +11,7 @@ import time
 import pytest
 import serial
 
-import lawline.sim
+import lawline_rig.sim
 from lawline.line.modem import Modem
 
 PROFILES = ["simcom-sim7600", "quectel-ec25"]
@@ -65,7 +65,7 @@ def test_call_answer_audio_dtmf_hangup(loopback, profile):
             await _next(caller, "begin")
             await box.open_audio()
             await caller.open_audio()
-            assert lawline.sim.status(line.dir)["box"]["pcm"]
+            assert lawline_rig.sim.status(line.dir)["box"]["pcm"]
             # the caller's audio reaches the box's audio port
             with serial.Serial(line["caller"]["audio"], timeout=0) as out:
                 for _ in range(10):
@@ -132,7 +132,7 @@ def test_caller_id_variants(loopback, profile):
         await caller.start()
         try:
             for presentation, expected in VARIANTS:
-                lawline.sim.present(line.dir, **{"withheld": False, "number": None,
+                lawline_rig.sim.present(line.dir, **{"withheld": False, "number": None,
                                                  "clip_tail": None, **presentation})
                 await caller.dial(line["box"]["number"])
                 event = await _next(box, "caller_id")
@@ -141,7 +141,7 @@ def test_caller_id_variants(loopback, profile):
                 assert (await _next(box, ("missed", "ended"))).number == expected
                 await _next(caller, "ended")   # its NO CARRIER must not end the next dial
             # AT+CLIR=1 on the caller's modem withholds its number too (27.007 7.7)
-            lawline.sim.present(line.dir, withheld=False, number=None, clip_tail=None)
+            lawline_rig.sim.present(line.dir, withheld=False, number=None, clip_tail=None)
             await caller.at.command("AT+CLIR=1")
             await caller.dial(line["box"]["number"])
             assert (await _next(box, "caller_id")).number == ""

@@ -12,7 +12,7 @@ import types
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-import lawline.sim
+import lawline_rig.sim
 from lawline.hat import PowerKey
 from lawline.line import profiles
 from lawline.line.modem import Modem
@@ -66,7 +66,7 @@ def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(loopback)
             await box.answer()
             await _next(box, "begin")
             # two commands swallowed: both health checks; the AT+CRESET after them goes through
-            lawline.sim.inject(line.dir, "no_reply", side="box", count=2)
+            lawline_rig.sim.inject(line.dir, "no_reply", side="box", count=2)
             event = await _next(box, "failed")
             assert event.detail == "modem stopped answering" and not box.in_call
             assert (await _next(caller, "ended")).kind == "ended"   # the reset dropped the call
@@ -101,7 +101,7 @@ def test_the_port_going_away_is_found_again_under_its_new_name(loopback):
         supervisor.state.set = lambda state, detail: (seen.append(state), original(state, detail))
         try:
             old = os.path.realpath(line["box"]["at_link"])
-            lawline.sim.inject(line.dir, "port_gone", side="box", ms=800)
+            lawline_rig.sim.inject(line.dir, "port_gone", side="box", ms=800)
             await _until(lambda: supervisor.recoveries == 1 and supervisor.state.state == READY,
                          15, "the modem on its new port")
             assert os.path.realpath(line["box"]["at_link"]) != old
@@ -125,7 +125,7 @@ def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(loopback):
         assert await supervisor.start(stop)
         watch = asyncio.ensure_future(supervisor.run(stop))
         try:
-            lawline.sim.inject(line.dir, "no_reply", side="box", count=1000)
+            lawline_rig.sim.inject(line.dir, "no_reply", side="box", count=1000)
             await _until(lambda: len(factory.pin(6).states) >= 5, 20, "a power cycle")
             assert supervisor.state.state == POWER_CYCLING or supervisor.state.state != READY
         finally:

@@ -13,7 +13,7 @@ import pytest
 
 from lawline.line import dtmf
 from lawline.line.soundcard import Resampler
-from lawline.probe import hearing
+from lawline_rig.probe import hearing
 
 
 def test_dtmf_detector_hears_every_key_once_and_nothing_in_speech_like_audio():

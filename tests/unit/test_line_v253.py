@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import serial
 
-import lawline.sim
+import lawline_rig.sim
 from lawline.line import create_modem, voice
 from lawline.line.modem import Modem
-from lawline.sim.v253 import DLE_STORM
+from lawline_rig.sim.v253 import DLE_STORM
 
 # -- pure parts ----------------------------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class CallerAudio:
 
 
 def _level(pcm, hz):
-    from lawline.probe import hearing
+    from lawline_rig.probe import hearing
     return hearing.tone_level(bytes(pcm), hz)
 
 
@@ -242,7 +242,7 @@ def test_a_call_with_caller_id_audio_both_ways_dtmf_and_the_caller_hanging_up(lo
 ])
 def test_caller_id_block_variants(loopback, presentation, expected):
     line = loopback("v253-halfduplex")
-    lawline.sim.present(line.dir, **presentation)
+    lawline_rig.sim.present(line.dir, **presentation)
 
     async def main():
         box, caller = _box(line), _caller(line)
@@ -279,7 +279,7 @@ def test_the_box_hangs_up_and_a_dle_storm_does_not_end_anything(loopback):
             await _next(caller, "begin")
             await box.open_audio()
             box.audio.on_frame = heard.extend
-            lawline.sim.inject(line.dir, "dle_storm", side="box", seconds=1.0)
+            lawline_rig.sim.inject(line.dir, "dle_storm", side="box", seconds=1.0)
             storm = box.audio.format.to_s16(DLE_STORM)
             await _until(lambda: storm in bytes(heard), 5, "the DLE storm to arrive as samples")
             await _until(lambda: heard.count(storm) > 40, 5, "a whole second of it")

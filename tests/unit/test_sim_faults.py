@@ -10,7 +10,7 @@ import time
 import pytest
 import serial
 
-import lawline.sim
+import lawline_rig.sim
 
 
 def _at(path, command=b"AT", timeout=3.0):
@@ -40,7 +40,7 @@ def test_port_gone_comes_back_under_a_new_name_and_the_link_follows(loopback, pr
     old, link = line["box"]["at"], line["box"]["at_link"]
     assert os.path.realpath(link) == old and _at(link).endswith(b"OK\r\n")
     client = serial.Serial(link, timeout=0)
-    lawline.sim.inject(line.dir, "port_gone", side="box", ms=300, reset=False)
+    lawline_rig.sim.inject(line.dir, "port_gone", side="box", ms=300, reset=False)
     # the open client sees the port die: readable, then end of file or EIO (the box's AT
     # reader takes either for "the port went away")
     assert select.select([client.fileno()], [], [], 2)[0]

@@ -21,9 +21,9 @@ import time
 import pytest
 import serial
 
-import lawline.sim
-from lawline.sim import faults
-from lawline.sim.line import missed_call_time
+import lawline_rig.sim
+from lawline_rig.sim import faults
+from lawline_rig.sim.line import missed_call_time
 
 BOX, CALLER = "07730148", "13800138000"
 RING_INTERVAL = 0.3
@@ -95,7 +95,7 @@ def sim():
     log_path = os.path.join(state_dir, "sim.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lawline.sim", "--state-dir", state_dir,
+            [sys.executable, "-m", "lawline_rig.sim", "--state-dir", state_dir,
              "--ring-interval", str(RING_INTERVAL)],
             stdout=log, stderr=subprocess.STDOUT)
     ready = os.path.join(state_dir, "sim.json")
@@ -321,14 +321,14 @@ def test_refusals_unknown_number_busy_and_nothing_to_answer(sim):
 
 def test_fault_no_reply_swallows_commands_but_echoes(sim):
     box = sim["port"]("box", "at")
-    lawline.sim.inject(sim["state_dir"], "no_reply", side="box", count=2)
+    lawline_rig.sim.inject(sim["state_dir"], "no_reply", side="box", count=2)
     box.send(b"AT+CSQ\rAT+CGMI\rAT+CGMM\r")
     assert box.expect(b"OK\r\n") == b"AT+CSQ\rAT+CGMI\rAT+CGMM\r\r\nSIMCOM_SIM7600G-H\r\n\r\nOK\r\n"
 
 
 def test_fault_garbage_writes_the_bursts_and_the_modem_still_answers(sim):
     box = sim["port"]("box", "at")
-    lawline.sim.inject(sim["state_dir"], "garbage", side="box", count=3, seed=11)
+    lawline_rig.sim.inject(sim["state_dir"], "garbage", side="box", count=3, seed=11)
     expected = b"".join(faults.garbage_bursts(3, seed=11))
     assert box.expect(expected) == expected
     assert box.at("AT") == b"AT\r\r\nOK\r\n"
@@ -336,16 +336,16 @@ def test_fault_garbage_writes_the_bursts_and_the_modem_still_answers(sim):
 
 def test_fault_urc_in_reply(sim):
     box = sim["port"]("box", "at")
-    lawline.sim.inject(sim["state_dir"], "urc_in_reply", side="box")
+    lawline_rig.sim.inject(sim["state_dir"], "urc_in_reply", side="box")
     assert box.at("AT+CSQ") == b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\n+CREG: 1\r\n\r\nOK\r\n"
-    lawline.sim.inject(sim["state_dir"], "urc_in_reply", side="box", urc="+CSQN: 17,99")
+    lawline_rig.sim.inject(sim["state_dir"], "urc_in_reply", side="box", urc="+CSQN: 17,99")
     assert box.at("AT") == b"AT\r\r\n+CSQN: 17,99\r\n\r\nOK\r\n"
     assert box.at("AT+CSQ") == b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
 
 
 def test_fault_late_reply(sim):
     box = sim["port"]("box", "at")
-    lawline.sim.inject(sim["state_dir"], "late_reply", side="box", ms=400)
+    lawline_rig.sim.inject(sim["state_dir"], "late_reply", side="box", ms=400)
     sent = time.monotonic()
     box.send(b"AT\r")
     assert box.expect(b"AT\r") == b"AT\r"  # the echo is immediate
@@ -357,7 +357,7 @@ def test_fault_late_reply(sim):
 def test_fault_cpcmreg_refuse_then_pcm_starts(sim):
     box, caller = _call_up(sim)
     box_audio = sim["port"]("box", "audio")
-    lawline.sim.inject(sim["state_dir"], "cpcmreg_refuse", side="box", count=2)
+    lawline_rig.sim.inject(sim["state_dir"], "cpcmreg_refuse", side="box", count=2)
     assert box.at("AT+CPCMREG=1") == b"AT+CPCMREG=1\r\r\nERROR\r\n"
     assert box.at("AT+CPCMREG=1") == b"AT+CPCMREG=1\r\r\nERROR\r\n"
     assert box.at("AT+CPCMREG=1") == b"AT+CPCMREG=1\r\r\nOK\r\n"
@@ -368,7 +368,7 @@ def test_fault_cpcmreg_refuse_then_pcm_starts(sim):
 def test_fault_double_cr_frames_the_next_urc_with_two_crs(sim):
     box, caller = sim["port"]("box", "at"), sim["port"]("caller", "at")
     box.at("AT+CRC=1")
-    lawline.sim.inject(sim["state_dir"], "double_cr", side="box")
+    lawline_rig.sim.inject(sim["state_dir"], "double_cr", side="box")
     caller.at(f"ATD{BOX};")
     assert box.expect(b"+CRING: VOICE\r\r\n") == b"\r\r\n+CRING: VOICE\r\r\n"
     assert box.expect(b"+CRING: VOICE\r\n") == b"\r\n+CRING: VOICE\r\n"
@@ -377,7 +377,7 @@ def test_fault_double_cr_frames_the_next_urc_with_two_crs(sim):
 def test_fault_reset_drops_the_call_and_reboots(sim):
     box, caller = _call_up(sim)
     assert box.at("ATE0") == b"ATE0\r\r\nOK\r\n"
-    lawline.sim.inject(sim["state_dir"], "reset", side="box", boot_ms=200)
+    lawline_rig.sim.inject(sim["state_dir"], "reset", side="box", boot_ms=200)
     assert re.fullmatch(rb"\r\nVOICE CALL: END: \d{6}\r\n\r\nNO CARRIER\r\n", caller.expect(b"NO CARRIER\r\n"))
     assert box.expect(b"PB DONE\r\n") == b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"
     assert box.at("AT") == b"AT\r\r\nOK\r\n"  # echo is back on after the reboot
@@ -403,7 +403,7 @@ def test_unknown_fault_and_bad_requests_are_answered_with_errors(sim):
         status = ask(b'{"status": true}')
         assert status["ok"] and status["caller"]["faults"] == {"no_reply": 1} and status["call"] is None
     with pytest.raises(faults.FaultError, match="unknown fault 'nope'"):
-        lawline.sim.inject(sim["state_dir"], "nope")
+        lawline_rig.sim.inject(sim["state_dir"], "nope")
 
 
 # -- an independent client -------------------------------------------------------------------

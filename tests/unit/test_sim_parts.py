@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-import lawline.sim
-from lawline.sim import faults, profiles
-from lawline.sim.audio import Uplink
-from lawline.sim.line import missed_call_time
-from lawline.sim.atparse import edit_line, split_args, split_commands
+import lawline_rig.sim
+from lawline_rig.sim import faults, profiles
+from lawline_rig.sim.audio import Uplink
+from lawline_rig.sim.line import missed_call_time
+from lawline_rig.sim.atparse import edit_line, split_args, split_commands
 
 
 @pytest.mark.parametrize("body, expected", [
@@ -134,7 +134,7 @@ def test_fault_error_is_a_lawline_error_and_a_value_error():
 
 
 def test_add_arguments_defaults_and_required_state_dir():
-    parser = lawline.sim.add_arguments(argparse.ArgumentParser())
+    parser = lawline_rig.sim.add_arguments(argparse.ArgumentParser())
     args = parser.parse_args(["--state-dir", "/tmp/x"])
     assert (args.profile, args.state_dir, args.box_number, args.caller_number, args.ring_interval) == \
         ("simcom-sim7600", "/tmp/x", "07730148", "13800138000", 2.0)
@@ -145,7 +145,7 @@ def test_add_arguments_defaults_and_required_state_dir():
 
 
 def test_run_refuses_an_unknown_profile_without_starting(tmp_path, caplog):
-    assert lawline.sim.run(str(tmp_path), profile="quectel-ec99") == 2
-    assert ("unknown modem profile 'quectel-ec99'; known: " + ", ".join(sorted(lawline.sim.PROFILES))
+    assert lawline_rig.sim.run(str(tmp_path), profile="quectel-ec99") == 2
+    assert ("unknown modem profile 'quectel-ec99'; known: " + ", ".join(sorted(lawline_rig.sim.PROFILES))
             in caplog.text)
     assert not (tmp_path / "sim.json").exists()

@@ -9,7 +9,7 @@ import time
 import pytest
 import serial
 
-import lawline.sim
+import lawline_rig.sim
 from lawline.errors import SmsError
 from lawline.line.modem import Modem
 from lawline.line import sms
@@ -48,10 +48,10 @@ def test_python_gsmmodem_sends_150_chinese_characters_that_arrive_whole(loopback
             # every part was read and deleted from the SIM
             await asyncio.sleep(0)
             for _ in range(50):
-                if not lawline.sim.status(line.dir)["box"]["sms_stored"]:
+                if not lawline_rig.sim.status(line.dir)["box"]["sms_stored"]:
                     break
                 await asyncio.sleep(0.05)
-            assert lawline.sim.status(line.dir)["box"]["sms_stored"] == []
+            assert lawline_rig.sim.status(line.dir)["box"]["sms_stored"] == []
         finally:
             box.close()
     try:
@@ -101,7 +101,7 @@ def test_python_gsmmodem_receives_what_the_driver_sends(loopback):
         assert (message.number, message.text) == (line["box"]["number"], "您的案件已受理。")
         # python-gsmmodem deletes the message after its callback: wait for that before closing
         deadline = time.monotonic() + 5
-        while lawline.sim.status(line.dir)["caller"]["sms_stored"]:
+        while lawline_rig.sim.status(line.dir)["caller"]["sms_stored"]:
             assert time.monotonic() < deadline, "python-gsmmodem never deleted the message"
             time.sleep(0.05)
     finally:
@@ -120,7 +120,7 @@ def test_sms_to_an_outside_number_lands_in_the_mailbox(loopback):
         finally:
             box.close()
     refs = asyncio.run(main())
-    [sent] = lawline.sim.sms_sent(line.dir)
+    [sent] = lawline_rig.sim.sms_sent(line.dir)
     assert sent["to"] == "+8613900000001" and sent["text"] == text
     assert sent["parts"] == len(refs) == 2 and sent["complete"] and sent["references"] == refs
     assert sent["from"] == line["box"]["number"]
@@ -128,7 +128,7 @@ def test_sms_to_an_outside_number_lands_in_the_mailbox(loopback):
 
 def test_a_refused_sms_raises_sms_error_with_the_code(loopback):
     line = loopback()
-    lawline.sim.inject(line.dir, "sms_refuse", side="box", code=330)
+    lawline_rig.sim.inject(line.dir, "sms_refuse", side="box", code=330)
 
     async def main():
         box = _modem(line, "box")
@@ -141,14 +141,14 @@ def test_a_refused_sms_raises_sms_error_with_the_code(loopback):
         finally:
             box.close()
     asyncio.run(main())
-    assert [m["text"] for m in lawline.sim.sms_sent(line.dir)] == ["测试"]
+    assert [m["text"] for m in lawline_rig.sim.sms_sent(line.dir)] == ["测试"]
 
 
 def test_texts_stored_while_the_box_was_down_are_read_at_start(loopback):
     line = loopback()
-    lawline.sim.control_request(line.dir, {"sms_deliver": {"to": "box", "from": "10086",
+    lawline_rig.sim.control_request(line.dir, {"sms_deliver": {"to": "box", "from": "10086",
                                                            "text": "余额提醒" * 30}})
-    assert len(lawline.sim.status(line.dir)["box"]["sms_stored"]) == 2
+    assert len(lawline_rig.sim.status(line.dir)["box"]["sms_stored"]) == 2
 
     async def main():
         box = _modem(line, "box")
@@ -225,4 +225,4 @@ def test_raw_prompt_text_mode_ucs2_and_cmgr_in_both_modes(loopback):
     finally:
         box.close()
         caller.close()
-    assert lawline.sim.sms_sent(line.dir) == []
+    assert lawline_rig.sim.sms_sent(line.dir) == []

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from lawline.sync import HttpPutTarget, Outbox, UploadError, UploadWorker
-from lawline.sync.receiver import serve
+from lawline_rig.receiver import serve
 
 KEY = "260112001"
 AUDIO = os.urandom(41_000)
@@ -205,7 +205,7 @@ def test_missing_spool_file_holds_back_only_its_own_item(outbox, receiver, caplo
 
 def test_receiver_command_serves_until_sigterm(tmp_path):
     ready = tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, "-m", "lawline.sync.receiver",
+    proc = subprocess.Popen([sys.executable, "-m", "lawline_rig.receiver",
                              "--dir", str(tmp_path / "upstream"), "--ready-file", str(ready)],
                             stderr=subprocess.PIPE)
     try:

@@ -1,7 +1,7 @@
 """Getting committed voicemails, cases and call records upstream.
 
 `Outbox` keeps what is owed durably (SQLite, WAL); `UploadWorker` delivers it from the event
-loop to targets such as `HttpPutTarget`; `lawline.sync.receiver` is a local upstream for the
+loop to targets such as `HttpPutTarget`; `lawline_rig.receiver` is a local upstream for the
 demo and the tests.
 """
 

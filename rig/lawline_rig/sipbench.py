@@ -1,6 +1,6 @@
 """`make bench`, the SIP trunk part: figures, not pass/fail, through a real Kamailio.
 
-    python -m lawline.sip.bench [--calls N] [--state-dir DIR]
+    python -m lawline_rig.sipbench [--calls N] [--state-dir DIR]
 
 Runs from the repository (it uses the test trunk in tests/servers/): Kamailio with digest
 auth on 127.0.0.1, a registered duty phone that answers at once and presses 1 after 0.5 s,
@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..probe import hearing
-from ..probe.rig import wait_until
-from ..probe.scenarios import CALLER_TONE, DUTY_TONE
+from .probe import hearing
+from .probe.rig import wait_until
+from .probe.scenarios import CALLER_TONE, DUTY_TONE
 
 REPO = Path(__file__).resolve().parents[3]
 DUTY = "13900000012"

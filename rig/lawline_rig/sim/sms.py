@@ -10,11 +10,11 @@ import asyncio
 import logging
 import time
 
-from ..line import sms as codec
+from lawline.line import sms as codec
 from .atparse import unquote
 from .replies import Reply
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 CTRL_Z, ESC = 0x1A, 0x1B
 PROMPT = b"\r\n> "        # 27.005 3.5.1: CR LF '>' space, no OK (modems.md 3.3)

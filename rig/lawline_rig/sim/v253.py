@@ -17,12 +17,12 @@ One pty carries AT commands and, in a data state, the samples. What it does:
 import logging
 import time
 
-from ..line import voice
+from lawline.line import voice
 from .atparse import frame
 from .audio import EARLY, MAX_CATCH_UP, Uplink
 from .modem import ERROR, Reply, SimModem, fixed, setting
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 DLE = b"\x10"
 # A pattern of sample bytes full of DLE and of bytes that follow DLE in events (ETX, s, b, !,

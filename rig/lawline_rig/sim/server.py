@@ -17,7 +17,7 @@ from .modem import SimModem
 from .ports import PtyPort
 from .wire import WireLog
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 SIDES = ("box", "caller")
 AT_OUT_LIMIT = 64 * 1024

@@ -16,7 +16,7 @@ import logging
 
 from . import faults
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 USAGE = ('expected {"fault": NAME, "side": "box"|"caller", "count": N}, {"status": true}, '
          '{"sms_sent": true}, {"sms_deliver": {...}} or {"presentation": {...}}')

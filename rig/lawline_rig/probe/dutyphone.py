@@ -12,7 +12,7 @@ confirmed, dtmf_sent, dtmf_received, disconnected (with "code" and, when recordi
 finished WAV's path in "record"). A disconnected line is written only once that WAV is
 complete, so a test may read it as soon as it sees the line.
 
-Run as `lawline dutyphone ...` or `python -m lawline.probe.dutyphone ...`. One per process:
+Run as `lawline dutyphone ...` or `python -m lawline_rig.probe.dutyphone ...`. One per process:
 a second pjsua2 Endpoint in the same process aborts it (reference/pjsua2.md, Threads).
 """
 
@@ -489,7 +489,7 @@ class DutyPhone:
     def _start(self):
         args = self.args
         self.ep = pj.Endpoint()
-        from ..sip.endpoint import g711_only, stdout_to_stderr   # needs pjsua2: import here
+        from lawline.sip.endpoint import g711_only, stdout_to_stderr   # needs pjsua2: import here
         stdout_to_stderr(self.ep.libCreate)       # libCreate prints ~6 lines to stdout
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0

@@ -20,10 +20,10 @@ import queue
 import select
 import threading
 
-from ..line import dtmf
+from lawline.line import dtmf
 from .audio import EARLY, MAX_CATCH_UP, Uplink
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 PCM_NAME = "lawline_box"
 ASOUNDRC = """# written by the lawline simulator: the box's simulated EC25 sound card (sim/uac.py)

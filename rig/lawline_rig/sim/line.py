@@ -12,7 +12,7 @@ import time
 
 from . import sms
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 # How the network presents the caller (set through the control socket for caller-ID tests).
 PRESENTATION_DEFAULTS = {
@@ -261,7 +261,7 @@ class Line:
 
     def sms_from_outside(self, side, sender, text):
         """Deliver a text from an outside number to `side` (control socket)."""
-        from ..line import sms as codec
+        from lawline.line import sms as codec
         modem = next(m for m in self.modems if m.side == side)
         if getattr(modem, "sms", None) is None:
             raise ValueError(f"the {side} modem has no SMS")

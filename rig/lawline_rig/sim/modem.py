@@ -21,7 +21,7 @@ from . import line as line_mod
 from .faults import ArmedFaults
 from .replies import ERROR, Reply, _flag, fixed, setting  # noqa: F401 (re-exported)
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 
 class SimModem:

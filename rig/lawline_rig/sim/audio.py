@@ -8,7 +8,7 @@ port, or silence when the far side's PCM is off or its FIFO ran dry. Deadlines a
 
 import logging
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 # If the loop stalls for longer than this, skip the missed frames instead of bursting them out.
 # A real module's USB bulk endpoint and the kernel's tty buffer hold about a second, so a

@@ -14,7 +14,7 @@ forks the next one. A last child runs without being killed until everything is d
 The parent writes the facts (journal, audio on disk at each kill, where each kill landed)
 as JSON; `verify` compares them with what the servers received.
 
-    python -m lawline.probe.crashbox --dir D --targets targets.json --trials 200 --out facts.json
+    python -m lawline_rig.probe.crashbox --dir D --targets targets.json --trials 200 --out facts.json
 """
 
 from __future__ import annotations
@@ -320,7 +320,7 @@ def _audio_problem(n, wav):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lawline.probe.crashbox")
+    parser = argparse.ArgumentParser(prog="python -m lawline_rig.probe.crashbox")
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--targets", type=Path, required=True, help="JSON: target specs")
     parser.add_argument("--trials", type=int, default=200)

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import config as configuration
-from ..call.prompts import Prompts
+from lawline import config as configuration
+from lawline.call.prompts import Prompts
 from .caller import Caller
 
 log = logging.getLogger("lawline.rig")

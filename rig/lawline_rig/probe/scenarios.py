@@ -21,7 +21,7 @@ def _sha(path):
 
 async def assert_upstream_has(rig, item, timeout=20):
     """Every file of an outbox item is upstream, byte for byte."""
-    from ..sync.http import remote_name
+    from lawline.sync.http import remote_name
     from .rig import async_wait_until
     remotes = []
     for name, local in item["files"].items():

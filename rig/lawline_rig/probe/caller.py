@@ -14,7 +14,7 @@ import time
 
 import serial
 
-from ..line.modem import Modem
+from lawline.line.modem import Modem
 from . import hearing
 
 log = logging.getLogger("lawline.caller")

@@ -1,6 +1,6 @@
 """`make bench`: figures, not pass/fail, measured on the loopback line with real processes.
 
-    python -m lawline.bench [--calls N] [--bridged-seconds S] [--state-dir DIR]
+    python -m lawline_rig.bench [--calls N] [--bridged-seconds S] [--state-dir DIR]
 
 - first prompt audio: from the caller's dial (the simulator sends the first RING at once) to
   the first non-silent audio frame the caller hears;

@@ -6,7 +6,7 @@ with basic auth, as the prefecture would run it — and measures the drain: item
 from the first acknowledgement to the last, and the time from "upstream back" to the first.
 Checks that every item arrived and in order of age.
 
-    python -m lawline.sync.bench [--items 500]        (make bench runs it)
+    python -m lawline_rig.syncbench [--items 500]        (make bench runs it)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def queue(outbox: Outbox, n: int) -> list:
 
 def run_drain(workdir: Path, n: int, outage: float = 2.0, timeout: float = 300.0) -> dict:
     """Queue `n` items with the upstream down for `outage` seconds, bring it up, drain."""
-    from lawline.probe.upstreams import Nginx, TestCa
+    from lawline_rig.probe.upstreams import Nginx, TestCa
     workdir = Path(workdir)
     ca = TestCa(workdir / "ca")
     nginx = Nginx(workdir / "nginx", ca, {USER: PASSWORD})   # port chosen, not yet started
@@ -99,7 +99,7 @@ async def _first_ack(outbox, facts):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lawline.sync.bench")
+    parser = argparse.ArgumentParser(prog="python -m lawline_rig.syncbench")
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--outage", type=float, default=3.0, help="seconds the upstream is "
                         "down while the worker keeps probing (default 3)")

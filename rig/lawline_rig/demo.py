@@ -19,7 +19,7 @@ from pathlib import Path
 from .probe import scenarios
 from .probe.rig import Rig
 
-log = logging.getLogger("lawline.demo")
+log = logging.getLogger("lawline_rig.demo")
 
 
 def add_arguments(parser):

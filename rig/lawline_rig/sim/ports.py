@@ -6,7 +6,7 @@ import os
 import termios
 import tty
 
-log = logging.getLogger("lawline.sim")
+log = logging.getLogger("lawline_rig.sim")
 
 
 class PtyPort:
