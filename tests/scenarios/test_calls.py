@@ -51,7 +51,7 @@ def test_b_nobody_answers_so_the_caller_leaves_a_voicemail(rig):
     result = run_call(rig, scenarios.consultation_voicemail)
     record = result["voicemail"]["record"]
     assert record["menu_path"] == ["1"]
-    assert len(record["case_number"]) == 9 and record["case_number"].isdigit()
+    assert len(record["case_number"]) == 10 and record["case_number"].isdigit()
 
 
 def test_c_complaint_goes_to_its_own_box(rig):

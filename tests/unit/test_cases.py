@@ -39,7 +39,7 @@ def office(tmp_path):
 def test_lifecycle_and_history(tmp_path):
     cases = Cases(tmp_path / "cases.db")
     number = cases.next()
-    assert len(number) == 9
+    assert len(number) == 10
     case = cases.open_case(number, "service_request", "13800000000")
     assert case.state == "new" and case.open
     cases.move(number, "assigned", "张律师", owner="13900000001", owner_name="张律师")

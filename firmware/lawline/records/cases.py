@@ -1,20 +1,56 @@
 """Case numbers: what the caller writes down and keys in later.
 
-Nine digits, `YYMMDD` then a three-digit sequence of the day (260112007 = the seventh case
+Ten digits, `YYMMDD` then a four-digit sequence of the day (2601120007 = the seventh case
 of 12 January 2026): short enough to read back and key in, unique on this line, and it tells
 staff the day at a glance. Upstream paths are prefixed by the office id, so two counties
-never collide. The counter lives in SQLite so a restart never reuses a number.
+never collide. The counter lives in SQLite so a restart never reuses a number. Boxes before
+2026-12 gave nine digits (YYMMDD + three); those numbers stay valid (format_number).
 
 Every request is tracked to a result (件件有回音, reference/field.md (b) 1): a case moves
 new -> assigned -> referred -> resolved -> caller_informed, each move kept in a history table
 with who made it, in the same database (spool/cases.db, WAL, synchronous=FULL).
 """
 
+import re
+import secrets
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+# Why ten digits (YYMMDD + NNNN). The old three-digit sequence ran out at the 1000th case of
+# a day and then stopped the call that asked for a number. One line answers one call at a
+# time: even 20-second calls around the clock are 4320 a day, so four digits (9999) hold any
+# day one box can have, with room for the start-up recovery's own numbers and for a
+# prefecture that points several trunks at one busy box. Ten digits are still read back in
+# one breath and keyed like a phone number (an 11-digit mobile is what callers know), and a
+# fixed width means a caller's "#" is optional and a digit too many or too few is never
+# another number of the same format. Past 9999 the sequence simply grows a digit (never runs
+# out), a day no single line can reach. Nine-digit numbers (YYMMDD + NNN) of older boxes stay
+# in the database and are looked up and accepted by SMS as they are.
+SEQUENCE_DIGITS = 4
+OLD_SEQUENCE_DIGITS = 3
+NUMBER_DIGITS = 6 + SEQUENCE_DIGITS            # what callers are asked to key
+NUMBER_PATTERN = r"\d{6}(?:\d{3}|\d{4,6})"      # old (9) and new (10, and more past 9999)
+
+
+def format_number(day, seq):
+    """The case number of the `seq`th case of `day` (YYMMDD)."""
+    return f"{day}{seq:0{SEQUENCE_DIGITS}d}"
+
+
+def parse_number(number):
+    """(YYMMDD, sequence) of a case number of either format, or None when it is not one."""
+    if not is_case_number(number):
+        return None
+    return number[:6], int(number[6:])
+
+
+def is_case_number(number):
+    return isinstance(number, str) and number.isascii() and \
+        re.fullmatch(NUMBER_PATTERN, number) is not None
 
 
 class CaseNumbers:
@@ -35,16 +71,14 @@ class CaseNumbers:
             try:
                 row = self._db.execute("SELECT last FROM case_counter WHERE day = ?",
                                        (day,)).fetchone()
-                seq = (row[0] if row else 0) + 1
-                if seq > 999:
-                    raise OverflowError(f"more than 999 cases on {day}")
+                seq = (row[0] if row else 0) + 1   # never runs out (format_number)
                 self._db.execute("INSERT OR REPLACE INTO case_counter (day, last) VALUES (?, ?)",
                                  (day, seq))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return f"{day}{seq:03d}"
+        return format_number(day, seq)
 
     def close(self):
         self._db.close()
@@ -81,7 +115,8 @@ CREATE TABLE IF NOT EXISTS cases(
     resolved REAL,
     owner_alerted REAL,
     head_alerted REAL,
-    rating INTEGER
+    rating INTEGER,
+    pin TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS case_history(
     id INTEGER PRIMARY KEY,
@@ -117,6 +152,7 @@ class Case:
     owner_alerted: float
     head_alerted: float
     rating: int
+    pin: str = ""    # told to the caller in the case SMS: key 9 from another phone (PIN_DIGITS)
 
     @property
     def open(self):
@@ -133,6 +169,15 @@ class Cases(CaseNumbers):
         super().__init__(db_path)
         with self._lock:
             self._db.executescript(_CASE_SCHEMA)
+        self._add_pin_column()
+
+    def _add_pin_column(self):
+        """Case books written before the status PIN existed get the column (empty PINs: those
+        cases answer key 9 only on the caller's own phone)."""
+        with self._lock:
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(cases)")]
+            if "pin" not in columns:
+                self._db.execute("ALTER TABLE cases ADD COLUMN pin TEXT NOT NULL DEFAULT ''")
 
     def _tx(self, fn):
         with self._lock:
@@ -160,9 +205,10 @@ class Cases(CaseNumbers):
             if db.execute("SELECT 1 FROM cases WHERE number = ?", (number,)).fetchone():
                 return
             db.execute("INSERT INTO cases (number, kind, state, caller, owner, owner_name, "
-                       "detail, call_id, opened, updated, due) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       "detail, call_id, opened, updated, due, pin) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                        (number, kind, state, caller or "", owner or "", owner_name or "",
-                        detail or "", call_id, now, now, due))
+                        detail or "", call_id, now, now, due, new_pin()))
             db.execute("INSERT INTO case_history (number, at, state, by, note) "
                        "VALUES (?,?,?,?,?)", (number, now, state, by, note or f"opened: {kind}"))
         self._tx(write)
@@ -246,4 +292,20 @@ class Cases(CaseNumbers):
 
 
 _FIELDS = ("number, kind, state, caller, owner, owner_name, detail, call_id, opened, updated, "
-           "due, resolved, owner_alerted, head_alerted, rating")
+           "due, resolved, owner_alerted, head_alerted, rating, pin")
+
+# The status PIN: four digits from the system's CSPRNG, sent only in the caller's case SMS.
+# With at most [limits] status_tries_per_call tries a call and status_tries_per_number_per_day
+# a day, guessing one case's PIN takes about a thousand days from one number.
+PIN_DIGITS = 4
+
+
+def new_pin():
+    return f"{secrets.randbelow(10 ** PIN_DIGITS):0{PIN_DIGITS}d}"
+
+
+def same_number(a, b):
+    """Two calling numbers are the same phone (+86 or 0086 in front aside); never true for a
+    withheld number."""
+    from ..duty.roster import normal_mobile
+    return bool(normal_mobile(a)) and normal_mobile(a) == normal_mobile(b)

@@ -4,15 +4,18 @@ The texts are Chinese; the line driver encodes them as UCS-2 and splits long one
 concatenated parts (70 characters fit one part, 67 per part beyond that), so each text here
 says the important thing first: the case number, then the caller's number.
 
-Commands from a registered mobile (case number = 9 digits):
+Commands from a registered mobile (case number: 10 digits, or 9 for cases of older boxes;
+records/cases.py format_number):
 
-    结案 261128001 | 办结 261128001 | R 261128001   the case is resolved
-    接 261128001   | 接案 261128001 | A 261128001   I take it (assigned to the sender)
-    转办 261128001 | F 261128001                    referred to another department
+    结案 2611280001 | 办结 2611280001 | R 2611280001   the case is resolved
+    接 2611280001   | 接案 2611280001 | A 2611280001   I take it (assigned to the sender)
+    转办 2611280001 | F 2611280001                     referred to another department
 """
 
 import re
 from dataclasses import dataclass
+
+from .cases import is_case_number
 
 KIND_WORDS = {
     "consultation": "法律咨询",
@@ -34,7 +37,8 @@ _COMMANDS = (
     ("assigned", r"(?:接案|接|A|ACCEPT)"),
     ("referred", r"(?:转办|转|F|REFER)"),
 )
-_COMMAND = re.compile(r"^\s*(\S+?)\s*[:：,，]?\s*(\d{9})\s*(.*)$", re.S)
+# every digit in a row is the case number: one too many or too few is no case (cases.py)
+_COMMAND = re.compile(r"^\s*(\S+?)\s*[:：,，]?\s*([0-9]+)\s*(.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ def parse_command(text):
     if not match:
         return None
     word, case, note = match.group(1).upper(), match.group(2), match.group(3).strip()
+    if not is_case_number(case):
+        return None
     for state, pattern in _COMMANDS:
         if re.fullmatch(pattern, word):
             return Command(state, case, note[:200])
@@ -60,13 +66,15 @@ def _tag(office):
     return f"【{office}】"
 
 
-def caller_case(office, case, kind, next_steps, hours="", line=""):
-    """To the caller: the case number, what happens next, how to ask about it."""
+def caller_case(office, case, kind, next_steps, hours="", line="", pin=""):
+    """To the caller: the case number, what happens next, how to ask about it. Key 9 answers
+    on the caller's own phone; from another phone it asks for the PIN (records/cases.py)."""
     text = f"{_tag(office)}您的{KIND_WORDS[kind]}已登记，案件编号{case}。{next_steps}"
     if hours:
         text += f"办公时间：{hours}。"
     if line:
-        text += f"查询进度请拨{line}按9输入案件编号。"
+        text += f"查询进度请拨{line}按9输入案件编号"
+        text += f"，用其他电话查询需输入查询密码{pin}。" if pin else "。"
     return text
 
 
@@ -87,9 +95,10 @@ def caller_resolved(office, case):
     return f"{_tag(office)}您的案件{case}已办结。如有疑问请再次来电。"
 
 
-def caller_referral(office, case, referral):
+def caller_referral(office, case, referral, pin=""):
     return (f"{_tag(office)}转介信息（案件{case}）：{referral.name}，电话{referral.phone}，"
-            f"地址{referral.address}，时间{referral.hours}。")
+            f"地址{referral.address}，时间{referral.hours}。"
+            + (f"查询密码{pin}。" if pin else ""))
 
 
 def complaint_to_head(case, caller, named=None, office=""):

@@ -111,7 +111,7 @@ class Office:
             self.sms.queue(caller, text.caller_case(
                 self.name, number, kind, next_steps or self.cfg.cases.next_steps,
                 self.desk.hours.describe(),
-                self.cfg.office.number), "caller case", number)
+                self.cfg.office.number, case.pin), "caller case", number)
         for mobile in notify_duty:
             self.sms.queue(mobile, text.duty_case(number, kind, caller, self.name), "duty case",
                            number)
@@ -157,12 +157,6 @@ class Office:
             case = self.cases.move(number, "caller_informed", "box", "resolution SMS queued")
             self._journal(case, "caller_informed")
         return case
-
-    def caller_heard_status(self, number):
-        case = self.cases.get(number)
-        if case and case.state == "resolved":
-            case = self.cases.move(number, "caller_informed", "box", "caller heard it by phone")
-            self._journal(case, "caller_informed")
 
     def on_sms(self, number, body):
         """An SMS arrived: act on it if a registered mobile sent a command, else log it."""

@@ -24,6 +24,7 @@ import re
 import time
 from pathlib import Path
 
+from lawline.records.cases import is_case_number
 from lawline.sync import wavfile
 from lawline.sync.durable import fsync_dir
 
@@ -135,7 +136,7 @@ def _drawn_record(records, call_id, box):
     for path, record in records.items():
         if (isinstance(record, dict) and record.get("call_id") == call_id
                 and record.get("box") == box and isinstance(record.get("case_number"), str)
-                and re.fullmatch(r"[0-9]{9}", record["case_number"])
+                and is_case_number(record["case_number"])
                 and outbox_free(path, record["case_number"])):
             return path, record
     return None
