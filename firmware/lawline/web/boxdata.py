@@ -1,0 +1,136 @@
+"""The box's data as the page reads it, through the box's own modules.
+
+Cases, the SMS queue and the duty desk come from records/office.Office (the same object the
+box and `lawline case` use, so a case resolved here queues the caller's SMS exactly as the
+SMS command does); the outbox is sync/outbox.Outbox with the box's own targets (case
+journal entries and audit entries go upstream with everything else); call records come from
+records/report.call_records; the running box's parts from status.py's state.json.
+Listing voicemails reads the outbox file read-only, as records/report.py does for calls.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from .. import __version__
+from .. import status as box_status
+from ..records import report
+from ..records.office import Office
+from ..sync.outbox import Outbox
+from ..sync.settings import build_targets
+
+VOICEMAIL_BOXES = {"consultation": "法律咨询", "service_request": "服务申请",
+                   "urgent": "紧急纠纷", "complaint": "投诉"}
+PART_WORDS = {"modem": "调制解调器", "line": "线路", "sim": "SIM卡", "signal": "信号",
+              "trunk": "SIP中继", "upstream": "上报服务器", "outbox": "待上报", "spool": "存储",
+              "sms": "短信", "prompts": "提示音"}
+
+
+class BoxData:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.spool = cfg.spool_dir
+        self.spool.mkdir(parents=True, exist_ok=True)
+        targets = build_targets(cfg)
+        self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
+                             kinds=targets.kinds)
+        self.office = Office(cfg, self.spool, self.outbox)
+        self.cases = self.office.cases
+        self.desk = self.office.desk
+
+    def close(self):
+        self.outbox.close()
+        self.cases.close()
+
+    # -- status -----------------------------------------------------------------------
+
+    def status(self):
+        running = box_status.read(self.spool / "state.json")
+        parts = []
+        uptime = None
+        if running:
+            for name, st in sorted(running["parts"].items()):
+                parts.append({"name": name, "label": PART_WORDS.get(name.split(" ")[0], name),
+                              **st})
+            try:
+                started = os.stat(f"/proc/{running['pid']}").st_mtime
+                uptime = time.time() - started
+            except OSError:
+                uptime = None
+        usage = shutil.disk_usage(self.spool)
+        pending = self.outbox.pending()
+        oldest = self.outbox.oldest_pending()
+        today = dt.date.today()
+        calls = report.call_records(self.spool / "outbox.db", today - dt.timedelta(days=7),
+                                    today + dt.timedelta(days=1))
+        calls.sort(key=lambda r: r.get("started") or "", reverse=True)
+        return {"running": bool(running), "pid": running["pid"] if running else None,
+                "parts": parts, "uptime": uptime, "version": __version__,
+                "free_mb": usage.free / 2 ** 20, "total_mb": usage.total / 2 ** 20,
+                "pending": len(pending), "oldest_age": (time.time() - oldest) if oldest else None,
+                "last_calls": calls[:10]}
+
+    # -- voicemails -------------------------------------------------------------------
+
+    def _read(self, sql, args=()):
+        path = self.spool / "outbox.db"
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def voicemails(self, day=None, box=None, limit=300):
+        sql = "SELECT key, created, record_json, files_json FROM items WHERE kind = 'voicemail'"
+        args = []
+        if day:
+            sql += " AND day = ?"
+            args.append(day)
+        rows = self._read(sql + " ORDER BY id DESC LIMIT ?", (*args, limit * 4))
+        out = []
+        for key, created, record, files in rows:
+            record = json.loads(record)
+            if box and record.get("box") != box:
+                continue
+            wav = json.loads(files).get("voicemail.wav")
+            out.append({"key": key, "created": created, "record": record,
+                        "box": record.get("box", ""), "caller": record.get("caller", ""),
+                        "case": record.get("case_number", key),
+                        "seconds": record.get("duration_s"),
+                        "present": bool(wav) and (self.spool / wav).is_file()})
+            if len(out) >= limit:
+                break
+        return out
+
+    def voicemail(self, key):
+        """(record, wav path or None) of one voicemail item, or None."""
+        item = self.outbox.get(key)
+        if item is None or item.kind != "voicemail":
+            return None
+        wav = item.files.get("voicemail.wav")
+        return item.record, (wav if wav is not None and wav.is_file() else None)
+
+    # -- calls and reports --------------------------------------------------------------
+
+    def calls(self, start, end):
+        rows = report.call_records(self.spool / "outbox.db", start, end)
+        rows.sort(key=lambda r: r.get("started") or "", reverse=True)
+        return rows
+
+    def report(self, start, end):
+        table, _ = report.build(self.office, start, end)
+        return table
+
+    def case_sms(self, number):
+        return [r for r in self.office.sms.rows() if r["case_number"] == number]
+
+    def rota_in_force(self):
+        """The first configured rota file when it loads cleanly (it is what the box uses)."""
+        for path in self.desk.files:
+            if Path(path).is_file():
+                return Path(path)
+        return None

@@ -1,0 +1,230 @@
+"""The pages staff use every day: status, cases, voicemails, call records.
+
+Case actions call records/office.Office.act, the same transaction the SMS command and
+`lawline case` use: resolving queues the caller's SMS, every change is journalled to the
+outbox. Each action form carries the case's `updated` time as it was shown; when the case
+changed since (an SMS resolved it while the page was open), the action is not done and the
+page says what happened instead, so nobody's change is overwritten unseen.
+"""
+
+import datetime as dt
+import logging
+
+from starlette.responses import FileResponse, RedirectResponse
+
+from ..records.cases import KINDS, OPEN_STATES, STATES, CaseError
+from ..records.messages import duty_case
+from . import fmt
+
+log = logging.getLogger("lawline.web")
+ALL = ("head", "clerk", "duty")
+PAGE_SIZE = 100
+
+
+def _kinds_for(user, wanted=None):
+    kinds = [k for k in KINDS if user.sees_complaints or k != "complaint"]
+    if wanted:
+        kinds = [k for k in kinds if k == wanted]
+    return kinds
+
+
+# -- status --------------------------------------------------------------------------------
+
+async def status_page(request, web):
+    st = web.box.status()
+    user = request.state.session.user
+    if not user.sees_complaints:
+        st["last_calls"] = [c for c in st["last_calls"] if c.get("branch") != "complaint"]
+    return web.render(request, "status.html", title="状态", st=st)
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+async def cases_page(request, web):
+    user = request.state.session.user
+    q = request.query_params
+    state = q.get("state", "open")
+    states = OPEN_STATES if state == "open" else None if state == "all" else \
+        ((state,) if state in STATES else OPEN_STATES)
+    kind = q.get("kind", "")
+    owner = q.get("owner", "").strip()
+    overdue = q.get("overdue") == "1"
+    rows = web.box.cases.list(states, _kinds_for(user, kind if kind in KINDS else None))
+    if owner:
+        rows = [c for c in rows if owner in c.owner or owner in c.owner_name]
+    if overdue:
+        rows = [c for c in rows if c.overdue()]
+    rows.reverse()                       # newest first
+    try:
+        page = max(1, int(q.get("page", "1")))
+    except ValueError:
+        page = 1
+    pages = max(1, (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE)
+    page = min(page, pages)
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    args = {"state": state, "kind": kind, "owner": owner, "overdue": "1" if overdue else ""}
+    return web.render(request, "cases.html", title="案件", cases=shown, total=len(rows),
+                      page=page, pages=pages, args=args, kinds=_kinds_for(user),
+                      states=STATES)
+
+
+def _case_or_refuse(request, web):
+    number = request.path_params["number"]
+    case = web.box.cases.get(number)
+    user = request.state.session.user
+    if case is None:
+        return None, web.refuse(request, 404, f"没有案件 {number}。")
+    if case.kind == "complaint" and not user.sees_complaints:
+        log.warning("web: %s (%s) asked for complaint %s; refused", user.name, user.role,
+                    number)
+        return None, web.refuse(request, 403, "投诉案件只有负责人可以查看。")
+    return case, None
+
+
+async def case_page(request, web, error="", status=200, note=""):
+    case, refused = _case_or_refuse(request, web)
+    if refused:
+        return refused
+    if case.kind == "complaint" and request.method == "GET":
+        web.audit(request, "complaint_viewed", case.number)
+    voicemail = web.box.voicemail(case.number)
+    people = sorted(web.box.desk.roster.people().values(), key=lambda p: p.name)
+    return web.render(request, "case.html", status=status, title=f"案件 {case.number}",
+                      case=case, history=web.box.cases.history(case.number),
+                      sms=web.box.case_sms(case.number), voicemail=voicemail,
+                      people=people, error=error, note=note, done=request.query_params.get("done"))
+
+
+def _changed_since(request, web, case):
+    """None when the case is as the form saw it, else a Chinese sentence of what changed."""
+    seen = request.state.form.get("seen", "")
+    if seen == repr(case.updated):
+        return None
+    history = web.box.cases.history(case.number)
+    at, state, by, note = history[-1]
+    return (f"案件 {case.number} 在您打开页面之后已被更改：现在是“{fmt.STATE_WORDS[case.state]}”"
+            f"（{by}，{fmt.when(at)}{'，' + note if note else ''}）。您的操作没有执行，"
+            "下面是最新情况。")
+
+
+async def case_action(request, web):
+    case, refused = _case_or_refuse(request, web)
+    if refused:
+        return refused
+    action = request.path_params["action"]
+    form = request.state.form
+    user = request.state.session.user
+    note = str(form.get("note", "")).strip()[:200]
+    changed = _changed_since(request, web, case)
+    if changed:
+        log.info("web: %s on case %s by %s not done: the case changed since the page was "
+                 "shown", action, case.number, user.name)
+        return await case_page(request, web, error=changed, status=409, note=note)
+    by = f"{user.label} ({user.name}) on the web page"
+    office = web.box.office
+    try:
+        if action == "resolve":
+            if not note:
+                return await case_page(request, web, error="请填写办理结果后再结案。", status=400)
+            office.act(case.number, "resolved", by, note)
+            web.audit(request, "case_resolved", case.number, note)
+        elif action == "take":
+            if not user.mobile:
+                return await case_page(request, web, status=400, error=(
+                    "您的账号没有登记手机号，无法接手（超期提醒要发到手机）。请负责人在账号页登记。"))
+            office.act(case.number, "assigned", by, note, owner=user.mobile,
+                       owner_name=user.label)
+            web.audit(request, "case_taken", case.number, note)
+        elif action == "assign":
+            mobile = str(form.get("mobile", ""))
+            person = web.box.desk.person(mobile)
+            if person is None:
+                return await case_page(request, web, status=400, note=note,
+                                       error=f"{mobile} 不在值班表中，不能指派。")
+            if office.barred(case, person.mobile):
+                return await case_page(request, web, status=400, note=note,
+                                       error="这是针对此人的投诉，不能指派给被投诉人。")
+            office.act(case.number, "assigned", by, note, owner=person.mobile,
+                       owner_name=person.name)
+            office.sms.queue(person.mobile, duty_case(case.number, case.kind, case.caller,
+                                                      office.name), "duty case", case.number)
+            web.audit(request, "case_assigned", case.number, f"{person.name} {person.mobile}")
+        else:
+            return web.refuse(request, 404, "没有这个操作。")
+    except CaseError as exc:
+        log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
+        return await case_page(request, web, status=409, note=note, error=(
+            f"案件当前状态（{fmt.STATE_WORDS[web.box.cases.get(case.number).state]}）"
+            "不能这样处理，操作没有执行。"))
+    return RedirectResponse(f"/cases/{case.number}?done={action}", 303)
+
+
+# -- voicemails -------------------------------------------------------------------------------
+
+async def voicemails_page(request, web):
+    user = request.state.session.user
+    day = request.query_params.get("day", "")
+    try:
+        day = dt.date.fromisoformat(day).isoformat() if day else ""
+    except ValueError:
+        day = ""
+    box = request.query_params.get("box", "")
+    rows = web.box.voicemails(day or None, box or None)
+    if not user.sees_complaints:
+        rows = [r for r in rows if r["box"] != "complaint"]
+    from .boxdata import VOICEMAIL_BOXES
+    boxes = {k: v for k, v in VOICEMAIL_BOXES.items()
+             if user.sees_complaints or k != "complaint"}
+    return web.render(request, "voicemails.html", title="留言", voicemails=rows, day=day,
+                      box=box, boxes=boxes)
+
+
+async def voicemail_audio(request, web):
+    key = request.path_params["key"]
+    found = web.box.voicemail(key)
+    user = request.state.session.user
+    if found is None:
+        return web.refuse(request, 404, f"没有留言 {key}。")
+    record, wav = found
+    if record.get("box") == "complaint" and not user.sees_complaints:
+        return web.refuse(request, 403, "投诉留言只有负责人可以收听。")
+    if wav is None:
+        return web.refuse(request, 410, "录音文件已不在本机（已上报并按保留期删除）。")
+    download = request.query_params.get("download") == "1"
+    first = request.headers.get("range", "bytes=0-").startswith("bytes=0-")
+    if download or first:      # the browser fetches a played file in ranges: count it once
+        web.audit(request, "voicemail_downloaded" if download else "voicemail_played", key)
+    return FileResponse(wav, media_type="audio/wav",
+                        filename=f"{key}.wav" if download else None,
+                        content_disposition_type="attachment" if download else "inline",
+                        headers={"Cache-Control": "no-store"})
+
+
+# -- call records -----------------------------------------------------------------------------
+
+async def calls_page(request, web):
+    user = request.state.session.user
+    today = dt.date.today()
+    q = request.query_params
+    try:
+        start = dt.date.fromisoformat(q.get("start", "")) if q.get("start") else \
+            today - dt.timedelta(days=6)
+        end = dt.date.fromisoformat(q.get("end", "")) if q.get("end") else today
+    except ValueError:
+        start, end = today - dt.timedelta(days=6), today
+    rows = web.box.calls(start, end + dt.timedelta(days=1))
+    if not user.sees_complaints:
+        rows = [r for r in rows if r.get("branch") != "complaint"]
+    return web.render(request, "calls.html", title="通话记录", calls=rows[:500],
+                      total=len(rows), start=start, end=end)
+
+
+ROUTES = [
+    ("/", status_page, ["GET"], ALL),
+    ("/cases", cases_page, ["GET"], ALL),
+    ("/cases/{number}", case_page, ["GET"], ALL),
+    ("/cases/{number}/{action}", case_action, ["POST"], ALL),
+    ("/voicemails", voicemails_page, ["GET"], ALL),
+    ("/voicemails/{key}/audio", voicemail_audio, ["GET"], ALL),
+    ("/calls", calls_page, ["GET"], ALL),
+]
