@@ -8,6 +8,8 @@
     lawline case list|show|resolve|assign ...          the office's cases
     lawline report --week|--month --config ...         the periodic report (CSV + chart)
     lawline prompts [DIR]                              render missing prompt audio
+    lawline web --config ...                           the office's web page (HTTPS)
+    lawline web user add|list|unlock|passwd ...        its accounts
 
 The loopback line, the demo and the test rig are a separate package (`lawline-rig`, in rig/),
 never installed on the box. Where it is installed, `lawline sim|demo|dutyphone|receiver`
@@ -103,6 +105,11 @@ def main(argv=None):
     p = sub.add_parser("report", help="the weekly or monthly report (CSV and chart)")
     records_shell.add_report_arguments(p)
     p.set_defaults(func=records_shell.report_main)
+
+    from .web import server as web_server
+    p = sub.add_parser("web", help="the office's web page (HTTPS); 'web user ...' accounts")
+    web_server.add_arguments(p)
+    p.set_defaults(func=web_server.main)
 
     p = sub.add_parser("prompts", help="render missing prompt audio")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -47,6 +47,9 @@ SCHEMA = {
         _o("head_mobile", str, "",
            "Mobile of the office head: cover gaps, overdue cases, complaints, low ratings and "
            "the daily summary go there by SMS (empty: log only)", pattern=r"(\+?[0-9]{5,20})?"),
+        _o("area_code", str, "", "The county's telephone area code with its 0, like 0773 "
+           "(empty: the one [office] number starts with); the dial plan's {area}",
+           pattern=r"(0[0-9]{2,3})?"),
     ],
     "line": [
         _o("profile", str, "simcom-sim7600", "Modem model",
@@ -79,8 +82,30 @@ SCHEMA = {
     "menu": [
         _o("key_timeout", float, 6.0, "How long to wait for a key after the menu", "s",
            minimum=0.5),
-        _o("max_tries", int, 3, "Invalid keys or silences before the box says goodbye",
-           minimum=1),
+        _o("max_tries", int, 3, "Invalid keys, silences and repeats (key 0) before the box "
+           "says goodbye", minimum=1),
+    ],
+    # Abuse limits (call/flow.py, records/limits.py): each hit is logged and counted in the
+    # periodic report. "Per number" counts a withheld caller as one number.
+    "limits": [
+        _o("max_call_seconds", float, 3600.0, "Longest call, from answer to hang-up, bridged "
+           "time included; then goodbye and the line is free again", "s", minimum=30),
+        _o("cases_per_number_per_day", int, 6, "Cases one calling number may open in a day; "
+           "after that it hears that it should call again tomorrow (key 9 still works)",
+           "cases", minimum=1),
+        _o("sms_per_number_per_day", int, 10, "SMS the box sends one number in a day (office "
+           "staff in the rota and the office head are not counted); more are dropped",
+           "SMS", minimum=1),
+        _o("ring_alls_per_number_per_day", int, 3, "Urgent disputes (key 3) one calling "
+           "number may ring every mediator with in a day; after that it goes straight to "
+           "voicemail", "ring-alls", minimum=1),
+        _o("sms_per_hour", int, 60, "SMS the box sends in any hour, all numbers together; "
+           "more wait in the queue until the hour allows", "SMS", minimum=1),
+        _o("status_tries_per_call", int, 3, "Case numbers (or PINs) a caller may key for "
+           "case status (key 9) in one call", "tries", minimum=1),
+        _o("status_tries_per_number_per_day", int, 10, "Wrong case status tries one calling "
+           "number may make in a day; after that key 9 tells it nothing until tomorrow",
+           "tries", minimum=1),
     ],
     "duty": [
         _o("numbers", list, ["13900000001"],
@@ -108,6 +133,19 @@ SCHEMA = {
            minimum=0),
         _o("required_roles", list, ["lawyer"],
            "Roles every shift needs (lawyer, mediator): a shift without one is a gap"),
+    ],
+    # What the box may ever dial (sip/dialplan.py): duty lists and rota rows outside it are
+    # errors. International, premium, information-service, satellite and service-number
+    # prefixes are barred whatever these say.
+    "dialplan": [
+        _o("allow", list, ["1[3-9]XXXXXXXXX", "{area}[2-9]XXXXXX", "{area}[2-9]XXXXXXX",
+                           "[2-9]XXXXXX", "[2-9]XXXXXXX"],
+           "Numbers the box may dial, whole numbers in national form (+86 dropped): digits, "
+           "X any digit, [2-9] one digit of a range, {area} the area code; default: mobiles "
+           "and the county's landlines"),
+        _o("deny", list, [], "Beginnings of numbers never to dial, on top of the built-in "
+           "barred prefixes (00 and + abroad, 1259X, 160, 168, 169, 179XX, 95, 96, satellite "
+           "1349 and 174), like [\"0773110\"]"),
     ],
     "hours": [
         _o("always_open", bool, False, "Staffed around the clock (7x24): never play the "
@@ -265,6 +303,22 @@ SCHEMA = {
         _o("dir", str, "", "Prompt directory (contains zh-CN/); empty: the bundled prompts"),
         _o("language", str, "zh-CN", "Prompt language folder"),
     ],
+    "web": [
+        _o("bind", str, "0.0.0.0", "Address the office's web page (lawline web) listens on: "
+           "the LAN address, or 0.0.0.0 for every interface"),
+        _o("port", int, 8443, "HTTPS port of the office's web page", minimum=1),
+        _o("data_dir", str, "", "Where the page keeps its accounts, sessions, audit log and "
+           "certificate (empty: web/ in the spool)"),
+        _o("cert_file", str, "", "PEM certificate the page serves (empty: a self-signed one "
+           "made at first start in data_dir)"),
+        _o("key_file", str, "", "PEM private key of cert_file"),
+        _o("session_minutes", float, 30.0, "A login ends after this long without a page "
+           "being opened", "min", minimum=1),
+        _o("max_failures", int, 5, "Wrong passwords in a row that lock an account until "
+           "the office head unlocks it", minimum=1),
+        _o("address_failures", int, 20, "Wrong passwords from one address within 10 "
+           "minutes before that address must wait", minimum=1),
+    ],
     "hat": [
         _o("power_key_pin", int, 0, "BCM pin wired to the modem's power key (Waveshare "
            "SIM7600 HAT with the PWR-D6 jumper: 6); 0: the box cannot power-cycle the modem",
@@ -407,6 +461,8 @@ def from_dict(data, path=None):
     validate_config(config)
     from .sync.settings import validate_config as validate_sync  # targets, spool limits
     validate_sync(config)
+    from .sip.dialplan import validate_config as validate_dialplan  # [dialplan], [duty] lists
+    validate_dialplan(config)
     return config
 
 
