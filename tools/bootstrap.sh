@@ -7,6 +7,9 @@ venv=${1:-.venv}
 want_test=${2:-}
 
 debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libportaudio2)
+# The office page's browser tests: Debian's Chromium (driven by Playwright; `playwright
+# install` cannot download browsers here) and CJK fonts so screenshots show Chinese.
+if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk); fi
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,6 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 py=${PYTHON:-python3}
+# A bare Debian 12 has python3 but not its venv module (ensurepip): install it when missing.
+if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian package python3-venv"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
 if [ ! -x "$venv/bin/python" ]; then
     echo "bootstrap: creating virtualenv $venv"
     "$py" -m venv "$venv" || { echo "bootstrap: python3 -m venv failed: apt-get install python3-venv"; exit 1; }

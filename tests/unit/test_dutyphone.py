@@ -54,7 +54,8 @@ CALLER = textwrap.dedent('''
             inbox.append(("dtmf", prm.digit))
 
     ep = pj.Endpoint()
-    saved = os.dup(1); os.dup2(2, 1); ep.libCreate(); os.dup2(saved, 1); os.close(saved)
+    from lawline.sip.endpoint import stdout_to_stderr
+    stdout_to_stderr(ep.libCreate)          # pjlib's start-up lines go to stderr, flushed
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True

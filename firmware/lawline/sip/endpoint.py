@@ -22,6 +22,7 @@ import pjsua2 as pj
 
 from ..errors import SipError
 from ..line.audio import FRAME_BYTES, SILENCE
+from .door import WILDCARDS, SipDoor
 
 log = logging.getLogger("lawline.sip")
 
@@ -162,13 +163,15 @@ class MediaCore:
     """Owns the pjsua2 Endpoint. Create it on the loop's thread; poll it with `run()`."""
 
     def __init__(self, bind="127.0.0.1", port=5060, log_level=1, poll_interval=0.02,
-                 transport="udp", ca_file=None):
+                 transport="udp", ca_file=None, trusted=()):
         self.bind = bind
         self.port = port
         self.log_level = log_level
         self.poll_interval = poll_interval
         self.transport = transport      # "udp", or "tls" towards a trunk (sip/trunk.py)
         self.ca_file = ca_file          # CA of the trunk's TLS certificate
+        self.trusted = frozenset(trusted)   # the trunk's (IP, port): sip/door.trunk_addresses
+        self.door = None                # sip/door.SipDoor: which requests reach pjsua
         self.transport_id = None
         self.ep = None
         self.account = None
@@ -218,6 +221,13 @@ class MediaCore:
             raise SipError(f"SIP: cannot listen on {self.bind}:{self.port} "
                            f"({self.transport.upper()}): {exc.info()}") from None
         ep.libStart()
+        # After libStart every module has added its methods to Allow: the door trims them
+        # and refuses REFER, Replaces and strangers' requests before pjsua sees them.
+        self.door = SipDoor(self.trusted).install()
+        if self.bind in WILDCARDS:
+            log.warning("SIP: listening on every interface (%s:%d): set [sip] bind to the "
+                        "address facing the trunk (lawline check says the same)", self.bind,
+                        self.port)
         ep.audDevManager().setNullDev()
         g711_only(ep)
         self.ep = ep
@@ -323,6 +333,7 @@ class MediaCore:
                 obj.thisown = False
         ep.libDestroy()
         self.ep = None
+        self.door = None        # pjsip held pointers into it until libDestroy
         del account
 
 
@@ -336,15 +347,31 @@ def g711_only(ep):
         ep.codecSetPriority(cid, priority)
 
 
+def _flush_c_stdio():
+    """Flush the C library's stdio buffers (fflush(NULL)).
+
+    pjlib prints its start-up lines with printf(). When stdout is a pipe (a test, systemd,
+    `$(...)`) C stdio buffers them in the process, and without PYTHONUNBUFFERED nothing
+    flushes that buffer until exit: by then fd 1 is stdout again and the lines land after the
+    command's own output. Flushing inside the guard sends them to stderr, where they belong."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):    # no libc symbol table: nothing buffered we can reach
+        pass
+
+
 def stdout_to_stderr(fn):
     """Run `fn` with file descriptor 1 pointing at stderr: stdout stays for command output
-    (`python -m lawline.sip.trunk` prints one sentence)."""
+    (`python -m lawline.sip.trunk` prints one sentence, the duty phone its JSON report).
+    Whatever `fn` printed through C stdio is flushed before fd 1 is given back."""
     sys.stdout.flush()
+    _flush_c_stdio()
     saved = os.dup(1)
     try:
         os.dup2(2, 1)
         fn()
     finally:
+        _flush_c_stdio()
         os.dup2(saved, 1)
         os.close(saved)
 
