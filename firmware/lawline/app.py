@@ -56,7 +56,7 @@ class Box:
             d.mkdir(parents=True, exist_ok=True)
         self.status = Status(spool / "state.json")
         # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
-        self.office = Office(self.config, spool)
+        self.office = Office(self.config, spool, damaged_dir=spool / "damaged")
         self.cases = self.office.cases
         # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
         self.sync = SyncService(self.config, self.cases, self.alert, self.status)

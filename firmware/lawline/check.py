@@ -99,8 +99,33 @@ def check_upstream(cfg, report):
                    "wait in the outbox")
 
 
+def check_storage(cfg, report):
+    """outbox.db and cases.db checked as the box checks them at start (sync/sqlitefile.py),
+    reading only: a damaged one is reported, never moved (the box sets it aside itself)."""
+    from .sync import sqlitefile
+    damaged = False
+    for name, tables in (("outbox.db", ("items", "deliveries")), ("cases.db", ("case_counter",))):
+        try:
+            reason = sqlitefile.problem(cfg.spool_dir / name, tables)
+        except (OSError, sqlite3.Error) as exc:
+            reason = f"it cannot be checked ({exc})"
+        if reason is not None:
+            damaged = True
+            report.add("fail", "storage", f"{cfg.spool_dir / name} is damaged: {reason}; at its "
+                       "next start the box sets it aside in damaged/, starts a fresh one and "
+                       "owes every recording on the spool again")
+    kept = sqlitefile.set_aside_copies(cfg.spool_dir / "damaged")
+    if kept:
+        report.add("warn", "storage", f"{len(kept)} damaged database(s) kept in "
+                   f"{cfg.spool_dir / 'damaged'} (newest {kept[-1].name}); the box runs on fresh "
+                   "ones: check the storage card")
+    return damaged
+
+
 def check_outbox(cfg, report):
     db = cfg.spool_dir / "outbox.db"
+    if check_storage(cfg, report):
+        return
     if not db.exists():
         report.add("ok", "outbox", "empty (no calls yet)")
         return

@@ -54,15 +54,48 @@ def is_case_number(number):
 
 
 class CaseNumbers:
-    def __init__(self, db_path):
+    TABLES = ("case_counter",)      # without it a database is not a case book
+
+    def __init__(self, db_path, damaged_dir=None):
+        """Open the case book. A damaged file is set aside into `damaged_dir` and a fresh
+        one started (the box: `damage` says what happened; the box then keeps the counter
+        above every number on disk, keep_above), or refused with StorageDamaged when no
+        `damaged_dir` is given (`lawline case`, `lawline check`)."""
+        from ..sync import sqlitefile
         self.db_path = Path(db_path)
         self._lock = threading.Lock()
+        self.damage = sqlitefile.open_checked(self.db_path, self.TABLES, damaged_dir)
         self._db = sqlite3.connect(str(self.db_path), check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS case_counter "
                          "(day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
+
+    def keep_above(self, drawn):
+        """Raise each day's counter to at least the highest sequence in `drawn`, (YYMMDD,
+        sequence) pairs of numbers already given out (parse_number): after a case book was
+        lost or set aside, next() never gives a number a recording, journal or upload
+        already carries. Returns {day: new last} for the days it raised."""
+        highest = {}
+        for day, seq in drawn:
+            highest[day] = max(seq, highest.get(day, 0))
+        raised = {}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for day, seq in sorted(highest.items()):
+                    row = self._db.execute("SELECT last FROM case_counter WHERE day = ?",
+                                           (day,)).fetchone()
+                    if row is None or row[0] < seq:
+                        self._db.execute("INSERT OR REPLACE INTO case_counter (day, last) "
+                                         "VALUES (?, ?)", (day, seq))
+                        raised[day] = seq
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return raised
 
     def next(self, now=None):
         day = time.strftime("%y%m%d", time.localtime(now))
@@ -165,8 +198,8 @@ class Case:
 class Cases(CaseNumbers):
     """Case numbers plus each case's state and history, in the same SQLite file (WAL)."""
 
-    def __init__(self, db_path):
-        super().__init__(db_path)
+    def __init__(self, db_path, damaged_dir=None):
+        super().__init__(db_path, damaged_dir)
         with self._lock:
             self._db.executescript(_CASE_SCHEMA)
         self._add_pin_column()

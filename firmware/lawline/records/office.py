@@ -31,12 +31,14 @@ def is_mobile(number):
 
 
 class Office:
-    def __init__(self, cfg, spool_dir, outbox=None, desk=None):
+    def __init__(self, cfg, spool_dir, outbox=None, desk=None, damaged_dir=None):
         self.cfg = cfg
         self.name = cfg.office.name
         self.head = cfg.office.head_mobile
         self.desk = desk or DutyDesk(cfg)
-        self.cases = Cases(spool_dir / "cases.db")
+        # damaged_dir (the box only): a damaged case book is set aside there, a fresh one
+        # started (records/cases.py, sync/sqlitefile.py)
+        self.cases = Cases(spool_dir / "cases.db", damaged_dir=damaged_dir)
         self.sms = SmsQueue(self.cases._db, self.cases._lock)
         self.outbox = outbox
         self.reports_dir = spool_dir / "reports"

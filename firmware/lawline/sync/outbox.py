@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lawline.errors import LawlineError
+from lawline.sync import sqlitefile
 from lawline.sync.durable import Reserve, Transaction
 from lawline.sync.durable import fsync_dir as _fsync_dir
 from lawline.sync.durable import fsync_file as _fsync_file
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS deliveries(
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(target, state, next_attempt);
 """
+TABLES = ("items", "deliveries")    # without them a database is not an outbox
 
 # Keys and file names become path segments on the spool and in upstream URLs.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -138,10 +140,12 @@ class Outbox:
     keeps its pending rows (visible in `pending()`), so nothing is dropped silently.
     """
 
+    TABLES = TABLES
+
     def __init__(self, db_path: Path, spool_dir: Path, targets: list[str], *,
                  backoff_base: float = 2.0, backoff_cap: float = 600.0,
                  rng: random.Random | None = None, kinds: dict | None = None,
-                 reserve_bytes: int = 1_000_000):
+                 reserve_bytes: int = 1_000_000, damaged_dir: Path | None = None):
         if backoff_base <= 0 or backoff_cap < backoff_base:
             raise ValueError("backoff_base must be above 0 and backoff_cap at least backoff_base")
         targets = list(targets)
@@ -160,21 +164,41 @@ class Outbox:
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._commit_lock = threading.Lock()
+        self.damaged_dir = None if damaged_dir is None else Path(damaged_dir)
 
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._spool_root = self.spool_dir.resolve()
-        self._conn = sqlite3.connect(str(self.db_path), timeout=10.0, isolation_level=None,
-                                     check_same_thread=False)
-        try:
-            self._setup()
-        except BaseException:
-            self._conn.close()
-            raise
+        # A damaged database is set aside (with damaged_dir: the box) or refused; the box then
+        # re-scans the spool so every message on disk is owed again (sync/sqlitefile.py).
+        self.damage = sqlitefile.open_checked(self.db_path, TABLES, damaged_dir)
+        self._open()
         # The database file's own name must survive a power cut too.
         _fsync_dir(self.db_path.parent)
         self.reserve = Reserve(self.spool_dir / "outbox.reserve", reserve_bytes)
         self.reserve.ensure()
+
+    def _open(self):
+        self._conn = sqlite3.connect(str(self.db_path), timeout=10.0, isolation_level=None,
+                                     check_same_thread=False)
+        try:
+            self._setup()
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            if self.damaged_dir is None or isinstance(error, sqlite3.OperationalError):
+                raise OutboxError(f"outbox database {self.db_path} cannot be opened: "
+                                  f"{error}") from error
+            kept = sqlitefile.set_aside(self.db_path, self.damaged_dir)
+            log.error("storage: %s failed while opening (%s); set aside as %s (nothing "
+                      "deleted); a fresh one is started", self.db_path, error,
+                      ", ".join(map(str, kept)))
+            self.damage = sqlitefile.Damage(self.db_path, str(error), kept)
+            self._conn = sqlite3.connect(str(self.db_path), timeout=10.0,
+                                         isolation_level=None, check_same_thread=False)
+            self._setup()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _setup(self):
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -467,6 +491,11 @@ class Outbox:
             rows = self._conn.execute("SELECT files_json FROM items").fetchall()
         return {(self.spool_dir / rel).resolve()
                 for (files,) in rows for rel in json.loads(files).values()}
+
+    def keys(self) -> list:
+        """Every item key (case numbers are in them: the counter is kept above these)."""
+        with self._lock:
+            return [row[0] for row in self._conn.execute("SELECT key FROM items")]
 
     def settled(self, before: float, limit: int = 100) -> list:
         """Items committed before `before` that every target they were owed to has

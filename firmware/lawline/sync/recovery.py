@@ -73,16 +73,75 @@ def recover_spool(outbox, cases, incoming: Path, *, office_id: str, line_number:
         if key:
             recovered.append(key)
     for path, record in records.items():
-        if path.name.startswith("call-") and isinstance(record, dict):
-            key = path.stem
-            record = dict(record, interrupted=True)
-            outbox.commit(key, "call", record, {})
-            log.warning("recovery: call record %s was not committed before the box stopped; "
-                        "committed now, flagged interrupted", key)
+        key = _record_only(outbox, path, record)
+        if key:
             recovered.append(key)
         else:
             _set_aside(path, damaged, "it is a record whose recording is gone")
+    recovered += _recover_reports(outbox, outbox.spool_dir / "reports", known)
     return recovered
+
+
+def _record_only(outbox, path, record):
+    """Commit a record that has no file of its own (a call record, a case journal entry)
+    and that no item refers to; None when it is neither."""
+    if not isinstance(record, dict):
+        return None
+    key = path.stem
+    if path.name.startswith("call-"):
+        kind = "call"
+        # A call record the flow finished ("ended") is committed as it was: the outbox lost
+        # it (a damaged outbox.db), or the cut came between its file and its commit.
+        whole = "ended" in record
+    elif path.name.startswith("case-") and isinstance(record.get("case_number"), str) \
+            and record.get("event"):
+        kind, whole = "case", True     # a case journal entry is whole once written
+    else:
+        return None
+    outbox.commit(key, kind, record if whole else dict(record, interrupted=True), {})
+    log.warning("recovery: %s record %s was on the spool but not in the outbox; committed "
+                "now%s", kind, key, "" if whole else ", flagged interrupted")
+    return key
+
+
+def _recover_reports(outbox, reports, known):
+    """A published report (records/report.py: `<key>.json` beside `<key>.csv` and `.html`)
+    that no item refers to is owed again (the outbox that held it was set aside)."""
+    if not reports.is_dir():
+        return []
+    recovered = []
+    for path in sorted(reports.glob("report-*.json")):
+        if path.resolve() in known or path.stem.endswith("-preview"):
+            continue
+        record = _read_record(path)
+        files = {f"report{suffix}": path.with_suffix(suffix) for suffix in (".csv", ".html")
+                 if path.with_suffix(suffix).is_file()}
+        if not isinstance(record, dict) or not files:
+            continue
+        outbox.commit(path.stem, "report", record, files)
+        log.warning("recovery: report %s was on the spool but not in the outbox; committed "
+                    "now", path.stem)
+        recovered.append(path.stem)
+    return recovered
+
+
+def numbers_given_out(spool_dir, outbox, parse) -> set:
+    """Every case number this box has given out that is still on its disk, as (YYMMDD,
+    sequence) pairs (`parse`: records/cases.parse_number): record files under the spool
+    (`<case>.json`, `case-<case>-<n>.json`, also those set aside in damaged/), the outbox's
+    item keys, and whatever the databases set aside in damaged/ still show. A number given
+    out on an earlier day never collides (the day is part of the number), and older items
+    have left the spool only after upstream had them, so this covers today."""
+    from lawline.sync.sqlitefile import case_numbers_in, numbers_in_name, set_aside_copies
+    spool_dir = Path(spool_dir)
+    found = set()
+    for path in spool_dir.rglob("*.json"):
+        found |= numbers_in_name(path.name, parse)
+    for key in outbox.keys():
+        found |= numbers_in_name(key, parse)
+    for copy in set_aside_copies(spool_dir / "damaged"):
+        found |= case_numbers_in(copy, parse)
+    return found
 
 
 def _recover_recording(outbox, cases, wav, records, damaged, **facts):
@@ -97,15 +156,26 @@ def _recover_recording(outbox, cases, wav, records, damaged, **facts):
     box = match["box"] if match else "unknown"
     caller = match["caller"] if match and match["caller"] not in (None, WITHHELD) else ""
     drawn = _drawn_record(records, call_id, box)
+    whole = False
     if drawn is not None:
         path, record = drawn
         del records[path]
         case = record["case_number"]
+        # The flow writes "ended_by" only once the recording is finished: such a message is
+        # whole, and is committed again exactly as it was (the outbox that had it was set
+        # aside, or the cut came between its record and its commit).
+        whole = "ended_by" in record and not repaired
     else:
         case = cases.next()
         record = {"case_number": case, "box": box, "caller": caller,
                   "line": facts["line_number"], "office": facts["office_id"],
                   "menu_path": [], "call_id": call_id, "started": _started(call_id)}
+    if whole:
+        outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})
+        _open_case(cases, case, record)
+        log.warning("recovery: recording %s (case %s, %.1f s) was on the spool but not in "
+                    "the outbox; committed again as it was", wav.name, case, seconds)
+        return case
     record = dict(record, duration_s=round(seconds, 2), ended_by="interrupted",
                   short=seconds < facts["min_seconds"], interrupted=True)
     outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})

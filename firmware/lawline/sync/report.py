@@ -56,7 +56,13 @@ def main(config) -> int:
     guard = SpoolGuard(spool, config.spool.max_mb, config.spool.warn_percent,
                        config.spool.min_free_mb,
                        int(config.voicemail.max_seconds * BYTES_PER_SECOND))
-    with Outbox(spool / "outbox.db", spool, names) as outbox:
+    from lawline.sync.sqlitefile import StorageDamaged
+    try:
+        outbox = Outbox(spool / "outbox.db", spool, names)
+    except StorageDamaged as exc:
+        print(f"outbox: {exc}")
+        return 1
+    with outbox:
         print(describe(outbox, names, guard.state()))
         oldest = outbox.oldest_pending()
     late = oldest is not None and time.time() - oldest > config.outbox.alert_after_hours * 3600
@@ -90,7 +96,12 @@ def check(config, report) -> None:
     if not db.exists():
         return
     limit = config.outbox.alert_after_hours * 3600
-    with Outbox(db, spool, configured(config)) as outbox:
+    from lawline.sync.sqlitefile import StorageDamaged
+    try:
+        outbox = Outbox(db, spool, configured(config))
+    except StorageDamaged:
+        return      # check.py's storage row says so
+    with outbox:
         for name in targets.names:
             oldest = outbox.oldest_pending(name)
             if oldest is not None and time.time() - oldest > limit:

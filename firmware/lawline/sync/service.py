@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from lawline.sync.outbox import Outbox
-from lawline.sync.recovery import recover_spool
+from lawline.sync.recovery import numbers_given_out, recover_spool
 from lawline.sync.settings import build_targets
 from lawline.sync.spool import FULL, WARN, SpoolGuard
 from lawline.sync.watch import HOUR, OutboxWatch
@@ -21,6 +21,35 @@ from lawline.sync.worker import UploadWorker
 log = logging.getLogger("lawline.sync")
 
 
+def storage_damage(outbox, cases, spool, alert=None, status=None) -> list:
+    """After the outbox and the case book are open: keep the case counter above every
+    number still on disk (always: a log SQLite dropped loses the counter's last moves too),
+    and for each database that was set aside as damaged (sync/sqlitefile.py) one log line, an
+    alert to the office and a "storage" state for `lawline check`. The spool re-scan that
+    follows (recover_spool) makes every message on disk owed again."""
+    from lawline.records.cases import format_number, parse_number
+    damage = [d for d in (getattr(cases, "damage", None), outbox.damage) if d is not None]
+    keep_above = getattr(cases, "keep_above", None)
+    if keep_above is not None:
+        raised = keep_above(numbers_given_out(spool, outbox, parse_number))
+        for day, last in sorted(raised.items()):
+            log.warning("cases: the counter of %s is raised to %s, the highest number on "
+                        "the spool, so no number is given twice", day, format_number(day, last))
+    for d in damage:
+        log.error("storage: %s; every recording on the spool is owed upstream again and no "
+                  "case number on disk is given twice", d.sentence())
+        if alert is not None:
+            alert(f"【0148】设备存储 {d.path.name} 已损坏，已移至 damaged/ 保存并重建；"
+                  "录音均已重新排队上传，请联系技术人员检查存储卡。")
+    if status is not None:
+        from lawline.status import OK, WARN as STATUS_WARN
+        if damage:
+            status.set("storage", STATUS_WARN, "; ".join(d.sentence() for d in damage))
+        else:
+            status.set("storage", OK, "outbox.db and cases.db pass SQLite's integrity check")
+    return damage
+
+
 class SyncService:
     def __init__(self, config, cases, alert=None, status=None):
         self.config = config
@@ -28,7 +57,9 @@ class SyncService:
         spool = config.spool_dir
         self.targets = build_targets(config)
         self.outbox = Outbox(spool / "outbox.db", spool, self.targets.names,
-                             kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap)
+                             kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap,
+                             damaged_dir=spool / "damaged")
+        self.damage = storage_damage(self.outbox, cases, spool, alert, status)
         recovered = recover_spool(self.outbox, cases, spool / "incoming",
                                   office_id=config.office.id, line_number=config.office.number,
                                   min_seconds=config.voicemail.min_seconds)
