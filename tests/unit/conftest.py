@@ -10,6 +10,19 @@ import tempfile
 import time
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests (test_fuzz_*.py). `make test` runs a fixed set of examples: derandomize
+# picks the same ones on every machine and every run, so a red CI run is red again on the
+# developer's desk, and no example database is needed. `make fuzz` (HYPOTHESIS_PROFILE=fuzz)
+# draws fresh random examples, many more, and keeps any failure in .hypothesis/ (ignored by
+# git) to try it first next time. Each example must finish within a second (issue 9).
+settings.register_profile("ci", max_examples=40, deadline=1000, derandomize=True,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=2000, deadline=1000, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class LoopbackLine:

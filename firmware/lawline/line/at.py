@@ -24,6 +24,10 @@ FINAL_OK = ("OK",)
 FINAL_ERROR = ("ERROR", "+CME ERROR:", "+CMS ERROR:", "NO CARRIER", "BUSY", "NO ANSWER",
                "NO DIALTONE")
 _LINE_END = re.compile(rb"[\r\n]+")
+# The longest line the reader keeps. The longest real one is an AT+CMGR PDU (176 octets as
+# 352 hex digits, 27.005 3.4.1); anything past this is noise, dropped whole, wherever the
+# reads happen to cut it.
+MAX_LINE = 4096
 # Bytes that can never be part of an AT response line: control characters and 8-bit noise.
 _NOISE = re.compile(r"[\x00-\x1f\x7f-\xff\ufffd]")
 
@@ -94,6 +98,7 @@ class ATChannel:
         self.wire = logging.getLogger("lawline.wire")
         self._serial = None
         self._buffer = b""
+        self._discard = False  # the rest of an over-long line is still coming: drop it
         self._pending = None
         self._data = None    # V.253 data-state handler while the port carries samples
         self._lock = asyncio.Lock()
@@ -113,6 +118,7 @@ class ATChannel:
         except (serial.SerialException, OSError) as exc:
             raise ModemError(f"modem {self.name}: cannot open AT port {self.path}: {exc}") from exc
         self._buffer = b""
+        self._discard = False
         self._data = None
         self._loop.add_reader(self._serial.fileno(), self._on_readable)
 
@@ -173,12 +179,19 @@ class ATChannel:
             data = rest
         self._buffer += data
         while True:
+            if self._prompt_waits():
+                break
             cut = split_one(self._buffer)
             if cut is None:
                 break
             raw, text_end, after = cut
             whole, self._buffer = self._buffer, self._buffer[after:]
-            if raw:
+            if self._discard:
+                self._discard = False  # the tail of a line already dropped as too long
+            elif len(raw) > MAX_LINE:
+                self.log.warning("modem %s: dropped a %d-byte line %r...", self.name, len(raw),
+                                 raw[:40])
+            elif raw:
                 self._line(raw)
             if self._data is not None:
                 # CONNECT: one CR LF belongs to it; everything after it is data, even bytes
@@ -189,17 +202,29 @@ class ATChannel:
                 if rest:
                     self._feed(rest)
                 return
-        pending = self._pending
-        if pending and pending.prompt and not pending.prompt.done() and \
-                self._buffer.startswith(b"> "):
-            # 27.005 3.5.1: the prompt is CR LF '>' space, with no line end and no OK.
-            self._buffer = self._buffer[2:]
-            self.wire.debug("%s <<< > (prompt)", self.name)
-            pending.prompt.set_result(True)
-        if len(self._buffer) > 4096:  # a line that never ends is noise
+        if len(self._buffer) > MAX_LINE:  # a line that never ends is noise
             self.log.warning("modem %s: dropped %d bytes without a line end", self.name,
                              len(self._buffer))
             self._buffer = b""
+            self._discard = True
+
+    def _prompt_waits(self):
+        """AT+CMGS is waiting for its `> ` prompt (27.005 3.5.1: CR LF '>' space, with no
+        line end and no OK; a URC may follow it in the same read). Takes the prompt off the
+        buffer when it is there; True while the buffer may be its first half."""
+        pending = self._pending
+        if not (pending and pending.prompt and not pending.prompt.done()):
+            return False
+        rest = self._buffer.lstrip(b"\r\n")
+        if rest == b">":
+            return True
+        if not rest.startswith(b"> "):
+            return False
+        self._buffer = rest[2:]
+        self._discard = False
+        self.wire.debug("%s <<< > (prompt)", self.name)
+        pending.prompt.set_result(True)
+        return False
 
     def _line(self, raw):
         line, noisy = clean(raw)

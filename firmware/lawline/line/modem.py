@@ -68,7 +68,8 @@ def parse_clip(line):
 def parse_dtmf(line, profile):
     value = line[len(profile.dtmf_prefix):].strip()
     if profile.dtmf_is_ascii_code:
-        if not value.isdigit():
+        # a decimal ASCII code (EC25 "+QTONEDET: 53" is '5'); anything else is line noise
+        if not (value.isascii() and value.isdigit() and len(value) <= 3):
             return None
         value = chr(int(value))
     value = value[:1]

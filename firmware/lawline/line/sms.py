@@ -13,6 +13,8 @@ modems (sim/) both use them, and tests cross-check them against python-gsmmodem'
 import time
 from dataclasses import dataclass, field
 
+from ..errors import LawlineError
+
 # -- GSM 7-bit default alphabet and its extension table (23.038 6.2.1) ---------------------
 
 _BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -35,7 +37,7 @@ SINGLE_8BIT = 140
 PART_8BIT = 134
 
 
-class PduError(ValueError):
+class PduError(LawlineError, ValueError):
     """A PDU that cannot be decoded; the message says where it went wrong."""
 
 
@@ -221,11 +223,15 @@ def _parse_udh(ud):
     while i + 2 <= len(header):
         iei, length = header[i], header[i + 1]
         value = header[i + 2:i + 2 + length]
+        if len(value) < length:
+            raise PduError(f"user data header element {iei:#04x} runs past the header")
         if iei == 0x00 and length == 3:
             concat = Concat(value[0], value[1], value[2])
         elif iei == 0x08 and length == 4:
             concat = Concat((value[0] << 8) | value[1], value[2], value[3])
         i += 2 + length
+    if concat is not None and not 1 <= concat.seq <= concat.total:
+        concat = None  # 23.040 9.2.3.24.1: a zero or too high number voids the element
     return concat, udhl + 1
 
 
@@ -255,10 +261,15 @@ def decode_user_data(dcs, udhi, udl, ud):
         septets = unpack_septets(ud[header:], udl - skip, fill)
         return gsm7_text(septets), septets, concat
     body = ud[header:udl]
+    if len(ud) < udl:
+        raise PduError(f"user data holds {len(ud)} octets, its length says {udl}")
     if alphabet == DCS_UCS2:
         if len(body) % 2:
             raise PduError("UCS-2 user data has an odd number of octets")
-        return body.decode("utf-16-be", "surrogatepass"), body, concat
+        # A lone surrogate (half an emoji) becomes U+FFFD: the text goes to logs, SQLite and
+        # JSON, which take only whole characters. Parts are joined from `body` (join_parts),
+        # so a pair that a careless sender cut across two parts still becomes its character.
+        return body.decode("utf-16-be", "replace"), body, concat
     return None, body, concat
 
 
