@@ -47,6 +47,14 @@ def duration(seconds):
     return (f"{days}天" if days else "") + f"{rest // 3600}小时{rest % 3600 // 60}分"
 
 
+def who(by):
+    """A case history's `by` ("张律师 (13900000001) by SMS") in the page's words."""
+    for tail, words in ((" by SMS", "，短信"), (" on the web page", "，网页"), (" shell", "命令行")):
+        if by.endswith(tail):
+            return by[: -len(tail)] + words
+    return {"box": "设备", "shell": "命令行"}.get(by, by)
+
+
 _KEYS = {"date": "日期", "weekday": "星期", "week": "周次", "shift": "班次", "name": "姓名",
          "role": "角色", "mobile": "手机", "staff_no": "工号"}
 _REASONS = (
@@ -101,4 +109,4 @@ def rota_problem(text):
 GLOBALS = {"STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WORDS, "OUTCOME_WORDS": OUTCOME_WORDS,
            "LEG_WORDS": LEG_WORDS, "SMS_STATES": SMS_STATES, "ROLE_WORDS": ROLE_WORDS,
            "CATEGORY_WORDS": CATEGORY_WORDS, "ACTION_WORDS": ACTION_WORDS}
-FILTERS = {"when": when, "iso_when": iso_when, "duration": duration, "exact": repr}
+FILTERS = {"who": who, "when": when, "iso_when": iso_when, "duration": duration, "exact": repr}

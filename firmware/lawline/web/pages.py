@@ -101,10 +101,29 @@ def _changed_since(request, web, case):
     if seen == repr(case.updated):
         return None
     history = web.box.cases.history(case.number)
-    at, state, by, note = history[-1]
+    people = [h for h in history if h[2] != "box"] or history
+    at, state, by, note = people[-1]
     return (f"案件 {case.number} 在您打开页面之后已被更改：现在是“{fmt.STATE_WORDS[case.state]}”"
-            f"（{by}，{fmt.when(at)}{'，' + note if note else ''}）。您的操作没有执行，"
-            "下面是最新情况。")
+            f"（{fmt.STATE_WORDS.get(state, state)}：{fmt.who(by)}，{fmt.when(at)}"
+            f"{'，' + note if note else ''}）。您的操作没有执行，下面是最新情况。")
+
+
+def _duty_may_not(web, user, case, action, form):
+    """Duty staff act on the page as they would by SMS (records/office.may_act: take a case
+    before resolving it, only the owner resolves or hands it on); the head and clerks act
+    for the office. Returns the refusal in Chinese, or None."""
+    if user.role != "duty":
+        return None
+    from ..records.messages import Command
+    from ..records.office import may_act, national
+    state = {"resolve": "resolved", "take": "assigned"}.get(action, "reassigned")
+    to = str(form.get("mobile", "")) if action == "assign" else ""
+    sender = national(user.mobile)
+    staff = web.box.office.staff()
+    refused = may_act(Command(state, case.number, "", to), case, sender, False,
+                      web.box.office.barred(case, user.mobile),
+                      national(to) in staff if to else False)
+    return refused[1] + "（操作没有执行）" if refused else None
 
 
 async def case_action(request, web):
@@ -122,6 +141,9 @@ async def case_action(request, web):
         return await case_page(request, web, error=changed, status=409, note=note)
     by = f"{user.label} ({user.name}) on the web page"
     office = web.box.office
+    refused = _duty_may_not(web, user, case, action, form)
+    if refused:
+        return await case_page(request, web, status=403, note=note, error=refused)
     try:
         if action == "resolve":
             if not note:

@@ -1,0 +1,142 @@
+"""The office page in a real browser: Debian's Chromium driven by Playwright, against a real
+`lawline web` process on a real spool (cases, SMS queue, outbox, rota file).
+
+Screenshots at phone width (390x844) go to build/screenshots/ (gitignored) so a person can
+look at them after `make test`."""
+
+import datetime as dt
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from lawline import config as configuration
+from lawline_rig.webpage import WebPage
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+DUTY_MOBILE = "13900000001"
+HEAD_MOBILE = "13900000009"
+CALLER = "13812345678"
+
+
+def write_rota(path, rows, header="date,shift,name,role,mobile"):
+    path.write_text(header + "\n" + "\n".join(",".join(r) for r in rows) + "\n",
+                    encoding="utf-8")
+
+
+def good_rota_rows(start=None, days=3):
+    start = start or dt.date.today()
+    rows = []
+    for i in range(days):
+        day = (start + dt.timedelta(days=i)).isoformat()
+        rows.append((day, "day", "张律师", "律师", DUTY_MOBILE))
+        rows.append((day, "night", "赵律师", "律师", "13900000002"))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: tools/bootstrap.sh installs it"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Office:
+    """A spool with a config, a rota and a few cases; the page started on it."""
+
+    def __init__(self, root):
+        self.root = root
+        self.spool = root / "spool"
+        self.rota = root / "rota.csv"
+        write_rota(self.rota, good_rota_rows())
+        self.config_path = root / "lawline.toml"
+        secret = root / "s3.secret"
+        secret.write_text("s3cret-value\n")
+        secret.chmod(0o600)
+        self.config_path.write_text(configuration.dump({
+            "office": {"id": "test-county", "name": "测试县法律服务专线",
+                       "head_mobile": HEAD_MOBILE},
+            "duty": {"rota_files": [str(self.rota)]},
+            "spool": {"dir": str(self.spool)},
+            "s3": {"endpoint": "https://127.0.0.1:9", "bucket": "county",
+                   "access_key": "AKIDEXAMPLE0148", "secret_file": str(secret)},
+        }), encoding="utf-8")
+        self.cfg = configuration.load(self.config_path)
+        self.page = WebPage(self.config_path, root)
+        from lawline.records.office import Office as BoxOffice
+        from lawline.sync.outbox import Outbox
+        from lawline.sync.settings import build_targets
+        self.spool.mkdir(parents=True, exist_ok=True)
+        targets = build_targets(self.cfg)
+        self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
+                             kinds=targets.kinds)
+        self.office = BoxOffice(self.cfg, self.spool, self.outbox)
+
+    def open_case(self, kind="consultation", caller=CALLER, **kw):
+        return self.office.open_case(kind, caller, notify_caller=False, **kw)
+
+    def audit_items(self):
+        con = sqlite3.connect(f"file:{self.spool / 'outbox.db'}?mode=ro", uri=True)
+        try:
+            return [r[0] for r in con.execute("SELECT record_json FROM items "
+                                              "WHERE kind = 'audit'")]
+        finally:
+            con.close()
+
+    def expire_sessions(self):
+        con = sqlite3.connect(str(self.spool / "web" / "web.db"), timeout=10)
+        try:
+            con.execute("UPDATE sessions SET seen = seen - 86400")
+            con.commit()
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    o = Office(tmp_path_factory.mktemp("office"))
+    o.page.start()
+    yield o
+    code = o.page.stop()
+    assert code in (0, -15), f"lawline web exited with {code}:\n{o.page.log_text()[-3000:]}"
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(ignore_https_errors=True, viewport=PHONE, locale="zh-CN")
+    yield ctx
+    ctx.close()
+
+
+def login(page, web, name, password=None):
+    page.goto(web.url + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password or web.password(name))
+    page.click("button:has-text('登录')")
+    page.wait_for_load_state()
+
+
+def shoot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
