@@ -66,9 +66,11 @@ class Box:
         self.office.on_upload = self.kick_upload
 
     def on_sms(self, event):
-        """An incoming SMS (duty staff replying "结案 261128001"): the office acts on it."""
+        """An incoming SMS (duty staff replying "结案 2611280001"): the office acts on it only
+        from a numeric sender it lists (records/office.py); the type of number goes with it."""
         if self.office is not None:
-            self.office.on_sms(event.number, event.detail)
+            return self.office.on_sms(event.number, event.detail, event.sender_type)
+        return None
 
     def kick_upload(self):
         if self.sync is not None:

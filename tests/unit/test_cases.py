@@ -68,7 +68,7 @@ def test_duty_sms_resolves_and_caller_is_told(office):
     assert [r["number"] for r in queued] == ["13800000000", "13900000001"]
     assert case.number in queued[0]["text"] and "查询进度" in queued[0]["text"]
     assert "13800000000" in queued[1]["text"] and f"结案 {case.number}" in queued[1]["text"]
-    assert office.on_sms("+8613900000001", f"结案 {case.number}") is True
+    assert office.on_sms("+8613900000001", f"结案 {case.number}", "international") is True
     case = office.cases.get(case.number)
     assert case.state == "caller_informed"
     texts = [(r["number"], r["purpose"]) for r in office.sms.rows()]
@@ -83,17 +83,17 @@ def test_duty_sms_resolves_and_caller_is_told(office):
 def test_unknown_sender_is_ignored_and_logged(office, caplog):
     case = office.open_case("service_request", "13800000000")
     before = len(office.sms.rows())
-    assert office.on_sms("13700000000", f"R {case.number}") is None
+    assert office.on_sms("13700000000", f"R {case.number}", "unknown") is None
     assert office.cases.get(case.number).state == "new"
     assert len(office.sms.rows()) == before            # no reply to a stranger
-    assert "unknown number 13700000000 ignored" in caplog.text
+    assert "unknown number '13700000000' ignored" in caplog.text
 
 
 def test_staff_cannot_act_on_complaints(office):
     case = office.open_case("complaint", "13800000000", owner="13900000009")
-    assert office.on_sms("13900000001", f"结案 {case.number}") is False
+    assert office.on_sms("13900000001", f"结案 {case.number}", "unknown") is False
     assert office.cases.get(case.number).state == "new"
-    assert office.on_sms("13900000009", f"结案 {case.number}") is True
+    assert office.on_sms("13900000009", f"结案 {case.number}", "unknown") is True
 
 
 def test_command_parsing():
@@ -102,7 +102,8 @@ def test_command_parsing():
     assert messages.parse_command("接：261128001").state == "assigned"
     assert messages.parse_command("转办 261128001 劳动局").note == "劳动局"
     assert messages.parse_command("你好") is None
-    assert messages.parse_command("结案 12345") is None
+    # any digits are looked up exactly as sent (office.py); "12345" is simply no case
+    assert messages.parse_command("结案 12345").case == "12345"
 
 
 def test_overdue_alerts_owner_then_head(office):

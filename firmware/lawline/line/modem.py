@@ -36,6 +36,7 @@ class LineEvent:
     number: str = None   # caller_id / missed / sms: the other party ("" when withheld)
     digit: str = None    # dtmf
     detail: str = ""     # the URC as received, for the log; sms: the text
+    sender_type: str = ""  # sms: the originator's type of number (line/sms.py ADDRESS_TYPES)
 
 
 def parse_call_state(line):
@@ -104,6 +105,11 @@ class Modem:
         self._tasks = set()
         self._sms_parts = sms.Reassembler()
         self._sms_ref = random.randrange(256)
+        # SIM index -> Event set once it is read and deleted. A +CMTI during the start-up
+        # sweep (AT+CMGL) may name a message the sweep also lists: it waits for the sweep to
+        # finish that index, then finds it gone (or a newer message there), so each message
+        # is handed on once.
+        self._sms_taking = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -380,23 +386,30 @@ class Modem:
 
     async def _take_sms(self, index, memory="SM"):
         """+CMTI: read the message, hand on its text once all its parts are in, delete it."""
+        while index in self._sms_taking:
+            await self._sms_taking[index].wait()
+        self._sms_taking[index] = done = asyncio.Event()
         try:
-            lines = await self.at.command(f"AT+CMGR={index}", timeout=self.command_timeout,
-                                          expect="+CMGR:")
-        except (CommandError, ModemTimeout) as exc:
-            self.log.warning("modem %s: cannot read SMS %s in %s: %s", self.name, index,
-                             memory, exc)
-            return
-        pdu = next((x for x in lines if not x.startswith("+CMGR:")), "")
-        self._received_pdu(index, pdu)
-        await self._delete_sms(index)
+            try:
+                lines = await self.at.command(f"AT+CMGR={index}", timeout=self.command_timeout,
+                                              expect="+CMGR:")
+            except (CommandError, ModemTimeout) as exc:
+                self.log.warning("modem %s: cannot read SMS %s in %s: %s", self.name, index,
+                                 memory, exc)
+                return
+            pdu = next((x for x in lines if not x.startswith("+CMGR:")), "")
+            self._received_pdu(index, pdu)
+            await self._delete_sms(index)
+        finally:
+            del self._sms_taking[index]
+            done.set()
 
     def _received_pdu(self, index, pdu):
         try:
             message = sms.decode_pdu(pdu)
         except sms.PduError as exc:
             # Keep the raw PDU in the log: nothing else is left of it once deleted.
-            self.log.error("modem %s: SMS %s unreadable (%s): %s", self.name, index, exc, pdu)
+            self.log.error("modem %s: SMS %s unreadable (%s): %r", self.name, index, exc, pdu)
             return
         if message.kind != "deliver":
             self.log.info("modem %s: stored message %s is not an incoming SMS; deleted",
@@ -405,18 +418,19 @@ class Modem:
         text = self._sms_parts.add(message)
         c = message.concat
         if text is None:
-            self.log.info("modem %s: SMS part %d of %d from %s in; waiting for the rest",
-                          self.name, c.seq, c.total, message.number)
+            self.log.info("modem %s: SMS part %d of %d from %r (%s) in; waiting for the rest",
+                          self.name, c.seq, c.total, message.number, message.sender_type)
         else:
-            self.log.info("modem %s: SMS from %s: %d characters%s", self.name,
-                          message.number or "an unknown sender", len(text),
+            self.log.info("modem %s: SMS from %r (%s): %d characters%s", self.name,
+                          message.number, message.sender_type, len(text),
                           f" in {c.total} parts" if c else "")
-            self._emit("sms", number=message.number, detail=text)
-        for number, partial, missing in self._sms_parts.expire(PARTIAL_SMS_SECONDS):
-            self.log.warning("modem %s: SMS from %s incomplete after %g s (parts %s never "
-                             "came); handing on what arrived", self.name, number,
+            self._emit("sms", number=message.number, detail=text,
+                       sender_type=message.sender_type)
+        for number, partial, missing, kind in self._sms_parts.expire_parts(PARTIAL_SMS_SECONDS):
+            self.log.warning("modem %s: SMS from %r (%s) incomplete after %g s (parts %s never "
+                             "came); handing on what arrived", self.name, number, kind,
                              PARTIAL_SMS_SECONDS, ",".join(map(str, missing)))
-            self._emit("sms", number=number, detail=partial)
+            self._emit("sms", number=number, detail=partial, sender_type=kind)
 
     async def _delete_sms(self, index):
         try:
@@ -436,8 +450,17 @@ class Modem:
             match = re.match(r"^\+CMGL:\s*(\d+),", line)
             if match and i + 1 < len(lines):
                 stored.append((int(match.group(1)), lines[i + 1]))
+        stored = [(i, pdu) for i, pdu in stored if i not in self._sms_taking]
         if stored:
             self.log.info("modem %s: %d stored SMS on the SIM", self.name, len(stored))
-        for index, pdu in stored:
-            self._received_pdu(index, pdu)
-            await self._delete_sms(index)
+        for index, _ in stored:
+            self._sms_taking[index] = asyncio.Event()
+        try:
+            for index, pdu in stored:
+                self._received_pdu(index, pdu)
+                await self._delete_sms(index)
+                self._sms_taking.pop(index).set()
+        finally:
+            for index, _ in stored:
+                if index in self._sms_taking:
+                    self._sms_taking.pop(index).set()

@@ -104,15 +104,36 @@ TOA_INTERNATIONAL = 0x91
 TOA_UNKNOWN = 0x81
 TOA_NATIONAL = 0xA1
 TOA_ALPHANUMERIC = 0xD0
+# The type of number (TON, bits 6-4 of the type-of-address octet, 23.040 9.1.2.5) by name.
+# Only the first three are numeric addresses a person's phone sends from; an alphanumeric
+# originator is free text any SMS gateway lets its customer choose (a bank's name, or a duty
+# lawyer's mobile number spelt out), so it must never be taken for that number.
+ADDRESS_TYPES = ("unknown", "international", "national", "network", "subscriber",
+                 "alphanumeric", "abbreviated", "reserved")
 
 
-def encode_address(number):
+def address_type(toa):
+    """The type of number of a type-of-address octet, by name (ADDRESS_TYPES)."""
+    return ADDRESS_TYPES[(toa >> 4) & 0x07]
+
+
+def encode_address(number, toa=None):
     """Address field (23.040 9.1.2.5): digit count, type of address, swapped BCD."""
     digits = number[1:] if number.startswith("+") else number
     if not digits or any(c not in "0123456789*#" for c in digits):
         raise ValueError(f"not a phone number: {number!r}")
-    toa = TOA_INTERNATIONAL if number.startswith("+") else TOA_UNKNOWN
+    if toa is None:
+        toa = TOA_INTERNATIONAL if number.startswith("+") else TOA_UNKNOWN
     return bytes([len(digits), toa]) + _bcd(digits)
+
+
+def encode_alphanumeric_address(name):
+    """An alphanumeric originator (TON 101): up to 11 GSM-7 characters, packed; the length
+    counts the semi-octets the packed text fills."""
+    septets = gsm7_septets(name)
+    if not septets or len(septets) > 11:
+        raise ValueError(f"not an alphanumeric originator (1-11 GSM characters): {name!r}")
+    return bytes([(len(septets) * 7 + 3) // 4, TOA_ALPHANUMERIC]) + pack_septets(septets)
 
 
 def _bcd(digits):
@@ -356,6 +377,7 @@ class Message:
     timestamp: str = ""       # deliver: 'yy/MM/dd,hh:mm:ss+zz'
     udhi: bool = False
     extra: dict = field(default_factory=dict)
+    sender_type: str = ""     # type of number of `number` (ADDRESS_TYPES): "alphanumeric"...
 
 
 def decode_pdu(hex_text, with_smsc=True):
@@ -380,7 +402,8 @@ def _decode(data, with_smsc):
     pos += 1
     if mti == 0x01:
         reference = data[pos]
-        number, pos = decode_address(data, pos + 1)
+        address = pos + 1
+        number, pos = decode_address(data, address)
         pid, dcs = data[pos], data[pos + 1]
         pos += 2
         vpf = (first >> 3) & 0x03
@@ -388,7 +411,8 @@ def _decode(data, with_smsc):
         kind, stamp = "submit", ""
     elif mti == 0x00:
         reference = 0
-        number, pos = decode_address(data, pos)
+        address = pos
+        number, pos = decode_address(data, address)
         pid, dcs = data[pos], data[pos + 1]
         stamp = decode_scts(data[pos + 2:pos + 9])
         pos += 9
@@ -401,14 +425,21 @@ def _decode(data, with_smsc):
     if data_alphabet(dcs) == DCS_GSM7:
         payload = bytes(payload)
     return Message(kind, number, dcs, text or "", payload, concat, smsc, reference, stamp, udhi,
-                   {"pid": pid})
+                   {"pid": pid}, address_type(data[address + 1]))
 
 
-def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", when=None):
-    """The SMS-DELIVER PDU (hex, SMSC field included) a network hands to the recipient."""
+def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", when=None,
+                   sender_type=None):
+    """The SMS-DELIVER PDU (hex, SMSC field included) a network hands to the recipient.
+    `sender_type` "alphanumeric" spells `sender` as a name, "national" marks a number national
+    (TON 010); otherwise "+" makes it international and no "+" unknown."""
+    if sender_type == "alphanumeric":
+        address = encode_alphanumeric_address(sender)
+    else:
+        address = encode_address(sender, TOA_NATIONAL if sender_type == "national" else None)
     udl, ud = encode_user_data(dcs, list(payload) if dcs == DCS_GSM7 else payload, concat)
     first = 0x04 | (0x40 if concat else 0)  # DELIVER, no more messages to send, UDHI
-    tpdu = (bytes([first]) + encode_address(sender) + bytes([0x00, dcs]) + encode_scts(when) +
+    tpdu = (bytes([first]) + address + bytes([0x00, dcs]) + encode_scts(when) +
             bytes([udl]) + ud)
     return (encode_smsc(smsc) + tpdu).hex().upper(), len(tpdu)
 
@@ -429,14 +460,16 @@ class Reassembler:
     messages whose parts stopped coming, so no text is ever thrown away."""
 
     def __init__(self):
-        self._pending = {}  # (number, ref, total) -> {seq: (dcs, payload, text)}, first seen
+        # (number, sender type, ref, total) -> {seq: (dcs, payload, text)}, first seen: a part
+        # from an alphanumeric "13900000001" never joins a message from the mobile itself
+        self._pending = {}
 
     def add(self, message, now=None):
         if message.concat is None or message.concat.total <= 1:
             return message.text if message.text or message.dcs != DCS_8BIT else \
                 message.payload.hex()
         c = message.concat
-        key = (message.number, c.ref, c.total)
+        key = (message.number, message.sender_type, c.ref, c.total)
         parts, _ = self._pending.setdefault(key, ({}, time.monotonic() if now is None else now))
         parts[c.seq] = (message.dcs, message.payload, message.text)
         if len(parts) < c.total:
@@ -446,13 +479,19 @@ class Reassembler:
 
     def expire(self, older_than, now=None):
         """[(number, partial text, missing part numbers)] for messages older than `older_than` s."""
+        return [(number, text, missing) for number, text, missing, _ in
+                self.expire_parts(older_than, now)]
+
+    def expire_parts(self, older_than, now=None):
+        """As expire, each with the sender's type of number last."""
         now = time.monotonic() if now is None else now
         out = []
         for key, (parts, first) in list(self._pending.items()):
             if now - first >= older_than:
                 del self._pending[key]
-                missing = [i for i in range(1, key[2] + 1) if i not in parts]
-                out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing))
+                missing = [i for i in range(1, key[3] + 1) if i not in parts]
+                out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing,
+                            key[1]))
         return out
 
     def __len__(self):

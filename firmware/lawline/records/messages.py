@@ -10,12 +10,21 @@ records/cases.py format_number):
     结案 2611280001 | 办结 2611280001 | R 2611280001   the case is resolved
     接 2611280001   | 接案 2611280001 | A 2611280001   I take it (assigned to the sender)
     转办 2611280001 | F 2611280001                     referred to another department
+    改派 2611280001 13900000002 | 派 ... | ASSIGN ...  hand it to that listed person
+
+The case number is every digit in a row after the command word, looked up as it is
+(records/office.py): one digit too many or too few is no case, never a neighbouring one, and
+a letter right after the digits (an l for a 1, an O for a 0) makes it no command at all.
+Full-width forms, what a Chinese input method types in 全角 mode (２６１１２８０００１, Ｒ, ：), are
+read as their ASCII twins. Decimal digits of other scripts (Arabic-Indic, Devanagari,
+mathematical bold 𝟐...) are refused, not normalised: no Chinese phone keyboard types them by
+accident, several look like another digit (٥ is a ring like 0, ٧ a V), so a duty person
+reading their own SMS could not tell which case it names; the box only acts on what reads
+the same to people and to it. Whoever may act at all is decided in records/office.py.
 """
 
 import re
 from dataclasses import dataclass
-
-from .cases import is_case_number
 
 KIND_WORDS = {
     "consultation": "法律咨询",
@@ -36,30 +45,53 @@ _COMMANDS = (
     ("resolved", r"(?:结案|办结|完成|R|RESOLVE|DONE)"),
     ("assigned", r"(?:接案|接|A|ACCEPT)"),
     ("referred", r"(?:转办|转|F|REFER)"),
+    ("reassigned", r"(?:改派|指派|派|ASSIGN)"),
 )
-# every digit in a row is the case number: one too many or too few is no case (cases.py)
-_COMMAND = re.compile(r"^\s*(\S+?)\s*[:：,，]?\s*([0-9]+)\s*(.*)$", re.S)
+# full-width ASCII forms (U+FF01-FF5E) and the ideographic space, to their ASCII twins
+_NARROW = {0xFF01 + i: 0x21 + i for i in range(94)}
+_NARROW[0x3000] = 0x20
+# word, an optional separator, every digit in a row (never followed by a letter or digit),
+# the note
+_COMMAND = re.compile(r"\s*([^\s0-9:,#、-]+)\s*[:,#、-]?\s*([0-9]{1,32})(?![0-9A-Za-z])\s*(.*)",
+                      re.S)
+_TARGET = re.compile(r"(\+?[0-9]{5,20})(?![0-9A-Za-z])\s*(.*)", re.S)
 
 
 @dataclass(frozen=True)
 class Command:
-    state: str          # the state the sender moves the case to
-    case: str
+    state: str          # resolved, assigned, referred; "reassigned": assigned to `to`
+    case: str           # the digits as sent; office.py looks them up exactly
     note: str = ""
+    to: str = ""        # reassigned: the number of the person it goes to
+
+
+def odd_digits(text):
+    """True when `text` has a decimal digit that is neither ASCII nor full-width."""
+    return any(ch.isdecimal() and not ("0" <= ch <= "9" or "０" <= ch <= "９")
+               for ch in text)
 
 
 def parse_command(text):
-    """A duty SMS as a Command, or None when it is not one."""
-    match = _COMMAND.match(text or "")
+    """A duty SMS as a Command, or None when it is not one (see the module's docstring)."""
+    text = text or ""
+    if odd_digits(text):
+        return None
+    match = _COMMAND.fullmatch(text.translate(_NARROW))
     if not match:
         return None
     word, case, note = match.group(1).upper(), match.group(2), match.group(3).strip()
-    if not is_case_number(case):
-        return None
     for state, pattern in _COMMANDS:
         if re.fullmatch(pattern, word):
-            return Command(state, case, note[:200])
-    return None
+            break
+    else:
+        return None
+    to = ""
+    if state == "reassigned":
+        target = _TARGET.fullmatch(note)
+        if not target:
+            return None
+        to, note = target.group(1), target.group(2).strip()
+    return Command(state, case, note[:200], to)
 
 
 def _tag(office):
@@ -141,8 +173,15 @@ def daily_summary(day, calls, answered, voicemails, opened, resolved, overdue):
             f"新案件{opened}，办结{resolved}，超期{overdue}。")
 
 
+def command_help():
+    """To a listed person whose SMS is not a command (at most once an hour, office.py)."""
+    return ("【0148】未识别的指令。办结请回复：结案 案件编号；接手请回复：接 案件编号"
+            "（案件编号用数字0-9）")
+
+
 def command_reply(command, case, ok, reason=""):
     if ok:
-        done = {"resolved": "已结案", "assigned": "已由您接手", "referred": "已标记为转办"}
+        done = {"resolved": "已结案", "assigned": "已由您接手", "referred": "已标记为转办",
+                "reassigned": f"已改派给{command.to}"}
         return f"【0148】案件{case}{done[command.state]}。"
     return f"【0148】未能处理（案件{case}）：{reason}"

@@ -151,7 +151,7 @@ class Office:
     def act(self, number, state, by, note="", owner=None, owner_name=None):
         """Move a case (from an SMS or the shell); tell the caller when it is resolved."""
         case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name)
-        log.info("case %s: %s by %s%s", number, state, by, f" ({note})" if note else "")
+        log.info("case %s: %s by %s%s", number, state, by, f", note {note!r}" if note else "")
         self._journal(case, state)
         if state == "resolved" and is_mobile(case.caller) and case.kind != "complaint":
             self.sms.queue(case.caller, text.caller_resolved(self.name, number),
@@ -160,41 +160,92 @@ class Office:
             self._journal(case, "caller_informed")
         return case
 
-    def on_sms(self, number, body):
-        """An SMS arrived: act on it if a registered mobile sent a command, else log it."""
-        person = self.desk.person(number)
-        is_head = bool(self.head) and _same(number, self.head)
-        if person is None and not is_head:
-            log.warning("sms from unknown number %s ignored: %r", number, (body or "")[:80])
+    def staff(self):
+        """{national number: Person or None} of everyone who may send commands besides the
+        head: the rota's people, or without a rota the [duty] numbers and mediators."""
+        self.desk.reload()
+        roster = self.desk.roster
+        if roster.configured:
+            listed = roster.people().items()
+        else:
+            listed = [(n, None) for n in (*self.cfg.duty.numbers, *self.cfg.duty.mediators)]
+        return {national(n): person for n, person in listed if national(n)}
+
+    def on_sms(self, number, body, sender_type):
+        """An SMS arrived (`sender_type`: the originator's type of number, line/sms.py). Act
+        on it when it is a command from a numeric address the rota or the office lists and
+        that person may make it (may_act); otherwise log it and, for a listed person, send
+        the command help at most HELP_PER_SENDER times an hour. Returns True (done), False
+        (refused, the sender told why) or None (not a command, or not from staff)."""
+        body = body or ""
+        why = sender_refusal(number, sender_type)
+        if why:
+            log.warning("sms from %r ignored: %s: %r", number, why, body[:160])
             return None
-        who = (person.name if person else "office head") + f" ({number})"
+        sender = national(number)
+        staff = self.staff()
+        is_head = bool(self.head) and national(self.head) == sender
+        if sender not in staff and not is_head:
+            log.warning("sms from unknown number %r ignored: %r", number, body[:160])
+            return None
+        person = staff.get(sender)
+        who = (person.name if person else "office head" if is_head else "duty") + f" ({number})"
         command = text.parse_command(body)
         if command is None:
-            log.info("sms from %s is not a command: %r; help sent", who, (body or "")[:80])
-            self.sms.queue(number, "【0148】未识别的指令。办结请回复：结案 案件编号；"
-                           "接手请回复：接 案件编号", "command help")
+            if self._under_limit(HELP, number, HELP_PER_SENDER, HELP_PER_HOUR):
+                log.info("sms from %s is not a command: %r; help sent", who, body[:160])
+                self.sms.queue(number, text.command_help(), HELP)
+            else:
+                log.info("sms from %s is not a command: %r; no reply (at most %d help a sender "
+                         "and %d in all an hour)", who, body[:160], HELP_PER_SENDER,
+                         HELP_PER_HOUR)
             return None
         case = self.cases.get(command.case)
-        reason = None
-        if case is None:
-            reason = "没有这个案件编号"
-        elif case.kind == "complaint" and not is_head:
-            # complaints are the office head's: staff may be the subject of one
-            reason = "投诉案件只能由负责人处理"
-            log.warning("sms from %s tried to act on complaint %s; refused", who, command.case)
-        if reason is None:
+        target = national(command.to) if command.to else ""
+        refused = may_act(command, case, sender, is_head, self.barred(case, number)
+                          if case else False, target in staff or (
+                              bool(target) and target == national(self.head)))
+        if refused is None:
             try:
-                owner = number if command.state == "assigned" else None
-                self.act(command.case, command.state, f"{who} by SMS", command.note,
-                         owner=owner, owner_name=person.name if owner and person else None)
+                self._carry_out(command, case, who, number, staff, target)
             except CaseError as exc:
-                reason = "当前状态不能这样处理"
-                log.info("sms from %s: %s", who, exc)
-        if reason:
-            log.info("sms from %s: %s %s not done: %s", who, command.state, command.case, reason)
-        self.sms.queue(number, text.command_reply(command, command.case, reason is None,
-                                                  reason or ""), "command reply", command.case)
-        return reason is None
+                refused = (str(exc), "当前状态不能这样处理")
+        if refused:
+            log.info("sms from %s: %s %r not done: %s", who, command.state, command.case,
+                     refused[0])
+        if self._under_limit(REPLY, number, REPLIES_PER_SENDER, None):
+            self.sms.queue(number, text.command_reply(command, command.case, refused is None,
+                                                      refused[1] if refused else ""),
+                           REPLY, command.case if case else None)
+        else:
+            log.warning("sms from %s: no reply to this command (more than %d replies to this "
+                        "number this hour)", who, REPLIES_PER_SENDER)
+        return refused is None
+
+    def _carry_out(self, command, case, who, number, staff, target):
+        by = f"{who} by SMS"
+        if command.state == "assigned":
+            person = staff.get(national(number))
+            self.act(case.number, "assigned", by, command.note, owner=number,
+                     owner_name=person.name if person else "")
+        elif command.state == "reassigned":
+            person = staff.get(target)
+            self.act(case.number, "assigned", by, command.note or f"reassigned to {target}",
+                     owner=command.to, owner_name=person.name if person else "")
+            self.sms.queue(command.to, text.duty_case(case.number, case.kind, case.caller,
+                                                      self.name), "duty case", case.number)
+        else:
+            self.act(case.number, command.state, by, command.note)
+
+    def _under_limit(self, purpose, number, per_sender, in_all, now=None):
+        """True while fewer than `per_sender` `purpose` texts went to `number` and fewer than
+        `in_all` (None: no cap) to anyone in the last hour. Help texts: two auto-responders
+        (the box and a phone's "I am driving") answer each other once an hour at most.
+        Counted from the SMS queue, so a restart does not reset it."""
+        since = (now or time.time()) - 3600
+        recent = [r["number"] for r in self.sms.rows(purpose=purpose, since=since)]
+        mine = sum(1 for n in recent if national(n) == national(number))
+        return mine < per_sender and (in_all is None or len(recent) < in_all)
 
     # -- the office's clock -----------------------------------------------------------------
 
@@ -301,4 +352,69 @@ class Office:
 
 def _same(a, b):
     return normal_mobile(a) == normal_mobile(b)
+
+
+# -- who may act by SMS (pure) ------------------------------------------------------------
+
+# Numeric types of number (line/sms.py ADDRESS_TYPES). "unknown" is what Chinese networks
+# use for national numbers (type-of-address 0x81). Alphanumeric originators are free text an
+# SMS gateway's customer chooses, so "13900000001" spelt as a name proves nothing; network-
+# specific, subscriber and abbreviated numbers are operator short codes, never a person.
+NUMERIC_SENDERS = ("international", "national", "unknown")
+HELP = "command help"
+HELP_PER_SENDER = 1          # help texts to one sender an hour
+HELP_PER_HOUR = 10           # help texts to everyone an hour
+REPLY = "command reply"
+REPLIES_PER_SENDER = 30      # command replies to one sender an hour (a flood costs money)
+
+
+def national(number):
+    """A number as the office lists it: +86, 0086, or a bare 86 in front of an 11-digit
+    mobile dropped; other countries keep "+" and their code (+1 202... is never the mobile
+    1202...). "" for anything but digits (and spaces or dashes)."""
+    n = (number or "").strip().replace(" ", "").replace("-", "")
+    foreign = n.startswith("+") or n.startswith("00")
+    n = n[1:] if n.startswith("+") else n[2:] if n.startswith("00") else n
+    if not n.isascii() or not n.isdigit():
+        return ""
+    if foreign:
+        return n[2:] if n.startswith("86") else "+" + n
+    if len(n) == 13 and n.startswith("861"):
+        return n[2:]
+    return n
+
+
+def sender_refusal(number, sender_type):
+    """Why an SMS from this originator can never be a command, or None."""
+    if sender_type not in NUMERIC_SENDERS:
+        return f"its originator is {sender_type or 'of no known type'}, not a phone number"
+    if not national(number):
+        return "its originator is not all digits"
+    return None
+
+
+def may_act(command, case, sender, is_head, barred=False, target_listed=False):
+    """None when `sender` (national form) may make `command` on `case`, else (why, for the
+    log; reason, for the reply). The office head may do anything but act on a complaint
+    that names them; a complaint is the head's alone; a case's owner may resolve, refer or
+    hand it on; anyone listed may take a case nobody owns, and must take it before resolving."""
+    if case is None:
+        return ("no case has this number", "没有这个案件编号")
+    if barred:
+        return ("the complaint names the sender", "此投诉涉及您本人，由上级处理")
+    if command.state == "reassigned" and not target_listed:
+        return (f"{command.to!r} is not in the rota or the office", "改派对象不在值班名单中")
+    if is_head:
+        return None
+    if case.kind == "complaint":
+        return ("complaints are the office head's", "投诉案件只能由负责人处理")
+    owner = national(case.owner)
+    if owner == sender:
+        return None
+    if command.state == "assigned" and not owner:
+        return None
+    if not owner:
+        return ("nobody owns the case yet", f"请先回复：接 {case.number}")
+    return (f"the case is {case.owner_name or case.owner}'s",
+            "该案件由他人负责，只有负责人或主任可以处理")
 

@@ -69,7 +69,7 @@ class SmsQueue:
         if self._wake is not None:
             self._wake.set()
 
-    def rows(self, state=None, purpose=None):
+    def rows(self, state=None, purpose=None, since=None):
         sql, args = "SELECT id, number, text, purpose, case_number, state, attempts, " \
                     "last_error, created, sent FROM sms WHERE 1=1", []
         if state:
@@ -78,6 +78,9 @@ class SmsQueue:
         if purpose:
             sql += " AND purpose = ?"
             args.append(purpose)
+        if since is not None:
+            sql += " AND created >= ?"
+            args.append(since)
         keys = ("id", "number", "text", "purpose", "case_number", "state", "attempts",
                 "last_error", "created", "sent")
         with self._lock:

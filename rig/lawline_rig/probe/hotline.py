@@ -53,10 +53,13 @@ async def wait_outside_sms(rig, to, containing, timeout=40):
     return found[0]
 
 
-def deliver_sms(rig, sender, text):
-    """An SMS from an outside mobile (a duty person replying) arrives at the box."""
-    reply = sim.control_request(rig.dir, {"sms_deliver": {"to": "box", "from": sender,
-                                                          "text": text}})
+def deliver_sms(rig, sender, text, sender_type=None):
+    """An SMS from an outside mobile (a duty person replying) arrives at the box;
+    `sender_type` "alphanumeric": from a name (an SMS gateway spelling `sender`)."""
+    spec = {"to": "box", "from": sender, "text": text}
+    if sender_type:
+        spec["from_type"] = sender_type
+    reply = sim.control_request(rig.dir, {"sms_deliver": spec})
     if not reply.get("ok"):
         raise AssertionError(f"the simulator refused to deliver the SMS: {reply}")
 

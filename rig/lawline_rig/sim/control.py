@@ -5,6 +5,8 @@
     {"sms_sent": true}            ->  {"ok": true, "sms_sent": [{"from", "to", "text", "parts",
                                        "complete", "references"}, ...]}  (the outside world)
     {"sms_deliver": {"to": "box", "from": "10086", "text": "..."}}  ->  {"ok": true}
+        (optional "from_type": "alphanumeric" sends from a name such as "ICBC", or spelt
+        "13900000001"; "national" from a national number, TON 010)
     {"presentation": {"number": "+8613800138000", "withheld": false, "clip_tail": "none",
                       "cid_spacing": "tight", "cid_name": "ZHANG", "cid_withheld": "O"}}
                                   ->  {"ok": true, "presentation": {...}}
@@ -80,7 +82,7 @@ class ControlServer:
             spec = message["sms_deliver"]
             try:
                 self.line.sms_from_outside(spec.get("to", "box"), str(spec["from"]),
-                                           str(spec["text"]))
+                                           str(spec["text"]), spec.get("from_type"))
             except (KeyError, ValueError, StopIteration, AttributeError) as exc:
                 return {"ok": False, "error": f"sms_deliver needs to, from and text: {exc}"}
             return {"ok": True}

@@ -259,19 +259,20 @@ class Line:
         modem.log_decision(f"SMS{part} to {message.number} (outside the loopback line) "
                            f"kept in the mailbox{'; complete' if entry['complete'] else ''}")
 
-    def sms_from_outside(self, side, sender, text):
-        """Deliver a text from an outside number to `side` (control socket)."""
+    def sms_from_outside(self, side, sender, text, sender_type=None):
+        """Deliver a text from an outside number (or, `sender_type` "alphanumeric", a name) to
+        `side` (control socket)."""
         from lawline.line import sms as codec
         modem = next(m for m in self.modems if m.side == side)
         if getattr(modem, "sms", None) is None:
             raise ValueError(f"the {side} modem has no SMS")
         ref = len(self.mailbox.messages) % 256
         for pdu in codec.encode_submit(modem.number, text, ref=ref):
-            sms.deliver(modem, sender, codec.decode_pdu(pdu.hex))
+            sms.deliver(modem, sender, codec.decode_pdu(pdu.hex), sender_type=sender_type)
 
     def sms_room(self, modem):
         """A message was deleted: the network delivers what it held while the store was full."""
         s = modem.sms
         while s.waiting and s.free_index() is not None:
-            sender, message = s.waiting.pop(0)
-            sms.deliver(modem, sender, message)
+            sender, message, sender_type = s.waiting.pop(0)
+            sms.deliver(modem, sender, message, sender_type=sender_type)

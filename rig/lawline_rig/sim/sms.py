@@ -55,7 +55,7 @@ class SmsState:
     def __init__(self, profile):
         self.capacity = profile.sms_capacity
         self.store = {}          # index -> Stored (on the SIM: survives resets)
-        self.waiting = []        # (pdu, tpdu_length, message) the network holds while full
+        self.waiting = []        # (sender, message, sender type) the network holds while full
         self.next_mr = 0
         self.reset()
 
@@ -370,12 +370,15 @@ COMMANDS = {"+CMGF": cmgf, "+CSCS": cscs, "+CSMP": csmp, "+CPMS": cpms, "+CNMI":
 
 # -- delivery (the network's side) --------------------------------------------------------------
 
-def deliver(modem, sender, message, when=None):
+def deliver(modem, sender, message, when=None, sender_type=None):
     """Hand an SMS-SUBMIT's content to `modem` as an SMS-DELIVER: stored with +CMTI, or
-    routed directly with +CMT (CNMI mt=2). Returns the index, or None when held or routed."""
+    routed directly with +CMT (CNMI mt=2). Returns the index, or None when held or routed.
+    `sender_type` "alphanumeric" sends from a name (a bank, an SMS gateway's customer: any
+    text, "13900000001" too), "national" from a national number (TON 010)."""
     payload = message.payload
     pdu, tpdu_length = codec.encode_deliver(sender, message.dcs, payload, message.concat,
-                                            smsc=modem.smsc, when=when)
+                                            smsc=modem.smsc, when=when,
+                                            sender_type=sender_type)
     delivered = codec.decode_pdu(pdu)
     s = modem.sms
     if s.cnmi[1] == 2:
@@ -388,7 +391,7 @@ def deliver(modem, sender, message, when=None):
         return None
     index = s.free_index()
     if index is None:
-        s.waiting.append((sender, message))
+        s.waiting.append((sender, message, sender_type))
         modem.urc("+SMS FULL")
         modem.log_decision(f"SMS from {sender} held by the network: the SIM store is full")
         return None
