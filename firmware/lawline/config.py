@@ -6,6 +6,7 @@ disagree. Errors name the section and the option; unknown keys are errors, becau
 the commonest installer mistake (STYLE.md 7).
 """
 
+import math
 import os
 import re
 import sys
@@ -30,6 +31,7 @@ class Option:
     doc: str
     unit: str = ""
     minimum: float = None
+    maximum: float = None
     choices: tuple = None
     pattern: str = None
 
@@ -130,7 +132,7 @@ SCHEMA = {
            "A Monday: week 1 of a multi-week pattern (rota 'week' column) starts then",
            pattern=r"\d{4}-\d{2}-\d{2}"),
         _o("gap_days", int, 7, "Warn about shifts nobody covers this many days ahead", "days",
-           minimum=0),
+           minimum=0, maximum=366),
         _o("required_roles", list, ["lawyer"],
            "Roles every shift needs (lawyer, mediator): a shift without one is a gap"),
     ],
@@ -188,7 +190,7 @@ SCHEMA = {
         _o("enabled", bool, True, "After a bridged call the duty person ended, ask the "
            "caller for a 1-5 rating"),
         _o("alert_at_or_below", int, 2, "Ratings this low or lower alert the office head",
-           minimum=1),
+           minimum=1, maximum=5),
         _o("key_timeout", float, 8.0, "How long to wait for the rating key", "s",
            minimum=0.5),
     ],
@@ -201,11 +203,12 @@ SCHEMA = {
     ],
     "sip": [
         _o("bind", str, "127.0.0.1", "Address the SIP stack listens on"),
-        _o("port", int, 5060, "UDP port of the SIP stack (0 = any free port)", minimum=0),
+        _o("port", int, 5060, "UDP port of the SIP stack (0 = any free port)", minimum=0,
+           maximum=65535),
         _o("uri_template", str, "sip:{number}@127.0.0.1:5070",
            "How a duty number becomes a SIP URI; {number} is replaced"),
         _o("log_level", int, 1, "pjsua2 log level (0-6); its lines go to the debug log",
-           minimum=0),
+           minimum=0, maximum=6),
     ],
     "trunk": [
         _o("registrar", str, "", "SIP URI of the trunk's registrar, like sip:sip.example.cn "
@@ -280,7 +283,8 @@ SCHEMA = {
            "instead of [email] to; empty: [email] to"),
         _o("sender", str, "", "From address of the mails"),
         _o("host", str, "", "SMTP server"),
-        _o("port", int, 587, "SMTP port (587 submission with STARTTLS, 465 TLS)", minimum=1),
+        _o("port", int, 587, "SMTP port (587 submission with STARTTLS, 465 TLS)", minimum=1,
+           maximum=65535),
         _o("security", str, "starttls", "starttls, tls (port 465) or none (no login then)",
            choices=("starttls", "tls", "none")),
         _o("username", str, "", "SMTP login (empty: no AUTH)"),
@@ -306,7 +310,8 @@ SCHEMA = {
     "web": [
         _o("bind", str, "0.0.0.0", "Address the office's web page (lawline web) listens on: "
            "the LAN address, or 0.0.0.0 for every interface"),
-        _o("port", int, 8443, "HTTPS port of the office's web page", minimum=1),
+        _o("port", int, 8443, "HTTPS port of the office's web page", minimum=1,
+           maximum=65535),
         _o("data_dir", str, "", "Where the page keeps its accounts, sessions, audit log and "
            "certificate (empty: web/ in the spool)"),
         _o("cert_file", str, "", "PEM certificate the page serves (empty: a self-signed one "
@@ -322,13 +327,13 @@ SCHEMA = {
     "hat": [
         _o("power_key_pin", int, 0, "BCM pin wired to the modem's power key (Waveshare "
            "SIM7600 HAT with the PWR-D6 jumper: 6); 0: the box cannot power-cycle the modem",
-           minimum=0),
+           minimum=0, maximum=27),
         _o("power_key_seconds", float, 2.0, "How long the power key is held to switch the "
            "module on (Waveshare: 2 s on, reference/modems.md 1.7)", "s", minimum=0.1),
         _o("power_off_seconds", float, 3.0, "How long it is held to switch the module off "
            "(Waveshare: 3 s)", "s", minimum=0.1),
         _o("status_led_pin", int, 0, "BCM pin of the status LED (on: ready; blinking: "
-           "trouble); 0: none", minimum=0),
+           "trouble); 0: none", minimum=0, maximum=27),
     ],
 }
 
@@ -377,23 +382,61 @@ class Config:
                               f"{exc.strerror}") from None
 
 
+# Sanity bounds for what no option needs more of: a typo like 1e300 or a pasted blob fails at
+# load, not later inside a timer, a loop over days, or a log line.
+LARGEST = 10 ** 9
+LONGEST_TEXT = 4096
+LONGEST_LIST = 1000
+LARGEST_FILE = 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _shown(value):
+    """A value for an error message: short, and never a 5000-digit integer (which Python
+    refuses to turn into text)."""
+    if isinstance(value, int) and abs(value) > LARGEST:
+        return f"a {value.bit_length()}-bit number"
+    return repr(value)[:80]
+
+
+def _check_text(where, value):
+    if len(value) > LONGEST_TEXT:
+        raise ConfigError(f"{where} is {len(value)} characters long; at most {LONGEST_TEXT}")
+    if _CONTROL.search(value):
+        raise ConfigError(f"{where}: {value[:80]!r} contains a control character")
+
+
 def _check(section, opt, value):
     where = f"option '{opt.name}' in section [{section}]"
     kind = opt.kind
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        value = float(value) if abs(value) <= LARGEST else math.inf
     if kind is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, like [\"13900000001\"]")
+        if len(value) > LONGEST_LIST:
+            raise ConfigError(f"{where} has {len(value)} entries; at most {LONGEST_LIST}")
+        for item in value:
+            _check_text(where, item)
     elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where} must be {kind.__name__}, not {type(value).__name__} "
-                          f"({value!r})")
+                          f"({_shown(value)})")
+    if kind is str:
+        _check_text(where, value)
+    if kind in (int, float):
+        if isinstance(value, float) and not math.isfinite(value):  # nan passes any test below
+            raise ConfigError(f"{where} must be a number, not {value!r}")
+        largest = LARGEST if opt.maximum is None else opt.maximum
+        if value > largest:
+            raise ConfigError(f"{where} must be at most {largest:g}"
+                              f"{opt.unit and ' ' + opt.unit}, not {_shown(value)}")
     if opt.minimum is not None and value < opt.minimum:
         raise ConfigError(f"{where} must be at least {opt.minimum:g}{opt.unit and ' ' + opt.unit}"
-                          f", not {value!r}")
+                          f", not {_shown(value)}")
     if opt.choices and value not in opt.choices:
         raise ConfigError(f"{where} must be one of {', '.join(opt.choices)}; not {value!r}")
-    if opt.pattern and not re.fullmatch(opt.pattern, value):
+    # ASCII digits only: \d would take ٠-٩ and full-width digits too
+    if opt.pattern and not re.fullmatch(opt.pattern, value, re.ASCII):
         raise ConfigError(f"{where}: {value!r} is not a valid {opt.doc.lower()}")
     return value
 
@@ -488,14 +531,21 @@ def _tables(name, options, entries):
 def load(path):
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(LARGEST_FILE + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if len(raw) > LARGEST_FILE:
+        raise ConfigError(f"{path} is larger than {LARGEST_FILE // 1024} KiB: not a config file")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{path}: not valid TOML: values nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4300 digits, and the like
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
         return from_dict(data, path)

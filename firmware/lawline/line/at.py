@@ -99,6 +99,7 @@ class ATChannel:
         self._serial = None
         self._buffer = b""
         self._discard = False  # the rest of an over-long line is still coming: drop it
+        self._lf_of_connect = False  # a read ended between CONNECT's CR and its LF
         self._pending = None
         self._data = None    # V.253 data-state handler while the port carries samples
         self._lock = asyncio.Lock()
@@ -118,7 +119,7 @@ class ATChannel:
         except (serial.SerialException, OSError) as exc:
             raise ModemError(f"modem {self.name}: cannot open AT port {self.path}: {exc}") from exc
         self._buffer = b""
-        self._discard = False
+        self._discard = self._lf_of_connect = False
         self._data = None
         self._loop.add_reader(self._serial.fileno(), self._on_readable)
 
@@ -170,6 +171,11 @@ class ATChannel:
 
     def _feed(self, data):
         if self._data is not None:
+            if self._lf_of_connect:
+                self._lf_of_connect = False
+                data = data[1:] if data.startswith(b"\n") else data
+                if not data:
+                    return
             # A V.253 data state (after CONNECT): the bytes are samples and DLE codes. The
             # handler returns what follows the end of the data state, or None while it lasts.
             rest = self._data(data)
@@ -199,6 +205,9 @@ class ATChannel:
                 end = text_end + (2 if whole[text_end:text_end + 2] == b"\r\n" else 1)
                 self._buffer = b""
                 rest = whole[end:]
+                # V.250 ends a result with CR LF: a read that stopped after the CR leaves the
+                # LF for the next read, and it is not a sample.
+                self._lf_of_connect = whole[text_end:] == b"\r"
                 if rest:
                     self._feed(rest)
                 return

@@ -282,6 +282,7 @@ class V253Modem:
     async def _enter(self, mode):
         command = {"play": "AT+VTX", "record": "AT+VRX", "duplex": "AT+VTR"}[mode]
         self._decoder.reset()
+        self.audio.stream_start()
         self._play_dle = False
         self._host_ended = False
         self.mode = mode

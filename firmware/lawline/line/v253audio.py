@@ -100,15 +100,18 @@ class V253Audio:
         self.frames_in = 0
         self.frames_out = 0
         self.on_frame = None
+        self._half = b""   # 16-bit samples: the first byte of one a read cut in two
 
     def open(self):
         self.jitter.clear()
+        self._half = b""
 
     def close(self):
         self.sending = False
         self.backlog.clear()
         self._loud_held = 0
         self.jitter.clear()
+        self._half = b""
 
     def read_frame(self):
         return self.jitter.pop()
@@ -143,9 +146,21 @@ class V253Audio:
         self.backlog.append((frame, loud))
         self._loud_held += loud
 
+    def stream_start(self):
+        """A new data state begins (AT+VRX/VTR): its first byte starts a sample."""
+        self._half = b""
+
     def from_modem(self, data):
         if self.format is None or not data:
             return
+        if self.format.bytes_per_sample == 2:
+            # A read may end inside a sample: keep its first byte for the next read, or
+            # every later sample would be heard byte-swapped (noise).
+            data = self._half + data
+            cut = len(data) - len(data) % 2
+            data, self._half = data[:cut], data[cut:]
+            if not data:
+                return
         pcm = self.format.to_s16(data)
         self.frames_in += len(pcm) / 320
         self.jitter.push(pcm)

@@ -99,7 +99,7 @@ class Format:
     def from_s16(self, pcm):
         """S16LE bytes -> modem samples (not yet DLE-shielded)."""
         if self.codec == "s16":
-            return bytes(pcm)
+            return bytes(pcm[:len(pcm) - len(pcm) % 2])  # never half a sample on the wire
         s = np.frombuffer(bytes(pcm[:len(pcm) - len(pcm) % 2]), dtype="<i2")
         if self.codec in ("u8", "s8"):
             # rounded, not truncated: half a step less noise and no DC offset

@@ -41,13 +41,23 @@ def configured(config) -> list:
     return names
 
 
+def _split(section, option, url):
+    """urlsplit, with the port read too: both raise ValueError on a broken URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError as exc:
+        _fail(section, option, f"{url!r} is not a URL ({exc})")
+    return parts
+
+
 def validate_config(config) -> None:
     """Checks across options, at load time (files are read when the box starts)."""
     if config.spool.warn_percent > 100:
         _fail("spool", "warn_percent", "must be at most 100")
     url = config.upstream.url
     if url:
-        parts = urlsplit(url)
+        parts = _split("upstream", "url", url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             _fail("upstream", "url", f"{url!r} must be an https:// (or http://) URL with a host")
         if parts.username or parts.password:
@@ -75,7 +85,7 @@ def validate_config(config) -> None:
             _fail("email", "password_file", "must be set when username is")
     s3 = config.s3
     if s3.endpoint:
-        parts = urlsplit(s3.endpoint)
+        parts = _split("s3", "endpoint", s3.endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             _fail("s3", "endpoint", f"{s3.endpoint!r} must be an https:// URL with a host")
         if parts.path.strip("/"):
