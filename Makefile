@@ -51,6 +51,7 @@ bench: prompts
 	$(PY) -m lawline_rig.bench
 	$(PY) -m lawline_rig.syncbench
 	$(PY) -m lawline_rig.sipbench
+	$(PY) -m lawline_rig.webbench
 
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

@@ -8,8 +8,9 @@ want_test=${2:-}
 
 debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libportaudio2)
 # The office page's browser tests: Debian's Chromium (driven by Playwright; `playwright
-# install` cannot download browsers here) and CJK fonts so screenshots show Chinese.
-if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk); fi
+# install` cannot download browsers here), CJK fonts so screenshots show Chinese, and
+# systemd-analyze (systemd) for the unit checks.
+if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk systemd); fi
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

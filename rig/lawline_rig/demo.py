@@ -120,6 +120,7 @@ def _where(rig, result):
 def main(args):
     state = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="lawline-demo-"))
     rig = Rig(state, profile=args.profile)
+    page = None
     print(f"lawline demo: state in {state}", flush=True)
     try:
         rig.start()
@@ -127,6 +128,8 @@ def main(args):
               f", box number {rig.box_number}")
         print(f"upstream: {rig.upstream_url} -> {rig.upstream_dir}")
         print(f"box log: {rig.procs['box'].log_path}")
+        from .webpage import start_for_demo
+        page = start_for_demo(rig)
         if args.serve:
             print("serving; dial the box from the caller port in sim.json. Ctrl-C stops.")
             stop = []
@@ -139,6 +142,8 @@ def main(args):
             return 0
         failures = asyncio.run(_scripted(rig))
     finally:
+        if page is not None:
+            page.stop()
         codes = rig.stop()
     bad = {name: code for name, code in codes.items() if code not in (0, None, -15)}
     if bad:

@@ -73,3 +73,21 @@ class WebPage:
         self.proc = None
         return code
 
+
+
+def start_for_demo(rig):
+    """The demo's hook: the page on the demo's own spool, with the demo accounts; prints
+    its address and the logins. Port 8443 when free, else any."""
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 8443))
+            port = 8443
+        except OSError:
+            port = 0
+    page = WebPage(rig.config_path, rig.dir, port=port).start()
+    print(f"office page: {page.url}/  (self-signed certificate: accept it once; it stops "
+          "with the demo, `.venv/bin/lawline demo --serve` keeps it up)")
+    for name, role, display, _, password in DEMO_USERS:
+        print(f"  log in as {name} / {password}  ({display}, {role})")
+    return page

@@ -55,6 +55,22 @@ def who(by):
     return {"box": "设备", "shell": "命令行"}.get(by, by)
 
 
+_NOTES = {"resolution SMS queued": "已排队发送结案短信给来电人",
+          "caller heard it by phone": "来电人已电话查询得知"}
+
+
+def note(text):
+    """A case history note the box wrote in English, in Chinese; staff's own notes as typed."""
+    if text.startswith("opened: "):
+        return "登记：" + KIND_WORDS.get(text[8:], text[8:])
+    return _NOTES.get(text, text)
+
+
+def sms_text(text):
+    """An SMS as staff may see it: the caller's status-query PIN is not theirs to read."""
+    return re.sub(r"(查询密码|密码)\s*\d{3,8}", r"\1****", text)
+
+
 _KEYS = {"date": "日期", "weekday": "星期", "week": "周次", "shift": "班次", "name": "姓名",
          "role": "角色", "mobile": "手机", "staff_no": "工号"}
 _REASONS = (
@@ -109,4 +125,4 @@ def rota_problem(text):
 GLOBALS = {"STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WORDS, "OUTCOME_WORDS": OUTCOME_WORDS,
            "LEG_WORDS": LEG_WORDS, "SMS_STATES": SMS_STATES, "ROLE_WORDS": ROLE_WORDS,
            "CATEGORY_WORDS": CATEGORY_WORDS, "ACTION_WORDS": ACTION_WORDS}
-FILTERS = {"who": who, "when": when, "iso_when": iso_when, "duration": duration, "exact": repr}
+FILTERS = {"note": note, "sms_text": sms_text, "who": who, "when": when, "iso_when": iso_when, "duration": duration, "exact": repr}

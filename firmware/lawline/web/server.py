@@ -127,9 +127,32 @@ def serve(cfg, bind=None, port=None, ready_file=None):
         tmp = Path(ready_file).with_suffix(".tmp")
         tmp.write_text(url + "\n")
         tmp.replace(ready_file)
+    notifier = _notifier()      # systemd/lawline-web.service is Type=notify
+    notifier.ready(f"serving {url} on {host}:{port}")
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
+        notifier.stopping()
+        notifier.close()
         app.state.web.box.close()
     log.info("web: stopped")
     return 0
+
+
+class _NoNotifier:
+    def ready(self, status):
+        pass
+
+    def stopping(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _notifier():
+    try:
+        from ..sdnotify import Notifier
+    except ImportError:      # a tree without sdnotify.py: nothing to tell systemd
+        return _NoNotifier()
+    return Notifier()
