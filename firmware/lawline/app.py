@@ -180,9 +180,7 @@ class Box:
                          (event.kind == "ring" and self.modem.rings > need))
                 if ready:
                     self.calls += 1
-                    session = CallSession(self, self.modem.caller)
-                    await session.run()
-                    await self.supervisor.after_call()   # [line] reset_after_hangup
+                    await self._take_call()
                 elif event.kind == "sms":
                     self.on_sms(event)
                 elif event.kind == "missed":
@@ -193,6 +191,25 @@ class Box:
                              self.modem.caller or "unknown")
         finally:
             stopping.cancel()
+
+
+    async def _take_call(self):
+        """One call. CallSession.run ends its own call on any error (call/flow.py); this is
+        the last guard, so nothing one call does stops the box from answering the next."""
+        try:
+            session = CallSession(self, self.modem.caller)
+            await session.run()
+        except Exception as exc:  # noqa: BLE001 - the next call must be answered
+            log.error("box: call %d failed outside its call flow: %r; answering the next "
+                      "call", self.calls, exc, exc_info=True)
+            try:
+                await self.modem.hangup()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            await self.supervisor.after_call()   # [line] reset_after_hangup
+        except Exception as exc:  # noqa: BLE001 - the supervisor brings the modem back
+            log.error("box: after the call: %r", exc, exc_info=True)
 
 
 def run(config):

@@ -83,6 +83,26 @@ class Office:
     def open_case(self, kind="consultation", caller=CALLER, **kw):
         return self.office.open_case(kind, caller, notify_caller=False, **kw)
 
+    def leave_voicemail(self, box="consultation", caller=CALLER, seconds=1.0):
+        """A voicemail as the call flow stores it: a WAV in the spool, committed to the
+        outbox under its case number, and its case."""
+        import wave
+        case = self.office.new_number()
+        incoming = self.spool / "incoming"
+        incoming.mkdir(exist_ok=True)
+        path = incoming / f"web-{case}-{box}-{caller}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\x00\x01" * int(8000 * seconds))
+        self.outbox.commit(case, "voicemail", {"case_number": case, "box": box,
+                                               "caller": caller, "duration_s": seconds},
+                           {"voicemail.wav": path})
+        kind = "consultation" if box == "consultation" else box
+        self.office.open_case(kind, caller, number=case, notify_caller=False)
+        return case
+
     def audit_items(self):
         con = sqlite3.connect(f"file:{self.spool / 'outbox.db'}?mode=ro", uri=True)
         try:

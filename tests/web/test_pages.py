@@ -49,6 +49,15 @@ def test_a_clerk_never_sees_complaints(office, context):
     assert "投诉案件只有负责人可以查看" in page.locator("#refused").inner_text()
     assert page.goto(office.page.url + "/users").status == 403
     assert "账号" not in page.locator("nav").inner_text()
+    # nor complaint voicemails, in the list or by their address
+    heard = office.leave_voicemail("complaint")
+    ordinary = office.leave_voicemail("consultation")
+    page.goto(office.page.url + "/voicemails")
+    assert page.locator(f"#vm-{ordinary}").count() == 1
+    assert page.locator(f"#vm-{heard}").count() == 0
+    assert "投诉" not in page.locator("select[name=box]").inner_text()
+    assert page.goto(office.page.url + f"/voicemails/{heard}/audio").status == 403
+    assert page.goto(office.page.url + f"/voicemails/{ordinary}/audio").status == 200
     # the head sees it, and that look is in the audit log
     head = context.browser.new_context(ignore_https_errors=True).new_page()
     login(head, office.page, "head")

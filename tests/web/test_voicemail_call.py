@@ -8,6 +8,7 @@ Run by hand with the shared real-time lock around the call only:
 
 import contextlib
 import fcntl
+import json
 import os
 import threading
 
@@ -120,3 +121,10 @@ def test_a_voicemail_from_a_real_call_plays_in_the_browser_and_its_case_resolves
     log = head.locator("#audit").inner_text()
     assert "播放留言" in log and "下载留言" in log and "结案" in log
     head.context.close()
+    # the audit log reached upstream with the outbox: the box's uploader took the items the
+    # page committed (it re-reads the outbox at least once a minute)
+    logins = [i for i in rig.items("audit") if i["record"]["action"] == "login"]
+    assert logins and logins[0]["record"]["user"] == "clerk"
+    remote = rig.upstream_path(logins[0]["key"], "record.json")
+    wait_until(remote.exists, 120, f"{remote} upstream")
+    assert json.loads(remote.read_text(encoding="utf-8"))["action"] == "login"

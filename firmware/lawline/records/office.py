@@ -18,6 +18,7 @@ from ..duty.desk import DutyDesk
 from ..duty.roster import normal_mobile
 from . import messages as text
 from .cases import Cases, CaseError
+from .limits import Limits
 from .sms import SmsQueue
 
 log = logging.getLogger("lawline.office")
@@ -40,6 +41,11 @@ class Office:
         # started (records/cases.py, sync/sqlitefile.py)
         self.cases = Cases(spool_dir / "cases.db", damaged_dir=damaged_dir)
         self.sms = SmsQueue(self.cases._db, self.cases._lock)
+        # abuse limits ([limits]); staff and the head are never capped (records/limits.py)
+        self.limits = Limits(cfg.limits, self.cases._db, self.cases._lock)
+        self.sms.limits = self.limits
+        self.sms.exempt = lambda number: self.desk.person(number) is not None or \
+            (bool(self.head) and _same(number, self.head))
         self.outbox = outbox
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
