@@ -57,5 +57,14 @@ class CallEnded(LawlineError):
     """The caller hung up; whatever the call flow was doing stops."""
 
 
+class CallCut(CallEnded):
+    """The box ends the call while the caller is still on the line (a limit such as [limits]
+    max_call_seconds); `reason` says which. What was recorded up to then is kept."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class SipError(LawlineError):
     """The SIP leg failed (pjsua2 error or trunk refusal)."""

@@ -55,7 +55,8 @@ def test_every_case_has_a_pin_and_the_caller_sms_carries_it(tmp_path):
 def test_a_case_book_from_before_the_pin_gets_the_column(tmp_path):
     path = tmp_path / "cases.db"
     db = sqlite3.connect(path)
-    db.executescript("CREATE TABLE cases(number TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    db.executescript("CREATE TABLE case_counter (day TEXT PRIMARY KEY, last INTEGER NOT NULL);"
+                     "CREATE TABLE cases(number TEXT PRIMARY KEY, kind TEXT NOT NULL, "
                      "state TEXT NOT NULL, caller TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL "
                      "DEFAULT '', owner_name TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL "
                      "DEFAULT '', call_id TEXT, opened REAL NOT NULL, updated REAL NOT NULL, "

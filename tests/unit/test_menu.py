@@ -19,8 +19,14 @@ def test_invalid_and_silence_count_towards_the_limit():
     assert menu.path == ["invalid:8", "timeout", "invalid:*"]
 
 
-def test_repeat_is_not_a_failure():
-    menu = Menu(max_tries=1)
-    for _ in range(5):
-        assert menu.key("0").action == "repeat"
-    assert menu.key("2").action == "branch"
+def test_repeat_counts_towards_the_limit():
+    menu = Menu(max_tries=3)
+    assert menu.key("0").action == "repeat"
+    assert menu.key("0").action == "repeat"
+    assert menu.key("2").action == "branch"       # two repeats, then a choice: fine
+    menu = Menu(max_tries=3)
+    decisions = [menu.key("0").action for _ in range(3)]
+    assert decisions == ["repeat", "repeat", "give_up"]
+    menu = Menu(max_tries=3)
+    menu.key("0"), menu.timeout()
+    assert menu.key("8").action == "give_up"

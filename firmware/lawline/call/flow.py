@@ -1,7 +1,11 @@
 """One call, from the first ring to the call record: greeting, menu, bridge or voicemail.
 
 Everything here runs on the asyncio loop. The caller can hang up at any moment; every wait
-races against that (`CallEnded`), and whatever was recorded up to then is kept.
+races against that (`CallEnded`), and whatever was recorded up to then is kept. The box can
+end a call too (`CallCut`: [limits] max_call_seconds): the same waits stop, the caller hears
+goodbye. Whatever goes wrong inside one call ends that call only (`run`): the caller hears
+that the service is unavailable, the call record says what failed and where, and the box
+answers the next call.
 """
 
 import asyncio
@@ -9,8 +13,9 @@ import json
 import logging
 import secrets
 import time
+import traceback
 
-from ..errors import CallEnded, LawlineError, ModemError, SipError
+from ..errors import CallCut, CallEnded, LawlineError, ModemError, SipError
 from ..sip import hunt
 from ..sip import leg as legs
 from ..sync.recovery import recording_name
@@ -42,7 +47,9 @@ class CallSession(HotlineBranches):
         self.prompts = box.prompts
         self.caller = caller
         self.id = new_call_id()
-        self.ended = asyncio.Event()
+        self.ended = asyncio.Event()     # the caller hung up (or the line failed)
+        self.stopped = asyncio.Event()   # ended, or the box cut the call (self.cut says why)
+        self.cut = None
         self.keys = asyncio.Queue()
         self.menu = Menu(self.cfg.menu.max_tries)
         self.started = time.time()
@@ -79,6 +86,7 @@ class CallSession(HotlineBranches):
                 self.box.on_sms(event)   # a duty reply during a call is still acted on
             elif event.kind in ("ended", "missed"):
                 self.ended.set()
+                self.stopped.set()
                 return
             elif event.kind == "failed":
                 # The line supervisor gave up on the modem (line/recovery.py): the call is
@@ -87,12 +95,24 @@ class CallSession(HotlineBranches):
                 self.record["error"] = event.detail
                 log.error("call %s: %s", self.id, event.detail)
                 self.ended.set()
+                self.stopped.set()
                 return
 
+    def _stop_error(self):
+        return CallEnded() if self.ended.is_set() or self.cut is None else CallCut(self.cut)
+
+    def _cut(self, reason):
+        """End the call from the box's side: every wait raises CallCut (run says goodbye)."""
+        if self.stopped.is_set():
+            return
+        self.cut = reason
+        self.stopped.set()
+
     async def _race(self, awaitable, timeout=None):
-        """Wait for `awaitable`, the caller hanging up, or the timeout (returns None)."""
+        """Wait for `awaitable`, the caller hanging up (or the box cutting the call), or the
+        timeout (returns None)."""
         task = asyncio.ensure_future(awaitable)
-        gone = asyncio.ensure_future(self.ended.wait())
+        gone = asyncio.ensure_future(self.stopped.wait())
         try:
             done, _ = await asyncio.wait({task, gone}, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -103,15 +123,15 @@ class CallSession(HotlineBranches):
         if task in done:
             return task.result()
         if gone in done:
-            raise CallEnded()
+            raise self._stop_error()
         return None
 
     async def play(self, *names, interruptible=True):
         """Play prompts in a row to the caller. Returns the key that interrupted them, or
         None when they played to the end."""
         for name in names:
-            if self.ended.is_set():
-                raise CallEnded()
+            if self.stopped.is_set():
+                raise self._stop_error()
             if interruptible and not self.keys.empty():
                 return self.keys.get_nowait()
             key = await self._play_file(self.prompts.path(name), interruptible)
@@ -147,17 +167,69 @@ class CallSession(HotlineBranches):
 
     async def run(self):
         self._pump = asyncio.ensure_future(self._pump_events())
+        deadline = None
         try:
             await self._answer()
+            limit = self.cfg.limits.max_call_seconds
+            deadline = asyncio.get_running_loop().call_later(limit, self._cut, "call_length")
             await self._flow()
+        except CallCut as cut:
+            self.record["cut"] = cut.reason    # the outcome stays what it was (bridged, ...)
+            self._limit_hit(cut.reason, f"call cut after {time.time() - self.started:.0f} s "
+                            f"(max_call_seconds {self.cfg.limits.max_call_seconds:g})")
+            await self._last_words("goodbye")
         except CallEnded:
             self.say("caller hung up")
-        except (ModemError, SipError, LawlineError) as exc:
-            self.record["outcome"] = "error"
-            self.record["error"] = str(exc)
-            log.error("call %s: %s", self.id, exc)
+        except Exception as exc:  # noqa: BLE001 - one call must never stop the box
+            self._failed(exc)
+            await self._last_words("service_unavailable", "goodbye")
         finally:
+            if deadline is not None:
+                deadline.cancel()
             await self._finish()
+
+    def _failed(self, exc):
+        """Whatever failed inside the call goes into its record: what, and where."""
+        self.record["outcome"] = "error"
+        self.record["error"] = f"{type(exc).__name__}: {exc}"
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            self.record["error_at"] = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} " \
+                                      f"in {last.name}"
+        if isinstance(exc, LawlineError):   # ModemError, SipError, ...: said plainly
+            log.error("call %s: %s", self.id, exc)
+        else:
+            log.error("call %s: unexpected %s; the call ends, the box goes on", self.id,
+                      self.record["error"], exc_info=exc)
+
+    async def _last_words(self, *names):
+        """Say `names` and hang up, if the caller is still on the line; never raises (the
+        line itself may be what failed)."""
+        if self.ended.is_set() or not self.modem.in_call:
+            return
+        self.stopped.clear()
+        self.cut = None
+        try:
+            await asyncio.wait_for(self.play(*names, interruptible=False), 30)
+        except (CallEnded, asyncio.TimeoutError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - e.g. the prompt itself is what failed
+            log.warning("call %s: could not say %s: %s", self.id, ", ".join(names), exc)
+        try:
+            await self.modem.hangup()
+        except Exception as exc:  # noqa: BLE001 - _finish tries again
+            log.warning("call %s: hang-up failed: %s", self.id, exc)
+
+    def _limit_hit(self, what, detail):
+        """A [limits] limit ended something: the call record, the log, the report."""
+        self.record.setdefault("limits_hit", []).append(what)
+        office = getattr(self.box, "office", None)
+        if office is not None and getattr(office, "limits", None) is not None:
+            office.limits.hit(what, self.caller, f"call {self.id}: {detail}")
+        else:
+            log.warning("limit hit: %s by %s: call %s: %s", what, self.caller or "withheld",
+                        self.id, detail)
 
     async def _answer(self):
         await self.modem.answer()
@@ -186,6 +258,8 @@ class CallSession(HotlineBranches):
             if decision.action == "branch":
                 self.record["branch"] = decision.branch
                 self.say("chose %s (key %s)", decision.branch, decision.key)
+                if decision.branch != "case_status" and await self._told_cases_limit():
+                    return   # this number opened its day's cases ([limits], hotline.py)
                 await getattr(self, "_" + decision.branch)()
                 return
             if decision.action == "repeat":
@@ -197,6 +271,9 @@ class CallSession(HotlineBranches):
             else:
                 self.say("gave up after %d tries without a valid key", self.menu.failures)
                 self.record["outcome"] = "no_input"
+                self._limit_hit("menu_tries", f"{self.menu.failures} tries without a choice "
+                                f"([menu] max_tries {self.menu.max_tries}): "
+                                f"{' '.join(self.menu.path)}")
                 await self.play("goodbye", interruptible=False)
                 await self.modem.hangup()
                 return
@@ -219,6 +296,9 @@ class CallSession(HotlineBranches):
         office = getattr(self.box, "office", None)
         rota = office is not None and office.desk.roster.configured
         numbers = office.desk.numbers("mediator") if rota else list(self.cfg.duty.mediators)
+        if not self._ring_all_allowed():   # [limits] ring_alls_per_number_per_day
+            await self._voicemail("urgent", intro="mediator_unavailable")
+            return
         began = time.time()
         if await self._hunt(numbers, category="urgent", ring_all=True):
             return
@@ -284,7 +364,7 @@ class CallSession(HotlineBranches):
         try:
             ring = hunt.ring_all if ring_all else hunt.sequential
             results, accepted = await ring(dialler, numbers, whisper, self.cfg.duty.ring_timeout,
-                                           self.cfg.duty.confirm_timeout, self.ended)
+                                           self.cfg.duty.confirm_timeout, self.stopped)
         finally:
             self.core.stop_player(ringback, self.core.line)
             self.record["duty_legs"] += [r.as_record() for r in results]
@@ -293,7 +373,7 @@ class CallSession(HotlineBranches):
         if any(r.outcome == "caller_gone" for r in results):
             if accepted is not None:
                 await legs.hang_up(self.core, accepted)
-            raise CallEnded()
+            raise self._stop_error()
         if accepted is None:
             self.say("no duty phone accepted")
             return False
@@ -352,8 +432,8 @@ class CallSession(HotlineBranches):
                 if key == "#":
                     reason = "# pressed"
                     break
-        except CallEnded:
-            reason = "caller hung up"
+        except CallEnded as exc:
+            reason = exc.reason if isinstance(exc, CallCut) else "caller hung up"
         finally:
             complete = await recording.finish()
         seconds = wav_seconds(path)
@@ -398,9 +478,9 @@ class CallSession(HotlineBranches):
         self.box.kick_upload()
         if self.ended.is_set():
             return
+        await self.play("recorded", interruptible=False)   # first: the message is safe
         readback = self.box.tmp_dir / f"{self.id}-case.wav"
         self.prompts.concat(["case_number"] + [f"digit_{d}" for d in case], readback)
-        await self.play("recorded", interruptible=False)
         await self._play_file(readback, interruptible=False)
         await self._play_file(readback, interruptible=False)  # twice: callers write it down
         await self.play("goodbye", interruptible=False)

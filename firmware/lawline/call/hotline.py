@@ -9,9 +9,11 @@ The office (records/office.py: duty desk, case book, SMS queue) is `box.office`;
 
 import json
 import logging
+import secrets
 
 from ..duty.roster import normal_mobile
 from ..records import messages as text
+from ..records.cases import NUMBER_DIGITS, PIN_DIGITS, is_case_number, same_number
 from ..records.office import is_mobile
 from .prompts import PromptMissing
 
@@ -32,11 +34,14 @@ class HotlineBranches:
 
     # -- keys ------------------------------------------------------------------------------
 
-    async def read_digits(self, most, timeout, first=None):
-        """Keys until '#', `most` digits, or `timeout` seconds of silence between keys."""
+    async def read_digits(self, most, timeout, first=None, grace=1.5):
+        """Keys until '#' or `timeout` seconds of silence between keys. After `most` digits
+        it waits `grace` seconds more for the '#' callers press anyway (so it does not cut
+        into the next prompt); a digit then makes the answer too long, which matches no
+        case or PIN (never a shorter one)."""
         digits = first or ""
-        while len(digits) < most:
-            key = await self.wait_key(timeout)
+        while len(digits) <= most:
+            key = await self.wait_key(timeout if len(digits) < most else grace)
             if key is None or key == "#":
                 break
             if key.isdigit():
@@ -59,6 +64,8 @@ class HotlineBranches:
             self.menu.path.append("9")
             await self._case_status()
             return True
+        if await self._told_cases_limit():
+            return True
         numbers = office.desk.after_hours_numbers()
         self.say("after hours: %s", f"ringing night duty {', '.join(numbers)}" if numbers
                  else "nobody on duty in the rota; voicemail")
@@ -70,29 +77,87 @@ class HotlineBranches:
     # -- key 9: case status ----------------------------------------------------------------
 
     async def _case_status(self):
-        office = self.office
-        for attempt in range(2):
-            key = await self.play("enter_case")
-            digits = await self.read_digits(9, self.cfg.menu.key_timeout,
-                                            first=key if key and key.isdigit() else None)
-            case = office.cases.get(digits) if office and len(digits) == 9 else None
-            self.record.setdefault("status_queries", []).append(digits)
-            if case is not None:
-                self.say("case status %s: %s", digits, case.state)
-                readback = self.box.tmp_dir / f"{self.id}-status.wav"
-                self.prompts.concat(["case_number"] + [f"digit_{d}" for d in digits] +
-                                    [STATUS_PROMPTS[case.state]], readback)
-                await self._play_file(readback, interruptible=False)
-                readback.unlink(missing_ok=True)
-                office.caller_heard_status(digits)
-                self.record["outcome"] = "status_told"
+        """Key 9 tells a case's status only to its caller: on the phone that opened it, or
+        with the PIN from the case SMS. Whether the number exists is never told: a stranger
+        is asked for a PIN either way and hears "not found". Tries are bounded per call and
+        per number per day ([limits]); a lookup never changes the case."""
+        office, limits = self.office, self.cfg.limits
+        book = getattr(office, "limits", None)
+        queries = self.record.setdefault("status_queries", [])
+        self.record["outcome"] = "status_unknown"
+        for attempt in range(limits.status_tries_per_call):
+            if book is not None and book.used("status_tries", self.caller) >= \
+                    limits.status_tries_per_number_per_day:
+                self._limit_hit("status_tries_day", f"{limits.status_tries_per_number_per_day} "
+                                "wrong case status tries today; nothing told")
+                await self.play("case_not_found", interruptible=False)
                 break
-            self.say("case status: %r is not a case number here", digits)
+            key = await self.play("enter_case")
+            digits = await self.read_digits(NUMBER_DIGITS, self.cfg.menu.key_timeout,
+                                            first=key if key and key.isdigit() else None)
+            queries.append(digits)
+            case = office.cases.get(digits) if office and is_case_number(digits) else None
+            if case is not None and same_number(case.caller, self.caller):
+                await self._tell_status(case, "the caller's own phone")
+                break
+            if digits:
+                key = await self.play("enter_pin")
+                pin = await self.read_digits(PIN_DIGITS, self.cfg.menu.key_timeout,
+                                             first=key if key and key.isdigit() else None)
+                if case is not None and case.pin and secrets.compare_digest(pin, case.pin):
+                    self.record["status_by_pin"] = True
+                    await self._tell_status(case, "the case's PIN")
+                    break
+                if book is not None:
+                    book.take("status_tries", self.caller)
+            self.say("case status: %r is no case of this caller, or the PIN is wrong; nothing "
+                     "told (try %d of %d)", digits, attempt + 1, limits.status_tries_per_call)
             await self.play("case_not_found", interruptible=False)
         else:
-            self.record["outcome"] = "status_unknown"
+            self._limit_hit("status_tries_call", f"{limits.status_tries_per_call} case status "
+                            "tries in this call")
         await self.play("goodbye", interruptible=False)
         await self.modem.hangup()
+
+    async def _tell_status(self, case, how):
+        self.say("case status %s: %s, told (%s)", case.number, case.state, how)
+        readback = self.box.tmp_dir / f"{self.id}-status.wav"
+        self.prompts.concat(["case_number"] + [f"digit_{d}" for d in case.number] +
+                            [STATUS_PROMPTS[case.state]], readback)
+        try:
+            await self._play_file(readback, interruptible=False)
+        finally:
+            readback.unlink(missing_ok=True)
+        self.record["outcome"] = "status_told"
+
+    # -- abuse limits on the menu's branches ([limits], records/limits.py) ----------------
+
+    async def _told_cases_limit(self):
+        """True (the caller told, the line hung up) when this number already opened
+        [limits] cases_per_number_per_day cases today."""
+        office = self.office
+        if office is None or getattr(office, "limits", None) is None:
+            return False
+        if office.limits.cases_left(office.cases, self.caller) > 0:
+            return False
+        self.record["outcome"] = "limited"
+        self._limit_hit("cases_per_day", f"{self.cfg.limits.cases_per_number_per_day} cases "
+                        "opened today; no new case")
+        await self.play("limit_reached", "goodbye", interruptible=False)
+        await self.modem.hangup()
+        return True
+
+    def _ring_all_allowed(self):
+        """Counts this key-3 ring-all; False once the number used its day's ring-alls."""
+        office = self.office
+        if office is None or getattr(office, "limits", None) is None:
+            return True
+        cap = self.cfg.limits.ring_alls_per_number_per_day
+        if office.limits.take("ring_alls", self.caller) <= cap:
+            return True
+        self.record["ring_all"] = "limited"
+        self._limit_hit("ring_alls_per_day", f"{cap} ring-alls today; straight to voicemail")
+        return False
 
     # -- key 4: referrals ------------------------------------------------------------------
 
@@ -134,7 +199,8 @@ class HotlineBranches:
         self.record["outcome"] = "referred"
         self._case_opened = True
         if is_mobile(self.caller):
-            office.sms.queue(self.caller, text.caller_referral(office.name, case.number, chosen),
+            office.sms.queue(self.caller, text.caller_referral(office.name, case.number, chosen,
+                                                               case.pin),
                              "caller referral", case.number)
             await self.play("referral_sent", "goodbye", interruptible=False)
         else:

@@ -20,7 +20,7 @@ BRANCHES = {
 
 @dataclass(frozen=True)
 class Decision:
-    action: str          # branch | repeat | invalid | no_key | give_up
+    action: str          # branch | repeat | invalid | no_key | give_up (tries used up)
     branch: str = None
     key: str = None
 
@@ -37,6 +37,11 @@ class Menu:
             branch = self.branches[digit][0]
             self.path.append(digit)
             if branch == "repeat":
+                # A repeat is a try too: a caller keying 0 forever would hold the line (one
+                # call at a time) for as long as it likes ([menu] max_tries).
+                self.failures += 1
+                if self.failures >= self.max_tries:
+                    return Decision("give_up", key=digit)
                 return Decision("repeat", key=digit)
             return Decision("branch", branch=branch, key=digit)
         self.path.append(f"invalid:{digit}")

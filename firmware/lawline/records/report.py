@@ -7,6 +7,9 @@ Where the figures come from:
   with it). Category is the menu branch; outcome, `voicemail`, `rating` and
   `seconds_to_person` (box answered -> a person on the line) are fields of that record.
 - cases: spool/cases.db (opened, resolved, overdue in the period).
+- abuse limits hit ([limits], records/limits.py): the `limit_hits` table of spool/cases.db,
+  one row each time a limit stopped something (a call cut at its maximum length, a menu's
+  tries used up, a number's daily cases, SMS, ring-alls or status tries, the hourly SMS cap).
 
 Output: a CSV (one row per category plus a total) and a one-page HTML file with inline SVG
 bars, readable in any browser without a spreadsheet; matplotlib would be 50 MB on a Pi for
@@ -24,6 +27,7 @@ import statistics
 import time
 from pathlib import Path
 
+from .limits import NAMES as LIMIT_WORDS
 from .messages import KIND_WORDS
 
 log = logging.getLogger("lawline.report")
@@ -186,7 +190,25 @@ def _bars(title, table, series, width=640):
     return f"<h2>{html.escape(title)}</h2><p>{legend}</p>" + "".join(parts)
 
 
-def to_html(table, office, start, end, kind):
+def limit_figures(office, start, end):
+    """{limit: times hit} in [start, end) (dates), every limit named, 0 when not hit."""
+    limits = getattr(office, "limits", None)
+    hits = limits.hits(_ts(start), _ts(end)) if limits is not None else {}
+    return {what: hits.get(what, 0) for what in LIMIT_WORDS} | \
+        {what: n for what, n in hits.items() if what not in LIMIT_WORDS}
+
+
+def _limits_html(limits):
+    if limits is None:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(what)}</td><td>"
+                   f"{html.escape(LIMIT_WORDS.get(what, what))}</td><td>{n}</td></tr>"
+                   for what, n in limits.items())
+    return f"<h2>滥用限制触发次数</h2><table><tr><td>limit</td><td>说明</td><td>次数</td></tr>" \
+           f"{rows}</table>"
+
+
+def to_html(table, office, start, end, kind, limits=None):
     period = "周报" if kind == "week" else "月报"
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in line) + "</tr>"
@@ -204,7 +226,8 @@ def to_html(table, office, start, end, kind):
             + _bars("案件", table, (("cases_opened", "新案件", "#4472c4"),
                                    ("cases_resolved", "办结", "#70ad47"),
                                    ("cases_overdue", "超期", "#c00000")))
-            + f"<h2>明细</h2><table>{rows}</table></body></html>\n")
+            + f"<h2>明细</h2><table>{rows}</table>" + _limits_html(limits)
+            + "</body></html>\n")
 
 
 def build(office, start, end):
@@ -224,7 +247,8 @@ def write(office, start, end, kind, preview=False):
     csv_path = office.reports_dir / f"{name}.csv"
     html_path = office.reports_dir / f"{name}.html"
     csv_path.write_text(to_csv(table), encoding="utf-8")
-    html_path.write_text(to_html(table, office.name, start, end, kind), encoding="utf-8")
+    html_path.write_text(to_html(table, office.name, start, end, kind,
+                                 limit_figures(office, start, end)), encoding="utf-8")
     return key, csv_path, html_path, table
 
 
@@ -232,7 +256,8 @@ def publish(office, start, end, kind):
     """Write the report and commit it to the outbox for upstream."""
     key, csv_path, html_path, table = write(office, start, end, kind)
     record = {"office": office.cfg.office.id, "kind": kind, "start": str(start),
-              "end": str(end), "figures": table}
+              "end": str(end), "figures": table,
+              "limits_hit": limit_figures(office, start, end)}
     if office.outbox is not None:
         office.outbox.commit(key, "report", record, {"report.csv": csv_path,
                                                      "report.html": html_path})

@@ -5,6 +5,10 @@ in spool/cases.db) and goes on; one task on the loop hands the texts to the line
 (`modem.send_sms(number, text) -> [message references]`, which does the UCS-2 encoding and
 the splitting into parts) one at a time, retrying with backoff when the modem refuses. A
 power cut between "queued" and "sent" only delays the text.
+
+Two abuse limits live here ([limits], records/limits.py): a number outside the office gets
+at most `sms_per_number_per_day` texts a day (more are kept as 'limited', never sent), and
+the box sends at most `sms_per_hour` texts in any hour (more wait their turn).
 """
 
 import asyncio
@@ -48,6 +52,9 @@ class SmsQueue:
             self._db.executescript(_SCHEMA)
         self._wake = None
         self.sender = None            # async fn(number, text) -> list[int]
+        self.limits = None            # records/limits.Limits, set by the office
+        self.exempt = lambda number: False   # office staff: no daily cap
+        self._held = False            # the hourly cap holds texts back now
 
     def queue(self, number, text, purpose, case_number=None):
         """Owe `number` this text. Returns the row id, or None for an empty number."""
@@ -56,14 +63,50 @@ class SmsQueue:
                      f" of case {case_number}" if case_number else "")
             return None
         now = time.time()
+        state = "limited" if self._over_daily_cap(number, purpose, now) else "pending"
         with self._lock:
             cur = self._db.execute("INSERT INTO sms (number, text, purpose, case_number, "
-                                   "created, next_attempt) VALUES (?,?,?,?,?,?)",
-                                   (number, text, purpose, case_number, now, now))
+                                   "created, next_attempt, state) VALUES (?,?,?,?,?,?,?)",
+                                   (number, text, purpose, case_number, now, now, state))
+        if state == "limited":
+            return None
         log.info("sms: %s message to %s queued%s (%d characters)", purpose, number,
                  f" for case {case_number}" if case_number else "", len(text))
         self.kick()
         return cur.lastrowid
+
+    def _over_daily_cap(self, number, purpose, now):
+        if self.limits is None or self.exempt(number):
+            return False
+        from .limits import midnight, who
+        with self._lock:
+            rows = self._db.execute("SELECT number FROM sms WHERE created >= ? AND "
+                                    "state != 'limited'", (midnight(now),)).fetchall()
+        cap = self.limits.cfg.sms_per_number_per_day
+        sent = sum(1 for (n,) in rows if who(n) == who(number))
+        if sent < cap:
+            return False
+        self.limits.hit("sms_per_number", number, f"{sent} SMS today (cap {cap}); the "
+                        f"{purpose} message is not sent")
+        return True
+
+    def _hourly_wait(self, now):
+        """Seconds until the hourly cap lets one more text go (0: now)."""
+        if self.limits is None:
+            return 0
+        cap = self.limits.cfg.sms_per_hour
+        with self._lock:
+            rows = self._db.execute("SELECT sent FROM sms WHERE state = 'sent' AND sent > ? "
+                                    "ORDER BY sent", (now - 3600,)).fetchall()
+        if len(rows) < cap:
+            self._held = False
+            return 0
+        wait = rows[len(rows) - cap][0] + 3600 - now
+        if not self._held:
+            self._held = True
+            self.limits.hit("sms_per_hour", "all", f"{len(rows)} SMS sent in the last hour (cap "
+                            f"{cap}); the rest wait {wait:.0f} s")
+        return max(wait, 0.05)
 
     def kick(self):
         if self._wake is not None:
@@ -103,7 +146,7 @@ class SmsQueue:
         sent = 0
         while True:
             row = self._due(time.time())
-            if row is None or self.sender is None:
+            if row is None or self.sender is None or self._hourly_wait(time.time()):
                 return sent
             sms_id, number, text, purpose, attempts = row
             try:
@@ -142,6 +185,9 @@ class SmsQueue:
             while not stop.is_set():
                 await self.send_due()
                 nxt = self._next_wake()
+                hold = self._hourly_wait(time.time())
+                if hold and nxt is not None:
+                    nxt = max(nxt, time.time() + hold)
                 # wake at least every POLL seconds: `lawline case` queues texts from
                 # another process, which cannot kick this loop
                 timeout = POLL if nxt is None else min(POLL, max(0.05, nxt - time.time()))

@@ -59,10 +59,25 @@ class SyncService:
         self.outbox = Outbox(spool / "outbox.db", spool, self.targets.names,
                              kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap,
                              damaged_dir=spool / "damaged")
-        self.damage = storage_damage(self.outbox, cases, spool, alert, status)
-        recovered = recover_spool(self.outbox, cases, spool / "incoming",
-                                  office_id=config.office.id, line_number=config.office.number,
-                                  min_seconds=config.voicemail.min_seconds)
+        try:
+            self.damage = storage_damage(self.outbox, cases, spool, alert, status)
+        except Exception as exc:  # noqa: BLE001 - recovery never stops start-up
+            self.damage = []
+            log.error("recovery: the storage check at start-up failed: %r; the box starts "
+                      "anyway", exc, exc_info=True)
+        try:
+            recovered = recover_spool(self.outbox, cases, spool / "incoming",
+                                      office_id=config.office.id,
+                                      line_number=config.office.number,
+                                      min_seconds=config.voicemail.min_seconds)
+        except Exception as exc:  # noqa: BLE001 - recovery never stops start-up
+            # What it could not deliver stays on disk and is tried again at the next start.
+            recovered = []
+            log.error("recovery: start-up recovery of %s failed: %r; the box starts anyway "
+                      "and tries again at its next start", spool / "incoming", exc,
+                      exc_info=True)
+            if alert is not None:
+                alert(f"【0148】设备启动时恢复录音失败（{type(exc).__name__}），请检查存储。")
         if recovered:
             log.warning("recovery: %d item(s) the box had not committed before it stopped are "
                         "now in the outbox: %s", len(recovered), ", ".join(recovered))

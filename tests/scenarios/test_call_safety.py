@@ -1,0 +1,206 @@
+"""One call can never stop the box, case status is for the caller only, and the abuse limits
+hold (issue 9 points 3, 5, 6), on the loopback line with the real box, modem driver and
+pjsua2.
+
+The box starts on a spool whose start-up recovery fails (a damaged record to set aside and a
+file where the `damaged/` folder should be): it must start and answer anyway. It plays a
+copy of the prompts, so a test can damage one mid-run. One rig for the module; the tests run
+in file order.
+"""
+
+import asyncio
+import shutil
+import time
+
+import pytest
+
+from lawline import config as configuration
+from lawline.errors import ModemError
+from lawline.records.cases import Cases
+from lawline_rig.probe import hearing, scenarios
+from lawline_rig.probe.rig import Rig, wait_until
+
+from ..conftest import run_call
+
+pytestmark = pytest.mark.scenario
+
+STRANGER = "13700000000"     # another phone: whose case the rig's caller asks about
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    state = tmp_path_factory.mktemp("safety")
+    prompts = state / "prompts"
+    shutil.copytree(configuration.REPO_PROMPTS / "zh-CN", prompts / "zh-CN")
+    spool = state / "spool"
+    (spool / "incoming").mkdir(parents=True)
+    (spool / "incoming" / "call-261201-100000-abcd.json").write_text("{not json")
+    (spool / "damaged").write_text("a file where recovery wants its folder\n")
+    rig = Rig(state, box_options={"prompts": {"dir": str(prompts)}})
+    rig.box_prompts = prompts / "zh-CN"
+    try:
+        rig.start()
+        yield rig
+    finally:
+        codes = rig.stop()
+    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+
+
+def test_a_start_up_recovery_that_raises_does_not_stop_start_up(rig):
+    log = rig.box_log()
+    assert "start-up recovery of" in log and "failed: FileExistsError" in log, log[-3000:]
+    assert "ready on" in log
+    # the record it could not set aside is still where it was: tried again next start
+    assert (rig.spool_dir / "incoming" / "call-261201-100000-abcd.json").exists()
+    call = run_call(rig, scenarios.hang_up_in_greeting)
+    assert call["outcome"] == "abandoned"
+
+
+async def key_0_forty_times(rig):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    began = time.monotonic()
+    await caller.hear("greeting", 20)
+    pressed = 0
+    for _ in range(40):
+        if caller.ended.is_set():
+            break
+        try:
+            await caller.press("0")
+        except ModemError:      # the box hung up between two keys
+            break
+        pressed += 1
+    await caller.wait_ended(120)
+    took = time.monotonic() - began
+    call = (await rig.next_record("call", after))["record"]
+    return call, took, pressed
+
+
+def test_a_caller_keying_0_forty_times_is_off_the_line_in_under_two_minutes(rig):
+    before = rig.box_log().count("limit hit: menu_tries")
+    call, took, pressed = run_call(rig, key_0_forty_times)
+    assert took < 120, f"the caller was on the line {took:.0f} s"
+    assert call["outcome"] == "no_input" and call["limits_hit"] == ["menu_tries"], call
+    assert call["menu_path"] == ["0", "0", "0"], call["menu_path"]
+    # the box hung up, not the caller (who never does in this script)
+    assert "caller: hung up" not in " ".join(t for _, t in rig.caller.transcript)
+    assert rig.box_log().count("limit hit: menu_tries") == before + 1
+
+
+def _strangers_resolved_case(rig):
+    cases = Cases(rig.spool_dir / "cases.db")
+    try:
+        case = cases.open_case(cases.next(), "service_request", STRANGER)
+        cases.move(case.number, "resolved", "张律师")
+        return cases.get(case.number), len(cases.history(case.number))
+    finally:
+        cases.close()
+
+
+async def status_with_pin(rig, number, wrong_pin, pin):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    await caller.press("9")
+    await caller.hear("enter_case", 30)
+    await caller.press(number + "#")
+    await caller.hear("enter_pin", 20)       # not this caller's case: a PIN is asked for
+    await caller.press(wrong_pin)
+    await caller.hear("case_not_found", 20)  # ... and a wrong one tells nothing
+    await caller.hear("enter_case", 20)
+    await caller.press(number + "#")
+    await caller.hear("enter_pin", 20)
+    await caller.press(pin)
+    await caller.hear("status_resolved", 30)
+    await caller.hear("goodbye", 20)
+    await caller.wait_ended(20)
+    return (await rig.next_record("call", after))["record"]
+
+
+def test_status_of_another_numbers_case_needs_its_pin_and_changes_nothing(rig):
+    case, history = _strangers_resolved_case(rig)
+    assert case.caller != rig.sim["caller"]["number"]
+    wrong = "0000" if case.pin != "0000" else "1111"
+    call = run_call(rig, status_with_pin, case.number, wrong, case.pin)
+    assert call["branch"] == "case_status" and call["outcome"] == "status_told", call
+    assert call["status_queries"] == [case.number, case.number]
+    assert call["status_by_pin"] is True
+    assert case.pin not in str(call)            # the PIN is never written anywhere
+    # a lookup never changes the case: still resolved, no new history
+    cases = Cases(rig.spool_dir / "cases.db")
+    try:
+        after = cases.get(case.number)
+        assert after.state == "resolved" and len(cases.history(case.number)) == history
+    finally:
+        cases.close()
+    assert f"case status {case.number}: resolved, told (the case's PIN)" in rig.box_log()
+
+
+async def request_when_a_prompt_is_damaged(rig):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    await caller.press("2")
+    await caller.hear("record_request", 20)
+    await caller.hear("beep", 20)
+    caller.audio.speak(hearing.make_tone(scenarios.CALLER_TONE, 1.0))
+    await asyncio.sleep(2.0)      # the caller speaks for this long
+    caller.audio.quiet()
+    await caller.press("#")
+    await caller.hear("recorded", 20)
+    # the case number cannot be read back (its prompt is garbage): the call ends cleanly
+    await caller.hear("service_unavailable", 20)
+    await caller.hear("goodbye", 20)
+    await caller.wait_ended(20)
+    vm = await rig.next_record("voicemail", after)
+    call = (await rig.next_record("call", after))["record"]
+    return vm, call
+
+
+def test_a_failure_inside_a_call_ends_that_call_only(rig):
+    prompt = rig.box_prompts / "generated" / "case_number.wav"
+    good = prompt.read_bytes()
+    prompt.write_bytes(b"RIFF\x00\x00\x00\x00this is not a wave file" * 10)
+    try:
+        vm, call = run_call(rig, request_when_a_prompt_is_damaged)
+    finally:
+        prompt.write_bytes(good)
+    assert call["outcome"] == "error", call
+    assert call["error"].startswith("Error: ") or "wave" in call["error"].lower(), call
+    assert call["error_at"], call
+    # what the caller said is kept and owed upstream
+    assert vm["record"]["case_number"] == call["case_number"]
+    log = rig.box_log()
+    assert f"call {call['call_id']}: unexpected" in log and "the box goes on" in log
+    # the box answers the next call normally
+    result = run_call(rig, scenarios.leave_message, "2", "record_request")
+    assert result["call"]["outcome"] == "voicemail" and "error" not in result["call"]
+
+
+async def bridged_until_cut(rig):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    await caller.press("1")
+    await caller.hear("connecting", 20)
+    await caller.hear_tone(scenarios.DUTY_TONE, 30)
+    await caller.hear("goodbye", 60)     # the box ends the call at its maximum length
+    await caller.wait_ended(20)
+    return (await rig.next_record("call", after))["record"]
+
+
+def test_a_call_is_cut_at_its_maximum_length(rig):
+    rig.start_dutyphone("accept")
+    assert rig.procs.pop("box").stop() == 0
+    before = rig.box_log().count("answering after")
+    rig.box_options["limits"] = {"max_call_seconds": 30.0}
+    rig.start_box()
+    wait_until(lambda: rig.box_log().count("answering after") > before, 30, "the box")
+    call = run_call(rig, bridged_until_cut)
+    assert call["outcome"] == "bridged" and call["cut"] == "call_length", call
+    assert call["limits_hit"] == ["call_length"]
+    assert 25 <= call["duration_s"] <= 45, call["duration_s"]
+    assert "limit hit: call_length" in rig.box_log()
+    # the duty phone's leg was hung up too
+    wait_until(lambda: "disconnected" in [e["event"] for e in rig.duty_events_list()], 15,
+               "the duty phone's leg to be hung up")
