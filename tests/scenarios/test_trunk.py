@@ -32,12 +32,13 @@ ACCEPT, SILENT, DECLINE_A, DECLINE_B, NO_ANSWER, ACCEPT_INFO = (
 SIPP_BUSY, SIPP_RINGING = "13900000011", "13900000018"
 SLOW_MEDIATOR, FAST_MEDIATOR = "13900000021", "13900000022"
 TONES = {ACCEPT: 1000, ACCEPT_INFO: 1200, SLOW_MEDIATOR: 900, FAST_MEDIATOR: 1400}
+RING_TIMEOUT = 8.0   # seconds a duty leg rings before the next is tried
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory, kamailio):
     rig = TrunkRig(tmp_path_factory.mktemp("trunk"), kamailio, box_options={
-        "duty": {"ring_timeout": 8.0, "confirm_timeout": 4.0}})
+        "duty": {"ring_timeout": RING_TIMEOUT, "confirm_timeout": 4.0}})
     rig.start(box=False, duty=False)
     yield rig
     codes = rig.stop()
@@ -137,8 +138,9 @@ def test_the_box_refuses_sip_calls_and_binds_only_its_sip_port(rig):
             if code >= 200:
                 final = code
     assert final == 403
-    wait_until(lambda: "refused an incoming call from 127.0.0.1" in box.log_text(), 5,
-               "the box to log the refusal")
+    # refused by the door before pjsua sees it (sip/door.py): not from the trunk
+    wait_until(lambda: f"SIP door: refused 'INVITE' from '127.0.0.1:{port}' with 403: not "
+               "from the trunk" in box.log_text(), 5, "the box to log the refusal")
 
 
 # -- hunting through the trunk -----------------------------------------------------------
@@ -233,7 +235,10 @@ def test_caller_hanging_up_cancels_the_ringing_leg_at_once(rig):
     rig.phone(NO_ANSWER, "no-answer")
     rig.use(numbers=[SIPP_RINGING, NO_ANSWER])
     record, cancelled_after, requests = run_call(rig, _hang_up_while_ringing)
-    assert cancelled_after < 2.0, f"the leg was cancelled {cancelled_after:.1f} s after"
+    # "At once" means on the caller's hang-up, not when the leg's 8 s ring timeout ends: the
+    # CANCEL must come well inside the ring timeout (the figure itself is `make bench`'s).
+    assert cancelled_after < RING_TIMEOUT / 2, \
+        f"the leg was cancelled {cancelled_after:.1f} s after the caller hung up"
     assert ("CANCEL", f"sip:{SIPP_RINGING}@127.0.0.1") in requests, requests
     assert not any(NO_ANSWER in uri for _, uri in requests), \
         "the next duty phone was rung after the caller hung up"

