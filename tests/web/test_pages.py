@@ -135,7 +135,8 @@ def test_a_session_that_expired_mid_form_does_nothing_and_says_so(office, contex
     page.click("#resolve button")
     page.wait_for_load_state()
     assert "登录已超时" in page.locator("#expired").inner_text()
-    assert "已电话答复来电人" in page.locator(".kept").inner_text()   # what was typed
+    kept = page.locator(".kept").inner_text()            # what was typed, in words
+    assert "办理结果" in kept and "已电话答复来电人" in kept and "seen" not in kept
     assert office.office.cases.get(case.number).state == "new"
     shoot(page, "session-expired")
     # logging in again goes back to the case, still open

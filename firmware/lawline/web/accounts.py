@@ -35,6 +35,7 @@ _NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 ADDRESS_WINDOW = 600.0         # seconds: wrong passwords per address are counted this long
 MIN_PASSWORD = 8
+TOUCH_EVERY = 20.0             # seconds: how stale a session's last-seen time may be kept
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users(
@@ -294,7 +295,8 @@ class Accounts:
         if now - row[8] > self.session_seconds or user.locked:
             self.logout(token)
             return None
-        if touch:
+        if touch and now - row[8] > TOUCH_EVERY:
+            # not on every request: each write is an fsync on the Pi's SD card
             self._tx(lambda db: db.execute("UPDATE sessions SET seen = ? WHERE token = ?",
                                            (now, _digest(token))))
         return Session(user, row[7], now)

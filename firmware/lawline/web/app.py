@@ -39,6 +39,8 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+KEPT = {"note": "办理结果", "mobile": "指派给（手机）", "name": "用户名", "display": "姓名",
+        "role": "角色"}
 NAV = (("/", "状态", ALL), ("/cases", "案件", ALL), ("/voicemails", "留言", ALL),
        ("/duty", "值班", ALL), ("/calls", "通话记录", ALL), ("/reports", "报表", ALL),
        ("/settings", "设置", ("head", "clerk")), ("/users", "账号", ("head",)),
@@ -94,8 +96,9 @@ class Web:
             if session is None:
                 if request.method == "POST":
                     form = await request.form()
-                    kept = {k: v for k, v in form.items()
-                            if isinstance(v, str) and k != "csrf" and v.strip()}
+                    # what the person typed, in words; never a password or a token
+                    kept = {KEPT[k]: v for k, v in form.items()
+                            if k in KEPT and isinstance(v, str) and v.strip()}
                     log.info("web: POST %s from %s after the session ended; not done",
                              request.url.path, client_address(request))
                     return self.login_page(request, status=401, expired=True, kept=kept,
