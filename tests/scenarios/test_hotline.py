@@ -88,6 +88,23 @@ def test_service_request_sends_the_caller_and_the_duty_lawyer_an_sms(rig):
     assert "张律师" in rig.box_log() and f"case {case} opened: service_request" in rig.box_log()
 
 
+def test_an_alphanumeric_sender_or_a_digit_too_many_leaves_the_case_open(rig):
+    """The lawyer's number spelt as an alphanumeric originator, and the lawyer's real number
+    with one digit too many: neither acts (the next test then resolves the case, so it was
+    still open)."""
+    case = rig.case
+    hotline.deliver_sms(rig, LAWYER, f"结案 {case}", sender_type="alphanumeric")
+    wait_until(lambda: f"sms from '{LAWYER}' ignored: its originator is alphanumeric"
+               in rig.box_log(), 30, "the box to ignore the alphanumeric sender")
+    hotline.deliver_sms(rig, "+86" + LAWYER, f"结案 {case}1")
+
+    async def refused(rig):
+        await hotline.wait_outside_sms(rig, LAWYER, f"案件{case}1）：没有这个案件编号")
+    run_call(rig, refused)
+    assert f"case {case}: resolved" not in rig.box_log()
+    assert not hotline.outside_sms(rig, LAWYER, f"案件{case}已结案")
+
+
 def test_a_duty_sms_resolves_the_case_and_the_caller_hears_it(rig):
     case = rig.case
     hotline.deliver_sms(rig, "+86" + LAWYER, f"结案 {case}")
