@@ -6,6 +6,7 @@ thread; the PCM reader and pjmedia's clock thread only move audio frames.
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
 from .sync.service import SyncService
+from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, WARN, Status
 
 log = logging.getLogger("lawline.box")
@@ -54,6 +56,10 @@ class Box:
         spool = self.config.spool_dir
         for d in (spool, self.incoming_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
+        tightened = make_private(spool)     # private at rest (sync/spool.py)
+        if tightened:
+            log.warning("spool: %d file(s) and folder(s) under %s were readable by others; "
+                        "now the service's only (0600/0700)", tightened, spool)
         self.status = Status(spool / "state.json")
         # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
         self.office = Office(self.config, spool, damaged_dir=spool / "damaged")
@@ -126,8 +132,8 @@ class Box:
             tasks.append(asyncio.ensure_future(self.core.run(stop)))
             tasks += [asyncio.ensure_future(job) for job in self.sync.coroutines(stop)]
             if clock.faked():
-                log.warning("box: LAWLINE_FAKE_NOW is set: office hours and the rota use %s "
-                            "as now (a test knob; never set it on a box in the field)",
+                log.warning("box: THE OFFICE CLOCK IS MOVED: office hours and the rota use "
+                            "%s as now (the test rig started this box; duty/clock.py)",
                             clock.now().strftime("%Y-%m-%d %H:%M"))
             self.office.render_referral_prompts()
             log.info("office: %s", self.office.desk.why())
@@ -214,6 +220,9 @@ class Box:
 
 def run(config):
     """Run the box until SIGTERM or SIGINT. Returns the process exit code."""
+    # Recordings, records and databases are the callers': whatever the box creates from here
+    # on is readable by the service only (directories 0700, files 0600).
+    os.umask(SPOOL_UMASK)
     async def main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

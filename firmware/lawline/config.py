@@ -275,6 +275,8 @@ SCHEMA = {
            "if not a public one (certificates are always checked)"),
         _o("username", str, "", "User name for HTTP basic auth (instead of a token)"),
         _o("password_file", str, "", "File holding the basic-auth password"),
+        _o("allow_insecure", bool, False, "Allow a token or password over an http:// url "
+           "(in clear: only on a private link; logged at every start)"),
     ],
     "email": [
         _o("to", list, [], "Office mailbox(es) each voicemail is mailed to, WAV attached "
@@ -302,6 +304,8 @@ SCHEMA = {
         _o("secret_file", str, "", "File holding the secret access key"),
         _o("ca_file", str, "", "CA of the server's certificate, if not a public one"),
         _o("timeout", float, 30.0, "Upload timeout per object", "s", minimum=1),
+        _o("allow_insecure", bool, False, "Allow an http:// endpoint (requests and "
+           "recordings in clear: only on a private link; logged at every start)"),
     ],
     "prompts": [
         _o("dir", str, "", "Prompt directory (contains zh-CN/); empty: the bundled prompts"),
@@ -375,11 +379,8 @@ class Config:
     def upstream_token(self):
         if not self.upstream.token_file:
             return None
-        try:
-            return Path(self.upstream.token_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"[upstream] token_file: cannot read {self.upstream.token_file}: "
-                              f"{exc.strerror}") from None
+        from .secretfile import read_secret   # refused when others may read the file
+        return read_secret(self.upstream.token_file, "upstream", "token_file")
 
 
 # Sanity bounds for what no option needs more of: a typo like 1e300 or a pasted blob fails at

@@ -3,17 +3,15 @@ case by SMS and the caller asking about it, urgent escalation, a complaint that 
 reaches the person it names, after-hours calls on a make-up Saturday and on a holiday, and
 a low rating.
 
-Also a referral (key 4) by SMS. The box runs with a rota file, office hours and the holiday calendar, and its clock moved to
-a known day with LAWLINE_FAKE_NOW (duty/clock.py: the one test-only knob; it moves office
-hours and rota decisions, nothing that is stored). One rig for the module; tests run in
+Also a referral (key 4) by SMS. The box runs with a rota file, office hours and the holiday
+calendar, and its office clock moved to a known day by the rig (rig.box_clock:
+probe/boxclock.py runs the box after duty/clock.move_to; it moves office hours and rota
+decisions, nothing that is stored). One rig for the module; tests run in
 file order and each leaves the duty phone as the next one needs it.
 """
 
-import os
-
 import pytest
 
-from lawline.duty import clock
 from lawline_rig.probe import hotline
 from lawline_rig.probe.rig import Rig, wait_until
 
@@ -39,7 +37,7 @@ ROTA = f"""date,shift,name,role,mobile,staff_no
 def restart_box(rig, now):
     assert rig.procs.pop("box").stop() == 0
     before = rig.box_log().count("answering after")
-    os.environ[clock.ENV] = now
+    rig.box_clock = now
     rig.start_box()
     # box.log is appended to: wait for this box's own "ready on" line
     wait_until(lambda: rig.box_log().count("answering after") > before, 30, "the box to restart")
@@ -64,18 +62,13 @@ def rig(tmp_path_factory):
              "hours": "周一至周五 8:30-17:30"},
         ],
     }
-    saved = os.environ.get(clock.ENV)
-    os.environ[clock.ENV] = MONDAY
     rig = Rig(state, box_options=options)
+    rig.box_clock = MONDAY
     try:
         rig.start()
         yield rig
     finally:
         codes = rig.stop()
-        if saved is None:
-            os.environ.pop(clock.ENV, None)
-        else:
-            os.environ[clock.ENV] = saved
     assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
 
 

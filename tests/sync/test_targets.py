@@ -219,6 +219,8 @@ def box_config(tmp_path, nginx, smtp, s3, test_ca, override=None):
     (secrets / "dav").write_text(DAV_PASSWORD + "\n", encoding="utf-8")
     (secrets / "smtp").write_text(MAIL_PASSWORD)
     (secrets / "s3").write_text(S3_SECRET)
+    for secret in secrets.iterdir():
+        secret.chmod(0o600)     # the box refuses secrets others may read (secretfile.py)
     values = {
         "office": {"id": "county-0148", "name": "演示县法律服务专线"},
         "spool": {"dir": str(tmp_path / "spool")},
@@ -227,8 +229,9 @@ def box_config(tmp_path, nginx, smtp, s3, test_ca, override=None):
         "email": {"to": ["office@county.example"], "sender": "box@county.example",
                   "host": "127.0.0.1", "port": smtp.port, "username": MAIL_USER,
                   "password_file": str(secrets / "smtp"), "ca_file": str(test_ca.ca)},
+        # rclone serves plain http on loopback: the explicit, logged switch
         "s3": {"endpoint": s3.url, "bucket": "cfg", "access_key": S3_KEY,
-               "secret_file": str(secrets / "s3")},
+               "secret_file": str(secrets / "s3"), "allow_insecure": True},
     }
     for section, options in (override or {}).items():
         values.setdefault(section, {}).update(options)

@@ -1,47 +1,53 @@
 """The box's idea of "now" for office hours and the duty rota.
 
 Everything that asks "is the office open, who is on duty now" reads the time here and
-nowhere else, so one test-only knob can move those decisions to another day (records, case
-numbers and timestamps keep the real clock, so nothing stored is ever back-dated):
+nowhere else. Tests move it with `move_to(when)` (records, case numbers and timestamps keep
+the real clock, so nothing stored is ever back-dated): the scenario tests place a real call
+on a make-up working Saturday or a public holiday without waiting for one.
 
-    LAWLINE_FAKE_NOW=2026-02-14T10:00:00   (local time; the clock then runs on from there)
-
-It exists so the scenario tests can place a real call on a make-up working Saturday or a
-public holiday without waiting for one. A box in the field never sets it; when it is set the
-box logs a warning at start so nobody is fooled by it.
+Why a function and not an environment variable (the box once read LAWLINE_FAKE_NOW): the
+shipped box has no way to move its clock from outside. An environment variable can be set in
+a unit file, a shell profile or a container by anyone who can edit them, and would silently
+send every caller to the after-hours branch or ring the wrong rota, with nothing in the code
+changed. `move_to` takes code running inside the box's process: only the test rig does that
+(`lawline_rig.probe.boxclock` starts the box with a moved clock; the rig is never installed on
+the box), and the box then logs a warning at start so nobody is fooled by it.
 """
 
 import datetime as dt
-import os
 import time
 
-ENV = "LAWLINE_FAKE_NOW"
-
-_started = time.monotonic()
+_moved = None     # (the moved "now", time.monotonic() when it was moved)
 
 
-def _fake_start():
-    text = os.environ.get(ENV, "").strip()
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
-    except ValueError:
-        raise ValueError(f"{ENV}={text!r} is not a local ISO time like 2026-02-14T10:00:00") \
-            from None
+def move_to(when):
+    """From now on, now() starts at `when` (a naive local datetime, or its ISO text like
+    2026-02-14T10:00:00) and runs on from there. For tests only."""
+    global _moved
+    if isinstance(when, str):
+        try:
+            when = dt.datetime.fromisoformat(when.strip())
+        except ValueError:
+            raise ValueError(f"{when!r} is not a local ISO time like 2026-02-14T10:00:00") \
+                from None
+    _moved = (when.replace(tzinfo=None), time.monotonic())
 
 
-_FAKE = _fake_start()
+def reset():
+    """Back to the real clock."""
+    global _moved
+    _moved = None
 
 
 def faked():
-    return _FAKE is not None
+    return _moved is not None
 
 
 def now():
     """Local wall-clock time as a naive datetime."""
-    if _FAKE is not None:
-        return _FAKE + dt.timedelta(seconds=time.monotonic() - _started)
+    if _moved is not None:
+        start, at = _moved
+        return start + dt.timedelta(seconds=time.monotonic() - at)
     return dt.datetime.now()
 
 

@@ -18,17 +18,15 @@ trunk's address is the outer guard.
 import argparse
 import asyncio
 import logging
-import os
 import re
-import stat
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pjsua2 as pj
 
 from ..errors import ConfigError
+from ..secretfile import read_secret
 
 log = logging.getLogger("lawline.sip")
 
@@ -43,23 +41,9 @@ def configured(cfg):
 
 def read_password(path):
     """The trunk password from its file. Refused when group or others may read the file:
-    the password is the key to the county's phone bill."""
-    where = "option 'password_file' in section [trunk]"
-    try:
-        st = os.stat(path)
-        if st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
-            who = " and ".join(w for w, bit in (("its group", stat.S_IRGRP),
-                                                ("everyone", stat.S_IROTH))
-                               if st.st_mode & bit)
-            raise ConfigError(f"{where}: {path} is readable by {who} (mode "
-                              f"{stat.S_IMODE(st.st_mode):04o}); make it readable only by the "
-                              f"service: chmod 600 {path}")
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
-    if not text:
-        raise ConfigError(f"{where}: {path} is empty")
-    return text
+    the password is the key to the county's phone bill (secretfile.py, shared by every
+    secret the box reads)."""
+    return read_secret(path, "trunk", "password_file")
 
 
 def _host(uri):

@@ -92,6 +92,9 @@ def check(config, report) -> None:
         return
     for name, where in targets.where.items():
         report.add("ok", f"target {name}", where)
+    from lawline.sync.settings import insecure
+    for name, sentence in insecure(config).items():
+        report.add("warn", f"target {name}", sentence + "; anyone on the path can read it")
     db = spool / "outbox.db"
     if not db.exists():
         return

@@ -8,12 +8,15 @@ them acknowledged it. Errors name the section and the option (STYLE.md 7).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from lawline.errors import ConfigError
+from lawline.secretfile import read_secret
 
+log = logging.getLogger("lawline.sync")
 UPSTREAM, EMAIL, S3 = "upstream", "email", "s3"
 LAYOUT = "{day}/{key}/{file}"
 
@@ -67,6 +70,11 @@ def validate_config(config) -> None:
             _fail("upstream", "url", "must not have a query or fragment")
         if config.upstream.token_file and config.upstream.username:
             _fail("upstream", "username", "give token_file or username, not both")
+        if parts.scheme == "http" and (config.upstream.token_file or config.upstream.username) \
+                and not config.upstream.allow_insecure:
+            _fail("upstream", "url", f"{url!r} is http://: the token or password would cross "
+                  "the network in clear; use https://, or set allow_insecure = true in "
+                  "[upstream] if this link is private")
     if config.upstream.username and not config.upstream.password_file:
         _fail("upstream", "password_file", "must be set when username is")
     email = config.email
@@ -90,13 +98,36 @@ def validate_config(config) -> None:
             _fail("s3", "endpoint", f"{s3.endpoint!r} must be an https:// URL with a host")
         if parts.path.strip("/"):
             _fail("s3", "endpoint", "must be the server only; put the bucket in 'bucket'")
+        if parts.scheme == "http" and not s3.allow_insecure:
+            _fail("s3", "endpoint", f"{s3.endpoint!r} is http://: the signed requests and the "
+                  "recordings would cross the network in clear; use https://, or set "
+                  "allow_insecure = true in [s3] if this link is private")
         for option in ("bucket", "access_key", "secret_file"):
             if not getattr(s3, option):
                 _fail("s3", option, "must be set when 'endpoint' is")
 
 
+def insecure(config) -> dict:
+    """section -> what crosses the network in clear because of its allow_insecure = true
+    (logged when the targets are built, a WARN row in `lawline check`). SMTP AUTH without
+    TLS has no such switch: it is always refused (above, and sync/mail.py)."""
+    found = {}
+    up = config.upstream
+    if up.url.startswith("http://") and (up.token_file or up.username) and up.allow_insecure:
+        what = "token" if up.token_file else "password"
+        found["upstream"] = (f"[upstream] allow_insecure = true: the {what} goes to {up.url} "
+                             "unencrypted")
+    s3 = config.s3
+    if s3.endpoint.startswith("http://") and s3.allow_insecure:
+        found["s3"] = (f"[s3] allow_insecure = true: requests and recordings go to "
+                       f"{s3.endpoint} unencrypted")
+    return found
+
+
 def build_targets(config) -> Targets:
     """The configured targets, with their secrets read from their files."""
+    for sentence in insecure(config).values():
+        log.warning("%s; anyone on the path can read it", sentence)
     from lawline.sync.http import HttpPutTarget
     from lawline.sync.mail import EmailTarget
     from lawline.sync.s3 import S3Target
@@ -149,14 +180,7 @@ def _build(section, option, cls, *args, **kw):
 def _secret(section, option, path):
     if not path:
         return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigError(f"option '{option}' in section [{section}]: cannot read {path}: "
-                          f"{e.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"option '{option}' in section [{section}]: {path} is not UTF-8 "
-                          "text") from None
+    return read_secret(path, section, option)   # refused when others may read the file
 
 
 def _file(section, option, path):

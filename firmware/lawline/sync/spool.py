@@ -106,3 +106,45 @@ def _du(root: Path) -> int:
                 except OSError:
                     continue
     return total
+
+
+UMASK = 0o077   # what the box creates is its own: directories 0700, files 0600
+
+
+def make_private(root: Path) -> int:
+    """Take group and other permissions off the spool and everything under it (recordings,
+    records, databases, their logs): callers' voices and case files are for the service
+    only. The box also sets its umask to UMASK at start (app.run), so what it creates later
+    is private already; this covers what an older firmware or an installer left readable.
+    Returns how many entries it changed."""
+    changed = 0
+    stack = [str(root)]
+    while stack:
+        top = stack.pop()
+        changed += _tighten(top)
+        try:
+            entries = os.scandir(top)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        changed += _tighten(entry.path)
+                except OSError:
+                    continue
+    return changed
+
+
+def _tighten(path) -> int:
+    try:
+        mode = os.lstat(path).st_mode & 0o7777
+        if mode & 0o077:
+            os.chmod(path, mode & ~0o077)
+            return 1
+    except OSError:
+        pass
+    return 0
+

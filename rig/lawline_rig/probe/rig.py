@@ -125,6 +125,7 @@ class Rig:
         self.prompts = Prompts(configuration.REPO_PROMPTS / "zh-CN")
         self.caller = None
         self.duty_calls = 0
+        self.box_clock = None   # ISO local time the box's office clock starts at, or None
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -211,8 +212,10 @@ class Rig:
             # asoundrc (sim/uac.py): the box's PortAudio must read it.
             env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" +
                        self.sim["box"]["alsa_config"])
-        self.procs["box"] = Process("box", lawline_argv("-v", "run", "--config",
-                                                        str(self.config_path)), self.dir, env)
+        argv = lawline_argv("-v", "run", "--config", str(self.config_path))
+        if self.box_clock:   # office hours and rota on another day (probe/boxclock.py)
+            argv[1:3] = ["-m", "lawline_rig.probe.boxclock", self.box_clock]
+        self.procs["box"] = Process("box", argv, self.dir, env)
         wait_until(lambda: "ready on" in self.procs["box"].log_text() or
                    not self.procs["box"].alive(), 30, "the box to start")
         if not self.procs["box"].alive():
