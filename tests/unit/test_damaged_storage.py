@@ -86,6 +86,8 @@ def leave_voicemails(start, cfg, count=3):
         start.outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})
         numbers.append(case)
     start.office.open_case("service_request", "13800138000", number=numbers[0])
+    start.office.act(numbers[0], "assigned", "13900000001", owner="13900000001",
+                     owner_name="张律师")
     return numbers
 
 
@@ -130,6 +132,11 @@ def test_a_damaged_database_is_set_aside_and_nothing_is_lost(tmp_path, name, how
         # no case number is given twice
         fresh = again.office.cases.next()
         assert parse_number(fresh) > max(parse_number(n) for n in numbers), (fresh, numbers)
+        # the case book has the case again, from its journal on the spool
+        case = again.office.cases.get(numbers[0])
+        assert (case.kind, case.state, case.owner_name) == ("service_request", "assigned",
+                                                            "张律师")
+        assert [h[1] for h in again.office.cases.history(numbers[0])] == ["new", "assigned"]
         # the office is told, and the damage is named
         assert len(again.alerts) == 1 and name in again.alerts[0]
         assert again.sync.damage[0].path == spool / name

@@ -314,6 +314,40 @@ class Cases(CaseNumbers):
         self._tx(lambda db: db.execute("UPDATE cases SET rating = ? WHERE number = ?",
                                        (rating, number)))
 
+    def restore(self, record):
+        """Put a case back from its latest journal entry (records/office.py _journal: the
+        record every case change commits to the outbox, kept on the spool) into a case book
+        that lost it (a damaged cases.db set aside). A case the book already has is left as
+        it is. Its PIN is not in the journal (it never leaves the box): a restored case
+        answers key 9 on the caller's own phone only. Returns True when it was restored."""
+        number = record.get("case_number")
+        if not is_case_number(number) or record.get("kind") not in KINDS \
+                or record.get("state") not in STATES:
+            return False
+        history = [h for h in record.get("history") or [] if isinstance(h, dict)]
+        opened = float(record.get("opened") or time.time())
+        updated = max([float(h.get("at") or opened) for h in history] + [opened])
+        resolved = next((float(h.get("at") or updated) for h in reversed(history)
+                         if h.get("state") == "resolved"), None)
+
+        def write(db):
+            if db.execute("SELECT 1 FROM cases WHERE number = ?", (number,)).fetchone():
+                return False
+            db.execute("INSERT INTO cases (number, kind, state, caller, owner, owner_name, "
+                       "detail, call_id, opened, updated, due, resolved) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (number, record["kind"], record["state"], str(record.get("caller") or ""),
+                        str(record.get("owner") or ""), str(record.get("owner_name") or ""),
+                        str(record.get("detail") or ""), record.get("call_id"), opened, updated,
+                        record.get("due"), resolved))
+            for h in history:
+                db.execute("INSERT INTO case_history (number, at, state, by, note) "
+                           "VALUES (?,?,?,?,?)",
+                           (number, float(h.get("at") or opened), str(h.get("state") or ""),
+                            str(h.get("by") or ""), str(h.get("note") or "")))
+            return True
+        return self._tx(write)
+
     def notice_once(self, key, now=None):
         """True the first time `key` is seen: alerts (a cover gap, a missing calendar year,
         the daily summary) go out once, even across restarts."""

@@ -285,3 +285,30 @@ def check_item_files(item) -> None:
                             "(truncated); header repaired, %.1f s sent", path.name, item.key,
                             facts["data_bytes"], facts["audio_bytes"],
                             wavfile.wav_seconds(path))
+
+
+def restore_cases(incoming, cases) -> list:
+    """After the case book was set aside as damaged: put back every case whose journal
+    entries (`case-<case>-<n>.json`, the record each case change commits) are still on the
+    spool, from its latest entry (records/cases.Cases.restore). Returns the numbers."""
+    restore = getattr(cases, "restore", None)
+    if restore is None or not Path(incoming).is_dir():
+        return []
+    latest = {}
+    for path in Path(incoming).glob("case-*-*.json"):
+        number, _, n = path.stem[len("case-"):].rpartition("-")
+        if n.isdigit() and int(n) > latest.get(number, (0, None))[0]:
+            latest[number] = (int(n), path)
+    restored = []
+    for number, (_, path) in sorted(latest.items()):
+        record = _read_record(path)
+        try:
+            if isinstance(record, dict) and restore(record):
+                restored.append(number)
+        except (ValueError, TypeError) as error:
+            log.warning("recovery: case %s not restored from %s: %s", number, path.name, error)
+    if restored:
+        log.warning("recovery: %d case(s) restored to the fresh case book from their journal "
+                    "on the spool: %s", len(restored), ", ".join(restored))
+    return restored
+

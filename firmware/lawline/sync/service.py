@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from lawline.sync.outbox import Outbox
-from lawline.sync.recovery import numbers_given_out, recover_spool
+from lawline.sync.recovery import numbers_given_out, recover_spool, restore_cases
 from lawline.sync.settings import build_targets
 from lawline.sync.spool import FULL, WARN, SpoolGuard
 from lawline.sync.watch import HOUR, OutboxWatch
@@ -35,6 +35,8 @@ def storage_damage(outbox, cases, spool, alert=None, status=None) -> list:
         for day, last in sorted(raised.items()):
             log.warning("cases: the counter of %s is raised to %s, the highest number on "
                         "the spool, so no number is given twice", day, format_number(day, last))
+    if getattr(cases, "damage", None) is not None:
+        restore_cases(spool / "incoming", cases)    # the open cases come back from the spool
     for d in damage:
         log.error("storage: %s; every recording on the spool is owed upstream again and no "
                   "case number on disk is given twice", d.sentence())
