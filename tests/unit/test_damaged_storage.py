@@ -144,6 +144,32 @@ def test_a_damaged_database_is_set_aside_and_nothing_is_lost(tmp_path, name, how
         again.close()
 
 
+def test_bytes_flipped_inside_a_record_are_found_too(tmp_path):
+    """SQLite keeps no checksum of a row: a flip inside a record's text passes its integrity
+    check. The outbox's records must parse as JSON, so the box still finds it."""
+    cfg = make_config(tmp_path)
+    spool = cfg.spool_dir
+    first = Start(cfg)
+    numbers = leave_voicemails(first, cfg)
+    first.close()
+    db = spool / "outbox.db"
+    settle(db)
+    data = bytearray(db.read_bytes())
+    at = data.index(b'"ended_by"')
+    data[at] ^= 0x5B          # '"' becomes 'y': the text is no longer JSON
+    db.write_bytes(bytes(data))
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    con.close()
+    assert "is not JSON" in sqlitefile.problem(db, Outbox.TABLES, Outbox.JSON_COLUMNS)
+    again = Start(cfg)
+    try:
+        assert again.outbox.damage is not None and "is not JSON" in again.outbox.damage.reason
+        assert set(numbers) <= {p.key for p in again.outbox.pending()}
+    finally:
+        again.close()
+
+
 def test_a_case_number_only_a_damaged_case_book_knew_is_not_given_again(tmp_path):
     """The case book gave out numbers that nothing else on disk carries (the last calls'
     records were never written); its counter, read back from the set-aside copy, still

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS deliveries(
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(target, state, next_attempt);
 """
 TABLES = ("items", "deliveries")    # without them a database is not an outbox
+JSON_COLUMNS = {"items": ("record_json", "files_json")}   # checked row by row at open
 
 # Keys and file names become path segments on the spool and in upstream URLs.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -141,6 +142,7 @@ class Outbox:
     """
 
     TABLES = TABLES
+    JSON_COLUMNS = JSON_COLUMNS
 
     def __init__(self, db_path: Path, spool_dir: Path, targets: list[str], *,
                  backoff_base: float = 2.0, backoff_cap: float = 600.0,
@@ -171,7 +173,7 @@ class Outbox:
         self._spool_root = self.spool_dir.resolve()
         # A damaged database is set aside (with damaged_dir: the box) or refused; the box then
         # re-scans the spool so every message on disk is owed again (sync/sqlitefile.py).
-        self.damage = sqlitefile.open_checked(self.db_path, TABLES, damaged_dir)
+        self.damage = sqlitefile.open_checked(self.db_path, TABLES, damaged_dir, JSON_COLUMNS)
         self._open()
         # The database file's own name must survive a power cut too.
         _fsync_dir(self.db_path.parent)

@@ -22,6 +22,7 @@ holds can be read back (`case_numbers_in`), so no case number it gave out is giv
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -68,11 +69,11 @@ class Damage:
         return f"{self.path.name} was damaged ({self.reason}); kept as {where}"
 
 
-def problem(path, tables=()) -> str | None:
+def problem(path, tables=(), json_columns=None) -> str | None:
     """Why the database at `path` (with its log) cannot be trusted, in plain words, or None
     when it is usable or does not exist yet. Reads only; changes nothing on disk but the
     shared-memory file SQLite may create beside it."""
-    return wal_problem(path) or database_problem(path, tables)
+    return wal_problem(path) or database_problem(path, tables, json_columns)
 
 
 def wal_problem(path) -> str | None:
@@ -138,8 +139,10 @@ def _checksum(order, data, seed):
     return s0, s1
 
 
-def database_problem(path, tables=()) -> str | None:
-    """Why the database file itself is damaged, or None."""
+def database_problem(path, tables=(), json_columns=None) -> str | None:
+    """Why the database file itself is damaged, or None. `json_columns` ({table: columns})
+    names text that must parse as JSON: SQLite keeps no checksum of a row's bytes, so a flip
+    inside a record is found only by reading it."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -166,6 +169,11 @@ def database_problem(path, tables=()) -> str | None:
         names = {row[0] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        for table, columns in (json_columns or {}).items():
+            if table in names:
+                bad = _bad_json(conn, table, columns)
+                if bad:
+                    return bad
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
             return None     # another process holds it (the running box): not damage
@@ -180,6 +188,16 @@ def database_problem(path, tables=()) -> str | None:
     if missing and (names or pages > 1):
         return f"its table{'s' if len(missing) > 1 else ''} {', '.join(missing)} " \
                f"{'are' if len(missing) > 1 else 'is'} missing"
+    return None
+
+
+def _bad_json(conn, table, columns):
+    for row in conn.execute(f"SELECT rowid, {', '.join(columns)} FROM {table}"):
+        for column, value in zip(columns, row[1:]):
+            try:
+                json.loads(value)
+            except (TypeError, ValueError):
+                return f"row {row[0]} of its table {table} is damaged ({column} is not JSON)"
     return None
 
 
@@ -208,7 +226,7 @@ def set_aside(path, damaged_dir, *, log_only=False, now=None) -> list:
     return moved
 
 
-def open_checked(path, tables, damaged_dir=None) -> Damage | None:
+def open_checked(path, tables, damaged_dir=None, json_columns=None) -> Damage | None:
     """Check the database at `path` before it is opened. Without `damaged_dir` a damaged
     file raises StorageDamaged; with it, the damaged log and/or database are set aside (one
     log line each) and the Damage is returned; the caller then creates a fresh file."""
@@ -225,7 +243,7 @@ def open_checked(path, tables, damaged_dir=None) -> Damage | None:
         damage = Damage(path, reason, kept)
     else:
         damage = None
-    reason = database_problem(path, tables)
+    reason = database_problem(path, tables, json_columns)
     if reason is None:
         return damage
     if damaged_dir is None:
