@@ -104,9 +104,11 @@ def check_storage(cfg, report):
     reading only: a damaged one is reported, never moved (the box sets it aside itself)."""
     from .sync import sqlitefile
     damaged = False
-    for name, tables in (("outbox.db", ("items", "deliveries")), ("cases.db", ("case_counter",))):
+    from .sync.outbox import Outbox
+    for name, tables, columns in (("outbox.db", Outbox.TABLES, Outbox.JSON_COLUMNS),
+                                  ("cases.db", ("case_counter",), None)):
         try:
-            reason = sqlitefile.problem(cfg.spool_dir / name, tables)
+            reason = sqlitefile.problem(cfg.spool_dir / name, tables, columns)
         except (OSError, sqlite3.Error) as exc:
             reason = f"it cannot be checked ({exc})"
         if reason is not None:
