@@ -35,6 +35,7 @@ from ..errors import ConfigError
 
 log = logging.getLogger("lawline.duty")
 
+MAX_FILE_BYTES = 256 * 1024
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -74,7 +75,7 @@ def _as_date(value, where):
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ConfigError(f"{where}: {value!r} is not a date like 2027-01-01")
+    raise ConfigError(f"{where}: {repr(value)[:60]} is not a date like 2027-01-01")
 
 
 class Overrides:
@@ -96,11 +97,20 @@ class Overrides:
             return cls()
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise ConfigError(f"holidays file {path}: cannot read it ({exc.strerror})") \
                 from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(f"holidays file {path}: larger than {MAX_FILE_BYTES // 1024} KiB; "
+                              "a year's notice is a few lines")
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except RecursionError:  # tomllib recurses into nested arrays
+            raise ConfigError(f"holidays file {path}: not valid TOML (nested too deeply)") \
+                from None
+        except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, 5000-digit numbers
             raise ConfigError(f"holidays file {path}: not valid TOML ({exc})") from None
         unknown = set(data) - {"off", "on", "years"}
         if unknown:

@@ -66,6 +66,10 @@ class DutyDesk:
         self.roster = DutyRoster(self.shifts, [], self.calendar, cfg.duty.numbers, self.anchor)
         self.rota_errors = []      # of the last load attempt
         self.rota_warnings = []
+        # A rota that fails to load: (problems, files, what stays in force) for the office
+        # head, once per failing version of the files (records/office.py sends it by SMS).
+        self.rota_failure = None
+        self.on_rota_failure = None
         self._stamps = None
         self.reload()
 
@@ -102,13 +106,22 @@ class DutyDesk:
             warnings += loaded.warnings
         self.rota_errors, self.rota_warnings = errors, warnings
         if errors:
-            for line in errors:
+            for line in errors[:LOG_GAPS]:
                 log.error("duty rota: %s", line)
+            if len(errors) > LOG_GAPS:
+                log.error("duty rota: %d more problem(s); 'lawline duty --check FILE' lists "
+                          "them all", len(errors) - LOG_GAPS)
             keep = "the previous rota stays in force" if self.roster.configured else \
                 "ringing [duty] numbers until it is fixed"
             log.error("duty rota: %d problem(s) in %s; %s", len(errors),
                       ", ".join(str(p) for p in self.files), keep)
+            failure = (tuple(errors), tuple(p.name for p in self.files), self.roster.configured)
+            if failure != self.rota_failure:
+                self.rota_failure = failure
+                if self.on_rota_failure is not None:
+                    self.on_rota_failure(failure)
             return False
+        self.rota_failure = None
         self.roster = DutyRoster(self.shifts, entries, self.calendar, self.cfg.duty.numbers,
                                  self.anchor)
         people = len(self.roster.people())

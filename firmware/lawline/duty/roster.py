@@ -18,8 +18,10 @@ names anyone for a shift, it replaces the pattern for that shift. Rows are the r
 `staff_no` is the short number a complainant may key (key 5); it never rings anyone.
 """
 
+import bisect
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -46,6 +48,16 @@ COLUMNS = {
 }
 _SHIFT = re.compile(r"^\s*(\S+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})(?:\s+(\w+))?\s*$")
 _MOBILE = re.compile(r"\+?[0-9]{5,20}")
+# Dates a dated rota may name, and the longest stretch one sheet may cover (its gaps are
+# listed day by day): a typo like 2062 or 0026 is a cell error, not decades of gaps.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+MAX_SPAN_DAYS = 731
+
+
+def _ascii_digits(text):
+    """Full-width digits (１３９, what a Chinese input method types) as ASCII; other
+    characters stay, so '²' or '٣' still fail an ASCII check."""
+    return "".join(unicodedata.normalize("NFKC", c) if "０" <= c <= "９" else c for c in text)
 
 
 class RotaError(ConfigError):
@@ -157,6 +169,11 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
         out.errors.append(f"{name} row {head_row}: header lacks column(s) {', '.join(missing)}"
                           "; expected date,shift,name,role,mobile[,staff_no]")
         return out
+    if len(rows) == 1:
+        # Not "nobody is on duty": a sheet saved before it was filled in, or cut short.
+        out.errors.append(f"{name} row {head_row}: only the header row; the rota has no "
+                          "duty rows")
+        return out
 
     def where(row, key):
         return f"{name} row {row}, column {sheets.column_letter(cols[key])} ({key})"
@@ -177,6 +194,10 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
             if when is None:
                 out.errors.append(f"{where(row, 'date')}: {sheets.cell_text(cell(cells, 'date'))!r}"
                                   " is not a date like 2026-12-01")
+            elif not FIRST_YEAR <= when.year <= LAST_YEAR:
+                out.errors.append(f"{where(row, 'date')}: {when} is not a date a rota can "
+                                  f"cover ({FIRST_YEAR}-{LAST_YEAR})")
+                when = None
         else:
             text = sheets.cell_text(cell(cells, "weekday")).lower()
             when = _WEEKDAYS.get(text)
@@ -184,8 +205,8 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                 out.errors.append(f"{where(row, 'weekday')}: {text!r} is not a weekday "
                                   "(mon..sun or 周一..周日)")
             if "week" in cols and sheets.cell_text(cell(cells, "week")):
-                text = sheets.cell_text(cell(cells, "week"))
-                if text.isdigit() and 1 <= int(text) <= 52:
+                text = _ascii_digits(sheets.cell_text(cell(cells, "week")))
+                if text.isascii() and text.isdigit() and 1 <= int(text) <= 52:
                     week = int(text)
                 else:
                     out.errors.append(f"{where(row, 'week')}: {text!r} is not a week number 1..52")
@@ -201,14 +222,16 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
         if role is None:
             out.errors.append(f"{where(row, 'role')}: {role_text!r} is not a role "
                               "(lawyer/律师 or mediator/调解员)")
-        mobile = sheets.cell_text(cell(cells, "mobile")).replace(" ", "").replace("-", "")
+        mobile = _ascii_digits(sheets.cell_text(cell(cells, "mobile"))).replace(" ", "") \
+            .replace("-", "")
         if not mobile:
             out.errors.append(f"{where(row, 'mobile')}: missing mobile number"
                               f"{' for ' + person if person else ''}")
         elif not _MOBILE.fullmatch(mobile):
             out.errors.append(f"{where(row, 'mobile')}: {mobile!r} is not a phone number")
-        staff = sheets.cell_text(cell(cells, "staff_no")) if "staff_no" in cols else ""
-        if staff and not (staff.isdigit() and len(staff) <= 4):
+        staff = _ascii_digits(sheets.cell_text(cell(cells, "staff_no"))) \
+            if "staff_no" in cols else ""
+        if staff and not (staff.isascii() and staff.isdigit() and len(staff) <= 4):
             out.errors.append(f"{where(row, 'staff_no')}: {staff!r} is not a staff number "
                               "(1 to 4 digits)")
         if len(out.errors) > bad:
@@ -239,6 +262,12 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                                  weekday=when if kind == "weekday" else None, week=week,
                                  where=f"{name} row {row}", order=order_base + row))
     if not out.errors and kind == "date" and out.entries:
+        first = min(out.entries, key=lambda e: e.date)
+        last = max(out.entries, key=lambda e: e.date)
+        if (last.date - first.date).days > MAX_SPAN_DAYS:
+            out.errors.append(f"{name}: dates from {first.date} ({first.where}) to {last.date} "
+                              f"({last.where}); one rota file covers at most two years")
+            return out
         out.warnings.extend(_sheet_gaps(name, rows, cols, out.entries, shifts, calendar,
                                         required_roles))
     return out
@@ -250,7 +279,10 @@ def _sheet_gaps(name, rows, cols, entries, shifts, calendar, roles):
     first = min(e.date for e in entries)
     last = max(e.date for e in entries)
     have = {(e.date, e.shift, e.person.role) for e in entries}
-    row_of = sorted((e.date, int(e.where.rsplit(" ", 1)[1])) for e in entries)
+    rows_of = {}
+    for e in entries:
+        rows_of.setdefault(e.date, []).append(int(e.where.rsplit(" ", 1)[1]))
+    dates = sorted(rows_of)
     out = []
     day = first
     while day <= last:
@@ -260,12 +292,14 @@ def _sheet_gaps(name, rows, cols, entries, shifts, calendar, roles):
             for role in roles:
                 if (day, shift.name, role) in have:
                     continue
-                later = [(d, r) for d, r in row_of if d > day]
-                same = [r for d, r in row_of if d == day]
+                same = rows_of.get(day)
                 if same:
                     row, column = max(same), cols["shift"]
                 else:   # the first row of the next date named (the sheet may be unsorted)
-                    row, column = (min(later)[1] if later else rows[-1][0] + 1), cols["date"]
+                    later = bisect.bisect_right(dates, day)
+                    row = min(rows_of[dates[later]]) if later < len(dates) else \
+                        rows[-1][0] + 1
+                    column = cols["date"]
                 key = "shift" if same else "date"
                 out.append(f"{name} row {row}, column {sheets.column_letter(column)} ({key}): "
                            f"gap: no {role} on {day} {shift.label()}")

@@ -14,6 +14,7 @@ be a few hundred lines of somebody else's format to get wrong.
 import csv
 import datetime as dt
 import io
+import zipfile
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -21,6 +22,16 @@ from ..errors import ConfigError
 
 class SheetError(ConfigError):
     """The file cannot be read as a table at all (the message names the file)."""
+
+
+# What a rota never needs more of (a year of two shifts for twenty people is ~15,000 rows):
+# a damaged or hostile file fails fast with its name in the error instead of keeping the box
+# busy. An XLSX is a zip; its members' unpacked sizes are checked before any is unpacked.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 20000
+MAX_COLUMNS = 64
+MAX_CELL = 256
 
 
 def column_letter(index):
@@ -39,10 +50,42 @@ def read_rows(path):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_rows(path)
-    if suffix in (".csv", ".txt"):
-        return _csv_rows(path)
-    raise SheetError(f"rota file {path}: unknown kind '{suffix}'; save it as .csv or .xlsx")
+        reader = _xlsx_rows
+    elif suffix in (".csv", ".txt"):
+        reader = _csv_rows
+    else:
+        raise SheetError(f"rota file {path}: unknown kind '{suffix}'; save it as .csv or .xlsx")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SheetError(f"rota file {path}: cannot read it ({exc.strerror})") from None
+    if size > MAX_FILE_BYTES:
+        raise SheetError(f"rota file {path}: {size} bytes; a rota is at most "
+                         f"{MAX_FILE_BYTES // (1024 * 1024)} MB")
+    return [(number, _bounded(path, number, cells)) for number, cells in reader(path)]
+
+
+def _bounded(path, number, cells):
+    """The row's cells, or SheetError naming the first cell no rota has."""
+    cells = list(cells)
+    while len(cells) > MAX_COLUMNS and cell_text(cells[-1]) == "":
+        cells.pop()   # XLSX rows come padded to the sheet's widest row
+    if len(cells) > MAX_COLUMNS:
+        raise SheetError(f"rota file {path} row {number}: {len(cells)} columns; a rota has "
+                         f"at most {MAX_COLUMNS}")
+    for i, c in enumerate(cells):
+        if isinstance(c, str) and len(c) > MAX_CELL:
+            raise SheetError(f"rota file {path} row {number}, column {column_letter(i)}: "
+                             f"a cell of {len(c)} characters; at most {MAX_CELL}")
+    return cells
+
+
+def _counted(path, rows):
+    """Rows up to MAX_ROWS (empty ones count: a sheet of a million blank rows is no rota)."""
+    for number, cells in rows:
+        if number > MAX_ROWS:
+            raise SheetError(f"rota file {path}: more than {MAX_ROWS} rows")
+        yield number, cells
 
 
 def _csv_rows(path):
@@ -59,9 +102,12 @@ def _csv_rows(path):
     else:
         raise SheetError(f"rota file {path}: neither UTF-8 nor GB18030 text")
     rows = []
-    for number, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if any(c.strip() for c in cells):
-            rows.append((number, cells))
+    try:
+        for number, cells in _counted(path, enumerate(csv.reader(io.StringIO(text)), start=1)):
+            if any(c.strip() for c in cells):
+                rows.append((number, cells))
+    except csv.Error as exc:  # a cell past csv's own limit (128 KiB), a NUL byte...
+        raise SheetError(f"rota file {path}: not a readable CSV table ({exc})") from None
     return rows
 
 
@@ -72,6 +118,14 @@ def _xlsx_rows(path):
         raise SheetError(f"rota file {path}: reading .xlsx needs the 'openpyxl' package; "
                          "install it or save the sheet as .csv") from None
     try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise SheetError(f"rota file {path}: not a readable .xlsx workbook ({exc})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise SheetError(f"rota file {path}: unpacks to {unpacked} bytes; a rota workbook is "
+                         f"at most {MAX_UNPACKED_BYTES // (1024 * 1024)} MB unpacked")
+    try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except OSError as exc:
         raise SheetError(f"rota file {path}: cannot read it ({exc.strerror})") from None
@@ -80,11 +134,18 @@ def _xlsx_rows(path):
     try:
         sheet = book.worksheets[0]
         rows = []
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for number, cells in _counted(path, enumerate(sheet.iter_rows(values_only=True),
+                                                      start=1)):
             cells = ["" if c is None else c for c in cells]
             if any(str(c).strip() for c in cells):
                 rows.append((number, cells))
         return rows
+    except SheetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet fails while it is read:
+        # zlib, XML, CRC, and cell values openpyxl cannot convert (a date past year 9999)
+        raise SheetError(f"rota file {path}: damaged .xlsx workbook ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
     finally:
         book.close()
 
@@ -113,5 +174,5 @@ def cell_date(value):
         return None
     try:
         return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
+    except (ValueError, OverflowError):  # "²" is a digit to isdigit, not to int; 10**20
         return None

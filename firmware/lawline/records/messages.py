@@ -185,3 +185,12 @@ def command_reply(command, case, ok, reason=""):
                 "reassigned": f"已改派给{command.to}"}
         return f"【0148】案件{case}{done[command.state]}。"
     return f"【0148】未能处理（案件{case}）：{reason}"
+
+
+def rota_alert(files, problems, kept):
+    """To the office head: a rota file was refused (duty/desk.py); what is in force now."""
+    first = problems[0] if problems else ""
+    first = first if len(first) <= 60 else first[:57] + "..."
+    now = "仍按上一版值班表呼叫值班人员" if kept else "暂按配置中的值班号码呼叫"
+    return (f"【0148】值班表{'、'.join(files)}有{len(problems)}处错误，未启用（{first}）。"
+            f"{now}，请更正后重新上传。")

@@ -46,6 +46,9 @@ class Office:
         self.sms.limits = self.limits
         self.sms.exempt = lambda number: self.desk.person(number) is not None or \
             (bool(self.head) and _same(number, self.head))
+        self.desk.on_rota_failure = self._rota_refused
+        if self.desk.rota_failure:      # the rota files were bad already at start
+            self._rota_refused(self.desk.rota_failure)
         self.outbox = outbox
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
@@ -252,6 +255,17 @@ class Office:
         recent = [r["number"] for r in self.sms.rows(purpose=purpose, since=since)]
         mine = sum(1 for n in recent if national(n) == national(number))
         return mine < per_sender and (in_all is None or len(recent) < in_all)
+
+    def _rota_refused(self, failure):
+        """A rota file failed to load: the desk logged each problem and kept what was in
+        force; the office head is told by SMS (as for cover gaps) so it gets fixed."""
+        problems, files, kept = failure
+        if not self.head:
+            log.warning("duty rota refused; no [office] head_mobile to alert, the log has it")
+            return
+        log.warning("duty rota refused: %d problem(s) in %s; office head alerted",
+                    len(problems), ", ".join(files))
+        self.sms.queue(self.head, text.rota_alert(files, problems, kept), "rota refused")
 
     # -- the office's clock -----------------------------------------------------------------
 
