@@ -225,6 +225,29 @@ def test_a_damaged_write_ahead_log_is_set_aside_and_its_messages_owed_again(tmp_
         again.close()
 
 
+def test_garbage_shared_memory_loses_nothing(tmp_path, caplog):
+    """The -shm file is only an index of the log, rebuilt by SQLite when it does not match:
+    garbage there is no damage, and every message in the log is still there."""
+    cfg = make_config(tmp_path)
+    spool = cfg.spool_dir
+    first = Start(cfg)
+    first.outbox._conn.execute("PRAGMA wal_autocheckpoint=0")
+    numbers = leave_voicemails(first, cfg)
+    copies = {s: (spool / f"outbox.db{s}").read_bytes() for s in ("", "-wal", "-shm")}
+    first.close()
+    for s, data in copies.items():
+        (spool / f"outbox.db{s}").write_bytes(data)
+    (spool / "outbox.db-shm").write_bytes(os.urandom(len(copies["-shm"])))
+    again = Start(cfg)
+    try:
+        assert again.sync.damage == [] and not (spool / "damaged").exists()
+        assert {p.key for p in again.outbox.pending()} >= set(numbers)
+        # they came from the log, not from the spool re-scan
+        assert "was on the spool but not in the outbox" not in caplog.text
+    finally:
+        again.close()
+
+
 def test_a_log_torn_by_a_cut_is_not_damage(tmp_path):
     """A power cut may leave the last, never committed, frames of the log half-written;
     that is normal and no reason to set anything aside."""
