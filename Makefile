@@ -9,7 +9,7 @@ PROMPTS := prompts/zh-CN
 # keeps its own rig in one worker). PARALLEL= runs them one after the other.
 PARALLEL ?= -n 4 --dist loadfile
 
-.PHONY: all deps test-deps prompts demo test unit scenarios bench clean hil
+.PHONY: all deps test-deps prompts demo test unit fuzz scenarios bench clean hil
 
 all: prompts
 
@@ -31,6 +31,14 @@ test: prompts
 
 unit: deps
 	$(PY) -m pytest -q tests/unit
+
+# The property tests of every parser of outside input (tests/unit/test_fuzz_*.py), with fresh
+# random examples and many more of them than `make test` runs (tests/unit/conftest.py);
+# failures are kept in .hypothesis/ and tried first next time. FUZZ_EXAMPLES=N per property.
+FUZZ_EXAMPLES ?= 2000
+fuzz: deps
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q \
+		--hypothesis-show-statistics tests/unit/test_fuzz_*.py
 
 scenarios: prompts
 	$(PY) -m pytest -q $(PARALLEL) tests/scenarios

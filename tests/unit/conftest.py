@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, settings
 # developer's desk, and no example database is needed. `make fuzz` (HYPOTHESIS_PROFILE=fuzz)
 # draws fresh random examples, many more, and keeps any failure in .hypothesis/ (ignored by
 # git) to try it first next time. Each example must finish within a second (issue 9).
-settings.register_profile("ci", max_examples=40, deadline=1000, derandomize=True,
+settings.register_profile("ci", max_examples=200, deadline=1000, derandomize=True,
                           database=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("fuzz", max_examples=2000, deadline=1000, print_blob=True,
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 2000)),
+                          deadline=1000, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
