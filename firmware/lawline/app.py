@@ -19,6 +19,7 @@ from .line.recovery import LineSupervisor
 from .line.modem import Modem
 from .duty import clock
 from .records.office import Office
+from .sip.door import trunk_addresses
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
@@ -120,7 +121,8 @@ class Box:
         self.trunk = Trunk(cfg, self.status) if trunk_configured(cfg) else None
         self.core = MediaCore(cfg.sip.bind, cfg.sip.port, cfg.sip.log_level,
                               transport=cfg.trunk.transport if self.trunk else "udp",
-                              ca_file=cfg.trunk.ca_file or None)
+                              ca_file=cfg.trunk.ca_file or None,
+                              trusted=trunk_addresses(cfg))   # sip/door.py
         self.core.start()
         tasks = []
         try:

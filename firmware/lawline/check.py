@@ -178,6 +178,9 @@ def main(args):
             report.add(st["state"], part, st["message"])
     elif not args.no_modem:
         asyncio.run(probe_modem(cfg, report))
+    from .sip.door import exposure  # where SIP listens, who may send (DESIGN.md, Security)
+    state, text = exposure(cfg)
+    report.add(state, "SIP", text)
     check_upstream(cfg, report)
     check_outbox(cfg, report)
     from .sync.report import check as check_sync  # spool budget, each upload target

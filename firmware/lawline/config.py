@@ -202,7 +202,8 @@ SCHEMA = {
            pattern=r"\d{2}:\d{2}"),
     ],
     "sip": [
-        _o("bind", str, "127.0.0.1", "Address the SIP stack listens on"),
+        _o("bind", str, "127.0.0.1", "Address the SIP stack (and each call's RTP) listens on; "
+           "0.0.0.0 (every interface) only with a [trunk], and then warned about"),
         _o("port", int, 5060, "UDP port of the SIP stack (0 = any free port)", minimum=0,
            maximum=65535),
         _o("uri_template", str, "sip:{number}@127.0.0.1:5070",
@@ -497,6 +498,15 @@ def from_dict(data, path=None):
                                   "phone number")
     if "{number}" not in sections["sip"]["uri_template"]:
         raise ConfigError("option 'uri_template' in section [sip] must contain {number}")
+    if sections["sip"]["bind"] in ("", "0.0.0.0", "::", "[::]") and \
+            not sections["trunk"]["registrar"]:
+        # Without a trunk nothing needs to reach the box first, and a Pi with a mobile data
+        # link may have a public address: SIP (and each call's RTP) on every interface would
+        # face the internet (DESIGN.md, Security).
+        raise ConfigError(f"option 'bind' in section [sip]: {sections['sip']['bind']!r} "
+                          "listens on every interface, and without a [trunk] registrar "
+                          "nothing needs to reach the box: give the address of the network "
+                          "the duty phones are on (127.0.0.1 when they are on this box)")
     _check_trunk(sections["trunk"])
     config = Config(sections, path)
     for name, entries in tables.items():

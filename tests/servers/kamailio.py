@@ -39,7 +39,7 @@ PASSWORDS = {
     "13900000022": "mediator-22",
 }
 # SIPp duty phones, reached by static routes (SIPp cannot register): number -> role
-SIPP_NUMBERS = {"13900000011": "busy", "13900000018": "ringing"}
+SIPP_NUMBERS = {"13900000011": "busy", "13900000018": "ringing", "13900000019": "transfer"}
 
 
 def kamailio_binary():

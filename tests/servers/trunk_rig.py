@@ -16,7 +16,8 @@ from lawline_rig.probe.rig import Process, Rig, free_port, lawline_argv, wait_un
 from .kamailio import BOX_USER, PASSWORDS
 
 HERE = Path(__file__).parent
-SIPP_SCENARIOS = {"busy": HERE / "sipp_busy.xml", "ringing": HERE / "sipp_ringing.xml"}
+SIPP_SCENARIOS = {"busy": HERE / "sipp_busy.xml", "ringing": HERE / "sipp_ringing.xml",
+                  "transfer": HERE / "sipp_transfer.xml"}
 
 
 class TrunkRig(Rig):
@@ -115,7 +116,8 @@ class TrunkRig(Rig):
 
     def sipp(self, number, role):
         """SIPp as the duty phone behind `number` (a static route in Kamailio): 'busy'
-        answers 486, 'ringing' rings until cancelled."""
+        answers 486, 'ringing' rings until cancelled, 'transfer' answers and sends REFER to
+        a premium number (sipp_transfer.xml)."""
         if number in self.sipps and self.sipps[number][0].alive():
             return self.sipps[number]
         port = self.kamailio.static_ports[number]

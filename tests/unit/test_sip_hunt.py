@@ -19,14 +19,14 @@ from lawline.sip import leg as legs  # noqa: E402
 
 def box_config(tmp_path, **duty):
     values = {"numbers": ["13900000001", "13900000002"], "mediators": ["13900000021"],
-              "referrals": ["+8607731234567"]}
+              "referrals": ["+8607732345678"]}
     values.update(duty)
     return config.from_dict({"duty": values, "spool": {"dir": str(tmp_path / "spool")}})
 
 
 def test_the_box_may_dial_the_duty_lists_and_nothing_else(tmp_path):
     allowed = hunt.allowed_destinations(box_config(tmp_path))
-    assert allowed == {"13900000001", "13900000002", "13900000021", "07731234567"}
+    assert allowed == {"13900000001", "13900000002", "13900000021", "07732345678"}
 
 
 def test_the_rota_adds_its_people(tmp_path):

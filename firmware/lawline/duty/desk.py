@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from . import clock
 from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
 from .roster import ROLE_WORDS, DutyRoster, load_file, parse_shifts
+from ..sip.dialplan import DialPlan
 
 log = logging.getLogger("lawline.duty")
 
@@ -61,6 +62,7 @@ class DutyDesk:
         self.shifts = parse_shifts(cfg.duty.shifts)
         self.anchor = dt.date.fromisoformat(cfg.duty.pattern_anchor)
         self.files = [Path(p) for p in cfg.duty.rota_files]
+        self.dialplan = DialPlan.from_config(cfg)   # a barred mobile is a row error
         month, _, day = cfg.calendar.warn_from.partition("-")
         self.warn_from = (int(month), int(day))
         self.roster = DutyRoster(self.shifts, [], self.calendar, cfg.duty.numbers, self.anchor)
@@ -97,7 +99,8 @@ class DutyDesk:
         for n, path in enumerate(self.files):
             try:
                 loaded = load_file(path, self.shifts, self.calendar,
-                                   tuple(self.cfg.duty.required_roles), order_base=n * 100000)
+                                   tuple(self.cfg.duty.required_roles), order_base=n * 100000,
+                                   check_number=self.dialplan.refusal)
             except ConfigError as exc:
                 errors.append(str(exc))
                 continue

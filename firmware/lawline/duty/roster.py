@@ -150,9 +150,11 @@ def _header(cells):
     return index
 
 
-def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_base=0):
+def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_base=0,
+              check_number=None):
     """Read one rota file. Returns Loaded: entries, errors (each naming row and column),
-    and warnings (gaps in cover between its first and last date)."""
+    and warnings (gaps in cover between its first and last date). `check_number(mobile)`
+    returns why a mobile may not be dialled, or None (the dial plan, sip/dialplan.py)."""
     out = Loaded()
     rows = sheets.read_rows(path)
     name = getattr(path, "name", str(path))
@@ -229,6 +231,9 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                               f"{' for ' + person if person else ''}")
         elif not _MOBILE.fullmatch(mobile):
             out.errors.append(f"{where(row, 'mobile')}: {mobile!r} is not a phone number")
+        elif check_number is not None and check_number(mobile):
+            out.errors.append(f"{where(row, 'mobile')}: {mobile!r} is refused by the dial "
+                              f"plan: {check_number(mobile)}")
         staff = _ascii_digits(sheets.cell_text(cell(cells, "staff_no"))) \
             if "staff_no" in cols else ""
         if staff and not (staff.isascii() and staff.isdigit() and len(staff) <= 4):

@@ -1,8 +1,9 @@
 """Finding a duty person: one after the other (key 1) or all at once (key 3, urgent).
 
 Everything the box dials goes through `Dialler.place`, which refuses any number that is not
-a duty lawyer, a mediator, a rota member or a configured referral: a caller's keys never
-reach it (toll fraud is the classic attack on gateways; DESIGN.md, Security).
+a duty lawyer, a mediator, a rota member or a configured referral, or that the dial plan
+bars (sip/dialplan.py): a caller's keys never reach it, and neither does a far end's REFER
+(sip/door.py; toll fraud is the classic attack on gateways; DESIGN.md, Security).
 
 The callee hears a whisper made of prompts: what kind of call it is, "press 1 to accept, 2 to
 decline", and the caller's number digit by digit (reference/field.md, complaint 1).
@@ -13,6 +14,7 @@ import logging
 
 from ..call.prompts import PromptMissing
 from ..duty.roster import _normal
+from .dialplan import DialPlan
 from .leg import confirm_leg, hang_up
 from .leg import Leg
 
@@ -21,32 +23,42 @@ log = logging.getLogger("lawline.sip")
 WHISPER_CATEGORIES = ("consultation", "urgent")
 
 
-def allowed_destinations(config, desk=None):
-    """Every number the box may dial: [duty] numbers, mediators and referrals, and the
-    mobiles of everyone in the duty rota (`desk`, duty/desk.DutyDesk) when there is one."""
-    numbers = set()
+def destinations(config, desk=None):
+    """Every number the box may dial, with where it comes from ("[duty] referrals",
+    "rota.csv row 5"): [duty] numbers, mediators and referrals, and everyone in the duty
+    rota (`desk`, duty/desk.DutyDesk) when there is one."""
+    out = {}
     for option in ("numbers", "mediators", "referrals"):
-        numbers.update(_normal(n) for n in getattr(config.duty, option, ()) or ())
+        for number in getattr(config.duty, option, ()) or ():
+            out.setdefault(_normal(number), f"[duty] {option}")
     if desk is not None:
         try:
             desk.reload()
-            numbers.update(_normal(m) for m in desk.roster.people())
+            for entry in sorted(desk.roster.entries, key=lambda e: e.order):
+                out.setdefault(_normal(entry.person.mobile), entry.where or "the rota")
         except Exception as exc:  # noqa: BLE001 - a broken rota must not open the dialler
             log.warning("toll-fraud guard: rota not readable (%s); only [duty] numbers", exc)
-    numbers.discard("")
-    return frozenset(numbers)
+    out.pop("", None)
+    return out
+
+
+def allowed_destinations(config, desk=None):
+    return frozenset(destinations(config, desk))
 
 
 class Dialler:
     """Turns an allowed number into a Leg, through the trunk when there is one, else
-    directly by [sip] uri_template."""
+    directly by [sip] uri_template. Allowed: named by a duty list or the rota, and inside
+    the dial plan (sip/dialplan.py), checked here again however the number got in."""
 
     def __init__(self, core, account, config, trunk=None, desk=None):
         self.core = core
         self.account = account
         self.config = config
         self.trunk = trunk
-        self.allowed = allowed_destinations(config, desk)
+        self.sources = destinations(config, desk)
+        self.allowed = frozenset(self.sources)
+        self.plan = DialPlan.from_config(config)
 
     def uri(self, number):
         if self.trunk is not None:
@@ -55,9 +67,15 @@ class Dialler:
 
     def place(self, number):
         """A new, not yet dialled Leg, or None (logged) when `number` may not be called."""
-        if _normal(number) not in self.allowed or not number.lstrip("+").isdigit():
+        where = self.sources.get(_normal(number))
+        if where is None or not number.lstrip("+").isdigit():
             log.error("toll-fraud guard: refused to dial %r: not a duty, mediator, rota or "
                       "referral number", number)
+            return None
+        why = self.plan.refusal(number)
+        if why:
+            log.error("toll-fraud guard: refused to dial %r (from %s): %s", number, where,
+                      why)
             return None
         headers = self.trunk.call_headers() if self.trunk is not None else ()
         leg = Leg(self.account, self.core, number, self.uri(number), headers)

@@ -101,6 +101,24 @@ class Leg(pj.Call):
         except Exception:
             pass
 
+    # A far end that tries to move the call elsewhere. The door (sip/door.py) refuses both
+    # before pjsua sees them; these refuse them again should a request ever get past it.
+    def onCallTransferRequest(self, prm):
+        try:
+            prm.statusCode = 403        # never dial the Refer-To: toll fraud
+            log.warning("duty %s: refused a transfer (REFER) to %r with 403", self.number,
+                        prm.dstUri)
+        except Exception:
+            pass
+
+    def onCallReplaceRequest(self, prm):
+        try:
+            prm.statusCode = 403        # no one takes over a duty leg
+            log.warning("duty %s: refused an INVITE with Replaces from %r with 403",
+                        self.number, prm.rdata.srcAddress)
+        except Exception:
+            pass
+
     def dial(self):
         op = pj.CallOpParam(True)
         for name, value in self.headers:

@@ -1,0 +1,170 @@
+"""The dial plan: which numbers the box may ever dial, whatever a list or a rota says.
+
+The duty lists and the rota say who the box calls; the dial plan bounds them. A number is
+dialled only when it matches one of `[dialplan] allow` and starts with none of the barred
+prefixes: the built-in ones below, which no configuration removes, and `[dialplan] deny`.
+A barred number in a rota row, in [duty] numbers, mediators or referrals is an error that
+names the row or the option (a typo or a forged rota must not open the county's phone bill),
+and the dialler checks again before every call (sip/hunt.Dialler).
+
+Patterns, for a clerk and not a programmer: digits, `X` for any digit, `[3-9]` for one digit
+from a range or set (`[2-9]`, `[0135]`), and `{area}` for the county's area code
+([office] area_code, e.g. 0773). An allow pattern must match the whole number; a deny entry
+is a beginning: every number that starts with it is refused.
+
+Numbers are compared in national form: +86 or 0086 in front is dropped (+86 773 1234567
+becomes 07731234567: E.164 leaves out the trunk 0), spaces and dashes are ignored. Any other
+`+` or `00` is an international call: barred.
+
+Chinese numbering behind the defaults (MIIT numbering plan; numbers a county office rings):
+- mobiles are 11 digits, 1[3-9]XXXXXXXXX; inside that range some blocks are not phones:
+  satellite (1349 China Satcom, 1740-1745 Tiantong, 1749), and 16x outside the mobile blocks
+  162/165/166/167 (160 and 168 were the information-service 声讯 codes, 163 and 169 dial-up
+  access, 16900...);
+- landlines are the area code (010, 02X, or 0 and three digits) and a 7- or 8-digit local
+  number starting with 2-9; 95XXX(XXX) and 96XXX(XX) are service numbers, never a person;
+- premium and information services: 1259X (voice information services, 12590-12599);
+- 179XX are IP long-distance prefixes (17909, 17911, 17951): dialled in front of another
+  number, never a person.
+"""
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+DEFAULT_ALLOW = (
+    "1[3-9]XXXXXXXXX",          # mobiles (the barred blocks below still apply)
+    "{area}[2-9]XXXXXX",        # the county's landlines with area code, 7 and 8 digits
+    "{area}[2-9]XXXXXXX",
+    "[2-9]XXXXXX",              # the same, dialled locally without the area code
+    "[2-9]XXXXXXX",
+)
+
+# (beginning, why): refused always, also after the area code of a landline.
+BARRED = (
+    ("1259", "a premium voice information service (1259X)"),
+    ("160", "an information-service (声讯) number (160)"),
+    ("161", "not a phone number block (161)"),
+    ("163", "a dial-up access number (163)"),
+    ("164", "not a phone number block (164)"),
+    ("168", "an information-service (声讯) number (168)"),
+    ("169", "a dial-up or information-service number (169)"),
+    ("179", "an IP long-distance prefix (179XX)"),
+    ("1349", "a satellite phone (1349)"),
+    ("174", "a satellite phone (174X)"),
+    ("95", "a service number (95XXX), not a person"),
+    ("96", "a local service number (96XXX), not a person"),
+)
+
+_PATTERN = re.compile(r"(?:[0-9X]|\[[0-9]+(?:-[0-9])?(?:[0-9]|-[0-9])*\]|\{area\})+")
+_AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
+
+
+def area_code_of(number):
+    """The area code a national landline number starts with: 010 and 02X are three digits
+    with the 0, every other area code four (0773)."""
+    if re.match(r"0(?:10|2[0-9])", number):
+        return number[:3]
+    if re.match(r"0[3-9][0-9]{2}", number):
+        return number[:4]
+    return ""
+
+
+def national(number):
+    """(national form, None) or (None, why it is not a number the box may dial)."""
+    text = re.sub(r"[\s\-()]", "", str(number or ""))
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("0086"):
+        text = text[4:]
+    elif text.startswith("+") or text.startswith("00"):
+        return None, "an international number"
+    else:
+        return (text, None) if text.isdigit() and text.isascii() else \
+            (None, "not a phone number")
+    if not (text.isdigit() and text.isascii()):
+        return None, "not a phone number"
+    if text.startswith("1") or text.startswith("0"):
+        return text, None
+    return "0" + text, None      # +86 773 1234567: E.164 drops the trunk 0
+
+
+def _compile(pattern, area, where):
+    if not _PATTERN.fullmatch(pattern):
+        raise ConfigError(f"{where}: {pattern!r} is not a dial pattern (digits, X for any "
+                          "digit, [2-9] for a range, {area} for the area code)")
+    if "{area}" in pattern and not area:
+        return None
+    out = []
+    for token in re.findall(r"\[[^\]]+\]|\{area\}|.", pattern):
+        if token == "X":
+            out.append("[0-9]")
+        elif token == "{area}":
+            out.append(re.escape(area))
+        elif token.startswith("["):
+            out.append(token)
+        else:
+            out.append(re.escape(token))
+    return re.compile("".join(out))
+
+
+@dataclass(frozen=True)
+class DialPlan:
+    allow: tuple = DEFAULT_ALLOW
+    deny: tuple = ()
+    area_code: str = ""
+
+    def __post_init__(self):
+        allow = [_compile(p, self.area_code, "option 'allow' in section [dialplan]")
+                 for p in self.allow]
+        deny = [_compile(p, self.area_code, "option 'deny' in section [dialplan]")
+                for p in self.deny]
+        object.__setattr__(self, "_allow", [p for p in allow if p is not None])
+        object.__setattr__(self, "_deny", [(p, d) for p, d in zip(deny, self.deny)
+                                           if p is not None])
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(tuple(cfg.dialplan.allow), tuple(cfg.dialplan.deny), area_of(cfg))
+
+    def refusal(self, number):
+        """None when the box may dial `number`; else why not, in plain words."""
+        text, why = national(number)
+        if why:
+            return why
+        local = text[len(area_code_of(text)):] if text.startswith("0") else None
+        for prefix, what in BARRED:
+            if text.startswith(prefix) or (local and local.startswith(prefix)):
+                return what
+        for pattern, entry in self._deny:
+            if pattern.match(text):
+                return f"denied by [dialplan] deny {entry!r}"
+        if not any(p.fullmatch(text) for p in self._allow):
+            return "not in the dial plan ([dialplan] allow: mobiles and the county's " \
+                   "landlines by default)"
+        return None
+
+    def allows(self, number):
+        return self.refusal(number) is None
+
+
+def area_of(cfg):
+    """[office] area_code, or the one the office's own number starts with (07730148: 0773)."""
+    return cfg.office.area_code or area_code_of(re.sub(r"\D", "", cfg.office.number) if
+                                                cfg.office.number.startswith("0") else "")
+
+
+def validate_config(cfg):
+    """The patterns compile, and every number in [duty] passes: errors name the option."""
+    if cfg.office.area_code and not _AREA.fullmatch(cfg.office.area_code):
+        raise ConfigError(f"option 'area_code' in section [office]: {cfg.office.area_code!r} "
+                          "is not an area code like 0773 or 010")
+    plan = DialPlan.from_config(cfg)
+    for option in ("numbers", "mediators", "referrals"):
+        for number in getattr(cfg.duty, option):
+            why = plan.refusal(number)
+            if why:
+                raise ConfigError(f"option '{option}' in section [duty]: {number!r} is refused "
+                                  f"by the dial plan: {why}")
+    return plan
