@@ -119,6 +119,7 @@ async def status_with_pin(rig, number, wrong_pin, pin):
 
 def test_status_of_another_numbers_case_needs_its_pin_and_changes_nothing(rig):
     case, history = _strangers_resolved_case(rig)
+    rig.stranger_case = case
     assert case.caller != rig.sim["caller"]["number"]
     wrong = "0000" if case.pin != "0000" else "1111"
     call = run_call(rig, status_with_pin, case.number, wrong, case.pin)
@@ -189,17 +190,43 @@ async def bridged_until_cut(rig):
     return (await rig.next_record("call", after))["record"]
 
 
-def test_a_call_is_cut_at_its_maximum_length(rig):
-    rig.start_dutyphone("accept")
+async def status_tries_used_up(rig, number, wrong_pin):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    await caller.press("9")
+    await caller.hear("enter_case", 30)
+    await caller.press(number + "#")
+    await caller.hear("enter_pin", 20)
+    await caller.press(wrong_pin)
+    await caller.hear("case_not_found", 20)
+    await caller.hear("goodbye", 30)         # no second try: the day's tries are used up
+    await caller.wait_ended(20)
+    return (await rig.next_record("call", after))["record"]
+
+
+def test_status_tries_per_number_per_day_survive_a_restart(rig):
+    # one wrong try was made above; with two a day this one is the last
     assert rig.procs.pop("box").stop() == 0
     before = rig.box_log().count("answering after")
-    rig.box_options["limits"] = {"max_call_seconds": 30.0}
+    rig.box_options["limits"] = {"max_call_seconds": 40.0,
+                                 "status_tries_per_number_per_day": 2}
     rig.start_box()
     wait_until(lambda: rig.box_log().count("answering after") > before, 30, "the box")
+    case = rig.stranger_case
+    call = run_call(rig, status_tries_used_up, case.number,
+                    "0000" if case.pin != "0000" else "1111")
+    assert call["outcome"] == "status_unknown" and call["limits_hit"] == ["status_tries_day"]
+    assert call["status_queries"] == [case.number]
+    assert "limit hit: status_tries_day" in rig.box_log()
+
+
+def test_a_call_is_cut_at_its_maximum_length(rig):
+    rig.start_dutyphone("accept")      # the box runs with max_call_seconds = 40 (above)
     call = run_call(rig, bridged_until_cut)
     assert call["outcome"] == "bridged" and call["cut"] == "call_length", call
     assert call["limits_hit"] == ["call_length"]
-    assert 25 <= call["duration_s"] <= 45, call["duration_s"]
+    assert 35 <= call["duration_s"] <= 55, call["duration_s"]
     assert "limit hit: call_length" in rig.box_log()
     # the duty phone's leg was hung up too
     wait_until(lambda: "disconnected" in [e["event"] for e in rig.duty_events_list()], 15,
