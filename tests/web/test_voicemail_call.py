@@ -67,7 +67,7 @@ def called(tmp_path_factory):
         yield rig, web, result
     finally:
         if web is not None:
-            web.stop()
+            web.stop()             # (the last test killed it; stop() then just reaps it)
         codes = rig.stop()
     assert codes.get("box") == 0, rig.box_log()[-3000:]
 
@@ -128,3 +128,13 @@ def test_a_voicemail_from_a_real_call_plays_in_the_browser_and_its_case_resolves
     remote = rig.upstream_path(logins[0]["key"], "record.json")
     wait_until(remote.exists, 120, f"{remote} upstream")
     assert json.loads(remote.read_text(encoding="utf-8"))["action"] == "login"
+
+
+def test_the_box_answers_calls_while_the_page_is_dead(called):
+    rig, web, _ = called
+    web.proc.proc.kill()                     # the page crashes (SIGKILL)
+    web.proc.proc.wait(10)
+    with realtime_lock():
+        call = in_thread(run_call, rig, scenarios.hang_up_in_greeting)
+    assert call["outcome"] == "abandoned"    # answered, greeting heard, caller hung up
+    assert rig.procs["box"].alive()

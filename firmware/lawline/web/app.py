@@ -181,7 +181,8 @@ class Web:
 
 def _safe_next(value):
     value = str(value or "/")
-    return value if value.startswith("/") and not value.startswith("//") else "/"
+    # only a path of this page: "//host" and "/\host" would leave it
+    return value if value.startswith("/") and value[1:2] not in ("/", "\\") else "/"
 
 
 def _referer_path(request):

@@ -124,7 +124,7 @@ async def rota_upload(request, web):
     path.write_bytes(raw)
     try:
         # named as the clerk named it, so messages say "rota.xlsx row 7"
-        shown = incoming / name if re.fullmatch(r"[\w.\-\u4e00-\u9fff ]{1,80}", name) else path
+        shown = incoming / name if re.fullmatch(r"\w[\w.\- ]{0,79}", name) else path
         if shown != path:
             os.replace(path, shown)
             path = shown
