@@ -11,6 +11,9 @@ debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libpo
 # install` cannot download browsers here), CJK fonts so screenshots show Chinese, and
 # systemd-analyze (systemd) for the unit checks.
 if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk systemd); fi
+# The service unit under a real systemd (tests/systemd): a booted systemd-nspawn container
+# whose Debian root mmdebstrap builds once into build/.
+if [ "$want_test" = test ]; then debs+=(systemd-container mmdebstrap); fi
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

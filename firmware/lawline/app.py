@@ -19,13 +19,14 @@ from .line.recovery import LineSupervisor
 from .line.modem import Modem
 from .duty import clock
 from .records.office import Office
+from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
 from .sync.service import SyncService
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
-from .status import FAIL, OK, WARN, Status
+from .status import FAIL, OK, WARN, BoxLock, Status
 
 log = logging.getLogger("lawline.box")
 
@@ -52,6 +53,9 @@ class Box:
         self.office = None
         self.calls = 0
         self.status = Status(None)
+        self.notify = Notifier()    # systemd: READY=1, STATUS=, WATCHDOG=1 (sdnotify.py)
+        self.ready = False
+        self.lock = None
 
     def _open_storage(self):
         spool = self.config.spool_dir
@@ -61,7 +65,10 @@ class Box:
         if tightened:
             log.warning("spool: %d file(s) and folder(s) under %s were readable by others; "
                         "now the service's only (0600/0700)", tightened, spool)
+        self.lock = BoxLock(spool)      # how `lawline check` knows a box runs on this spool
+        self.lock.acquire()
         self.status = Status(spool / "state.json")
+        self.status.on_change = lambda parts: self.notify.status(self.status_line())
         # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
         self.office = Office(self.config, spool, damaged_dir=spool / "damaged")
         self.cases = self.office.cases
@@ -110,6 +117,11 @@ class Box:
         except RuntimeError:
             log.warning("alert: not sent by SMS (no running loop)")
 
+    def status_line(self):
+        """systemd's STATUS=: waiting for calls or not, then modem, trunk, upstream."""
+        return (("waiting for calls" if self.ready else "starting") + "; " +
+                status_summary(self.status.parts))
+
     async def run(self, stop):
         cfg = self.config
         missing = self.prompts.missing()
@@ -124,7 +136,8 @@ class Box:
                               ca_file=cfg.trunk.ca_file or None,
                               trusted=trunk_addresses(cfg))   # sip/door.py
         self.core.start()
-        tasks = []
+        # The watchdog is fed from this loop from here on: a hung loop is restarted.
+        tasks = [asyncio.ensure_future(self.notify.feed_watchdog(stop))]
         try:
             if self.trunk is not None:
                 self.account = self.trunk.start(self.core)
@@ -154,8 +167,11 @@ class Box:
             tasks.append(asyncio.ensure_future(self.office.run(stop)))
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,
                      cfg.office.number, cfg.line.answer_after_rings)
+            self.ready = True   # the modem answered AT (supervisor.start); calls are awaited
+            self.notify.ready(self.status_line())
             await self._serve_calls(stop)
         finally:
+            self.notify.stopping()
             stop.set()
             for task in tasks:
                 try:
@@ -168,6 +184,8 @@ class Box:
                 self.modem.close()
             self.account = None
             self.core.stop()
+            if self.lock is not None:
+                self.lock.release()
             log.info("box: stopped")
 
     async def _serve_calls(self, stop):

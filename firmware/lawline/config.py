@@ -246,7 +246,7 @@ SCHEMA = {
            minimum=0),
     ],
     "spool": [
-        _o("dir", str, "/var/spool/lawline",
+        _o("dir", str, "/var/lib/lawline/spool",
            "Writable directory for voicemails, call records and the outbox"),
         _o("max_mb", float, 2048.0, "Most the spool may hold; when a message no longer fits "
            "callers are told the box cannot record (nothing undelivered is ever deleted)",

@@ -3,8 +3,13 @@
 Each part (modem, trunk, upstream, spool, ...) sets its state with a plain sentence; the box
 writes them to `spool/state.json` (atomically) so `lawline check` can read them while the
 service owns the modem. Failures are states, not crashes (STYLE.md 8).
+
+Whether a box is running is told by `spool/box.lock`: the box holds an exclusive flock(2) on
+it while it runs (the kernel drops it when the process dies, even by SIGKILL), so a check
+never guesses from a PID that may since belong to another process or user.
 """
 
+import fcntl
 import json
 import logging
 import os
@@ -20,6 +25,7 @@ class Status:
     def __init__(self, path):
         self.path = Path(path) if path else None
         self.parts = {}
+        self.on_change = None   # called with the parts after each change (systemd STATUS=)
 
     def set(self, part, state, message):
         """Record a part's state; logs only when it changes (one line per decision)."""
@@ -31,6 +37,9 @@ class Status:
         else:
             self.parts[part]["since"] = old["since"]
         self.save()
+        if self.on_change is not None and (old is None or
+                                           (old["state"], old["message"]) != (state, message)):
+            self.on_change(self.parts)
 
     def get(self, part):
         return self.parts.get(part)
@@ -47,14 +56,57 @@ class Status:
             log.warning("status: cannot write %s: %s", self.path, exc)
 
 
-def read(path):
-    """The state file of a running box, or None when no box is running."""
+LOCK_NAME = "box.lock"
+
+
+class BoxLock:
+    """Held by the running box: an exclusive lock on spool/box.lock. A second box on the same
+    spool is refused (it would answer the same modem and write the same outbox)."""
+
+    def __init__(self, spool):
+        self.path = Path(spool) / LOCK_NAME
+        self._fd = None
+
+    def acquire(self):
+        from .errors import LawlineError
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LawlineError(f"another box is already running on the spool {self.path.parent} "
+                               f"(it holds {self.path})") from None
+        self._fd = fd
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def running(spool):
+    """True while a box holds spool/box.lock (needs only read access to the file)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        fd = os.open(Path(spool) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
+def read(path):
+    """The state file of a running box, or None when no box is running on that spool."""
+    path = Path(path)
+    if not running(path.parent):
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    try:
-        os.kill(data["pid"], 0)
-    except (OSError, KeyError, TypeError):
-        return None
-    return data

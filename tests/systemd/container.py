@@ -1,0 +1,173 @@
+"""A booted Debian with systemd as PID 1 (systemd-nspawn), running systemd/lawline.service as
+shipped, with the host's venv and repo bind-mounted read-only and the loopback line's box
+ports passed in as /dev/lawline-at and /dev/lawline-audio (the names board/ udev rules give
+real modems). The test talks to the container's systemd with `nsenter` + `systemctl`: no
+D-Bus or machined is needed on the host (shared reference/test-servers.md).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ROOTFS_SCRIPT = Path(__file__).with_name("rootfs.sh")
+DATA = "/var/lib/lawline"          # StateDirectory=lawline in the unit
+
+
+def build_rootfs():
+    """The cached root (built by rootfs.sh on the first run: mmdebstrap, about a minute)."""
+    out = subprocess.run([str(ROOTFS_SCRIPT)], check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def _nspawn_runtime_dir():
+    """systemd-nspawn keeps per-container state under /run/systemd/nspawn and fails tidying
+    it up unless that is a tmpfs of its own (shared reference/test-servers.md)."""
+    path = Path("/run/systemd/nspawn")
+    path.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mountpoint", "-q", str(path)]).returncode != 0:
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True)
+
+
+def _python_home():
+    """Where the venv's interpreter lives; bound into the container when it is not the
+    container's own /usr/bin/python3 (a pyenv build, for instance)."""
+    base = Path(sys.base_prefix).resolve()
+    return None if base == Path("/usr") else base
+
+
+class Container:
+    def __init__(self, workdir, root, box_at, box_audio, config_text, watchdog_sec=4):
+        self.dir = Path(workdir)
+        self.root = Path(root)
+        self.data = self.dir / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.etc = self.dir / "etc"
+        self.etc.mkdir(exist_ok=True)
+        (self.etc / "lawline.toml").write_text(config_text, encoding="utf-8")
+        self.box_at, self.box_audio = box_at, box_audio
+        self.watchdog_sec = watchdog_sec
+        self.proc = None
+        self.leader = None
+        self.log_path = self.dir / "container.log"
+
+    def _dropin(self):
+        """What differs from the image: the venv is the host's (not /opt/lawline/venv), a
+        short watchdog and restart delay so the test is quick. Nothing else is relaxed
+        except ProtectHome, to let the bound interpreter under /root or /home through."""
+        venv_python = Path(sys.executable)
+        lines = ["[Service]", "ExecStart=",
+                 f"ExecStart={venv_python} -m lawline -v run --config /etc/lawline/lawline.toml",
+                 f"WatchdogSec={self.watchdog_sec}", "RestartSec=1"]
+        binds = [p for p in (_python_home(), REPO) if p is not None]
+        if any(str(p).startswith(("/root", "/home")) for p in binds):
+            lines += ["ProtectHome=tmpfs",
+                      "BindReadOnlyPaths=" + " ".join(str(p) for p in binds
+                                                      if str(p).startswith(("/root", "/home")))]
+        path = self.etc / "test.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def boot(self, timeout=60):
+        _nspawn_runtime_dir()
+        binds = [f"--bind={self.box_at}:/dev/lawline-at",
+                 f"--bind={self.box_audio}:/dev/lawline-audio",
+                 f"--bind={self.data}:{DATA}",
+                 f"--bind-ro={self.etc / 'lawline.toml'}:/etc/lawline/lawline.toml",
+                 f"--bind-ro={REPO / 'systemd/lawline.service'}:/etc/systemd/system/lawline.service",
+                 f"--bind-ro={self._dropin()}:/etc/systemd/system/lawline.service.d/test.conf",
+                 f"--bind-ro={REPO / 'systemd/lawline.sysusers'}:/etc/sysusers.d/lawline.conf",
+                 f"--bind-ro={REPO}"]
+        home = _python_home()
+        if home is not None:
+            binds.append(f"--bind-ro={home}")
+        venv = Path(sys.prefix)
+        if not str(venv).startswith(str(REPO)):
+            binds.append(f"--bind-ro={venv}")
+        argv = ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--register=no",
+                "--keep-unit", "--volatile=overlay", "--machine", "lawline-test", *binds,
+                "/lib/systemd/systemd", "--log-target=console",
+                # systemd as PID 1 in a container reads its "kernel command line" from argv
+                "systemd.wants=lawline.service"]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while self.leader is None:
+            self.leader = self._find_leader()
+            if self.proc.poll() is not None:
+                raise RuntimeError("systemd-nspawn exited:\n" + self.log_text()[-3000:])
+            if time.monotonic() > deadline:
+                raise TimeoutError("the container's systemd did not start")
+            time.sleep(0.05)
+        return self
+
+    def _find_leader(self):
+        """PID (on the host) of the container's systemd: the child of systemd-nspawn."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid:
+                return int(entry)
+        return None
+
+    def run(self, *argv, check=True, timeout=30):
+        """A command inside the container (its mounts, PID namespace and so its systemd)."""
+        out = subprocess.run(["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-p", "-r",
+                              "-w", *argv], capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} in the container: exit {out.returncode}: "
+                               f"{out.stdout}{out.stderr}")
+        return out.stdout
+
+    def show(self, unit="lawline.service"):
+        """systemctl show as a dict (ActiveState, SubState, StatusText, NRestarts, MainPID)."""
+        text = self.run("systemctl", "show", unit, "-p", "ActiveState,SubState,StatusText,"
+                        "NRestarts,MainPID,Result,ExecMainStatus,ExecMainCode", check=False)
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.show()
+            if predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}; last "
+                                   f"state {state}\n--- journal ---\n{self.journal()[-4000:]}")
+            time.sleep(0.1)
+
+    def journal(self, unit="lawline.service"):
+        return self.run("journalctl", "--no-pager", "-o", "short-monotonic", "-u", unit,
+                        check=False)
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def poweroff(self, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None and self.leader:
+            self.run("systemctl", "poweroff", check=False)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        return self.proc.returncode
+
+
+def tools_missing():
+    return [t for t in ("systemd-nspawn", "mmdebstrap", "nsenter") if shutil.which(t) is None]
