@@ -19,6 +19,7 @@ else:  # Raspberry Pi OS bullseye and older
     import tomli as tomllib
 
 from .errors import ConfigError
+from .sip.dialplan import DEFAULT_ALLOW as DEFAULT_DIAL_ALLOW
 
 REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -140,14 +141,13 @@ SCHEMA = {
     # errors. International, premium, information-service, satellite and service-number
     # prefixes are barred whatever these say.
     "dialplan": [
-        _o("allow", list, ["1[3-9]XXXXXXXXX", "{area}[2-9]XXXXXX", "{area}[2-9]XXXXXXX",
-                           "[2-9]XXXXXX", "[2-9]XXXXXXX"],
+        _o("allow", list, list(DEFAULT_DIAL_ALLOW),
            "Numbers the box may dial, whole numbers in national form (+86 dropped): digits, "
            "X any digit, [2-9] one digit of a range, {area} the area code; default: mobiles "
            "and the county's landlines"),
         _o("deny", list, [], "Beginnings of numbers never to dial, on top of the built-in "
-           "barred prefixes (00 and + abroad, 1259X, 160, 168, 169, 179XX, 95, 96, satellite "
-           "1349 and 174), like [\"0773110\"]"),
+           "barred prefixes (00 and + abroad, 1259X, 16x but the mobile 162/165/166/167, "
+           "179XX, 95, 96, satellite 1349 and 174), like [\"0773110\"]"),
     ],
     "hours": [
         _o("always_open", bool, False, "Staffed around the clock (7x24): never play the "
