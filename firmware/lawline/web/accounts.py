@@ -16,7 +16,6 @@ which may be about them (DESIGN.md, Security; field.md (b) 7).
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -352,7 +351,3 @@ class Accounts:
 
 def _digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def dumps(value):
-    return json.dumps(value, ensure_ascii=False)

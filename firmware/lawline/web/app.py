@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -211,7 +211,3 @@ def build(cfg, data_dir):
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.web = web
     return app
-
-
-def empty(status=204):
-    return Response(status_code=status)

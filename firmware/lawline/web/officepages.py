@@ -27,7 +27,7 @@ from ..duty import sheets
 from ..duty.roster import load_file
 from ..errors import ConfigError
 from ..records import report
-from .accounts import ROLES, AccountError
+from .accounts import AccountError
 from . import fmt
 
 log = logging.getLogger("lawline.web")
@@ -368,4 +368,3 @@ ROUTES = [
     ("/users/{name}/unlock", user_unlock, ["POST"], ("head",)),
     ("/audit", audit_page, ["GET"], ("head",)),
 ]
-ROLE_CHOICES = ROLES
