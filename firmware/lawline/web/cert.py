@@ -46,6 +46,10 @@ def make_self_signed(cert, key, bind=""):
     old = os.umask(0o077)
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise LawlineError("web: no certificate yet and no 'openssl' command to make one: "
+                           "install Debian's openssl, or set [web] cert_file and key_file "
+                           "to the office's own certificate") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LawlineError(f"web: cannot make a certificate with openssl: {exc}") from None
     finally:
