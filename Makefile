@@ -61,5 +61,19 @@ bench: prompts
 	$(PY) -m lawline_rig.sipbench
 	$(PY) -m lawline_rig.webbench
 
+# The Raspberry Pi image (README "The SD-card image"): as root on Debian 12; not in `make test`.
+# Cached under build/ (wheel, chroots, base rootfs); the long steps run at nice 19.
+.PHONY: pjsua2-arm64 image image-test
+pjsua2-arm64:
+	nice -n 19 image/pjsua2-arm64.sh wheel
+	flock /tmp/lawline-realtime.lock image/pjsua2-arm64.sh proof
+
+image: prompts
+	nice -n 19 image/pjsua2-arm64.sh wheel
+	nice -n 19 image/build-image.sh all
+
+image-test: deps
+	flock /tmp/lawline-realtime.lock $(PY) tests/image/run_image_test.py
+
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Builds the lawline SD-card image for a Raspberry Pi 4/5 (arm64): Debian bookworm with
+# raspi-firmware and linux-image-arm64, the box in a venv at /opt/lawline/venv, the arm64 pjsua2
+# wheel (image/pjsua2-arm64.sh), prompts rendered on the host, systemd units, udev rules, a
+# read-only root, a data partition (LABEL=LAWDATA) and first boot from the FAT partition.
+#
+#   image/build-image.sh [base|rootfs|img|xz|all]     (default all; `make image`)
+#
+#   base    mmdebstrap arm64 rootfs with kernel, initramfs, Pi firmware (cached: build/image/base)
+#   rootfs  copy of base + lawline venv, wheel, prompts, units, config (build/image/rootfs)
+#   img     build/image/lawline-arm64.img: p1 FAT (RASPIFIRM, /boot/firmware), p2 ext4
+#           (RASPIROOT, /, read-only), p3 ext4 (LAWDATA, /data: the box's state, /etc/lawline,
+#           the journal, ssh keys). No loop devices: mkfs.vfat -C + mcopy, mke2fs -d, sfdisk, dd.
+#   xz      build/image/lawline-arm64.img.xz
+#
+# Why Debian and not Raspberry Pi OS: archive.raspberrypi.com is not reachable from the build
+# machines (only Debian's mirrors are), and Debian's raspi-firmware + linux-image-arm64 boot a
+# Pi 4 and a Pi 3 (Pi 5: needs Raspberry Pi's kernel; not covered by Debian 12's 6.1).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+BUILD=${BUILD:-$repo/build}
+OUT=$BUILD/image
+BASE=$OUT/base
+ROOTFS=$OUT/rootfs
+IMG=$OUT/lawline-arm64.img
+WHEELS=$BUILD/wheels
+# Sizes in MiB. The whole image is 2 GiB (a power of two, as qemu's raspi machines need).
+FAT_START=4 FAT_SIZE=252 ROOT_SIZE=1536 DATA_SIZE=256
+BASE_PACKAGES=systemd-sysv,systemd-timesyncd,systemd-resolved,udev,kmod,dbus,e2fsprogs,dosfstools,fdisk,iproute2,netbase,ca-certificates,tzdata,linux-image-arm64,raspi-firmware,initramfs-tools,zstd,python3,python3-venv,libpython3.11,libportaudio2,libasound2,libssl3,openssh-server,alsa-utils
+stage=${1:-all}
+need_root
+
+base() {
+    local stamp="$BASE/.lawline-base"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$BASE_PACKAGES" ]; then
+        log "base rootfs cached: $BASE"; return 0
+    fi
+    host_tools mmdebstrap arch-test
+    arm64_binfmt
+    rm -rf "$BASE" "$BASE.tmp"; mkdir -p "$OUT"
+    log "mmdebstrap arm64 $SUITE base rootfs (kernel, initramfs, raspi-firmware) -> $BASE"
+    local t0=$SECONDS
+    # initramfs: update_initramfs=no while packages go in, so the trigger does not build the
+    # initrd a second time under qemu-user; it is built once below (and copied to the FAT by
+    # raspi-firmware's post-update hook).
+    mmdebstrap --arch=arm64 --variant=minbase --components=main,non-free-firmware \
+        --include="$BASE_PACKAGES" \
+        --essential-hook='mkdir -p "$1/etc/initramfs-tools"; echo "update_initramfs=no" > "$1/etc/initramfs-tools/update-initramfs.conf"' \
+        --dpkgopt=force-confdef --dpkgopt=force-confold \
+        --customize-hook='
+            set -e
+            root=$1
+            ver=$(ls "$root/lib/modules" | sort -V | tail -1)
+            conf=$root/etc/initramfs-tools/update-initramfs.conf
+            if [ -f "$conf.dpkg-dist" ]; then mv "$conf.dpkg-dist" "$conf"; else sed -i "s/^update_initramfs=.*/update_initramfs=yes/" "$conf"; fi
+            printf "%s\n" "ROOTPART=LABEL=RASPIROOT" "CONSOLES=\"tty0 ttyS1,115200\"" "CMA=0" >> "$root/etc/default/raspi-firmware"
+            if [ ! -f "$root/boot/initrd.img-$ver" ]; then chroot "$root" update-initramfs -c -k "$ver"; fi
+            chroot "$root" env DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware "$ver"
+            ls "$root/boot/firmware" > "$root/.lawline-firmware-files"' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+        "$SUITE" "$BASE.tmp" - < <(mmdebstrap_sources)
+    echo "$BASE_PACKAGES" > "$BASE.tmp/.lawline-base"
+    mv "$BASE.tmp" "$BASE"
+    log "base rootfs made in $((SECONDS - t0)) s ($(du -sh "$BASE" | cut -f1))"
+}
+
+wheel_of() { ls "$1" 2>/dev/null | head -1; }
+
+rootfs() {
+    [ -d "$BASE" ] || base
+    local pjwhl; pjwhl=$(wheel_of "$WHEELS"/pjsua2-*-linux_aarch64.whl)
+    [ -n "$pjwhl" ] || die "no arm64 pjsua2 wheel in $WHEELS: run image/pjsua2-arm64.sh (make pjsua2-arm64)"
+    ls "$repo"/prompts/zh-CN/generated/*.wav >/dev/null 2>&1 \
+        || die "prompts not rendered: run make prompts first (make image does)"
+    arm64_binfmt
+    local t0=$SECONDS
+    log "rootfs: copy of base -> $ROOTFS"
+    rm -rf "$ROOTFS"; cp -a "$BASE" "$ROOTFS"
+    local R=$ROOTFS
+
+    # The box package only (the `lawline` distribution of pyproject.toml; never rig/).
+    log "rootfs: lawline wheel (host build, pure Python)"
+    rm -rf "$OUT/dist"; mkdir -p "$OUT/dist"
+    python3 -m pip wheel -q --no-deps -w "$OUT/dist" "$repo" >&2
+    local lwhl; lwhl=$(wheel_of "$OUT"/dist/lawline-*.whl)
+    [ -n "$lwhl" ] || die "no lawline wheel built"
+    mkdir -p "$R/tmp/wheels"; cp "$lwhl" "$pjwhl" "$R/tmp/wheels/"
+
+    log "rootfs: venv /opt/lawline/venv (pip in the arm64 chroot, host CA bundle for this step only)"
+    chroot_ca_copy "$R"; cp /etc/resolv.conf "$R/tmp/resolv.conf"
+    rm -f "$R/etc/resolv.conf.lawline"; mv "$R/etc/resolv.conf" "$R/etc/resolv.conf.lawline" 2>/dev/null || true
+    cp "$R/tmp/resolv.conf" "$R/etc/resolv.conf"
+    in_chroot "$R" PIP_CERT=/tmp/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 -- sh -ec '
+        python3 -m venv /opt/lawline/venv
+        /opt/lawline/venv/bin/pip install -q /tmp/wheels/'"$(basename "$pjwhl")"' /tmp/wheels/'"$(basename "$lwhl")"' \
+            lgpio rpi-lgpio
+        /opt/lawline/venv/bin/pip list --format=freeze > /opt/lawline/packages.txt
+        cd / && /opt/lawline/venv/bin/python -c "import pjsua2, lawline.app, gpiozero, lgpio, RPi.GPIO, sounddevice"'
+    rm -f "$R/etc/resolv.conf"; mv "$R/etc/resolv.conf.lawline" "$R/etc/resolv.conf" 2>/dev/null || true
+    chroot_ca_remove "$R"; rm -rf "$R/tmp/wheels" "$R/tmp/resolv.conf" "$R/root/.cache"
+    find "$R/opt/lawline/venv" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null || true
+    in_chroot "$R" -- /opt/lawline/venv/bin/python -m compileall -q /opt/lawline/venv/lib >/dev/null || true
+
+    # Prompts: rendered on the host (espeak-ng + sox, same Debian versions) and copied: the root
+    # is read-only, so they cannot be rendered on the box, and the image carries no TTS.
+    # The package looks for its bundled prompts at <site-packages>/../prompts.
+    mkdir -p "$R/opt/lawline/prompts"
+    cp -a "$repo/prompts/zh-CN" "$R/opt/lawline/prompts/"
+    ln -sfn /opt/lawline/prompts "$R/opt/lawline/venv/lib/python3.11/prompts"
+
+    log "rootfs: units, udev rules, read-only root, data partition, first boot"
+    install -d "$R/usr/lib/lawline"
+    install -m 0755 "$here/firstboot.sh" "$R/usr/lib/lawline/firstboot.sh"
+    install -m 0755 "$here/rootfs/imagetest.sh" "$R/usr/lib/lawline/imagetest.sh"
+    [ -f "$repo/systemd/lawline.sysusers" ] && install -m 0644 "$repo/systemd/lawline.sysusers" "$R/usr/lib/sysusers.d/lawline.conf"
+    in_chroot "$R" -- systemd-sysusers
+    local u enable=()
+    for u in "$repo"/systemd/*.service "$here/rootfs/lawline-imagetest.service"; do
+        install -m 0644 "$u" "$R/etc/systemd/system/$(basename "$u")"
+        grep -q '^\[Install\]' "$u" && enable+=("$(basename "$u")")
+    done
+    for u in "$repo"/board/*.rules "$here/rootfs/99-lawline-imagetest.rules"; do
+        [ -f "$u" ] && install -m 0644 "$u" "$R/etc/udev/rules.d/$(basename "$u")"
+    done
+    install -m 0644 "$here/rootfs/fstab" "$R/etc/fstab"
+    install -d "$R/etc/systemd/journald.conf.d" "$R/etc/systemd/system/ssh.service.d" \
+        "$R/etc/systemd/system/systemd-networkd-wait-online.service.d" "$R/etc/systemd/network"
+    install -m 0644 "$here/rootfs/journald.conf" "$R/etc/systemd/journald.conf.d/lawline.conf"
+    install -m 0644 "$here/rootfs/sshd.conf" "$R/etc/ssh/sshd_config.d/lawline.conf"
+    install -m 0644 "$here/rootfs/ssh-lawline.conf" "$R/etc/systemd/system/ssh.service.d/lawline.conf"
+    install -m 0644 "$here/rootfs/wait-online.conf" "$R/etc/systemd/system/systemd-networkd-wait-online.service.d/lawline.conf"
+    install -m 0644 "$here/rootfs/wired.network" "$R/etc/systemd/network/10-wired.network"
+    rm -f "$R"/etc/ssh/ssh_host_*          # never one host key shared by every box
+    echo lawline > "$R/etc/hostname"
+    printf '127.0.0.1\tlocalhost\n127.0.1.1\tlawline\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$R/etc/hosts"
+    ln -sfn /usr/share/zoneinfo/Asia/Shanghai "$R/etc/localtime"; echo Asia/Shanghai > "$R/etc/timezone"
+    ln -sfn ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
+    : > "$R/etc/machine-id"; rm -f "$R/var/lib/dbus/machine-id"
+    install -d -m 0755 "$R/data" "$R/var/lib/lawline" "$R/etc/lawline" "$R/var/log/journal"
+    in_chroot "$R" -- systemctl enable "${enable[@]}" systemd-networkd.service systemd-resolved.service \
+        systemd-timesyncd.service >/dev/null
+    in_chroot "$R" -- systemctl disable ssh.socket >/dev/null 2>&1 || true
+    in_chroot "$R" -- systemctl enable ssh.service >/dev/null
+    # no login password anywhere: root is locked (console and SSH key only)
+    in_chroot "$R" -- passwd -l root >/dev/null
+    # the kernel mounts the root read-only from the start
+    sed -i 's/ rw / ro /' "$R/boot/firmware/cmdline.txt"
+    install -m 0644 "$here/rootfs/README-LAWLINE.txt" "$R/boot/firmware/README-LAWLINE.txt"
+    rm -rf "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/* "$R"/var/log/* "$R"/tmp/* 2>/dev/null || true
+    install -d -m 0755 "$R/var/log/journal"
+    log "rootfs done in $((SECONDS - t0)) s ($(du -sh "$R" | cut -f1))"
+}
+
+img() {
+    [ -d "$ROOTFS" ] || die "no rootfs: $0 rootfs"
+    host_tools dosfstools mtools e2fsprogs fdisk
+    local t0=$SECONDS w=$OUT/img.work
+    rm -rf "$w"; mkdir -p "$w/fat" "$w/data"
+    # p1: the FAT boot partition, from the rootfs' /boot/firmware
+    mkfs.vfat -C -F 32 -n RASPIFIRM "$w/boot.vfat" $((FAT_SIZE * 1024)) >/dev/null
+    mcopy -s -i "$w/boot.vfat" "$ROOTFS"/boot/firmware/* ::
+    # p2: the root, /boot/firmware left as an empty mount point
+    mkdir -p "$w/empty"
+    mv "$ROOTFS/boot/firmware" "$w/firmware.aside"; mkdir "$ROOTFS/boot/firmware"
+    mke2fs -q -t ext4 -L RASPIROOT -d "$ROOTFS" "$w/root.ext4" "${ROOT_SIZE}M" || { rmdir "$ROOTFS/boot/firmware"; mv "$w/firmware.aside" "$ROOTFS/boot/firmware"; die "mke2fs root"; }
+    rmdir "$ROOTFS/boot/firmware"; mv "$w/firmware.aside" "$ROOTFS/boot/firmware"
+    # p3: LAWDATA, its layout made here with the image's lawline user and journal group
+    local uid gid jgid
+    uid=$(awk -F: '$1=="lawline"{print $3}' "$ROOTFS/etc/passwd"); gid=$(awk -F: '$1=="lawline"{print $4}' "$ROOTFS/etc/passwd")
+    jgid=$(awk -F: '$1=="systemd-journal"{print $3}' "$ROOTFS/etc/group")
+    mkdir -p "$w/data/lawline" "$w/data/etc-lawline" "$w/data/journal" "$w/data/ssh"
+    chown "$uid:$gid" "$w/data/lawline" "$w/data/etc-lawline"; chmod 0700 "$w/data/lawline" "$w/data/etc-lawline" "$w/data/ssh"
+    chown "0:$jgid" "$w/data/journal"; chmod 2755 "$w/data/journal"
+    mke2fs -q -t ext4 -L LAWDATA -d "$w/data" "$w/data.ext4" "${DATA_SIZE}M"
+    # the disk: MBR, p1 FAT32 LBA (bootable), p2 and p3 Linux
+    local total=$((FAT_START + FAT_SIZE + ROOT_SIZE + DATA_SIZE))
+    rm -f "$IMG"; truncate -s "${total}M" "$IMG"
+    sfdisk -q "$IMG" <<SF
+label: dos
+start=${FAT_START}MiB, size=${FAT_SIZE}MiB, type=c, bootable
+start=$((FAT_START + FAT_SIZE))MiB, size=${ROOT_SIZE}MiB, type=83
+start=$((FAT_START + FAT_SIZE + ROOT_SIZE))MiB, size=${DATA_SIZE}MiB, type=83
+SF
+    dd if="$w/boot.vfat" of="$IMG" bs=1M seek=$FAT_START conv=notrunc,sparse status=none
+    dd if="$w/root.ext4" of="$IMG" bs=1M seek=$((FAT_START + FAT_SIZE)) conv=notrunc,sparse status=none
+    dd if="$w/data.ext4" of="$IMG" bs=1M seek=$((FAT_START + FAT_SIZE + ROOT_SIZE)) conv=notrunc,sparse status=none
+    rm -rf "$w"
+    log "image: $IMG $(stat -c %s "$IMG") bytes ($(du -h "$IMG" | cut -f1) allocated), made in $((SECONDS - t0)) s"
+}
+
+xzimg() {
+    local t0=$SECONDS
+    nice -n 19 xz -T2 -6 -k -f "$IMG"
+    log "compressed: $IMG.xz $(stat -c %s "$IMG.xz") bytes in $((SECONDS - t0)) s"
+}
+
+case $stage in
+    base) base ;;
+    rootfs) rootfs ;;
+    img) img ;;
+    xz) xzimg ;;
+    all) base; rootfs; img; xzimg ;;
+    *) die "unknown stage $stage (base|rootfs|img|xz|all)" ;;
+esac
