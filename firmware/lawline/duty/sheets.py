@@ -120,7 +120,8 @@ def _xlsx_rows(path):
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, and NotImplementedError for a
+        # damaged version field, EOFError, ValueError...: all mean a damaged file
         raise SheetError(f"rota file {path}: not a readable .xlsx workbook ({exc})") from None
     if unpacked > MAX_UNPACKED_BYTES:
         raise SheetError(f"rota file {path}: unpacks to {unpacked} bytes; a rota workbook is "
