@@ -4,14 +4,21 @@ Validates the configuration, then either reads the running box's own states (whe
 service is up it owns the modem, so the check must not touch the port) or probes the modem
 itself: AT, SIM, signal, network registration. Then prompts, spool and upstream.
 Exit code: 0 all fine or warnings only, 1 something is broken, 2 the config is wrong.
+
+The check only reads: it never writes into the prompts directory or the spool, and it finds
+a running box by the lock the box holds on its spool (status.py), never by signalling a PID.
 """
 
 import asyncio
+import ctypes
+import importlib.util
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 
 from . import config as configuration
 from . import status as box_status
@@ -19,6 +26,12 @@ from .call.prompts import Prompts
 from .errors import LawlineError
 
 MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+PJSUA2_FIX = ("pjsua2 (the SIP and media core) is not installed in this Python: on the Pi "
+              "install the arm64 wheel (build/wheels/pjsua2-*.whl, built by "
+              "tools/build-pjsua2.sh) with `pip install`; on x86-64 `pip install pjsua2-python`")
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+TIME_ERROR = 5      # adjtimex(2): the kernel clock is not synchronised (STA_UNSYNC)
 
 
 class Report:
@@ -83,20 +96,146 @@ async def probe_modem(cfg, report):
 
 
 def check_upstream(cfg, report):
+    """One HEAD to [upstream] url with its own CA file and token or basic auth, as uploads
+    use them: a refused credential or an unknown CA shows here, not at the first voicemail."""
     if not cfg.upstream.url:
         report.add("warn", "upstream", "no [upstream] url: voicemails stay on this box")
         return
+    from .sync.http import UploadError
+    from .sync.settings import UPSTREAM, build_targets
     try:
-        req = urllib.request.Request(cfg.upstream.url, method="HEAD")
-        urllib.request.urlopen(req, timeout=5)
-        report.add("ok", "upstream", f"{cfg.upstream.url} answers")
-    except urllib.error.HTTPError as exc:
-        # Any HTTP answer means the server is there; PUT permissions are proven by uploads.
-        report.add("ok", "upstream", f"{cfg.upstream.url} answers (HTTP {exc.code} to HEAD)")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        report.add("warn", "upstream", f"{cfg.upstream.url} unreachable ({reason}); messages "
-                   "wait in the outbox")
+        target = build_targets(cfg).sinks[UPSTREAM]
+    except LawlineError as exc:
+        report.add("fail", "upstream", str(exc))
+        return
+    url = cfg.upstream.url
+    try:
+        code = target.probe()
+    except UploadError as exc:
+        report.add("warn", "upstream", f"{url} unreachable ({exc.reason}); messages wait in "
+                   "the outbox")
+        return
+    if code in (401, 403):
+        how = "token" if cfg.upstream.token_file else \
+            "user name and password" if cfg.upstream.username else "no credentials"
+        report.add("fail", "upstream", f"{url} refused the {how} (HTTP {code} to HEAD): "
+                   "uploads will be refused too")
+    else:
+        # Any other answer means the server is there and took the credentials; PUT
+        # permissions are proven by uploads.
+        report.add("ok", "upstream", f"{url} answers (HTTP {code} to HEAD"
+                   f"{', with its CA file' if cfg.upstream.ca_file else ''})")
+
+
+def check_pjsua2(report):
+    try:
+        found = importlib.util.find_spec("pjsua2") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        report.add("fail", "pjsua2", PJSUA2_FIX)
+        return False
+    report.add("ok", "pjsua2", "installed")
+    return True
+
+
+def check_prompts(cfg, report):
+    """Every prompt has audio on disk (recorded NAME.wav or generated/NAME.wav). Nothing is
+    rendered or written here."""
+    prompts = Prompts(cfg.prompts_dir)
+    texts = sorted(p.stem for p in prompts.dir.glob("*.txt")) if prompts.dir.is_dir() else []
+    if not texts:
+        report.add("fail", "prompts", f"no prompt texts in {prompts.dir}: the box has "
+                   "nothing to say (wrong [prompts] dir?)")
+        return
+    missing = [name for name in prompts.names() if not prompts.has_audio(name)]
+    if missing:
+        report.add("fail", "prompts", f"{len(missing)} of {len(prompts.names())} prompts have "
+                   f"no audio in {prompts.dir}: {', '.join(missing)}; run 'lawline prompts "
+                   f"{prompts.dir}' or record them")
+    else:
+        report.add("ok", "prompts", f"all {len(prompts.names())} prompts have audio in "
+                   f"{prompts.dir}")
+
+
+def system_zone(localtime=Path("/etc/localtime"), environ=None):
+    """The system's time zone name: $TZ, else where /etc/localtime points, else
+    /etc/timezone; None when none says."""
+    env = os.environ if environ is None else environ
+    tz = env.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    target = os.path.realpath(localtime)
+    if "zoneinfo/" in target:
+        return target.split("zoneinfo/", 1)[1]
+    try:
+        return Path("/etc/timezone").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def kernel_clock_state():
+    """adjtimex(2) with no changes: its return value (TIME_ERROR: not synchronised)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+    return libc.adjtimex(buf)
+
+
+def check_clock(cfg, report, zone=None, synced_flag=TIMESYNC_FLAG, clock_state=None):
+    """Time zone and synchronisation: office hours follow [office] timezone either way, but
+    logs, case numbers and call records use the system's clock and zone."""
+    want = cfg.office.timezone
+    zone = zone if zone is not None else system_zone()
+    if zone != want:
+        report.add("warn", "clock", f"system time zone is {zone or 'unknown'}, not the "
+                   f"office's {want} ([office] timezone): logs and case numbers use the "
+                   f"system's; fix with `timedatectl set-timezone {want}`")
+    if Path(synced_flag).exists():
+        report.add("ok", "clock", "synchronised (systemd-timesyncd)")
+        return
+    try:
+        state = kernel_clock_state() if clock_state is None else clock_state()
+    except (OSError, AttributeError) as exc:
+        report.add("warn", "clock", f"cannot tell whether the clock is synchronised: {exc}")
+        return
+    if state == TIME_ERROR:
+        report.add("warn", "clock", "not synchronised (no NTP yet): office hours, the rota and "
+                   "timestamps may be wrong; check the network and `systemctl status "
+                   "systemd-timesyncd`")
+    elif zone == want:
+        report.add("ok", "clock", f"synchronised, time zone {zone}")
+
+
+def check_trunk(cfg, report, timeout=None):
+    """Without a running box: register once with the [trunk] (password file mode checked
+    first), in a process of its own (pjsua2 allows one endpoint per process)."""
+    from .sip.trunk import configured
+    if not configured(cfg):
+        return
+    if cfg.path is None:
+        report.add("warn", "trunk", "not probed (no config file)")
+        return
+    limit = timeout or cfg.trunk.reply_timeout + 15
+    try:
+        out = subprocess.run([sys.executable, "-m", "lawline.sip.trunk", "--config",
+                              str(cfg.path)], capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        report.add("fail", "trunk", f"no result from one REGISTER within {limit:g} s")
+        return
+    if out.returncode == 0:
+        report.add("ok", "trunk", out.stdout.strip().splitlines()[-1])
+    elif out.returncode == 1 and out.stdout.strip():
+        report.add("fail", "trunk", out.stdout.strip().splitlines()[-1])
+    else:
+        lines = (out.stderr.strip() or out.stdout.strip() or f"exit {out.returncode}")
+        report.add("fail", "trunk", lines.splitlines()[-1].replace("lawline: ", ""))
+
+
+def check_lab_defaults(cfg, report):
+    unset = configuration.still_lab_defaults(cfg)
+    if unset:
+        report.add("warn", "config", "still the example's lab values (set them for this "
+                   f"office): {', '.join(unset)}")
 
 
 def check_storage(cfg, report):
@@ -157,13 +296,10 @@ def main(args):
         report.add("fail", "config", str(exc))
         return 2
     report.add("ok", "config", f"{args.config} is valid")
-    prompts = Prompts(cfg.prompts_dir)
-    missing = prompts.missing()
-    if missing:
-        report.add("fail", "prompts", f"no audio for {', '.join(missing)}: run 'make prompts' "
-                   "or record them")
-    else:
-        report.add("ok", "prompts", f"{len(prompts.names())} prompts in {prompts.dir}")
+    check_lab_defaults(cfg, report)
+    have_pjsua2 = check_pjsua2(report)
+    check_prompts(cfg, report)
+    check_clock(cfg, report)
     spool = cfg.spool_dir
     if spool.exists():
         free = shutil.disk_usage(spool).free / 2**20
@@ -176,8 +312,11 @@ def main(args):
         report.add("ok", "box", f"running (pid {running['pid']}); its own view follows")
         for part, st in sorted(running["parts"].items()):
             report.add(st["state"], part, st["message"])
-    elif not args.no_modem:
-        asyncio.run(probe_modem(cfg, report))
+    else:
+        if not args.no_modem:
+            asyncio.run(probe_modem(cfg, report))
+        if have_pjsua2:
+            check_trunk(cfg, report)
     from .sip.door import exposure  # where SIP listens, who may send (DESIGN.md, Security)
     state, text = exposure(cfg)
     report.add(state, "SIP", text)

@@ -33,8 +33,15 @@ def setup_logging(verbose=False):
 
 
 def _cmd_run(args):
-    from . import app, config
+    from . import config
     cfg = config.load(args.config)
+    try:
+        from . import app
+    except ModuleNotFoundError as exc:
+        if exc.name != "pjsua2":
+            raise
+        from .check import PJSUA2_FIX
+        raise LawlineError(f"cannot run the box: {PJSUA2_FIX}") from None
     return app.run(cfg)
 
 

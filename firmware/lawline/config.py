@@ -35,6 +35,7 @@ class Option:
     maximum: float = None
     choices: tuple = None
     pattern: str = None
+    office_sets: bool = False   # a lab default every office must replace (lawline check)
 
 
 def _o(*args, **kw):
@@ -44,12 +45,16 @@ def _o(*args, **kw):
 SCHEMA = {
     "office": [
         _o("id", str, "county-0148", "Short name of this line; upstream paths start with it",
-           pattern=r"[A-Za-z0-9._-]{1,64}"),
+           pattern=r"[A-Za-z0-9._-]{1,64}", office_sets=True),
         _o("name", str, "县法律服务专线", "Name of the line, for logs and reports"),
-        _o("number", str, "07730148", "The line's own phone number", pattern=r"\+?[0-9]{3,20}"),
+        _o("number", str, "07730148", "The line's own phone number", pattern=r"\+?[0-9]{3,20}",
+           office_sets=True),
         _o("head_mobile", str, "",
            "Mobile of the office head: cover gaps, overdue cases, complaints, low ratings and "
-           "the daily summary go there by SMS (empty: log only)", pattern=r"(\+?[0-9]{5,20})?"),
+           "the daily summary go there by SMS (empty: log only)", pattern=r"(\+?[0-9]{5,20})?",
+           office_sets=True),
+        _o("timezone", str, "Asia/Shanghai", "Time zone of the office (IANA name): office "
+           "hours and the duty rota follow it, whatever the system's time zone is"),
         _o("area_code", str, "", "The county's telephone area code with its 0, like 0773 "
            "(empty: the one [office] number starts with); the dial plan's {area}",
            pattern=r"(0[0-9]{2,3})?"),
@@ -112,7 +117,8 @@ SCHEMA = {
     ],
     "duty": [
         _o("numbers", list, ["13900000001"],
-           "Mobile numbers of the duty lawyers, called in this order for key 1"),
+           "Mobile numbers of the duty lawyers, called in this order for key 1",
+           office_sets=True),
         _o("ring_timeout", float, 20.0, "How long each duty phone may ring", "s", minimum=1),
         _o("confirm_timeout", float, 10.0,
            "After a duty phone answers: time to press 1 before it counts as not answered",
@@ -207,7 +213,8 @@ SCHEMA = {
         _o("port", int, 5060, "UDP port of the SIP stack (0 = any free port)", minimum=0,
            maximum=65535),
         _o("uri_template", str, "sip:{number}@127.0.0.1:5070",
-           "How a duty number becomes a SIP URI; {number} is replaced"),
+           "How a duty number becomes a SIP URI; {number} is replaced (a lab default: "
+           "set it, or a [trunk] registrar)", office_sets=True),
         _o("log_level", int, 1, "pjsua2 log level (0-6); its lines go to the debug log",
            minimum=0, maximum=6),
     ],
@@ -465,6 +472,30 @@ def _check_trunk(trunk):
         raise ConfigError("option 'retry_max' in section [trunk] must be at least retry_min")
 
 
+def _check_timezone(name):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"option 'timezone' in section [office]: {name!r} is not a time zone "
+                          "name like Asia/Shanghai") from None
+
+
+def still_lab_defaults(config):
+    """Options every office must set that still hold the example's lab value, as
+    "[section] option" strings (lawline check warns about them)."""
+    out = []
+    for section, options in SCHEMA.items():
+        for opt in options:
+            if not opt.office_sets:
+                continue
+            if section == "sip" and opt.name == "uri_template" and config.trunk.registrar:
+                continue    # duty phones are reached through the trunk
+            if getattr(getattr(config, section), opt.name) == opt.default:
+                out.append(f"[{section}] {opt.name}")
+    return out
+
+
 def from_dict(data, path=None):
     sections = {}
     tables = {}
@@ -508,7 +539,10 @@ def from_dict(data, path=None):
                           "nothing needs to reach the box: give the address of the network "
                           "the duty phones are on (127.0.0.1 when they are on this box)")
     _check_trunk(sections["trunk"])
+    _check_timezone(sections["office"]["timezone"])
     config = Config(sections, path)
+    from .duty import clock   # office hours and the rota follow [office] timezone
+    clock.use_zone(sections["office"]["timezone"])
     for name, entries in tables.items():
         setattr(config, name, entries)
     from .duty.desk import validate_config  # hours, shifts, dates: errors name the option
@@ -587,6 +621,8 @@ def example():
         for opt in options:
             unit = f" (unit: {opt.unit})" if opt.unit else ""
             out.append(f"# {opt.doc}{unit}")
+            if opt.office_sets:
+                out.append("# SET THIS: the value below is a lab default (lawline check warns)")
             out.append(f"{opt.name} = {_toml_value(opt.default)}")
         out.append("")
     for name, options in TABLES.items():

@@ -90,6 +90,10 @@ class Prompts:
         raise PromptMissing(f"prompt '{name}' has no audio in {self.dir}: record {name}.wav "
                             f"or run 'make prompts' to render it from {name}.txt")
 
+    def has_audio(self, name):
+        """Audio on disk for `name`, recorded or generated (nothing is made here)."""
+        return (self.dir / f"{name}.wav").exists() or (self.generated / f"{name}.wav").exists()
+
     def missing(self):
         out = []
         for name in self.names():

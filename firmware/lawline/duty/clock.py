@@ -18,6 +18,16 @@ import datetime as dt
 import time
 
 _moved = None     # (the moved "now", time.monotonic() when it was moved)
+# The office's time zone ([office] timezone, set when the config is read): office hours and
+# the rota follow it even on an image whose system time zone is UTC.
+_zone = None
+
+
+def use_zone(name):
+    """Make now() the wall-clock time of the IANA zone `name` (None: the system's)."""
+    global _zone
+    from zoneinfo import ZoneInfo
+    _zone = ZoneInfo(name) if name else None
 
 
 def move_to(when):
@@ -44,10 +54,12 @@ def faked():
 
 
 def now():
-    """Local wall-clock time as a naive datetime."""
+    """The office's wall-clock time ([office] timezone) as a naive datetime."""
     if _moved is not None:
         start, at = _moved
         return start + dt.timedelta(seconds=time.monotonic() - at)
+    if _zone is not None:
+        return dt.datetime.now(_zone).replace(tzinfo=None)
     return dt.datetime.now()
 
 

@@ -139,6 +139,26 @@ class HttpPutTarget:
         finally:
             conn.close()
 
+    def probe(self) -> int:
+        """One HEAD of the base URL with the target's own CA and credentials (for `lawline
+        check`): the HTTP status. Network and TLS failures raise UploadError."""
+        headers = {"User-Agent": f"lawline/{__version__}"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        conn = self._connect()
+        try:
+            conn.request("HEAD", self._prefix + "/", headers=headers)
+            return conn.getresponse().status
+        except (socket.timeout, TimeoutError):
+            raise UploadError(self.name, self.base_url, f"no answer within {self.timeout:g} s") \
+                from None
+        except ssl.SSLError as e:
+            raise UploadError(self.name, self.base_url, f"TLS failure: {e.reason or e}") from None
+        except (OSError, http.client.HTTPException) as e:
+            raise UploadError(self.name, self.base_url, _describe(e)) from None
+        finally:
+            conn.close()
+
     def _connect(self):
         if self._ssl is not None:
             return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
