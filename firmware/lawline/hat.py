@@ -6,14 +6,44 @@ Their demo holds it HIGH 2 s to switch on (then ~20 s until AT answers) and 3 s 
 (then ~18 s). The key toggles: a module that is already off is switched on by the "off" press,
 which is why a power cycle ends by checking that the module answers, not by trusting presses.
 
-gpiozero picks the pin factory (lgpio on the Pi); tests pass gpiozero's MockFactory and read
-the pin's history (STYLE.md: no GPIO fake of our own).
+The pin factory is chosen here, not left to gpiozero's guess: lgpio first (/dev/gpiochip*,
+the only one that works on a Pi 5, whose GPIO sits behind the RP1 chip), then RPi.GPIO
+(/dev/gpiomem, Pi 4 and older), then gpiozero's native one; the log says which. Tests pass
+gpiozero's MockFactory and read the pin's history (STYLE.md: no GPIO fake of our own).
 """
 
 import asyncio
+import importlib
 import logging
 
+from .errors import LawlineError
+
 log = logging.getLogger("lawline.hat")
+
+FACTORIES = (("lgpio", "gpiozero.pins.lgpio", "LGPIOFactory"),
+             ("RPi.GPIO", "gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+             ("native", "gpiozero.pins.native", "NativeFactory"))
+
+
+class HatError(LawlineError, RuntimeError):
+    pass
+
+
+def choose_pin_factory(choices=FACTORIES):
+    """The first pin factory that works on this board, in the order above."""
+    tried = []
+    for name, module, cls in choices:
+        try:
+            factory = getattr(importlib.import_module(module), cls)()
+        except Exception as exc:  # noqa: BLE001 (each library fails its own way off a Pi)
+            tried.append(f"{name}: {exc}")
+            continue
+        log.info("hat: GPIO through %s", name)
+        return factory
+    raise HatError("no GPIO library works on this machine (" + "; ".join(tried) + "): on a "
+                   "Raspberry Pi install lgpio (pip install lgpio) and check that the service "
+                   "may open /dev/gpiochip* (group gpio); or set [hat] power_key_pin and "
+                   "status_led_pin to 0")
 
 
 class PowerKey:
@@ -73,6 +103,8 @@ class StatusLed:
 def from_config(hat, pin_factory=None):
     """(PowerKey or None, StatusLed or None) from the [hat] section."""
     key = led = None
+    if pin_factory is None and (hat.power_key_pin or hat.status_led_pin):
+        pin_factory = choose_pin_factory()
     if hat.power_key_pin:
         key = PowerKey(hat.power_key_pin, pin_factory, hat.power_key_seconds,
                        hat.power_off_seconds)
