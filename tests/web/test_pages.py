@@ -241,3 +241,23 @@ def test_every_action_is_in_the_audit_log_and_goes_upstream_with_the_outbox(offi
     record = next(json.loads(r) for r in office.audit_items()
                   if json.loads(r)["user"] == "clerk")
     assert record["office"] == "test-county" and record["address"] == "127.0.0.1"
+
+
+def test_the_head_adds_an_account_on_the_page_and_it_can_log_in(office, context):
+    page = context.new_page()
+    login(page, office.page, "head")
+    page.goto(office.page.url + "/users")
+    form = page.locator("#add-user")
+    form.locator("input[name=name]").fill("zhao")
+    form.locator("input[name=display]").fill("赵律师")
+    form.locator("select[name=role]").select_option("duty")
+    form.locator("input[name=mobile]").fill("13900000002")
+    form.locator("input[name=password]").fill("zhao-password-1")
+    form.locator("button").click()
+    page.wait_for_load_state()
+    assert "已新建账号 zhao" in page.locator("p.notice").inner_text()
+    assert "值班人员" in page.locator("#users tr", has_text="zhao").inner_text()
+    other = context.browser.new_context(ignore_https_errors=True).new_page()
+    login(other, office.page, "zhao", "zhao-password-1")
+    assert other.locator("header .who").inner_text().startswith("赵律师")
+    other.context.close()
