@@ -117,6 +117,16 @@ class Box:
         except RuntimeError:
             log.warning("alert: not sent by SMS (no running loop)")
 
+    def _health(self):
+        """Signal, trunk, backlog, disk: to the office daily and on change (records/health)."""
+        from .line import profiles as line_profiles
+        from .records.health import Health, modem_signal
+        gsm = line_profiles.get(self.config.line.profile).kind != "v253"
+        self.health = Health(self.config, self.outbox, getattr(self.office, "sms", None),
+                             self.status, signal=modem_signal(self.modem) if gsm else None,
+                             trunk=self.trunk, mail=self.kick_upload)
+        return self.health
+
     def status_line(self):
         """systemd's STATUS=: waiting for calls or not, then modem, trunk, upstream."""
         return (("waiting for calls" if self.ready else "starting") + "; " +
@@ -165,6 +175,7 @@ class Box:
             tasks.append(asyncio.ensure_future(self.supervisor.run(stop)))
             self.office.attach_modem(self.modem)
             tasks.append(asyncio.ensure_future(self.office.run(stop)))
+            tasks.append(asyncio.ensure_future(self._health().run(stop)))
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,
                      cfg.office.number, cfg.line.answer_after_rings)
             self.ready = True   # the modem answered AT (supervisor.start); calls are awaited

@@ -207,6 +207,15 @@ SCHEMA = {
         _o("at", str, "06:00", "...at this time; the monthly report on the 1st",
            pattern=r"\d{2}:\d{2}"),
     ],
+    "health": [
+        _o("at", str, "08:00", "The box's daily status to the office (signal, trunk, uploads "
+           "waiting, disk left) at this time; it is also sent when one of them changes "
+           "(empty: only on changes)", pattern=r"(\d{2}:\d{2})?"),
+        _o("check_minutes", float, 5.0, "How often the box samples its health", "min",
+           minimum=0.1),
+        _o("sms", bool, True, "Send the status by SMS to [office] head_mobile"),
+        _o("email", bool, True, "Send it by e-mail too ([email] to), through the outbox"),
+    ],
     "sip": [
         _o("bind", str, "127.0.0.1", "Address the SIP stack (and each call's RTP) listens on; "
            "0.0.0.0 (every interface) only with a [trunk], and then warned about"),

@@ -32,7 +32,7 @@ class EmailTarget:
     """Sends each voicemail as one e-mail; other kinds are not owed to it (the outbox is
     told so through `kinds`)."""
 
-    kinds = ("voicemail",)
+    kinds = ("voicemail", "health")
 
     def __init__(self, name: str, host: str, port: int, sender: str, to: list, *,
                  username: str | None = None, password: str | None = None,
@@ -77,6 +77,8 @@ class EmailTarget:
     def build(self, item) -> EmailMessage:
         """The e-mail for one voicemail item (a DueItem with its record)."""
         record = dict(item.record or {})
+        if item.kind == "health":
+            return self._health(item, record)
         box = record.get("box", "unknown")
         box_name = BOX_NAMES.get(box, box)
         case = record.get("case_number", item.key)
@@ -115,6 +117,21 @@ class EmailTarget:
         # The record as data too, for an office that files mails into its case system.
         msg.add_attachment(json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
                            maintype="application", subtype="json", filename=f"{item.key}.json")
+        return msg
+
+    def _health(self, item, record):
+        """The box's daily or changed status (records/health.py): its text, as it went by
+        SMS; the first line is the subject."""
+        text = record.get("text", "")
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.to)
+        msg["Subject"] = text.splitlines()[0] if text else f"【{self.office_name}】设备状态"
+        msg["Date"] = email.utils.format_datetime(
+            email.utils.localtime(_from_timestamp(item.created)))
+        msg["Message-ID"] = self.message_id(item.key)
+        msg["X-Lawline-Key"] = item.key
+        msg.set_content(text + "\n", charset="utf-8", cte="base64")
         return msg
 
     def recipients(self, box):

@@ -1,0 +1,209 @@
+"""The box's health, told to the office: once a day, and when it changes.
+
+A short status by SMS to [office] head_mobile and, through the outbox, by e-mail (the mail
+target takes "health" items; the upstream gets the same record as JSON): signal strength and
+its trend over the last day, trunk registration, the outbox backlog and its age, and the disk
+left on the spool's partition. Nobody looks at a box in a cupboard until the line is dead;
+this is how the office hears about a weak antenna or a full card first.
+
+A change is a move between bands (signal good/weak/none, trunk up/down, backlog none/waiting/
+overdue, disk ok/low) that holds for two samples in a row, so one bad reading does not page
+anyone. The "upstream" part of the box's status (systemd STATUS=, lawline check) is set from
+the same sample.
+"""
+
+import asyncio
+import collections
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+
+from ..duty import clock
+
+log = logging.getLogger("lawline.health")
+
+DAY = 86400.0
+WEAK_DBM = -95          # CSQ 9: calls break up below this (reference/modems.md, signal)
+LOW_DISK_MB = 200       # what lawline check calls low, too
+TREND_DB = 6            # a change of this much over the day is a trend, less is steady
+
+
+@dataclass
+class HealthReport:
+    at: float
+    signal_dbm: int | None          # None: no reading (modem busy in a call, or no network)
+    signal_trend: str               # "rising", "falling", "steady" or "" (not enough data)
+    trunk: bool | None              # None: no trunk configured (duty phones called directly)
+    trunk_text: str
+    backlog: int                    # deliveries waiting
+    oldest_hours: float | None      # age of the oldest waiting one
+    disk_free_mb: float
+    overdue_hours: float = 4.0      # [outbox] alert_after_hours
+
+    def bands(self):
+        signal = ("none" if self.signal_dbm is None else
+                  "weak" if self.signal_dbm < WEAK_DBM else "good")
+        backlog = ("none" if not self.backlog else
+                   "overdue" if (self.oldest_hours or 0) > self.overdue_hours else "waiting")
+        return {"signal": signal, "trunk": self.trunk, "backlog": backlog,
+                "disk": "low" if self.disk_free_mb < LOW_DISK_MB else "ok"}
+
+    def troubles(self):
+        b = self.bands()
+        out = []
+        if b["signal"] != "good":
+            out.append("信号弱" if b["signal"] == "weak" else "无信号")
+        if b["trunk"] is False:
+            out.append("中继未注册")
+        if b["backlog"] == "overdue":
+            out.append("上传积压")
+        if b["disk"] == "low":
+            out.append("磁盘将满")
+        return out
+
+    def text(self, office_name):
+        """The SMS and e-mail body: one line per part, Chinese, short."""
+        when = time.strftime("%m-%d %H:%M", time.localtime(self.at))
+        trend = {"rising": "上升", "falling": "下降", "steady": "稳定"}.get(self.signal_trend, "")
+        signal = ("无读数" if self.signal_dbm is None else
+                  f"{self.signal_dbm} dBm" + (f"（{trend}）" if trend else ""))
+        trunk = {None: "未配置（直拨）", True: "已注册", False: "未注册"}[self.trunk]
+        if self.backlog:
+            backlog = f"{self.backlog} 件，最早 {self.oldest_hours:.1f} 小时前"
+        else:
+            backlog = "0 件"
+        troubles = self.troubles()
+        head = f"【{office_name}】设备状态 {when}" + (f" 异常：{'、'.join(troubles)}"
+                                                    if troubles else " 正常")
+        return "\n".join([head, f"信号：{signal}", f"中继：{trunk}", f"待上传：{backlog}",
+                          f"磁盘剩余：{self.disk_free_mb / 1024:.1f} GB"])
+
+
+def trend(readings, now, window=DAY):
+    """'rising', 'falling' or 'steady' from (time, dBm) readings of the last `window`."""
+    recent = [(t, d) for t, d in readings if now - t <= window and d is not None]
+    if len(recent) < 2:
+        return ""
+    change = recent[-1][1] - recent[0][1]
+    return "rising" if change >= TREND_DB else "falling" if change <= -TREND_DB else "steady"
+
+
+class Health:
+    """Samples the parts every [health] check_minutes; tells the office when due."""
+
+    def __init__(self, config, outbox, sms=None, status=None, signal=None, trunk=None,
+                 mail=None):
+        self.config = config
+        self.outbox = outbox
+        self.sms = sms                  # records/sms.SmsQueue (retries until the modem sends)
+        self.status = status
+        self.signal = signal            # async () -> dBm or None
+        self.trunk = trunk              # sip/trunk.Trunk or None
+        self.mail = mail                # commit health items for the mail target
+        self.readings = collections.deque(maxlen=24 * 60)
+        self.reported = None            # bands of the last report sent
+        self._pending_change = None     # bands seen once, different from `reported`
+        self.last_daily = None          # date of the last daily report
+
+    async def sample(self, now=None):
+        now = time.time() if now is None else now
+        dbm = None
+        if self.signal is not None:
+            try:
+                dbm = await self.signal()
+            except Exception as exc:  # noqa: BLE001 (a reading is never worth a crash)
+                log.info("health: no signal reading: %s", exc)
+        self.readings.append((now, dbm))
+        trunk_state = getattr(self.trunk, "state", None)
+        trunk = None if trunk_state is None else bool(trunk_state.registered)
+        trunk_text = trunk_state.sentence() if trunk_state is not None else "no trunk"
+        backlog, oldest = 0, None
+        if self.outbox is not None:
+            backlog = len(self.outbox.pending())
+            first = self.outbox.oldest_pending()
+            oldest = None if first is None else (now - first) / 3600
+        try:
+            free = shutil.disk_usage(self.config.spool_dir).free / 2**20
+        except OSError:
+            free = 0.0
+        report = HealthReport(now, dbm, trend(self.readings, now), trunk, trunk_text,
+                              backlog, oldest, free, self.config.outbox.alert_after_hours)
+        self._set_upstream_status(report)
+        return report
+
+    def _set_upstream_status(self, report):
+        if self.status is None:
+            return
+        from ..status import OK, WARN
+        band = report.bands()["backlog"]
+        if band == "none":
+            self.status.set("upstream", OK, "everything delivered")
+        else:
+            self.status.set("upstream", WARN if band == "overdue" else OK,
+                            f"{report.backlog} upload(s) waiting, the oldest "
+                            f"{report.oldest_hours:.1f} h")
+
+    def due(self, report):
+        """Why a report is due now ('daily', 'changed'), or None."""
+        bands = report.bands()
+        at = self.config.health.at
+        today = clock.today()
+        if self.reported is None:
+            # The first sample is the baseline, not a change; a box started after today's
+            # time reports tomorrow (a restart does not send a second daily report).
+            self.reported = bands
+            if at and clock.now().strftime("%H:%M") >= at:
+                self.last_daily = today
+        if at and clock.now().strftime("%H:%M") >= at and self.last_daily != today:
+            self.last_daily = today
+            return "daily"
+        if bands != self.reported:
+            if self._pending_change == bands:   # seen twice in a row: real
+                return "changed"
+            self._pending_change = bands
+        else:
+            self._pending_change = None
+        return None
+
+    def send(self, report, reason):
+        self.reported = report.bands()
+        self._pending_change = None
+        text = report.text(self.config.office.name)
+        log.info("health: %s report to the office: %r", reason, text.replace("\n", "; "))
+        head = self.config.office.head_mobile
+        if self.config.health.sms and head and self.sms is not None:
+            self.sms.queue(head, text, "health")
+        if self.config.health.email and self.outbox is not None:
+            key = "health-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(report.at))
+            record = {"kind": "health", "reason": reason, "text": text, **asdict(report)}
+            self.outbox.commit(key, "health", record, {})
+            if self.mail is not None:
+                self.mail()
+
+    async def run(self, stop):
+        every = self.config.health.check_minutes * 60
+        while not stop.is_set():
+            try:
+                report = await self.sample()
+                reason = self.due(report)
+                if reason:
+                    self.send(report, reason)
+            except Exception as exc:  # noqa: BLE001 (health must never stop the box)
+                log.warning("health: check failed: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+            except asyncio.TimeoutError:
+                pass
+
+
+def modem_signal(modem, timeout=3.0):
+    """An async reader of the modem's signal in dBm (AT+CSQ), None while a call is up or the
+    network is unknown (CSQ 99)."""
+    async def read():
+        if modem is None or modem.in_call or getattr(modem, "ringing", False):
+            return None
+        reply = " ".join(await modem.at.command("AT+CSQ", timeout=timeout, expect="+CSQ:"))
+        rssi = int(reply.split(":")[1].split(",")[0])
+        return None if rssi == 99 else -113 + 2 * rssi
+    return read
