@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from lawline.sync.outbox import Outbox
 from lawline.sync.recovery import numbers_given_out, recover_spool, restore_cases
@@ -31,7 +32,8 @@ def storage_damage(outbox, cases, spool, alert=None, status=None) -> list:
     damage = [d for d in (getattr(cases, "damage", None), outbox.damage) if d is not None]
     keep_above = getattr(cases, "keep_above", None)
     if keep_above is not None:
-        raised = keep_above(numbers_given_out(spool, outbox, parse_number))
+        raised = keep_above({(day, seq) for day, seq in
+                             numbers_given_out(spool, outbox, parse_number) if _a_day(day)})
         for day, last in sorted(raised.items()):
             log.warning("cases: the counter of %s is raised to %s, the highest number on "
                         "the spool, so no number is given twice", day, format_number(day, last))
@@ -50,6 +52,15 @@ def storage_damage(outbox, cases, spool, alert=None, status=None) -> list:
         else:
             status.set("storage", OK, "outbox.db and cases.db pass SQLite's integrity check")
     return damage
+
+
+def _a_day(day):
+    # a digit run read from a damaged file's raw bytes may be a phone number, not a case
+    try:
+        time.strptime(day, "%y%m%d")
+        return True
+    except ValueError:
+        return False
 
 
 class SyncService:
