@@ -50,8 +50,8 @@ class StorageDamaged(LawlineError, IOError):
     (`lawline check`, `lawline outbox`): the box sets it aside when it starts."""
 
     def __init__(self, path, reason):
-        super().__init__(f"{path} is damaged: {reason}; the box sets it aside in "
-                         f"{Path(path).parent / 'damaged'} and starts a fresh one when it starts")
+        super().__init__(f"{path} is damaged: {reason}; at its next start the box sets it "
+                         f"aside in {Path(path).parent / 'damaged'} and starts a fresh one")
         self.path = Path(path)
         self.reason = reason
 
