@@ -324,3 +324,27 @@ def test_lawline_check_reports_a_damaged_database(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[FAIL] storage" not in out, out
     assert "[WARN] storage: 2 damaged database(s) kept in " + str(spool / "damaged") in out
+
+
+def test_a_database_without_the_schema_is_damaged_but_a_never_used_one_is_not(tmp_path):
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE photos(x)")
+    con.commit()
+    con.close()
+    assert sqlitefile.problem(other, Outbox.TABLES) == "its tables items, deliveries are missing"
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.replace(other, spool / "outbox.db")
+    box = Outbox(spool / "outbox.db", spool, ["upstream"], damaged_dir=spool / "damaged")
+    try:
+        assert box.damage is not None and "missing" in box.damage.reason
+        assert len(sqlitefile.set_aside_copies(spool / "damaged")) == 1
+    finally:
+        box.close()
+    # what a cut during the very first start leaves: a header page and nothing in it
+    fresh = tmp_path / "fresh.db"
+    con = sqlite3.connect(fresh)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    assert sqlitefile.problem(fresh, Outbox.TABLES) is None
