@@ -17,7 +17,7 @@ import pytest
 from lawline import config as configuration
 from lawline.errors import ModemError
 from lawline.records.cases import Cases
-from lawline_rig.probe import hearing, scenarios
+from lawline_rig.probe import hearing, hotline, scenarios
 from lawline_rig.probe.rig import Rig, wait_until
 
 from ..conftest import run_call
@@ -135,6 +135,17 @@ def test_status_of_another_numbers_case_needs_its_pin_and_changes_nothing(rig):
     finally:
         cases.close()
     assert f"case status {case.number}: resolved, told (the case's PIN)" in rig.box_log()
+
+
+def test_key_9_reads_an_old_nine_digit_case_of_this_caller(rig):
+    cases = Cases(rig.spool_dir / "cases.db")
+    try:   # a case a box before the ten-digit numbers opened for this caller
+        cases.open_case("261130005", "consultation", rig.sim["caller"]["number"])
+    finally:
+        cases.close()
+    call = run_call(rig, hotline.status_call, "261130005", "status_new")
+    assert call["status_queries"] == ["261130005"] and "status_by_pin" not in call
+    assert "case status 261130005: new, told (the caller's own phone)" in rig.box_log()
 
 
 async def request_when_a_prompt_is_damaged(rig):
