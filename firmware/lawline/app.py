@@ -8,9 +8,11 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
-from .call.flow import CallSession
+from .call.driver import CallDriver, CallParts, new_call_id
+from .call.script import CallScript
 from .call.prompts import Prompts
 from .errors import ModemError
 from . import hat
@@ -21,6 +23,7 @@ from .duty import clock
 from .records.office import Office
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
+from .sip import hunt
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
@@ -230,12 +233,27 @@ class Box:
             stopping.cancel()
 
 
+    def _script(self, caller):
+        cfg = self.config
+        return CallScript(caller, new_call_id(), cfg.office.number, cfg.office.id, cfg.menu,
+                          cfg.limits, cfg.voicemail, cfg.survey, started=time.time())
+
+    def _call_parts(self):
+        cfg = self.config
+        return CallParts(
+            modem=self.modem, pcm=self.pcm, events=self.modem.events, core=self.core,
+            port=self.core.line,
+            dialler=hunt.Dialler(self.core, self.account, cfg, self.trunk, self.office.desk),
+            trunk=self.trunk, office=self.office, prompts=self.prompts, outbox=self.outbox,
+            incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
+            kick_upload=self.kick_upload, on_sms=self.on_sms, duty=cfg.duty,
+            limits=cfg.limits, survey=cfg.survey, referrals=list(cfg.referral))
+
     async def _take_call(self):
-        """One call. CallSession.run ends its own call on any error (call/flow.py); this is
+        """One call. The call script ends its own call on any error (call/script.py); this is
         the last guard, so nothing one call does stops the box from answering the next."""
         try:
-            session = CallSession(self, self.modem.caller)
-            await session.run()
+            await CallDriver(self._script(self.modem.caller), self._call_parts()).run()
         except Exception as exc:  # noqa: BLE001 - the next call must be answered
             log.error("box: call %d failed outside its call flow: %r; answering the next "
                       "call", self.calls, exc, exc_info=True)

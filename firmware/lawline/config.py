@@ -92,6 +92,8 @@ SCHEMA = {
            minimum=0.5),
         _o("max_tries", int, 3, "Invalid keys, silences and repeats (key 0) before the box "
            "says goodbye", minimum=1),
+        _o("prompt", str, "menu", "Prompt the menu plays after the greeting (its keys are in "
+           "[menu.keys], call/menu.py)", pattern=r"[a-z0-9_]{1,64}"),
     ],
     # Abuse limits (call/flow.py, records/limits.py): each hit is logged and counted in the
     # periodic report. "Per number" counts a withheld caller as one number.
@@ -359,6 +361,14 @@ SCHEMA = {
 }
 
 # Sections written as TOML arrays of tables ([[referral]]): each entry has these options.
+# [[line]] tables (several lines in one box, one modem each) take every [line] option and these.
+LINE_OPTIONS = [
+    _o("number", str, "", "This line's own phone number (line 1: [office] number when empty)",
+       pattern=r"(\+?[0-9]{3,20})?"),
+    _o("status_led_pin", int, 0, "BCM GPIO pin of this line's status LED (0: none; line 1 "
+       "also takes [hat] status_led_pin)", minimum=0, maximum=27),
+]
+
 TABLES = {
     "referral": [
         _o("name", str, "", "Department the caller is referred to (key 4)"),
@@ -508,6 +518,10 @@ def still_lab_defaults(config):
 def from_dict(data, path=None):
     sections = {}
     tables = {}
+    line_tables = None
+    if isinstance(data.get("line"), list):   # [[line]]: several lines, one modem each
+        line_tables = data["line"]
+        data = {k: v for k, v in data.items() if k != "line"}
     for name, options in TABLES.items():
         tables[name] = _tables(name, options, data.get(name, []))
     for name in data:
@@ -518,8 +532,11 @@ def from_dict(data, path=None):
                               f"{', '.join(sorted(set(SCHEMA) | set(TABLES)))}")
         if not isinstance(data[name], dict):
             raise ConfigError(f"[{name}] must be a section, not a value")
+    menu_tables = {}
     for name, options in SCHEMA.items():
         given = dict(data.get(name, {}))
+        if name == "menu":   # [menu.keys] and [menu.submenu.NAME]: the tree (call/menu.py)
+            menu_tables = {k: given.pop(k) for k in ("keys", "submenu") if k in given}
         values = {}
         for opt in options:
             if opt.name in given:
@@ -547,6 +564,11 @@ def from_dict(data, path=None):
                           "listens on every interface, and without a [trunk] registrar "
                           "nothing needs to reach the box: give the address of the network "
                           "the duty phones are on (127.0.0.1 when they are on this box)")
+    lines = _lines(line_tables, sections["line"], sections["office"]["number"])
+    sections["line"] = lines[0]
+    from .call.menu import parse as parse_menu   # keys, branches, sub-menus, loops
+    sections["menu"]["tree"] = parse_menu(menu_tables.get("keys"), menu_tables.get("submenu"),
+                                          sections["menu"]["prompt"])
     _check_trunk(sections["trunk"])
     _check_timezone(sections["office"]["timezone"])
     config = Config(sections, path)
@@ -554,6 +576,7 @@ def from_dict(data, path=None):
     clock.use_zone(sections["office"]["timezone"])
     for name, entries in tables.items():
         setattr(config, name, entries)
+    config.lines = [config.line] + [Section("line", values) for values in lines[1:]]
     from .duty.desk import validate_config  # hours, shifts, dates: errors name the option
     validate_config(config)
     from .sync.settings import validate_config as validate_sync  # targets, spool limits
@@ -561,6 +584,37 @@ def from_dict(data, path=None):
     from .sip.dialplan import validate_config as validate_dialplan  # [dialplan], [duty] lists
     validate_dialplan(config)
     return config
+
+
+def _lines(tables, single, office_number):
+    """Every line's options: the [[line]] tables, or the one [line] section as line 1."""
+    extra = {o.name: o.default for o in LINE_OPTIONS}
+    if tables is None:
+        return [{**single, **extra, "number": office_number}]
+    if not tables or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError("[[line]] must be written as one or more [[line]] tables")
+    options = SCHEMA["line"] + LINE_OPTIONS
+    out, ports = [], {}
+    for k, given in enumerate(tables, start=1):
+        given, values = dict(given), {}
+        for opt in options:
+            values[opt.name] = _check(f"[line] number {k}", opt, given.pop(opt.name)) \
+                if opt.name in given else opt.default
+        if given:
+            raise ConfigError(f"[[line]] number {k}: unknown option '{sorted(given)[0]}'; "
+                              f"known options: {', '.join(o.name for o in options)}")
+        if k == 1 and not values["number"]:
+            values["number"] = office_number
+        if not values["number"]:
+            raise ConfigError(f"[[line]] number {k}: option 'number' is missing (the line's "
+                              "own phone number)")
+        for port in {values["at_port"], values["audio_port"]}:
+            if port in ports and ports[port] != k:
+                raise ConfigError(f"[[line]] number {k}: port {port!r} is line "
+                                  f"{ports[port]}'s too; one modem per line")
+            ports[port] = k
+        out.append(values)
+    return out
 
 
 def _tables(name, options, entries):
@@ -614,6 +668,9 @@ def _toml_value(value):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):   # an inline table ([menu] keys)
+        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
     return repr(value)
 
 
@@ -634,6 +691,12 @@ def example():
                 out.append("# SET THIS: the value below is a lab default (lawline check warns)")
             out.append(f"{opt.name} = {_toml_value(opt.default)}")
         out.append("")
+        if name == "menu":
+            from .call.menu import example_lines
+            out += example_lines() + [""]
+    out += ["# Several lines in one box: instead of [line], one [[line]] table per modem with",
+            "# the [line] options above and number (the line's own number) and status_led_pin.",
+            ""]
     for name, options in TABLES.items():
         out.append(f"# [[{name}]] may be repeated; every option is required:")
         out.append(f"# [[{name}]]")

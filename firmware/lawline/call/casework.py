@@ -1,0 +1,105 @@
+"""What a call leaves in the office (records/office.py): its case and the SMS that go with it.
+
+The call script (call/script.py) decides; these functions, run by the driver, open the cases:
+the referral (key 4), the urgent dispute nobody accepted (key 3), and at the end of every
+call the case its record calls for (bridged, voicemail, complaint), with the rating.
+"""
+
+import json
+import logging
+
+from ..duty.roster import normal_mobile
+from ..records import messages as text
+from ..records.office import is_mobile
+
+log = logging.getLogger("lawline.call")
+
+AFTER_TALK = "如需继续办理，请来电并提供案件编号。"   # what a bridged caller's SMS says next
+KINDS = {"consultation": "consultation", "after_hours": "consultation",
+         "service_request": "service_request", "urgent": "urgent", "complaint": "complaint"}
+
+
+def refer(office, referrals, index, caller, call_id):
+    """Key 4: the chosen department as a case, and by SMS to a mobile caller.
+    Returns (case number, department name, whether an SMS was queued)."""
+    chosen = referrals[index]
+    case = office.open_case("referral", caller, state="referred", call_id=call_id,
+                            detail=json.dumps({"referral": chosen.name}, ensure_ascii=False),
+                            notify_caller=False, note=f"referred to {chosen.name}")
+    texted = is_mobile(caller)
+    if texted:
+        office.sms.queue(caller, text.caller_referral(office.name, case.number, chosen, case.pin),
+                         "caller referral", case.number)
+    return case.number, chosen.name, texted
+
+
+def escalate_urgent(office, caller, call_id, numbers, waited_s, number=None):
+    """Key 3, nobody accepted: the case now; SMS to every mediator on duty and the office
+    head with it and the caller's number. Returns the case number."""
+    numbers = list(numbers) or office.desk.numbers("mediator")
+    case = office.open_case("urgent", caller, number=number or office.new_number(),
+                            call_id=call_id, notify_caller=True, note="no mediator accepted")
+    minutes = round(waited_s / 60) if waited_s else None
+    message = text.urgent_escalation(case.number, caller, minutes, office.name)
+    told = numbers + ([office.head] if office.head else [])
+    for mobile in told:
+        office.sms.queue(mobile, message, "urgent escalation", case.number)
+    log.info("call %s from %s: urgent case %s: nobody accepted; SMS to %s", call_id,
+             caller or "withheld", case.number, ", ".join(told) or "nobody (no mediators, no head)")
+    return case.number, told
+
+
+def close_call(office, record, caller, call_id, alert_at_or_below):
+    """The case a finished call's record calls for, its SMS and its rating."""
+    branch, outcome = record.get("branch"), record.get("outcome")
+    kind = KINDS.get(branch)
+    if kind is None:
+        return
+    if outcome == "bridged":
+        owner = record.get("bridged_to", "")
+        person = office.desk.person(owner)
+        case = office.open_case(kind, caller, number=record.get("case_number"), owner=owner,
+                                owner_name=person.name if person else "", call_id=call_id,
+                                state="assigned", notify_duty=[owner], next_steps=AFTER_TALK)
+    elif record.get("voicemail") and kind == "complaint":
+        case = _complaint_case(office, record, caller, call_id)
+    elif record.get("voicemail"):
+        role = "mediator" if kind == "urgent" else "lawyer"
+        owner, name, _ = office.duty_for(role) if branch != "after_hours" else ("", "", [])
+        case = office.open_case(kind, caller, number=record["case_number"], owner=owner,
+                                owner_name=name, call_id=call_id,
+                                state="assigned" if owner else "new",
+                                notify_duty=[owner] if owner else [])
+    else:
+        return
+    record["case_number"] = case.number
+    rating = record.get("rating")
+    if rating:
+        office.cases.rate(case.number, rating)
+    if rating and rating <= alert_at_or_below:
+        log.warning("call %s: rated %d of 5; office head alerted", call_id, rating)
+        office.sms.queue(office.head, text.low_rating(case.number, rating, caller,
+                                                      case.owner_name or case.owner,
+                                                      office.name),
+                         "low rating", case.number)
+
+
+def _complaint_case(office, record, caller, call_id):
+    staff_no = (record.get("named_staff") or {}).get("staff_no")
+    named = office.desk.staff(staff_no) if staff_no else None
+    head_named = named is not None and office.head and \
+        normal_mobile(named.mobile) == normal_mobile(office.head)
+    detail = {"named": {"staff_no": named.staff_no, "name": named.name,
+                        "mobile": named.mobile}} if named else {}
+    owner = "" if head_named else office.head
+    case = office.open_case("complaint", caller, number=record["case_number"], owner=owner,
+                            owner_name="" if head_named else "office head",
+                            detail=json.dumps(detail, ensure_ascii=False), call_id=call_id)
+    if head_named:
+        log.warning("call %s: the complaint names the office head; it goes upstream only",
+                    call_id)
+    elif office.head:
+        office.sms.queue(office.head, text.complaint_to_head(case.number, caller, named,
+                                                             office.name),
+                         "complaint", case.number)
+    return case

@@ -1,0 +1,480 @@
+"""The thin driver of one call: does what the call script (call/script.py) asks, on the line,
+the media core, the dialler and the office, and tells it how each step ended.
+
+Everything here runs on the asyncio loop. Every wait races against the caller hanging up
+and the box cutting the call ([limits] max_call_seconds); an exception while doing a step is
+thrown into the script, which ends that call only. The call receives what it uses
+(`CallParts`), never the box.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CallCut, CallEnded, ModemError
+from ..records.cases import is_case_number, same_number
+from ..sip import hunt
+from ..sip import leg as legs
+from ..sync.recovery import recording_name
+from ..sync.wavfile import repair_wav, wav_seconds
+from . import casework
+from .prompts import PromptMissing
+from .steps import Event
+
+log = logging.getLogger("lawline.call")
+
+
+@dataclass
+class CallParts:
+    """What one call uses: its line, the shared media core and dialler, the office, the
+    spool, and its config sections."""
+    modem: object          # line/modem.Modem or line/v253.V253Modem
+    pcm: object            # the line's call audio (line/*.make_audio)
+    events: asyncio.Queue  # the line's events while the call is up (routed by the box)
+    core: object           # sip/endpoint.MediaCore
+    port: object           # the line's AudioMediaPort in the core
+    dialler: object        # sip/hunt.Dialler
+    trunk: object          # sip/trunk.Trunk or None
+    office: object         # records/office.Office
+    prompts: object        # call/prompts.Prompts
+    outbox: object         # sync/outbox
+    incoming_dir: object
+    tmp_dir: object
+    can_record: object     # () -> bool (sync/spool.py)
+    kick_upload: object    # () -> None
+    on_sms: object         # (LineEvent) -> None: a duty reply during a call is acted on
+    duty: object           # [duty] section
+    limits: object         # [limits] section
+    survey: object         # [survey] section
+    referrals: list        # [[referral]] tables
+
+
+def new_call_id(now=None):
+    return time.strftime("%y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t)) if t else None
+
+
+class CallDriver:
+    def __init__(self, script, parts):
+        self.s = script
+        self.p = parts
+        self.id = script.id
+        self.caller = script.caller
+        self.keys = asyncio.Queue()
+        self.ended = asyncio.Event()     # the caller hung up (or the line failed)
+        self.stopped = asyncio.Event()   # ended, or the box cut the call (self.cut says why)
+        self.begun = asyncio.Event()
+        self.failed = None
+        self.cut = None
+        self.leg = None                  # the accepted duty leg, between ring and bridge
+        self._pump = None
+
+    def say(self, message, *args, level=logging.INFO):
+        log.log(level, "call %s from %s: " + message, self.id, self.caller or "withheld", *args)
+
+    # -- the line's events -----------------------------------------------------------------
+
+    async def _pump_events(self):
+        while True:
+            event = await self.p.events.get()
+            if event.kind == "dtmf":
+                self.say("key %s", event.digit)
+                self.keys.put_nowait(event.digit)
+            elif event.kind == "begin":
+                self.begun.set()
+            elif event.kind == "sms":
+                self.p.on_sms(event)
+            elif event.kind in ("ended", "missed", "failed"):
+                if event.kind == "failed":
+                    self.failed = event.detail
+                self.ended.set()
+                self.stopped.set()
+                return
+
+    def _stop_error(self):
+        return CallEnded() if self.ended.is_set() or self.cut is None else CallCut(self.cut)
+
+    def _stop_event(self, record=None):
+        if self.failed is not None:
+            return Event("failed", self.failed, time.time(), record or {})
+        if self.ended.is_set() or self.cut is None:
+            return Event("hangup", None, time.time(), record or {})
+        return Event("cut", self.cut, time.time(), record or {})
+
+    def _cut(self, reason):
+        if not self.stopped.is_set():
+            self.cut = reason
+            self.stopped.set()
+
+    async def _race(self, awaitable, timeout=None):
+        """`awaitable`'s result, None at the timeout; raises when the call stops."""
+        task = asyncio.ensure_future(awaitable)
+        gone = asyncio.ensure_future(self.stopped.wait())
+        try:
+            done, _ = await asyncio.wait({task, gone}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not task.done():
+                task.cancel()
+        if task in done:
+            return task.result()
+        if gone in done:
+            raise self._stop_error()
+        return None
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self):
+        self._pump = asyncio.ensure_future(self._pump_events())
+        deadline = None
+        actions = self.s.start()
+        try:
+            while True:
+                for quick in actions[:-1]:
+                    self._quick(quick)
+                action = actions[-1]
+                if action.kind == "end":
+                    return self.s.record
+                try:
+                    event = await self._perform(action)
+                except (CallEnded, CallCut):
+                    event = self._stop_event()
+                except Exception as exc:  # noqa: BLE001 - the script ends this call
+                    actions = self.s.throw(exc)
+                    continue
+                if action.kind == "answer":
+                    deadline = asyncio.get_running_loop().call_later(
+                        self.p.limits.max_call_seconds, self._cut, "call_length")
+                actions = self.s.send(event)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            if self._pump is not None:
+                self._pump.cancel()
+
+    async def _perform(self, action):
+        do = getattr(self, "_" + action.kind)
+        result = await do(*action.names, **action.options)
+        if isinstance(result, Event):
+            return result
+        return Event("done", result, time.time())
+
+    def _quick(self, action):
+        try:
+            if action.kind == "say":
+                self._say_action(action)
+            elif action.kind == "limit":
+                what, = action.names
+                self.p.office.limits.hit(what, self.caller,
+                                         f"call {self.id}: {action.options['detail']}")
+            elif action.kind == "casework":
+                casework.close_call(self.p.office, action.options["record"], self.caller,
+                                    self.id, self.p.survey.alert_at_or_below) \
+                    if not action.options["case_opened"] else None
+            elif action.kind == "store_record":
+                self._store_record(action.options["record"])
+        except Exception as exc:  # noqa: BLE001 - the call record must be kept whatever
+            log.error("call %s: %s not done: %s", self.id, action.kind, exc, exc_info=True)
+
+    def _say_action(self, action):
+        text, = action.names
+        opts = action.options
+        if "exc" in opts:
+            if opts.get("unexpected"):
+                log.error("call %s: unexpected %s; the call ends, the box goes on", self.id,
+                          text, exc_info=opts["exc"])
+            else:
+                log.error("call %s: %s", self.id, opts["exc"])
+            return
+        self.say("%s", text, level=logging.ERROR if opts.get("level") == "error"
+                 else logging.INFO)
+
+    def _store_record(self, record):
+        out = dict(record)
+        for key in ("started", "answered", "ended"):
+            out[key] = _iso(out.get(key))
+        try:
+            self.p.outbox.commit(f"call-{self.id}", "call", out, {})
+        except OSError as exc:
+            log.error("call %s: call record could not be stored: %s", self.id, exc)
+        self.p.kick_upload()
+
+    # -- the steps -------------------------------------------------------------------------
+
+    async def _answer(self):
+        modem = self.p.modem
+        await modem.answer()
+        if not modem.in_call:
+            await self._race(self.begun.wait(), timeout=10)
+        if not modem.in_call:
+            raise ModemError(f"modem {modem.name}: answered but the call never began")
+        self.p.pcm.jitter.clear()
+        await modem.open_audio()
+        self.p.port.source = self.p.pcm
+        self.p.port.sink = self.p.pcm
+        return Event("answered", None, time.time())
+
+    def _path(self, name):
+        if name.startswith("referral:"):
+            return self.p.office.referral_prompt(int(name.split(":", 1)[1]))
+        return self.p.prompts.path(name)
+
+    async def _play(self, *names, interruptible=True, joined=False):
+        if joined:
+            out = self.p.tmp_dir / f"{self.id}-{secrets.token_hex(2)}.wav"
+            self.p.prompts.concat(list(names), out)
+            try:
+                key = await self._play_file(out, interruptible)
+            finally:
+                out.unlink(missing_ok=True)
+            return self._key_event(key)
+        for name in names:
+            if self.stopped.is_set():
+                raise self._stop_error()
+            if interruptible and not self.keys.empty():
+                return self._key_event(self.keys.get_nowait())
+            try:
+                path = self._path(name)
+            except PromptMissing as exc:
+                if not name.startswith("referral:"):
+                    raise
+                log.warning("call %s: %s", self.id, exc)
+                continue
+            key = await self._play_file(path, interruptible)
+            if key is not None:
+                self.say("prompt %s interrupted by key %s", name, key)
+                return self._key_event(key)
+        return self._key_event(None)
+
+    def _key_event(self, key):
+        return Event("key" if key is not None else "prompt_ended", key, time.time())
+
+    async def _play_file(self, path, interruptible):
+        core, port = self.p.core, self.p.port
+        player = core.player(path)
+        player.startTransmit(port)
+        try:
+            if interruptible:
+                get = asyncio.ensure_future(self.keys.get())
+                try:
+                    await self._race(asyncio.wait({get, player.done},
+                                                  return_when=asyncio.FIRST_COMPLETED))
+                finally:
+                    if not get.done():
+                        get.cancel()
+                if get.done() and not get.cancelled():
+                    return get.result()
+            else:
+                await self._race(player.done)
+            return None
+        finally:
+            core.stop_player(player, port)
+
+    async def _wait_key(self, timeout):
+        key = await self._race(self.keys.get(), timeout)
+        return Event("key" if key is not None else "timeout", key, time.time())
+
+    async def _hang_up(self):
+        await self.p.modem.hangup()
+
+    async def _last_words(self, *names):
+        """Say `names` and hang up if the caller is still there; never raises (the line
+        itself may be what failed)."""
+        if self.ended.is_set() or not self.p.modem.in_call:
+            return
+        self.stopped.clear()
+        self.cut = None
+        try:
+            await asyncio.wait_for(self._play(*names, interruptible=False), 30)
+        except (CallEnded, asyncio.TimeoutError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - e.g. the prompt itself is what failed
+            log.warning("call %s: could not say %s: %s", self.id, ", ".join(names), exc)
+        try:
+            await self.p.modem.hangup()
+        except Exception as exc:  # noqa: BLE001 - finish tries again
+            log.warning("call %s: hang-up failed: %s", self.id, exc)
+
+    async def _finish(self):
+        modem, port = self.p.modem, self.p.port
+        port.source = None
+        port.sink = None
+        if modem.in_call or modem.ringing:
+            try:
+                await modem.close_audio()
+                await modem.hangup()
+            except (ModemError, OSError) as exc:
+                log.warning("call %s: hang-up failed: %s", self.id, exc)
+        if self._pump is not None and not self.ended.is_set():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._pump), 5)
+            except asyncio.TimeoutError:
+                pass
+        modem.audio_open = False
+        return Event("done", None, time.time())
+
+    # -- questions to the office and the line ------------------------------------------------
+
+    async def _ask(self, question, *args):
+        return Event("answer", getattr(self, "_q_" + question)(*args), time.time())
+
+    def _q_office_open(self):
+        desk = self.p.office.desk
+        return desk.is_open(), desk.why()
+
+    def _q_cases_left(self):
+        return self.p.office.limits.cases_left(self.p.office.cases, self.caller)
+
+    def _q_trunk_down(self):
+        trunk = self.p.trunk
+        return None if trunk is None or trunk.registered else trunk.state.sentence()
+
+    def _q_can_bridge(self):
+        return self.p.modem.can_bridge
+
+    def _q_can_record(self):
+        return self.p.can_record()
+
+    def _q_numbers(self, role):
+        desk = self.p.office.desk
+        if role == "after_hours":
+            return desk.after_hours_numbers()
+        if role == "mediator" and not desk.roster.configured:
+            return list(self.p.duty.mediators)
+        return desk.numbers(role)
+
+    def _q_take(self, what):
+        return self.p.office.limits.take(what, self.caller)
+
+    def _q_used(self, what):
+        return self.p.office.limits.used(what, self.caller)
+
+    def _q_find_case(self, digits):
+        case = self.p.office.cases.get(digits) if is_case_number(digits) else None
+        if case is None:
+            return None
+        return {"number": case.number, "state": case.state,
+                "mine": same_number(case.caller, self.caller)}
+
+    def _q_pin_matches(self, number, pin):
+        case = self.p.office.cases.get(number)
+        return bool(case is not None and case.pin and secrets.compare_digest(pin, case.pin))
+
+    def _q_referrals(self):
+        return len(self.p.referrals)
+
+    def _q_staff(self, digits):
+        person = self.p.office.desk.staff(digits)
+        return person.name if person else None
+
+    # -- duty phones -------------------------------------------------------------------------
+
+    async def _ring(self, *numbers, category, ring_all):
+        core, port, prompts = self.p.core, self.p.port, self.p.prompts
+        whisper = hunt.build_whisper(prompts, category, self.caller,
+                                     self.p.tmp_dir / f"{self.id}-whisper.wav")
+        ringback = core.player(prompts.path("ringback"), repeat=True)
+        ringback.startTransmit(port)
+        results, accepted = [], None
+        try:
+            ring = hunt.ring_all if ring_all else hunt.sequential
+            results, accepted = await ring(self.p.dialler, list(numbers), whisper,
+                                           self.p.duty.ring_timeout,
+                                           self.p.duty.confirm_timeout, self.stopped)
+        finally:
+            core.stop_player(ringback, port)
+            if whisper.parent == self.p.tmp_dir:
+                whisper.unlink(missing_ok=True)
+        record = {"duty_legs": [r.as_record() for r in results]}
+        if any(r.outcome == "caller_gone" for r in results) or self.stopped.is_set():
+            if accepted is not None:
+                await legs.hang_up(core, accepted)
+            return self._stop_event(record)
+        if accepted is None:
+            return Event("leg_failed", None, time.time(), record)
+        self.leg = accepted
+        return Event("leg_accepted", accepted.number, time.time(), record)
+
+    async def _bridge(self, number):
+        leg, self.leg = self.leg, None
+        port, audio = self.p.port, leg.audio
+        port.startTransmit(audio)
+        audio.startTransmit(port)
+        began = time.time()
+        try:
+            while not leg.disconnected:
+                leg.take_event(await self._race(leg.events.get()))
+        except CallEnded:
+            return self._stop_event({"bridged_s": round(time.time() - began, 1)})
+        finally:
+            for a, b in ((port, audio), (audio, port)):
+                try:
+                    a.stopTransmit(b)
+                except Exception:  # noqa: BLE001 - the leg may be gone already
+                    pass
+            await legs.hang_up(self.p.core, leg)
+        return Event("bridge_ended", None, time.time(),
+                     {"bridged_s": round(time.time() - began, 1)})
+
+    # -- voicemail ---------------------------------------------------------------------------
+
+    async def _record(self, box, max_seconds):
+        while not self.keys.empty():
+            self.keys.get_nowait()
+        await self._play("beep", interruptible=False)
+        # The caller's number is in the name: a recording cut short by a power cut is
+        # delivered at start-up with it (sync/recovery.py).
+        path = self.p.incoming_dir / recording_name(self.id, box, self.caller)
+        recording = self.p.core.recorder(path, self.p.port)
+        reason, kind = "maximum length", "recording_ended"
+        began = time.time()
+        try:
+            deadline = began + max_seconds
+            while True:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    break
+                key = await self._race(self.keys.get(), remaining)
+                if key == "#":
+                    reason = "# pressed"
+                    break
+        except CallEnded as exc:
+            reason = exc.reason if isinstance(exc, CallCut) else "caller hung up"
+            kind = "cut" if isinstance(exc, CallCut) else "hangup"
+        finally:
+            complete = await recording.finish()
+        seconds = wav_seconds(path)
+        if not complete:
+            try:
+                repair_wav(path)
+            except (ValueError, OSError) as exc:
+                log.error("call %s: recording %s unusable: %s", self.id, path.name, exc)
+        return Event(kind, {"reason": reason, "seconds": seconds, "complete": complete,
+                            "began": _iso(began), "path": str(path)}, time.time())
+
+    async def _commit_voicemail(self, box, case_number, item, path):
+        case = case_number or self.p.office.cases.next()
+        record = {"case_number": case, **item}
+        try:
+            self.p.outbox.commit(case, "voicemail", record, {"voicemail.wav": Path(path)})
+        except OSError as exc:
+            return Event("commit_failed", str(exc), time.time())
+        self.p.kick_upload()
+        return Event("committed", case, time.time())
+
+    async def _open_case(self, kind, **options):
+        office = self.p.office
+        if kind == "referral":
+            return Event("done", casework.refer(office, self.p.referrals, options["index"],
+                                                self.caller, self.id), time.time())
+        number, told = casework.escalate_urgent(office, self.caller, self.id,
+                                                options["numbers"], options["waited_s"],
+                                                self.s.record.get("case_number"))
+        return Event("done", number, time.time(), {"escalated_to": told})

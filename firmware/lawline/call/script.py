@@ -1,0 +1,510 @@
+"""The hotline as a script: one call, from the answer to its record, as a pure state machine.
+
+Events in (call/steps.py: key, hang-up, timeout, prompt ended, leg accepted or failed,
+recording ended, commit done, limit hit), actions out (play, record, ring, bridge, commit,
+hang up, ...). The script owns no I/O, no asyncio and no clock: time comes in the events,
+what the office knows comes back as the answer to an ASK. `call/driver.py` connects it to the
+line, the media core, the dialler and the office; tests/unit/test_call_script.py drives it
+with event scripts.
+
+Written as a generator: each `yield` is one action, the value sent back is its event. The
+caller can hang up (or the box cut the call: [limits] max_call_seconds) in answer to any
+action: `_do` turns that into CallEnded / CallCut, and whatever was recorded is kept.
+Whatever goes wrong inside one call ends that call only: the caller hears that the service
+is unavailable, the call record says what failed and where.
+"""
+
+import traceback
+
+from ..errors import CallCut, CallEnded, LawlineError
+from ..records.cases import NUMBER_DIGITS, PIN_DIGITS
+from .menu import Menu
+from .steps import NO_WAIT, Event, act
+
+VOICEMAIL_BOXES = {
+    # box: instruction prompt
+    "consultation": "record_message",
+    "service_request": "record_request",
+    "complaint": "record_complaint",
+    "urgent": "record_message",
+}
+STATUS_PROMPTS = {"new": "status_new", "assigned": "status_assigned",
+                  "referred": "status_referred", "resolved": "status_resolved",
+                  "caller_informed": "status_resolved"}
+GRACE = 1.5          # after the last digit: the '#' callers press anyway
+
+
+def digits_prompts(number):
+    return [f"digit_{d}" for d in number if d.isdigit()]
+
+
+class CallScript:
+    """One call. `start(at)` gives the first actions; `send(event)` the next ones, up to and
+    including the next action that waits for an event (or END)."""
+
+    def __init__(self, caller, call_id, line, office_id, menu, limits, voicemail, survey,
+                 tree=None, started=0.0):
+        self.caller = caller or ""
+        self.id = call_id
+        self.cfg_menu, self.limits, self.vm, self.survey = menu, limits, voicemail, survey
+        self.menu = Menu(menu.max_tries, tree or menu.tree)
+        self.started = self.now = started
+        self.ended = False      # the caller hung up (or the line failed)
+        self.record = {
+            "call_id": call_id, "line": line, "caller": self.caller, "started": started,
+            "answered": None, "ended": None, "duration_s": None,
+            "menu_path": self.menu.path, "branch": None, "outcome": "abandoned",
+            "duty_legs": [], "case_number": None, "voicemail": None,
+        }
+        self.office_id = office_id
+        self.case_opened = False   # by the branch itself (referral, urgent nobody took)
+        self._gen = self._script()
+        self.done = False
+
+    # -- the machine -----------------------------------------------------------------------
+
+    def start(self):
+        return self._collect(next(self._gen))
+
+    def send(self, event):
+        self.now = event.at or self.now
+        return self._collect(self._gen.send(event))
+
+    def throw(self, exc):
+        """The driver could not do the last action: `exc` is raised where the script is."""
+        return self._collect(self._gen.throw(exc))
+
+    def _collect(self, action):
+        out = [action]
+        while action.kind in NO_WAIT:
+            action = self._gen.send(Event("done", at=self.now))
+            out.append(action)
+        if action.kind == "end":
+            self.done = True
+        return out
+
+    def _do(self, action, event=None):
+        """One action; its event back. Hang-up and cut raise here, wherever the script is.
+        With `event`, the action already happened and that is how it ended."""
+        if event is None:
+            event = yield action
+        for key, value in (event.record or {}).items():
+            if isinstance(value, list):
+                self.record.setdefault(key, []).extend(value)
+            else:
+                self.record[key] = value
+        if event.kind in ("hangup", "failed"):
+            self.ended = True
+            if event.kind == "failed":   # the line supervisor gave up on the modem
+                self.record["outcome"] = "error"
+                self.record["error"] = event.value
+                yield act("say", f"line failed: {event.value}", level="error")
+            raise CallEnded()
+        if event.kind == "cut":
+            raise CallCut(event.value)
+        return event
+
+    def say(self, text, level="info"):
+        return act("say", text, level=level)
+
+    def play(self, *names, interruptible=True):
+        """The key that interrupted the prompts, or None when they played to the end."""
+        event = yield from self._do(act("play", *names, interruptible=interruptible))
+        return event.value if event.kind == "key" else None
+
+    def wait_key(self, timeout):
+        event = yield from self._do(act("wait_key", timeout=timeout))
+        return event.value if event.kind == "key" else None
+
+    def ask(self, question, *args):
+        event = yield from self._do(act("ask", question, *args))
+        return event.value
+
+    def hang_up(self):
+        yield from self._do(act("hang_up"))
+
+    def goodbye(self, *before):
+        yield from self.play(*before, "goodbye", interruptible=False)
+        yield from self.hang_up()
+
+    def limit_hit(self, what, detail):
+        self.record.setdefault("limits_hit", []).append(what)
+        yield act("limit", what, detail=detail)
+
+    # -- the call --------------------------------------------------------------------------
+
+    def _script(self):
+        try:
+            yield from self._do(act("answer"))
+            self.record["answered"] = self.now
+            yield self.say("answered, call audio open")
+            yield from self._flow()
+        except CallCut as cut:
+            self.record["cut"] = cut.reason   # the outcome stays what it was (bridged, ...)
+            yield from self.limit_hit(cut.reason, f"call cut after {self.now - self.started:.0f}"
+                                      f" s (max_call_seconds {self.limits.max_call_seconds:g})")
+            yield act("last_words", "goodbye")
+        except CallEnded:
+            yield self.say("caller hung up")
+        except Exception as exc:  # noqa: BLE001 - one call must never stop the box
+            self._failed(exc)
+            yield act("say", self.record["error"], level="error",
+                      unexpected=not isinstance(exc, LawlineError), exc=exc)
+            yield act("last_words", "service_unavailable", "goodbye")
+        yield from self._finish()
+
+    def _failed(self, exc):
+        self.record["outcome"] = "error"
+        self.record["error"] = f"{type(exc).__name__}: {exc}"
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            self.record["error_at"] = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} " \
+                                      f"in {last.name}"
+
+    def _finish(self):
+        event = yield act("finish")
+        self.now = event.at or self.now
+        self.record["ended"] = self.now
+        self.record["duration_s"] = round(self.now - self.started, 1)
+        yield act("casework", record=self.record, case_opened=self.case_opened)
+        yield act("store_record", record=self.record)
+        yield self.say(f"call over: {self.record['outcome']}, {self.record['duration_s']:.0f} s")
+        yield act("end")
+
+    def _flow(self):
+        opened, why = yield from self.ask("office_open")
+        if not opened:
+            yield from self._after_hours(why)
+            return
+        key = yield from self.play("greeting", self.menu.prompt)
+        while True:
+            if key is None:
+                key = yield from self.wait_key(self.cfg_menu.key_timeout)
+            decision = self.menu.key(key) if key is not None else self.menu.timeout()
+            if decision.action == "branch":
+                self.record["branch"] = decision.branch
+                yield self.say(f"chose {decision.branch} (key {decision.key})")
+                if decision.branch != "case_status" and (yield from self._told_cases_limit()):
+                    return
+                if decision.prompt:
+                    yield from self.play(decision.prompt, interruptible=False)
+                yield from getattr(self, "_" + decision.branch)()
+                return
+            if decision.action in ("repeat", "submenu"):
+                if decision.action == "submenu":
+                    yield self.say(f"sub-menu {decision.menu} (key {decision.key})")
+                names = ([decision.prompt] if decision.prompt else []) + [self.menu.prompt]
+                key = yield from self.play(*names)
+            elif decision.action in ("invalid", "no_key"):
+                yield self.say(("invalid key " + decision.key if decision.key else "no key") +
+                               f", try {self.menu.failures} of {self.menu.max_tries}")
+                key = yield from self.play("invalid_key" if decision.key else "no_key",
+                                           self.menu.prompt)
+            else:
+                yield self.say(f"gave up after {self.menu.failures} tries without a valid key")
+                self.record["outcome"] = "no_input"
+                yield from self.limit_hit("menu_tries", f"{self.menu.failures} tries without a "
+                                          f"choice ([menu] max_tries {self.menu.max_tries}): "
+                                          f"{' '.join(self.menu.path)}")
+                yield from self.goodbye()
+                return
+
+    def _after_hours(self, why):
+        """Outside office hours: the after-hours greeting, then whoever the rota has on duty
+        now, else voicemail."""
+        self.record["branch"] = "after_hours"
+        yield self.say(f"after hours: {why}")
+        key = yield from self.play("after_hours")
+        if key == "9":
+            self.record["branch"] = "case_status"
+            self.menu.path.append("9")
+            yield from self._case_status()
+            return
+        if (yield from self._told_cases_limit()):
+            return
+        numbers = yield from self.ask("numbers", "after_hours")
+        yield self.say(f"after hours: ringing night duty {', '.join(numbers)}" if numbers
+                       else "after hours: nobody on duty in the rota; voicemail")
+        if numbers and (yield from self._hunt(numbers)):
+            return
+        yield from self._voicemail("consultation", intro="duty_unavailable" if numbers else None)
+
+    # -- branches --------------------------------------------------------------------------
+
+    def _consultation(self):
+        if (yield from self._trunk_down()):
+            yield from self._voicemail("consultation", intro="trunk_down")
+            return
+        if (yield from self._hunt()):
+            return
+        yield from self._voicemail("consultation", intro="duty_unavailable")
+
+    def _urgent(self):
+        """Ring every mediator on duty at once; the first to press 1 is bridged."""
+        if (yield from self._trunk_down()):
+            yield from self._voicemail("urgent", intro="trunk_down")
+            return
+        numbers = yield from self.ask("numbers", "mediator")
+        used = yield from self.ask("take", "ring_alls")
+        if used > self.limits.ring_alls_per_number_per_day:
+            self.record["ring_all"] = "limited"
+            cap = self.limits.ring_alls_per_number_per_day
+            yield from self.limit_hit("ring_alls_per_day",
+                                      f"{cap} ring-alls today; straight to voicemail")
+            yield from self._voicemail("urgent", intro="mediator_unavailable")
+            return
+        began = self.now
+        if (yield from self._hunt(numbers, category="urgent", ring_all=True)):
+            return
+        # nobody accepted: the case now, SMS to every mediator and the office head
+        event = yield from self._do(act("open_case", "urgent", numbers=list(numbers),
+                                        waited_s=self.now - began))
+        self.record["case_number"] = event.value
+        self.case_opened = True
+        yield from self._voicemail("urgent", intro="mediator_unavailable")
+
+    def _service_request(self):
+        yield from self._voicemail("service_request")
+
+    def _complaint(self):
+        if (yield from self._told_spool_full()):
+            return   # before the staff-number question: no point asking it
+        yield from self._ask_staff_number()
+        yield from self._voicemail("complaint")
+
+    def _trunk_down(self):
+        sentence = yield from self.ask("trunk_down")
+        if not sentence:
+            return False
+        self.record["trunk"] = "unregistered"
+        yield self.say(f"{sentence}; straight to voicemail")
+        return True
+
+    def _told_spool_full(self):
+        if (yield from self.ask("can_record")):
+            return False
+        self.record["outcome"] = "spool_full"
+        yield from self.goodbye("service_unavailable")
+        return True
+
+    def _told_cases_limit(self):
+        """This number already opened its day's cases ([limits] cases_per_number_per_day)."""
+        if (yield from self.ask("cases_left")) > 0:
+            return False
+        self.record["outcome"] = "limited"
+        yield from self.limit_hit("cases_per_day", f"{self.limits.cases_per_number_per_day} "
+                                  "cases opened today; no new case")
+        yield from self.goodbye("limit_reached")
+        return True
+
+    def _hunt(self, numbers=None, category="consultation", ring_all=False):
+        """Ring the duty phones (one after the other, or all at once); bridge the first that
+        accepts with 1. True when the caller was bridged (and the bridge has ended)."""
+        if numbers is None:
+            numbers = yield from self.ask("numbers", "lawyer")
+        if not numbers:
+            yield self.say("no duty numbers configured; straight to voicemail")
+            return False
+        if (yield from self._trunk_down()):
+            return False
+        if not (yield from self.ask("can_bridge")):
+            yield self.say("bridging unavailable on this modem: no AT+VTR; straight to "
+                           "voicemail")
+            self.record["bridging_unavailable"] = True
+            return False
+        yield from self.play("connecting_urgent" if ring_all else "connecting",
+                             interruptible=False)
+        event = yield from self._do(act("ring", *numbers, category=category,
+                                        ring_all=ring_all))
+        if event.kind != "leg_accepted":
+            yield self.say("no duty phone accepted")
+            return False
+        self.record["outcome"] = "bridged"
+        self.record["bridged_to"] = event.value
+        self.record["seconds_to_person"] = round(self.now - self.started, 1)
+        yield self.say(f"bridged to duty phone {event.value}")
+        yield from self._do(act("bridge", event.value))
+        yield self.say(f"duty phone {event.value} hung up after "
+                       f"{self.record.get('bridged_s', 0):.0f} s")
+        yield from self._after_bridge()
+        return True
+
+    def _after_bridge(self):
+        """The duty person hung up first and the caller is still there: ask for a rating."""
+        if self.survey.enabled:
+            key = yield from self.play("rate_call")
+            if key is None:
+                key = yield from self.wait_key(self.survey.key_timeout)
+            if key in ("1", "2", "3", "4", "5"):
+                self.record["rating"] = int(key)
+                yield self.say(f"rated the call {key} of 5")
+                yield from self.play("rate_thanks", interruptible=False)
+            else:
+                yield self.say("no rating given")
+        yield from self.goodbye()
+
+    # -- voicemail ---------------------------------------------------------------------------
+
+    def _voicemail(self, box, intro=None):
+        self.record["outcome"] = "voicemail" if box != "complaint" else "complaint"
+        if (yield from self._told_spool_full()):
+            return
+        yield from self.play(*([intro] if intro else []), VOICEMAIL_BOXES[box])  # a key skips
+        # keys pressed so far are dropped, the beep, then the recording to '#' or its end
+        ended = yield act("record", box, max_seconds=self.vm.max_seconds)
+        if ended.value is None:   # gone before the recording began (during the beep)
+            yield from self._do(act("stopped"), ended)
+        info = ended.value   # reason, seconds, complete, began, path
+        gone = {"failed": "hangup"}.get(ended.kind, ended.kind)  # recording_ended hangup cut
+        if gone == "hangup":
+            self.ended = True
+        yield self.say(f"voicemail for {box} ended ({info['reason']}), {info['seconds']:.1f} s"
+                       + ("" if info["complete"] else " (header repaired)"))
+        event = yield act("commit_voicemail", box, case_number=self.record["case_number"],
+                          item={"box": box, "caller": self.caller, "line": self.record["line"],
+                                "office": self.office_id,
+                                "menu_path": list(self.menu.path), "call_id": self.id,
+                                "started": info["began"],
+                                "duration_s": round(info["seconds"], 2),
+                                "ended_by": info["reason"],
+                                "short": info["seconds"] < self.vm.min_seconds},
+                          path=info["path"])
+        if event.kind == "commit_failed":
+            yield self.say(f"voicemail could not be stored ({event.value}); caller told",
+                           level="error")
+            self.record["outcome"] = "error"
+            self.record["error"] = f"spool: {event.value}"
+            if gone == "hangup":
+                raise CallEnded()
+            yield from self.goodbye("service_unavailable")
+            return
+        case = event.value
+        self.record["case_number"] = case
+        self.record["voicemail"] = {"case_number": case, "seconds": round(info["seconds"], 2)}
+        yield self.say(f"voicemail stored as case {case} in the outbox")
+        if gone == "hangup":
+            raise CallEnded()
+        if gone == "cut":
+            raise CallCut(info["reason"])
+        yield from self.play("recorded", interruptible=False)   # first: the message is safe
+        readback = ["case_number"] + digits_prompts(case)
+        yield from self._do(act("play", *readback, interruptible=False, joined=True))
+        yield from self._do(act("play", *readback, interruptible=False, joined=True))  # twice
+        yield from self.goodbye()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def read_digits(self, most, timeout, first=None):
+        """Keys until '#' or `timeout` of silence. After `most` digits it waits GRACE more
+        for the '#' callers press anyway; a digit then makes the answer too long, which
+        matches no case or PIN (never a shorter one)."""
+        digits = first or ""
+        while len(digits) <= most:
+            key = yield from self.wait_key(timeout if len(digits) < most else GRACE)
+            if key is None or key == "#":
+                break
+            if key.isdigit():
+                digits += key
+        return digits
+
+    # -- case status -------------------------------------------------------------------------
+
+    def _case_status(self):
+        """A case's status only to its caller: on the phone that opened it, or with the PIN
+        from the case SMS. Whether the number exists is never told. Tries are bounded per
+        call and per number per day ([limits]); a lookup never changes the case."""
+        limits, timeout = self.limits, self.cfg_menu.key_timeout
+        queries = self.record.setdefault("status_queries", [])
+        self.record["outcome"] = "status_unknown"
+        for attempt in range(limits.status_tries_per_call):
+            if (yield from self.ask("used", "status_tries")) >= \
+                    limits.status_tries_per_number_per_day:
+                cap = limits.status_tries_per_number_per_day
+                yield from self.limit_hit("status_tries_day", f"{cap} wrong case status tries "
+                                          "today; nothing told")
+                yield from self.play("case_not_found", interruptible=False)
+                break
+            key = yield from self.play("enter_case")
+            digits = yield from self.read_digits(NUMBER_DIGITS, timeout,
+                                                 first=key if key and key.isdigit() else None)
+            queries.append(digits)
+            case = yield from self.ask("find_case", digits)   # {number, state, mine} or None
+            if case is not None and case["mine"]:
+                yield from self._tell_status(case, "the caller's own phone")
+                break
+            if digits:
+                key = yield from self.play("enter_pin")
+                pin = yield from self.read_digits(PIN_DIGITS, timeout,
+                                                  first=key if key and key.isdigit() else None)
+                if case is not None and (yield from self.ask("pin_matches", case["number"],
+                                                             pin)):
+                    self.record["status_by_pin"] = True
+                    yield from self._tell_status(case, "the case's PIN")
+                    break
+                yield from self.ask("take", "status_tries")
+            yield self.say(f"case status: {digits!r} is no case of this caller, or the PIN is "
+                           f"wrong; nothing told (try {attempt + 1} of "
+                           f"{limits.status_tries_per_call})")
+            yield from self.play("case_not_found", interruptible=False)
+        else:
+            yield from self.limit_hit("status_tries_call", f"{limits.status_tries_per_call} "
+                                      "case status tries in this call")
+        yield from self.goodbye()
+
+    def _tell_status(self, case, how):
+        yield self.say(f"case status {case['number']}: {case['state']}, told ({how})")
+        yield from self._do(act("play", "case_number", *digits_prompts(case["number"]),
+                                STATUS_PROMPTS[case["state"]], interruptible=False,
+                                joined=True))
+        self.record["outcome"] = "status_told"
+
+    # -- referrals -------------------------------------------------------------------------
+
+    def _referral(self):
+        count = yield from self.ask("referrals")
+        self.record["outcome"] = "referral_none"
+        if not count:
+            yield self.say("no referral departments configured")
+            yield from self.goodbye("referral_none")
+            return
+        chosen = None
+        for _ in range(self.cfg_menu.max_tries):
+            key = yield from self.play("referral_intro")
+            for i in range(count):
+                if key is not None:
+                    break
+                event = yield from self._do(act("play", f"referral:{i}", interruptible=True))
+                key = event.value if event.kind == "key" else None
+            if key is None:
+                key = yield from self.wait_key(self.cfg_menu.key_timeout)
+            if key and key.isdigit() and 1 <= int(key) <= count:
+                chosen = int(key) - 1
+                break
+            yield self.say("referral menu: " + (f"key {key} is not a department" if key
+                                                else "no key"))
+        if chosen is None:
+            yield from self.goodbye()
+            return
+        event = yield from self._do(act("open_case", "referral", index=chosen))
+        case, name, texted = event.value
+        yield self.say(f"referred to {name}")
+        self.record.update(case_number=case, referral=name, outcome="referred")
+        self.case_opened = True
+        yield from self.goodbye(*(["referral_sent"] if texted else []))
+
+    # -- complaint: who it is about --------------------------------------------------------
+
+    def _ask_staff_number(self):
+        """The caller may key the staff number of the person complained about; that person
+        is kept out of everything about this complaint (reference/field.md (b) 7)."""
+        key = yield from self.play("complaint_staff")
+        if key == "#":
+            return
+        digits = yield from self.read_digits(4, self.cfg_menu.key_timeout,
+                                             first=key if key and key.isdigit() else None)
+        if digits:
+            name = yield from self.ask("staff", digits)
+            self.record["named_staff"] = {"staff_no": digits, "name": name}
+            yield self.say(f"complaint names staff number {digits} "
+                           f"({name or 'not in the rota'})")

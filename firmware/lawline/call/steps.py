@@ -1,0 +1,40 @@
+"""What the call script says and hears: actions out, events in (call/script.py).
+
+Both are plain data. An action names what the driver (call/driver.py) does next; the event
+it sends back says how that ended. Time comes in events (`at`, seconds since the epoch):
+the script owns no clock.
+"""
+
+from dataclasses import dataclass, field
+
+# Actions the driver answers at once with a DONE event; the script goes straight on.
+NO_WAIT = {"say", "limit", "store_record", "casework"}
+
+
+@dataclass
+class Action:
+    kind: str                 # answer play wait_key record ring bridge ask commit_voicemail
+    #                           open_case last_words hang_up finish casework store_record
+    #                           say limit end
+    names: tuple = ()         # play: prompts in a row; ask: the question and its arguments
+    options: dict = field(default_factory=dict)
+
+    def __str__(self):
+        return " ".join([self.kind.upper()] + [str(n) for n in self.names])
+
+
+@dataclass
+class Event:
+    kind: str                 # answered key timeout prompt_ended hangup cut failed
+    #                           leg_accepted leg_failed bridge_ended recording_ended
+    #                           committed commit_failed answer done
+    value: object = None      # key: the digit; cut: the limit; answer: the reply ...
+    at: float = 0.0           # when it happened (the driver's clock)
+    record: dict = field(default_factory=dict)   # facts for the call record (duty_legs ...)
+
+    def __str__(self):
+        return self.kind.upper() + ("" if self.value is None else f" {self.value}")
+
+
+def act(kind, *names, **options):
+    return Action(kind, tuple(names), options)
