@@ -76,7 +76,7 @@ def code(answer):
 
 
 def test_the_trunk_may_ping_the_box_and_its_allow_header_offers_no_transfer(box):
-    port, trunk, _ = box
+    port, trunk, log = box
     answer = ask(port, "OPTIONS", trunk)
     assert code(answer) == 200, answer
     allow = re.search(r"^Allow: (.*)\r$", answer, re.M).group(1).split(", ")
@@ -86,6 +86,8 @@ def test_the_trunk_may_ping_the_box_and_its_allow_header_offers_no_transfer(box)
     assert sorted(allow) == sorted(["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO",
                                     "UPDATE", "PRACK"])
     assert "replaces" not in supported and "norefersub" not in supported
+    # and the box's log says what it answers
+    in_log(log, f"SIP door: Allow: {', '.join(allow)}; Supported: {', '.join(supported)};")
 
 
 @pytest.mark.parametrize("method", ["MESSAGE", "SUBSCRIBE", "REGISTER", "NOTIFY", "PUBLISH"])

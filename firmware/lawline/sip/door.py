@@ -281,13 +281,14 @@ class SipDoor:
         if not ptr:
             return []
         hdr = ArrayHdr.from_address(ptr)
-        values = [hdr.values[i] for i in range(min(hdr.count, 32))]
+        # copies, not views: the array is rewritten below
+        values = [(v.text(), v.ptr, v.slen) for v in hdr.values[:min(hdr.count, 32)]]
         kept = [v for v in values
-                if (keep is None or v.text() in keep) and v.text().lower() not in drop]
-        for i, value in enumerate(kept):
-            hdr.values[i] = PjStr(value.ptr, value.slen)
+                if (keep is None or v[0] in keep) and v[0].lower() not in drop]
+        for i, (_, text_ptr, slen) in enumerate(kept):
+            hdr.values[i] = PjStr(text_ptr, slen)
         hdr.count = len(kept)
-        return [v.text() for v in kept]
+        return [text for text, _, _ in kept]
 
     def uninstall(self):
         """Before libDestroy is fine too; after it the endpoint is gone already."""
