@@ -88,7 +88,8 @@ class Container:
         if not str(venv).startswith(str(REPO)):
             binds.append(f"--bind-ro={venv}")
         argv = ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--register=no",
-                "--keep-unit", "--volatile=overlay", "--machine", "lawline-test", *binds,
+                "--keep-unit", "--volatile=overlay", "--machine", f"lawline-test-{os.getpid()}",
+                *binds,
                 "/lib/systemd/systemd", "--log-target=console",
                 # systemd as PID 1 in a container reads its "kernel command line" from argv
                 "systemd.wants=lawline.service"]

@@ -15,8 +15,11 @@ root=${1:-$repo/build/systemd-test/rootfs-$key}
 if [ -e "$root/.complete" ]; then echo "$root"; exit 0; fi
 [ "$(id -u)" -eq 0 ] || { echo "rootfs.sh: mmdebstrap needs root" >&2; exit 1; }
 command -v mmdebstrap >/dev/null || { echo "rootfs.sh: apt-get install mmdebstrap" >&2; exit 1; }
-rm -rf "$root" "$root.tmp"
 mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"     # one build at a time; a second run waits and takes the result
+flock 9
+if [ -e "$root/.complete" ]; then echo "$root"; exit 0; fi
+rm -rf "$root" "$root.tmp"
 include=$(IFS=,; echo "${pkgs[*]}")
 start=$(date +%s)
 mmdebstrap --quiet --variant=minbase --include="$include" \
