@@ -30,6 +30,9 @@ WHEELS=$BUILD/wheels
 # Sizes in MiB. The whole image is 2 GiB (a power of two, as qemu's raspi machines need).
 FAT_START=4 FAT_SIZE=252 ROOT_SIZE=1536 DATA_SIZE=256
 BASE_PACKAGES=systemd-sysv,systemd-timesyncd,systemd-resolved,udev,kmod,dbus,e2fsprogs,dosfstools,fdisk,iproute2,netbase,ca-certificates,tzdata,linux-image-arm64,raspi-firmware,initramfs-tools,zstd,python3,python3-venv,libpython3.11,libportaudio2,libasound2,libssl3,openssh-server,alsa-utils
+# Installed on top of the cached base (added after the base; folded into BASE_PACKAGES later).
+# openssl: lawline-web makes its self-signed certificate with it.
+ROOTFS_PACKAGES="openssl"
 stage=${1:-all}
 need_root
 
@@ -43,12 +46,16 @@ base() {
     rm -rf "$BASE" "$BASE.tmp"; mkdir -p "$OUT"
     log "mmdebstrap arm64 $SUITE base rootfs (kernel, initramfs, raspi-firmware) -> $BASE"
     local t0=$SECONDS
+    # fstab and FSTYPE=ext4 go in before the kernel, so the initramfs gets fsck.ext4 for the
+    # root (its hook cannot resolve LABEL= inside a chroot).
     # initramfs: update_initramfs=no while packages go in, so the trigger does not build the
     # initrd a second time under qemu-user; it is built once below (and copied to the FAT by
     # raspi-firmware's post-update hook).
     mmdebstrap --arch=arm64 --variant=minbase --components=main,non-free-firmware \
         --include="$BASE_PACKAGES" \
         --essential-hook='mkdir -p "$1/etc/initramfs-tools"; echo "update_initramfs=no" > "$1/etc/initramfs-tools/update-initramfs.conf"' \
+        --essential-hook="install -m 0644 '$here/rootfs/fstab' \"\$1/etc/fstab\"" \
+        --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; echo FSTYPE=ext4 > "$1/etc/initramfs-tools/conf.d/lawline-fstype.conf"' \
         --dpkgopt=force-confdef --dpkgopt=force-confold \
         --customize-hook='
             set -e
@@ -95,12 +102,15 @@ rootfs() {
     chroot_ca_copy "$R"; cp /etc/resolv.conf "$R/tmp/resolv.conf"
     rm -f "$R/etc/resolv.conf.lawline"; mv "$R/etc/resolv.conf" "$R/etc/resolv.conf.lawline" 2>/dev/null || true
     cp "$R/tmp/resolv.conf" "$R/etc/resolv.conf"
+    if [ -n "$ROOTFS_PACKAGES" ]; then
+        in_chroot "$R" DEBIAN_FRONTEND=noninteractive -- sh -ec "apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends $ROOTFS_PACKAGES >/dev/null; apt-get clean"
+    fi
     in_chroot "$R" PIP_CERT=/tmp/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 -- sh -ec '
         python3 -m venv /opt/lawline/venv
         /opt/lawline/venv/bin/pip install -q /tmp/wheels/'"$(basename "$pjwhl")"' /tmp/wheels/'"$(basename "$lwhl")"' \
             lgpio rpi-lgpio
         /opt/lawline/venv/bin/pip list --format=freeze > /opt/lawline/packages.txt
-        cd / && /opt/lawline/venv/bin/python -c "import pjsua2, lawline.app, gpiozero, lgpio, RPi.GPIO, sounddevice"'
+        cd / && /opt/lawline/venv/bin/python -c "import pjsua2, lawline.app, gpiozero, lgpio, sounddevice; import importlib.util as u; assert u.find_spec(\"RPi.GPIO\")"'
     rm -f "$R/etc/resolv.conf"; mv "$R/etc/resolv.conf.lawline" "$R/etc/resolv.conf" 2>/dev/null || true
     chroot_ca_remove "$R"; rm -rf "$R/tmp/wheels" "$R/tmp/resolv.conf" "$R/root/.cache"
     find "$R/opt/lawline/venv" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null || true

@@ -76,6 +76,9 @@ proof() {
     mkdir -p "$CHROOT/proof"
     cp "$whl" "$CHROOT/proof/"
     install -m 0644 "$here/pjsua2-proof.py" "$CHROOT/proof/pjsua2-proof.py"
+    # a throw-away self-signed certificate for the TLS leg (made on the host: no openssl CLI in the chroot)
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -keyout "$CHROOT/proof/key.pem" -out "$CHROOT/proof/cert.pem" 2>/dev/null
     log "proof: venv + wheel install + import + two-process call, in the arm64 chroot"
     in_chroot "$CHROOT" -- sh -ec '
         rm -rf /proof/venv
@@ -83,7 +86,10 @@ proof() {
         /proof/venv/bin/pip install --no-index --no-deps /proof/'"$(basename "$whl")"'
         cd /tmp
         /proof/venv/bin/python -c "import platform, pjsua2; print(\"import pjsua2 ok on\", platform.machine())"
-        /proof/venv/bin/python /proof/pjsua2-proof.py'
+        /proof/venv/bin/python /proof/pjsua2-proof.py --transport udp --port 5371 --wav /proof/udp.wav
+        /proof/venv/bin/python /proof/pjsua2-proof.py --transport tls --port 5381 --wav /proof/tls.wav \
+            --cert /proof/cert.pem --key /proof/key.pem'
+    rm -rf "$CHROOT/proof"
     log "proof passed"
 }
 

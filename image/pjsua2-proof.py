@@ -103,7 +103,17 @@ def callee(args):
     class Call(pj.Call):
         def onCallMediaState(self, prm):
             am, idx = audio_media(self)
+            print("callee: media state, audio %s" % ("active" if am is not None else "not active"),
+                  file=sys.stderr, flush=True)
             if am is not None and state["rec"] is None:
+                try:
+                    self._record(am, idx)
+                except Exception:  # a director callback must not raise: say it
+                    import traceback
+                    traceback.print_exc()
+
+        def _record(self, am, idx):
+            if True:
                 rec = pj.AudioMediaRecorder()
                 rec.createRecorder(args.wav)
                 am.startTransmit(rec)
@@ -200,6 +210,7 @@ def caller(args):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)   # results must survive os._exit()
     ap = argparse.ArgumentParser()
     ap.add_argument("--role", choices=["both", "callee", "caller"], default="both")
     ap.add_argument("--transport", choices=["udp", "tls"], default="udp")
