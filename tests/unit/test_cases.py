@@ -8,7 +8,7 @@ import pytest
 
 from lawline import config as configuration
 from lawline.records import messages
-from lawline.records.cases import CaseError, Cases
+from lawline.records.cases import CaseChanged, CaseError, Cases
 from lawline.records.office import Office
 from lawline.sync.outbox import Outbox
 
@@ -58,6 +58,21 @@ def test_lifecycle_and_history(tmp_path):
     again = Cases(tmp_path / "cases.db")
     assert [h[1] for h in again.history(number)][-1] == "caller_informed"
     assert again.next() != number
+
+
+def test_a_move_made_against_an_old_view_of_the_case_writes_nothing(tmp_path):
+    """The office page's no-lost-update rule, inside the write's own transaction."""
+    cases = Cases(tmp_path / "cases.db")
+    number = cases.next()
+    seen = cases.open_case(number, "service_request", "13800000000").updated
+    cases.move(number, "assigned", "张律师 by SMS", owner="13900000001", now=seen + 5)
+    with pytest.raises(CaseChanged, match=f"case {number} changed since it was shown"):
+        cases.move(number, "resolved", "clerk on the page", "done", expect_updated=seen)
+    case = cases.get(number)
+    assert case.state == "assigned" and not case.resolved
+    assert [h[1] for h in cases.history(number)] == ["new", "assigned"]
+    # against the view as it is now, the same move goes through
+    assert cases.move(number, "resolved", "clerk", "done", expect_updated=case.updated).resolved
 
 
 def test_duty_sms_resolves_and_caller_is_told(office):

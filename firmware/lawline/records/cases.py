@@ -168,6 +168,10 @@ class CaseError(ValueError):
     """A case that does not exist, or a move its state does not allow."""
 
 
+class CaseChanged(CaseError):
+    """The case moved on after the actor last saw it: nothing was written."""
+
+
 @dataclass(frozen=True)
 class Case:
     number: str
@@ -258,14 +262,22 @@ class Cases(CaseNumbers):
             return self._db.execute("SELECT at, state, by, note FROM case_history "
                                     "WHERE number = ? ORDER BY id", (number,)).fetchall()
 
-    def move(self, number, state, by, note="", owner=None, owner_name=None, now=None):
-        """Move a case to `state`; raises CaseError naming the case and both states."""
+    def move(self, number, state, by, note="", owner=None, owner_name=None, now=None,
+             expect_updated=None):
+        """Move a case to `state`; raises CaseError naming the case and both states.
+
+        `expect_updated`: the case's `updated` time as the actor saw it (the office page's
+        form). Checked inside the same transaction as the write, so a change made meanwhile
+        (an SMS command, another clerk) is never overwritten: CaseChanged instead."""
         now = now or time.time()
 
         def write(db):
-            row = db.execute("SELECT state FROM cases WHERE number = ?", (number,)).fetchone()
+            row = db.execute("SELECT state, updated FROM cases WHERE number = ?",
+                             (number,)).fetchone()
             if row is None:
                 raise CaseError(f"case {number} does not exist")
+            if expect_updated is not None and row[1] != expect_updated:
+                raise CaseChanged(f"case {number} changed since it was shown (now {row[0]})")
             if state not in MOVES[row[0]]:
                 raise CaseError(f"case {number} is {row[0]}; it cannot become {state}")
             sets, args = ["state = ?", "updated = ?"], [state, now]

@@ -157,9 +157,11 @@ class Office:
 
     # -- acting on cases --------------------------------------------------------------------
 
-    def act(self, number, state, by, note="", owner=None, owner_name=None):
-        """Move a case (from an SMS or the shell); tell the caller when it is resolved."""
-        case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name)
+    def act(self, number, state, by, note="", owner=None, owner_name=None, expect_updated=None):
+        """Move a case (from an SMS, the shell or the office page); tell the caller when it is
+        resolved. `expect_updated`: see Cases.move (the page's no-lost-update check)."""
+        case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name,
+                               expect_updated=expect_updated)
         log.info("case %s: %s by %s%s", number, state, by, f", note {note!r}" if note else "")
         self._journal(case, state)
         if state == "resolved" and is_mobile(case.caller) and case.kind != "complaint":

@@ -12,7 +12,7 @@ import logging
 
 from starlette.responses import FileResponse, RedirectResponse
 
-from ..records.cases import KINDS, OPEN_STATES, STATES, CaseError
+from ..records.cases import KINDS, OPEN_STATES, STATES, CaseChanged, CaseError
 from ..records.messages import duty_case
 from . import fmt
 
@@ -148,14 +148,14 @@ async def case_action(request, web):
         if action == "resolve":
             if not note:
                 return await case_page(request, web, error="请填写办理结果后再结案。", status=400)
-            office.act(case.number, "resolved", by, note)
+            office.act(case.number, "resolved", by, note, expect_updated=case.updated)
             web.audit(request, "case_resolved", case.number, note)
         elif action == "take":
             if not user.mobile:
                 return await case_page(request, web, status=400, error=(
                     "您的账号没有登记手机号，无法接手（超期提醒要发到手机）。请负责人在账号页登记。"))
             office.act(case.number, "assigned", by, note, owner=user.mobile,
-                       owner_name=user.label)
+                       owner_name=user.label, expect_updated=case.updated)
             web.audit(request, "case_taken", case.number, note)
         elif action == "assign":
             mobile = str(form.get("mobile", ""))
@@ -167,12 +167,17 @@ async def case_action(request, web):
                 return await case_page(request, web, status=400, note=note,
                                        error="这是针对此人的投诉，不能指派给被投诉人。")
             office.act(case.number, "assigned", by, note, owner=person.mobile,
-                       owner_name=person.name)
+                       owner_name=person.name, expect_updated=case.updated)
             office.sms.queue(person.mobile, duty_case(case.number, case.kind, case.caller,
                                                       office.name), "duty case", case.number)
             web.audit(request, "case_assigned", case.number, f"{person.name} {person.mobile}")
         else:
             return web.refuse(request, 404, "没有这个操作。")
+    except CaseChanged as exc:          # changed between the check above and the write
+        log.info("web: %s on case %s by %s not done: %s", action, case.number, user.name, exc)
+        fresh = web.box.cases.get(case.number)
+        return await case_page(request, web, error=_changed_since(request, web, fresh),
+                               status=409, note=note)
     except CaseError as exc:
         log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
         return await case_page(request, web, status=409, note=note, error=(
