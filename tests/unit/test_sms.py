@@ -99,3 +99,18 @@ def test_incomplete_messages_are_handed_back_with_the_missing_parts():
     assert assembler.expire(3600, now=10) == []
     [(number, text, missing)] = assembler.expire(3600, now=4000)
     assert number == "123" and missing == [2] and text == "中" * 83 and len(assembler) == 0
+
+
+def test_first_parts_that_never_finish_are_capped_and_handed_back_not_dropped():
+    """A sender who sends first parts with a new reference each time holds at most
+    MAX_PENDING messages; the oldest come back as partial text at the next expire."""
+    assembler = sms.Reassembler()
+    cap = sms.Reassembler.MAX_PENDING
+    for ref in range(cap + 5):
+        first = sms.encode_submit("13900000009", "中" * 150, ref=ref)[0]   # a new reference each
+        assert assembler.add(sms.decode_pdu(first.hex), now=ref) is None
+    assert len(assembler) == cap
+    early = assembler.expire(3600, now=cap + 5)          # nothing is an hour old yet
+    assert len(early) == 5 and all(missing == [2, 3] for _, _, missing in early)
+    assert all(text == "中" * 67 for _, text, _ in early)
+    assert len(assembler) == cap

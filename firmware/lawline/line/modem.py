@@ -427,9 +427,10 @@ class Modem:
             self._emit("sms", number=message.number, detail=text,
                        sender_type=message.sender_type)
         for number, partial, missing, kind in self._sms_parts.expire_parts(PARTIAL_SMS_SECONDS):
-            self.log.warning("modem %s: SMS from %r (%s) incomplete after %g s (parts %s never "
-                             "came); handing on what arrived", self.name, number, kind,
-                             PARTIAL_SMS_SECONDS, ",".join(map(str, missing)))
+            self.log.warning("modem %s: SMS from %r (%s) incomplete (parts %s did not come "
+                             "within %g s, or too many messages were waiting for parts); "
+                             "handing on what arrived", self.name, number, kind,
+                             ",".join(map(str, missing)), PARTIAL_SMS_SECONDS)
             self._emit("sms", number=number, detail=partial, sender_type=kind)
 
     async def _delete_sms(self, index):

@@ -459,10 +459,16 @@ class Reassembler:
     part is in (a single message is whole at once); `expire` hands back what is left of
     messages whose parts stopped coming, so no text is ever thrown away."""
 
+    # Messages waiting for parts at once. A sender who sends first parts and never the rest
+    # (each with a new reference) would otherwise grow this for an hour; past the cap the
+    # oldest is handed back early by expire(), as partial text: nothing is thrown away.
+    MAX_PENDING = 200
+
     def __init__(self):
         # (number, sender type, ref, total) -> {seq: (dcs, payload, text)}, first seen: a part
         # from an alphanumeric "13900000001" never joins a message from the mobile itself
         self._pending = {}
+        self._evicted = []       # keys pushed out by the cap, for the next expire
 
     def add(self, message, now=None):
         if message.concat is None or message.concat.total <= 1:
@@ -470,6 +476,9 @@ class Reassembler:
                 message.payload.hex()
         c = message.concat
         key = (message.number, message.sender_type, c.ref, c.total)
+        if key not in self._pending and len(self._pending) >= self.MAX_PENDING:
+            oldest = min(self._pending, key=lambda k: self._pending[k][1])
+            self._evicted.append((oldest, self._pending.pop(oldest)))
         parts, _ = self._pending.setdefault(key, ({}, time.monotonic() if now is None else now))
         parts[c.seq] = (message.dcs, message.payload, message.text)
         if len(parts) < c.total:
@@ -486,12 +495,13 @@ class Reassembler:
         """As expire, each with the sender's type of number last."""
         now = time.monotonic() if now is None else now
         out = []
-        for key, (parts, first) in list(self._pending.items()):
-            if now - first >= older_than:
-                del self._pending[key]
-                missing = [i for i in range(1, key[3] + 1) if i not in parts]
-                out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing,
-                            key[1]))
+        due = [(key, entry) for key, entry in self._pending.items() if now - entry[1] >= older_than]
+        for key, _ in due:
+            del self._pending[key]
+        due, self._evicted = self._evicted + due, []
+        for key, (parts, _first) in due:
+            missing = [i for i in range(1, key[3] + 1) if i not in parts]
+            out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing, key[1]))
         return out
 
     def __len__(self):
