@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .call.driver import CallDriver, CallParts, new_call_id
+from .call.lines import Line
 from .call.script import CallScript
 from .call.prompts import Prompts
 from .errors import ModemError
@@ -46,9 +47,9 @@ class Box:
         self.core = None
         self.account = None
         self.trunk = None       # sip/trunk.Trunk with a [trunk] registrar; its .state for check
-        self.modem = None
-        self.pcm = None
-        self.supervisor = None
+        self.lines = []         # call/lines.Line, one per modem ([line] or [[line]])
+        self.modem = None       # line 1's modem: SMS out, signal for the health report
+        self.duty_busy = set()  # duty phones in a call from this box: never rung again
         self.outbox = None
         self.worker = None
         self.sync = None
@@ -165,25 +166,23 @@ class Box:
                             clock.now().strftime("%Y-%m-%d %H:%M"))
             self.office.render_referral_prompts()
             log.info("office: %s", self.office.desk.why())
-            self.modem = line_from_config(cfg.line)
-            # Where call audio flows is the modem's business (serial PCM port, V.253 in-band
-            # on the AT port, or a sound card): line/__init__.py, line/*.make_audio.
-            self.pcm = self.modem.make_audio()
-            # The supervisor starts the modem (retrying with backoff while it is missing or
-            # silent), checks its health, and brings it back; it sets the "modem" status.
-            self.supervisor = LineSupervisor(self.modem, self.pcm, cfg.line, self.status,
-                                             *hat.from_config(cfg.hat))
-            if not await self.supervisor.start(stop):
+            self.lines = [self._line(k, section) for k, section in
+                          enumerate(cfg.lines, start=1)]
+            first = self.lines[0]
+            self.modem = first.modem
+            if not await first.supervisor.start(stop):
                 return
-            tasks.append(asyncio.ensure_future(self.supervisor.run(stop)))
             self.office.attach_modem(self.modem)
             tasks.append(asyncio.ensure_future(self.office.run(stop)))
             tasks.append(asyncio.ensure_future(self._health().run(stop)))
+            serving = [asyncio.ensure_future(self._serve_line(line, stop, started=k == 0))
+                       for k, line in enumerate(self.lines)]
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,
-                     cfg.office.number, cfg.line.answer_after_rings)
-            self.ready = True   # the modem answered AT (supervisor.start); calls are awaited
+                     ", ".join(line.phone_number for line in self.lines),
+                     cfg.line.answer_after_rings)
+            self.ready = True   # line 1's modem answered AT (supervisor.start)
             self.notify.ready(self.status_line())
-            await self._serve_calls(stop)
+            await asyncio.gather(*serving)
         finally:
             self.notify.stopping()
             stop.set()
@@ -192,79 +191,76 @@ class Box:
                     await asyncio.wait_for(task, 5)
                 except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
                     log.warning("box: %r did not stop cleanly: %s", task, exc)
-            if self.pcm:
-                self.pcm.close()
-            if self.modem:
-                self.modem.close()
+            for line in self.lines:
+                line.pcm.close()
+                line.modem.close()
             self.account = None
             self.core.stop()
             if self.lock is not None:
                 self.lock.release()
             log.info("box: stopped")
 
-    async def _serve_calls(self, stop):
-        need = self.config.line.answer_after_rings
-        stopping = asyncio.ensure_future(stop.wait())
+    def _line(self, number, section):
+        """One line: its modem, call audio, supervisor and port in the shared media core.
+        Where call audio flows is the modem's business (serial PCM port, V.253 in-band on
+        the AT port, or a sound card): line/__init__.py, line/*.make_audio. The supervisor
+        starts the modem (retrying with backoff while it is missing or silent), checks its
+        health and brings it back; it sets the line's status ("modem", "modem 2", ...)."""
+        modem = line_from_config(section)
+        pcm = modem.make_audio()
+        key, led = hat.from_config(self.config.hat) if number == 1 else (None, None)
+        if section.status_led_pin:
+            led = hat.StatusLed(section.status_led_pin, hat.choose_pin_factory())
+        part = "modem" if number == 1 else f"modem {number}"
+        supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)
+        port = self.core.line if number == 1 else self.core.line_port(number)
+        return Line(number, section, modem, pcm, supervisor, port, section.number)
+
+    async def _serve_line(self, line, stop, started):
+        """Start the line (line 1 already is), supervise it and take its calls until stop."""
+        if not started and not await line.supervisor.start(stop):
+            return
+        if len(self.lines) > 1:
+            log.info("box: %s answering", line.name)
+        health = asyncio.ensure_future(line.supervisor.run(stop))
         try:
-            while not stop.is_set():
-                get = asyncio.ensure_future(self.modem.events.get())
-                done, _ = await asyncio.wait({get, stopping},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
-                    break
-                event = get.result()
-                # Answer once caller ID is in (it follows each RING, reference/modems.md
-                # 1.2), or at the next ring if the network sends none.
-                ready = ((event.kind == "caller_id" and self.modem.rings >= need) or
-                         (event.kind == "ring" and self.modem.rings > need))
-                if ready:
-                    self.calls += 1
-                    await self._take_call()
-                elif event.kind == "sms":
-                    self.on_sms(event)
-                elif event.kind == "missed":
-                    log.info("box: missed call from %s (hung up while ringing)",
-                             event.number or "a withheld number")
-                elif event.kind == "ring":
-                    log.info("box: ring %d from %s", self.modem.rings,
-                             self.modem.caller or "unknown")
+            await line.serve(stop, self._take_call, self.on_sms)
         finally:
-            stopping.cancel()
+            try:
+                await asyncio.wait_for(health, 5)
+            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+                log.warning("box: %s: health check did not stop cleanly: %s", line.name, exc)
 
-
-    def _script(self, caller):
+    def _script(self, line):
         cfg = self.config
-        return CallScript(caller, new_call_id(), cfg.office.number, cfg.office.id, cfg.menu,
-                          cfg.limits, cfg.voicemail, cfg.survey, started=time.time())
+        return CallScript(line.modem.caller, new_call_id(), line.phone_number, cfg.office.id,
+                          cfg.menu, cfg.limits, cfg.voicemail, cfg.survey, started=time.time())
 
-    def _call_parts(self):
+    def _call_parts(self, line, events):
         cfg = self.config
         return CallParts(
-            modem=self.modem, pcm=self.pcm, events=self.modem.events, core=self.core,
-            port=self.core.line,
+            modem=line.modem, pcm=line.pcm, events=events, core=self.core, port=line.port,
             dialler=hunt.Dialler(self.core, self.account, cfg, self.trunk, self.office.desk),
             trunk=self.trunk, office=self.office, prompts=self.prompts, outbox=self.outbox,
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
             kick_upload=self.kick_upload, on_sms=self.on_sms, duty=cfg.duty,
-            limits=cfg.limits, survey=cfg.survey, referrals=list(cfg.referral))
+            limits=cfg.limits, survey=cfg.survey, referrals=list(cfg.referral),
+            duty_busy=self.duty_busy)
 
-    async def _take_call(self):
-        """One call. The call script ends its own call on any error (call/script.py); this is
-        the last guard, so nothing one call does stops the box from answering the next."""
+    async def _take_call(self, line, events):
+        """One call on `line`. The call script ends its own call on any error
+        (call/script.py); this is the last guard, so nothing one call does stops the box
+        from answering the next."""
+        self.calls += 1
         try:
-            await CallDriver(self._script(self.modem.caller), self._call_parts()).run()
+            await CallDriver(self._script(line), self._call_parts(line, events)).run()
         except Exception as exc:  # noqa: BLE001 - the next call must be answered
-            log.error("box: call %d failed outside its call flow: %r; answering the next "
-                      "call", self.calls, exc, exc_info=True)
+            log.error("box: call %d on %s failed outside its call flow: %r; answering the "
+                      "next call", self.calls, line.name, exc, exc_info=True)
             try:
-                await self.modem.hangup()
+                await line.modem.hangup()
             except Exception:  # noqa: BLE001
                 pass
-        try:
-            await self.supervisor.after_call()   # [line] reset_after_hangup
-        except Exception as exc:  # noqa: BLE001 - the supervisor brings the modem back
-            log.error("box: after the call: %r", exc, exc_info=True)
 
 
 def run(config):

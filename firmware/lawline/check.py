@@ -48,23 +48,32 @@ class Report:
 
 
 async def probe_modem(cfg, report):
+    """Every line's modem ([[line]], or the one [line]), one after the other."""
+    for number, line in enumerate(cfg.lines, start=1):
+        if len(cfg.lines) > 1:
+            report.add("ok", f"line {number}", f"{line.number}: {line.profile} on "
+                       f"{line.at_port}")
+        await _probe_line(line, report)
+
+
+async def _probe_line(line, report):
     from .line import profiles as line_profiles
-    if line_profiles.get(cfg.line.profile).kind == "v253":
+    if line_profiles.get(line.profile).kind == "v253":
         from .line.v253 import probe   # a voice modem: formats and full duplex, no SIM
-        return await probe(cfg.line, report)
+        return await probe(line, report)
     from .line.modem import Modem
-    modem = Modem(cfg.line.profile, cfg.line.at_port, cfg.line.audio_port,
-                  name=cfg.line.at_port, command_timeout=cfg.line.command_timeout)
+    modem = Modem(line.profile, line.at_port, line.audio_port,
+                  name=line.at_port, command_timeout=line.command_timeout)
     try:
         modem.at.open()
-        await modem.at.command("AT", timeout=cfg.line.command_timeout, retries=2)
+        await modem.at.command("AT", timeout=line.command_timeout, retries=2)
     except LawlineError as exc:
         report.add("fail", "modem", str(exc))
         modem.close()
         return
     try:
         model = " ".join(await modem.at.command("AT+CGMM", timeout=3)) or "unknown model"
-        report.add("ok", "modem", f"answers on {cfg.line.at_port} ({model})")
+        report.add("ok", "modem", f"answers on {line.at_port} ({model})")
         try:
             sim = " ".join(await modem.at.command("AT+CPIN?", timeout=3, expect="+CPIN:"))
             state = "ok" if "READY" in sim else "fail"

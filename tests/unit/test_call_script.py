@@ -543,3 +543,44 @@ def test_every_default_key_reaches_its_branch(key):
     call = Call().run(GREETED)
     call.run(f"KEY {key} -> ...")
     assert call.record["branch"] == branch
+
+
+# -- queue and callback (every duty phone in a call from this box) ---------------------------
+
+def test_every_duty_phone_busy_queues_and_a_key_books_a_callback():
+    call = Call(queue_place=[2], queue_leave=None).run(GREETED + """
+        KEY 1 -> PLAY connecting
+        PROMPT_ENDED -> RING ...
+        LEG_FAILED all_busy -> PLAY queue_place digit_2 queue_callback
+        KEY 1 -> OPEN_CASE callback
+        DONE 2612010005 -> PLAY callback_booked goodbye
+    """ + THE_END)
+    r = call.record
+    assert r["outcome"] == "callback" and r["case_number"] == "2612010005"
+    assert r["queued"] is True and r["queue_place"] == 2 and call.script.case_opened
+    assert call.said("ASK queue_leave")
+
+
+def test_a_queued_caller_is_bridged_when_a_duty_phone_frees():
+    call = Call(queue_place=[1, 1], queue_leave=None).run(GREETED + """
+        KEY 1 -> PLAY connecting
+        PROMPT_ENDED -> RING ...
+        LEG_FAILED all_busy -> PLAY queue_place digit_1 queue_callback
+        PROMPT_ENDED -> WAIT_KEY
+        TIMEOUT -> RING 13900000001 13900000002
+        LEG_ACCEPTED 13900000001 -> BRIDGE 13900000001
+    """)
+    assert call.record["outcome"] == "bridged" and call.record["queued"]
+
+
+def test_a_queue_that_never_moves_ends_in_voicemail():
+    call = Call(queue_place=[1, 1, 1], queue_leave=None).run(GREETED + """
+        KEY 1 -> PLAY connecting
+        PROMPT_ENDED -> RING ...
+    """ + """
+        LEG_FAILED all_busy -> PLAY queue_place digit_1 queue_callback
+        KEY 5 -> RING ...
+    """ * 3 + """
+        LEG_FAILED all_busy -> PLAY duty_unavailable record_message
+    """)
+    assert call.said("left the queue without a duty phone")

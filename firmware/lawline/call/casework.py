@@ -49,6 +49,21 @@ def escalate_urgent(office, caller, call_id, numbers, waited_s, number=None):
     return case.number, told
 
 
+def callback(office, caller, call_id, numbers, place=None):
+    """Every duty phone was busy and the caller asked to be called back: a case with the
+    caller's number, owned by the first duty person on the list, who gets it by SMS (the
+    duty SMS asks them to call the caller back). Returns the case number."""
+    owner = numbers[0] if numbers else ""
+    person = office.desk.person(owner) if owner else None
+    case = office.open_case("consultation", caller, owner=owner,
+                            owner_name=person.name if person else "", call_id=call_id,
+                            state="assigned" if owner else "new",
+                            detail=json.dumps({"callback": True, "queue_place": place}),
+                            notify_duty=[owner] if owner else [],
+                            note="callback requested: every duty phone was busy")
+    return case.number
+
+
 def close_call(office, record, caller, call_id, alert_at_or_below):
     """The case a finished call's record calls for, its SMS and its rating."""
     branch, outcome = record.get("branch"), record.get("outcome")

@@ -50,6 +50,8 @@ class CallParts:
     limits: object         # [limits] section
     survey: object         # [survey] section
     referrals: list        # [[referral]] tables
+    duty_busy: set = None  # duty phones in a call from this box (any line): not rung
+    queue: list = None     # call ids waiting for a duty phone, first first (any line)
 
 
 def new_call_id(now=None):
@@ -318,6 +320,7 @@ class CallDriver:
             except asyncio.TimeoutError:
                 pass
         modem.audio_open = False
+        self._q_queue_leave()
         return Event("done", None, time.time())
 
     # -- questions to the office and the line ------------------------------------------------
@@ -367,6 +370,17 @@ class CallDriver:
         case = self.p.office.cases.get(number)
         return bool(case is not None and case.pin and secrets.compare_digest(pin, case.pin))
 
+    def _q_queue_place(self):
+        """This call's place among the callers waiting for a duty phone (1: next)."""
+        queue = self.p.queue if self.p.queue is not None else []
+        if self.id not in queue:
+            queue.append(self.id)
+        return queue.index(self.id) + 1
+
+    def _q_queue_leave(self):
+        if self.p.queue is not None and self.id in self.p.queue:
+            self.p.queue.remove(self.id)
+
     def _q_referrals(self):
         return len(self.p.referrals)
 
@@ -378,6 +392,14 @@ class CallDriver:
 
     async def _ring(self, *numbers, category, ring_all):
         core, port, prompts = self.p.core, self.p.port, self.p.prompts
+        busy = self.p.duty_busy if self.p.duty_busy is not None else set()
+        free = [n for n in numbers if n not in busy]
+        if len(free) < len(numbers):
+            self.say("duty phone(s) %s already in a call from this box; not rung",
+                     ", ".join(n for n in numbers if n in busy))
+        if not free:
+            return Event("leg_failed", "all_busy", time.time())
+        numbers = free
         whisper = hunt.build_whisper(prompts, category, self.caller,
                                      self.p.tmp_dir / f"{self.id}-whisper.wav")
         ringback = core.player(prompts.path("ringback"), repeat=True)
@@ -400,6 +422,7 @@ class CallDriver:
         if accepted is None:
             return Event("leg_failed", None, time.time(), record)
         self.leg = accepted
+        busy.add(accepted.number)   # until the bridge ends (_bridge)
         return Event("leg_accepted", accepted.number, time.time(), record)
 
     async def _bridge(self, number):
@@ -420,6 +443,8 @@ class CallDriver:
                 except Exception:  # noqa: BLE001 - the leg may be gone already
                     pass
             await legs.hang_up(self.p.core, leg)
+            if self.p.duty_busy is not None:
+                self.p.duty_busy.discard(leg.number)
         return Event("bridge_ended", None, time.time(),
                      {"bridged_s": round(time.time() - began, 1)})
 
@@ -474,6 +499,11 @@ class CallDriver:
         if kind == "referral":
             return Event("done", casework.refer(office, self.p.referrals, options["index"],
                                                 self.caller, self.id), time.time())
+        if kind == "callback":
+            return Event("done", casework.callback(office, self.caller, self.id,
+                                                   options["numbers"],
+                                                   self.s.record.get("queue_place")),
+                         time.time())
         number, told = casework.escalate_urgent(office, self.caller, self.id,
                                                 options["numbers"], options["waited_s"],
                                                 self.s.record.get("case_number"))

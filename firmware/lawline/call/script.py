@@ -317,9 +317,53 @@ class CallScript:
                              interruptible=False)
         event = yield from self._do(act("ring", *numbers, category=category,
                                         ring_all=ring_all))
+        if event.value == "all_busy":
+            return (yield from self._queue(numbers, category, ring_all))
         if event.kind != "leg_accepted":
             yield self.say("no duty phone accepted")
             return False
+        yield from self._bridge(event)
+        return True
+
+    def _queue(self, numbers, category, ring_all):
+        """Every duty phone is in a call from this box: the caller hears their place in the
+        queue and may press 1 to be called back; else the box rings again. True when the
+        caller was bridged or booked a callback; False: voicemail."""
+        self.record["queued"] = True
+        for _ in range(self.cfg_menu.max_tries):
+            place = yield from self.ask("queue_place")
+            self.record.setdefault("queue_place", place)
+            yield self.say(f"every duty phone is busy; place {place} in the queue")
+            key = yield from self.play("queue_place", *digits_prompts(str(place)),
+                                       "queue_callback")
+            if key is None:
+                key = yield from self.wait_key(self.cfg_menu.key_timeout)
+            if key == "1":
+                yield from self.ask("queue_leave")
+                yield from self._callback(numbers)
+                return True
+            event = yield from self._do(act("ring", *numbers, category=category,
+                                            ring_all=ring_all))
+            if event.kind == "leg_accepted":
+                yield from self.ask("queue_leave")
+                yield from self._bridge(event)
+                return True
+            if event.value != "all_busy":
+                break
+        yield from self.ask("queue_leave")
+        yield self.say("left the queue without a duty phone; voicemail")
+        return False
+
+    def _callback(self, numbers):
+        """The callback request is a case with the caller's number; the duty person gets
+        it by SMS, the office sees it in the case book."""
+        event = yield from self._do(act("open_case", "callback", numbers=list(numbers)))
+        self.record.update(case_number=event.value, outcome="callback")
+        self.case_opened = True
+        yield self.say(f"callback requested: case {event.value}")
+        yield from self.goodbye("callback_booked")
+
+    def _bridge(self, event):
         self.record["outcome"] = "bridged"
         self.record["bridged_to"] = event.value
         self.record["seconds_to_person"] = round(self.now - self.started, 1)
@@ -328,7 +372,6 @@ class CallScript:
         yield self.say(f"duty phone {event.value} hung up after "
                        f"{self.record.get('bridged_s', 0):.0f} s")
         yield from self._after_bridge()
-        return True
 
     def _after_bridge(self):
         """The duty person hung up first and the caller is still there: ask for a rating."""

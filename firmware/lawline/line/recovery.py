@@ -38,8 +38,9 @@ WAITING = "waiting"
 class LineState:
     """The modem's state as one sentence; logged and published only when it changes."""
 
-    def __init__(self, name, status=None, led=None):
+    def __init__(self, name, status=None, led=None, part="modem"):
         self.name = name
+        self.part = part          # its key in the status file ("modem", "modem 2": its line)
         self.status = status
         self.led = led
         self.state = None
@@ -57,7 +58,7 @@ class LineState:
             level = OK if state == READY else (WARN if state in (STARTING, RESETTING) else FAIL)
             if state == READY and any("unavailable" in n for n in self.notes):
                 level = WARN
-            self.status.set("modem", level, text)
+            self.status.set(self.part, level, text)
         else:
             (log.info if state == READY else log.warning)("modem %s: %s", self.name, text)
         if self.led is not None:
@@ -69,14 +70,15 @@ class LineState:
 
 
 class LineSupervisor:
-    def __init__(self, modem, audio, line, status=None, power_key=None, led=None):
+    def __init__(self, modem, audio, line, status=None, power_key=None, led=None,
+                 part="modem"):
         """`line` is the config's [line] section (health_interval, health_timeout,
         recovery_max_backoff, reset_after_hangup)."""
         self.modem = modem
         self.audio = audio
         self.cfg = line
         self.power_key = power_key
-        self.state = LineState(modem.name, status, led)
+        self.state = LineState(modem.name, status, led, part)
         self._lost = asyncio.Event()
         self.recoveries = 0
         modem.at.on_lost = self._port_lost

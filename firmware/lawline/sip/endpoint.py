@@ -176,7 +176,8 @@ class MediaCore:
         self.ep = None
         self.account = None
         self.trunk = None               # sip/trunk.Trunk when a [trunk] registrar is set
-        self.line = None
+        self.line = None                # line 1's port; every line's in self.lines
+        self.lines = []
         self._objects = set()   # players, recorders, calls: destroyed before libDestroy
         self._log_writer = None
         self._running = False
@@ -238,10 +239,17 @@ class MediaCore:
         fmt.channelCount = 1
         fmt.bitsPerSample = 16
         fmt.frameTimeUsec = 20000
-        self.line = LinePort()
-        self.line.createPort("line", fmt)
+        self._format = fmt
+        self.line = self.line_port(1)
         log.info("SIP: endpoint up on %s:%d (%s), bridge at 8 kHz, G.711 only", self.bind,
                  self.port, self.transport.upper())
+
+    def line_port(self, number):
+        """One AudioMediaPort per line (several lines share this one bridge)."""
+        port = LinePort()
+        port.createPort("line" if number == 1 else f"line{number}", self._format)
+        self.lines.append(port)
+        return port
 
     def add_account(self, account):
         self.account = account
@@ -311,6 +319,7 @@ class MediaCore:
         except pj.Error:
             pass
         self.line = None
+        self.lines = []
         account, self.account = self.account, None
         if self.trunk is not None:
             self.trunk.stop()

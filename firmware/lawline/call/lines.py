@@ -1,0 +1,84 @@
+"""One telephone line of the box: its modem, call audio, supervisor, media port and number,
+and the one owner of its events.
+
+While the line is idle its events are the idle handler's (rings, caller ID, SMS, missed
+calls); from the answer to the end of a call they go to that call, and only there. Each line
+answers on its own task, so several lines take calls at once ([[line]] in the config).
+"""
+
+import asyncio
+import logging
+
+log = logging.getLogger("lawline.box")
+
+
+class Line:
+    def __init__(self, number, config, modem, pcm, supervisor, port, phone_number):
+        self.number = number          # 1, 2, ...: its place in the config
+        self.cfg = config             # its [line] / [[line]] section
+        self.modem = modem
+        self.pcm = pcm
+        self.supervisor = supervisor
+        self.port = port              # its AudioMediaPort in the shared media core
+        self.phone_number = phone_number
+        self.call_events = None       # an asyncio.Queue while a call is up
+        self.calls = 0
+
+    @property
+    def name(self):
+        return f"line {self.number} ({self.phone_number})"
+
+    @property
+    def busy(self):
+        return self.call_events is not None
+
+    async def serve(self, stop, take_call, on_sms):
+        """Route the modem's events until `stop`: to the call when one is up, else answer
+        once caller ID is in (it follows each RING, reference/modems.md 1.2), or at the next
+        ring if the network sends none. `take_call(line, events)` runs one call."""
+        need = self.cfg.answer_after_rings
+        stopping = asyncio.ensure_future(stop.wait())
+        call = None
+        try:
+            while not stop.is_set():
+                get = asyncio.ensure_future(self.modem.events.get())
+                done, _ = await asyncio.wait({get, stopping},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    break
+                event = get.result()
+                if self.call_events is not None:
+                    self.call_events.put_nowait(event)
+                    continue
+                ready = ((event.kind == "caller_id" and self.modem.rings >= need) or
+                         (event.kind == "ring" and self.modem.rings > need))
+                if ready:
+                    self.calls += 1
+                    self.call_events = asyncio.Queue()
+                    call = asyncio.ensure_future(self._call(take_call))
+                elif event.kind == "sms":
+                    on_sms(event)
+                elif event.kind == "missed":
+                    log.info("box: %s: missed call from %s (hung up while ringing)", self.name,
+                             event.number or "a withheld number")
+                elif event.kind == "ring":
+                    log.info("box: %s: ring %d from %s", self.name, self.modem.rings,
+                             self.modem.caller or "unknown")
+        finally:
+            stopping.cancel()
+            if call is not None and not call.done():
+                try:
+                    await asyncio.wait_for(call, 10)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stopping anyway
+                    pass
+
+    async def _call(self, take_call):
+        try:
+            await take_call(self, self.call_events)
+        finally:
+            self.call_events = None
+        try:
+            await self.supervisor.after_call()   # [line] reset_after_hangup
+        except Exception as exc:  # noqa: BLE001 - the supervisor brings the modem back
+            log.error("box: %s: after the call: %r", self.name, exc, exc_info=True)
