@@ -154,7 +154,10 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
               check_number=None):
     """Read one rota file. Returns Loaded: entries, errors (each naming row and column),
     and warnings (gaps in cover between its first and last date). `check_number(mobile)`
-    returns why a mobile may not be dialled, or None (the dial plan, sip/dialplan.py)."""
+    returns why a mobile may not be dialled, or None (the dial plan, sip/dialplan.py);
+    without one, the prefixes no plan allows are still refused (dialplan.barred)."""
+    if check_number is None:
+        from ..sip.dialplan import barred as check_number
     out = Loaded()
     rows = sheets.read_rows(path)
     name = getattr(path, "name", str(path))
@@ -231,7 +234,7 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                               f"{' for ' + person if person else ''}")
         elif not _MOBILE.fullmatch(mobile):
             out.errors.append(f"{where(row, 'mobile')}: {mobile!r} is not a phone number")
-        elif check_number is not None and check_number(mobile):
+        elif check_number(mobile):
             out.errors.append(f"{where(row, 'mobile')}: {mobile!r} is refused by the dial "
                               f"plan: {check_number(mobile)}")
         staff = _ascii_digits(sheets.cell_text(cell(cells, "staff_no"))) \

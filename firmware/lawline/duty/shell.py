@@ -31,7 +31,8 @@ def main(args):
             from pathlib import Path
             try:
                 loaded = load_file(Path(path), desk.shifts, desk.calendar,
-                                   tuple(cfg.duty.required_roles))
+                                   tuple(cfg.duty.required_roles),
+                                   check_number=desk.dialplan.refusal)
             except configuration.ConfigError as exc:
                 print(f"ERROR {exc}")
                 bad += 1

@@ -130,13 +130,10 @@ class DialPlan:
 
     def refusal(self, number):
         """None when the box may dial `number`; else why not, in plain words."""
-        text, why = national(number)
+        why = barred(number)
         if why:
             return why
-        local = text[len(area_code_of(text)):] if text.startswith("0") else None
-        for prefix, what in BARRED:
-            if text.startswith(prefix) or (local and local.startswith(prefix)):
-                return what
+        text, _ = national(number)
         for pattern, entry in self._deny:
             if pattern.match(text):
                 return f"denied by [dialplan] deny {entry!r}"
@@ -147,6 +144,20 @@ class DialPlan:
 
     def allows(self, number):
         return self.refusal(number) is None
+
+
+def barred(number):
+    """Why `number` is never dialled whatever the configuration (international, premium,
+    information service, satellite, service number, not a number), or None. The check
+    every rota reader applies even without a configured plan (duty/roster.load_file)."""
+    text, why = national(number)
+    if why:
+        return why
+    local = text[len(area_code_of(text)):] if text.startswith("0") else None
+    for prefix, what in BARRED:
+        if text.startswith(prefix) or (local and local.startswith(prefix)):
+            return what
+    return None
 
 
 def area_of(cfg):

@@ -129,7 +129,8 @@ async def rota_upload(request, web):
             os.replace(path, shown)
             path = shown
         loaded = load_file(path, desk.shifts, desk.calendar,
-                           tuple(web.cfg.duty.required_roles))
+                           tuple(web.cfg.duty.required_roles),
+                           check_number=desk.dialplan.refusal)    # sip/dialplan.py
     except ConfigError as exc:
         path.unlink(missing_ok=True)
         web.audit(request, "rota_refused", name, str(exc)[:200])
