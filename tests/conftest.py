@@ -44,6 +44,8 @@ def run_call(rig, scenario, *args):
     try:
         return asyncio.run(main())
     except BaseException:
+        if rig.caller is None:          # failed before a caller existed: nothing was heard
+            raise
         from lawline_rig.probe import hearing
         heard = rig.dir / "caller-heard-on-failure.wav"
         hearing.write_wav(heard, rig.caller.heard_audio())

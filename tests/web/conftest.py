@@ -39,7 +39,10 @@ def good_rota_rows(start=None, days=3):
     return rows
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# worker's main thread while it is started, and every later test file in the same xdist
+# worker that calls asyncio.run() (the whole-call tests) would fail on it.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: tools/bootstrap.sh installs it"
