@@ -102,8 +102,8 @@ class Box:
         """Something the office must act on: the log, and an SMS to [office] head_mobile
         when the modem can send one."""
         log.error("alert: %s", text)
-        head = getattr(self.config.office, "head_mobile", "")
-        sms = getattr(getattr(self, "office", None), "sms", None)
+        head = self.config.office.head_mobile
+        sms = self.office.sms if self.office is not None else None
         if head and sms is not None:  # the office's SMS queue retries until the modem sends
             sms.queue(head, text, "outbox alert")
             return
@@ -126,7 +126,7 @@ class Box:
         from .line import profiles as line_profiles
         from .records.health import Health, modem_signal
         gsm = line_profiles.get(self.config.line.profile).kind != "v253"
-        self.health = Health(self.config, self.outbox, getattr(self.office, "sms", None),
+        self.health = Health(self.config, self.outbox, self.office.sms,
                              self.status, signal=modem_signal(self.modem) if gsm else None,
                              trunk=self.trunk, mail=self.kick_upload)
         return self.health
