@@ -39,6 +39,22 @@ def _python_home():
     return None if base == Path("/usr") else base
 
 
+def host_paths_dropin():
+    """Drop-in lines that let the service see the host's interpreter and repo, bound into the
+    container at their own paths (the venv and its editable install name absolute paths).
+    Only what hides them is relaxed: ProtectHome for paths under /root or /home (a pyenv
+    Python); PrivateTmp stays on, and a repo under /tmp (a fresh clone there) is bound into
+    the service's private /tmp, which systemd mounts before the binds below it."""
+    binds = [str(p) for p in (_python_home(), REPO) if p is not None]
+    lines = []
+    if any(p.startswith(("/root", "/home")) for p in binds):
+        lines.append("ProtectHome=tmpfs")
+    hidden = [p for p in binds if p.startswith(("/root", "/home", "/tmp", "/var/tmp"))]
+    if hidden:
+        lines.append("BindReadOnlyPaths=" + " ".join(hidden))
+    return lines
+
+
 class Container:
     def __init__(self, workdir, root, box_at, box_audio, config_text, watchdog_sec=4):
         self.dir = Path(workdir)
@@ -56,17 +72,13 @@ class Container:
 
     def _dropin(self):
         """What differs from the image: the venv is the host's (not /opt/lawline/venv), a
-        short watchdog and restart delay so the test is quick. Nothing else is relaxed
-        except ProtectHome, to let the bound interpreter under /root or /home through."""
+        short watchdog and restart delay so the test is quick, and the host's paths made
+        visible (host_paths_dropin). Nothing else is relaxed."""
         venv_python = Path(sys.executable)
         lines = ["[Service]", "ExecStart=",
                  f"ExecStart={venv_python} -m lawline -v run --config /etc/lawline/lawline.toml",
                  f"WatchdogSec={self.watchdog_sec}", "RestartSec=1"]
-        binds = [p for p in (_python_home(), REPO) if p is not None]
-        if any(str(p).startswith(("/root", "/home")) for p in binds):
-            lines += ["ProtectHome=tmpfs",
-                      "BindReadOnlyPaths=" + " ".join(str(p) for p in binds
-                                                      if str(p).startswith(("/root", "/home")))]
+        lines += host_paths_dropin()
         path = self.etc / "test.conf"
         path.write_text("\n".join(lines) + "\n")
         return path

@@ -17,6 +17,7 @@ from lawline.web import cert
 from lawline_rig.probe.rig import free_port
 
 from ..systemd.container import (DATA, REPO, Container, _nspawn_runtime_dir, _python_home,
+                                 host_paths_dropin,
                                  build_rootfs, tools_missing)
 
 pytestmark = pytest.mark.scenario
@@ -30,10 +31,7 @@ class WebContainer(Container):
         lines = ["[Service]", "ExecStart=",
                  f"ExecStart={Path(sys.executable)} -m lawline -v web --config "
                  "/etc/lawline/lawline.toml", "RestartSec=1"]
-        binds = [p for p in (_python_home(), REPO) if p is not None]
-        home = [str(p) for p in binds if str(p).startswith(("/root", "/home"))]
-        if home:
-            lines += ["ProtectHome=tmpfs", "BindReadOnlyPaths=" + " ".join(home)]
+        lines += host_paths_dropin()
         path = self.etc / "web-test.conf"
         path.write_text("\n".join(lines) + "\n")
         return path
