@@ -25,9 +25,13 @@ log = logging.getLogger("lawline_rig.demo")
 def add_arguments(parser):
     parser.add_argument("--state-dir", help="where logs, spool and upstream go "
                         "(default: a new temporary directory)")
-    from .sim import PROFILES
-    parser.add_argument("--profile", default="simcom-sim7600", choices=sorted(PROFILES),
-                        help="simulated modem (default: %(default)s)")
+    from .sim import PROFILES, lines_argument, profiles_argument
+    parser.add_argument("--profile", default="simcom-sim7600", type=profiles_argument,
+                        help="simulated modem, or one per line comma-separated (known: "
+                             f"{', '.join(sorted(PROFILES))}; default: %(default)s)")
+    parser.add_argument("--lines", type=lines_argument, default=None,
+                        help="lines on the loopback line, each a box modem with its own caller "
+                             "(`lawline sim --lines`; default: 1, or one per profile named)")
     parser.add_argument("--serve", action="store_true",
                         help="start the parts and keep them running for calls by hand")
 
@@ -46,7 +50,7 @@ async def _scripted(rig):
     caller = await rig.start_caller()
     try:
         from .sim import profiles as sim_profiles
-        simulated = sim_profiles.get(rig.profile)
+        simulated = sim_profiles.get(rig.profile.split(",")[0])  # the scripted calls use line 1
         half_duplex = simulated.family == "v253" and not simulated.vtr
         for tag, title, behaviour, scenario in scenarios.SCRIPTED:
             if half_duplex and tag in ("a", "b"):
@@ -54,6 +58,13 @@ async def _scripted(rig):
                 # carry both directions at once, so the box sends key 1 to voicemail.
                 print(f"\n== call ({tag}): {title}\n  skipped: bridging unavailable on this "
                       f"modem: no AT+VTR (the simulated {rig.profile} has no full duplex)",
+                      flush=True)
+                skipped += 1
+                continue
+            if tag == "e" and (rig.line_count() < 2 or half_duplex):
+                print(f"\n== call ({tag}): {title}\n  skipped: " +
+                      ("the loopback line has one line (lawline demo --lines 2)"
+                       if rig.line_count() < 2 else "bridging unavailable on this modem"),
                       flush=True)
                 skipped += 1
                 continue
@@ -119,13 +130,17 @@ def _where(rig, result):
 
 def main(args):
     state = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="lawline-demo-"))
-    rig = Rig(state, profile=args.profile)
+    rig = Rig(state, profile=args.profile, lines=getattr(args, "lines", None))
     page = None
     print(f"lawline demo: state in {state}", flush=True)
     try:
         rig.start()
         print(f"loopback line: box AT {rig.sim['box']['at']}, caller AT {rig.sim['caller']['at']}"
               f", box number {rig.box_number}")
+        for k in range(2, rig.line_count() + 1):
+            info = rig.line_info(k)
+            print(f"loopback line {k} ({info['profile']}): box AT {info['box']['at']}, caller AT "
+                  f"{info['caller']['at']}, box number {info['box']['number']}")
         print(f"upstream: {rig.upstream_url} -> {rig.upstream_dir}")
         print(f"box log: {rig.procs['box'].log_path}")
         from .webpage import start_for_demo

@@ -155,7 +155,10 @@ def test_sim_json_names_four_ptys_both_numbers_and_the_control_socket(sim):
     for path in paths:
         assert re.fullmatch(r"/dev/pts/\d+", path)
     assert sim["control"] == os.path.join(sim["state_dir"], "control.sock")
-    assert set(sim) - {"state_dir", "log", "port"} == {"profile", "pid", "box", "caller", "control"}
+    assert set(sim) - {"state_dir", "log", "port"} == {"profile", "pid", "box", "caller", "control",
+                                                        "lines"}
+    assert sim["lines"] == [{"line": 1, "profile": "simcom-sim7600", "box": sim["box"],
+                             "caller": sim["caller"]}]
 
 
 def test_echo_and_framing(sim):

@@ -106,7 +106,10 @@ def lawline_argv(*args):
 
 class Rig:
     def __init__(self, state_dir, profile="simcom-sim7600", ports=None, box_options=None,
-                 duty_behaviour="accept", ring_interval=1.0):
+                 duty_behaviour="accept", ring_interval=1.0, lines=None):
+        """`profile`: one simulated model, or one per line ("simcom-sim7600,v253"); `lines`:
+        how many lines the loopback line has (`lawline sim --lines`; default one, or one per
+        profile named)."""
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -114,6 +117,7 @@ class Rig:
         self.box_options = box_options or {}
         self.duty_behaviour = duty_behaviour
         self.ring_interval = ring_interval
+        self.lines = lines
         self.procs = {}
         self.sim = None
         self.upstream_dir = self.dir / "upstream"
@@ -124,6 +128,7 @@ class Rig:
         self.config_path = self.dir / "lawline.toml"
         self.prompts = Prompts(configuration.REPO_PROMPTS / "zh-CN")
         self.caller = None
+        self.callers = {}       # line number -> its Caller (line 1's is also self.caller)
         self.duty_calls = 0
         self.box_clock = None   # ISO local time the box's office clock starts at, or None
 
@@ -135,7 +140,8 @@ class Rig:
             return
         self.procs["sim"] = Process("sim", lawline_argv(
             "sim", "--profile", self.profile, "--state-dir", str(self.dir),
-            "--ring-interval", str(self.ring_interval)), self.dir)
+            "--ring-interval", str(self.ring_interval),
+            *(["--lines", str(self.lines)] if self.lines else [])), self.dir)
         path = self.dir / "sim.json"
         wait_until(lambda: path.exists() or not self.procs["sim"].alive(), 15,
                    "the loopback line to start")
@@ -196,6 +202,12 @@ class Rig:
             "spool": {"dir": str(self.spool_dir)},
             "upstream": {"url": self.upstream_url or ""},
         }
+        if self.sim.get("lines") and len(self.sim["lines"]) > 1:
+            # several lines: one [[line]] table per box modem (config.py), line 1's number
+            # is [office] number
+            values["line"] = [values["line"]] + [
+                {**self.line_ports(k), "audio_retry_delay": 0.3, "number": self.box_number_of(k)}
+                for k in range(2, len(self.sim["lines"]) + 1)]
         for section, options in self.box_options.items():
             if isinstance(options, list):   # [[referral]] tables
                 values[section] = options
@@ -207,11 +219,13 @@ class Rig:
         text = configuration.dump(self.box_config())
         self.config_path.write_text(text, encoding="utf-8")
         env = None
-        if self.sim["box"].get("alsa_config"):
+        alsa = next((self.line_info(k)["box"]["alsa_config"]
+                     for k in range(1, self.line_count() + 1)
+                     if self.line_info(k)["box"].get("alsa_config")), None)
+        if alsa:
             # The simulated EC25 sound card is an ALSA PCM defined in the simulator's
-            # asoundrc (sim/uac.py): the box's PortAudio must read it.
-            env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" +
-                       self.sim["box"]["alsa_config"])
+            # asoundrc (sim/uac.py, one file for every line): the box's PortAudio must read it.
+            env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" + alsa)
         argv = lawline_argv("-v", "run", "--config", str(self.config_path))
         if self.box_clock:   # office hours and rota on another day (probe/boxclock.py)
             argv[1:3] = ["-m", "lawline_rig.probe.boxclock", self.box_clock]
@@ -231,12 +245,41 @@ class Rig:
             self.start_box()
         return self
 
-    async def start_caller(self):
-        caller = self.sim["caller"]
-        self.caller = Caller(caller["at"], caller["audio"], self.prompts,
-                             caller.get("driver_profile", self.profile))
-        await self.caller.start()
-        return self.caller
+    def line_info(self, line=1):
+        """sim.json's entry for line `line`: {"line", "profile", "box": {...}, "caller": {...}}
+        (a sim.json from before several lines, or real modems: line 1 only)."""
+        listed = self.sim.get("lines") or [{"line": 1, "profile": self.sim.get("profile"),
+                                            "box": self.sim["box"], "caller": self.sim["caller"]}]
+        if not 1 <= line <= len(listed):
+            raise ValueError(f"the loopback line has {len(listed)} line(s), no line {line}")
+        return listed[line - 1]
+
+    def line_count(self):
+        return len(self.sim.get("lines") or [None])
+
+    def line_ports(self, line=1):
+        """The box's [line] options for line `line`'s modem (profile, stable port links)."""
+        box = self.line_info(line)["box"]
+        return {"profile": box.get("driver_profile", self.profile.split(",")[0]),
+                "at_port": box.get("at_link", box["at"]),
+                "audio_port": box.get("audio_link", box["audio"]),
+                **({"audio_backend": "soundcard", "sound_device": box["sound_device"]}
+                   if box.get("sound_device") else {})}
+
+    def box_number_of(self, line=1):
+        return self.line_info(line)["box"]["number"]
+
+    async def start_caller(self, line=1):
+        """Start the Caller on line `line`'s caller modem (each line has its own, so callers
+        on different lines can call at once)."""
+        caller = self.line_info(line)["caller"]
+        started = Caller(caller["at"], caller["audio"], self.prompts,
+                         caller.get("driver_profile", self.profile.split(",")[0]))
+        await started.start()
+        self.callers[line] = started
+        if line == 1:
+            self.caller = started
+        return started
 
     def stop(self):
         codes = {}

@@ -138,3 +138,19 @@ class PcmStream:
             self.frames += 1
             self._next += self.period
         self._timer = self._loop.call_at(self._next, self._tick)
+
+
+class FarSide:
+    """What the far end hears of a side that has two audio paths (serial PCM and USB sound
+    card): whichever is on."""
+
+    def __init__(self, pcm, card):
+        self.pcm, self.card = pcm, card
+
+    @property
+    def on(self):
+        return self.card.on or self.pcm.on
+
+    @property
+    def uplink(self):
+        return self.card.uplink if self.card.on else self.pcm.uplink

@@ -1,7 +1,12 @@
 """The control socket: one JSON object per line in, one JSON reply line out.
 
+Fault, status and sms_deliver requests may name the line they are for, `"line": 2` (default 1,
+`lawline sim --lines N`); "side" is then that line's "box" or "caller". sms_sent and
+presentation are the network's, for every line.
+
     {"fault": "no_reply", "side": "box", "count": 2}  ->  {"ok": true}
-    {"status": true}                                    ->  {"ok": true, "call": ..., "box": ..., ...}
+    {"status": true}      ->  {"ok": true, "line": 1, "call": ..., "box": ..., "caller": ...,
+                               "calls": [every call in progress, any line]}
     {"sms_sent": true}            ->  {"ok": true, "sms_sent": [{"from", "to", "text", "parts",
                                        "complete", "references"}, ...]}  (the outside world)
     {"sms_deliver": {"to": "box", "from": "10086", "text": "..."}}  ->  {"ok": true}
@@ -21,13 +26,14 @@ from . import faults
 log = logging.getLogger("lawline_rig.sim")
 
 USAGE = ('expected {"fault": NAME, "side": "box"|"caller", "count": N}, {"status": true}, '
-         '{"sms_sent": true}, {"sms_deliver": {...}} or {"presentation": {...}}')
+         '{"sms_sent": true}, {"sms_deliver": {...}} or {"presentation": {...}}, '
+         'optionally with "line": N')
 
 
 class ControlServer:
-    def __init__(self, path, modems, line):
+    def __init__(self, path, lines, line):
         self.path = path
-        self.modems = modems  # side -> SimModem
+        self.lines = lines  # per line: {"box": SimModem, "caller": SimModem}
         self.line = line
         self._server = None
         self.on_ports_changed = None  # set by the server: moves links, rewrites sim.json
@@ -67,21 +73,30 @@ class ControlServer:
             return {"ok": False, "error": f"not JSON ({exc}); {USAGE}"}
         if not isinstance(message, dict):
             return {"ok": False, "error": USAGE}
+        line_no = message.get("line", 1)
+        if not isinstance(line_no, int) or isinstance(line_no, bool) or \
+                not 1 <= line_no <= len(self.lines):
+            return {"ok": False, "error": f"line must be a line number from 1 to "
+                                          f"{len(self.lines)}, not {line_no!r}"}
+        modems = self.lines[line_no - 1]
         if "fault" in message:
             try:
-                faults.apply(message, self.modems)
+                faults.apply(message, modems)
             except faults.FaultError as exc:
                 log.info("sim: fault request refused: %s", exc)
                 return {"ok": False, "error": str(exc)}
             return {"ok": True}
         if message.get("status"):
-            return {"ok": True, **self.status()}
+            return {"ok": True, **self.status(line_no)}
         if message.get("sms_sent"):
             return {"ok": True, "sms_sent": self.line.mailbox.listing()}
         if "sms_deliver" in message:
             spec = message["sms_deliver"]
             try:
-                self.line.sms_from_outside(spec.get("to", "box"), str(spec["from"]),
+                to = spec.get("to", "box")
+                if to not in modems:
+                    raise ValueError(f"'to' must be 'box' or 'caller', not {to!r}")
+                self.line.sms_from_outside(modems[to].side, str(spec["from"]),
                                            str(spec["text"]), spec.get("from_type"))
             except (KeyError, ValueError, StopIteration, AttributeError) as exc:
                 return {"ok": False, "error": f"sms_deliver needs to, from and text: {exc}"}
@@ -94,13 +109,18 @@ class ControlServer:
             return {"ok": True, "presentation": self.line.presentation}
         return {"ok": False, "error": USAGE}
 
-    def status(self):
-        call = self.line.call
-        out = {"call": None}
-        if call is not None:
-            out["call"] = {"from": call.origin.side, "to": call.target.side, "state": call.state,
-                           "rings": call.rings}
-        for side, modem in self.modems.items():
+    def status(self, line_no=1):
+        """Line `line_no`'s modems, keyed "box" and "caller", and its box's (else its
+        caller's) call; "calls" lists every call on the loopback line."""
+        modems = self.lines[line_no - 1]
+
+        def described(call):
+            return {"from": call.origin.side, "to": call.target.side, "state": call.state,
+                    "rings": call.rings}
+        call = self.line.party(modems["box"]) or self.line.party(modems["caller"])
+        out = {"line": line_no, "call": None if call is None else described(call),
+               "calls": [described(c) for c in self.line.calls]}
+        for side, modem in modems.items():
             out[side] = {"pcm": modem.pcm.on, "echo": modem.echo, "clip": modem.clip,
                          "booting": modem.booting(), "faults": modem.faults.pending(),
                          "profile": modem.profile.name, "at": modem.port.path,

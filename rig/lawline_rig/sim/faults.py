@@ -173,7 +173,7 @@ def apply(request, modems):
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise FaultError(f"fault {name!r}: count must be a whole number >= 1, not {count!r}")
     _doc, accepted, action = FAULTS[name]
-    given = {k: v for k, v in request.items() if k not in ("fault", "side", "count")}
+    given = {k: v for k, v in request.items() if k not in ("fault", "side", "count", "line")}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
         takes = ", ".join(sorted(accepted)) or "no parameters"
@@ -189,8 +189,12 @@ def apply(request, modems):
                        + (f" {given}" if given else ""))
 
 
-def request(state_dir, message, timeout=5.0):
-    """Send one request to the simulator running in `state_dir`; return its JSON reply."""
+def request(state_dir, message, timeout=5.0, line=None):
+    """Send one request to the simulator running in `state_dir`; return its JSON reply.
+    `line`: which line a fault, status or sms_deliver is for (default: the message's own
+    "line", else 1)."""
+    if line is not None:
+        message = {**message, "line": line}
     ready = os.path.join(state_dir, "sim.json")
     try:
         with open(ready, encoding="utf-8") as f:
@@ -210,11 +214,14 @@ def request(state_dir, message, timeout=5.0):
     return json.loads(reply.decode("utf-8"))
 
 
-def inject(state_dir, fault, side="box", count=1, **params):
-    """Inject fault `fault` into the loopback line running in `state_dir`.
+def inject(state_dir, fault, side="box", count=1, line=1, **params):
+    """Inject fault `fault` into `side` of line `line` of the loopback line running in
+    `state_dir`.
 
     Returns the simulator's reply ({"ok": true}); raises FaultError if it refused."""
     message = {"fault": fault, "side": side, "count": count}
+    if line != 1:
+        message["line"] = line
     message.update(params)
     reply = request(state_dir, message)
     if not reply.get("ok"):

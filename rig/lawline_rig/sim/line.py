@@ -1,7 +1,9 @@
-"""The network between the two simulated modems: dialling, ringing, answer, hang-up, DTMF, SMS.
+"""The network between the simulated modems: dialling, ringing, answer, hang-up, DTMF, SMS.
 
-One call at a time (two modems, one line). Either side may dial the other's number; the one
-dialling is the call's origin. The network decides what happens; each modem decides how it
+One network for every line of the loopback line (`lawline sim --lines N`: a box modem and a
+caller modem per line). Any modem may dial any other's number, one call per modem, so N calls
+can run at once; the one dialling is the call's origin. A call joins the audio of its two
+modems (and only theirs) when it is placed. The network decides what happens; each modem decides how it
 says so (its own URCs: SIM7600 `VOICE CALL: BEGIN`, EC25 `+CLCC`/`+QIND: "ccinfo"`, a V.253
 modem's RING and caller-ID block), so the two sides may be different models. URC order for the
 SIM7600 follows a real SIM7600G-H log (modems.md 1.2, 6.1).
@@ -60,21 +62,44 @@ class Line:
         self.profile = profile  # the network's timings (the box side's profile)
         self.modems = list(modems)
         self.ring_interval = ring_interval
-        self.call = None
+        self.calls = []  # every call in progress, oldest first
         self.presentation = dict(PRESENTATION_DEFAULTS)
         self.mailbox = sms.Mailbox()
+        self._hears = {}  # modem -> the modem its host hears (join_audio)
         self._unreachable = {}  # side -> timer that will say NO CARRIER to a dial that went nowhere
         for modem in self.modems:
             modem.line = self
 
     # -- questions the modems ask -------------------------------------------------
 
+    @property
+    def call(self):
+        """The oldest call in progress, or None (a one-line loopback line has at most one)."""
+        return self.calls[0] if self.calls else None
+
     def party(self, modem):
         """The call `modem` takes part in, or None."""
-        call = self.call
-        if call is not None and modem in (call.origin, call.target):
-            return call
+        for call in self.calls:
+            if modem in (call.origin, call.target):
+                return call
         return None
+
+    def _end(self, call):
+        if call in self.calls:
+            self.calls.remove(call)
+
+    def join_audio(self, a, b):
+        """`a`'s host hears `b` and the other way round; whoever listened to either before
+        stops (a frame taken by a stale listener would be lost to the call)."""
+        for m, heard in list(self._hears.items()):
+            if m not in (a, b) and heard in (a, b):
+                for ear in m.ears():
+                    ear.far = None
+                del self._hears[m]
+        for me, other in ((a, b), (b, a)):
+            for ear in me.ears():
+                ear.far = other.voice()
+            self._hears[me] = other
 
     def busy(self, modem):
         return self.party(modem) is not None or modem.side in self._unreachable
@@ -134,7 +159,16 @@ class Line:
             modem.log_decision(f"ATD{number}; goes nowhere ({why}); NO CARRIER in {delay:g} s")
             self._unreachable[modem.side] = self.loop.call_later(delay, self._went_nowhere, modem)
             return
-        call = self.call = Call(modem, target, self._shown(modem))
+        if self.busy(target):
+            # Several lines: the dialled modem is in another call (no call waiting). V.250's
+            # BUSY result [?: what a real SIM7600 prints for a busy subscriber is unverified].
+            delay = self.profile.unknown_number_delay
+            modem.log_decision(f"ATD{number}; {target.side} is in another call; BUSY in {delay:g} s")
+            self._unreachable[modem.side] = self.loop.call_later(delay, self._found_busy, modem)
+            return
+        call = Call(modem, target, self._shown(modem))
+        self.calls.append(call)
+        self.join_audio(modem, target)
         modem.log_decision(f"dials {number} ({target.side}); it rings every {self.ring_interval:g} s"
                            + ("" if call.shown == modem.number else
                               f"; presented as {call.shown or 'withheld'}"))
@@ -147,8 +181,13 @@ class Line:
         modem.log_decision("NO CARRIER: the dialled number does not exist")
         modem.no_carrier()
 
+    def _found_busy(self, modem):
+        self._unreachable.pop(modem.side, None)
+        modem.log_decision("BUSY: the dialled modem is in another call")
+        modem.urc("BUSY")
+
     def _ring(self, call):
-        if self.call is not call or call.state != "ringing":
+        if call not in self.calls or call.state != "ringing":
             return
         call.rings += 1
         target, origin = call.target, call.origin
@@ -159,7 +198,7 @@ class Line:
         call.ring_timer = self.loop.call_later(self.ring_interval, self._ring, call)
 
     def _no_answer(self, call):
-        if self.call is not call or call.state != "ringing":
+        if call not in self.calls or call.state != "ringing":
             return
         call.target.log_decision(f"network gives up after {call.rings} rings "
                                  f"({self.profile.network_ring_timeout:g} s unanswered)")
@@ -196,7 +235,7 @@ class Line:
 
     def _finish_active(self, call, by, dropped=False):
         call.cancel_timers()
-        self.call = None
+        self._end(call)
         seconds = int(self.loop.time() - call.answered_at)
         ends = [m for m in (call.origin, call.target) if not (dropped and m is by)]
         by.log_decision(("drops off" if dropped else "hangs up") + f" after {seconds} s; "
@@ -209,7 +248,7 @@ class Line:
 
     def _finish_unanswered(self, call, gave_up):
         call.cancel_timers()
-        self.call = None
+        self._end(call)
         self._states(call, {call.origin.side: 6, call.target.side: 6})
         if gave_up:
             call.target.missed(call)
@@ -234,12 +273,12 @@ class Line:
                 self._finish_active(call, modem, dropped=True)
             elif modem is call.origin:
                 call.cancel_timers()
-                self.call = None
+                self._end(call)
                 self._states(call, {call.target.side: 6})
                 call.target.missed(call)
             else:
                 call.cancel_timers()
-                self.call = None
+                self._end(call)
                 self._states(call, {call.origin.side: 6})
                 call.origin.no_carrier()
         modem.pcm.stop()
@@ -248,7 +287,8 @@ class Line:
     # -- SMS (modems.md section 3) -----------------------------------------------------------
 
     def send_sms(self, modem, message, mr):
-        """An SMS-SUBMIT the network accepted from `modem`: to the other side, or outside."""
+        """An SMS-SUBMIT the network accepted from `modem`: to any modem of the loopback line
+        (any line), or outside."""
         target = next((m for m in self.modems
                        if m is not modem and sms.same_subscriber(m.number, message.number)), None)
         if target is not None and getattr(target, "sms", None) is not None:

@@ -25,14 +25,16 @@ log = logging.getLogger("lawline_rig.sim")
 
 
 class SimModem:
-    def __init__(self, side, number, profile, port, wire):
-        self.side = side
+    def __init__(self, side, number, profile, port, wire, role=None, line_no=1):
+        self.side = side            # unique name in logs: box, caller (line 1), box2, caller2...
+        self.role = role or side    # "box" or "caller"
+        self.line_no = line_no      # which line of the loopback line (1, 2, ...)
         self.number = number
         self.profile = profile
         self.port = port
         self.wire = wire
-        self.imei = profiles.imei(profile, side)
-        self.imsi = profile.imsi[side]
+        self.imei = profiles.imei(profile, self.role, line_no)
+        self.imsi = profiles.imsi(profile, self.role, line_no)
         self.smsc = profile.smsc  # kept on the SIM: survives a reset
         self.line = None  # the Line joining both modems; set by Line
         self.renew_ports = None  # set by the server: replace this side's ptys
@@ -70,6 +72,20 @@ class SimModem:
         """This model's call-audio stream on `port` (USB PCM: S16LE frames, modems.md 1.5)."""
         from .audio import PcmStream
         return PcmStream(self.side, port, self.profile)
+
+    def ears(self):
+        """Where the far end's voice goes to this side's host: the PCM stream (and, on the
+        EC25 with its USB sound card, the card); each has a `far`."""
+        card = getattr(self, "uac", None)
+        return [self.pcm] if card is None else [self.pcm, card]
+
+    def voice(self):
+        """What the far end hears of this side (something with `on` and `uplink`)."""
+        card = getattr(self, "uac", None)
+        if card is None:
+            return self.pcm
+        from .audio import FarSide
+        return FarSide(self.pcm, card)
 
     def log_decision(self, text):
         log.info("sim %s: %s", self.side, text)

@@ -218,9 +218,23 @@ def get(name):
         raise KeyError(f"unknown modem profile {name!r}; known: {', '.join(sorted(PROFILES))}") from None
 
 
-def imei(profile, side):
-    """A valid 15-digit IMEI for `side`: the profile's 14 digits plus the Luhn check digit."""
-    body = profile.imei_body[side]
+def _for_line(digits, line_no):
+    """`digits` moved on by two for every line after the first (line 2's box is line 1's
+    caller + 1), keeping the width; "" stays ""."""
+    if not digits or line_no == 1:
+        return digits
+    return str(int(digits) + 2 * (line_no - 1)).zfill(len(digits))[-len(digits):]
+
+
+def imsi(profile, role, line_no=1):
+    """The SIM's IMSI for `role` ("box" or "caller") on line `line_no` of the loopback line."""
+    return _for_line(profile.imsi[role], line_no)
+
+
+def imei(profile, side, line_no=1):
+    """A valid 15-digit IMEI for `side` ("box" or "caller") on line `line_no`: the profile's
+    14 digits (moved on per line) plus the Luhn check digit."""
+    body = _for_line(profile.imei_body[side], line_no)
     total = 0
     for i, ch in enumerate(reversed(body)):
         d = int(ch)

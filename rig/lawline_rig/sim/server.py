@@ -1,4 +1,5 @@
-"""Run the loopback line: four ptys, two simulated modems, the control socket, and sim.json.
+"""Run the loopback line: per line a box modem and a caller modem on ptys (`--lines N`), the
+control socket, and sim.json.
 
 sim.json is written last and atomically, so its existence means every port is ready; it is
 removed first on the way out.
@@ -15,30 +16,14 @@ from .control import ControlServer
 from .line import Line
 from .modem import SimModem
 from .ports import PtyPort
+from .sms import national
 from .wire import WireLog
 
 log = logging.getLogger("lawline_rig.sim")
 
-SIDES = ("box", "caller")
 AT_OUT_LIMIT = 64 * 1024
 # sockaddr_un.sun_path is 108 bytes on Linux, including the final NUL.
 MAX_SOCKET_PATH = 107
-
-
-class FarSide:
-    """What the far end hears of a side that has two audio paths (serial PCM and USB sound
-    card): whichever is on."""
-
-    def __init__(self, pcm, card):
-        self.pcm, self.card = pcm, card
-
-    @property
-    def on(self):
-        return self.card.on or self.pcm.on
-
-    @property
-    def uplink(self):
-        return self.card.uplink if self.card.on else self.pcm.uplink
 
 
 def modem_class(profile):
@@ -79,13 +64,19 @@ class PortLinks:
                 _remove(self.path(side, kind))
 
 
-def _ports_changed(ready, state, ports, links):
+def _ports_changed(ready, state, ports, links, entries):
     """A port came back under a new name: move the links, rewrite sim.json."""
     links.update()
     for side, kinds in ports.items():
         for kind, port in kinds.items():
-            state[side][kind] = port.path
+            entries[side][kind] = port.path
     _write_atomically(ready, state)
+
+
+def side_name(role, line_no):
+    """The modem's name in logs, the wire log and the links: box and caller on line 1, box2 and
+    caller2 on line 2..."""
+    return role if line_no == 1 else f"{role}{line_no}"
 
 
 def _write_atomically(path, data):
@@ -105,7 +96,8 @@ def _remove(path):
         pass
 
 
-async def serve(state_dir, profile, numbers, ring_interval):
+async def serve(state_dir, plan, ring_interval):
+    """Run the loopback line. `plan`: one (profile, box number, caller number) per line."""
     loop = asyncio.get_running_loop()
     os.makedirs(state_dir, exist_ok=True)
     ready = os.path.join(state_dir, "sim.json")
@@ -118,30 +110,37 @@ async def serve(state_dir, profile, numbers, ring_interval):
     _remove(sock)
 
     wire = WireLog(os.path.join(state_dir, "wire.log"))
-    side_profiles = {"box": profile,
-                     "caller": profiles.get(profile.caller_profile or profile.name)}
-    ports, modems = {}, {}
-    for side in SIDES:
-        p = side_profiles[side]
-        at = PtyPort(side, "AT", AT_OUT_LIMIT)
-        if p.family == "v253":
-            # One serial port for AT and audio (modems.md 4.3): the samples flow on the AT port.
-            ports[side] = {"at": at, "audio": at}
-        else:
-            # Two frames of room: a frame is delivered whole or not at all.
-            ports[side] = {"at": at, "audio": PtyPort(side, "audio", 2 * p.frame_bytes)}
-        modems[side] = modem_class(p)(side, numbers[side], p, at, wire)
-        modems[side].pcm = modems[side].make_pcm(ports[side]["audio"])
-    modems["box"].pcm.far = modems["caller"].pcm
-    modems["caller"].pcm.far = modems["box"].pcm
-    card = None
-    if profile.uac:
-        from .uac import UacCard, PCM_NAME
-        card = UacCard(modems["box"], state_dir, profile)
-        card.create()
-        card.far = modems["caller"].pcm
-        modems["box"].uac = card
-        modems["caller"].pcm.far = FarSide(modems["box"].pcm, card)
+    ports, modems, side_profiles = {}, {}, {}   # by side name: box, caller, box2, caller2...
+    line_modems = []                            # per line: {"box": modem, "caller": modem}
+    cards = []
+    for line_no, (profile, box_number, caller_number) in enumerate(plan, 1):
+        pair = {}
+        for role, p, number in (("box", profile, box_number),
+                                ("caller", profiles.get(profile.caller_profile or profile.name),
+                                 caller_number)):
+            side = side_name(role, line_no)
+            side_profiles[side] = p
+            at = PtyPort(side, "AT", AT_OUT_LIMIT)
+            if p.family == "v253":
+                # One serial port for AT and audio (modems.md 4.3): the samples flow on the AT port.
+                ports[side] = {"at": at, "audio": at}
+            else:
+                # Two frames of room: a frame is delivered whole or not at all.
+                ports[side] = {"at": at, "audio": PtyPort(side, "audio", 2 * p.frame_bytes)}
+            modem = modems[side] = modem_class(p)(side, number, p, at, wire, role=role,
+                                                  line_no=line_no)
+            modem.pcm = modem.make_pcm(ports[side]["audio"])
+            pair[role] = modem
+        if profile.uac:
+            from .uac import UacCard
+            card = UacCard(pair["box"], state_dir, profile)
+            card.create()
+            pair["box"].uac = card
+            cards.append(card)
+        line_modems.append(pair)
+    if len(cards) > 1:
+        from .uac import write_config
+        write_config(cards)
 
     gone = {}
 
@@ -174,18 +173,22 @@ async def serve(state_dir, profile, numbers, ring_interval):
         if audio is not at:
             audio.start(loop, modem.pcm._from_host)
         if links is not None:
-            _ports_changed(ready, state, ports, links)
+            _ports_changed(ready, state, ports, links, entries)
         log.info("sim %s: ports back as AT %s, audio %s", side, at.path, audio.path)
 
     for side, modem in modems.items():
         modem.renew_ports = lambda phase, side=side: renew_ports(side, phase)
-    line = Line(loop, profile, modems.values(), ring_interval)
-    control = ControlServer(sock, modems, line)
+    # The network's timings are line 1's box profile's (the profiles share them today).
+    line = Line(loop, plan[0][0], modems.values(), ring_interval)
+    for pair in line_modems:
+        line.join_audio(pair["box"], pair["caller"])  # until someone dials someone else
+    control = ControlServer(sock, line_modems, line)
     links = state = None
+    entries = {}  # side -> its dict in sim.json (line 1's is both "box" and lines[0]["box"])
     tasks = []
     stop = asyncio.Event()
     try:
-        if card is not None:
+        for card in cards:
             card.start(loop)
         for modem in modems.values():
             modem.attach(loop)
@@ -200,24 +203,37 @@ async def serve(state_dir, profile, numbers, ring_interval):
                 pass
         links = PortLinks(state_dir, ports)
         links.update()
+        described = []
+        for line_no, pair in enumerate(line_modems, 1):
+            one = {"line": line_no, "profile": pair["box"].profile.name}
+            for role, modem in pair.items():
+                side = modem.side
+                entries[side] = one[role] = {
+                    "at": ports[side]["at"].path, "audio": ports[side]["audio"].path,
+                    "at_link": links.path(side, "at"), "audio_link": links.path(side, "audio"),
+                    "number": modem.number, "profile": modem.profile.name,
+                    "driver_profile": modem.profile.driver_profile}
+                card = getattr(modem, "uac", None)
+                if card is not None:
+                    one[role].update({"sound_device": card.name, "alsa_config": card.config})
+            described.append(one)
         state = {
-            "profile": profile.name,
+            "profile": plan[0][0].name,
             "pid": os.getpid(),
-            **{side: {"at": ports[side]["at"].path, "audio": ports[side]["audio"].path,
-                      "at_link": links.path(side, "at"), "audio_link": links.path(side, "audio"),
-                      "number": numbers[side], "profile": side_profiles[side].name,
-                      "driver_profile": side_profiles[side].driver_profile}
-               for side in SIDES},
+            "box": described[0]["box"],
+            "caller": described[0]["caller"],
             "control": sock,
+            "lines": described,
         }
-        if card is not None:
-            state["box"].update({"sound_device": PCM_NAME, "alsa_config": card.config})
-        control.on_ports_changed = lambda: _ports_changed(ready, state, ports, links)
+        control.on_ports_changed = lambda: _ports_changed(ready, state, ports, links, entries)
         _write_atomically(ready, state)
-        for side in SIDES:
-            log.info("sim %s: ready as %s; AT %s, audio %s", side, numbers[side],
-                     ports[side]["at"].path, ports[side]["audio"].path)
-        log.info("sim: %s loopback line ready; control socket %s", profile.name, sock)
+        for side, modem in modems.items():
+            log.info("sim %s: line %d %s ready as %s; AT %s, audio %s", side, modem.line_no,
+                     modem.profile.name, modem.number, ports[side]["at"].path,
+                     ports[side]["audio"].path)
+        log.info("sim: %s loopback line ready (%d line%s); control socket %s",
+                 ",".join(p.name for p, _b, _c in plan), len(plan), "" if len(plan) == 1 else "s",
+                 sock)
         await stop.wait()
         log.info("sim: stopping")
     finally:
@@ -237,7 +253,7 @@ async def serve(state_dir, profile, numbers, ring_interval):
                 pass
         for modem in modems.values():
             modem.pcm.stop()
-        if card is not None:
+        for card in cards:
             card.close()
         for kinds in ports.values():
             for port in set(kinds.values()):
@@ -249,21 +265,67 @@ async def serve(state_dir, profile, numbers, ring_interval):
     return 0
 
 
+MAX_LINES = 8
+
+
+def _numbers(given, count, what):
+    """`count` numbers from `given`: a comma-separated list of exactly `count`, or one number
+    that the further lines count up from (07730148, 07730149...)."""
+    listed = [n.strip() for n in str(given).split(",")]
+    if len(listed) == count:
+        return listed
+    if len(listed) != 1:
+        raise ValueError(f"{what}: {len(listed)} numbers for {count} lines; give one (the "
+                         f"others count up from it) or one per line")
+    base = listed[0]
+    plus, digits = ("+", base[1:]) if base.startswith("+") else ("", base)
+    if not digits.isdigit():
+        raise ValueError(f"{what}: {base!r} is not a phone number")
+    return [plus + str(int(digits) + k).zfill(len(digits)) for k in range(count)]
+
+
+def line_plan(profile="simcom-sim7600", lines=None, box_number="07730148",
+              caller_number="13800138000"):
+    """One (Profile, box number, caller number) per line. `profile`: one name for every line
+    or "a,b,..." (one per line); `lines`: how many (default: as many as profiles named).
+    ValueError or KeyError (naming the known profiles) if it does not add up."""
+    names = [n.strip() for n in profile.split(",")] if isinstance(profile, str) else list(profile)
+    chosen = [profiles.get(n) for n in names]
+    count = len(chosen) if lines is None else lines
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_LINES:
+        raise ValueError(f"--lines must be a whole number from 1 to {MAX_LINES}, not {lines!r}")
+    if len(chosen) == 1:
+        chosen *= count
+    elif len(chosen) != count:
+        raise ValueError(f"--profile names {len(chosen)} profiles for --lines {count}; name one "
+                         f"(every line) or one per line")
+    boxes = _numbers(box_number, count, "--box-number")
+    callers = _numbers(caller_number, count, "--caller-number")
+    seen = {}
+    for number, who in [(n, f"line {k + 1}'s box") for k, n in enumerate(boxes)] + \
+                       [(n, f"line {k + 1}'s caller") for k, n in enumerate(callers)]:
+        key = national(number)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {who} need different numbers, both are {number!r}")
+        seen[key] = who
+    return list(zip(chosen, boxes, callers))
+
+
 def run(state_dir, profile="simcom-sim7600", box_number="07730148", caller_number="13800138000",
-        ring_interval=2.0):
-    """Run the loopback line until SIGTERM or SIGINT; return the exit code."""
+        ring_interval=2.0, lines=None):
+    """Run the loopback line until SIGTERM or SIGINT; return the exit code. `profile` may
+    name one profile per line ("simcom-sim7600,v253"); see line_plan."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        chosen = profiles.get(profile)
+        plan = line_plan(profile, lines, box_number, caller_number)
     except KeyError as exc:
         log.error("sim: %s", exc.args[0])
+        return 2
+    except ValueError as exc:
+        log.error("sim: %s", exc)
         return 2
     if not ring_interval > 0:
         log.error("sim: ring interval must be above 0 seconds, not %r", ring_interval)
         return 2
-    if box_number == caller_number:
-        log.error("sim: box and caller need different numbers, both are %r", box_number)
-        return 2
-    numbers = {"box": box_number, "caller": caller_number}
-    return asyncio.run(serve(state_dir, chosen, numbers, float(ring_interval)))
+    return asyncio.run(serve(state_dir, plan, float(ring_interval)))

@@ -1,7 +1,8 @@
 """A simulated USB sound card (EC25 in UAC mode, AT+QPCMV=1,2; modems.md 2.3), reached by the
 box through real ALSA (alsa-lib) and PortAudio, without a kernel sound card.
 
-The simulator writes DIR/asoundrc defining the PCM `lawline_box`: an `asym` of two ALSA `file`
+The simulator writes DIR/asoundrc defining the PCM `lawline_box` (`lawline_box2`... for the
+box modems of further lines, `lawline sim --lines N`, all in the one file): an `asym` of two ALSA `file`
 plugins over `null`: capture reads DIR/box-uac-in (a FIFO the simulator feeds, 20 ms of S16LE
 at a time in real time, which is what paces the box's capture and so its whole duplex
 stream), playback writes DIR/box-uac-out (a FIFO the simulator reads). The box runs with
@@ -49,10 +50,17 @@ pcm.{name} {{
 """
 
 
+def write_config(cards):
+    """DIR/asoundrc with every card's PCM (one file: the box reads one ALSA_CONFIG_PATH)."""
+    with open(cards[0].config, "w", encoding="utf-8") as f:
+        f.write("\n".join(card.definition() for card in cards))
+
+
 class UacCard:
     def __init__(self, modem, state_dir, profile):
         self.modem = modem
         self.side = modem.side
+        self.name = PCM_NAME if modem.side == "box" else f"lawline_{modem.side}"
         self.dir = os.path.abspath(state_dir)
         self.infile = os.path.join(self.dir, f"{self.side}-uac-in")
         self.outfile = os.path.join(self.dir, f"{self.side}-uac-out")
@@ -76,8 +84,10 @@ class UacCard:
             if os.path.exists(path):
                 os.unlink(path)
             os.mkfifo(path)
-        with open(self.config, "w", encoding="utf-8") as f:
-            f.write(ASOUNDRC.format(name=PCM_NAME, infile=self.infile, outfile=self.outfile))
+        write_config([self])
+
+    def definition(self):
+        return ASOUNDRC.format(name=self.name, infile=self.infile, outfile=self.outfile)
 
     def start(self, loop):
         self._loop = loop
