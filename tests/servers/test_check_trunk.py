@@ -20,7 +20,7 @@ def write_config(tmp_path, kamailio, password, mode=0o600):
               "sip": {"bind": "127.0.0.1", "port": 0},
               "trunk": {"registrar": kamailio.registrar, "username": BOX_USER,
                         "domain": "127.0.0.1", "password_file": str(secret),
-                        "reply_timeout": 2.0}}
+                        "reply_timeout": 10.0}}   # only a failure waits for it
     path = tmp_path / "lawline.toml"
     path.write_text(configuration.dump(values), encoding="utf-8")
     return path
