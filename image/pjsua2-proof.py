@@ -70,7 +70,8 @@ def account(ep, uri, transport, cls, rtp_port):
 
 
 def audio_media(call):
-    for mi in call.getInfo().media:
+    info = call.getInfo()     # keep it alive: its media vector dies with it (SWIG)
+    for mi in info.media:
         if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
             return call.getAudioMedia(mi.index), mi.index
     return None, None
