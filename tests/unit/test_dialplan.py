@@ -157,3 +157,13 @@ def test_every_rota_reader_refuses_barred_numbers_and_lawline_duty_check_names_t
     assert "ERROR rota.csv row 2, column E (mobile): '07712345678' is refused by the dial " \
            "plan: not in the dial plan" in out.stdout, out.stdout + out.stderr
     assert "ERROR rota.csv row 3, column E (mobile): '12590123456' is refused" in out.stdout
+
+
+@pytest.mark.parametrize("number", ["+8600442079460958", "+86 00 1 202 555 0100",
+                                    "00860044207946095", "+86 0086 13900000001"])
+def test_an_international_prefix_behind_86_is_still_international(number):
+    # "+86" then "00": the trunk dials 00..., an international call, whatever allow says
+    plan = DialPlan(allow=("0XXXXXXXXXXXXX", "0XXXXXXXXXXXX", "0XXXXXXXXXXXXXXX"),
+                    area_code="0773")
+    assert dialplan.barred(number) == "an international number"
+    assert "international" in plan.refusal(number)

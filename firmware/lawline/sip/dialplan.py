@@ -85,6 +85,8 @@ def national(number):
             (None, "not a phone number")
     if not (text.isdigit() and text.isascii()):
         return None, "not a phone number"
+    if text.startswith("00"):    # +86 00 44...: the trunk would dial 0044..., abroad
+        return None, "an international number"
     if text.startswith("1") or text.startswith("0"):
         return text, None
     return "0" + text, None      # +86 773 1234567: E.164 drops the trunk 0
