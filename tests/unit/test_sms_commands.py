@@ -296,3 +296,11 @@ def test_senders_and_texts_are_logged_quoted(office, caplog):
                 "\r" in r.getMessage()]
     assert "'ICBC\\nlawline.office" in caplog.text and "'hello\\r\\n" in caplog.text
     assert "note '劳动局\\nlawline.office" in caplog.text
+
+
+@pytest.mark.parametrize("state", ["resolved", "referred", "assigned"])
+def test_a_sender_without_a_number_never_acts_on_an_unowned_case(state):
+    # a duty account on the page with no mobile: "" is not the owner of an unowned case
+    refused = may_act(Command(state, "2612010001"), _case(owner="", state="new"), "",
+                      is_head=False)
+    assert refused is not None and "手机号" in refused[1]

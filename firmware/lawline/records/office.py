@@ -430,6 +430,8 @@ def may_act(command, case, sender, is_head, barred=False, target_listed=False):
         return None
     if case.kind == "complaint":
         return ("complaints are the office head's", "投诉案件只能由负责人处理")
+    if not sender:       # a page account without a mobile: "" must never equal "no owner"
+        return ("the sender has no phone number", "您的账号没有登记手机号，不能处理案件")
     owner = national(case.owner)
     if owner == sender:
         return None
