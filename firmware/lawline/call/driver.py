@@ -395,11 +395,12 @@ class CallDriver:
         busy = self.p.duty_busy if self.p.duty_busy is not None else set()
         free = [n for n in numbers if n not in busy]
         if len(free) < len(numbers):
-            self.say("duty phone(s) %s already in a call from this box; not rung",
+            self.say("duty phone(s) %s already rung or in a call from this box; not rung",
                      ", ".join(n for n in numbers if n in busy))
         if not free:
             return Event("leg_failed", "all_busy", time.time())
         numbers = free
+        busy.update(numbers)   # being rung by this call: no other line rings them meanwhile
         whisper = hunt.build_whisper(prompts, category, self.caller,
                                      self.p.tmp_dir / f"{self.id}-whisper.wav")
         ringback = core.player(prompts.path("ringback"), repeat=True)
@@ -414,15 +415,17 @@ class CallDriver:
             core.stop_player(ringback, port)
             if whisper.parent == self.p.tmp_dir:
                 whisper.unlink(missing_ok=True)
+            busy.difference_update(n for n in numbers
+                                   if accepted is None or n != accepted.number)
         record = {"duty_legs": [r.as_record() for r in results]}
         if any(r.outcome == "caller_gone" for r in results) or self.stopped.is_set():
             if accepted is not None:
+                busy.discard(accepted.number)
                 await legs.hang_up(core, accepted)
             return self._stop_event(record)
         if accepted is None:
             return Event("leg_failed", None, time.time(), record)
-        self.leg = accepted
-        busy.add(accepted.number)   # until the bridge ends (_bridge)
+        self.leg = accepted         # its number stays busy until the bridge ends (_bridge)
         return Event("leg_accepted", accepted.number, time.time(), record)
 
     async def _bridge(self, number):
