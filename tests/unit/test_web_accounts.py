@@ -80,3 +80,85 @@ def test_the_audit_log_goes_into_the_outbox_once_there_is_one(tmp_path):
     assert a.audit_entries()[0]["sent"] == 1
     outbox.close()
     a.close()
+
+
+def test_tries_on_a_locked_account_count_against_the_address(accounts):
+    accounts.add_user("li", "clerk", "long-enough-2")
+    for _ in range(5):
+        accounts.login("li", "wrong", "10.0.0.5")
+    assert accounts.user("li").locked
+    # 5 counted so far (address limit 8): three more on the locked account use it up
+    for _ in range(3):
+        assert accounts.login("li", "anything", "10.0.0.5") == (None, "locked")
+    assert accounts.login("wang", "long-enough-1", "10.0.0.5") == (None, "address")
+
+
+def test_failed_logins_are_audited_and_odd_names_cut_short(accounts):
+    accounts.login("wang", "wrong", "10.0.0.2")
+    accounts.login("x" * 5000, "wrong", "10.0.0.2")
+    failed = [e for e in accounts.audit_entries() if e["action"] == "login_failed"]
+    assert [(e["user"], e["detail"]) for e in failed] == [("-", "unknown name"),
+                                                         ("wang", "wrong password")]
+    assert failed[0]["target"] == "x" * 64
+
+
+def test_a_new_password_ends_the_users_sessions(accounts):
+    token, _ = accounts.login("wang", "long-enough-1", "10.0.0.2")
+    accounts.add_user("li", "clerk", "long-enough-2")
+    other, _ = accounts.login("li", "long-enough-2", "10.0.0.2")
+    accounts.set_password("wang", "a-new-password-0148")
+    assert accounts.session(token) is None
+    assert accounts.session(other) is not None
+
+
+_MANY_LOGINS = r"""
+import resource, sys, threading
+from lawline.web.accounts import Accounts
+a = Accounts(sys.argv[1], address_failures=1000)
+a.add_user("wang", "head", "long-enough-1")
+a.login("wang", "wrong", "10.0.0.1")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = threading.Barrier(16)
+def one(i):
+    start.wait()
+    a.login("wang" if i % 2 else f"nobody{i}", "wrong", f"10.0.1.{i}")
+threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_parallel_logins_never_hash_more_than_a_few_passwords_at_once(tmp_path):
+    # 16 log-ins at the same moment (uvicorn's pool runs up to 40): scrypt takes 16 MiB
+    # each, so unbounded they would need 256 MiB more; the page's unit allows 200M in all
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", _MANY_LOGINS, str(tmp_path / "web.db")],
+                          capture_output=True, text=True, timeout=120, check=True)
+    grown_mib = int(done.stdout.strip())
+    assert grown_mib < 80, f"peak memory grew by {grown_mib} MiB during 16 parallel log-ins"
+
+
+def test_wrong_passwords_sent_in_parallel_each_count_toward_the_lock(tmp_path):
+    import threading
+    a = Accounts(tmp_path / "web.db", max_failures=5, address_failures=1000)
+    a.add_user("wang", "head", "long-enough-1")
+    start = threading.Barrier(12)
+    answers = []
+
+    def guess(i):
+        start.wait()
+        answers.append(a.login("wang", f"guess-{i}", f"10.0.2.{i}")[1])
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    user = a.user("wang")
+    # the fifth wrong one locks it; later ones find it locked (before or after hashing)
+    assert user.locked and user.failures >= 5, (user.failures, answers)
+    assert answers.count("wrong") == 4 and answers.count("locked") == 8, answers
+    locks = [e for e in a.audit_entries() if e["action"] == "account_locked"]
+    assert len(locks) == 1
+    a.close()

@@ -14,6 +14,7 @@ which may be about them (DESIGN.md, Security; field.md (b) 7).
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import logging
@@ -35,6 +36,15 @@ SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 ADDRESS_WINDOW = 600.0         # seconds: wrong passwords per address are counted this long
 MIN_PASSWORD = 8
 TOUCH_EVERY = 20.0             # seconds: how stale a session's last-seen time may be kept
+# scrypt runs in two threads of its own: each hash takes 16 MiB, and uvicorn's thread pool
+# would run 40 log-ins at once (640 MiB against the unit's MemoryMax=200M: the page killed by
+# one script), and every thread that ever hashed would keep its 16 MiB in its malloc arena
+_HASHING = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrypt")
+
+
+def _scrypt(password, salt, **params):
+    return _HASHING.submit(hashlib.scrypt, password.encode("utf-8"), salt=salt, dklen=32,
+                           **params).result()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users(
@@ -112,7 +122,7 @@ class Session:
 
 def hash_password(password):
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **SCRYPT)
+    digest = _scrypt(password, salt, **SCRYPT)
     return "scrypt${n}${r}${p}$".format(**SCRYPT) + \
         base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
@@ -122,8 +132,7 @@ def check_password(password, stored):
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt),
-                             n=int(n), r=int(r), p=int(p), dklen=32)
+        got = _scrypt(password, base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, base64.b64decode(digest))
@@ -191,10 +200,15 @@ class Accounts:
     def set_password(self, name, password):
         if len(password or "") < MIN_PASSWORD:
             raise AccountError(f"密码至少{MIN_PASSWORD}位")
-        self._require(name)
+        user = self._require(name)
         hashed = hash_password(password)
-        self._tx(lambda db: db.execute("UPDATE users SET password = ? WHERE name = ?",
-                                       (hashed, name)))
+
+        def change(db):
+            db.execute("UPDATE users SET password = ? WHERE id = ?", (hashed, user.id))
+            # a new password ends every session the old one opened (a stolen cookie too)
+            return db.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,)).rowcount
+        ended = self._tx(change)
+        log.info("web: password of %s set; %d session(s) ended", name, ended)
 
     def user(self, name):
         with self._lock:
@@ -232,6 +246,7 @@ class Accounts:
     def login(self, name, password, address):
         """(Session, None) or (None, reason): reason is 'address', 'locked' or 'wrong'."""
         now = time.time()
+        name = name if _NAME.fullmatch(name or "") else (name or "")[:64]
         if self.address_blocked(address, now):
             log.warning("web: login for %r from %s refused: too many wrong passwords from "
                         "that address", name, address)
@@ -242,7 +257,12 @@ class Accounts:
         ok = check_password(password, row[0] if row else _DUMMY) and row is not None
         user = self.user(name) if row else None
         if user is not None and user.locked:
+            # counted against the address like a wrong password: tries on a locked account
+            # (each one a scrypt hash) are not free either
+            self._tx(lambda db: db.execute("INSERT INTO address_failures (address, at) "
+                                           "VALUES (?, ?)", (address, now)))
             log.warning("web: login for %s from %s refused: account locked", name, address)
+            self.audit(name, user.role, address, "login_failed", name, "account locked")
             return None, "locked"
         if not ok:
             def fail(db):
@@ -250,13 +270,21 @@ class Accounts:
                            (address, now))
                 db.execute("DELETE FROM address_failures WHERE at < ?", (now - 86400,))
                 if user is None:
-                    return False
-                failures = user.failures + 1
-                lock = now if failures >= self.max_failures else None
-                db.execute("UPDATE users SET failures = ?, locked = ? WHERE id = ?",
-                           (failures, lock, user.id))
-                return lock is not None
+                    return None
+                # counted inside the write transaction: wrong passwords sent in parallel
+                # each count (read before it, they all read the same count: no lock-out)
+                db.execute("UPDATE users SET failures = failures + 1 WHERE id = ?", (user.id,))
+                failures, locked = db.execute("SELECT failures, locked FROM users WHERE id = ?",
+                                              (user.id,)).fetchone()
+                if locked:
+                    return "locked"          # by a wrong password sent at the same time
+                if failures < self.max_failures:
+                    return None
+                db.execute("UPDATE users SET locked = ? WHERE id = ?", (now, user.id))
+                return "locked now"
             locked = self._tx(fail)
+            if locked == "locked":
+                return None, "locked"
             if locked:
                 log.warning("web: user %s locked after %d wrong passwords (last from %s)",
                             name, self.max_failures, address)
@@ -264,17 +292,24 @@ class Accounts:
                            f"{self.max_failures} wrong passwords")
                 return None, "locked"
             log.info("web: wrong password for %r from %s", name, address)
+            self.audit(name if user else "-", user.role if user else "", address,
+                       "login_failed", name, "wrong password" if user else "unknown name")
             return None, "wrong"
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
 
         def start(db):
+            if db.execute("SELECT locked FROM users WHERE id = ?", (user.id,)).fetchone()[0]:
+                return False     # locked by a wrong password since it was read above
             db.execute("UPDATE users SET failures = 0 WHERE id = ?", (user.id,))
             db.execute("INSERT INTO sessions (token, user_id, csrf, created, seen, address) "
                        "VALUES (?,?,?,?,?,?)", (_digest(token), user.id, csrf, now, now,
                                                 address))
             db.execute("DELETE FROM sessions WHERE seen < ?", (now - self.session_seconds,))
-        self._tx(start)
+            return True
+        if not self._tx(start):
+            log.warning("web: login for %s from %s refused: account locked", name, address)
+            return None, "locked"
         self.audit(user.name, user.role, address, "login", user.name)
         return token, None
 

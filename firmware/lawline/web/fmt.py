@@ -17,7 +17,8 @@ LEG_WORDS = {"accepted": "接听确认", "no_answer": "无人接听", "busy": "�
              "failed": "呼叫失败", "unconfirmed": "未确认"}
 SMS_STATES = {"pending": "已排队待发", "sent": "已发送", "failed": "发送失败"}
 ROLE_WORDS = {"lawyer": "律师", "mediator": "调解员"}
-ACTION_WORDS = {"login": "登录", "logout": "退出", "account_locked": "账号锁定",
+ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "退出",
+                "account_locked": "账号锁定",
                 "case_resolved": "结案", "case_assigned": "指派案件", "case_taken": "接手案件",
                 "voicemail_played": "播放留言", "voicemail_downloaded": "下载留言",
                 "rota_uploaded": "上传值班表", "rota_refused": "值班表被拒绝",
