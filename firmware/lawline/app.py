@@ -77,7 +77,8 @@ class Box:
         self.office = Office(self.config, spool, damaged_dir=spool / "damaged")
         self.cases = self.office.cases
         # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
-        self.sync = SyncService(self.config, self.cases, self.alert, self.status)
+        self.sync = SyncService(self.config, self.cases, self.alert, self.status,
+                                office=self.office)
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
         self.office.outbox = self.outbox

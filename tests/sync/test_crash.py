@@ -1,5 +1,6 @@
 """SIGKILL at random instants while recording and while uploading, then restart: every
-message recorded up to the kill reaches every target exactly once (by key), none corrupt.
+message recorded up to the kill reaches every target exactly once (by key), none corrupt,
+and has its case and its SMS (caller, duty person) exactly once.
 
 The fast harness (lawline_rig.probe.crashbox) forks the real recovery + Outbox + UploadWorker
 with the real targets and kills it; the servers are real (nginx over TLS with
@@ -62,6 +63,10 @@ def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
           f"({elapsed:.0f} s with the final drain), where: {kills}; "
           f"nginx voicemail PUTs {puts}; per target {summary}")
     problems = [p for r in results.values() for p in r["problems"]]
+    assert not problems, "\n".join(problems[:20])
+    # each message has its case, its case journal item and its SMS, exactly once
+    assert len(facts["cases"]) >= len(facts["told"]) >= TRIALS // 20
+    problems = crashbox.verify_cases(facts)
     assert not problems, "\n".join(problems[:20])
     for name, r in results.items():
         assert r["lost"] == 0 and r["duplicated"] == 0, (name, r)

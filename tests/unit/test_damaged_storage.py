@@ -62,7 +62,7 @@ class Start:
         (spool / "incoming").mkdir(parents=True, exist_ok=True)
         self.alerts = []
         self.office = Office(cfg, spool, damaged_dir=spool / "damaged")
-        self.sync = SyncService(cfg, self.office.cases, self.alerts.append)
+        self.sync = SyncService(cfg, self.office.cases, self.alerts.append, office=self.office)
         self.outbox = self.sync.outbox
         self.office.outbox = self.outbox
 

@@ -8,7 +8,6 @@ call the case its record calls for (bridged, voicemail, complaint), with the rat
 import json
 import logging
 
-from ..duty.roster import normal_mobile
 from ..records import messages as text
 from ..records.office import is_mobile
 
@@ -76,15 +75,11 @@ def close_call(office, record, caller, call_id, alert_at_or_below):
         case = office.open_case(kind, caller, number=record.get("case_number"), owner=owner,
                                 owner_name=person.name if person else "", call_id=call_id,
                                 state="assigned", notify_duty=[owner], next_steps=AFTER_TALK)
-    elif record.get("voicemail") and kind == "complaint":
-        case = _complaint_case(office, record, caller, call_id)
     elif record.get("voicemail"):
-        role = "mediator" if kind == "urgent" else "lawyer"
-        owner, name, _ = office.duty_for(role) if branch != "after_hours" else ("", "", [])
-        case = office.open_case(kind, caller, number=record["case_number"], owner=owner,
-                                owner_name=name, call_id=call_id,
-                                state="assigned" if owner else "new",
-                                notify_duty=[owner] if owner else [])
+        # opened with its SMS when the message was committed (sync/message.py)
+        case = office.cases.get(record["case_number"])
+        if case is None:
+            return
     else:
         return
     record["case_number"] = case.number
@@ -98,23 +93,3 @@ def close_call(office, record, caller, call_id, alert_at_or_below):
                                                       office.name),
                          "low rating", case.number)
 
-
-def _complaint_case(office, record, caller, call_id):
-    staff_no = (record.get("named_staff") or {}).get("staff_no")
-    named = office.desk.staff(staff_no) if staff_no else None
-    head_named = named is not None and office.head and \
-        normal_mobile(named.mobile) == normal_mobile(office.head)
-    detail = {"named": {"staff_no": named.staff_no, "name": named.name,
-                        "mobile": named.mobile}} if named else {}
-    owner = "" if head_named else office.head
-    case = office.open_case("complaint", caller, number=record["case_number"], owner=owner,
-                            owner_name="" if head_named else "office head",
-                            detail=json.dumps(detail, ensure_ascii=False), call_id=call_id)
-    if head_named:
-        log.warning("call %s: the complaint names the office head; it goes upstream only",
-                    call_id)
-    elif office.head:
-        office.sms.queue(office.head, text.complaint_to_head(case.number, caller, named,
-                                                             office.name),
-                         "complaint", case.number)
-    return case

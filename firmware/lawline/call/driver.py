@@ -18,6 +18,7 @@ from ..errors import CallCut, CallEnded, ModemError
 from ..records.cases import is_case_number, same_number
 from ..sip import hunt
 from ..sip import leg as legs
+from ..sync import message
 from ..sync.recovery import recording_name
 from ..sync.wavfile import repair_wav, wav_seconds
 from . import casework
@@ -488,12 +489,18 @@ class CallDriver:
                             "began": _iso(began), "path": str(path)}, time.time())
 
     async def _commit_voicemail(self, box, case_number, item, path):
-        case = case_number or self.p.office.cases.next()
-        record = {"case_number": case, **item}
+        # item, case and SMS in the one durable step (sync/message.py), off the loop
+        office, outbox = self.p.office, self.p.outbox
         try:
-            self.p.outbox.commit(case, "voicemail", record, {"voicemail.wav": Path(path)})
+            case = case_number or await asyncio.to_thread(office.cases.next)
+            planned = message.plan_voicemail(office, outbox, {"case_number": case, **item},
+                                             Path(path), branch=self.s.record.get("branch"),
+                                             named_staff=self.s.record.get("named_staff"))
+            await asyncio.to_thread(message.commit_message, planned, outbox, office.cases,
+                                    office.sms)
         except OSError as exc:
             return Event("commit_failed", str(exc), time.time())
+        office.sms.kick()
         self.p.kick_upload()
         return Event("committed", case, time.time())
 

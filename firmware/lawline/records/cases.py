@@ -228,9 +228,11 @@ class Cases(CaseNumbers):
                 raise
 
     def open_case(self, number, kind, caller="", owner="", owner_name="", detail="",
-                  call_id=None, state="new", due_hours=72.0, by="box", note="", now=None):
+                  call_id=None, state="new", due_hours=72.0, by="box", note="", now=None,
+                  pin=None):
         """Record a new case (the number comes from next()). Opening a number twice returns
-        the existing case unchanged."""
+        the existing case unchanged. `pin`: decided beforehand (sync/message.py: the caller's
+        SMS already carries it), else a new one."""
         if kind not in KINDS:
             raise CaseError(f"unknown case kind {kind!r}")
         if state not in STATES:
@@ -245,7 +247,7 @@ class Cases(CaseNumbers):
                        "detail, call_id, opened, updated, due, pin) "
                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                        (number, kind, state, caller or "", owner or "", owner_name or "",
-                        detail or "", call_id, now, now, due, new_pin()))
+                        detail or "", call_id, now, now, due, pin or new_pin()))
             db.execute("INSERT INTO case_history (number, at, state, by, note) "
                        "VALUES (?,?,?,?,?)", (number, now, state, by, note or f"opened: {kind}"))
         self._tx(write)

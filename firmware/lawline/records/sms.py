@@ -56,7 +56,7 @@ class SmsQueue:
         self.exempt = lambda number: False   # office staff: no daily cap
         self._held = False            # the hourly cap holds texts back now
 
-    def queue(self, number, text, purpose, case_number=None):
+    def queue(self, number, text, purpose, case_number=None, kick=True):
         """Owe `number` this text. Returns the row id, or None for an empty number."""
         if not number:
             log.info("sms: no number for the %s message%s; not sent", purpose,
@@ -72,8 +72,22 @@ class SmsQueue:
             return None
         log.info("sms: %s message to %s queued%s (%d characters)", purpose, number,
                  f" for case {case_number}" if case_number else "", len(text))
-        self.kick()
+        if kick:
+            self.kick()
         return cur.lastrowid
+
+    def queue_once(self, number, text, purpose, case_number):
+        """queue() unless this case already owes `number` a `purpose` text (sync/message.py
+        applies a message again after a cut). Never kicks the sender: it may run off the
+        loop, so its caller kicks. Returns the row id, or None when there was one already."""
+        if not number:
+            return self.queue(number, text, purpose, case_number)
+        with self._lock:
+            there = self._db.execute("SELECT 1 FROM sms WHERE case_number = ? AND purpose = ? "
+                                     "AND number = ?", (case_number, purpose, number)).fetchone()
+        if there:
+            return None
+        return self.queue(number, text, purpose, case_number, kick=False)
 
     def _over_daily_cap(self, number, purpose, now):
         if self.limits is None or self.exempt(number):

@@ -1,13 +1,15 @@
 """Start-up recovery: recordings and records that a power cut left behind are delivered.
 
-The call flow writes a voicemail to `spool/incoming/<call id>-<box>-<caller>.wav`, then its
-record, then commits both to the outbox (sync/outbox.py). A cut before the commit leaves a
-recording no item refers to, often with a header that says 0 bytes (the recorder fills the
-sizes in only when it closes). Before the box answers again, `recover_spool`:
+The call writes a voicemail to `spool/incoming/<call id>-<box>-<caller>.wav`, then commits
+it with its case and SMS in one durable step (sync/message.py; a journal entry the box
+applies first at start-up). A cut before that step leaves a recording no item or entry
+refers to, often with a header that says 0 bytes (the recorder fills the sizes in only when
+it closes). Before the box answers again, `recover_spool`:
 
 - repairs each such recording's header to the audio on disk and commits it as a voicemail
   flagged `"interrupted": true`, with a new case number (or the one its uncommitted record
-  already drew) and the caller's number taken from the file name;
+  already drew) and the caller's number taken from the file name, through that same step
+  (so it gets its case and SMS);
 - commits an uncommitted call record (`call-<id>.json`) the same way;
 - moves what it cannot read (garbage JSON, a file that is not a WAV) to `spool/damaged/`,
   never deletes it, and says so in the log.
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 
 from lawline.records.cases import is_case_number
-from lawline.sync import wavfile
+from lawline.sync import message, wavfile
 from lawline.sync.durable import fsync_dir
 
 log = logging.getLogger("lawline.sync")
@@ -45,15 +47,17 @@ def recording_name(call_id: str, box: str, caller: str | None) -> str:
 
 
 def recover_spool(outbox, cases, incoming: Path, *, office_id: str, line_number: str,
-                  min_seconds: float = 1.0) -> list:
+                  min_seconds: float = 1.0, office=None) -> list:
     """Repair and commit what a cut left uncommitted under `incoming`; return the keys of
-    the items it committed."""
+    the items it committed. A cut recording becomes a message through the one durable step
+    (sync/message.py): with `office` (records/office.Office) its case and SMS too, as a
+    call's would; with a bare case book the case row alone."""
     incoming = Path(incoming)
     if not incoming.is_dir():
         return []
     damaged = outbox.spool_dir / "damaged"
     _drop_temporaries(incoming)
-    known = outbox.spool_files()
+    known = outbox.spool_files() | message.pending_files(outbox.spool_dir)
     wavs, records = [], {}
     for path in sorted(incoming.rglob("*")):
         if not path.is_file() or path.resolve() in known or path.name.startswith("."):
@@ -69,7 +73,8 @@ def recover_spool(outbox, cases, incoming: Path, *, office_id: str, line_number:
     recovered = []
     for wav in wavs:
         key = _recover_recording(outbox, cases, wav, records, damaged, office_id=office_id,
-                                 line_number=line_number, min_seconds=min_seconds)
+                                 line_number=line_number, min_seconds=min_seconds,
+                                 office=office)
         if key:
             recovered.append(key)
     for path, record in records.items():
@@ -171,15 +176,13 @@ def _recover_recording(outbox, cases, wav, records, damaged, **facts):
                   "line": facts["line_number"], "office": facts["office_id"],
                   "menu_path": [], "call_id": call_id, "started": _started(call_id)}
     if whole:
-        outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})
-        _open_case(cases, case, record)
+        _commit(outbox, cases, facts["office"], record, wav)
         log.warning("recovery: recording %s (case %s, %.1f s) was on the spool but not in "
                     "the outbox; committed again as it was", wav.name, case, seconds)
         return case
     record = dict(record, duration_s=round(seconds, 2), ended_by="interrupted",
                   short=seconds < facts["min_seconds"], interrupted=True)
-    outbox.commit(case, "voicemail", record, {"voicemail.wav": wav})
-    _open_case(cases, case, record)
+    _commit(outbox, cases, facts["office"], record, wav)
     log.warning("recovery: recording %s was cut short (%s, %.1f s of audio%s); delivered as "
                 "case %s, flagged interrupted", wav.name,
                 "header repaired" if repaired else "header intact", seconds,
@@ -187,18 +190,14 @@ def _recover_recording(outbox, cases, wav, records, damaged, **facts):
     return case
 
 
-def _open_case(cases, case, record):
-    """Track the recovered message as a case (records/cases.py), so it is followed up like
-    any other; opening a number twice is harmless there."""
-    open_case = getattr(cases, "open_case", None)
-    if open_case is None:
-        return
-    try:
-        open_case(case, record.get("box", "consultation"), caller=record.get("caller", ""),
-                  call_id=record.get("call_id"), detail="录音中断（断电或重启），开机后恢复",
-                  note="recovered at start-up")
-    except Exception as error:  # the message is safe in the outbox either way
-        log.warning("recovery: case %s not opened in the case register: %s", case, error)
+def _commit(outbox, cases, office, record, wav):
+    """The recovered message, its case and its SMS in the one durable step
+    (sync/message.py), so it is followed up like any other."""
+    planned = message.plan_voicemail(office, outbox, record, wav, cases=cases,
+                                     branch=record.get("box"),
+                                     detail="录音中断（断电或重启），开机后恢复",
+                                     note="recovered at start-up")
+    message.commit_message(planned, outbox, cases, office.sms if office is not None else None)
 
 
 def _drawn_record(records, call_id, box):

@@ -12,6 +12,7 @@ import logging
 import time
 
 from lawline.sync.outbox import Outbox
+from lawline.sync.message import apply_pending
 from lawline.sync.recovery import numbers_given_out, recover_spool, restore_cases
 from lawline.sync.settings import build_targets
 from lawline.sync.spool import FULL, WARN, SpoolGuard
@@ -64,7 +65,7 @@ def _a_day(day):
 
 
 class SyncService:
-    def __init__(self, config, cases, alert=None, status=None):
+    def __init__(self, config, cases, alert=None, status=None, office=None):
         self.config = config
         self.status = status
         spool = config.spool_dir
@@ -79,10 +80,19 @@ class SyncService:
             log.error("recovery: the storage check at start-up failed: %r; the box starts "
                       "anyway", exc, exc_info=True)
         try:
-            recovered = recover_spool(self.outbox, cases, spool / "incoming",
-                                      office_id=config.office.id,
-                                      line_number=config.office.number,
-                                      min_seconds=config.voicemail.min_seconds)
+            # messages whose journal entry was durable but not wholly applied (sync/message.py)
+            # first: their recordings are not cut ones
+            applied = apply_pending(self.outbox, cases, office.sms if office else None)
+        except Exception as exc:  # noqa: BLE001 - recovery never stops start-up
+            applied = []
+            log.error("recovery: applying the message journal failed: %r; the box starts "
+                      "anyway", exc, exc_info=True)
+        try:
+            recovered = applied + recover_spool(self.outbox, cases, spool / "incoming",
+                                                office_id=config.office.id,
+                                                line_number=config.office.number,
+                                                min_seconds=config.voicemail.min_seconds,
+                                                office=office)
         except Exception as exc:  # noqa: BLE001 - recovery never stops start-up
             # What it could not deliver stays on disk and is tried again at the next start.
             recovered = []

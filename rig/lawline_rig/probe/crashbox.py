@@ -2,17 +2,21 @@
 
 A fast stand-in for "pull the plug while a caller is recording or while uploads run": one
 process (this module's main) imports everything once, then for each trial forks a child
-that runs the real parts — start-up recovery (sync/recovery.py), the Outbox, the
+that runs the real parts — start-up recovery (the message journal, then the spool re-scan:
+sync/service.py's order), the Outbox, the office's case book and SMS queue, the
 UploadWorker with the real targets (nginx over TLS, SMTP, S3) — and records voicemails the
 way pjsua2's recorder writes them (a header saying 0 bytes, raw frames appended, sizes filled
-in at the end), commits them as call/flow.py does, and notes "caller told" in a journal.
+in at the end), commits each with its case and SMS through the one durable step the call
+uses (sync/message.commit_message, off the loop), and notes "caller told" in a journal.
 The parent SIGKILLs the child at a random instant — one trial in five while it may still be
 recovering (2-40 ms after the fork), the others 0-150 ms after recovery finished, so a slow
 or loaded machine still kills mid-recording and mid-upload — notes what was on disk, and
 forks the next one. A last child runs without being killed until everything is delivered.
 
-The parent writes the facts (journal, audio on disk at each kill, where each kill landed)
-as JSON; `verify` compares them with what the servers received.
+The parent writes the facts (journal, audio on disk at each kill, where each kill landed,
+and after the last run each voicemail item's case, case journal item and SMS rows) as JSON;
+`verify` compares them with what the servers received, `verify_cases` checks that every
+message has its case and its SMS exactly once.
 
     python -m lawline_rig.probe.crashbox --dir D --targets targets.json --trials 200 --out facts.json
 """
@@ -31,7 +35,9 @@ import sys
 import time
 from pathlib import Path
 
-from lawline.records.cases import CaseNumbers
+from lawline import config as configuration
+from lawline.records.office import Office
+from lawline.sync import message as messages
 from lawline.sync.http import HttpPutTarget
 from lawline.sync.mail import EmailTarget
 from lawline.sync.outbox import Outbox
@@ -135,9 +141,12 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
     sinks, kinds = build_sinks(spec, shared)
     outbox = Outbox(spool / "outbox.db", spool, list(sinks), kinds=kinds, backoff_base=0.05,
                     backoff_cap=0.5)
-    cases = CaseNumbers(spool / "cases.db")
+    office = Office(office_config(spool), spool, outbox)
+    cases = office.cases
     shared[RECOVERING] = 1
-    recover_spool(outbox, cases, incoming, office_id=OFFICE, line_number="07730148")
+    messages.apply_pending(outbox, cases, office.sms)
+    recover_spool(outbox, cases, incoming, office_id=OFFICE, line_number="07730148",
+                  office=office)
     shared[RECOVERING] = 0
     shared[READY] = 1
     rng = random.Random(seed)
@@ -177,8 +186,8 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
                   "call_id": call_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "duration_s": round(data / 16000, 2), "ended_by": "# pressed",
                   "short": False}
-        await asyncio.to_thread(outbox.commit, case, "voicemail", record,
-                                {"voicemail.wav": path})
+        planned = messages.plan_voicemail(office, outbox, record, path, branch="consultation")
+        await asyncio.to_thread(messages.commit_message, planned, outbox, cases, office.sms)
         journal.write(f"told {n} {case}")
         worker.kick()
         await asyncio.to_thread(outbox.commit, f"call-{call_id}", "call",
@@ -199,6 +208,67 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
 
     ok = asyncio.run(main())
     os._exit(0 if ok else 1)
+
+
+DUTY = "13900000001"
+HEAD = "13900000009"
+
+
+def office_config(spool):
+    return configuration.from_dict({
+        "office": {"id": OFFICE, "name": "测试县法律服务专线", "head_mobile": HEAD},
+        "duty": {"numbers": [DUTY]}, "spool": {"dir": str(spool)}})
+
+
+def case_facts(root: Path) -> dict:
+    """After the last run: for every voicemail item, its case row, its case journal item
+    and its SMS rows (purpose, number), read from the databases themselves."""
+    import sqlite3
+    spool = root / "spool"
+    outbox = sqlite3.connect(spool / "outbox.db")
+    book = sqlite3.connect(spool / "cases.db")
+    keys = {k for (k,) in outbox.execute("SELECT key FROM items")}
+    found = {}
+    for (key, record) in outbox.execute("SELECT key, record_json FROM items "
+                                        "WHERE kind = 'voicemail'"):
+        row = book.execute("SELECT caller, owner FROM cases WHERE number = ?",
+                           (key,)).fetchone()
+        found[key] = {"call_id": json.loads(record).get("call_id"),
+                      "case": row is not None, "caller": row[0] if row else None,
+                      "owner": row[1] if row else None, "journal": f"case-{key}-1" in keys,
+                      "sms": [list(r) for r in book.execute(
+                          "SELECT purpose, number FROM sms WHERE case_number = ? ORDER BY id",
+                          (key,))]}
+    outbox.close()
+    book.close()
+    return found
+
+
+def verify_cases(facts: dict) -> list:
+    """Problems with the messages' cases and SMS: each voicemail item (every message told
+    among them) has its case, its case journal item, and its SMS to the caller and to the
+    case's owner, each exactly once."""
+    problems = []
+    found = facts["cases"]
+    for n, case in facts["told"].items():
+        if case not in found:
+            problems.append(f"message {n} (case {case}, caller told) has no voicemail item")
+    for key, got in found.items():
+        if not got["case"]:
+            problems.append(f"voicemail {key} has no case")
+            continue
+        if not got["journal"]:
+            problems.append(f"case {key} has no case journal item in the outbox")
+        texts = [tuple(t) for t in got["sms"]]
+        owed = [("caller case", got["caller"])] if got["caller"] else []
+        owed += [("duty case", got["owner"])] if got["owner"] else []
+        for text in owed:
+            if texts.count(text) != 1:
+                problems.append(f"case {key}: {texts.count(text)} {text[0]} SMS to {text[1]}")
+        extra = [t for t in texts if t not in owed]
+        if extra:
+            problems.append(f"case {key}: SMS nobody was owed: {extra}")
+    return problems
 
 
 def _iso(t):
@@ -253,6 +323,7 @@ def run(root: Path, spec: dict, trials: int, seed: int, min_ms: float, max_ms: f
     _, status = os.waitpid(pid, 0)
     facts = Journal(root / "journal").read()
     facts.update(trials=trials, kills=where, audio_at_kill=audio_at_kill,
+                 cases=case_facts(root),
                  seconds_killing=round(killing, 2),
                  final_exit=os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
     return facts
