@@ -192,3 +192,16 @@ def test_an_open_urgent_case_gets_only_its_item(tmp_path):
     assert planned["case"] is None and planned["sms"] == []
     message.commit_message(planned, outbox, office.cases, office.sms)
     assert outbox.get(case).kind == "voicemail" and len(office.sms.rows()) == before
+
+
+def test_the_duty_person_of_the_duty_list_is_never_capped(tmp_path):
+    """[duty] numbers without a rota are staff: the eleventh case SMS of a day still goes to
+    them (records/limits.py caps callers only); the caller of eleven messages is capped."""
+    spool = tmp_path / "spool"
+    for _ in range(11):
+        leave_message(spool, lambda step: None)
+    office, outbox = parts(spool)
+    states = {(r["purpose"], r["state"]) for r in office.sms.rows()
+              if r["id"] == max(x["id"] for x in office.sms.rows()
+                                if x["purpose"] == r["purpose"])}
+    assert states == {("duty case", "pending"), ("caller case", "limited")}

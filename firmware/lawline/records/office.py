@@ -44,8 +44,10 @@ class Office:
         # abuse limits ([limits]); staff and the head are never capped (records/limits.py)
         self.limits = Limits(cfg.limits, self.cases._db, self.cases._lock)
         self.sms.limits = self.limits
+        # staff are never capped: the rota's people, or without a rota the [duty] lists
         self.sms.exempt = lambda number: self.desk.person(number) is not None or \
-            (bool(self.head) and _same(number, self.head))
+            (bool(self.head) and _same(number, self.head)) or \
+            (bool(national(number)) and national(number) in self.staff())
         self.desk.on_rota_failure = self._rota_refused
         if self.desk.rota_failure:      # the rota files were bad already at start
             self._rota_refused(self.desk.rota_failure)
