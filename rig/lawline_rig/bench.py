@@ -1,12 +1,14 @@
 """`make bench`: figures, not pass/fail, measured on the loopback line with real processes.
 
-    python -m lawline_rig.bench [--calls N] [--bridged-seconds S] [--state-dir DIR]
+    python -m lawline_rig.bench [--calls N] [--bridged-seconds S] [--lines N] [--state-dir DIR]
 
 - first prompt audio: from the caller's dial (the simulator sends the first RING at once) to
   the first non-silent audio frame the caller hears;
 - CPU per second of bridged call: the box process's user+system CPU time (from /proc) over a
   window of a bridged call, divided by the window; the idle figure is the same with no call;
 - box memory: resident set size after the calls;
+- with --lines N: the loopback line and the box have N lines ([[line]]) and the bridged
+  figures are for N calls bridged at once, one per line (each to its own duty number);
 - duty accept to two-way audio: from the duty phone pressing 1 (its event log) to the caller
   hearing the duty phone's tone.
 """
@@ -57,27 +59,35 @@ async def first_prompt(rig, calls):
     return out
 
 
-async def bridged(rig, seconds):
-    caller = rig.caller
-    box = rig.procs["box"].pid
-    idle0, t0 = cpu_seconds(box), time.monotonic()
-    await asyncio.sleep(5)
-    idle = (cpu_seconds(box) - idle0) / (time.monotonic() - t0)
-    await caller.call(rig.box_number)
+async def bridge_one(rig, caller, line):
+    await caller.call(rig.box_number_of(line))
     await caller.hear("greeting", 20)
     await caller.press("1")
     caller.audio.speak(hearing.make_tone(CALLER_TONE, 1.0))
     await caller.hear_tone(DUTY_TONE, 30, window=0.1)
-    heard_at = time.time()
+    return time.time()
+
+
+async def bridged(rig, seconds, callers):
+    """Idle CPU, then every caller bridged at once (one per line): CPU per second and the
+    first line's duty accept to two-way audio."""
+    box = rig.procs["box"].pid
+    idle0, t0 = cpu_seconds(box), time.monotonic()
+    await asyncio.sleep(5)
+    idle = (cpu_seconds(box) - idle0) / (time.monotonic() - t0)
+    heard = await asyncio.gather(*(bridge_one(rig, caller, line)
+                                   for line, caller in enumerate(callers, start=1)))
     events = rig.duty_events_list()
     pressed = [e["t"] for e in events if e.get("event") == "dtmf_sent"]
-    accept_to_audio = heard_at - pressed[-1] if pressed else None
+    accept_to_audio = max(heard) - pressed[-1] if pressed else None
     c0, t0 = cpu_seconds(box), time.monotonic()
     await asyncio.sleep(seconds)
     per_second = (cpu_seconds(box) - c0) / (time.monotonic() - t0)
-    await caller.hang_up()
-    caller.audio.quiet()
-    await caller.wait_ended(10)
+    for caller in callers:
+        await caller.hang_up()
+        caller.audio.quiet()
+    for caller in callers:
+        await caller.wait_ended(10)
     return idle, per_second, accept_to_audio
 
 
@@ -85,22 +95,33 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--bridged-seconds", type=float, default=20.0)
+    parser.add_argument("--lines", type=int, default=1,
+                        help="lines in the box; the bridged figures are for this many calls")
     parser.add_argument("--state-dir")
     args = parser.parse_args(argv)
     state = Path(args.state_dir or tempfile.mkdtemp(prefix="lawline-bench-"))
-    rig = Rig(state, duty_behaviour="accept")
+    rig = Rig(state, duty_behaviour="accept", lines=args.lines if args.lines > 1 else None)
 
     async def run():
-        caller = await rig.start_caller()
+        callers = [await rig.start_caller(line) for line in range(1, args.lines + 1)]
         try:
             firsts = await first_prompt(rig, args.calls)
-            idle, per_second, accept = await bridged(rig, args.bridged_seconds)
+            idle, per_second, accept = await bridged(rig, args.bridged_seconds, callers)
         finally:
-            await caller.close()
+            for caller in callers:
+                await caller.close()
         return firsts, idle, per_second, accept
 
     try:
-        rig.start()
+        rig.start(box=False)
+        if args.lines > 1:
+            rig.box_options["line"] = [
+                {**rig.line_ports(k), "audio_retry_delay": 0.3,
+                 **({"number": rig.box_number_of(k)} if k > 1 else {})}
+                for k in range(1, args.lines + 1)]
+            rig.box_options["duty"] = {"numbers": [f"1390000000{k}"
+                                                   for k in range(1, args.lines + 1)]}
+        rig.start_box()
         firsts, idle, per_second, accept = asyncio.run(run())
         memory = rss_mb(rig.procs["box"].pid)
     finally:
@@ -114,6 +135,7 @@ def main(argv=None):
         "box_rss_mb": round(memory, 1) if memory else None,
         "duty_accept_to_caller_hears_duty_s": round(accept, 3) if accept is not None else None,
         "bridged_window_s": args.bridged_seconds,
+        "bridged_calls_at_once": args.lines,
     }
     print(json.dumps(figures, indent=2))
     (state / "bench.json").write_text(json.dumps(figures, indent=2))
