@@ -24,7 +24,7 @@ prompts: deps
 	$(PY) -m lawline prompts $(PROMPTS)
 
 demo: prompts
-	$(PY) -m lawline demo --profile $(PROFILE)
+	$(PY) -m lawline demo --profile $(PROFILE) --lines 2
 
 test: prompts
 	$(PY) -m pytest -q $(PARALLEL) tests

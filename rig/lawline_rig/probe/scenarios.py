@@ -159,10 +159,56 @@ async def service_request_sms(rig):
     return await service_request_with_sms(rig)
 
 
+async def two_lines_at_once(rig):
+    """(e) Two lines, two callers at once: line 1's caller is bridged to the duty phone while
+    line 2's caller leaves a service request (the box's [[line]], sim --lines 2)."""
+    from .rig import async_wait_until
+    one, after = rig.caller, rig.last_id()
+    two = rig.callers.get(2) or await rig.start_caller(2)
+    try:
+        await one.call(rig.box_number_of(1))
+        await one.hear("greeting", 20)
+        await one.press("1")
+        await one.hear("connecting", 20)
+        await one.hear_tone(DUTY_TONE, 30)
+        one.note("line 1 bridged; line 2 calls now")
+        await two.call(rig.box_number_of(2))
+        await two.hear("greeting", 20)
+        await two.press("2")
+        await two.hear("record_request", 20)
+        await two.hear("beep", 20)
+        two.audio.speak(hearing.make_tone(CALLER_TONE, 1.0))
+        await asyncio.sleep(2.0)
+        two.audio.quiet()
+        await two.press("#")
+        await two.hear("recorded", 20)
+        await two.wait_ended(40)
+        one.note("line 2's message recorded while line 1 is still bridged; line 2's caller: "
+                 + "; ".join(text for _, text in two.transcript))
+        await one.hang_up()
+        await one.wait_ended(10)
+    finally:
+        await two.close()
+        rig.callers.pop(2, None)
+
+    def both():
+        calls = {i["record"]["line"]: i["record"] for i in rig.items("call") if i["id"] > after}
+        return calls if len(calls) == 2 else None
+    calls = await async_wait_until(both, 30, "both call records")
+    bridged = calls[rig.box_number_of(1)]
+    assert bridged["outcome"] == "bridged", bridged
+    assert calls[rig.box_number_of(2)]["outcome"] == "voicemail", calls
+    vm = await rig.next_record("voicemail", after)
+    uploaded = await assert_upstream_has(rig, vm)
+    return {"record": bridged, "voicemail": vm, "upstream": uploaded}
+
+
 SCRIPTED = [
     ("a", "consultation: the duty phone accepts", "accept", consultation_bridged),
     ("b", "consultation: nobody answers, voicemail", "no-answer", consultation_voicemail),
     ("c", "complaint voicemail", "accept", complaint),
     ("d", "service request: case number by SMS to the caller and the duty lawyer", "accept",
      service_request_sms),
+    ("e", "two lines at once: line 1 bridged while line 2 leaves a voicemail", "accept",
+     two_lines_at_once),
 ]
