@@ -54,6 +54,10 @@ TEST_TOML = """\
 [office]
 timezone = "Asia/Shanghai"
 
+# the test calls at any hour: the greeting and the menu, never the after-hours message
+[hours]
+always_open = true
+
 [line]
 profile = "simcom-sim7600"
 at_port = "/dev/lawline-at"
@@ -84,7 +88,7 @@ def kernel_initrd(rootfs):
     return kernels[-1], boot / f"initrd.img-{ver}"
 
 
-async def place_call(sim, seconds):
+async def place_call(sim, seconds, wav):
     sys.path.insert(0, str(REPO / "rig"))
     sys.path.insert(0, str(REPO / "firmware"))
     from lawline.call.prompts import Prompts
@@ -105,6 +109,11 @@ async def place_call(sim, seconds):
                 "menu_at_s": round(menu_at, 1),
                 "first_audio_s": round(first - caller.answered_at, 2) if first else None}
     finally:
+        try:
+            from lawline_rig.probe import hearing
+            hearing.write_wav(wav, caller.heard_audio())
+        except Exception:  # noqa: BLE001 - only a diagnostic
+            pass
         await caller.close()
 
 
@@ -200,7 +209,7 @@ def main():
             log("call: host caller port dials the box, waits for the greeting")
             t1 = time.monotonic()
             try:
-                call = asyncio.run(place_call(sim, 90))
+                call = asyncio.run(place_call(sim, 90, work / "caller-heard.wav"))
                 check("a call hears the greeting (then the menu)", True, json.dumps(call))
                 results["call"] = call
             except Exception as exc:  # noqa: BLE001 - reported, the test fails
