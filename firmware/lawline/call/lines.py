@@ -38,18 +38,24 @@ class Line:
         ring if the network sends none. `take_call(line, events)` runs one call."""
         need = self.cfg.answer_after_rings
         stopping = asyncio.ensure_future(stop.wait())
-        call = None
+        call = get = None
         try:
-            while not stop.is_set():
-                get = asyncio.ensure_future(self.modem.events.get())
-                done, _ = await asyncio.wait({get, stopping},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
+            while True:
+                active = call is not None and not call.done()
+                if stop.is_set() and not active:
                     break
-                event = get.result()
+                # Once stopping, no new call is answered, but a call in progress still gets
+                # its events until it ends (its record is committed as always).
+                get = get or asyncio.ensure_future(self.modem.events.get())
+                other = call if stop.is_set() else stopping
+                done, _ = await asyncio.wait({get, other}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    continue
+                event, get = get.result(), None
                 if self.call_events is not None:
                     self.call_events.put_nowait(event)
+                    continue
+                if stop.is_set():
                     continue
                 ready = ((event.kind == "caller_id" and self.modem.rings >= need) or
                          (event.kind == "ring" and self.modem.rings > need))
@@ -67,11 +73,8 @@ class Line:
                              self.modem.caller or "unknown")
         finally:
             stopping.cancel()
-            if call is not None and not call.done():
-                try:
-                    await asyncio.wait_for(call, 10)
-                except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stopping anyway
-                    pass
+            if get is not None:
+                get.cancel()
 
     async def _call(self, take_call):
         try:
