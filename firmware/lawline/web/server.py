@@ -119,7 +119,10 @@ def serve(cfg, bind=None, port=None, ready_file=None):
     url = f"https://{shown}:{port}/"
     config = uvicorn.Config(app, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile),
                             log_config=None, access_log=False, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=3)
+                            server_header=False, timeout_graceful_shutdown=3,
+                            # no proxy in front: uvicorn would take X-Forwarded-For from
+                            # 127.0.0.1 as the client, a fresh address for every guess
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     log.info("web: the office page is ready on %s (listening on %s:%d, certificate %s)",
              url, host, port, certfile)
