@@ -80,3 +80,15 @@ def test_x_forwarded_for_does_not_reset_the_per_address_log_in_limit(office):
     assert status == 429 and "此地址登录失败次数过多" in page
     entries = office.page.log_text()
     assert "10.9.0." not in entries
+
+
+def test_a_clerk_asking_for_the_complaint_kind_gets_no_case_at_all(office):
+    complaint = office.open_case(kind="complaint")
+    other = office.open_case(kind="consultation")
+    client = Client(office.page.url, source="127.0.0.4")
+    assert client.login("clerk", office.page.password("clerk"))[0] == 303
+    for query in ("kind=complaint&state=all", "kind=complaint", "kind=nonsense&state=all"):
+        status, page = client.request("GET", f"/cases?{query}")
+        assert status == 200 and complaint.number not in page, query
+    status, page = client.request("GET", "/cases?state=all")
+    assert other.number in page and complaint.number not in page
