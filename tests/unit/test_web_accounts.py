@@ -162,3 +162,24 @@ def test_wrong_passwords_sent_in_parallel_each_count_toward_the_lock(tmp_path):
     locks = [e for e in a.audit_entries() if e["action"] == "account_locked"]
     assert len(locks) == 1
     a.close()
+
+
+def test_lawline_web_user_add_from_a_shell_keeps_web_db_private(tmp_path):
+    import os
+    import stat
+    import subprocess
+    import sys
+    from lawline import config as configuration
+    spool = tmp_path / "spool"
+    cfg = tmp_path / "lawline.toml"
+    cfg.write_text(configuration.dump({"spool": {"dir": str(spool)}}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from lawline.cli import main; "
+         "sys.argv = ['lawline'] + sys.argv[1:]; sys.exit(main())", "web", "--config", str(cfg),
+         "user", "add", "wang", "--role", "head", "--password-stdin"],
+        input="long-enough-1\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    made = [p for p in (spool / "web").iterdir() if p.name.startswith("web.db")]
+    assert made
+    for path in made + [spool / "web"]:
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, (path, oct(os.stat(path).st_mode))

@@ -14,6 +14,7 @@ touches call answering, and the box answers calls with the page stopped.
 import asyncio
 import getpass
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -60,6 +61,9 @@ def _password(args):
 
 
 def main(args):
+    # web.db holds password hashes and the audit log: 0600 also when an admin runs
+    # `lawline web user add` from a shell with umask 022 (the unit sets UMask=0077 itself)
+    os.umask(0o077)
     cfg = configuration.load(args.config)
     if args.web_command == "user":
         return user_main(cfg, args)
