@@ -46,3 +46,23 @@ def test_lost_duplicated_short_and_corrupt_are_reported():
     assert any("header says" in p for p in verify(
         facts(), "t", [("260112001", rec(1), cut_header),
                        ("260112002", rec(2), wav(2, 2))])["problems"])
+
+
+def test_a_message_without_its_case_or_with_an_sms_twice_is_reported():
+    from lawline_rig.probe.crashbox import verify_cases
+    whole = {"call_id": "x", "case": True, "caller": "13800130001", "owner": "13900000001",
+             "journal": True, "sms": [["caller case", "13800130001"],
+                                      ["duty case", "13900000001"]]}
+    facts = {"told": {"1": "2601120001"}, "cases": {"2601120001": whole}}
+    assert verify_cases(facts) == []
+    assert verify_cases({"told": {"1": "2601120001"}, "cases": {}}) == [
+        "message 1 (case 2601120001, caller told) has no voicemail item"]
+    assert verify_cases({"told": {}, "cases": {"2601120001": dict(whole, case=False)}}) == [
+        "voicemail 2601120001 has no case"]
+    twice = dict(whole, sms=whole["sms"] + [["duty case", "13900000001"]], journal=False)
+    assert verify_cases({"told": {}, "cases": {"2601120001": twice}}) == [
+        "case 2601120001 has no case journal item in the outbox",
+        "case 2601120001: 2 duty case SMS to 13900000001"]
+    missing = dict(whole, sms=whole["sms"][:1])
+    assert verify_cases({"told": {}, "cases": {"2601120001": missing}}) == [
+        "case 2601120001: 0 duty case SMS to 13900000001"]
