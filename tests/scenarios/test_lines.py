@@ -128,6 +128,6 @@ def test_a_caller_queued_while_the_duty_phone_is_busy_asks_for_a_callback(rig):
     # the callback request is a case with the caller's number, owned by the duty lawyer,
     # and the duty lawyer's SMS is queued (records/office.py logs each)
     caller_number = rig.line_info(2)["caller"]["number"]
-    assert f"case {case} opened: consultation from {caller_number}, assigned, owner" in log
+    assert f"case {case} opened: consultation from '{caller_number}', assigned, owner" in log
     assert f"callback requested: case {case}" in log
     assert "sms: duty case message to 13900000001 queued" in log

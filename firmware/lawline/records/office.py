@@ -117,8 +117,9 @@ class Office:
         hours = self.cfg.cases.urgent_due_hours if kind == "urgent" else self.cfg.cases.due_hours
         case = self.cases.open_case(number, kind, caller, owner, owner_name, detail, call_id,
                                     state, hours, note=note)
-        log.info("case %s opened: %s from %s, %s%s", number, kind, caller or "a withheld number",
-                 state, f", owner {owner_name or owner}" if owner else "")
+        log.info("case %s opened: %s from %s, %s%s", number, kind,
+                 repr(caller) if caller else "a withheld number", state,
+                 f", owner {owner_name or owner!r}" if owner else "")
         self._journal(case, "opened")
         if notify_caller and is_mobile(caller):
             self.sms.queue(caller, text.caller_case(
@@ -164,7 +165,7 @@ class Office:
         resolved. `expect_updated`: see Cases.move (the page's no-lost-update check)."""
         case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name,
                                expect_updated=expect_updated)
-        log.info("case %s: %s by %s%s", number, state, by, f", note {note!r}" if note else "")
+        log.info("case %s: %s by %r%s", number, state, by, f", note {note!r}" if note else "")
         self._journal(case, state)
         if state == "resolved" and is_mobile(case.caller) and case.kind != "complaint":
             self.sms.queue(case.caller, text.caller_resolved(self.name, number),
