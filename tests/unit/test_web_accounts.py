@@ -183,3 +183,26 @@ def test_lawline_web_user_add_from_a_shell_keeps_web_db_private(tmp_path):
     assert made
     for path in made + [spool / "web"]:
         assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, (path, oct(os.stat(path).st_mode))
+
+
+def test_lawline_web_user_add_as_root_leaves_web_db_to_the_service_user(tmp_path):
+    """Run as root (as an installer would, and as CI does), the account tool gives web.db to
+    the owner of the data directory, so the page (user lawline) can still write it."""
+    import os
+    import subprocess
+    import sys
+    from lawline import config as configuration
+    assert os.geteuid() == 0, "this test runs as root, as the box's installer does"
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.chown(spool, 4242, 4243)                      # the service user's spool
+    cfg = tmp_path / "lawline.toml"
+    cfg.write_text(configuration.dump({"spool": {"dir": str(spool)}}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "lawline", "web", "--config", str(cfg), "user", "add", "wang",
+         "--role", "head", "--password-stdin"],
+        input="long-enough-1\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    made = [spool / "web", *(spool / "web").glob("web.db*")]
+    assert len(made) >= 2
+    assert {(os.stat(p).st_uid, os.stat(p).st_gid) for p in made} == {(4242, 4243)}

@@ -97,7 +97,27 @@ def user_main(cfg, args):
         raise LawlineError(str(exc)) from None
     finally:
         accounts.close()
+        _owned_like_the_data_dir(data_dir(cfg))
     return 0
+
+
+def _owned_like_the_data_dir(directory):
+    """`lawline web user add` run as root must not leave web.db to root: the page runs as the
+    lawline user and could no longer write it. Its files take the owner of the data
+    directory that holds them (/var/lib/lawline, the service user's), when that is not root."""
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = directory.parent.stat()
+    except OSError:
+        return
+    if owner.st_uid == 0:
+        return
+    for path in [directory, *directory.glob("web.db*")]:
+        try:
+            os.chown(path, owner.st_uid, owner.st_gid)
+        except OSError as exc:
+            log.warning("web: could not give %s to the service user: %s", path, exc)
 
 
 def serve(cfg, bind=None, port=None, ready_file=None):
