@@ -31,6 +31,7 @@ import ctypes
 import ipaddress
 import logging
 import socket
+import time
 
 log = logging.getLogger("lawline.sip")
 
@@ -247,6 +248,7 @@ class SipDoor:
         self.layout = None
         self.unreadable = False
         self.refused = []               # (method, "host:port", why), most recent last
+        self._log_window = {}           # source -> [window start, lines logged, not logged]
         self._keep = []
         self.module = None
 
@@ -352,9 +354,30 @@ class SipDoor:
         pjname, buf = _pj_str(name)
         return bool(self.lib.pjsip_msg_find_hdr_by_name(msg, ctypes.byref(pjname), None))
 
+    # A SIP scanner on a public address sends thousands of requests a minute: each source
+    # gets this many log lines a minute, then one line that counts the rest.
+    LOG_PER_SOURCE_PER_MINUTE = 20
+
+    def _should_log(self, source, now):
+        window = self._log_window.get(source)
+        if window is None or now - window[0] >= 60:
+            if window is not None and window[2]:
+                log.warning("SIP door: %d more requests from %r refused with 403 in the last "
+                            "minute (not logged one by one)", window[2], source)
+            if len(self._log_window) > 1000:        # many sources: forget the quiet ones
+                self._log_window = {k: w for k, w in self._log_window.items()
+                                    if now - w[0] < 60}
+            window = self._log_window[source] = [now, 0, 0]
+        if window[1] < self.LOG_PER_SOURCE_PER_MINUTE:
+            window[1] += 1
+            return True
+        window[2] += 1
+        return False
+
     def refuse(self, rdata, method, source, why):
         # logged before the answer leaves: whoever has the 403 can read the line
-        log.warning("SIP door: refused %r from %r with 403: %s", method, source, why)
+        if self._should_log(source, time.monotonic()):
+            log.warning("SIP door: refused %r from %r with 403: %s", method, source, why)
         self.refused.append((method, source, why))
         del self.refused[:-50]
         self.lib.pjsip_endpt_respond_stateless(self.endpt, rdata, 403,
