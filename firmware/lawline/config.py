@@ -116,6 +116,10 @@ SCHEMA = {
         _o("status_tries_per_number_per_day", int, 10, "Wrong case status tries one calling "
            "number may make in a day; after that key 9 tells it nothing until tomorrow",
            "tries", minimum=1),
+        _o("wrong_pins_per_case_per_day", int, 5, "Wrong PINs keyed for one case in a day, "
+           "from any number (a caller who changes the number they call from still has this "
+           "many guesses of 10 000); after that even the right PIN tells nothing until "
+           "tomorrow, and the caller's own phone still does", "tries", minimum=1),
     ],
     "duty": [
         _o("numbers", list, ["13900000001"],

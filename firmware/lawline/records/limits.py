@@ -27,6 +27,7 @@ NAMES = {
     "sms_per_hour": "每小时短信总数已满",
     "status_tries_call": "本次通话查询次数用完",
     "status_tries_day": "同一号码当日查询次数已满",
+    "case_pins_day": "同一案件当日密码错误次数已满",
 }
 
 _SCHEMA = """
@@ -74,6 +75,23 @@ class Limits:
     def take(self, what, number, now=None):
         """Count one use of `what` by `number` today; returns the count with this one."""
         key = (today(now), what, who(number))
+        with self._lock:
+            self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
+                             "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
+            return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
+                                    "who = ?", key).fetchone()[0]
+
+    def wrong_pins(self, case_number, now=None):
+        """Wrong PINs keyed for this case today, from any calling number."""
+        with self._lock:
+            row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
+                                   "who = ?", (today(now), "case_pin", f"case {case_number}")
+                                   ).fetchone()
+        return row[0] if row else 0
+
+    def wrong_pin(self, case_number, now=None):
+        """Count one wrong PIN for this case; returns today's count with this one."""
+        key = (today(now), "case_pin", f"case {case_number}")
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
