@@ -49,7 +49,8 @@ class Box:
         self.trunk = None       # sip/trunk.Trunk with a [trunk] registrar; its .state for check
         self.lines = []         # call/lines.Line, one per modem ([line] or [[line]])
         self.modem = None       # line 1's modem: SMS out, signal for the health report
-        self.duty_busy = set()  # duty phones in a call from this box: never rung again
+        self.duty_busy = set()  # duty phones this box is ringing or has in a call
+        self.queue = []         # call ids waiting for a duty phone, any line, first first
         self.outbox = None
         self.worker = None
         self.sync = None
@@ -246,7 +247,7 @@ class Box:
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
             kick_upload=self.kick_upload, on_sms=self.on_sms, duty=cfg.duty,
             limits=cfg.limits, survey=cfg.survey, referrals=list(cfg.referral),
-            duty_busy=self.duty_busy)
+            duty_busy=self.duty_busy, queue=self.queue)
 
     async def _take_call(self, line, events):
         """One call on `line`. The call script ends its own call on any error

@@ -51,8 +51,8 @@ class CallParts:
     limits: object         # [limits] section
     survey: object         # [survey] section
     referrals: list        # [[referral]] tables
-    duty_busy: set = None  # duty phones in a call from this box (any line): not rung
-    queue: list = None     # call ids waiting for a duty phone, first first (any line)
+    duty_busy: set         # duty phones this box is ringing or has in a call (any line)
+    queue: list            # call ids waiting for a duty phone, first first (any line)
 
 
 def new_call_id(now=None):
@@ -368,18 +368,30 @@ class CallDriver:
                 "mine": same_number(case.caller, self.caller)}
 
     def _q_pin_matches(self, number, pin):
+        """The PIN of the case SMS; bounded per case per day whatever number calls, so a
+        caller who rotates the calling number cannot walk the 10 000 PINs."""
         case = self.p.office.cases.get(number)
-        return bool(case is not None and case.pin and secrets.compare_digest(pin, case.pin))
+        if case is None or not case.pin:
+            return False
+        limits, cap = self.p.office.limits, self.p.office.limits.cfg.wrong_pins_per_case_per_day
+        if limits.wrong_pins(number) >= cap:
+            limits.hit("case_pins_day", self.caller, f"case {number}: {cap} wrong PINs today; "
+                       "its status is told by PIN no more today")
+            return False
+        if secrets.compare_digest(pin, case.pin):
+            return True
+        limits.wrong_pin(number)
+        return False
 
     def _q_queue_place(self):
         """This call's place among the callers waiting for a duty phone (1: next)."""
-        queue = self.p.queue if self.p.queue is not None else []
+        queue = self.p.queue
         if self.id not in queue:
             queue.append(self.id)
         return queue.index(self.id) + 1
 
     def _q_queue_leave(self):
-        if self.p.queue is not None and self.id in self.p.queue:
+        if self.id in self.p.queue:
             self.p.queue.remove(self.id)
 
     def _q_referrals(self):
@@ -393,7 +405,7 @@ class CallDriver:
 
     async def _ring(self, *numbers, category, ring_all):
         core, port, prompts = self.p.core, self.p.port, self.p.prompts
-        busy = self.p.duty_busy if self.p.duty_busy is not None else set()
+        busy = self.p.duty_busy
         free = [n for n in numbers if n not in busy]
         if len(free) < len(numbers):
             self.say("duty phone(s) %s already rung or in a call from this box; not rung",
@@ -447,8 +459,7 @@ class CallDriver:
                 except Exception:  # noqa: BLE001 - the leg may be gone already
                     pass
             await legs.hang_up(self.p.core, leg)
-            if self.p.duty_busy is not None:
-                self.p.duty_busy.discard(leg.number)
+            self.p.duty_busy.discard(leg.number)
         return Event("bridge_ended", None, time.time(),
                      {"bridged_s": round(time.time() - began, 1)})
 
