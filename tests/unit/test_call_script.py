@@ -584,3 +584,21 @@ def test_a_queue_that_never_moves_ends_in_voicemail():
         LEG_FAILED all_busy -> PLAY duty_unavailable record_message
     """)
     assert call.said("left the queue without a duty phone")
+
+
+def test_the_script_owns_no_io_no_asyncio_no_clock():
+    """call/script.py, steps.py and menu.py import nothing that does I/O or keeps time."""
+    import ast
+    from pathlib import Path
+    import lawline.call as package
+    allowed = {"dataclasses", "re", "traceback", "errors", "records.cases", "menu", "steps"}
+    for name in ("script.py", "steps.py", "menu.py"):
+        tree = ast.parse((Path(package.__file__).parent / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                used = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                used = {(node.module or "").lstrip(".")}
+            else:
+                continue
+            assert used <= allowed, f"{name} imports {used - allowed}"
