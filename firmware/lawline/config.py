@@ -95,7 +95,7 @@ SCHEMA = {
         _o("prompt", str, "menu", "Prompt the menu plays after the greeting (its keys are in "
            "[menu.keys], call/menu.py)", pattern=r"[a-z0-9_]{1,64}"),
     ],
-    # Abuse limits (call/flow.py, records/limits.py): each hit is logged and counted in the
+    # Abuse limits (call/script.py, records/limits.py): each hit is logged and counted in the
     # periodic report. "Per number" counts a withheld caller as one number.
     "limits": [
         _o("max_call_seconds", float, 3600.0, "Longest call, from answer to hang-up, bridged "

@@ -1,4 +1,4 @@
-"""Small shared pieces of the sync tests: a voicemail committed the way call/flow.py does."""
+"""Small shared pieces of the sync tests: a voicemail committed the way call/driver.py does."""
 
 import os
 import time

@@ -32,7 +32,7 @@ from lawline.sync.durable import fsync_dir
 
 log = logging.getLogger("lawline.sync")
 
-# <yymmdd>-<HHMMSS>-<hex4>-<box>[-<caller>].wav, as call/flow.py names a recording
+# <yymmdd>-<HHMMSS>-<hex4>-<box>[-<caller>].wav, as call/driver.py names a recording
 _RECORDING = re.compile(r"(?P<call_id>\d{6}-\d{6}-[0-9a-f]{4})-(?P<box>[a-z_]+)"
                         r"(?:-(?P<caller>\+?\d{1,20}|withheld))?\.wav")
 WITHHELD = "withheld"
