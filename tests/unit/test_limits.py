@@ -87,3 +87,28 @@ def test_cases_per_number_and_the_report_counts_every_hit(office):
     assert item.record["limits_hit"]["sms_per_number"] == 2
     page = item.files["report.html"].read_text(encoding="utf-8")
     assert "滥用限制触发次数" in page and "sms_per_number" in page
+
+
+def test_wrong_pins_are_bounded_per_case_whatever_number_calls(office, caplog):
+    """Key 9 with a PIN: a caller who changes the number they call from (spoofed caller ID)
+    still has only [limits] wrong_pins_per_case_per_day guesses at one case's PIN."""
+    import types
+    from lawline.call.driver import CallDriver
+    case = office.open_case("service_request", CALLER, notify_caller=False)
+    assert case.pin and len(case.pin) == 4
+    wrong = "0000" if case.pin != "0000" else "1111"
+    cap = office.limits.cfg.wrong_pins_per_case_per_day
+    assert cap == 5
+    for i in range(cap):                       # each guess from another calling number
+        caller = types.SimpleNamespace(p=types.SimpleNamespace(office=office),
+                                       caller=f"1370000{i:04d}")
+        assert CallDriver._q_pin_matches(caller, case.number, wrong) is False
+    assert office.limits.wrong_pins(case.number) == cap
+    # the right PIN no longer tells anything today, to anyone
+    caller = types.SimpleNamespace(p=types.SimpleNamespace(office=office), caller="13711112222")
+    assert CallDriver._q_pin_matches(caller, case.number, case.pin) is False
+    assert "limit hit: case_pins_day" in caplog.text
+    assert office.limits.hits(0, 2 ** 40).get("case_pins_day") == 1
+    # another case is not touched by this one's guesses
+    other = office.open_case("service_request", CALLER, notify_caller=False)
+    assert CallDriver._q_pin_matches(caller, other.number, other.pin) is True
