@@ -73,7 +73,7 @@ image: prompts
 	nice -n 19 image/build-image.sh all
 
 image-test: deps
-	flock /tmp/lawline-realtime.lock $(PY) tests/image/run_image_test.py
+	flock /tmp/lawline-realtime.lock $(PY) tests/image/run_image_test.py --second-boot
 
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

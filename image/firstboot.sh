@@ -59,8 +59,21 @@ move_in() {   # move_in SRC DEST: copy with mode 0600 owned by the box, then del
     install -o lawline -g lawline -m 0600 "$1" "$2.new" && mv -f "$2.new" "$2" && rm -f "$1"
 }
 
+# The root is read-only, so /etc/machine-id is made anew at every boot, and the persistent
+# journal (one folder per machine id) would start a new folder each time. Pin this boot's id
+# on the kernel command line the Pi's firmware passes (cmdline.txt), once.
+pin_machine_id() {
+    grep -q 'systemd.machine_id=' /proc/cmdline && return 0
+    [ -f "$BOOT/cmdline.txt" ] || return 0
+    grep -q 'systemd.machine_id=' "$BOOT/cmdline.txt" && return 0
+    id=$(cat /etc/machine-id 2>/dev/null)
+    echo "$id" | grep -Eq '^[0-9a-f]{32}$' || return 0
+    sed -i "1s/\$/ systemd.machine_id=$id/" "$BOOT/cmdline.txt" && say "machine id $id pinned in cmdline.txt"
+}
+
 layout
 grow_data
+pin_machine_id
 new=0
 if [ -f "$BOOT/lawline.toml" ]; then
     move_in "$BOOT/lawline.toml" "$ETC/lawline.toml" && new=1 && say "config applied: $ETC/lawline.toml"

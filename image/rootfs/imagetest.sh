@@ -18,5 +18,6 @@ m timezone=$(readlink /etc/localtime | sed 's|.*/zoneinfo/||') ntp=$(systemctl i
 m ssh=$(systemctl is-active ssh.service)
 m journal=$(journalctl --header 2>/dev/null | grep -c "File path: /var/log/journal")
 m failed=\"$(systemctl list-units --failed --plain --no-legend | cut -d' ' -f1 | tr '\n' ' ')\"
+m boots=$(journalctl --list-boots --no-pager 2>/dev/null | grep -cE '^ *-?[0-9]+ ') machine_id=$(cat /etc/machine-id)
 m pjsua2=$(/opt/lawline/venv/bin/python -c 'import pjsua2,platform; print(platform.machine())' 2>&1 | tail -1)
 m READY

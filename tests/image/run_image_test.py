@@ -79,6 +79,14 @@ def prepare_image(src, work):
     return img
 
 
+def parse_facts(out):
+    facts = {}
+    for line in out.splitlines():
+        if line.startswith("LAWLINE-IMAGETEST ") and "check:" not in line:
+            facts.update(re.findall(r'(\S+?)=("[^"]*"|\S+)', line[len("LAWLINE-IMAGETEST "):]))
+    return facts
+
+
 def kernel_initrd(rootfs):
     boot = rootfs / "boot"
     kernels = sorted(boot.glob("vmlinuz-*"))
@@ -123,6 +131,9 @@ def main():
     ap.add_argument("--rootfs", default=str(REPO / "build/image/rootfs"))
     ap.add_argument("--boot-timeout", type=float, default=600)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--second-boot", action="store_true",
+                    help="then cut the power (kill qemu) and boot the same disk again: config, "
+                         "check report and journal must survive")
     ap.add_argument("--no-call", action="store_true",
                     help="boot checks only (no real-time call: may run niced, outside the lock)")
     args = ap.parse_args()
@@ -154,7 +165,7 @@ def main():
                "-nographic", "-monitor", "none", "-no-reboot", "-serial", f"file:{console}",
                "-kernel", str(kernel), "-initrd", str(initrd),
                "-append", "root=LABEL=RASPIROOT ro console=ttyAMA0 lawline.imagetest",
-               "-drive", f"if=none,file={img},format=raw,id=hd0,snapshot=on",
+               "-drive", f"if=none,file={img},format=raw,id=hd0,snapshot={'off' if args.second_boot else 'on'}",
                "-device", "virtio-blk-pci,drive=hd0",
                "-device", "virtio-serial-pci",
                "-chardev", f"serial,id=at,path={os.path.realpath(sim['box']['at'])}",
@@ -179,10 +190,7 @@ def main():
         wait_for(lambda: seen("LAWLINE-IMAGETEST READY"), args.boot_timeout)
         ready = time.monotonic() - t0
         out = text()
-        facts = {}
-        for line in out.splitlines():
-            if line.startswith("LAWLINE-IMAGETEST ") and "check:" not in line:
-                facts.update(re.findall(r'(\S+?)=("[^"]*"|\S+)', line[len("LAWLINE-IMAGETEST "):]))
+        facts = parse_facts(out)
         m = re.search(r"Reached target.*Multi-User", out)
         log(f"boot: console READY after {ready:.0f} s (multi-user {'seen' if m else 'not seen'}; "
             f"first marker {booted:.0f} s); facts: {json.dumps(facts, ensure_ascii=False)}")
@@ -217,6 +225,36 @@ def main():
                       f"after {time.monotonic() - t1:.0f} s")
         else:
             check("a call hears the greeting (then the menu)", False, "box not running")
+        if args.second_boot:
+            log("power cut (qemu killed), booting the same disk again")
+            qemu.kill()
+            qemu.wait()
+            console = work / "console2.log"
+            cmd = [f"file:{console}" if c.startswith("file:") else c for c in cmd]
+            # the Pi's firmware passes cmdline.txt; QEMU does not: hand over what first boot
+            # pinned there (systemd.machine_id=)
+            fat_cmdline = subprocess.run(["mcopy", "-i", f"{img}@@{FAT_OFFSET}", "::cmdline.txt", "-"],
+                                         capture_output=True, text=True).stdout
+            pinned = re.search(r"systemd\.machine_id=[0-9a-f]{32}", fat_cmdline)
+            log(f"cmdline.txt after first boot: {fat_cmdline.strip()}")
+            if pinned:
+                i = cmd.index("-append") + 1
+                cmd[i] += " " + pinned.group(0)
+            t0 = time.monotonic()
+            qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(work / "qemu2.log", "w"),
+                                    stderr=subprocess.STDOUT)
+            procs.append(qemu)
+            wait_for(lambda: seen("LAWLINE-IMAGETEST READY"), args.boot_timeout)
+            out2 = text()
+            f2 = parse_facts(out2)
+            log(f"second boot: READY after {time.monotonic() - t0:.0f} s; facts: {json.dumps(f2, ensure_ascii=False)}")
+            check("second boot: lawline.service active", f2.get("lawline.service") == "active")
+            check("second boot: config kept in /etc/lawline", "/etc/lawline/lawline.toml 600 lawline" in f2.get("etc", ""))
+            check("second boot: check report kept", f2.get("check") == "OK")
+            check("second boot: journal kept the first boot", int(f2.get("boots", "0")) >= 2, f2.get("boots", ""))
+            check("second boot: same machine id", f2.get("machine_id") == facts.get("machine_id")
+                  and bool(f2.get("machine_id")), f"{facts.get('machine_id')} {f2.get('machine_id')}")
+            check("second boot: no failed units", f2.get("failed", '""') == '""', f2.get("failed", ""))
         time.sleep(1)
         for line in (work / "sim.log").read_text(errors="replace").splitlines():
             if "PCM off after" in line:      # the line's own count of late or lost frames
