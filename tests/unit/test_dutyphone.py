@@ -59,6 +59,11 @@ CALLER = textwrap.dedent('''
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
+    class ToStderr(pj.LogWriter):          # stdout is the JSON report's only
+        def write(self, entry):
+            sys.stderr.write(entry.msg + "\\n")
+    writer = ToStderr()
+    cfg.logConfig.writer = writer
     cfg.logConfig.consoleLevel = 1
     cfg.logConfig.level = 1
     cfg.medConfig.clockRate = 8000
