@@ -5,6 +5,7 @@ real modems). The test talks to the container's systemd with `nsenter` + `system
 D-Bus or machined is needed on the host (shared reference/test-servers.md).
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -25,11 +26,24 @@ def build_rootfs():
 
 def _nspawn_runtime_dir():
     """systemd-nspawn keeps per-container state under /run/systemd/nspawn and fails tidying
-    it up unless that is a tmpfs of its own (shared reference/test-servers.md)."""
+    it up unless that is a tmpfs of its own (shared reference/test-servers.md). Checked and
+    mounted under a lock: two test workers mounting it at once stack two tmpfs, and the
+    first container's state vanishes under the second."""
     path = Path("/run/systemd/nspawn")
     path.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mountpoint", "-q", str(path)]).returncode != 0:
-        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True)
+    with open("/run/lawline-nspawn-mount.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.run(["mountpoint", "-q", str(path)]).returncode != 0:
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True)
+
+
+def one_container_at_a_time():
+    """An open, locked file: the booted container's turn on this machine. The box's unit
+    test and the page's unit test run in different xdist workers; one systemd at a time
+    keeps them from meeting (and the 2 cores from booting two at once)."""
+    lock = open("/run/lawline-nspawn-container.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
 
 
 def _python_home():
@@ -84,6 +98,7 @@ class Container:
         return path
 
     def boot(self, timeout=60):
+        self._turn = one_container_at_a_time()
         _nspawn_runtime_dir()
         binds = [f"--bind={self.box_at}:/dev/lawline-at",
                  f"--bind={self.box_audio}:/dev/lawline-audio",
@@ -179,6 +194,9 @@ class Container:
                 self.proc.kill()
                 self.proc.wait(10)
         self._log.close()
+        if getattr(self, "_turn", None) is not None:
+            self._turn.close()               # the next container may boot
+            self._turn = None
         return self.proc.returncode
 
 

@@ -17,7 +17,7 @@ from lawline.web import cert
 from lawline_rig.probe.rig import free_port
 
 from ..systemd.container import (DATA, REPO, Container, _nspawn_runtime_dir, _python_home,
-                                 host_paths_dropin,
+                                 host_paths_dropin, one_container_at_a_time,
                                  build_rootfs, tools_missing)
 
 pytestmark = pytest.mark.scenario
@@ -37,6 +37,7 @@ class WebContainer(Container):
         return path
 
     def boot(self, timeout=60):
+        self._turn = one_container_at_a_time()
         _nspawn_runtime_dir()
         binds = [f"--bind={self.data}:{DATA}",
                  f"--bind-ro={self.etc}:/etc/lawline",
