@@ -93,7 +93,14 @@ rootfs() {
     # The box package only (the `lawline` distribution of pyproject.toml; never rig/).
     log "rootfs: lawline wheel (host build, pure Python)"
     rm -rf "$OUT/dist"; mkdir -p "$OUT/dist"
-    python3 -m pip wheel -q --no-deps -w "$OUT/dist" "$repo" >&2
+    # from a clean copy of the working tree: setuptools' in-tree build/lib would keep modules
+    # that were deleted since the last build
+    local src=$OUT/src
+    rm -rf "$src"; mkdir -p "$src"
+    cp -a "$repo/pyproject.toml" "$repo/README.md" "$src/"
+    (cd "$repo" && tar --exclude=__pycache__ --exclude='*.egg-info' -cf - firmware) | tar -xf - -C "$src"
+    python3 -m pip wheel -q --no-deps -w "$OUT/dist" "$src" >&2
+    rm -rf "$src"
     local lwhl; lwhl=$(wheel_of "$OUT"/dist/lawline-*.whl)
     [ -n "$lwhl" ] || die "no lawline wheel built"
     mkdir -p "$R/tmp/wheels"; cp "$lwhl" "$pjwhl" "$R/tmp/wheels/"
