@@ -107,6 +107,8 @@ class Caller:
         self.dialled_at = None
         self.answered_at = None
         self.ended = asyncio.Event()
+        # awaited before each dial (the rig: the box's line back on-hook after the last call)
+        self.before_dial = None
         self.transcript = []
         self._pump = None
         self.keys_heard = []
@@ -138,6 +140,8 @@ class Caller:
         self._heard_upto = 0
         self.audio.listener = hearing.Listener()
         self.audio.first_audio_at = None
+        if self.before_dial is not None:
+            await self.before_dial()
         await self.modem.dial(number)
         self.dialled_at = time.monotonic()
         self.note(f"dialled {number}")

@@ -276,10 +276,23 @@ class Rig:
         started = Caller(caller["at"], caller["audio"], self.prompts,
                          caller.get("driver_profile", self.profile.split(",")[0]))
         await started.start()
+        if not self.ports:          # the loopback line can tell when the box's line is free
+            started.before_dial = lambda: self.box_line_free(line)
         self.callers[line] = started
         if line == 1:
             self.caller = started
         return started
+
+    async def box_line_free(self, line=1, timeout=20):
+        """Wait until line `line` has no call and its box modem is on-hook: a caller who
+        redials at once must not ring into the box's hang-up of the last call (a V.253 box
+        sends ATH after the caller is gone; an ATH that meets the next RING refuses it)."""
+        from .. import sim
+
+        def free():
+            state = sim.status(self.dir, line=line)
+            return state["call"] is None and not state["box"].get("off_hook")
+        await async_wait_until(free, timeout, f"line {line}'s box to hang up the last call")
 
     def stop(self):
         codes = {}

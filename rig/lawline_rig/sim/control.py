@@ -124,5 +124,7 @@ class ControlServer:
             out[side] = {"pcm": modem.pcm.on, "echo": modem.echo, "clip": modem.clip,
                          "booting": modem.booting(), "faults": modem.faults.pending(),
                          "profile": modem.profile.name, "at": modem.port.path,
-                         "sms_stored": sorted(modem.sms.store) if modem.sms else []}
+                         "sms_stored": sorted(modem.sms.store) if modem.sms else [],
+                         # a voice modem's hook (V.253): off-hook until the box hangs up
+                         "off_hook": getattr(modem, "off_hook", None)}
         return out
