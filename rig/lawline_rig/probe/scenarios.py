@@ -74,7 +74,10 @@ async def leave_message(rig, key, instruction, intro=(), seconds=3.0, end="#"):
     await caller.press(key)
     for name in intro:
         await caller.hear(name, 40)
-    await caller.hear(instruction, 20)
+    # a deadline for a failure, not a figure: before the complaint box's instruction the box
+    # asks whether the complaint is about staff (complaint_staff, 9 s) and listens for the
+    # answer; a half-duplex V.253 modem turns the line round twice for that (VTX, VRX, VTX)
+    await caller.hear(instruction, 40)
     await caller.hear("beep", 20)
     caller.audio.speak(hearing.make_tone(CALLER_TONE, 1.0))
     await asyncio.sleep(seconds)  # the caller speaks for this long
