@@ -97,15 +97,23 @@ class Container:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    UNIT = "lawline.service"
+    MACHINE = "lawline-test"
+
+    def unit_binds(self):
+        """What this container adds for its unit: the box's modem ports and its config."""
+        return [f"--bind={self.box_at}:/dev/lawline-at",
+                f"--bind={self.box_audio}:/dev/lawline-audio",
+                f"--bind-ro={self.etc / 'lawline.toml'}:/etc/lawline/lawline.toml"]
+
     def boot(self, timeout=60):
         self._turn = one_container_at_a_time()
         _nspawn_runtime_dir()
-        binds = [f"--bind={self.box_at}:/dev/lawline-at",
-                 f"--bind={self.box_audio}:/dev/lawline-audio",
+        unit = self.UNIT
+        binds = [*self.unit_binds(),
                  f"--bind={self.data}:{DATA}",
-                 f"--bind-ro={self.etc / 'lawline.toml'}:/etc/lawline/lawline.toml",
-                 f"--bind-ro={REPO / 'systemd/lawline.service'}:/etc/systemd/system/lawline.service",
-                 f"--bind-ro={self._dropin()}:/etc/systemd/system/lawline.service.d/test.conf",
+                 f"--bind-ro={REPO / 'systemd' / unit}:/etc/systemd/system/{unit}",
+                 f"--bind-ro={self._dropin()}:/etc/systemd/system/{unit}.d/test.conf",
                  f"--bind-ro={REPO / 'systemd/lawline.sysusers'}:/etc/sysusers.d/lawline.conf",
                  f"--bind-ro={REPO}"]
         home = _python_home()
@@ -115,11 +123,11 @@ class Container:
         if not str(venv).startswith(str(REPO)):
             binds.append(f"--bind-ro={venv}")
         argv = ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--register=no",
-                "--keep-unit", "--volatile=overlay", "--machine", f"lawline-test-{os.getpid()}",
-                *binds,
+                "--keep-unit", "--volatile=overlay", "--machine",
+                f"{self.MACHINE}-{os.getpid()}", *binds,
                 "/lib/systemd/systemd", "--log-target=console",
                 # systemd as PID 1 in a container reads its "kernel command line" from argv
-                "systemd.wants=lawline.service"]
+                f"systemd.wants={unit}"]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)

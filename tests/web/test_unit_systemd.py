@@ -4,7 +4,6 @@ as the lawline user, serves HTTPS, and comes back after a crash (SIGKILL)."""
 
 import os
 import ssl
-import subprocess
 import sys
 import time
 import urllib.request
@@ -16,9 +15,7 @@ from lawline import config as configuration
 from lawline.web import cert
 from lawline_rig.probe.rig import free_port
 
-from ..systemd.container import (DATA, REPO, Container, _nspawn_runtime_dir, _python_home,
-                                 host_paths_dropin, one_container_at_a_time,
-                                 build_rootfs, tools_missing)
+from ..systemd.container import DATA, Container, build_rootfs, host_paths_dropin, tools_missing
 
 pytestmark = pytest.mark.scenario
 UNIT = "lawline-web.service"
@@ -36,34 +33,11 @@ class WebContainer(Container):
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def boot(self, timeout=60):
-        self._turn = one_container_at_a_time()
-        _nspawn_runtime_dir()
-        binds = [f"--bind={self.data}:{DATA}",
-                 f"--bind-ro={self.etc}:/etc/lawline",
-                 f"--bind-ro={REPO / 'systemd' / UNIT}:/etc/systemd/system/{UNIT}",
-                 f"--bind-ro={self._dropin()}:/etc/systemd/system/{UNIT}.d/test.conf",
-                 f"--bind-ro={REPO / 'systemd/lawline.sysusers'}:/etc/sysusers.d/lawline.conf",
-                 f"--bind-ro={REPO}"]
-        if _python_home() is not None:
-            binds.append(f"--bind-ro={_python_home()}")
-        if not str(sys.prefix).startswith(str(REPO)):
-            binds.append(f"--bind-ro={sys.prefix}")
-        argv = ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--register=no",
-                "--keep-unit", "--volatile=overlay", "--machine", "lawline-webtest", *binds,
-                "/lib/systemd/systemd", "--log-target=console", f"systemd.wants={UNIT}"]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while self.leader is None:
-            self.leader = self._find_leader()
-            if self.proc.poll() is not None:
-                raise RuntimeError("systemd-nspawn exited:\n" + self.log_text()[-3000:])
-            if time.monotonic() > deadline:
-                raise TimeoutError("the container's systemd did not start")
-            time.sleep(0.05)
-        return self
+    UNIT = UNIT
+    MACHINE = "lawline-webtest"
+
+    def unit_binds(self):
+        return [f"--bind-ro={self.etc}:/etc/lawline"]        # no modem: the page only
 
     def until(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
