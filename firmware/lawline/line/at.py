@@ -102,6 +102,7 @@ class ATChannel:
         self._lf_of_connect = False  # a read ended between CONNECT's CR and its LF
         self._pending = None
         self._data = None    # V.253 data-state handler while the port carries samples
+        self._clearing = None  # clear_leftovers: what the modem says to the clearing codes
         self._lock = asyncio.Lock()
         self._loop = None
         self.on_lost = None  # called when the port disappears (USB re-enumeration)
@@ -121,6 +122,7 @@ class ATChannel:
         self._buffer = b""
         self._discard = self._lf_of_connect = False
         self._data = None
+        self._clearing = None
         self._loop.add_reader(self._serial.fileno(), self._on_readable)
 
     def fileno(self):
@@ -170,6 +172,9 @@ class ATChannel:
         self._feed(data)
 
     def _feed(self, data):
+        if self._clearing is not None:   # clear_leftovers: the answers to the clearing codes
+            self._clearing += data
+            return
         if self._data is not None:
             if self._lf_of_connect:
                 self._lf_of_connect = False
@@ -379,6 +384,31 @@ class ATChannel:
 
     def end_data_state(self):
         """Forget the data state (the port was closed or reset under it)."""
+        self._data = None
+
+    async def clear_leftovers(self, codes, settle=0.2):
+        """Undo what a process that died mid-command left the modem in, before our first AT.
+
+        A box killed between AT+CMGS's `> ` and its Ctrl-Z leaves a modem that takes every byte
+        as message text (ESC cancels it, 27.005 3.5.1); one killed in a V.253 voice state
+        leaves it taking bytes as samples (DLE ! / DLE ^ / DLE ETX end it, V.253 4.3). A modem
+        in command state ignores these bytes (V.250: nothing counts before "AT"). What the
+        modem answers to them (an OK, DLE ETX) is read and dropped here, so it can never be
+        taken as the reply to our next command."""
+        if self._pending is not None:
+            return
+        self._clearing = bytearray()
+        try:
+            self._write(codes, "the clearing codes")
+            self.wire.debug("%s >>> %r (clear what a previous process left)", self.name, codes)
+            await asyncio.sleep(settle)
+        finally:
+            dropped, self._clearing = bytes(self._clearing), None
+        if dropped:
+            self.log.info("modem %s: dropped %d bytes left over from before we opened %s: %r",
+                          self.name, len(dropped), self.path, dropped[:60])
+        self._buffer = b""
+        self._discard = self._lf_of_connect = False
         self._data = None
 
     async def command_with_prompt(self, command, body, timeout=60.0, prompt_timeout=5.0,

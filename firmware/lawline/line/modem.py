@@ -152,8 +152,13 @@ class Modem:
         except (ModemTimeout, CommandError):
             return False
 
+    async def wake(self):
+        """Right after the port opens: cancel a message body a killed box left half-typed."""
+        await self.at.clear_leftovers(b"\x1b")
+
     async def start(self):
         self.at.open()
+        await self.wake()
         # The first command after open may meet half a line of boot noise: allow one retry.
         await self.at.command("AT", timeout=self.command_timeout, retries=2)
         for command in self.profile.init_commands:

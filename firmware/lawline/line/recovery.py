@@ -132,7 +132,11 @@ class LineSupervisor:
             self._last_error = str(exc)
             return False
         try:
+            await self.modem.wake()
             return await self.modem.ping(self.cfg.health_timeout)
+        except ModemError as exc:
+            self._last_error = str(exc)
+            return False
         finally:
             at.close()
 

@@ -93,9 +93,15 @@ class V253Modem:
             self.log.warning("modem %s: %s refused (%s); %s", self.name, command, exc.final, why)
             return None
 
+    async def wake(self):
+        """Right after the port opens: end a voice state a killed box left running (DLE !
+        ends a receive, DLE ^ a duplex, DLE ETX a transmit; V.253 4.3)."""
+        await self.at.clear_leftovers(b"\x10!\x10^\x10\x03")
+
     async def start(self):
         self.at.open()
         self.audio.writer.attach(self.at.fileno())
+        await self.wake()
         await self.at.command("AT", timeout=self.command_timeout, retries=2)
         await self._setting("ATE0", "echo stays on")
         await self._setting("AT+FCLASS=8", "this is not a V.253 voice modem", required=True)
