@@ -168,8 +168,10 @@ class Box:
                             clock.now().strftime("%Y-%m-%d %H:%M"))
             self.office.render_referral_prompts()
             log.info("office: %s", self.office.desk.why())
-            self.lines = [self._line(k, section) for k, section in
-                          enumerate(cfg.lines, start=1)]
+            # the HAT's power key (line 1's modem) and one status LED per line, one pin factory
+            key, leds = hat.parts(cfg.hat, cfg.lines)
+            self.lines = [self._line(k, section, key if k == 1 else None, leds[k - 1])
+                          for k, section in enumerate(cfg.lines, start=1)]
             first = self.lines[0]
             self.modem = first.modem
             if not await first.supervisor.start(stop):
@@ -202,17 +204,15 @@ class Box:
                 self.lock.release()
             log.info("box: stopped")
 
-    def _line(self, number, section):
+    def _line(self, number, section, key, led):
         """One line: its modem, call audio, supervisor and port in the shared media core.
         Where call audio flows is the modem's business (serial PCM port, V.253 in-band on
         the AT port, or a sound card): line/__init__.py, line/*.make_audio. The supervisor
         starts the modem (retrying with backoff while it is missing or silent), checks its
-        health and brings it back; it sets the line's status ("modem", "modem 2", ...)."""
+        health and brings it back; it sets the line's status ("modem", "modem 2", ...) and
+        its status LED (`led`, None without one)."""
         modem = line_from_config(section)
         pcm = modem.make_audio()
-        key, led = hat.from_config(self.config.hat) if number == 1 else (None, None)
-        if section.status_led_pin:
-            led = hat.StatusLed(section.status_led_pin, hat.choose_pin_factory())
         part = "modem" if number == 1 else f"modem {number}"
         supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)
         port = self.core.line if number == 1 else self.core.line_port(number)

@@ -569,6 +569,7 @@ def from_dict(data, path=None):
                           "nothing needs to reach the box: give the address of the network "
                           "the duty phones are on (127.0.0.1 when they are on this box)")
     lines = _lines(line_tables, sections["line"], sections["office"]["number"])
+    _check_pins(sections["hat"], lines)
     sections["line"] = lines[0]
     from .call.menu import parse as parse_menu   # keys, branches, sub-menus, loops
     sections["menu"]["tree"] = parse_menu(menu_tables.get("keys"), menu_tables.get("submenu"),
@@ -619,6 +620,33 @@ def _lines(tables, single, office_number):
             ports[port] = k
         out.append(values)
     return out
+
+
+def _check_pins(hat, lines):
+    """One GPIO pin, one job: each line's status LED on its own pin, none on the power key's.
+    Line 1's LED is its status_led_pin or else [hat] status_led_pin, not both."""
+    key = hat["power_key_pin"]
+    if key and hat["status_led_pin"] == key:
+        raise ConfigError(f"option 'status_led_pin' in section [hat]: BCM {key} is also "
+                          "[hat] power_key_pin (the modem's power key); give the LED its own pin")
+    first = lines[0]["status_led_pin"]
+    if first and hat["status_led_pin"] and first != hat["status_led_pin"]:
+        raise ConfigError(f"[[line]] number 1: option 'status_led_pin' (BCM {first}) and "
+                          f"[hat] status_led_pin (BCM {hat['status_led_pin']}) both name line "
+                          "1's status LED; set one of them")
+    taken = {}
+    for k, values in enumerate(lines, start=1):
+        pin = values["status_led_pin"] or (hat["status_led_pin"] if k == 1 else 0)
+        if not pin:
+            continue
+        if pin == key:
+            raise ConfigError(f"[[line]] number {k}: option 'status_led_pin': BCM {pin} is "
+                              "[hat] power_key_pin (the modem's power key); give the LED its "
+                              "own pin")
+        if pin in taken:
+            raise ConfigError(f"[[line]] number {k}: option 'status_led_pin': BCM {pin} is "
+                              f"line {taken[pin]}'s status LED too; one LED per line")
+        taken[pin] = k
 
 
 def _tables(name, options, entries):

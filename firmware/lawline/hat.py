@@ -15,6 +15,7 @@ gpiozero's MockFactory and read the pin's history (STYLE.md: no GPIO fake of our
 import asyncio
 import importlib
 import logging
+import os
 
 from .errors import LawlineError
 
@@ -30,7 +31,12 @@ class HatError(LawlineError, RuntimeError):
 
 
 def choose_pin_factory(choices=FACTORIES):
-    """The first pin factory that works on this board, in the order above."""
+    """The first pin factory that works on this board, in the order above; or the one
+    gpiozero's own GPIOZERO_PIN_FACTORY variable names (pigpio for a remote Pi; mock on the
+    test rig, where the box's LED changes are read from its log)."""
+    named = os.environ.get("GPIOZERO_PIN_FACTORY", "").strip().lower()
+    if named:
+        return _named_factory(named)
     tried = []
     for name, module, cls in choices:
         try:
@@ -44,6 +50,20 @@ def choose_pin_factory(choices=FACTORIES):
                    "Raspberry Pi install lgpio (pip install lgpio) and check that the service "
                    "may open /dev/gpiochip* (group gpio); or set [hat] power_key_pin and "
                    "status_led_pin to 0")
+
+
+def _named_factory(name):
+    from importlib.metadata import entry_points
+    known = {e.name: e for e in entry_points(group="gpiozero_pin_factories")}
+    if name not in known:
+        raise HatError(f"GPIOZERO_PIN_FACTORY={name!r} is no pin factory gpiozero knows "
+                       f"({', '.join(sorted(known))}); unset it to let the box choose")
+    try:
+        factory = known[name].load()()
+    except Exception as exc:  # noqa: BLE001 (each library fails its own way)
+        raise HatError(f"GPIOZERO_PIN_FACTORY={name!r} does not work here: {exc}") from exc
+    log.info("hat: GPIO through %s (GPIOZERO_PIN_FACTORY)", name)
+    return factory
 
 
 class PowerKey:
@@ -79,11 +99,14 @@ class PowerKey:
 
 
 class StatusLed:
-    """On: the line is ready. Blinking: something needs attention (lawline check says what).
-    Off: the box is not running."""
+    """One line's status LED. On: the line is ready. Blinking: something needs attention on
+    that line (`lawline check` says what). Off: the box is not running. Each line drives its
+    own LED (line/recovery.py LineState), so line 2's LED shows line 2's modem only."""
 
-    def __init__(self, pin, pin_factory=None):
+    def __init__(self, pin, pin_factory=None, name="line 1"):
         from gpiozero import LED
+        self.pin = pin
+        self.name = name
         self.led = LED(pin, pin_factory=pin_factory)
         self.state = None
 
@@ -91,6 +114,8 @@ class StatusLed:
         if ok == self.state:
             return
         self.state = ok
+        log.info("hat: %s's status LED (BCM %d) %s", self.name, self.pin,
+                 "on" if ok else "blinking")
         if ok:
             self.led.on()
         else:
@@ -100,14 +125,32 @@ class StatusLed:
         self.led.close()
 
 
-def from_config(hat, pin_factory=None):
-    """(PowerKey or None, StatusLed or None) from the [hat] section."""
-    key = led = None
-    if pin_factory is None and (hat.power_key_pin or hat.status_led_pin):
+def led_pins(hat, lines=()):
+    """The BCM pin of each line's status LED (0: none); line 1's is its own status_led_pin
+    or else [hat] status_led_pin. Without lines: line 1's, from [hat]."""
+    if not lines:
+        return [hat.status_led_pin]
+    return [line.status_led_pin or (hat.status_led_pin if k == 0 else 0)
+            for k, line in enumerate(lines)]
+
+
+def parts(hat, lines=(), pin_factory=None):
+    """(PowerKey or None, [StatusLed or None, one per line]) from [hat] and the lines, on one
+    pin factory (chosen here when a pin is set and none is given). The power key is line 1's
+    modem's (the HAT's)."""
+    pins = led_pins(hat, lines)
+    if pin_factory is None and (hat.power_key_pin or any(pins)):
         pin_factory = choose_pin_factory()
+    key = None
     if hat.power_key_pin:
         key = PowerKey(hat.power_key_pin, pin_factory, hat.power_key_seconds,
                        hat.power_off_seconds)
-    if hat.status_led_pin:
-        led = StatusLed(hat.status_led_pin, pin_factory)
-    return key, led
+    leds = [StatusLed(pin, pin_factory, f"line {k}") if pin else None
+            for k, pin in enumerate(pins, start=1)]
+    return key, leds
+
+
+def from_config(hat, pin_factory=None):
+    """(PowerKey or None, StatusLed or None) from the [hat] section alone (one line)."""
+    key, leds = parts(hat, (), pin_factory)
+    return key, leds[0]

@@ -209,7 +209,11 @@ class Rig:
                 {**self.line_ports(k), "audio_retry_delay": 0.3, "number": self.box_number_of(k)}
                 for k in range(2, len(self.sim["lines"]) + 1)]
         for section, options in self.box_options.items():
-            if isinstance(options, list):   # [[referral]] tables
+            if section == "line" and isinstance(options, list):
+                # several lines: options per [[line]] table, line 1 first
+                for table, extra in zip(values["line"], options):
+                    table.update(extra)
+            elif isinstance(options, list):   # [[referral]] tables
                 values[section] = options
             else:
                 values.setdefault(section, {}).update(options)
