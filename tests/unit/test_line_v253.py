@@ -3,6 +3,7 @@ box's V253Modem and a caller's SIM7600 driver over the loopback line (v253 with 
 v253-halfduplex without it)."""
 
 import asyncio
+import logging
 import os
 import select
 import threading
@@ -15,6 +16,7 @@ import serial
 import lawline_rig.sim
 from lawline.line import create_modem, voice
 from lawline.line.modem import Modem
+from lawline.line.v253audio import V253Audio
 from lawline_rig.sim.v253 import DLE_STORM
 
 # -- pure parts ----------------------------------------------------------------------------------
@@ -79,6 +81,54 @@ def test_g711_reference_points():
     assert voice.ALAW_DECODE[0xD5] == 8 and voice.ALAW_DECODE[0xAA] == 32256
     fmt = voice.Format(4, "G.711U", 8, "ulaw")
     assert fmt.from_s16(np.array([0, 32124, -32124], "<i2").tobytes()) == b"\xff\x80\x00"
+
+
+def _frames(*levels):
+    """20 ms frames, each one level; a frame's level tells it from every other frame."""
+    return [np.full(160, level, "<i2").tobytes() for level in levels]
+
+
+@pytest.mark.parametrize("held", [1, 2, 3, 5])
+def test_half_duplex_speech_held_in_the_turn_round_reaches_the_modem_whole(held):
+    """Half duplex: what the box starts saying while the modem records waits for the turn-round
+    to play (AT+VRX -> AT+VTX) and follows `held` frames late. Every frame of it reaches the
+    modem in order, a 40 ms dip inside a word included (cutting the delay there took 20-40 ms
+    out of the middle of record_complaint's first words: the caller's hearing check scored it
+    0.53); the delay goes only in a real pause, so the modem can turn round to listen."""
+    speech = _frames(*range(1000, 1030), 3, 4, *range(2000, 2030))   # a dip of 2 quiet frames
+    pause = _frames(*[0] * 25)                                    # 0.5 s of quiet
+    after = _frames(*range(3000, 3010))
+    audio = V253Audio("box", logging.getLogger("lawline.test"))
+    audio.format = voice.Format(1, "16-BIT LINEAR", 16, "s16")
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    audio.writer.attach(write_end)
+    wire = bytearray()
+    backlog_in_the_pause = []
+    try:
+        for n, frame in enumerate(speech + pause + after):
+            if n == held:
+                audio.sending = True        # the modem plays (AT+VTX answered CONNECT)
+            audio.write(frame)
+            if n == len(speech) + len(pause) - 1:
+                backlog_in_the_pause.append(len(audio.backlog))
+            try:
+                wire += os.read(read_end, 65536)
+            except BlockingIOError:
+                pass
+    finally:
+        audio.writer.detach()
+        os.close(read_end)
+        os.close(write_end)
+    data, events, end = voice.DleDecoder().feed(bytes(wire))
+    assert events == [] and end is None
+    got = [data[i:i + 320] for i in range(0, len(data), 320)]
+    assert got[:len(speech)] == speech, "a frame of the box's speech was lost or moved"
+    assert got[-len(after):] == after
+    assert backlog_in_the_pause == [0], "the delay outlived a 0.5 s pause"
+    assert len(got) == len(speech) + len(pause) + len(after) - held, \
+        "the pause should be shorter by the delay, and by nothing else"
 
 
 # -- whole calls over the loopback line ----------------------------------------------------------

@@ -18,6 +18,11 @@ from . import voice
 from .audio import JitterBuffer
 
 SOUND_LEVEL = 64          # a frame louder than this (of 32767) is the box speaking
+# The half-duplex delay (what was held while the modem recorded) is dropped only in a pause
+# this long: a dip inside speech (a stop, the gap between syllables) is shorter, 20-180 ms
+# in the prompts, and cutting there takes a piece out of the middle of a word. Shorter than
+# v253.SWITCH_TO_RECORD, so the delay is gone before the modem turns the line round to listen.
+PAUSE = 0.25
 
 
 class PortWriter:
@@ -97,6 +102,7 @@ class V253Audio:
         self.last_sound = 0.0          # monotonic time the box last said something
         self.backlog = collections.deque(maxlen=100)  # (frame, loud) said while not sending
         self._loud_held = 0                            # loud frames in the backlog
+        self._quiet = 0                                # samples since the box last spoke
         self.frames_in = 0
         self.frames_out = 0
         self.on_frame = None
@@ -121,11 +127,14 @@ class V253Audio:
 
         Half duplex: what the box says while the modem records waits in the backlog and is
         played, in order and at its own pace, once the modem plays again; the delay this adds
-        goes away at the next silence (when only silence is left in the backlog)."""
+        goes away at the next pause (PAUSE of quiet, and only quiet left in the backlog)."""
         samples = np.frombuffer(frame, dtype="<i2")
         loud = bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > SOUND_LEVEL
         if loud:
             self.last_sound = time.monotonic()
+            self._quiet = 0
+        else:
+            self._quiet += samples.size
         fmt = self.format
         if not self.sending or fmt is None:
             if loud or self.backlog:
@@ -135,8 +144,8 @@ class V253Audio:
             self._hold(frame, loud)
             frame, was_loud = self.backlog.popleft()
             self._loud_held -= was_loud
-            if not self._loud_held:
-                self.backlog.clear()   # nothing but silence is waiting: drop the delay
+            if not self._loud_held and self._quiet >= PAUSE * 8000:
+                self.backlog.clear()   # only the pause's silence is waiting: drop the delay
         if self.writer.audio(voice.shield(fmt.from_s16(frame))):
             self.frames_out += 1
 
