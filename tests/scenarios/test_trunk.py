@@ -69,8 +69,14 @@ async def press_1_and_wait_for(rig, hz, connecting="connecting", key="1"):
 def heard_caller(rig, number):
     """The duty phone's recording of its last call holds the caller's tone."""
     record = rig.phones[number][2]
-    wait_until(lambda: record.exists() and record.stat().st_size > 8000, 15,
-               f"{number}'s recording")
+    # The duty phone copies a call's finished WAV (header and all, which pjsua writes ~100 ms
+    # after the call ends) to `record` just before it says `disconnected`: once every
+    # confirmed call is disconnected, `record` is the last call's, not the one before.
+    def finished():
+        events = [e["event"] for e in rig.phone_events(number)]
+        return events.count("confirmed") and \
+            events.count("disconnected") >= events.count("confirmed") and record.exists()
+    wait_until(finished, 15, f"{number}'s finished recording")
     pcm = hearing.load_wav(record)
     return hearing.tone_level(pcm[-8000:], CALLER_TONE)
 

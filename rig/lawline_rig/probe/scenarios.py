@@ -57,8 +57,12 @@ async def consultation_bridged(rig):
     assert record["duty_legs"][-1]["outcome"] == "accepted", record["duty_legs"]
     from .rig import async_wait_until
     recorded = rig.dir / f"duty-{rig.duty_generation}-1.wav"
-    await async_wait_until(lambda: recorded.exists() and recorded.stat().st_size > 8000, 15,
-                           "the duty phone's recording")
+    # The duty phone says `disconnected` for a recorded call only once pjsua has written the
+    # WAV's header (it lands ~100 ms after the call ends, reference/pjsua2.md): reading the
+    # file before that event could meet a header still saying zero bytes.
+    await async_wait_until(
+        lambda: any(e["event"] == "disconnected" and e.get("record") == str(recorded)
+                    for e in rig.duty_events_list()), 15, "the duty phone's finished recording")
     pcm = hearing.load_wav(recorded)
     level = hearing.tone_level(pcm[-8000:] if len(pcm) > 16000 else pcm, CALLER_TONE)
     assert level > 0.3, f"the duty phone did not hear the caller's {CALLER_TONE} Hz tone " \
