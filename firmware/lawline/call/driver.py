@@ -34,7 +34,7 @@ class CallParts:
     spool, and its config sections."""
     modem: object          # line/modem.Modem or line/v253.V253Modem
     pcm: object            # the line's call audio (line/*.make_audio)
-    events: asyncio.Queue  # the line's events while the call is up (routed by the box)
+    events: asyncio.Queue  # the line's PartEvents while the call is up (call/lines.py)
     core: object           # sip/endpoint.MediaCore
     port: object           # the line's AudioMediaPort in the core
     dialler: object        # sip/hunt.Dialler
@@ -46,7 +46,7 @@ class CallParts:
     tmp_dir: object
     can_record: object     # () -> bool (sync/spool.py)
     kick_upload: object    # () -> None
-    on_sms: object         # (LineEvent) -> None: a duty reply during a call is acted on
+    on_sms: object         # (PartEvent) -> None: a duty reply during a call is acted on
     duty: object           # [duty] section
     limits: object         # [limits] section
     survey: object         # [survey] section

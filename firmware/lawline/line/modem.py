@@ -1,18 +1,18 @@
 """A GSM voice modem driven over AT (SIM7600, EC25; the profile holds the differences).
 
-The driver turns URCs into `LineEvent`s on one asyncio queue, and offers the few actions the
-box needs: answer, hang up, dial, send DTMF, open and close call audio, send SMS. The same
-class drives the caller's modem in tests and on a hardware-in-loop rig, which is why it can
-dial too. The V.253 voice modem has the same outside (v253.V253Modem).
+The driver turns URCs into line `PartEvent`s (lawline/events.py) on one asyncio queue, and
+offers the few actions the box needs: answer, hang up, dial, send DTMF, open and close call
+audio, send SMS. The same class drives the caller's modem in tests and on a hardware-in-loop
+rig, which is why it can dial too. The V.253 voice modem has the same outside (v253.V253Modem).
 """
 
 import asyncio
 import logging
 import random
 import re
-from dataclasses import dataclass
 
 from ..errors import CommandError, ModemError, ModemTimeout, SmsError
+from ..events import PartEvent
 from .at import ATChannel
 from . import profiles, sms
 
@@ -28,15 +28,6 @@ _CMTI = re.compile(r'^\+CMTI:\s*"([^"]*)",\s*(\d+)')
 _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 # Parts of a long SMS that stop coming are handed on as they are after this long.
 PARTIAL_SMS_SECONDS = 3600.0
-
-
-@dataclass
-class LineEvent:
-    kind: str            # ring, caller_id, begin, ended, dtmf, missed, sms
-    number: str = None   # caller_id / missed / sms: the other party ("" when withheld)
-    digit: str = None    # dtmf
-    detail: str = ""     # the URC as received, for the log; sms: the text
-    sender_type: str = ""  # sms: the originator's type of number (line/sms.py ADDRESS_TYPES)
 
 
 def parse_call_state(line):
@@ -183,7 +174,7 @@ class Modem:
     # -- URCs ----------------------------------------------------------------------------
 
     def _emit(self, kind, **fields):
-        self.events.put_nowait(LineEvent(kind, **fields))
+        self.events.put_nowait(PartEvent(f"line {self.name}", kind, **fields))
 
     def _on_urc(self, line):
         p = self.profile

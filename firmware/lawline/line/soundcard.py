@@ -20,6 +20,8 @@ from .audio import FRAME_BYTES, JitterBuffer
 from .dtmf import DtmfDetector
 
 RATES = (8000, 16000, 48000)
+START_TIMEOUT = 1.0     # seconds for a started card to call back for the first time
+PREFILL = 3             # frames (60 ms) queued before the card plays: absorbs bridge jitter
 
 
 def _lowpass(factor, taps=48):
@@ -80,7 +82,10 @@ class SoundCardPcm:
         self.frames_in = 0
         self.frames_out = 0
         self.underruns = 0
+        self.overflows = 0     # frames from the bridge dropped: the card was not taking them
         self.status_flags = 0
+        self._running = threading.Event()   # set by the first callback: the card's clock runs
+        self._playing = False  # PREFILL frames were queued; False again after an underrun
 
     def open(self):
         if self.stream is not None:
@@ -99,8 +104,15 @@ class SoundCardPcm:
             self._resampler = Resampler(rate // 8000)
             self.jitter.clear()
             self._out.clear()
+            self._playing = False
+            self._running.clear()
             stream.start()
             self.stream = stream
+            # Until the card's first callback, nothing takes frames: a prompt written now
+            # would overflow the short queue and lose its first words. Wait for the clock.
+            if not self._running.wait(START_TIMEOUT):
+                self.log.warning("modem %s: sound card %r has not started within %g s",
+                                 self.name, self.device, START_TIMEOUT)
             self.log.info("modem %s: call audio on sound card %r at %d Hz%s", self.name,
                           self.device, rate, "" if rate == 8000 else
                           " (resampled to 8000 Hz here)")
@@ -118,6 +130,7 @@ class SoundCardPcm:
         self.jitter.clear()
 
     def _callback(self, indata, outdata, frames, time_info, status):
+        self._running.set()
         if status:
             self.status_flags += 1
         heard = np.frombuffer(bytes(indata), dtype="<i2")
@@ -132,9 +145,16 @@ class SoundCardPcm:
                     self.on_digit(key)
         need = len(outdata)
         with self._lock:
-            frame = self._out.popleft() if self._out else None
+            # The bridge's clock and the card's are two clocks: play only once PREFILL frames
+            # wait, so a bridge tick that comes late does not cut a 20 ms hole in a prompt
+            # (each hole shifts everything after it). An empty queue starts the wait again.
+            if not self._playing and len(self._out) >= PREFILL:
+                self._playing = True
+            frame = self._out.popleft() if self._playing and self._out else None
+            if frame is None and self._playing:
+                self._playing = False
+                self.underruns += 1
         if frame is None:
-            self.underruns += 1
             outdata[:] = bytes(need)
             return
         self.frames_out += 1
@@ -147,4 +167,11 @@ class SoundCardPcm:
 
     def write(self, frame):
         with self._lock:
+            full = len(self._out) == self._out.maxlen
             self._out.append(bytes(frame))
+        if full:
+            self.overflows += 1
+            if self.overflows in (1, 10, 100) or self.overflows % 1000 == 0:
+                self.log.warning("modem %s: sound card %r is not taking call audio fast "
+                                 "enough; %d frames of 20 ms dropped so far", self.name,
+                                 self.device, self.overflows)

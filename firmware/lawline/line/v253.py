@@ -23,7 +23,7 @@ import time
 from ..errors import CommandError, ModemError, ModemTimeout
 from . import profiles, voice
 from .at import ATChannel
-from .modem import LineEvent
+from ..events import PartEvent
 from .v253audio import V253Audio
 
 _CID = re.compile(r"^(DATE|TIME|NMBR|NAME|MESG|DDN_NMBR)\s*=\s*(.*)$")
@@ -170,7 +170,7 @@ class V253Modem:
     # -- lines from the modem ------------------------------------------------------------
 
     def _emit(self, kind, **fields):
-        self.events.put_nowait(LineEvent(kind, **fields))
+        self.events.put_nowait(PartEvent(f"line {self.name}", kind, **fields))
 
     def _on_urc(self, line):
         if line == "RING":

@@ -6,6 +6,9 @@ and only the DTMF digit 1 accepts (RFC 4733, or SIP INFO from phones without it:
 reports both through onDtmfDigit). Early media and anything said before the key are
 ignored; no key within the confirm timeout counts as not answered.
 
+A leg reports on `leg.events` in the box's one event type (lawline/events.py): progress,
+begin (answered), ended, media (audio active) and dtmf.
+
 Legs are only ever created by a `hunt.Dialler`, which refuses numbers outside the duty
 lists (toll fraud, DESIGN.md Security).
 """
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import pjsua2 as pj
 
 from ..errors import SipError
+from ..events import PartEvent
 
 log = logging.getLogger("lawline.sip")
 
@@ -72,7 +76,8 @@ class Leg(pj.Call):
         self.confirmed_at = None    # loop time the 200 OK was acknowledged (CONFIRMED)
         self.dtmf_method = None
 
-    def _post(self, *event):
+    def _post(self, kind, **fields):
+        event = PartEvent(f"leg {self.uri}", kind, number=self.number, **fields)
         try:
             self.loop.call_soon_threadsafe(self.events.put_nowait, event)
         except RuntimeError:
@@ -81,7 +86,9 @@ class Leg(pj.Call):
     def onCallState(self, prm):
         try:
             info = self.getInfo()
-            self._post("state", info.state, info.lastStatusCode, info.lastReason)
+            kind = {pj.PJSIP_INV_STATE_CONFIRMED: "begin",
+                    pj.PJSIP_INV_STATE_DISCONNECTED: "ended"}.get(info.state, "progress")
+            self._post(kind, code=info.lastStatusCode, detail=info.lastReason)
         except Exception:
             pass
 
@@ -91,13 +98,14 @@ class Leg(pj.Call):
             for media in info.media:
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and \
                         media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    self._post("media", media.index)
+                    self._post("media", index=media.index)
         except Exception:
             pass
 
     def onDtmfDigit(self, prm):
         try:
-            self._post("dtmf", prm.digit, DTMF_METHODS.get(prm.method, str(prm.method)))
+            self._post("dtmf", digit=prm.digit,
+                       detail=DTMF_METHODS.get(prm.method, str(prm.method)))
         except Exception:
             pass
 
@@ -144,19 +152,17 @@ class Leg(pj.Call):
             pass
 
     def take_event(self, event):
-        """Update own state from an event; returns the event."""
-        kind = event[0]
-        if kind == "state":
-            _, state, code, _reason = event
-            self.last_code = code
-            if state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
-                self.confirmed = True
-                self.confirmed_at = self.loop.time()
-            elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                self.disconnected = True
-        elif kind == "media":
+        """Update own state from one of its events; returns the event."""
+        if event.kind in ("progress", "begin", "ended"):
+            self.last_code = event.code
+        if event.kind == "begin" and not self.confirmed:
+            self.confirmed = True
+            self.confirmed_at = self.loop.time()
+        elif event.kind == "ended":
+            self.disconnected = True
+        elif event.kind == "media":
             try:
-                self.audio = self.getAudioMedia(event[1])
+                self.audio = self.getAudioMedia(event.index)
             except pj.Error:
                 self.audio = None
         return event
@@ -232,10 +238,9 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
                     result = LegResult(number, "cancelled", leg.last_code)
                 continue
             event = leg.take_event(get.result())
-            kind = event[0]
-            if kind == "state" and leg.disconnected:
+            if event.kind == "ended":
                 result = LegResult(number, _outcome(leg.last_code), leg.last_code)
-            elif kind == "state" and leg.confirmed and not answered:
+            elif event.kind == "begin" and not answered:
                 answered = True
                 # Answered: from now on the confirm timeout runs, not the ring timeout.
                 deadline = loop.time() + confirm_timeout
@@ -245,8 +250,8 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
             if leg.confirmed and leg.audio is not None and whisper is None:
                 whisper = core.player(whisper_path, repeat=True)
                 whisper.startTransmit(leg.audio)
-            if kind == "dtmf" and leg.confirmed and result is None:
-                digit, method = event[1], event[2]
+            if event.kind == "dtmf" and leg.confirmed and result is None:
+                digit, method = event.digit, event.detail
                 if digit == "1":
                     result = LegResult(number, "accepted", leg.last_code,
                                        round(loop.time() - started, 3))

@@ -112,7 +112,7 @@ class Caller:
         self.transcript = []
         self._pump = None
         self.keys_heard = []
-        self.sms = []                # LineEvent("sms") the caller's phone received
+        self.sms = []                # PartEvent "sms" events the caller's phone received
         self._templates = {}
 
     def note(self, text):
