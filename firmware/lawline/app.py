@@ -146,7 +146,8 @@ class Box:
         self._open_storage()
         # With a [trunk] registrar the box registers there (the password file is read, and
         # its mode checked, now); without one it keeps calling duty phones directly.
-        self.trunk = Trunk(cfg, self.status) if trunk_configured(cfg) else None
+        self.trunk = Trunk(cfg.trunk, cfg.office, self.status) \
+            if trunk_configured(cfg) else None
         self.core = MediaCore(cfg.sip.bind, cfg.sip.port, cfg.sip.log_level,
                               transport=cfg.trunk.transport if self.trunk else "udp",
                               ca_file=cfg.trunk.ca_file or None,

@@ -97,7 +97,8 @@ def test_retries_double_up_to_the_longest_wait():
 
 
 def test_dial_uri_caller_id_and_pai(tmp_path):
-    t = trunk.Trunk(trunk_config(tmp_path, outbound_proxy="sip:proxy.example.cn;lr"))
+    cfg = trunk_config(tmp_path, outbound_proxy="sip:proxy.example.cn;lr")
+    t = trunk.Trunk(cfg.trunk, cfg.office)     # its own sections, not the whole config
     assert t.domain == "sip.example.cn"
     assert t.aor == "07730148@sip.example.cn"
     assert t.uri_for("13900000001") == "sip:13900000001@sip.example.cn"
@@ -107,8 +108,9 @@ def test_dial_uri_caller_id_and_pai(tmp_path):
 
 
 def test_a_tls_trunk_says_so_in_its_uris(tmp_path):
-    t = trunk.Trunk(trunk_config(tmp_path, registrar="sip:sip.example.cn:5061", caller_id="0773",
-                                 domain="example.cn", transport="tls", ca_file="/ca.pem"))
+    cfg = trunk_config(tmp_path, registrar="sip:sip.example.cn:5061", caller_id="0773",
+                       domain="example.cn", transport="tls", ca_file="/ca.pem")
+    t = trunk.Trunk(cfg.trunk, cfg.office)
     assert t.registrar == "sip:sip.example.cn:5061;transport=tls"
     assert t.uri_for("139") == "sip:139@example.cn;transport=tls"
     assert t.aor == "0773@example.cn"

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import pjsua2 as pj
 
 from ..errors import ConfigError
+from ..events import PartEvent
 from ..secretfile import read_secret
 
 log = logging.getLogger("lawline.sip")
@@ -121,11 +122,12 @@ class TrunkAccount(pj.Account):
 
     @_guard
     def onRegState(self, prm):
-        self.trunk.post("reg", prm.code, prm.reason, prm.expiration)
+        self.trunk.post(PartEvent("trunk", "registration", code=prm.code, detail=prm.reason,
+                                  expires=prm.expiration))
 
     @_guard
     def onSendRequest(self, prm):
-        self.trunk.post("ping", prm.e.body.tsxState.tsx.statusCode)
+        self.trunk.post(PartEvent("trunk", "ping", code=prm.e.body.tsxState.tsx.statusCode))
 
     @_guard
     def onIncomingCall(self, prm):
@@ -138,15 +140,17 @@ class TrunkAccount(pj.Account):
 
 
 class Trunk:
-    def __init__(self, cfg, status=None):
-        t = cfg.trunk
-        self.cfg = cfg
+    """The trunk from its config sections: [trunk], and [office] for the number it shows
+    when [trunk] caller_id is empty."""
+
+    def __init__(self, trunk, office, status=None):
+        t = self.settings = trunk
         self.tls = t.transport == "tls"
         self.registrar = _with_tls(t.registrar) if self.tls else t.registrar
         self.proxy = (_with_tls(t.outbound_proxy) if self.tls else t.outbound_proxy) or None
         self.user = t.username
         self.domain = t.domain or _host(t.registrar)
-        self.caller_id = t.caller_id or cfg.office.number
+        self.caller_id = t.caller_id or office.number
         self.aor = f"{self.caller_id}@{self.domain}"
         self.password = read_password(t.password_file)
         self.status = status            # app Status: the "trunk" part for lawline check
@@ -165,7 +169,7 @@ class Trunk:
         return self.state.registered
 
     def uri_for(self, number):
-        uri = self.cfg.trunk.dial_template.format(number=number, domain=self.domain)
+        uri = self.settings.dial_template.format(number=number, domain=self.domain)
         return _with_tls(uri) if self.tls and not self.proxy else uri
 
     def call_headers(self):
@@ -183,7 +187,7 @@ class Trunk:
     # -- start and stop ------------------------------------------------------------------
 
     def account_config(self, core):
-        t = self.cfg.trunk
+        t = self.settings
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.aor}"
         acfg.regConfig.registrarUri = self.registrar
@@ -209,7 +213,7 @@ class Trunk:
     def start(self, core):
         """Create the account (it registers at once). Call on the running loop's thread."""
         self.loop = asyncio.get_running_loop()
-        t = self.cfg.trunk
+        t = self.settings
         if t.srtp != "off" and not self.tls:
             log.warning("SIP trunk %s: srtp = %s over UDP: the SRTP keys cross the network "
                         "in clear SDP; use transport = \"tls\"", t.registrar, t.srtp)
@@ -233,7 +237,8 @@ class Trunk:
 
     # -- events (on the loop) -----------------------------------------------------------
 
-    def post(self, *event):
+    def post(self, event):
+        """A trunk PartEvent from a pjsua2 callback: handled on the loop (STYLE.md 6)."""
         if self.loop is None or self._stopped:
             return
         try:
@@ -244,10 +249,10 @@ class Trunk:
     def _event(self, event):
         if self._stopped:
             return
-        if event[0] == "reg":
-            self._on_reg(*event[1:])
-        elif event[0] == "ping":
-            self._on_ping(event[1])
+        if event.kind == "registration":
+            self._on_reg(event.code, event.detail, event.expires)
+        elif event.kind == "ping":
+            self._on_ping(event.code)
 
     def _on_reg(self, code, reason, expiration):
         self._reg_out = None
@@ -259,7 +264,7 @@ class Trunk:
             # the next refresh is due REFRESH_MARGIN s before expiry; silence past that
             # plus reply_timeout means the registrar is gone
             self._later("reply", max(1, expiration - REFRESH_MARGIN)
-                        + self.cfg.trunk.reply_timeout, self._no_reply, "REGISTER")
+                        + self.settings.reply_timeout, self._no_reply, "REGISTER")
         elif 200 <= code < 300:
             self._set(False, code, "unregistered on request")
         else:
@@ -282,18 +287,18 @@ class Trunk:
     def _no_reply(self, what):
         self._timers.pop("reply", None)
         self._failed(None, f"no reply from the registrar to {what} within "
-                     f"{self.cfg.trunk.reply_timeout:g} s")
+                     f"{self.settings.reply_timeout:g} s")
 
     def _ping_timeout(self):
         self._timers.pop("pingwait", None)
         self._failed(None, f"no reply from the trunk to OPTIONS within "
-                     f"{self.cfg.trunk.reply_timeout:g} s")
+                     f"{self.settings.reply_timeout:g} s")
 
     def _failed(self, code, why):
         self.state.failures += 1
         self._set(False, code, why)
         if "retry" not in self._timers:
-            t = self.cfg.trunk
+            t = self.settings
             delay = retry_delay(self.state.failures, t.retry_min, t.retry_max)
             log.info("SIP trunk %s: registering again in %g s", t.registrar, delay)
             self._later("retry", delay, self._retry)
@@ -314,11 +319,11 @@ class Trunk:
             log.debug("SIP trunk: REGISTER not sent: %s", exc.info())
             return False
         self._reg_out = self.loop.time()
-        self._later("reply", self.cfg.trunk.reply_timeout, self._no_reply, "REGISTER")
+        self._later("reply", self.settings.reply_timeout, self._no_reply, "REGISTER")
         return True
 
     def _ping(self):
-        t = self.cfg.trunk
+        t = self.settings
         if t.keepalive and not self._stopped:
             self._later("ping", t.keepalive, self._ping)
         if self._ping_out is not None or self.account is None:
@@ -369,7 +374,7 @@ def probe(cfg, timeout=None, port=0):
     async def run():
         core = MediaCore(cfg.sip.bind, port, cfg.sip.log_level, transport=cfg.trunk.transport,
                          ca_file=cfg.trunk.ca_file or None)
-        trunk = Trunk(cfg)
+        trunk = Trunk(cfg.trunk, cfg.office)
         core.start()
         try:
             core.add_account(trunk.start(core))
