@@ -25,6 +25,7 @@ from .records.office import Office
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
+from .sip.dialplan import DialPlan
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
@@ -243,7 +244,9 @@ class Box:
         cfg = self.config
         return CallParts(
             modem=line.modem, pcm=line.pcm, events=events, core=self.core, port=line.port,
-            dialler=hunt.Dialler(self.core, self.account, cfg, self.trunk, self.office.desk),
+            dialler=hunt.Dialler(self.core, self.account, duty=cfg.duty, sip=cfg.sip,
+                                 plan=DialPlan.from_config(cfg), trunk=self.trunk,
+                                 desk=self.office.desk),
             trunk=self.trunk, office=self.office, prompts=self.prompts, outbox=self.outbox,
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
             kick_upload=self.kick_upload, on_sms=self.on_sms, duty=cfg.duty,

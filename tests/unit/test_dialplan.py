@@ -112,7 +112,8 @@ def test_the_dialler_checks_the_plan_again_and_names_where_the_number_came_from(
     hunt = pytest.importorskip("lawline.sip.hunt")      # needs pjsua2
     cfg = config.from_dict({"duty": {"numbers": ["13900000001"]},
                             "spool": {"dir": str(tmp_path / "spool")}})
-    dialler = hunt.Dialler(None, None, cfg)
+    dialler = hunt.Dialler(None, None, duty=cfg.duty, sip=cfg.sip,
+                           plan=DialPlan.from_config(cfg))
     dialler.plan = DialPlan(deny=("1390000",), area_code="0773")   # tightened since loading
     caplog.set_level(logging.ERROR, "lawline.sip")
     assert dialler.place("13900000001") is None

@@ -15,6 +15,7 @@ from lawline.duty.desk import DutyDesk
 
 hunt = pytest.importorskip("lawline.sip.hunt")   # needs pjsua2
 from lawline.sip import leg as legs  # noqa: E402
+from lawline.sip.dialplan import DialPlan  # noqa: E402
 
 
 def box_config(tmp_path, **duty):
@@ -24,8 +25,13 @@ def box_config(tmp_path, **duty):
     return config.from_dict({"duty": values, "spool": {"dir": str(tmp_path / "spool")}})
 
 
+def dialler_of(cfg):
+    """The dialler as the box builds it: from its own sections, never the whole config."""
+    return hunt.Dialler(None, None, duty=cfg.duty, sip=cfg.sip, plan=DialPlan.from_config(cfg))
+
+
 def test_the_box_may_dial_the_duty_lists_and_nothing_else(tmp_path):
-    allowed = hunt.allowed_destinations(box_config(tmp_path))
+    allowed = hunt.allowed_destinations(box_config(tmp_path).duty)
     assert allowed == {"13900000001", "13900000002", "13900000021", "07732345678"}
 
 
@@ -34,12 +40,12 @@ def test_the_rota_adds_its_people(tmp_path):
     rota.write_text("weekday,shift,name,role,mobile\nmon,day,张律师,lawyer,13900000031\n"
                     "tue,day,李调解员,mediator,+8613900000032\n", encoding="utf-8")
     cfg = box_config(tmp_path, rota_files=[str(rota)])
-    allowed = hunt.allowed_destinations(cfg, DutyDesk(cfg))
+    allowed = hunt.allowed_destinations(cfg.duty, DutyDesk(cfg))
     assert {"13900000031", "13900000032", "13900000001"} <= allowed
 
 
 def test_the_dialler_refuses_a_number_nobody_configured(tmp_path, caplog):
-    dialler = hunt.Dialler(None, None, box_config(tmp_path))
+    dialler = dialler_of(box_config(tmp_path))
     caplog.set_level(logging.ERROR, "lawline.sip")
     for number in ("13812345678", "139000000011", "1390000000*", ""):
         assert dialler.place(number) is None
@@ -47,8 +53,17 @@ def test_the_dialler_refuses_a_number_nobody_configured(tmp_path, caplog):
     assert dialler.uri("13900000001") == "sip:13900000001@127.0.0.1:5070"
 
 
+def test_the_dialler_holds_its_own_sections_not_the_whole_config(tmp_path):
+    cfg = box_config(tmp_path)
+    dialler = dialler_of(cfg)
+    assert not any(isinstance(v, config.Config) for v in vars(dialler).values())
+    assert dialler.sip is cfg.sip and dialler.allowed == hunt.allowed_destinations(cfg.duty)
+    with pytest.raises(TypeError):
+        hunt.Dialler(None, None, cfg)       # the whole config is no longer a way in
+
+
 def test_a_refused_number_is_a_leg_result_not_a_call(tmp_path):
-    dialler = hunt.Dialler(None, None, box_config(tmp_path))
+    dialler = dialler_of(box_config(tmp_path))
     results, leg = asyncio.run(hunt.sequential(dialler, ["13812345678"], None, 1, 1,
                                                asyncio.Event()))
     assert leg is None and [r.outcome for r in results] == ["refused"]

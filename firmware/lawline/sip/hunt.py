@@ -14,7 +14,6 @@ import logging
 
 from ..call.prompts import PromptMissing
 from ..duty.roster import _normal
-from .dialplan import DialPlan
 from .leg import confirm_leg, hang_up
 from .leg import Leg
 
@@ -23,13 +22,13 @@ log = logging.getLogger("lawline.sip")
 WHISPER_CATEGORIES = ("consultation", "urgent")
 
 
-def destinations(config, desk=None):
+def destinations(duty, desk=None):
     """Every number the box may dial, with where it comes from ("[duty] referrals",
-    "rota.csv row 5"): [duty] numbers, mediators and referrals, and everyone in the duty
-    rota (`desk`, duty/desk.DutyDesk) when there is one."""
+    "rota.csv row 5"): the [duty] section's numbers, mediators and referrals, and everyone
+    in the duty rota (`desk`, duty/desk.DutyDesk) when there is one."""
     out = {}
     for option in ("numbers", "mediators", "referrals"):
-        for number in getattr(config.duty, option, ()) or ():
+        for number in getattr(duty, option, ()) or ():
             out.setdefault(_normal(number), f"[duty] {option}")
     if desk is not None:
         try:
@@ -42,28 +41,31 @@ def destinations(config, desk=None):
     return out
 
 
-def allowed_destinations(config, desk=None):
-    return frozenset(destinations(config, desk))
+def allowed_destinations(duty, desk=None):
+    return frozenset(destinations(duty, desk))
 
 
 class Dialler:
     """Turns an allowed number into a Leg, through the trunk when there is one, else
     directly by [sip] uri_template. Allowed: named by a duty list or the rota, and inside
-    the dial plan (sip/dialplan.py), checked here again however the number got in."""
+    the dial plan (sip/dialplan.py), checked here again however the number got in.
 
-    def __init__(self, core, account, config, trunk=None, desk=None):
+    It gets its own parts only: the [duty] section (who may be dialled), the [sip] section
+    (uri_template, without a trunk), the dial plan, the trunk and the duty desk."""
+
+    def __init__(self, core, account, *, duty, sip, plan, trunk=None, desk=None):
         self.core = core
         self.account = account
-        self.config = config
+        self.sip = sip
         self.trunk = trunk
-        self.sources = destinations(config, desk)
+        self.sources = destinations(duty, desk)
         self.allowed = frozenset(self.sources)
-        self.plan = DialPlan.from_config(config)
+        self.plan = plan            # sip/dialplan.DialPlan
 
     def uri(self, number):
         if self.trunk is not None:
             return self.trunk.uri_for(number)
-        return self.config.sip.uri_template.format(number=number)
+        return self.sip.uri_template.format(number=number)
 
     def place(self, number):
         """A new, not yet dialled Leg, or None (logged) when `number` may not be called."""
