@@ -21,7 +21,8 @@ from .line import from_config as line_from_config
 from .line.recovery import LineSupervisor
 from .line.modem import Modem
 from .duty import clock
-from .records.office import Office
+from .duty.desk import DutyDesk
+from .records.office import Office, OfficeSettings
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -76,7 +77,9 @@ class Box:
         self.status = Status(spool / "state.json")
         self.status.on_change = lambda parts: self.notify.status(self.status_line())
         # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
-        self.office = Office(self.config, spool, damaged_dir=spool / "damaged")
+        cfg = self.config
+        self.office = Office(OfficeSettings.of(cfg), spool, desk=DutyDesk(cfg),
+                             damaged_dir=spool / "damaged")
         self.cases = self.office.cases
         # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
         self.sync = SyncService(self.config, self.cases, self.alert, self.status,

@@ -9,7 +9,8 @@ import pytest
 from lawline import config as configuration
 from lawline.records import messages
 from lawline.records.cases import CaseChanged, CaseError, Cases
-from lawline.records.office import Office
+from lawline.duty.desk import DutyDesk
+from lawline.records.office import Office, OfficeSettings
 from lawline.sync.outbox import Outbox
 
 ROTA = ("date,shift,name,role,mobile,staff_no\n"
@@ -33,7 +34,24 @@ def office(tmp_path):
     spool = tmp_path / "spool"
     spool.mkdir()
     outbox = Outbox(spool / "outbox.db", spool, [])
-    return Office(cfg, spool, outbox)
+    return Office.from_config(cfg, spool, outbox)
+
+
+def test_the_office_is_built_from_its_own_sections_only(tmp_path):
+    cfg = configuration.from_dict({"office": {"number": "07730148", "name": "测试县法律服务专线"},
+                                   "cases": {"next_steps": "律师会在一个工作日内回电"},
+                                   "spool": {"dir": str(tmp_path / "spool")}})
+    settings = OfficeSettings(office=cfg.office, cases=cfg.cases, limits=cfg.limits,
+                              duty=cfg.duty, survey=cfg.survey, report=cfg.report)
+    (tmp_path / "spool").mkdir()
+    office = Office(settings, tmp_path / "spool", desk=DutyDesk(cfg))
+    assert not any(isinstance(v, configuration.Config) for v in vars(office).values())
+    assert OfficeSettings.of(cfg) == settings
+    case = office.open_case("consultation", "13800138000")
+    text = next(r["text"] for r in office.sms.rows() if r["purpose"] == "caller case")
+    assert case.number in text and "07730148" in text and "一个工作日" in text
+    with pytest.raises(TypeError):
+        Office(cfg, tmp_path / "spool")      # the whole config is no longer a way in
 
 
 def test_lifecycle_and_history(tmp_path):

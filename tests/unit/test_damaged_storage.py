@@ -61,7 +61,7 @@ class Start:
         spool = cfg.spool_dir
         (spool / "incoming").mkdir(parents=True, exist_ok=True)
         self.alerts = []
-        self.office = Office(cfg, spool, damaged_dir=spool / "damaged")
+        self.office = Office.from_config(cfg, spool, damaged_dir=spool / "damaged")
         self.sync = SyncService(cfg, self.office.cases, self.alerts.append, office=self.office)
         self.outbox = self.sync.outbox
         self.office.outbox = self.outbox

@@ -233,7 +233,7 @@ def _office(tmp_path, rota):
                             "duty": {"rota_files": [str(rota)], "numbers": ["13900000001"]},
                             "spool": {"dir": str(tmp_path / "spool")}})
     (tmp_path / "spool").mkdir(exist_ok=True)
-    return Office(cfg, tmp_path / "spool")
+    return Office.from_config(cfg, tmp_path / "spool")
 
 
 def _alerts(office):

@@ -26,7 +26,7 @@ def office(tmp_path):
     })
     spool = tmp_path / "spool"
     spool.mkdir()
-    return Office(cfg, spool, Outbox(spool / "outbox.db", spool, []))
+    return Office.from_config(cfg, spool, Outbox(spool / "outbox.db", spool, []))
 
 
 def test_the_limits_section_has_safe_defaults_in_the_example():

@@ -29,7 +29,7 @@ def parts(spool):
         "duty": {"numbers": [DUTY]}, "spool": {"dir": str(spool)}})
     spool.mkdir(parents=True, exist_ok=True)
     outbox = Outbox(spool / "outbox.db", spool, ["upstream"])
-    return Office(cfg, spool, outbox), outbox
+    return Office.from_config(cfg, spool, outbox), outbox
 
 
 def leave_message(spool, step, box="consultation"):
@@ -88,7 +88,7 @@ def test_a_message_commits_its_item_case_journal_and_both_sms_in_that_order(tmp_
     assert found["cases"] == [case] and found["entries"] == []
     assert found["items"] == sorted([case, f"case-{case}-1"])
     assert found["sms"] == sorted([(case, "caller case", CALLER), (case, "duty case", DUTY)])
-    pin = Office(parts(tmp_path / "dry")[0].cfg, tmp_path / "dry").cases.get(case).pin
+    pin = parts(tmp_path / "dry")[0].cases.get(case).pin
     text = next(r["text"] for r in parts(tmp_path / "dry")[0].sms.rows()
                 if r["purpose"] == "caller case")
     assert pin and pin in text     # the PIN decided in the plan is the one the case keeps

@@ -28,7 +28,7 @@ def office(tmp_path):
     spool.mkdir()
     cfg = configuration.from_dict({"spool": {"dir": str(spool)},
                                    "office": {"name": "测试县法律服务专线"}})
-    return Office(cfg, spool, Outbox(spool / "outbox.db", spool, []))
+    return Office.from_config(cfg, spool, Outbox(spool / "outbox.db", spool, []))
 
 
 def generate(office, seed=7):

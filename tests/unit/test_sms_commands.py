@@ -185,7 +185,7 @@ def _office(tmp_path, **duty):
     })
     spool = tmp_path / "spool"
     spool.mkdir()
-    return Office(cfg, spool)
+    return Office.from_config(cfg, spool)
 
 
 @pytest.fixture

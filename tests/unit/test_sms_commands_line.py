@@ -32,7 +32,7 @@ def _office(tmp_path):
         "spool": {"dir": str(tmp_path / "spool")},
     })
     (tmp_path / "spool").mkdir()
-    return Office(cfg, tmp_path / "spool")
+    return Office.from_config(cfg, tmp_path / "spool")
 
 
 class Desk:

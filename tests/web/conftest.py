@@ -81,7 +81,7 @@ class Office:
         targets = build_targets(self.cfg)
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
                              kinds=targets.kinds)
-        self.office = BoxOffice(self.cfg, self.spool, self.outbox)
+        self.office = BoxOffice.from_config(self.cfg, self.spool, self.outbox)
 
     def open_case(self, kind="consultation", caller=CALLER, **kw):
         return self.office.open_case(kind, caller, notify_caller=False, **kw)

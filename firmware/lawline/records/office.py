@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from ..duty import clock
 from ..duty.desk import DutyDesk
@@ -31,18 +32,38 @@ def is_mobile(number):
     return bool(number) and bool(_MOBILE.fullmatch(number))
 
 
+@dataclass(frozen=True)
+class OfficeSettings:
+    """The config sections the office reads, and no others."""
+    office: object            # [office]: name, number, id, head_mobile
+    cases: object             # [cases]: due times, next steps, the summary
+    limits: object            # [limits]: abuse limits (records/limits.py)
+    duty: object              # [duty]: numbers and mediators (staff without a rota)
+    survey: object            # [survey]: the alert level of the reports
+    report: object            # [report]: when the periodic report goes
+    referral: tuple = ()      # [[referral]] tables: the referral prompts
+
+    @classmethod
+    def of(cls, cfg):
+        return cls(cfg.office, cfg.cases, cfg.limits, cfg.duty, cfg.survey, cfg.report,
+                   tuple(getattr(cfg, "referral", ())))
+
+
 class Office:
-    def __init__(self, cfg, spool_dir, outbox=None, desk=None, damaged_dir=None):
-        self.cfg = cfg
-        self.name = cfg.office.name
-        self.head = cfg.office.head_mobile
-        self.desk = desk or DutyDesk(cfg)
+    """The office from its own sections (`OfficeSettings`) and the duty desk; `self.cfg`
+    is those sections only."""
+
+    def __init__(self, settings, spool_dir, *, desk, outbox=None, damaged_dir=None):
+        self.cfg = settings
+        self.name = settings.office.name
+        self.head = settings.office.head_mobile
+        self.desk = desk
         # damaged_dir (the box only): a damaged case book is set aside there, a fresh one
         # started (records/cases.py, sync/sqlitefile.py)
         self.cases = Cases(spool_dir / "cases.db", damaged_dir=damaged_dir)
         self.sms = SmsQueue(self.cases._db, self.cases._lock)
         # abuse limits ([limits]); staff and the head are never capped (records/limits.py)
-        self.limits = Limits(cfg.limits, self.cases._db, self.cases._lock)
+        self.limits = Limits(settings.limits, self.cases._db, self.cases._lock)
         self.sms.limits = self.limits
         # staff are never capped: the rota's people, or without a rota the [duty] lists
         self.sms.exempt = lambda number: self.desk.person(number) is not None or \
@@ -56,6 +77,13 @@ class Office:
         self.prompts_dir = spool_dir / "prompts"
         self.on_upload = None          # called after an outbox commit (the box kicks upload)
 
+    @classmethod
+    def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None):
+        """The office as the shells and the web page open it: its sections of `cfg` and a
+        duty desk of its own."""
+        return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk(cfg), outbox=outbox,
+                   damaged_dir=damaged_dir)
+
     # -- referral prompts ------------------------------------------------------------------
 
     def render_referral_prompts(self):
@@ -66,7 +94,7 @@ class Office:
         wins, as for every prompt."""
         from ..call.prompts import Prompts
         from ..errors import LawlineError
-        referrals = getattr(self.cfg, "referral", [])
+        referrals = self.cfg.referral
         self.prompts_dir.mkdir(parents=True, exist_ok=True)
         for i, ref in enumerate(referrals, start=1):
             path = self.prompts_dir / f"referral_{i}.txt"

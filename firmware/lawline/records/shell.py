@@ -58,7 +58,7 @@ def open_office(cfg, with_outbox=True):
         outbox = Outbox(cfg.spool_dir / "outbox.db", cfg.spool_dir, targets.names,
                         kinds=targets.kinds)
     cfg.spool_dir.mkdir(parents=True, exist_ok=True)
-    return Office(cfg, cfg.spool_dir, outbox)
+    return Office.from_config(cfg, cfg.spool_dir, outbox)
 
 
 def _when(t):

@@ -38,7 +38,7 @@ class BoxData:
         targets = build_targets(cfg)
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
                              kinds=targets.kinds)
-        self.office = Office(cfg, self.spool, self.outbox)
+        self.office = Office.from_config(cfg, self.spool, self.outbox)
         self.cases = self.office.cases
         self.desk = self.office.desk
 

@@ -141,7 +141,7 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
     sinks, kinds = build_sinks(spec, shared)
     outbox = Outbox(spool / "outbox.db", spool, list(sinks), kinds=kinds, backoff_base=0.05,
                     backoff_cap=0.5)
-    office = Office(office_config(spool), spool, outbox)
+    office = Office.from_config(office_config(spool), spool, outbox)
     cases = office.cases
     shared[RECOVERING] = 1
     messages.apply_pending(outbox, cases, office.sms)
