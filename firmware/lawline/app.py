@@ -132,8 +132,11 @@ class Box:
         from .line import profiles as line_profiles
         from .records.health import Health, modem_signal
         gsm = line_profiles.get(self.config.line.profile).kind != "v253"
-        self.health = Health(self.config, self.outbox, self.office.sms,
-                             self.status, signal=modem_signal(self.modem) if gsm else None,
+        cfg = self.config
+        self.health = Health(health=cfg.health, office=cfg.office, outbox_cfg=cfg.outbox,
+                             spool_dir=cfg.spool_dir, outbox=self.outbox, sms=self.office.sms,
+                             status=self.status,
+                             signal=modem_signal(self.modem) if gsm else None,
                              trunk=self.trunk, mail=self.kick_upload)
         return self.health
 

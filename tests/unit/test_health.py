@@ -29,8 +29,9 @@ def make(tmp_path, readings, trunk=True, **health_options):
     async def signal():
         return next(values)
     state = types.SimpleNamespace(registered=trunk, sentence=lambda: "trunk sentence")
-    h = health.Health(cfg, outbox, sms, Status(None), signal=signal,
-                      trunk=types.SimpleNamespace(state=state))
+    h = health.Health(health=cfg.health, office=cfg.office, outbox_cfg=cfg.outbox,
+                      spool_dir=cfg.spool_dir, outbox=outbox, sms=sms, status=Status(None),
+                      signal=signal, trunk=types.SimpleNamespace(state=state))
     return h, outbox, sms
 
 

@@ -90,11 +90,15 @@ def trend(readings, now, window=DAY):
 
 
 class Health:
-    """Samples the parts every [health] check_minutes; tells the office when due."""
+    """Samples the parts every [health] check_minutes; tells the office when due. It gets
+    its own sections only: [health], [office] (name, head), [outbox] (alert_after_hours)."""
 
-    def __init__(self, config, outbox, sms=None, status=None, signal=None, trunk=None,
-                 mail=None):
-        self.config = config
+    def __init__(self, *, health, office, outbox_cfg, spool_dir, outbox, sms=None,
+                 status=None, signal=None, trunk=None, mail=None):
+        self.health = health
+        self.office = office
+        self.outbox_cfg = outbox_cfg
+        self.spool_dir = spool_dir
         self.outbox = outbox
         self.sms = sms                  # records/sms.SmsQueue (retries until the modem sends)
         self.status = status
@@ -124,11 +128,11 @@ class Health:
             first = self.outbox.oldest_pending()
             oldest = None if first is None else (now - first) / 3600
         try:
-            free = shutil.disk_usage(self.config.spool_dir).free / 2**20
+            free = shutil.disk_usage(self.spool_dir).free / 2**20
         except OSError:
             free = 0.0
         report = HealthReport(now, dbm, trend(self.readings, now), trunk, trunk_text,
-                              backlog, oldest, free, self.config.outbox.alert_after_hours)
+                              backlog, oldest, free, self.outbox_cfg.alert_after_hours)
         self._set_upstream_status(report)
         return report
 
@@ -147,7 +151,7 @@ class Health:
     def due(self, report):
         """Why a report is due now ('daily', 'changed'), or None."""
         bands = report.bands()
-        at = self.config.health.at
+        at = self.health.at
         today = clock.today()
         if self.reported is None:
             # The first sample is the baseline, not a change; a box started after today's
@@ -169,12 +173,12 @@ class Health:
     def send(self, report, reason):
         self.reported = report.bands()
         self._pending_change = None
-        text = report.text(self.config.office.name)
+        text = report.text(self.office.name)
         log.info("health: %s report to the office: %r", reason, text.replace("\n", "; "))
-        head = self.config.office.head_mobile
-        if self.config.health.sms and head and self.sms is not None:
+        head = self.office.head_mobile
+        if self.health.sms and head and self.sms is not None:
             self.sms.queue(head, text, "health")
-        if self.config.health.email and self.outbox is not None:
+        if self.health.email and self.outbox is not None:
             key = "health-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(report.at))
             record = {"kind": "health", "reason": reason, "text": text, **asdict(report)}
             self.outbox.commit(key, "health", record, {})
@@ -182,7 +186,7 @@ class Health:
                 self.mail()
 
     async def run(self, stop):
-        every = self.config.health.check_minutes * 60
+        every = self.health.check_minutes * 60
         while not stop.is_set():
             try:
                 report = await self.sample()
