@@ -28,6 +28,20 @@ from .steps import Event
 log = logging.getLogger("lawline.call")
 
 
+def phones_for(call_id, numbers, busy, queue, urgent=False):
+    """(the duty phones this call may ring now, how many callers wait ahead of it).
+
+    A phone already rung or in a call from this box is not free. A freed phone goes to the
+    caller who has waited longest: a call behind others in the queue, or a new call while
+    anyone waits, rings nobody yet and is told its place instead. An urgent dispute (rung
+    on every phone at once) waits behind nobody: the notice asks for a fast response."""
+    free = [n for n in numbers if n not in busy]
+    if urgent:
+        return free, 0
+    ahead = queue.index(call_id) if call_id in queue else len(queue)
+    return free, ahead
+
+
 @dataclass
 class CallParts:
     """What one call uses: its line, the shared media core and dialler, the office, the
@@ -406,10 +420,14 @@ class CallDriver:
     async def _ring(self, *numbers, category, ring_all):
         core, port, prompts = self.p.core, self.p.port, self.p.prompts
         busy = self.p.duty_busy
-        free = [n for n in numbers if n not in busy]
+        free, ahead = phones_for(self.id, numbers, busy, self.p.queue, urgent=ring_all)
         if len(free) < len(numbers):
             self.say("duty phone(s) %s already rung or in a call from this box; not rung",
                      ", ".join(n for n in numbers if n in busy))
+        if free and ahead:
+            self.say("a duty phone is free, but %d caller(s) waited first; they have it",
+                     ahead)
+            free = []
         if not free:
             return Event("leg_failed", "all_busy", time.time())
         numbers = free
