@@ -44,7 +44,7 @@ class PartEvent:
     digit: str = None         # dtmf
     code: int = None          # leg, trunk: the SIP status code
     detail: str = ""          # the URC, SIP reason or DTMF method, for the log; sms: the text
-    sender_type: str = ""     # sms: the originator's type of number (line/sms.py)
+    sender_type: str = ""     # sms: the originator's type of number (line/pdu.py)
     index: int = None         # leg media: the audio stream's media index
     expires: int = None       # trunk registration: seconds it holds
 

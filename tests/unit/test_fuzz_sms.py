@@ -5,7 +5,7 @@ LawlineError); concatenated parts join in any order."""
 from hypothesis import given, strategies as st
 
 from lawline.errors import LawlineError
-from lawline.line import sms
+from lawline.line import pdu as sms
 
 octet = st.integers(0, 255)
 

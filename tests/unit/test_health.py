@@ -8,7 +8,7 @@ import types
 
 from lawline import config as configuration
 from lawline.records import health
-from lawline.records.sms import SmsQueue
+from lawline.records.smsqueue import SmsQueue
 from lawline.status import Status
 from lawline.sync.mail import EmailTarget
 from lawline.sync.outbox import Outbox

@@ -1,9 +1,9 @@
-"""The SMS codec (line/sms.py), checked against python-gsmmodem's independent PDU codec both
+"""The SMS codec (line/pdu.py), checked against python-gsmmodem's independent PDU codec both
 ways, and on the limits of modems.md 3.5."""
 
 import pytest
 
-from lawline.line import sms
+from lawline.line import pdu as sms
 
 gsm_pdu = pytest.importorskip("gsmmodem.pdu", reason="python-gsmmodem-new is a test extra")
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from lawline import config as configuration
-from lawline.line import sms as codec
+from lawline.line import pdu as codec
 from lawline.records import messages
 from lawline.records.cases import Case
 from lawline.records.messages import Command, parse_command

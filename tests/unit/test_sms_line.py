@@ -12,7 +12,7 @@ import serial
 import lawline_rig.sim
 from lawline.errors import SmsError
 from lawline.line.modem import Modem
-from lawline.line import sms
+from lawline.line import pdu as sms
 
 from gsmmodem.modem import GsmModem      # an independent GSM client (rig dependency)
 

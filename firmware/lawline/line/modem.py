@@ -14,7 +14,7 @@ import re
 from ..errors import CommandError, ModemError, ModemTimeout, SmsError
 from ..events import PartEvent
 from .at import ATChannel
-from . import profiles, sms
+from . import pdu as codec, profiles
 
 _CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"(?:,(\d+))?')
 _MISSED = re.compile(r"^MISSED_CALL:\s*(\S+)\s*(\S*)")
@@ -94,7 +94,7 @@ class Modem:
         self.can_sms = self.profile.sms
         self.inband_dtmf = False   # keys come from the audio (sound card), not from URCs
         self._tasks = set()
-        self._sms_parts = sms.Reassembler()
+        self._sms_parts = codec.Reassembler()
         self._sms_ref = random.randrange(256)
         # SIM index -> Event set once it is read and deleted. A +CMTI during the start-up
         # sweep (AT+CMGL) may name a message the sweep also lists: it waits for the sweep to
@@ -357,7 +357,7 @@ class Modem:
         SmsError (with the +CMS ERROR code) when the modem or network refuses a part."""
         if not self.profile.sms:
             raise ModemError(f"modem {self.name}: {self.profile.description} cannot send SMS")
-        pdus = sms.encode_submit(number, text, ref=self._sms_ref)
+        pdus = codec.encode_submit(number, text, ref=self._sms_ref)
         self._sms_ref = (self._sms_ref + 1) % 256
         refs = []
         for i, pdu in enumerate(pdus, 1):
@@ -402,8 +402,8 @@ class Modem:
 
     def _received_pdu(self, index, pdu):
         try:
-            message = sms.decode_pdu(pdu)
-        except sms.PduError as exc:
+            message = codec.decode_pdu(pdu)
+        except codec.PduError as exc:
             # Keep the raw PDU in the log: nothing else is left of it once deleted.
             self.log.error("modem %s: SMS %s unreadable (%s): %r", self.name, index, exc, pdu)
             return

@@ -100,7 +100,7 @@ class Health:
         self.outbox_cfg = outbox_cfg
         self.spool_dir = spool_dir
         self.outbox = outbox
-        self.sms = sms                  # records/sms.SmsQueue (retries until the modem sends)
+        self.sms = sms                  # records/smsqueue.SmsQueue (retries until the modem sends)
         self.status = status
         self.signal = signal            # async () -> dBm or None
         self.trunk = trunk              # sip/trunk.Trunk or None

@@ -20,7 +20,7 @@ from ..duty.roster import normal_mobile
 from . import messages as text
 from .cases import Cases, CaseError
 from .limits import Limits
-from .sms import SmsQueue
+from .smsqueue import SmsQueue
 
 log = logging.getLogger("lawline.office")
 
@@ -214,7 +214,7 @@ class Office:
         return {national(n): person for n, person in listed if national(n)}
 
     def on_sms(self, number, body, sender_type):
-        """An SMS arrived (`sender_type`: the originator's type of number, line/sms.py). Act
+        """An SMS arrived (`sender_type`: the originator's type of number, line/pdu.py). Act
         on it when it is a command from a numeric address the rota or the office lists and
         that person may make it (may_act); otherwise log it and, for a listed person, send
         the command help at most HELP_PER_SENDER times an hour. Returns True (done), False
@@ -409,7 +409,7 @@ def _same(a, b):
 
 # -- who may act by SMS (pure) ------------------------------------------------------------
 
-# Numeric types of number (line/sms.py ADDRESS_TYPES). "unknown" is what Chinese networks
+# Numeric types of number (line/pdu.py ADDRESS_TYPES). "unknown" is what Chinese networks
 # use for national numbers (type-of-address 0x81). Alphanumeric originators are free text an
 # SMS gateway's customer chooses, so "13900000001" spelt as a name proves nothing; network-
 # specific, subscriber and abbreviated numbers are operator short codes, never a person.

@@ -302,7 +302,7 @@ class Line:
     def sms_from_outside(self, side, sender, text, sender_type=None):
         """Deliver a text from an outside number (or, `sender_type` "alphanumeric", a name) to
         `side` (control socket)."""
-        from lawline.line import sms as codec
+        from lawline.line import pdu as codec
         modem = next(m for m in self.modems if m.side == side)
         if getattr(modem, "sms", None) is None:
             raise ValueError(f"the {side} modem has no SMS")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 
-from lawline.line import sms as codec
+from lawline.line import pdu as codec
 from .atparse import unquote
 from .replies import Reply
 
