@@ -78,7 +78,9 @@ class Box:
         self.status.on_change = lambda parts: self.notify.status(self.status_line())
         # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
         cfg = self.config
-        self.office = Office(OfficeSettings.of(cfg), spool, desk=DutyDesk(cfg),
+        desk = DutyDesk(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
+                        plan=DialPlan.from_config(cfg))
+        self.office = Office(OfficeSettings.of(cfg), spool, desk=desk,
                              damaged_dir=spool / "damaged")
         self.cases = self.office.cases
         # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)

@@ -335,7 +335,7 @@ def main(args):
     check_sync(cfg, report)
     from .duty.desk import DutyDesk  # holiday data ahead, rota files, cover gaps
     try:
-        for state, part, message in DutyDesk(cfg).problems():
+        for state, part, message in DutyDesk.from_config(cfg).problems():
             report.add(state, part, message)
     except LawlineError as exc:
         report.add("fail", "duty", str(exc))

@@ -11,6 +11,7 @@ from lawline.records import messages
 from lawline.records.cases import CaseChanged, CaseError, Cases
 from lawline.duty.desk import DutyDesk
 from lawline.records.office import Office, OfficeSettings
+from lawline.sip.dialplan import DialPlan
 from lawline.sync.outbox import Outbox
 
 ROTA = ("date,shift,name,role,mobile,staff_no\n"
@@ -37,15 +38,18 @@ def office(tmp_path):
     return Office.from_config(cfg, spool, outbox)
 
 
-def test_the_office_is_built_from_its_own_sections_only(tmp_path):
+def test_the_office_and_its_desk_are_built_from_their_own_sections_only(tmp_path):
     cfg = configuration.from_dict({"office": {"number": "07730148", "name": "测试县法律服务专线"},
                                    "cases": {"next_steps": "律师会在一个工作日内回电"},
                                    "spool": {"dir": str(tmp_path / "spool")}})
     settings = OfficeSettings(office=cfg.office, cases=cfg.cases, limits=cfg.limits,
                               duty=cfg.duty, survey=cfg.survey, report=cfg.report)
     (tmp_path / "spool").mkdir()
-    office = Office(settings, tmp_path / "spool", desk=DutyDesk(cfg))
-    assert not any(isinstance(v, configuration.Config) for v in vars(office).values())
+    desk = DutyDesk(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
+                    plan=DialPlan.from_config(cfg))
+    office = Office(settings, tmp_path / "spool", desk=desk)
+    for part in (office, desk):
+        assert not any(isinstance(v, configuration.Config) for v in vars(part).values())
     assert OfficeSettings.of(cfg) == settings
     case = office.open_case("consultation", "13800138000")
     text = next(r["text"] for r in office.sms.rows() if r["purpose"] == "caller case")

@@ -93,7 +93,7 @@ def test_a_barred_mobile_in_a_rota_names_the_row_and_the_last_good_rota_stays(tm
                     encoding="utf-8")
     cfg = config.from_dict({"duty": {"rota_files": [str(rota)]},
                             "spool": {"dir": str(tmp_path / "spool")}})
-    desk = DutyDesk(cfg)
+    desk = DutyDesk.from_config(cfg)
     assert desk.roster.configured and not desk.rota_errors
     rota.write_text("weekday,shift,name,role,mobile\nmon,day,张律师,lawyer,13900000031\n"
                     "tue,day,王某,lawyer,16900000000\nwed,day,李某,mediator,+85212345678\n",

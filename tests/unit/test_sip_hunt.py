@@ -40,7 +40,7 @@ def test_the_rota_adds_its_people(tmp_path):
     rota.write_text("weekday,shift,name,role,mobile\nmon,day,张律师,lawyer,13900000031\n"
                     "tue,day,李调解员,mediator,+8613900000032\n", encoding="utf-8")
     cfg = box_config(tmp_path, rota_files=[str(rota)])
-    allowed = hunt.allowed_destinations(cfg.duty, DutyDesk(cfg))
+    allowed = hunt.allowed_destinations(cfg.duty, DutyDesk.from_config(cfg))
     assert {"13900000031", "13900000032", "13900000001"} <= allowed
 
 

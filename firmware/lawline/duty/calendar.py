@@ -203,9 +203,14 @@ class OfficeHours:
 
     @classmethod
     def from_config(cls, cfg, calendar):
-        week = {i: parse_hours(getattr(cfg.hours, name), f"option '{name}' in section [hours]")
+        return cls.from_section(cfg.hours, calendar)
+
+    @classmethod
+    def from_section(cls, hours, calendar):
+        """From the [hours] section alone."""
+        week = {i: parse_hours(getattr(hours, name), f"option '{name}' in section [hours]")
                 for i, name in enumerate(WEEKDAYS)}
-        makeup = parse_hours(cfg.hours.makeup_day, "option 'makeup_day' in section [hours]")
+        makeup = parse_hours(hours.makeup_day, "option 'makeup_day' in section [hours]")
         return cls(calendar, week, makeup)
 
     def ranges(self, day):

@@ -55,17 +55,21 @@ def validate_config(cfg):
 
 
 class DutyDesk:
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.calendar = HolidayCalendar(Overrides.load(cfg.calendar.holidays_file))
-        self.hours = OfficeHours.from_config(cfg, self.calendar)
-        self.shifts = parse_shifts(cfg.duty.shifts)
-        self.anchor = dt.date.fromisoformat(cfg.duty.pattern_anchor)
-        self.files = [Path(p) for p in cfg.duty.rota_files]
-        self.dialplan = DialPlan.from_config(cfg)   # a barred mobile is a row error
-        month, _, day = cfg.calendar.warn_from.partition("-")
+    """The duty desk from its own sections: [duty], [hours], [calendar], and the dial plan
+    (sip/dialplan.py) its rota rows must pass."""
+
+    def __init__(self, *, duty, hours, calendar, plan):
+        self.duty_cfg = duty
+        self.hours_cfg = hours
+        self.calendar = HolidayCalendar(Overrides.load(calendar.holidays_file))
+        self.hours = OfficeHours.from_section(hours, self.calendar)
+        self.shifts = parse_shifts(duty.shifts)
+        self.anchor = dt.date.fromisoformat(duty.pattern_anchor)
+        self.files = [Path(p) for p in duty.rota_files]
+        self.dialplan = plan                        # a barred mobile is a row error
+        month, _, day = calendar.warn_from.partition("-")
         self.warn_from = (int(month), int(day))
-        self.roster = DutyRoster(self.shifts, [], self.calendar, cfg.duty.numbers, self.anchor)
+        self.roster = DutyRoster(self.shifts, [], self.calendar, duty.numbers, self.anchor)
         self.rota_errors = []      # of the last load attempt
         self.rota_warnings = []
         # A rota that fails to load: (problems, files, what stays in force) for the office
@@ -74,6 +78,12 @@ class DutyDesk:
         self.on_rota_failure = None
         self._stamps = None
         self.reload()
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The desk's sections of the whole config (the box, the shells, `lawline check`)."""
+        return cls(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
+                   plan=DialPlan.from_config(cfg))
 
     # -- the rota files ----------------------------------------------------------------
 
@@ -99,7 +109,7 @@ class DutyDesk:
         for n, path in enumerate(self.files):
             try:
                 loaded = load_file(path, self.shifts, self.calendar,
-                                   tuple(self.cfg.duty.required_roles), order_base=n * 100000,
+                                   tuple(self.duty_cfg.required_roles), order_base=n * 100000,
                                    check_number=self.dialplan.refusal)
             except ConfigError as exc:
                 errors.append(str(exc))
@@ -125,7 +135,7 @@ class DutyDesk:
                     self.on_rota_failure(failure)
             return False
         self.rota_failure = None
-        self.roster = DutyRoster(self.shifts, entries, self.calendar, self.cfg.duty.numbers,
+        self.roster = DutyRoster(self.shifts, entries, self.calendar, self.duty_cfg.numbers,
                                  self.anchor)
         people = len(self.roster.people())
         log.info("duty rota: %d row(s), %d people from %s", len(entries), people,
@@ -149,10 +159,10 @@ class DutyDesk:
         return clock.now()
 
     def is_open(self, when=None):
-        return self.cfg.hours.always_open or self.hours.is_open(when or self.now())
+        return self.hours_cfg.always_open or self.hours.is_open(when or self.now())
 
     def why(self, when=None):
-        if self.cfg.hours.always_open:
+        if self.hours_cfg.always_open:
             return "open around the clock ([hours] always_open)"
         return self.hours.why(when or self.now())
 
@@ -194,8 +204,8 @@ class DutyDesk:
     def gaps(self, when=None):
         self.reload()
         when = when or self.now()
-        return self.roster.gaps(when.date(), self.cfg.duty.gap_days,
-                                tuple(self.cfg.duty.required_roles), after=when)
+        return self.roster.gaps(when.date(), self.duty_cfg.gap_days,
+                                tuple(self.duty_cfg.required_roles), after=when)
 
     def calendar_warning(self, when=None):
         return self.calendar.coverage_warning((when or self.now()).date(), self.warn_from)
@@ -212,7 +222,7 @@ class DutyDesk:
         errors, _ = self.check_files() if self.files else ([], [])
         if not self.files:
             out.append(("ok", "duty rota", "no rota files: key 1 and 3 ring [duty] numbers "
-                        f"({', '.join(self.cfg.duty.numbers) or 'none'})"))
+                        f"({', '.join(self.duty_cfg.numbers) or 'none'})"))
         elif errors:
             out.append(("fail", "duty rota", f"{len(errors)} problem(s): " + "; ".join(errors[:5])))
         else:
@@ -223,12 +233,12 @@ class DutyDesk:
             text = "; ".join(f"{d} {s.label()} no {r}" for d, s, r in gaps[:6])
             more = f" (+{len(gaps) - 6} more)" if len(gaps) > 6 else ""
             out.append(("warn", "duty cover", f"{len(gaps)} gap(s) in the next "
-                        f"{self.cfg.duty.gap_days} days: {text}{more}"))
-        elif self.roster.configured and not self.cfg.duty.gap_days:
+                        f"{self.duty_cfg.gap_days} days: {text}{more}"))
+        elif self.roster.configured and not self.duty_cfg.gap_days:
             out.append(("ok", "duty cover", "not checked ahead ([duty] gap_days = 0)"))
         elif self.roster.configured:
             out.append(("ok", "duty cover", f"every shift covered for the next "
-                        f"{self.cfg.duty.gap_days} days"))
+                        f"{self.duty_cfg.gap_days} days"))
         return out
 
     # -- `lawline duty` ----------------------------------------------------------------
@@ -238,7 +248,7 @@ class DutyDesk:
         self.reload()
         lines = [f"now: {when:%Y-%m-%d %H:%M} ({self.why(when)})"]
         if not self.roster.configured:
-            lines.append(f"no rota configured: key 1 and key 3 ring {', '.join(self.cfg.duty.numbers)}")
+            lines.append(f"no rota configured: key 1 and key 3 ring {', '.join(self.duty_cfg.numbers)}")
             return lines
         shifts = self.roster.shifts_at(when)
         if not shifts:

@@ -24,7 +24,7 @@ def main(args):
     from .desk import DutyDesk
     from .roster import load_file
     cfg = configuration.load(args.config)
-    desk = DutyDesk(cfg)
+    desk = DutyDesk.from_config(cfg)
     if args.check:
         bad = 0
         for path in args.check:

@@ -81,7 +81,7 @@ class Office:
     def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None):
         """The office as the shells and the web page open it: its sections of `cfg` and a
         duty desk of its own."""
-        return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk(cfg), outbox=outbox,
+        return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk.from_config(cfg), outbox=outbox,
                    damaged_dir=damaged_dir)
 
     # -- referral prompts ------------------------------------------------------------------
