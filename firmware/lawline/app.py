@@ -18,7 +18,7 @@ from .call.prompts import Prompts
 from .errors import ModemError
 from . import hat
 from .line import from_config as line_from_config
-from .line.recovery import LineSupervisor
+from .line.supervisor import LineSupervisor
 from .line.modem import Modem
 from .duty import clock
 from .duty.desk import DutyDesk

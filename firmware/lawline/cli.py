@@ -65,7 +65,7 @@ def _cmd_config(args):
 
 def _cmd_outbox(args):
     from . import config
-    from .sync.report import main
+    from .sync.backlog import main
     return main(config.load(args.config))
 
 

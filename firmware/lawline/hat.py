@@ -101,7 +101,7 @@ class PowerKey:
 class StatusLed:
     """One line's status LED. On: the line is ready. Blinking: something needs attention on
     that line (`lawline check` says what). Off: the box is not running. Each line drives its
-    own LED (line/recovery.py LineState), so line 2's LED shows line 2's modem only."""
+    own LED (line/supervisor.py LineState), so line 2's LED shows line 2's modem only."""
 
     def __init__(self, pin, pin_factory=None, name="line 1"):
         from gpiozero import LED

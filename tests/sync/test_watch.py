@@ -7,7 +7,7 @@ import time
 from lawline import cli
 from lawline import config as configuration
 from lawline.sync import Outbox
-from lawline.sync.report import describe
+from lawline.sync.backlog import describe
 from lawline.sync.spool import SpoolGuard
 from lawline.sync.watch import OutboxWatch
 

@@ -1,5 +1,5 @@
 """One status LED per line: each [[line]] names its pin, line 1 may take [hat]'s, and each
-line's state (line/recovery.py LineState, what its supervisor sets) drives its own LED only.
+line's state (line/supervisor.py LineState, what its supervisor sets) drives its own LED only.
 The pins are gpiozero's MockFactory pins; their histories are what the LEDs did."""
 
 import time
@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 
 from lawline import config, hat, status
 from lawline.errors import ConfigError
-from lawline.line.recovery import NOT_ANSWERING, READY, STARTING, LineState
+from lawline.line.supervisor import NOT_ANSWERING, READY, STARTING, LineState
 
 TWO_LINES = '''
     [office]

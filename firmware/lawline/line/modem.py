@@ -264,7 +264,7 @@ class Modem:
             self._emit("missed" if missed else "ended", number=number, detail=line)
 
     def fail_call(self, why):
-        """The supervisor gave up on the modem (line/recovery.py): end the call in progress
+        """The supervisor gave up on the modem (line/supervisor.py): end the call in progress
         with a `failed` event, so the call flow records why."""
         if self.in_call or self.ringing:
             self.log.error("modem %s: the call from %s ends: %s", self.name,

@@ -16,7 +16,7 @@ import lawline_rig.sim
 from lawline.hat import PowerKey
 from lawline.line import profiles
 from lawline.line.modem import Modem
-from lawline.line.recovery import POWER_CYCLING, READY, LineSupervisor
+from lawline.line.supervisor import POWER_CYCLING, READY, LineSupervisor
 from lawline.status import Status
 
 # Short intervals keep the tests quick; the timeouts are long enough that a loaded machine
@@ -171,7 +171,7 @@ def test_status_led_shows_ready_and_blinks_on_trouble():
     from lawline.hat import StatusLed
     factory = MockFactory()
     led = StatusLed(17, factory)
-    from lawline.line.recovery import LineState
+    from lawline.line.supervisor import LineState
     state = LineState("box", led=led)
     state.set(READY, "ready on /dev/lawline-at")
     assert factory.pin(17).state is True
