@@ -95,9 +95,10 @@ def test_half_duplex_v253_prompts_voicemail_and_no_bridging(rig):
         await caller.call(rig.box_number)
         await caller.hear("greeting", 20)
         await caller.press("1")
-        # 8-bit linear PCM (all this modem offers) is rough on speech: listen for the beep
-        # (a tone), and let the outbox say that the message was kept
-        await caller.hear("beep", 40)
+        # the voicemail instruction reaches the caller whole through 8-bit linear PCM and the
+        # turn-round (VRX for the key, VTX for the prompt); then the beep
+        await caller.hear("record_message", 40)
+        await caller.hear("beep", 20)
         caller.audio.speak(hearing.make_tone(scenarios.CALLER_TONE, 1.0))
         await asyncio.sleep(0.5)
         sim.inject(rig.dir, "dle_storm", side="box", seconds=1.5)
