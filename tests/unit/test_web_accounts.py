@@ -65,6 +65,29 @@ def test_an_idle_session_ends(accounts, tmp_path):
     assert accounts.session("made-up-token") is None
 
 
+def test_a_busy_session_still_ends_a_working_day_after_its_log_in(accounts, tmp_path):
+    token, _ = accounts.login("wang", "long-enough-1", "10.0.0.2")
+    con = sqlite3.connect(str(tmp_path / "web.db"))
+    con.execute("UPDATE sessions SET created = created - 11 * 3600")   # seen just now
+    con.commit()
+    assert accounts.session(token) is not None
+    con.execute("UPDATE sessions SET created = created - 3600")         # 12 h and more
+    con.commit()
+    con.close()
+    assert accounts.session(token) is None
+
+
+def test_lock_out_does_not_tell_which_names_exist(accounts):
+    # the same wrong tries, from different addresses, on a name that is an account and on one
+    # that is not: the answers are the same, try for try
+    real = [accounts.login("wang", "wrong", f"10.0.1.{i}")[1] for i in range(7)]
+    made_up = [accounts.login("wangwei", "wrong", f"10.0.2.{i}")[1] for i in range(7)]
+    assert real == made_up == ["wrong"] * 4 + ["locked"] * 3
+    # a name tried before it was an account starts clean once the head adds it
+    accounts.add_user("wangwei", "clerk", "long-enough-3")
+    assert accounts.login("wangwei", "long-enough-3", "10.0.3.1")[1] is None
+
+
 def test_the_audit_log_goes_into_the_outbox_once_there_is_one(tmp_path):
     a = Accounts(tmp_path / "web.db", office_id="county-0148")
     a.audit("wang", "head", "10.0.0.2", "case_resolved", "2612010001", "已答复")

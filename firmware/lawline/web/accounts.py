@@ -36,6 +36,9 @@ SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 ADDRESS_WINDOW = 600.0         # seconds: wrong passwords per address are counted this long
 MIN_PASSWORD = 8
 TOUCH_EVERY = 20.0             # seconds: how stale a session's last-seen time may be kept
+# A session ends this long after its log-in however busy it is (a stolen cookie is not good
+# for ever); a working day, so staff log in once a morning.
+SESSION_LIFETIME = 12 * 3600.0
 # scrypt runs in two threads of its own: each hash takes 16 MiB, and uvicorn's thread pool
 # would run 40 log-ins at once (640 MiB against the unit's MemoryMax=200M: the page killed by
 # one script), and every thread that ever hashed would keep its 16 MiB in its malloc arena
@@ -71,6 +74,11 @@ CREATE TABLE IF NOT EXISTS address_failures(
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS address_failures_at ON address_failures(address, at);
+CREATE TABLE IF NOT EXISTS unknown_names(
+    name TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked REAL
+);
 CREATE TABLE IF NOT EXISTS audit(
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -187,11 +195,14 @@ class Accounts:
         if mobile and not re.fullmatch(r"\+?[0-9]{5,20}", mobile):
             raise AccountError(f"手机号 {mobile!r} 不是电话号码")
         hashed = hash_password(password)
+
+        def add(db):
+            db.execute("INSERT INTO users (name, display, role, mobile, password, created) "
+                       "VALUES (?,?,?,?,?,?)", (name, display or "", role, mobile or "",
+                                                hashed, time.time()))
+            db.execute("DELETE FROM unknown_names WHERE name = ?", (name,))
         try:
-            self._tx(lambda db: db.execute(
-                "INSERT INTO users (name, display, role, mobile, password, created) "
-                "VALUES (?,?,?,?,?,?)", (name, display or "", role, mobile or "", hashed,
-                                         time.time())))
+            self._tx(add)
         except sqlite3.IntegrityError:
             raise AccountError(f"用户 {name} 已存在") from None
         log.info("web: user %s added (%s)", name, role)
@@ -236,6 +247,12 @@ class Accounts:
 
     # -- logging in -------------------------------------------------------------------
 
+    def _unknown_locked(self, name):
+        with self._lock:
+            row = self._db.execute("SELECT locked FROM unknown_names WHERE name = ?",
+                                   (name,)).fetchone()
+        return bool(row and row[0])
+
     def address_blocked(self, address, now=None):
         now = now or time.time()
         with self._lock:
@@ -256,6 +273,15 @@ class Accounts:
                                    (name,)).fetchone()
         ok = check_password(password, row[0] if row else _DUMMY) and row is not None
         user = self.user(name) if row else None
+        if user is None and self._unknown_locked(name):
+            # A name that is no account locks after the same wrong tries as one that is, and
+            # says so in the same words: lock-out never tells which names exist.
+            self._tx(lambda db: db.execute("INSERT INTO address_failures (address, at) "
+                                           "VALUES (?, ?)", (address, now)))
+            log.warning("web: login for %r from %s refused: no such account, locked like "
+                        "one", name, address)
+            self.audit("-", "", address, "login_failed", name, "unknown name, locked")
+            return None, "locked"
         if user is not None and user.locked:
             # counted against the address like a wrong password: tries on a locked account
             # (each one a scrypt hash) are not free either
@@ -270,7 +296,16 @@ class Accounts:
                            (address, now))
                 db.execute("DELETE FROM address_failures WHERE at < ?", (now - 86400,))
                 if user is None:
-                    return None
+                    db.execute("INSERT INTO unknown_names (name, failures) VALUES (?, 1) "
+                               "ON CONFLICT(name) DO UPDATE SET failures = failures + 1",
+                               (name,))
+                    failures = db.execute("SELECT failures FROM unknown_names WHERE name = ?",
+                                          (name,)).fetchone()[0]
+                    if failures < self.max_failures:
+                        return None
+                    db.execute("UPDATE unknown_names SET locked = ? WHERE name = ?",
+                               (now, name))
+                    return "locked"
                 # counted inside the write transaction: wrong passwords sent in parallel
                 # each count (read before it, they all read the same count: no lock-out)
                 db.execute("UPDATE users SET failures = failures + 1 WHERE id = ?", (user.id,))
@@ -305,7 +340,8 @@ class Accounts:
             db.execute("INSERT INTO sessions (token, user_id, csrf, created, seen, address) "
                        "VALUES (?,?,?,?,?,?)", (_digest(token), user.id, csrf, now, now,
                                                 address))
-            db.execute("DELETE FROM sessions WHERE seen < ?", (now - self.session_seconds,))
+            db.execute("DELETE FROM sessions WHERE seen < ? OR created < ?",
+                       (now - self.session_seconds, now - SESSION_LIFETIME))
             return True
         if not self._tx(start):
             log.warning("web: login for %s from %s refused: account locked", name, address)
@@ -321,12 +357,13 @@ class Accounts:
         with self._lock:
             row = self._db.execute(
                 "SELECT u.id, u.name, u.display, u.role, u.mobile, u.failures, u.locked, "
-                "s.csrf, s.seen FROM sessions s JOIN users u ON u.id = s.user_id "
+                "s.csrf, s.seen, s.created FROM sessions s JOIN users u ON u.id = s.user_id "
                 "WHERE s.token = ?", (_digest(token),)).fetchone()
         if row is None:
             return None
         user = User(*row[:7])
-        if now - row[8] > self.session_seconds or user.locked:
+        if now - row[8] > self.session_seconds or now - row[9] > SESSION_LIFETIME or \
+                user.locked:
             self.logout(token)
             return None
         if touch and now - row[8] > TOUCH_EVERY:
