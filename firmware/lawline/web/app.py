@@ -92,6 +92,8 @@ class Web:
     def guard(self, handler, roles=ALL):
         async def endpoint(request):
             request.state.session = None
+            if self.box.fresh():
+                self.accounts.outbox = self.box.outbox
             session = self.accounts.session(request.cookies.get(COOKIE))
             if session is None:
                 if request.method == "POST":

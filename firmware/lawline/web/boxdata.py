@@ -10,6 +10,7 @@ Listing voicemails reads the outbox file read-only, as records/report.py does fo
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -23,6 +24,9 @@ from ..records.office import Office
 from ..sync.outbox import Outbox
 from ..sync.settings import build_targets
 
+log = logging.getLogger("lawline.web")
+DATABASES = ("outbox.db", "cases.db")
+
 VOICEMAIL_BOXES = {"consultation": "法律咨询", "service_request": "服务申请",
                    "urgent": "紧急纠纷", "complaint": "投诉"}
 PART_WORDS = {"modem": "调制解调器", "line": "线路", "sim": "SIM卡", "signal": "信号",
@@ -35,12 +39,43 @@ class BoxData:
         self.cfg = cfg
         self.spool = cfg.spool_dir
         self.spool.mkdir(parents=True, exist_ok=True)
-        targets = build_targets(cfg)
+        self._open()
+
+    def _open(self):
+        targets = build_targets(self.cfg)
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
                              kinds=targets.kinds)
-        self.office = Office.from_config(cfg, self.spool, self.outbox)
+        self.office = Office.from_config(self.cfg, self.spool, self.outbox)
         self.cases = self.office.cases
         self.desk = self.office.desk
+        self._files = self._identity()      # the files just opened (made, if they were new)
+
+    def _identity(self):
+        """Which files outbox.db and cases.db are now (device and inode; None: missing)."""
+        files = []
+        for name in DATABASES:
+            try:
+                st = os.stat(self.spool / name)
+                files.append((st.st_dev, st.st_ino))
+            except OSError:
+                files.append(None)
+        return tuple(files)
+
+    def fresh(self):
+        """Follow the box when it has set a damaged database aside and begun a new one
+        (sync/sqlitefile.py): what the page reads and writes must go to the file in use, not
+        to the one in damaged/. True when the page reopened them. A file still missing (the
+        box is between setting aside and making the new one) keeps the old until it comes."""
+        now = self._identity()
+        if now == self._files or None in now:
+            return False
+        changed = [name for name, old, new in zip(DATABASES, self._files, now) if old != new]
+        log.warning("web: the box began a new %s (the old set aside); the page reopens it",
+                    " and ".join(changed))
+        # The old objects are dropped, not closed: a request on a worker thread may still be
+        # using one; its connection closes when that request lets go of it.
+        self._open()
+        return True
 
     def close(self):
         self.outbox.close()

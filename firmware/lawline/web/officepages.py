@@ -100,6 +100,15 @@ def _write_as(target, upload_path, suffix):
     os.replace(tmp, target)
 
 
+def _discard(path):
+    """An upload is done with: its file and its own folder go."""
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
+
+
 async def rota_upload(request, web):
     form = request.state.form
     upload = form.get("rota")
@@ -118,26 +127,24 @@ async def rota_upload(request, web):
     if not desk.files:
         return await duty_page(request, web, 400, upload_error=(
             "配置中没有值班表文件（[duty] rota_files），无法上传；请管理员先在配置中设置。"))
-    incoming = web.data_dir / "uploads"
-    incoming.mkdir(exist_ok=True)
-    path = incoming / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}{suffix}"
+    # Each upload in a folder of its own, named as the clerk named it, so messages say
+    # "rota.xlsx row 7" and two clerks sending a rota.xlsx at once never check each other's.
+    incoming = web.data_dir / "uploads" / f"{time.strftime('%Y%m%d-%H%M%S')}-" \
+                                          f"{secrets.token_hex(4)}"
+    incoming.mkdir(parents=True)
+    path = incoming / (name if re.fullmatch(r"\w[\w.\- ]{0,79}", name) else f"rota{suffix}")
     path.write_bytes(raw)
     try:
-        # named as the clerk named it, so messages say "rota.xlsx row 7"
-        shown = incoming / name if re.fullmatch(r"\w[\w.\- ]{0,79}", name) else path
-        if shown != path:
-            os.replace(path, shown)
-            path = shown
         loaded = load_file(path, desk.shifts, desk.calendar,
                            tuple(web.cfg.duty.required_roles),
                            check_number=desk.dialplan.refusal)    # sip/dialplan.py
     except ConfigError as exc:
-        path.unlink(missing_ok=True)
+        _discard(path)
         web.audit(request, "rota_refused", name, str(exc)[:200])
         return await duty_page(request, web, 400, upload_error=(
             f"“{name}”无法读取为表格，值班表没有改变：{exc}"))
     if loaded.errors:
-        path.unlink(missing_ok=True)
+        _discard(path)
         web.audit(request, "rota_refused", name, f"{len(loaded.errors)} problem(s)")
         return await duty_page(request, web, 400, upload_error=(
             f"“{name}”有 {len(loaded.errors)} 处错误，值班表没有改变，仍使用原值班表。"
@@ -148,7 +155,7 @@ async def rota_upload(request, web):
     history.mkdir(exist_ok=True)
     try:
         if target.exists():
-            stamp = time.strftime("%Y%m%d-%H%M%S")
+            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
             (history / f"{stamp}-{target.name}").write_bytes(target.read_bytes())
         _write_as(target, path, suffix)
     except (OSError, ConfigError) as exc:
@@ -156,7 +163,7 @@ async def rota_upload(request, web):
         return await duty_page(request, web, 500, upload_error=(
             f"值班表检查通过，但无法写入 {target}：{exc}。原值班表仍然有效。"))
     finally:
-        path.unlink(missing_ok=True)
+        _discard(path)
     desk.reload()
     people = len({e.person.mobile for e in loaded.entries})
     web.audit(request, "rota_uploaded", str(target), f"{name}: {len(loaded.entries)} rows, "
