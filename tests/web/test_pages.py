@@ -208,6 +208,9 @@ def test_a_rota_with_one_bad_cell_is_refused_naming_the_cell(office, context, tm
     page.wait_for_load_state()
     assert "已启用新值班表" in page.locator("#upload-done").inner_text()
     assert "孙律师" in office.rota.read_text(encoding="utf-8")
+    # each upload had a folder of its own (two clerks sending a rota.xlsx at once never
+    # check each other's), and none is left behind, refused or taken
+    assert list((office.spool / "web" / "uploads").iterdir()) == []
     with page.expect_download() as got:
         page.click("text=下载正在使用的值班表")
     assert "孙律师" in open(got.value.path(), encoding="utf-8").read()
