@@ -30,7 +30,8 @@ from .sip.dialplan import DialPlan
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
-from .sync.service import SyncService
+from .sync.service import SyncService, SyncSettings
+from .sync.settings import build_targets
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, WARN, BoxLock, Status
 
@@ -84,8 +85,8 @@ class Box:
                              damaged_dir=spool / "damaged")
         self.cases = self.office.cases
         # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
-        self.sync = SyncService(self.config, self.cases, self.alert, self.status,
-                                office=self.office)
+        self.sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), self.cases,
+                                self.alert, self.status, office=self.office)
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
         self.office.outbox = self.outbox

@@ -247,7 +247,7 @@ def test_config_with_all_three_targets_delivers_to_each(tmp_path, nginx, smtp, s
     cfg = box_config(tmp_path, nginx, smtp, s3, test_ca)
     cfg.spool_dir.mkdir(parents=True)
     cases = CaseNumbers(cfg.spool_dir / "cases.db")
-    sync = SyncService(cfg, cases)
+    sync = SyncService.from_config(cfg, cases)
     assert sync.targets.names == ["upstream", "email", "s3"]
     path, record = commit_voicemail(sync.outbox, KEY)
     sync.outbox.commit("call-x1", "call", {"outcome": "voicemail"}, {})

@@ -62,7 +62,8 @@ class Start:
         (spool / "incoming").mkdir(parents=True, exist_ok=True)
         self.alerts = []
         self.office = Office.from_config(cfg, spool, damaged_dir=spool / "damaged")
-        self.sync = SyncService(cfg, self.office.cases, self.alerts.append, office=self.office)
+        self.sync = SyncService.from_config(cfg, self.office.cases, self.alerts.append,
+                                            office=self.office)
         self.outbox = self.sync.outbox
         self.office.outbox = self.outbox
 
@@ -348,3 +349,18 @@ def test_a_database_without_the_schema_is_damaged_but_a_never_used_one_is_not(tm
     con.execute("PRAGMA journal_mode=WAL")
     con.close()
     assert sqlitefile.problem(fresh, Outbox.TABLES) is None
+
+
+def test_the_sync_service_holds_its_own_sections_not_the_whole_config(tmp_path):
+    from lawline.sync.service import SyncSettings
+    from lawline.sync.settings import build_targets
+    cfg = configuration.from_dict({"spool": {"dir": str(tmp_path / "spool")}})
+    (cfg.spool_dir / "incoming").mkdir(parents=True)
+    office = Office.from_config(cfg, cfg.spool_dir, damaged_dir=cfg.spool_dir / "damaged")
+    sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), office.cases, office=office)
+    try:
+        assert not any(isinstance(v, configuration.Config) for v in vars(sync).values())
+        assert sync.can_record()          # the [spool] budget it was given is in force
+    finally:
+        sync.outbox.close()
+        office.cases.close()

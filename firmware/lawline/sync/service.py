@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from lawline.sync.outbox import Outbox
 from lawline.sync.message import apply_pending
@@ -64,12 +66,27 @@ def _a_day(day):
         return False
 
 
+@dataclass(frozen=True)
+class SyncSettings:
+    """The sections sync/ reads; the targets are built apart (sync/settings.build_targets)."""
+    spool_dir: Path
+    office: object       # [office]: id and number, for records cut recordings get
+    outbox: object       # [outbox]: backoff, alerts, retention
+    spool: object        # [spool]: the budget before a beep
+    voicemail: object    # [voicemail]: the longest and shortest message
+
+    @classmethod
+    def of(cls, cfg):
+        return cls(cfg.spool_dir, cfg.office, cfg.outbox, cfg.spool, cfg.voicemail)
+
+
 class SyncService:
-    def __init__(self, config, cases, alert=None, status=None, office=None):
-        self.config = config
+    def __init__(self, config, targets, cases, alert=None, status=None, office=None):
+        """`config`: SyncSettings; `targets`: build_targets' answer; `office`: the box's
+        records/office.Office (for the SMS a recovered message still owes)."""
         self.status = status
         spool = config.spool_dir
-        self.targets = build_targets(config)
+        self.targets = targets
         self.outbox = Outbox(spool / "outbox.db", spool, self.targets.names,
                              kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap,
                              damaged_dir=spool / "damaged")
@@ -121,6 +138,11 @@ class SyncService:
                                  alert_every=config.outbox.alert_every_hours * HOUR,
                                  retention_days=config.outbox.retention_days)
         self.spool_state()
+
+    @classmethod
+    def from_config(cls, cfg, cases, alert=None, status=None, office=None):
+        """As the shells and tests open it: its sections of `cfg` and the targets it names."""
+        return cls(SyncSettings.of(cfg), build_targets(cfg), cases, alert, status, office)
 
     def coroutines(self, stop: asyncio.Event) -> list:
         jobs = [self.watch.run(stop)]
