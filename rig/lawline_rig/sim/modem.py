@@ -196,8 +196,9 @@ class SimModem:
     # -- bytes out --------------------------------------------------------------
 
     def _send(self, data):
-        self.port.write(data)
+        # logged first: a client that reads the bytes and acts may look at wire.log at once
         self.wire.sent(self.side, data)
+        self.port.write(data)
 
     def urc(self, *lines):
         """Send unsolicited lines in one write (RING and +CLIP together, as python-gsmmodem
@@ -211,8 +212,8 @@ class SimModem:
         self._send(data)
 
     def send_garbage(self, data):
-        self.port.write(data)
         self.wire.garbage(self.side, data)
+        self.port.write(data)
 
     def reboot(self, boot_time=None):
         """Power-cycle: settings to defaults, input dropped until the boot URCs are out."""

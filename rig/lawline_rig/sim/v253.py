@@ -216,9 +216,9 @@ class V253SimModem(SimModem):
         if not (self.far_gone and self.off_hook):
             return
         if self.data_mode is not None:
-            self.port.write(DLE + self.profile.hangup_cue.encode())
             self.log_decision(f"far end gone: DLE {self.profile.hangup_cue} "
                               f"({'busy tone' if self.profile.hangup_cue == 'b' else 'cue'})")
+            self.port.write(DLE + self.profile.hangup_cue.encode())
         self._cue_timer = self._loop.call_later(1.0, self._cue)
 
     def missed(self, call):
