@@ -7,6 +7,7 @@ D-Bus or machined is needed on the host (shared reference/test-servers.md).
 
 import fcntl
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -142,7 +143,11 @@ class Container:
         return self
 
     def _find_leader(self):
-        """PID (on the host) of the container's systemd: the child of systemd-nspawn."""
+        """PID (on the host) of the container's systemd: the process below systemd-nspawn
+        that is PID 1 in its own PID namespace (its NSpid line ends in 1). Not merely nspawn's
+        first child: nspawn forks helpers of its own first, and a helper taken for the leader
+        made every later `nsenter` fail (state {}) and left the container running."""
+        parents = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -150,9 +155,19 @@ class Container:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == self.proc.pid:
-                return int(entry)
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        below = {self.proc.pid}
+        for _ in range(4):                 # nspawn -> (outer child) -> the container's init
+            below |= {pid for pid, ppid in parents.items() if ppid in below}
+        for pid in sorted(below - {self.proc.pid}):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            nspid = next((line.split()[1:] for line in status.splitlines()
+                          if line.startswith("NSpid:")), [])
+            if len(nspid) > 1 and nspid[-1] == "1":
+                return pid
         return None
 
     def run(self, *argv, check=True, timeout=30):
@@ -201,6 +216,10 @@ class Container:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+                try:                        # killing nspawn alone leaves its systemd running
+                    os.kill(self.leader, signal.SIGKILL)
+                except OSError:
+                    pass
         self._log.close()
         if getattr(self, "_turn", None) is not None:
             self._turn.close()               # the next container may boot

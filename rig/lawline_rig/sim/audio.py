@@ -22,7 +22,10 @@ EARLY = 0.001
 # and fills it again after an underrun. Without it, a host frame that arrives a few ms after
 # the module's tick is played one slot late with a silent frame before it: a 20 ms slip in
 # the far end's audio whenever the two clocks' phases meet (seen under load in the tests).
-PLAYOUT_PREFILL_MS = 60
+# 60 ms was not enough on 2 cores running four test files at once: the box's media clock
+# came more than 60 ms late twice in one prompt (two 20 ms slips; the caller's hearing check
+# scored 0.38). 120 ms is still less than a USB modem's own audio buffering [?].
+PLAYOUT_PREFILL_MS = 120
 
 
 class Uplink:
