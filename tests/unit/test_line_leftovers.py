@@ -29,6 +29,23 @@ def _leave_half_way(path, commands, until):
         port.close()
 
 
+def test_clearing_a_modem_in_command_state_is_quiet(loopback, caplog):
+    # the usual start: nothing was left half-way, the modem echoes (ATE1): no noise warning
+    line = loopback("simcom-sim7600")
+    info = line["box"]
+
+    async def main():
+        fast = dataclasses.replace(profiles.SIM7600, boot_seconds=1.0)
+        box = Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=2.0)
+        try:
+            await box.start()
+        finally:
+            box.close()
+
+    asyncio.run(main())
+    assert "noise" not in caplog.text, caplog.text
+
+
 def test_a_message_body_left_half_typed_is_cancelled_before_the_first_command(loopback):
     line = loopback("simcom-sim7600")
     info = line["box"]

@@ -399,7 +399,10 @@ class ATChannel:
             return
         self._clearing = bytearray()
         try:
-            self._write(codes, "the clearing codes")
+            # then CR: a modem in command state takes the codes as a line without "AT" and
+            # ignores it, and its echo (ATE1 after a reset) comes back now, not stuck to the
+            # front of our first AT's echo, where it read as noise
+            self._write(codes + b"\r", "the clearing codes")
             self.wire.debug("%s >>> %r (clear what a previous process left)", self.name, codes)
             await asyncio.sleep(settle)
         finally:
