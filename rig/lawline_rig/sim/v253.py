@@ -19,7 +19,7 @@ import time
 
 from lawline.line import voice
 from .atparse import frame
-from .audio import EARLY, MAX_CATCH_UP, Uplink
+from .audio import EARLY, MAX_CATCH_UP, PLAYOUT_PREFILL_MS, Uplink
 from .modem import ERROR, Reply, SimModem, fixed, setting
 
 log = logging.getLogger("lawline_rig.sim")
@@ -41,7 +41,11 @@ class V253Stream:
         self.frame_bytes = profile.frame_bytes          # S16LE 20 ms: what the far end uses
         self.base_period = profile.frame_ms / 1000.0
         self.period = self.base_period
-        self.uplink = Uplink(profile.pcm_rate * 2)      # one second of the host's samples
+        # one second of the host's samples, played once the same cushion as a GSM module's
+        # PCM is queued (sim/audio.py PLAYOUT_PREFILL_MS): without it every late host frame
+        # was a 20 ms slip in what the caller heard (a demo missed case_number at 0.50)
+        self.uplink = Uplink(profile.pcm_rate * 2,
+                             prefill=self.frame_bytes * PLAYOUT_PREFILL_MS // profile.frame_ms)
         self.far = None
         self.on = False                                 # host samples reach the far end
         self.sending = False                            # far-end samples go to the host
