@@ -175,6 +175,9 @@ class CallDriver:
                 deadline.cancel()
             if self._pump is not None:
                 self._pump.cancel()
+            # whatever ended the call, it waits no more: a freed phone goes to the first in
+            # the queue (phones_for), so a place left behind would hold every caller back
+            self._q_queue_leave()
 
     async def _perform(self, action):
         do = getattr(self, "_" + action.kind)
