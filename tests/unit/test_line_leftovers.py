@@ -29,14 +29,18 @@ def _leave_half_way(path, commands, until):
         port.close()
 
 
+def _sim7600(info):
+    fast = dataclasses.replace(profiles.SIM7600, boot_seconds=1.0)
+    return Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=2.0)
+
+
 def test_clearing_a_modem_in_command_state_is_quiet(loopback, caplog):
     # the usual start: nothing was left half-way, the modem echoes (ATE1): no noise warning
     line = loopback("simcom-sim7600")
     info = line["box"]
 
     async def main():
-        fast = dataclasses.replace(profiles.SIM7600, boot_seconds=1.0)
-        box = Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=2.0)
+        box = _sim7600(info)
         try:
             await box.start()
         finally:
@@ -52,8 +56,7 @@ def test_a_message_body_left_half_typed_is_cancelled_before_the_first_command(lo
     _leave_half_way(info["at_link"], [b"ATE0\r", b"AT+CMGF=0\r", b"AT+CMGS=20\r"], b"> ")
 
     async def main():
-        fast = dataclasses.replace(profiles.SIM7600, boot_seconds=1.0)
-        box = Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=2.0)
+        box = _sim7600(info)
         try:
             await box.start()       # without the ESC, the modem takes "AT\r" as message text
             assert await box.ping(2.0)
