@@ -96,7 +96,7 @@ SCHEMA = {
            "[menu.keys], call/menu.py)", pattern=r"[a-z0-9_]{1,64}"),
     ],
     # Abuse limits (call/script.py, records/limits.py): each hit is logged and counted in the
-    # periodic report. "Per number" counts a withheld caller as one number.
+    # periodic report. "Per number" is per call for a withheld caller (withheld_callers).
     "limits": [
         _o("max_call_seconds", float, 3600.0, "Longest call, from answer to hang-up, bridged "
            "time included; then goodbye and the line is free again", "s", minimum=30),
@@ -109,17 +109,25 @@ SCHEMA = {
         _o("ring_alls_per_number_per_day", int, 3, "Urgent disputes (key 3) one calling "
            "number may ring every mediator with in a day; after that it goes straight to "
            "voicemail", "ring-alls", minimum=1),
-        _o("sms_per_hour", int, 60, "SMS the box sends in any hour, all numbers together; "
-           "more wait in the queue until the hour allows", "SMS", minimum=1),
+        _o("withheld_callers", str, "per_call", "Daily limits for callers without caller "
+           "ID: 'per_call' (each withheld call is its own caller: on an analog line without "
+           "caller-ID service every caller is withheld) or 'pooled' (all withheld callers of "
+           "the day share one number's allowance)", choices=("per_call", "pooled")),
+        _o("sms_per_hour", int, 60, "SMS to callers the box sends in any hour, all numbers "
+           "together; more wait in the queue until the hour allows. Staff alerts are not "
+           "counted and always go first", "SMS", minimum=1),
         _o("status_tries_per_call", int, 3, "Case numbers (or PINs) a caller may key for "
            "case status (key 9) in one call", "tries", minimum=1),
         _o("status_tries_per_number_per_day", int, 10, "Wrong case status tries one calling "
            "number may make in a day; after that key 9 tells it nothing until tomorrow",
            "tries", minimum=1),
-        _o("wrong_pins_per_case_per_day", int, 5, "Wrong PINs keyed for one case in a day, "
-           "from any number (a caller who changes the number they call from still has this "
-           "many guesses of 10 000); after that even the right PIN tells nothing until "
-           "tomorrow, and the caller's own phone still does", "tries", minimum=1),
+        _o("wrong_pins_per_number_per_day", int, 5, "Wrong case PINs one calling number "
+           "may key in a day, over all cases; after that key 9 asks it no more PINs until "
+           "tomorrow", "tries", minimum=1),
+        _o("wrong_pins_per_case_per_day", int, 5, "Wrong PINs keyed for one case, from any "
+           "numbers, before its PIN is changed: the new PIN goes by SMS to the case's caller "
+           "and the office head is told the case is being guessed at (never a lock-out of the "
+           "rightful caller)", "tries", minimum=1),
     ],
     "duty": [
         _o("numbers", list, ["13900000001"],

@@ -193,7 +193,8 @@ class CallDriver:
             elif action.kind == "limit":
                 what, = action.names
                 self.p.office.limits.hit(what, self.caller,
-                                         f"call {self.id}: {action.options['detail']}")
+                                         f"call {self.id}: {action.options['detail']}",
+                                         call_id=self.id)
             elif action.kind == "casework":
                 casework.close_call(self.p.office, action.options["record"], self.caller,
                                     self.id, self.p.survey.alert_at_or_below) \
@@ -351,7 +352,8 @@ class CallDriver:
         return desk.is_open(), desk.why()
 
     def _q_cases_left(self):
-        return self.p.office.limits.cases_left(self.p.office.cases, self.caller)
+        return self.p.office.limits.cases_left(self.p.office.cases, self.caller,
+                                               call_id=self.id)
 
     def _q_trunk_down(self):
         trunk = self.p.trunk
@@ -372,10 +374,10 @@ class CallDriver:
         return desk.numbers(role)
 
     def _q_take(self, what):
-        return self.p.office.limits.take(what, self.caller)
+        return self.p.office.limits.take(what, self.caller, call_id=self.id)
 
     def _q_used(self, what):
-        return self.p.office.limits.used(what, self.caller)
+        return self.p.office.limits.used(what, self.caller, call_id=self.id)
 
     def _q_find_case(self, digits):
         case = self.p.office.cases.get(digits) if is_case_number(digits) else None
@@ -385,20 +387,8 @@ class CallDriver:
                 "mine": same_number(case.caller, self.caller)}
 
     def _q_pin_matches(self, number, pin):
-        """The PIN of the case SMS; bounded per case per day whatever number calls, so a
-        caller who rotates the calling number cannot walk the 10 000 PINs."""
-        case = self.p.office.cases.get(number)
-        if case is None or not case.pin:
-            return False
-        limits, cap = self.p.office.limits, self.p.office.limits.cfg.wrong_pins_per_case_per_day
-        if limits.wrong_pins(number) >= cap:
-            limits.hit("case_pins_day", self.caller, f"case {number}: {cap} wrong PINs today; "
-                       "its status is told by PIN no more today")
-            return False
-        if secrets.compare_digest(pin, case.pin):
-            return True
-        limits.wrong_pin(number)
-        return False
+        """The PIN of the case SMS, within the office's bounds (records/office.try_pin)."""
+        return self.p.office.try_pin(number, pin, self.caller, self.id)
 
     def _q_queue_place(self):
         """This call's place among the callers waiting for a duty phone (1: next)."""

@@ -324,6 +324,11 @@ class Cases(CaseNumbers):
         self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
                                        (now or time.time(), number)))
 
+    def set_pin(self, number, pin):
+        """Give a case a new status PIN (records/office.try_pin: its old one was guessed at)."""
+        self._tx(lambda db: db.execute("UPDATE cases SET pin = ? WHERE number = ?",
+                                       (pin, number)))
+
     def rate(self, number, rating):
         self._tx(lambda db: db.execute("UPDATE cases SET rating = ? WHERE number = ?",
                                        (rating, number)))
@@ -376,8 +381,10 @@ _FIELDS = ("number, kind, state, caller, owner, owner_name, detail, call_id, ope
            "due, resolved, owner_alerted, head_alerted, rating, pin")
 
 # The status PIN: four digits from the system's CSPRNG, sent only in the caller's case SMS.
-# With at most [limits] status_tries_per_call tries a call and status_tries_per_number_per_day
-# a day, guessing one case's PIN takes about a thousand days from one number.
+# Wrong PINs are bounded per calling number a day ([limits] wrong_pins_per_number_per_day),
+# and a case's PIN is changed (and sent to its caller) after wrong_pins_per_case_per_day
+# wrong ones from anywhere, so a guesser starts again and the rightful caller is never
+# locked out (records/office.try_pin).
 PIN_DIGITS = 4
 
 

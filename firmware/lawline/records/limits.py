@@ -5,7 +5,16 @@ A box on a public number meets callers who hold the line, fill the case book, ma
 every mediator or text a stranger over and over. Each limit here is counted in spool/cases.db
 (a restart does not reset it), and every time one is hit that is one log line and one row in
 `limit_hits`, which the periodic report counts (records/report.py). Days are the box's local
-calendar days; a withheld number counts as one number ("withheld").
+calendar days.
+
+A caller without a number (withheld, or an analog line without caller-ID service, where
+every caller is one) is not one person: pooling them under one key let the seventh withheld
+caller of the day be sent away for six others' cases, and one prank caller who hides their
+number spend everybody's day. So by default (`[limits] withheld_callers = "per_call"`) each
+withheld call is its own caller: the daily limits hold per call, which makes them per-call
+limits (a call opens one case, rings all mediators once, has its status tries). An office
+plagued by withheld pranks may choose `"pooled"`: all withheld callers share one number's
+daily allowance, as before.
 """
 
 import logging
@@ -27,7 +36,8 @@ NAMES = {
     "sms_per_hour": "每小时短信总数已满",
     "status_tries_call": "本次通话查询次数用完",
     "status_tries_day": "同一号码当日查询次数已满",
-    "case_pins_day": "同一案件当日密码错误次数已满",
+    "case_pins_day": "同一案件密码多次输错，已更换密码",
+    "pins_per_number_day": "同一号码当日密码错误次数已满",
 }
 
 _SCHEMA = """
@@ -43,9 +53,14 @@ CREATE INDEX IF NOT EXISTS limit_hits_at ON limit_hits(at);
 """
 
 
-def who(number):
-    """The counting key of a calling number: +86 and 0086 dropped, '' is "withheld"."""
-    return normal_mobile(number) or WITHHELD
+def who(number, call_id=None, pooled=False):
+    """The counting key of a calling number: +86 and 0086 dropped. A withheld number ('')
+    is its call ("withheld 261207-101500-ab12") unless withheld callers are `pooled` (or no
+    call is named: SMS, the office's own counts), then "withheld"."""
+    key = normal_mobile(number)
+    if key:
+        return key
+    return WITHHELD if pooled or not call_id else f"{WITHHELD} {call_id}"
 
 
 def today(now=None):
@@ -61,49 +76,60 @@ class Limits:
     def __init__(self, cfg, db, lock=None):
         """`cfg` is the [limits] section; `db` the case book's sqlite3 connection."""
         self.cfg = cfg
+        self.pooled = cfg.withheld_callers == "pooled"
         self._db = db
         self._lock = lock or threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
 
-    def used(self, what, number, now=None):
+    def who(self, number, call_id=None):
+        """The counting key of this caller under the office's withheld policy."""
+        return who(number, call_id, self.pooled)
+
+    def used(self, what, number, now=None, call_id=None):
         with self._lock:
             row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                   "who = ?", (today(now), what, who(number))).fetchone()
-        return row[0] if row else 0
-
-    def take(self, what, number, now=None):
-        """Count one use of `what` by `number` today; returns the count with this one."""
-        key = (today(now), what, who(number))
-        with self._lock:
-            self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
-                             "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
-            return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                    "who = ?", key).fetchone()[0]
-
-    def wrong_pins(self, case_number, now=None):
-        """Wrong PINs keyed for this case today, from any calling number."""
-        with self._lock:
-            row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                   "who = ?", (today(now), "case_pin", f"case {case_number}")
+                                   "who = ?", (today(now), what, self.who(number, call_id))
                                    ).fetchone()
         return row[0] if row else 0
 
-    def wrong_pin(self, case_number, now=None):
-        """Count one wrong PIN for this case; returns today's count with this one."""
-        key = (today(now), "case_pin", f"case {case_number}")
+    def take(self, what, number, now=None, call_id=None):
+        """Count one use of `what` by `number` (in call `call_id`) today; returns the count
+        with this one."""
+        key = (today(now), what, self.who(number, call_id))
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
             return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
                                     "who = ?", key).fetchone()[0]
 
-    def hit(self, what, number, detail="", now=None):
+    def count(self, what, key, now=None):
+        """Today's count of `what` for a key that is not a caller ("case 2612070001")."""
+        with self._lock:
+            row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
+                                   "who = ?", (today(now), what, key)).fetchone()
+        return row[0] if row else 0
+
+    def add(self, what, key, n=1, now=None):
+        """Add `n` to today's count of `what` for `key`; returns the new count."""
+        row = (today(now), what, key, n)
+        with self._lock:
+            self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (day, what, who) DO UPDATE SET n = n + excluded.n", row)
+            return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
+                                    "who = ?", row[:3]).fetchone()[0]
+
+    def wrong_pins(self, case_number, now=None):
+        """Wrong PINs keyed for this case's present PIN today, from any calling number."""
+        return self.count("case_pin", f"case {case_number}", now)
+
+    def hit(self, what, number, detail="", now=None, call_id=None):
         """A limit was reached: one log line, one row for the report."""
-        log.warning("limit hit: %s by %s: %s", what, who(number), detail)
+        key = self.who(number, call_id)
+        log.warning("limit hit: %s by %s: %s", what, key, detail)
         with self._lock:
             self._db.execute("INSERT INTO limit_hits (at, what, who, detail) VALUES (?,?,?,?)",
-                             (now or time.time(), what, who(number), detail))
+                             (now or time.time(), what, key, detail))
 
     def hits(self, since, until):
         """{what: times hit} in [since, until) (timestamps)."""
@@ -114,8 +140,11 @@ class Limits:
 
     # -- the daily limits the call flow asks about -------------------------------------------
 
-    def cases_left(self, cases, caller, now=None):
-        """How many more cases `caller` may open today (counted from the case book)."""
-        since = midnight(now)
-        mine = [c for c in cases.list(since=since) if who(c.caller) == who(caller)]
-        return self.cfg.cases_per_number_per_day - len(mine)
+    def cases_left(self, cases, caller, now=None, call_id=None):
+        """How many more cases `caller` (in call `call_id`) may open today, counted from the
+        case book: a withheld caller's are its call's, or every withheld caller's when
+        pooled."""
+        mine = self.who(caller, call_id)
+        opened = [c for c in cases.list(since=midnight(now))
+                  if self.who(c.caller, c.call_id) == mine]
+        return self.cfg.cases_per_number_per_day - len(opened)

@@ -133,6 +133,18 @@ def caller_referral(office, case, referral, pin=""):
             + (f"查询密码{pin}。" if pin else ""))
 
 
+def caller_new_pin(office, case, pin):
+    """To a case's caller: its PIN was changed because others keyed wrong ones."""
+    return (f"{_tag(office)}有人多次输错您案件{case}的查询密码，为安全起见密码已更换为{pin}。"
+            "用本机来电查询无需密码。")
+
+
+def pins_guessed(case, wrong, office=""):
+    """To the office head: someone is guessing a case's PIN."""
+    return (f"{_tag(office or '0148')}提醒：今天有人对案件{case}连续输错查询密码{wrong}次，"
+            "已更换密码并短信告知来电人。请留意是否有人冒充来电人查询。")
+
+
 def complaint_to_head(case, caller, named=None, office=""):
     about = f"，被投诉人工号{named.staff_no}（{named.name}）" if named else ""
     return (f"{_tag(office or '0148')}新投诉{case}，来电{caller or '号码未显示'}{about}。"

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from ..duty import clock
 from ..duty.desk import DutyDesk
 from ..duty.roster import normal_mobile
 from . import messages as text
-from .cases import Cases, CaseError
+from .cases import Cases, CaseError, new_pin
 from .limits import Limits
 from .smsqueue import SmsQueue
 
@@ -201,6 +202,61 @@ class Office:
             case = self.cases.move(number, "caller_informed", "box", "resolution SMS queued")
             self._journal(case, "caller_informed")
         return case
+
+    # -- case status PINs (key 9 from another phone) ---------------------------------------
+
+    def try_pin(self, number, pin, caller, call_id=None, now=None):
+        """Does `pin` open case `number` for `caller` (in call `call_id`)? Wrong PINs are
+        bounded per calling number a day ([limits] wrong_pins_per_number_per_day; a withheld
+        caller per call), and after wrong_pins_per_case_per_day wrong ones from anywhere the
+        case gets a new PIN, sent to its caller, and the office head is told it is being
+        guessed at: a guesser starts again, and no stranger can lock the rightful caller out
+        (the case's own phone needs no PIN at all). After PIN_RENEWALS_PER_DAY changes a day
+        a withheld caller gets no more tries at that case: a caller who shows a number still
+        does, within its own allowance."""
+        limits, cfg = self.limits, self.limits.cfg
+        if limits.used("wrong_pins", caller, now, call_id) >= cfg.wrong_pins_per_number_per_day:
+            limits.hit("pins_per_number_day", caller, f"{cfg.wrong_pins_per_number_per_day} "
+                       "wrong PINs today; no more PIN tries", now, call_id)
+            return False
+        key = f"case {number}"
+        if not normal_mobile(caller) and \
+                limits.count("pin_renewal", key, now) >= PIN_RENEWALS_PER_DAY:
+            limits.hit("case_pins_day", caller, f"case {number}: its PIN changed "
+                       f"{PIN_RENEWALS_PER_DAY} times today; no PIN tries from withheld "
+                       "numbers", now, call_id)
+            return False
+        case = self.cases.get(number)
+        if case is not None and case.pin and isinstance(pin, str) and \
+                secrets.compare_digest(pin.encode(), case.pin.encode()):
+            return True
+        limits.take("wrong_pins", caller, now, call_id)
+        if case is None or not case.pin:
+            return False
+        wrong = limits.add("case_pin", key, 1, now)
+        if wrong >= cfg.wrong_pins_per_case_per_day:
+            self._renew_pin(case, wrong, caller, now, call_id)
+        return False
+
+    def _renew_pin(self, case, wrong, caller, now, call_id):
+        limits, key = self.limits, f"case {case.number}"
+        limits.add("case_pin", key, -wrong, now)       # the new PIN starts at no wrong tries
+        if limits.count("pin_renewal", key, now) >= PIN_RENEWALS_PER_DAY:
+            log.warning("case %s: %d more wrong PINs; its PIN was changed %d times today "
+                        "already, so it stays", case.number, wrong, PIN_RENEWALS_PER_DAY)
+            return
+        limits.add("pin_renewal", key, 1, now)
+        pin = new_pin()
+        self.cases.set_pin(case.number, pin)
+        limits.hit("case_pins_day", caller, f"case {case.number}: {wrong} wrong PINs; a new "
+                   "PIN went to its caller", now, call_id)
+        if is_mobile(case.caller):
+            self.sms.queue(case.caller, text.caller_new_pin(self.name, case.number, pin),
+                           "caller new pin", case.number)
+        if self.head and self.cases.notice_once(
+                f"pins:{case.number}:{time.strftime('%Y-%m-%d', time.localtime(now))}"):
+            self.sms.queue(self.head, text.pins_guessed(case.number, wrong, self.name),
+                           "pins guessed", case.number)
 
     def staff(self):
         """{national number: Person or None} of everyone who may send commands besides the
@@ -414,6 +470,9 @@ def _same(a, b):
 # SMS gateway's customer chooses, so "13900000001" spelt as a name proves nothing; network-
 # specific, subscriber and abbreviated numbers are operator short codes, never a person.
 NUMERIC_SENDERS = ("international", "national", "unknown")
+# How often one case's PIN is changed in a day at most: each change is an SMS to its caller
+# (their daily SMS allowance is ten), and three changes are fifteen more guesses for nothing.
+PIN_RENEWALS_PER_DAY = 3
 HELP = "command help"
 HELP_PER_SENDER = 1          # help texts to one sender an hour
 HELP_PER_HOUR = 10           # help texts to everyone an hour

@@ -6,9 +6,13 @@ in spool/cases.db) and goes on; one task on the loop hands the texts to the line
 the splitting into parts) one at a time, retrying with backoff when the modem refuses. A
 power cut between "queued" and "sent" only delays the text.
 
-Two abuse limits live here ([limits], records/limits.py): a number outside the office gets
-at most `sms_per_number_per_day` texts a day (more are kept as 'limited', never sent), and
-the box sends at most `sms_per_hour` texts in any hour (more wait their turn).
+Texts go out by priority, then in the order they were queued: urgent escalations first,
+then alerts to office staff (duty people, the head), then texts to callers (receipts,
+replies). Two abuse limits live here ([limits], records/limits.py): a number outside the
+office gets at most `sms_per_number_per_day` texts a day (more are kept as 'limited', never
+sent), and the box sends callers at most `sms_per_hour` texts in any hour (more wait their
+turn). Staff alerts are never held by that cap nor queued behind strangers: after eighty
+callers' receipts, an urgent escalation to the duty mediator is still the next text out.
 """
 
 import asyncio
@@ -33,10 +37,15 @@ CREATE TABLE IF NOT EXISTS sms(
     next_attempt REAL NOT NULL,
     last_error TEXT,
     sent REAL,
-    refs TEXT
+    refs TEXT,
+    priority INTEGER NOT NULL DEFAULT 2
 );
 CREATE INDEX IF NOT EXISTS sms_due ON sms(state, next_attempt);
 """
+
+# Priorities: lower goes first. Who a text is for decides, except the urgent escalation.
+URGENT, STAFF, CALLER = 0, 1, 2
+URGENT_PURPOSES = frozenset({"urgent escalation"})
 
 MAX_ATTEMPTS = 8
 POLL = 30.0
@@ -50,6 +59,10 @@ class SmsQueue:
         self._lock = lock or threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(sms)")]
+            if "priority" not in columns:      # a queue written before priorities existed
+                self._db.execute("ALTER TABLE sms ADD COLUMN priority INTEGER NOT NULL "
+                                 "DEFAULT 2")
         self._wake = None
         self.sender = None            # async fn(number, text) -> list[int]
         self.limits = None            # records/limits.Limits, set by the office
@@ -66,8 +79,10 @@ class SmsQueue:
         state = "limited" if self._over_daily_cap(number, purpose, now) else "pending"
         with self._lock:
             cur = self._db.execute("INSERT INTO sms (number, text, purpose, case_number, "
-                                   "created, next_attempt, state) VALUES (?,?,?,?,?,?,?)",
-                                   (number, text, purpose, case_number, now, now, state))
+                                   "created, next_attempt, state, priority) "
+                                   "VALUES (?,?,?,?,?,?,?,?)",
+                                   (number, text, purpose, case_number, now, now, state,
+                                    self.priority(number, purpose)))
         if state == "limited":
             return None
         log.info("sms: %s message to %s queued%s (%d characters)", purpose, number,
@@ -89,6 +104,12 @@ class SmsQueue:
             return None
         return self.queue(number, text, purpose, case_number, kick=False)
 
+    def priority(self, number, purpose):
+        """URGENT for an urgent escalation, STAFF for anyone the office lists, else CALLER."""
+        if purpose in URGENT_PURPOSES:
+            return URGENT
+        return STAFF if self.exempt(number) else CALLER
+
     def _over_daily_cap(self, number, purpose, now):
         if self.limits is None or self.exempt(number):
             return False
@@ -105,21 +126,23 @@ class SmsQueue:
         return True
 
     def _hourly_wait(self, now):
-        """Seconds until the hourly cap lets one more text go (0: now)."""
+        """Seconds until the hourly cap lets one more text to a caller go (0: now). Texts to
+        staff are neither counted nor held."""
         if self.limits is None:
             return 0
         cap = self.limits.cfg.sms_per_hour
         with self._lock:
             rows = self._db.execute("SELECT sent FROM sms WHERE state = 'sent' AND sent > ? "
-                                    "ORDER BY sent", (now - 3600,)).fetchall()
+                                    "AND priority >= ? ORDER BY sent",
+                                    (now - 3600, CALLER)).fetchall()
         if len(rows) < cap:
             self._held = False
             return 0
         wait = rows[len(rows) - cap][0] + 3600 - now
         if not self._held:
             self._held = True
-            self.limits.hit("sms_per_hour", "all", f"{len(rows)} SMS sent in the last hour (cap "
-                            f"{cap}); the rest wait {wait:.0f} s")
+            self.limits.hit("sms_per_hour", "all", f"{len(rows)} SMS to callers in the last "
+                            f"hour (cap {cap}); the rest wait {wait:.0f} s")
         return max(wait, 0.05)
 
     def kick(self):
@@ -143,24 +166,35 @@ class SmsQueue:
         with self._lock:
             return [dict(zip(keys, r)) for r in self._db.execute(sql + " ORDER BY id", args)]
 
-    def _due(self, now):
+    def _due(self, now, callers=True):
+        """The next text due: the most urgent first, then the oldest; none to a caller while
+        the hourly cap holds (`callers` False)."""
+        below = CALLER + 1 if callers else CALLER
         with self._lock:
             return self._db.execute("SELECT id, number, text, purpose, attempts FROM sms "
-                                    "WHERE state = 'pending' AND next_attempt <= ? "
-                                    "ORDER BY id LIMIT 1", (now,)).fetchone()
+                                    "WHERE state = 'pending' AND next_attempt <= ? AND "
+                                    "priority < ? ORDER BY priority, id LIMIT 1",
+                                    (now, below)).fetchone()
 
-    def _next_wake(self):
+    def _next_wake(self, hold=0.0):
+        """When the next text is due: a caller's not before the hourly cap lets it go."""
         with self._lock:
-            row = self._db.execute("SELECT MIN(next_attempt) FROM sms "
-                                   "WHERE state = 'pending'").fetchone()
-        return row[0]
+            staff, callers = self._db.execute(
+                "SELECT MIN(CASE WHEN priority < ? THEN next_attempt END), "
+                "MIN(CASE WHEN priority >= ? THEN next_attempt END) FROM sms "
+                "WHERE state = 'pending'", (CALLER, CALLER)).fetchone()
+        if callers is not None and hold:
+            callers = max(callers, time.time() + hold)
+        times = [t for t in (staff, callers) if t is not None]
+        return min(times) if times else None
 
     async def send_due(self):
         """Send every text that is due now; returns how many went out."""
         sent = 0
         while True:
-            row = self._due(time.time())
-            if row is None or self.sender is None or self._hourly_wait(time.time()):
+            now = time.time()
+            row = self._due(now, callers=not self._hourly_wait(now))
+            if row is None or self.sender is None:
                 return sent
             sms_id, number, text, purpose, attempts = row
             try:
@@ -198,10 +232,7 @@ class SmsQueue:
         try:
             while not stop.is_set():
                 await self.send_due()
-                nxt = self._next_wake()
-                hold = self._hourly_wait(time.time())
-                if hold and nxt is not None:
-                    nxt = max(nxt, time.time() + hold)
+                nxt = self._next_wake(self._hourly_wait(time.time()))
                 # wake at least every POLL seconds: `lawline case` queues texts from
                 # another process, which cannot kick this loop
                 timeout = POLL if nxt is None else min(POLL, max(0.05, nxt - time.time()))
