@@ -10,7 +10,10 @@ debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libpo
 # The office page's browser tests: Debian's Chromium (driven by Playwright; `playwright
 # install` cannot download browsers here), CJK fonts so screenshots show Chinese, and
 # systemd-analyze (systemd) for the unit checks.
-if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk systemd); fi
+# Playwright's own node (its driver) needs libatomic.so.1, which a minimal Debian lacks.
+if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk systemd libatomic1); fi
+# The suite runs again at other hours of the host's clock (tests/meta/test_any_hour.py).
+if [ "$want_test" = test ]; then debs+=(faketime); fi
 # The service unit under a real systemd (tests/systemd): a booted systemd-nspawn container
 # whose Debian root mmdebstrap builds once into build/.
 if [ "$want_test" = test ]; then debs+=(systemd-container mmdebstrap); fi

@@ -23,8 +23,8 @@ ROTA = ("date,shift,name,role,mobile,staff_no\n"
 @pytest.fixture
 def office(tmp_path):
     import datetime as dt
+    from lawline.duty import clock
     rota = tmp_path / "rota.csv"
-    rota.write_text(ROTA.format(d=dt.date.today()), encoding="utf-8")
     cfg = configuration.from_dict({
         "office": {"head_mobile": "13900000009", "name": "测试县法律服务专线"},
         "duty": {"rota_files": [str(rota)], "shifts": ["day 00:00-12:00", "night 12:00-00:00"],
@@ -32,6 +32,8 @@ def office(tmp_path):
         "cases": {"due_hours": 1.0, "head_after_hours": 2.0},
         "spool": {"dir": str(tmp_path / "spool")},
     })
+    # the rota's dates are the office's ([office] timezone), not the host's
+    rota.write_text(ROTA.format(d=clock.today()), encoding="utf-8")
     spool = tmp_path / "spool"
     spool.mkdir()
     outbox = Outbox(spool / "outbox.db", spool, [])

@@ -3,7 +3,6 @@
 and the office acting on real SQLite: owners, the head, exact case numbers, the help text's
 rate limit, and untrusted text logged quoted."""
 
-import datetime as dt
 import logging
 
 import pytest
@@ -175,14 +174,15 @@ def test_complaints_are_the_heads_unless_they_name_the_head():
 # -- the office on real SQLite -------------------------------------------------------------
 
 def _office(tmp_path, **duty):
+    from lawline.duty import clock
     rota = tmp_path / "rota.csv"
-    rota.write_text(ROTA.format(d=dt.date.today()), encoding="utf-8")
     cfg = configuration.from_dict({
         "office": {"head_mobile": HEAD},
         "duty": {"rota_files": [] if duty else [str(rota)],
                  "shifts": ["day 00:00-12:00", "night 12:00-00:00"], "gap_days": 0, **duty},
         "spool": {"dir": str(tmp_path / "spool")},
     })
+    rota.write_text(ROTA.format(d=clock.today()), encoding="utf-8")   # the office's date
     spool = tmp_path / "spool"
     spool.mkdir()
     return Office.from_config(cfg, spool)

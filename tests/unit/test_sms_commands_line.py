@@ -7,7 +7,6 @@ Each test also sends the control case that must act, so none can pass by acting 
 """
 
 import asyncio
-import datetime as dt
 import logging
 import types
 
@@ -21,16 +20,18 @@ A, B, HEAD = "13900000001", "13900000002", "13900000009"
 
 
 def _office(tmp_path):
+    from lawline.duty import clock
     rota = tmp_path / "rota.csv"
-    rota.write_text("date,shift,name,role,mobile,staff_no\n"
-                    f"{dt.date.today()},day,张律师,lawyer,{A},11\n"
-                    f"{dt.date.today()},day,李调解,mediator,{B},12\n", encoding="utf-8")
     cfg = configuration.from_dict({
         "office": {"head_mobile": HEAD},
         "duty": {"rota_files": [str(rota)], "shifts": ["day 00:00-12:00", "night 12:00-00:00"],
                  "gap_days": 0},
         "spool": {"dir": str(tmp_path / "spool")},
     })
+    today = clock.today()             # the office's date ([office] timezone), not the host's
+    rota.write_text("date,shift,name,role,mobile,staff_no\n"
+                    f"{today},day,张律师,lawyer,{A},11\n"
+                    f"{today},day,李调解,mediator,{B},12\n", encoding="utf-8")
     (tmp_path / "spool").mkdir()
     return Office.from_config(cfg, tmp_path / "spool")
 

@@ -5,6 +5,7 @@ Screenshots at phone width (390x844) go to build/screenshots/ (gitignored) so a 
 look at them after `make test`."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 import sqlite3
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ def write_rota(path, rows, header="date,shift,name,role,mobile"):
 
 
 def good_rota_rows(start=None, days=3):
-    start = start or dt.date.today()
+    # the office's date ([office] timezone, Asia/Shanghai), not the host's
+    start = start or dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     rows = []
     for i in range(days):
         day = (start + dt.timedelta(days=i)).isoformat()
