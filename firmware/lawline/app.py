@@ -14,7 +14,7 @@ from pathlib import Path
 from .call.driver import CallDriver, CallParts, new_call_id
 from .call.lines import Line
 from .call.script import CallScript
-from .call.prompts import Prompts
+from .prompts import Prompts
 from .errors import ModemError
 from . import hat
 from .line import from_config as line_from_config
@@ -23,6 +23,7 @@ from .line.modem import Modem
 from .duty import clock
 from .duty.desk import DutyDesk
 from .records.office import Office, OfficeSettings
+from .records.recovery import start_up
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -81,16 +82,18 @@ class Box:
         cfg = self.config
         desk = DutyDesk(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
                         plan=DialPlan.from_config(cfg))
-        self.office = Office(OfficeSettings.of(cfg), spool, desk=desk,
-                             damaged_dir=spool / "damaged")
-        self.cases = self.office.cases
-        # Targets, outbox, start-up recovery of cut recordings, spool limits (sync/service.py)
-        self.sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), self.cases,
-                                self.alert, self.status, office=self.office)
+        # Targets, outbox, upload worker, spool limits (sync/service.py)
+        self.sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), self.alert,
+                                self.status)
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
-        self.office.outbox = self.outbox
+        self.office = Office(OfficeSettings.of(cfg), spool, desk=desk, outbox=self.outbox,
+                             damaged_dir=spool / "damaged")
         self.office.on_upload = self.kick_upload
+        self.cases = self.office.cases
+        # what a power cut or a damaged card left: whole again before the first call
+        start_up(self.office, self.outbox, spool, line_number=cfg.office.number,
+                 min_seconds=cfg.voicemail.min_seconds, alert=self.alert, status=self.status)
 
     def on_sms(self, event):
         """An incoming SMS (duty staff replying "结案 2611280001"): the office acts on it only
@@ -256,11 +259,10 @@ class Box:
             dialler=hunt.Dialler(self.core, self.account, duty=cfg.duty, sip=cfg.sip,
                                  plan=DialPlan.from_config(cfg), trunk=self.trunk,
                                  desk=self.office.desk),
-            trunk=self.trunk, office=self.office, prompts=self.prompts, outbox=self.outbox,
+            trunk=self.trunk, office=self.office, prompts=self.prompts,
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
-            kick_upload=self.kick_upload, on_sms=self.on_sms, duty=cfg.duty,
-            limits=cfg.limits, survey=cfg.survey, referrals=list(cfg.referral),
-            duty_busy=self.duty_busy, queue=self.queue)
+            on_sms=self.on_sms, duty=cfg.duty, limits=cfg.limits,
+            referrals=list(cfg.referral), duty_busy=self.duty_busy, queue=self.queue)
 
     async def _take_call(self, line, events):
         """One call on `line`. The call script ends its own call on any error

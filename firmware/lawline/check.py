@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import config as configuration
 from . import status as box_status
-from .call.prompts import Prompts
+from .prompts import Prompts
 from .errors import LawlineError
 
 MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}

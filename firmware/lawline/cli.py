@@ -70,7 +70,7 @@ def _cmd_outbox(args):
 
 
 def _cmd_prompts(args):
-    from .call import prompts
+    from . import prompts
     return prompts.main(args.rest)
 
 

@@ -99,7 +99,7 @@ def kernel_initrd(rootfs):
 async def place_call(sim, seconds, wav):
     sys.path.insert(0, str(REPO / "rig"))
     sys.path.insert(0, str(REPO / "firmware"))
-    from lawline.call.prompts import Prompts
+    from lawline.prompts import Prompts
     from lawline_rig.probe.caller import Caller
     caller = Caller(sim["caller"]["at"], sim["caller"]["audio"], Prompts(REPO / "prompts" / "zh-CN"),
                     sim["caller"].get("driver_profile", "simcom-sim7600"))

@@ -48,21 +48,27 @@ def test_lost_duplicated_short_and_corrupt_are_reported():
                        ("260112002", rec(2), wav(2, 2))])["problems"])
 
 
-def test_a_message_without_its_case_or_with_an_sms_twice_is_reported():
-    from lawline_rig.probe.crashbox import verify_cases
-    whole = {"call_id": "x", "case": True, "caller": "13800130001", "owner": "13900000001",
-             "journal": True, "sms": [["caller case", "13800130001"],
-                                      ["duty case", "13900000001"]]}
-    facts = {"told": {"1": "2601120001"}, "cases": {"2601120001": whole}}
-    assert verify_cases(facts) == []
-    assert verify_cases({"told": {"1": "2601120001"}, "cases": {}}) == [
-        "message 1 (case 2601120001, caller told) has no voicemail item"]
-    assert verify_cases({"told": {}, "cases": {"2601120001": dict(whole, case=False)}}) == [
-        "voicemail 2601120001 has no case"]
-    twice = dict(whole, sms=whole["sms"] + [["duty case", "13900000001"]], journal=False)
-    assert verify_cases({"told": {}, "cases": {"2601120001": twice}}) == [
-        "case 2601120001 has no case journal item in the outbox",
-        "case 2601120001: 2 duty case SMS to 13900000001"]
-    missing = dict(whole, sms=whole["sms"][:1])
-    assert verify_cases({"told": {}, "cases": {"2601120001": missing}}) == [
-        "case 2601120001: 0 duty case SMS to 13900000001"]
+def test_an_outcome_without_its_case_or_with_an_sms_twice_is_reported():
+    from lawline_rig.probe.crashbox import verify_items, verify_outcomes
+    call = "261207-100000-0001"        # call 1: a bridged call (crashbox.KINDS)
+    whole = {"kind": "consultation", "state": "assigned", "caller": "13800130001",
+             "owner": "13900000001", "rating": 1, "call_id": call, "voicemail": False,
+             "journal": ["case-2612070001-1"],
+             "sms": [["caller case", "13800130001"], ["duty case", "13900000001"],
+                     ["low rating", "13900000009"]]}
+    told = {1: {"kind": "bridged", "case": "2612070001"}}
+    facts = {"outcomes": told, "cases": {"cases": {"2612070001": whole}, "items": {}}}
+    assert verify_outcomes(facts) == []
+    assert verify_outcomes(dict(facts, cases={"cases": {}, "items": {}})) == [
+        "outcome 1 (bridged, case 2612070001, told) has no case"]
+    twice = dict(whole, sms=whole["sms"] + [["duty case", "13900000001"]])
+    assert verify_outcomes(dict(facts, cases={"cases": {"2612070001": twice}, "items": {}})) \
+        == ["case 2612070001 (bridged): 2 duty case SMS to 13900000001"]
+    doubled = {"2612070001": whole, "2612070002": whole}
+    assert verify_outcomes(dict(facts, cases={"cases": doubled, "items": {}}))[0] == \
+        f"call {call} has 2 cases: ['2612070001', '2612070002']"
+    items = {"cases": {"items": {"case-2612070001-1": "case", "call-x": "call",
+                                 "2612070001": "voicemail"}}}
+    assert verify_items(items, "t", ["case-2612070001-1", "call-x"])["problems"] == []
+    lost = verify_items(items, "t", ["case-2612070001-1"])
+    assert lost["lost"] == 1 and lost["problems"] == ["t: item call-x is missing"]

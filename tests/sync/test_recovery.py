@@ -7,9 +7,11 @@ import struct
 
 import pytest
 
-from lawline.records.cases import CaseNumbers
+from lawline import config as configuration
+from lawline.records.office import Office
+from lawline.records.recovery import recover_spool
 from lawline.sync import Outbox
-from lawline.sync.recovery import check_item_files, recover_spool, recording_name
+from lawline.sync.recovery import check_item_files, recording_name
 from lawline.sync.wavfile import HEADER, header, inspect, repair_wav
 
 from .helpers import commit_voicemail, due
@@ -21,15 +23,16 @@ AUDIO = bytes(range(256)) * 50
 def box(tmp_path):
     spool = tmp_path / "spool"
     outbox = Outbox(spool / "outbox.db", spool, ["upstream"])
-    cases = CaseNumbers(spool / "cases.db")
-    yield outbox, cases, spool / "incoming"
+    cfg = configuration.from_dict({"office": {"id": "county-0148"},
+                                   "spool": {"dir": str(spool)}})
+    office = Office.from_config(cfg, spool, outbox)
+    yield outbox, office, spool / "incoming"
     outbox.close()
-    cases.close()
+    office.cases.close()
 
 
-def recover(outbox, cases, incoming):
-    return recover_spool(outbox, cases, incoming, office_id="county-0148",
-                         line_number="07730148", min_seconds=1.0)
+def recover(outbox, office, incoming):
+    return recover_spool(office, outbox, incoming, line_number="07730148", min_seconds=1.0)
 
 
 def test_repair_sets_the_header_to_the_audio_on_disk(tmp_path):
@@ -75,7 +78,7 @@ def test_the_case_number_the_cut_record_drew_is_kept(box):
     incoming.mkdir(parents=True)
     wav = incoming / recording_name("260112-093000-ab12", "consultation", None)
     wav.write_bytes(header(len(AUDIO)) + AUDIO)  # complete, but the commit never finished
-    drawn = cases.next()
+    drawn = cases.cases.next()
     (incoming / f"{drawn}.json").write_text(json.dumps(
         {"case_number": drawn, "box": "consultation", "call_id": "260112-093000-ab12",
          "caller": "", "menu_path": ["1"]}))
@@ -126,17 +129,12 @@ def test_truncated_wav_is_repaired_before_upload_and_a_missing_one_waits(box, ca
         check_item_files(item)
 
 
-def test_a_recovered_message_is_opened_as_a_case(tmp_path):
-    from lawline.records.cases import Cases
-    spool = tmp_path / "spool"
-    outbox = Outbox(spool / "outbox.db", spool, ["upstream"])
-    cases = Cases(spool / "cases.db")
-    incoming = spool / "incoming"
+def test_a_recovered_message_is_opened_as_a_case_with_its_sms(box):
+    outbox, office, incoming = box
     incoming.mkdir(parents=True)
     (incoming / recording_name("260112-093000-ab12", "service_request", "13912345678")
      ).write_bytes(header(0) + AUDIO)
-    [key] = recover(outbox, cases, incoming)
-    case = cases.get(key)
+    [key] = recover(outbox, office, incoming)
+    case = office.cases.get(key)
     assert case is not None and case.caller == "13912345678"
-    outbox.close()
-    cases.close()
+    assert [r["purpose"] for r in office.sms.rows()] == ["caller case", "duty case"]

@@ -242,12 +242,10 @@ def test_config_with_all_three_targets_delivers_to_each(tmp_path, nginx, smtp, s
                                                         caplog):
     caplog.set_level(logging.INFO, logger="lawline.sync")
     from lawline.sync.service import SyncService
-    from lawline.records.cases import CaseNumbers
     bucket = s3.bucket("cfg")
     cfg = box_config(tmp_path, nginx, smtp, s3, test_ca)
     cfg.spool_dir.mkdir(parents=True)
-    cases = CaseNumbers(cfg.spool_dir / "cases.db")
-    sync = SyncService.from_config(cfg, cases)
+    sync = SyncService.from_config(cfg)
     assert sync.targets.names == ["upstream", "email", "s3"]
     path, record = commit_voicemail(sync.outbox, KEY)
     sync.outbox.commit("call-x1", "call", {"outcome": "voicemail"}, {})
@@ -272,7 +270,6 @@ def test_config_with_all_three_targets_delivers_to_each(tmp_path, nginx, smtp, s
     assert len(smtp.messages) == before + 1
     assert set(sync.outbox.get("call-x1").deliveries) == {"upstream", "s3"}
     sync.outbox.close()
-    cases.close()
 
 
 @pytest.mark.parametrize("override, message", [

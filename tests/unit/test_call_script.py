@@ -13,6 +13,7 @@ import pytest
 from lawline.call.menu import parse
 from lawline.call.script import CallScript
 from lawline.call.steps import Event
+from lawline.records.outcomes import Department, Duty
 
 MENU = SimpleNamespace(key_timeout=6.0, max_tries=3)
 LIMITS = SimpleNamespace(max_call_seconds=3600.0, cases_per_number_per_day=6,
@@ -29,7 +30,8 @@ DEFAULTS = {
     "numbers": {"lawyer": ["13900000001", "13900000002"], "mediator": ["13800000001"],
                 "after_hours": []},
     "take": 1, "used": 0, "find_case": None, "pin_matches": False, "referrals": 2,
-    "staff": None,
+    "staff": None, "new_case": CASE,
+    "referral": lambda i: Department(["县法律援助中心", "县劳动监察大队"][int(i)], "07731112222"),
 }
 RECORDING = {"reason": "# pressed", "seconds": 5.0, "complete": True,
              "began": "2026-12-01T10:00:10+0800", "path": "/spool/incoming/x.wav"}
@@ -115,7 +117,8 @@ ANSWERED -> PLAY greeting menu
 THE_END = """
 PROMPT_ENDED -> HANG_UP
 DONE -> FINISH
-DONE -> END
+DONE -> COMMIT ...
+COMMITTED -> END
 """
 GOODBYE = "PROMPT_ENDED -> PLAY goodbye\n" + THE_END
 
@@ -134,13 +137,13 @@ def test_key_2_records_a_service_request():
     call = Call().run(GREETED + """
         KEY 2 -> PLAY record_request
         PROMPT_ENDED -> RECORD service_request
-        RECORDED -> COMMIT_VOICEMAIL service_request
+        RECORDED -> COMMIT Voicemail
     """ + commit_and_readback())
     r = call.record
     assert r["branch"] == "service_request" and r["outcome"] == "voicemail"
     assert r["voicemail"] == {"case_number": CASE, "seconds": 5.0}
     assert r["menu_path"] == ["2"] and r["duration_s"] is not None
-    assert call.said("CASEWORK") and call.said("STORE_RECORD")
+    assert call.said("COMMIT CallRecord")
 
 
 def test_a_key_during_the_greeting_chooses_at_once():
@@ -217,7 +220,7 @@ def test_key_1_nobody_accepts_so_voicemail():
         PROMPT_ENDED -> RING ...
         LEG_FAILED -> PLAY duty_unavailable record_message
         PROMPT_ENDED -> RECORD consultation
-        RECORDED -> COMMIT_VOICEMAIL consultation
+        RECORDED -> COMMIT Voicemail
     """ + commit_and_readback())
     assert call.record["outcome"] == "voicemail" and call.said("no duty phone accepted")
 
@@ -248,7 +251,8 @@ def test_caller_hangs_up_while_the_duty_phone_rings():
         KEY 1 -> PLAY connecting
         PROMPT_ENDED -> RING ...
         HANGUP -> FINISH
-        DONE -> END
+        DONE -> COMMIT CallRecord
+        COMMITTED -> END
     """)
     assert call.record["outcome"] == "abandoned" and call.said("caller hung up")
 
@@ -265,11 +269,11 @@ def test_key_3_rings_every_mediator_at_once():
 
 
 def test_key_3_nobody_accepts_opens_the_case_then_voicemail():
-    call = Call().run(GREETED + """
+    call = Call(new_case="2612010007").run(GREETED + """
         KEY 3 -> PLAY connecting_urgent
         PROMPT_ENDED -> RING 13800000001
-        LEG_FAILED -> OPEN_CASE urgent
-        DONE 2612010007 -> PLAY mediator_unavailable record_message
+        LEG_FAILED -> COMMIT Escalated
+        COMMITTED 2612010007 -> PLAY mediator_unavailable record_message
         PROMPT_ENDED -> RECORD urgent
     """)
     assert call.record["case_number"] == "2612010007" and call.script.case_opened
@@ -290,10 +294,10 @@ def test_key_4_refers_and_texts_the_caller():
         KEY 4 -> PLAY referral_intro
         PROMPT_ENDED -> PLAY referral:0
         PROMPT_ENDED -> PLAY referral:1
-        KEY 2 -> OPEN_CASE referral
+        KEY 2 -> COMMIT Referred
+        COMMITTED 2612010002 -> PLAY referral_sent goodbye
     """)
-    call.script.send(Event("done", ("2612010002", "县法律援助中心", True), 1010.0))
-    assert call.record["referral"] == "县法律援助中心" and call.record["outcome"] == "referred"
+    assert call.record["referral"] == "县劳动监察大队" and call.record["outcome"] == "referred"
 
 
 def test_key_4_without_departments():
@@ -320,7 +324,7 @@ def test_key_4_with_no_choice_says_goodbye_after_the_tries():
 # -- key 5: complaint ----------------------------------------------------------------------
 
 def test_key_5_asks_the_staff_number_then_records():
-    call = Call(staff=lambda digits: "王五" if digits == "0042" else None).run(GREETED + """
+    call = Call(staff=lambda digits: Duty("13900000005", "王五", "0042") if digits == "0042" else None).run(GREETED + """
         KEY 5 -> PLAY complaint_staff
         KEY 0 -> WAIT_KEY
         KEY 0 -> WAIT_KEY
@@ -436,7 +440,8 @@ def test_after_hours_key_9_is_case_status():
 def test_caller_hangs_up_during_the_greeting():
     call = Call().run(GREETED + """
         HANGUP -> FINISH
-        DONE -> END
+        DONE -> COMMIT CallRecord
+        COMMITTED -> END
     """)
     assert call.record["outcome"] == "abandoned" and call.script.done
 
@@ -448,7 +453,8 @@ def test_a_cut_at_the_maximum_length_says_goodbye():
         LEG_ACCEPTED 13900000001 -> BRIDGE 13900000001
         CUT call_length -> LAST_WORDS goodbye
         DONE -> FINISH
-        DONE -> END
+        DONE -> COMMIT ...
+        COMMITTED -> END
     """)
     r = call.record
     assert r["outcome"] == "bridged" and r["cut"] == "call_length"
@@ -456,21 +462,22 @@ def test_a_cut_at_the_maximum_length_says_goodbye():
 
 
 def test_a_hang_up_while_recording_keeps_the_message():
-    call = Call().run(GREETED + """
+    call = Call(new_case="2612010003").run(GREETED + """
         KEY 2 -> PLAY record_request
         PROMPT_ENDED -> RECORD service_request
-        RECORDED_HANGUP -> COMMIT_VOICEMAIL service_request
+        RECORDED_HANGUP -> COMMIT Voicemail
         COMMITTED 2612010003 -> FINISH
-        DONE -> END
+        DONE -> COMMIT ...
+        COMMITTED -> END
     """)
     assert call.record["voicemail"]["case_number"] == "2612010003"
 
 
 def test_a_cut_while_recording_keeps_the_message_then_goodbye():
-    call = Call().run(GREETED + """
+    call = Call(new_case="2612010003").run(GREETED + """
         KEY 2 -> PLAY record_request
         PROMPT_ENDED -> RECORD service_request
-        RECORDED_CUT -> COMMIT_VOICEMAIL service_request
+        RECORDED_CUT -> COMMIT Voicemail
         COMMITTED 2612010003 -> LAST_WORDS goodbye
     """)
     assert call.record["cut"] == "call_length" and call.record["voicemail"]
@@ -489,7 +496,7 @@ def test_a_message_the_spool_cannot_take_is_told():
     call = Call().run(GREETED + """
         KEY 2 -> PLAY record_request
         PROMPT_ENDED -> RECORD service_request
-        RECORDED -> COMMIT_VOICEMAIL service_request
+        RECORDED -> COMMIT Voicemail
         COMMIT_FAILED disk_full -> PLAY service_unavailable goodbye
     """ + THE_END)
     assert call.record["outcome"] == "error" and call.record["error"] == "spool: disk_full"
@@ -548,12 +555,12 @@ def test_every_default_key_reaches_its_branch(key):
 # -- queue and callback (every duty phone in a call from this box) ---------------------------
 
 def test_every_duty_phone_busy_queues_and_a_key_books_a_callback():
-    call = Call(queue_place=[2], queue_leave=None).run(GREETED + """
+    call = Call(queue_place=[2], queue_leave=None, new_case="2612010005").run(GREETED + """
         KEY 1 -> PLAY connecting
         PROMPT_ENDED -> RING ...
         LEG_FAILED all_busy -> PLAY queue_place digit_2 queue_callback
-        KEY 1 -> OPEN_CASE callback
-        DONE 2612010005 -> PLAY callback_booked goodbye
+        KEY 1 -> COMMIT Callback
+        COMMITTED 2612010005 -> PLAY callback_booked goodbye
     """ + THE_END)
     r = call.record
     assert r["outcome"] == "callback" and r["case_number"] == "2612010005"
@@ -591,7 +598,8 @@ def test_the_script_owns_no_io_no_asyncio_no_clock():
     import ast
     from pathlib import Path
     import lawline.call as package
-    allowed = {"dataclasses", "re", "traceback", "errors", "records.cases", "menu", "steps"}
+    allowed = {"dataclasses", "re", "traceback", "errors", "records.cases", "menu", "steps",
+               "phone", "records.outcomes"}
     for name in ("script.py", "steps.py", "menu.py"):
         tree = ast.parse((Path(package.__file__).parent / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):

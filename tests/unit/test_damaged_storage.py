@@ -17,6 +17,7 @@ from lawline.sync import sqlitefile
 from lawline.sync.outbox import Outbox
 from lawline.sync.recovery import recording_name
 from lawline.sync.service import SyncService
+from lawline.records.recovery import start_up
 from lawline.sync.wavfile import header
 
 AUDIO = bytes(range(256)) * 40
@@ -54,18 +55,18 @@ def make_config(tmp_path):
 
 
 class Start:
-    """The box's storage start-up (app.Box._open_storage): the case book, then the outbox,
-    the case-number floor and the spool re-scan."""
+    """The box's storage start-up (app.Box._open_storage): the outbox, the office on it,
+    then records/recovery.start_up (the case-number floor, the ledger, the spool re-scan)."""
 
     def __init__(self, cfg):
         spool = cfg.spool_dir
         (spool / "incoming").mkdir(parents=True, exist_ok=True)
         self.alerts = []
-        self.office = Office.from_config(cfg, spool, damaged_dir=spool / "damaged")
-        self.sync = SyncService.from_config(cfg, self.office.cases, self.alerts.append,
-                                            office=self.office)
+        self.sync = SyncService.from_config(cfg, self.alerts.append)
         self.outbox = self.sync.outbox
-        self.office.outbox = self.outbox
+        self.office = Office.from_config(cfg, spool, self.outbox, damaged_dir=spool / "damaged")
+        self.damage = start_up(self.office, self.outbox, spool, line_number=cfg.office.number,
+                               alert=self.alerts.append).damage
 
     def close(self):
         self.outbox.close()
@@ -140,7 +141,7 @@ def test_a_damaged_database_is_set_aside_and_nothing_is_lost(tmp_path, name, how
         assert [h[1] for h in again.office.cases.history(numbers[0])] == ["new", "assigned"]
         # the office is told, and the damage is named
         assert len(again.alerts) == 1 and name in again.alerts[0]
-        assert again.sync.damage[0].path == spool / name
+        assert again.damage[0].path == spool / name
     finally:
         again.close()
 
@@ -241,7 +242,7 @@ def test_garbage_shared_memory_loses_nothing(tmp_path, caplog):
     (spool / "outbox.db-shm").write_bytes(os.urandom(len(copies["-shm"])))
     again = Start(cfg)
     try:
-        assert again.sync.damage == [] and not (spool / "damaged").exists()
+        assert again.damage == [] and not (spool / "damaged").exists()
         assert {p.key for p in again.outbox.pending()} >= set(numbers)
         # they came from the log, not from the spool re-scan
         assert "was on the spool but not in the outbox" not in caplog.text
@@ -286,7 +287,7 @@ def test_a_healthy_box_sets_nothing_aside(tmp_path):
     first.close()
     again = Start(cfg)
     try:
-        assert again.sync.damage == [] and again.alerts == []
+        assert again.damage == [] and again.alerts == []
         assert not (cfg.spool_dir / "damaged").exists()
         assert {p.key for p in again.outbox.pending()} >= set(numbers)
     finally:
@@ -356,8 +357,9 @@ def test_the_sync_service_holds_its_own_sections_not_the_whole_config(tmp_path):
     from lawline.sync.settings import build_targets
     cfg = configuration.from_dict({"spool": {"dir": str(tmp_path / "spool")}})
     (cfg.spool_dir / "incoming").mkdir(parents=True)
-    office = Office.from_config(cfg, cfg.spool_dir, damaged_dir=cfg.spool_dir / "damaged")
-    sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), office.cases, office=office)
+    sync = SyncService(SyncSettings.of(cfg), build_targets(cfg))
+    office = Office.from_config(cfg, cfg.spool_dir, sync.outbox,
+                                damaged_dir=cfg.spool_dir / "damaged")
     try:
         assert not any(isinstance(v, configuration.Config) for v in vars(sync).values())
         assert sync.can_record()          # the [spool] budget it was given is in force

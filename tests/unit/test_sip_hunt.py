@@ -10,7 +10,7 @@ import pytest
 
 from lawline import config
 from lawline.call.menu import Menu
-from lawline.call.prompts import Prompts, read_pcm
+from lawline.prompts import Prompts, read_pcm
 from lawline.duty.desk import DutyDesk
 
 hunt = pytest.importorskip("lawline.sip.hunt")   # needs pjsua2

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CallCut, CallEnded, ModemError
-from ..records.cases import is_case_number, same_number
+from ..records.cases import CaseError, is_case_number, same_number
+from ..records.outcomes import Department, Escalated
 from ..sip import hunt
 from ..sip import leg as legs
-from ..sync import message
 from ..sync.recovery import recording_name
 from ..sync.wavfile import repair_wav, wav_seconds
-from . import casework
-from .prompts import PromptMissing
+from ..prompts import PromptMissing
 from .steps import Event
 
 log = logging.getLogger("lawline.call")
@@ -44,8 +43,8 @@ def phones_for(call_id, numbers, busy, queue, urgent=False):
 
 @dataclass
 class CallParts:
-    """What one call uses: its line, the shared media core and dialler, the office, the
-    spool, and its config sections."""
+    """What one call uses: its line, the shared media core and dialler, the office (whose
+    ledger commits what the call leaves), the spool, and its config sections."""
     modem: object          # line/modem.Modem or line/v253.V253Modem
     pcm: object            # the line's call audio (line/*.make_audio)
     events: asyncio.Queue  # the line's PartEvents while the call is up (call/lines.py)
@@ -53,17 +52,14 @@ class CallParts:
     port: object           # the line's AudioMediaPort in the core
     dialler: object        # sip/hunt.Dialler
     trunk: object          # sip/trunk.Trunk or None
-    office: object         # records/office.Office
-    prompts: object        # call/prompts.Prompts
-    outbox: object         # sync/outbox
+    office: object         # records/office.Office: its rules, ledger, limits, desk
+    prompts: object        # prompts.Prompts
     incoming_dir: object
     tmp_dir: object
     can_record: object     # () -> bool (sync/spool.py)
-    kick_upload: object    # () -> None
     on_sms: object         # (PartEvent) -> None: a duty reply during a call is acted on
     duty: object           # [duty] section
     limits: object         # [limits] section
-    survey: object         # [survey] section
     referrals: list        # [[referral]] tables
     duty_busy: set         # duty phones this box is ringing or has in a call (any line)
     queue: list            # call ids waiting for a duty phone, first first (any line)
@@ -71,10 +67,6 @@ class CallParts:
 
 def new_call_id(now=None):
     return time.strftime("%y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
-
-
-def _iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t)) if t else None
 
 
 class CallDriver:
@@ -195,13 +187,7 @@ class CallDriver:
                 self.p.office.limits.hit(what, self.caller,
                                          f"call {self.id}: {action.options['detail']}",
                                          call_id=self.id)
-            elif action.kind == "casework":
-                casework.close_call(self.p.office, action.options["record"], self.caller,
-                                    self.id, self.p.survey.alert_at_or_below) \
-                    if not action.options["case_opened"] else None
-            elif action.kind == "store_record":
-                self._store_record(action.options["record"])
-        except Exception as exc:  # noqa: BLE001 - the call record must be kept whatever
+        except Exception as exc:  # noqa: BLE001 - a log line or a count must not end the call
             log.error("call %s: %s not done: %s", self.id, action.kind, exc, exc_info=True)
 
     def _say_action(self, action):
@@ -216,16 +202,6 @@ class CallDriver:
             return
         self.say("%s", text, level=logging.ERROR if opts.get("level") == "error"
                  else logging.INFO)
-
-    def _store_record(self, record):
-        out = dict(record)
-        for key in ("started", "answered", "ended"):
-            out[key] = _iso(out.get(key))
-        try:
-            self.p.outbox.commit(f"call-{self.id}", "call", out, {})
-        except OSError as exc:
-            log.error("call %s: call record could not be stored: %s", self.id, exc)
-        self.p.kick_upload()
 
     # -- the steps -------------------------------------------------------------------------
 
@@ -345,7 +321,14 @@ class CallDriver:
     # -- questions to the office and the line ------------------------------------------------
 
     async def _ask(self, question, *args):
-        return Event("answer", getattr(self, "_q_" + question)(*args), time.time())
+        answer = getattr(self, "_q_" + question)(*args)
+        if asyncio.iscoroutine(answer):      # one that writes (a case number): off the loop
+            answer = await answer
+        return Event("answer", answer, time.time())
+
+    async def _q_new_case(self):
+        """A case number for this call: the counter is a durable write, so off the loop."""
+        return await asyncio.to_thread(self.p.office.cases.next)
 
     def _q_office_open(self):
         desk = self.p.office.desk
@@ -366,12 +349,9 @@ class CallDriver:
         return self.p.can_record()
 
     def _q_numbers(self, role):
-        desk = self.p.office.desk
         if role == "after_hours":
-            return desk.after_hours_numbers()
-        if role == "mediator" and not desk.roster.configured:
-            return list(self.p.duty.mediators)
-        return desk.numbers(role)
+            return self.p.office.desk.after_hours_numbers()
+        return self.p.office.on_duty(role)
 
     def _q_take(self, what):
         return self.p.office.limits.take(what, self.caller, call_id=self.id)
@@ -404,9 +384,14 @@ class CallDriver:
     def _q_referrals(self):
         return len(self.p.referrals)
 
+    def _q_referral(self, index):
+        chosen = self.p.referrals[index]
+        return Department(chosen.name, chosen.phone, chosen.address, chosen.hours)
+
     def _q_staff(self, digits):
+        """The rota's person with this staff number (records/outcomes.Duty), or None."""
         person = self.p.office.desk.staff(digits)
-        return person.name if person else None
+        return self.p.office.duty_person(person.mobile) if person else None
 
     # -- duty phones -------------------------------------------------------------------------
 
@@ -510,33 +495,20 @@ class CallDriver:
         return Event(kind, {"reason": reason, "seconds": seconds, "complete": complete,
                             "began": _iso(began), "path": str(path)}, time.time())
 
-    async def _commit_voicemail(self, box, case_number, item, path):
-        # item, case and SMS in the one durable step (sync/message.py), off the loop
-        office, outbox = self.p.office, self.p.outbox
-        try:
-            case = case_number or await asyncio.to_thread(office.cases.next)
-            planned = message.plan_voicemail(office, outbox, {"case_number": case, **item},
-                                             Path(path), branch=self.s.record.get("branch"),
-                                             named_staff=self.s.record.get("named_staff"))
-            await asyncio.to_thread(message.commit_message, planned, outbox, office.cases,
-                                    office.sms)
-        except OSError as exc:
-            return Event("commit_failed", str(exc), time.time())
-        office.sms.kick()
-        self.p.kick_upload()
-        return Event("committed", case, time.time())
+    # -- outcomes ----------------------------------------------------------------------------
 
-    async def _open_case(self, kind, **options):
+    async def _commit(self, *items):
+        """The script's outcomes (records/outcomes.py) in one durable step through the
+        office's ledger, off the loop; then the SMS sender and the uploader are woken."""
         office = self.p.office
-        if kind == "referral":
-            return Event("done", casework.refer(office, self.p.referrals, options["index"],
-                                                self.caller, self.id), time.time())
-        if kind == "callback":
-            return Event("done", casework.callback(office, self.caller, self.id,
-                                                   options["numbers"],
-                                                   self.s.record.get("queue_place")),
-                         time.time())
-        number, told = casework.escalate_urgent(office, self.caller, self.id,
-                                                options["numbers"], options["waited_s"],
-                                                self.s.record.get("case_number"))
-        return Event("done", number, time.time(), {"escalated_to": told})
+        try:
+            entry = await asyncio.to_thread(office.commit, list(items), None, None, False)
+        except (OSError, CaseError) as exc:
+            return Event("commit_failed", str(exc), time.time())
+        office.kick()
+        record = {}
+        if any(isinstance(item, Escalated) for item in items):
+            record["escalated_to"] = [s["number"] for s in entry.steps if s["op"] == "sms"
+                                      and s["purpose"] == "urgent escalation"]
+        cases = entry.cases()
+        return Event("committed", cases[0] if cases else None, time.time(), record)

@@ -17,7 +17,10 @@ is unavailable, the call record says what failed and where.
 import traceback
 
 from ..errors import CallCut, CallEnded, LawlineError
+from ..phone import is_mobile
 from ..records.cases import NUMBER_DIGITS, PIN_DIGITS
+from ..records.outcomes import (Bridged, Call, Callback, CallRecord, Duty, Escalated, Rated,
+                                Referred, Voicemail)
 from .menu import Menu
 from .steps import NO_WAIT, Event, act
 
@@ -28,6 +31,11 @@ VOICEMAIL_BOXES = {
     "complaint": "record_complaint",
     "urgent": "record_message",
 }
+# The case a finished call's record calls for, by its branch (voicemails open theirs when
+# they are committed; referrals, callbacks and escalations when they happen).
+CASE_KINDS = {"consultation": "consultation", "after_hours": "consultation",
+              "service_request": "service_request", "urgent": "urgent",
+              "complaint": "complaint"}
 STATUS_PROMPTS = {"new": "status_new", "assigned": "status_assigned",
                   "referred": "status_referred", "resolved": "status_resolved",
                   "caller_informed": "status_resolved"}
@@ -57,6 +65,8 @@ class CallScript:
             "duty_legs": [], "case_number": None, "voicemail": None,
         }
         self.office_id = office_id
+        self.call = Call(call_id, self.caller, line)
+        self.named = None          # complaint: the staff member it names (a Duty)
         self.case_opened = False   # by the branch itself (referral, urgent nobody took)
         self._gen = self._script()
         self.done = False
@@ -163,14 +173,33 @@ class CallScript:
                                       f"in {last.name}"
 
     def _finish(self):
+        """The call's last outcomes in one durable step: the case of a bridged call (the duty
+        person owns it), its rating, and the call record itself."""
         event = yield act("finish")
         self.now = event.at or self.now
         self.record["ended"] = self.now
         self.record["duration_s"] = round(self.now - self.started, 1)
-        yield act("casework", record=self.record, case_opened=self.case_opened)
-        yield act("store_record", record=self.record)
+        items = []
+        kind = CASE_KINDS.get(self.record.get("branch"))
+        if kind and self.record.get("outcome") == "bridged" and not self.case_opened:
+            case = yield from self._new_case()
+            items.append(Bridged(self.call, kind, case, "", Duty(self.record["bridged_to"])))
+        case = self.record.get("case_number")
+        if case and self.record.get("rating"):
+            owner = Duty(self.record.get("bridged_to") or "")
+            items.append(Rated(self.call, case, self.record["rating"], owner))
+        items.append(CallRecord(self.id, dict(self.record)))
+        event = yield act("commit", *items)
+        if event.kind == "commit_failed":
+            yield self.say(f"call record not stored: {event.value}", level="error")
         yield self.say(f"call over: {self.record['outcome']}, {self.record['duration_s']:.0f} s")
         yield act("end")
+
+    def _new_case(self):
+        """A case number drawn for this call (the record keeps it)."""
+        case = yield from self.ask("new_case")
+        self.record["case_number"] = case
+        return case
 
     def _flow(self):
         opened, why = yield from self.ask("office_open")
@@ -258,9 +287,9 @@ class CallScript:
         if (yield from self._hunt(numbers, category="urgent", ring_all=True)):
             return
         # nobody accepted: the case now, SMS to every mediator and the office head
-        event = yield from self._do(act("open_case", "urgent", numbers=list(numbers),
-                                        waited_s=self.now - began))
-        self.record["case_number"] = event.value
+        case = yield from self._new_case()
+        yield from self._commit(Escalated(self.call, case, "", tuple(numbers),
+                                          self.now - began))
         self.case_opened = True
         yield from self._voicemail("urgent", intro="mediator_unavailable")
 
@@ -357,11 +386,22 @@ class CallScript:
     def _callback(self, numbers):
         """The callback request is a case with the caller's number; the duty person gets
         it by SMS, the office sees it in the case book."""
-        event = yield from self._do(act("open_case", "callback", numbers=list(numbers)))
-        self.record.update(case_number=event.value, outcome="callback")
+        case = yield from self._new_case()
+        yield from self._commit(Callback(self.call, case, "",
+                                         Duty(numbers[0]) if numbers else None,
+                                         self.record.get("queue_place")))
+        self.record["outcome"] = "callback"
         self.case_opened = True
-        yield self.say(f"callback requested: case {event.value}")
+        yield self.say(f"callback requested: case {case}")
         yield from self.goodbye("callback_booked")
+
+    def _commit(self, *items):
+        """Outcomes in one durable step (records/ledger.py); raises when nothing could be
+        stored: the call ends with the caller told the service is unavailable."""
+        event = yield from self._do(act("commit", *items))
+        if event.kind == "commit_failed":
+            raise LawlineError(f"outcome not stored: {event.value}")
+        return event
 
     def _bridge(self, event):
         self.record["outcome"] = "bridged"
@@ -404,15 +444,14 @@ class CallScript:
             self.ended = True
         yield self.say(f"voicemail for {box} ended ({info['reason']}), {info['seconds']:.1f} s"
                        + ("" if info["complete"] else " (header repaired)"))
-        event = yield act("commit_voicemail", box, case_number=self.record["case_number"],
-                          item={"box": box, "caller": self.caller, "line": self.record["line"],
-                                "office": self.office_id,
-                                "menu_path": list(self.menu.path), "call_id": self.id,
-                                "started": info["began"],
-                                "duration_s": round(info["seconds"], 2),
-                                "ended_by": info["reason"],
-                                "short": info["seconds"] < self.vm.min_seconds},
-                          path=info["path"])
+        opened = bool(self.record["case_number"])     # urgent: opened when nobody accepted
+        case = self.record["case_number"] or (yield from self.ask("new_case"))
+        event = yield act("commit", Voicemail(
+            self.call, box, case, "", info["path"], info["seconds"], info["reason"],
+            started=info["began"], menu_path=tuple(self.menu.path),
+            short=info["seconds"] < self.vm.min_seconds,
+            after_hours=self.record.get("branch") == "after_hours",
+            named=self.named, case_open=opened))
         if event.kind == "commit_failed":
             yield self.say(f"voicemail could not be stored ({event.value}); caller told",
                            level="error")
@@ -422,7 +461,6 @@ class CallScript:
                 raise CallEnded()
             yield from self.goodbye("service_unavailable")
             return
-        case = event.value
         self.record["case_number"] = case
         self.record["voicemail"] = {"case_number": case, "seconds": round(info["seconds"], 2)}
         yield self.say(f"voicemail stored as case {case} in the outbox")
@@ -529,12 +567,13 @@ class CallScript:
         if chosen is None:
             yield from self.goodbye()
             return
-        event = yield from self._do(act("open_case", "referral", index=chosen))
-        case, name, texted = event.value
-        yield self.say(f"referred to {name}")
-        self.record.update(case_number=case, referral=name, outcome="referred")
+        department = yield from self.ask("referral", chosen)
+        case = yield from self._new_case()
+        yield from self._commit(Referred(self.call, case, "", department))
+        yield self.say(f"referred to {department.name}")
+        self.record.update(referral=department.name, outcome="referred")
         self.case_opened = True
-        yield from self.goodbye(*(["referral_sent"] if texted else []))
+        yield from self.goodbye(*(["referral_sent"] if is_mobile(self.caller) else []))
 
     # -- complaint: who it is about --------------------------------------------------------
 
@@ -547,7 +586,9 @@ class CallScript:
         digits = yield from self.read_digits(4, self.cfg_menu.key_timeout,
                                              first=key if key and key.isdigit() else None)
         if digits:
-            name = yield from self.ask("staff", digits)
-            self.record["named_staff"] = {"staff_no": digits, "name": name}
+            person = yield from self.ask("staff", digits)     # a Duty, or None
+            self.named = person
+            self.record["named_staff"] = {"staff_no": digits,
+                                          "name": person.name if person else None}
             yield self.say(f"complaint names staff number {digits} "
-                           f"({name or 'not in the rota'})")
+                           f"({person.name if person else 'not in the rota'})")

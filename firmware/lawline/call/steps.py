@@ -8,19 +8,21 @@ the script owns no clock.
 from dataclasses import dataclass, field
 
 # Actions the driver answers at once with a DONE event; the script goes straight on.
-NO_WAIT = {"say", "limit", "store_record", "casework"}
+NO_WAIT = {"say", "limit"}
 
 
 @dataclass
 class Action:
-    kind: str                 # answer play wait_key record ring bridge ask commit_voicemail
-    #                           open_case last_words hang_up finish casework store_record
-    #                           say limit end
+    kind: str                 # answer play wait_key record ring bridge ask commit
+    #                           last_words hang_up finish say limit end
     names: tuple = ()         # play: prompts in a row; ask: the question and its arguments
     options: dict = field(default_factory=dict)
 
     def __str__(self):
-        return " ".join([self.kind.upper()] + [str(n) for n in self.names])
+        # a commit's names are outcomes (records/outcomes.py): shown by their kind
+        return " ".join([self.kind.upper()] + [
+            str(n) if isinstance(n, (str, int, float)) else type(n).__name__
+            for n in self.names])
 
 
 @dataclass

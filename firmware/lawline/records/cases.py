@@ -210,11 +210,17 @@ class Cases(CaseNumbers):
 
     def _add_pin_column(self):
         """Case books written before the status PIN existed get the column (empty PINs: those
-        cases answer key 9 only on the caller's own phone)."""
+        cases answer key 9 only on the caller's own phone); before the ledger, the history's
+        step ids (records/ledger.py: a move applied twice after a cut is written once)."""
         with self._lock:
             columns = [r[1] for r in self._db.execute("PRAGMA table_info(cases)")]
             if "pin" not in columns:
                 self._db.execute("ALTER TABLE cases ADD COLUMN pin TEXT NOT NULL DEFAULT ''")
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(case_history)")]
+            if "step" not in columns:
+                self._db.execute("ALTER TABLE case_history ADD COLUMN step TEXT")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS case_history_step "
+                             "ON case_history(step) WHERE step IS NOT NULL")
 
     def _tx(self, fn):
         with self._lock:
@@ -265,15 +271,20 @@ class Cases(CaseNumbers):
                                     "WHERE number = ? ORDER BY id", (number,)).fetchall()
 
     def move(self, number, state, by, note="", owner=None, owner_name=None, now=None,
-             expect_updated=None):
+             expect_updated=None, step=None):
         """Move a case to `state`; raises CaseError naming the case and both states.
 
         `expect_updated`: the case's `updated` time as the actor saw it (the office page's
         form). Checked inside the same transaction as the write, so a change made meanwhile
-        (an SMS command, another clerk) is never overwritten: CaseChanged instead."""
+        (an SMS command, another clerk) is never overwritten: CaseChanged instead.
+        `step`: the ledger's id of this move; a move whose step is in the history already is
+        done, and nothing is written again."""
         now = now or time.time()
 
         def write(db):
+            if step is not None and db.execute("SELECT 1 FROM case_history WHERE step = ?",
+                                               (step,)).fetchone():
+                return
             row = db.execute("SELECT state, updated FROM cases WHERE number = ?",
                              (number,)).fetchone()
             if row is None:
@@ -293,8 +304,8 @@ class Cases(CaseNumbers):
                 sets.append("owner_name = ?")
                 args.append(owner_name)
             db.execute(f"UPDATE cases SET {', '.join(sets)} WHERE number = ?", (*args, number))
-            db.execute("INSERT INTO case_history (number, at, state, by, note) "
-                       "VALUES (?,?,?,?,?)", (number, now, state, by, note))
+            db.execute("INSERT INTO case_history (number, at, state, by, note, step) "
+                       "VALUES (?,?,?,?,?,?)", (number, now, state, by, note, step))
         self._tx(write)
         return self.get(number)
 
@@ -324,14 +335,22 @@ class Cases(CaseNumbers):
         self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
                                        (now or time.time(), number)))
 
+    SETTABLE = ("rating",)
+
+    def set_fields(self, number, fields):
+        """Set a case's `fields` (a rating): idempotent, no history row."""
+        bad = set(fields) - set(self.SETTABLE)
+        if bad:
+            raise CaseError(f"case {number}: {', '.join(sorted(bad))} cannot be set")
+        if fields:
+            sets = ", ".join(f"{name} = ?" for name in fields)
+            self._tx(lambda db: db.execute(f"UPDATE cases SET {sets} WHERE number = ?",
+                                           (*fields.values(), number)))
+
     def set_pin(self, number, pin):
         """Give a case a new status PIN (records/office.try_pin: its old one was guessed at)."""
         self._tx(lambda db: db.execute("UPDATE cases SET pin = ? WHERE number = ?",
                                        (pin, number)))
-
-    def rate(self, number, rating):
-        self._tx(lambda db: db.execute("UPDATE cases SET rating = ? WHERE number = ?",
-                                       (rating, number)))
 
     def restore(self, record):
         """Put a case back from its latest journal entry (records/office.py _journal: the

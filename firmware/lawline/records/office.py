@@ -7,10 +7,11 @@ goes through the SMS queue and is logged in one plain line.
 """
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
-import re
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,19 +19,18 @@ from dataclasses import dataclass
 from ..duty import clock
 from ..duty.desk import DutyDesk
 from ..duty.roster import normal_mobile
+from ..errors import LawlineError
+from ..phone import is_mobile, national
+from ..prompts import Prompts
+from ..sync.outbox import Outbox
 from . import messages as text
-from .cases import Cases, CaseError, new_pin
+from . import outcomes
+from .cases import MOVES, Cases, CaseChanged, CaseError, new_pin
+from .ledger import Ledger
 from .limits import Limits
 from .smsqueue import SmsQueue
 
 log = logging.getLogger("lawline.office")
-
-_MOBILE = re.compile(r"(\+?86)?1\d{10}")
-
-
-def is_mobile(number):
-    """Only Chinese mobiles can receive an SMS; a landline caller gets none."""
-    return bool(number) and bool(_MOBILE.fullmatch(number))
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Office:
     is those sections only."""
 
     def __init__(self, settings, spool_dir, *, desk, outbox=None, damaged_dir=None):
+        """`outbox`: what the box owes upstream (sync/outbox.Outbox); without one, an outbox
+        with no targets on the spool (a box with no upload target keeps everything)."""
         self.cfg = settings
         self.name = settings.office.name
         self.head = settings.office.head_mobile
@@ -73,10 +75,13 @@ class Office:
         self.desk.on_rota_failure = self._rota_refused
         if self.desk.rota_failure:      # the rota files were bad already at start
             self._rota_refused(self.desk.rota_failure)
-        self.outbox = outbox
+        self.outbox = outbox if outbox is not None else Outbox(spool_dir / "outbox.db",
+                                                               spool_dir, [])
+        # every outcome (a case, its items upstream, its SMS) in one durable step
+        self.ledger = Ledger(spool_dir, self.outbox, self.cases, self.sms)
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
-        self.on_upload = None          # called after an outbox commit (the box kicks upload)
+        self.on_upload = None          # called after a commit (the box kicks its uploader)
 
     @classmethod
     def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None):
@@ -93,8 +98,6 @@ class Office:
         own config, not in the repository, so `make prompts` cannot know it; rendering at
         start keeps the menu in step with the config. A recorded referral_N.wav placed there
         wins, as for every prompt."""
-        from ..call.prompts import Prompts
-        from ..errors import LawlineError
         referrals = self.cfg.referral
         self.prompts_dir.mkdir(parents=True, exist_ok=True)
         for i, ref in enumerate(referrals, start=1):
@@ -114,7 +117,6 @@ class Office:
         return done
 
     def referral_prompt(self, index):
-        from ..call.prompts import Prompts
         return Prompts(self.prompts_dir).path(f"referral_{index + 1}")
 
     def barred(self, case, number):
@@ -138,70 +140,126 @@ class Office:
     def new_number(self):
         return self.cases.next()
 
-    def open_case(self, kind, caller, number=None, owner="", owner_name="", detail="",
-                  call_id=None, state="new", notify_caller=True, notify_duty=(), note="",
-                  next_steps=None):
-        """Open a case; queue the caller's SMS and the duty SMS. Returns the Case."""
-        number = number or self.cases.next()
-        hours = self.cfg.cases.urgent_due_hours if kind == "urgent" else self.cfg.cases.due_hours
-        case = self.cases.open_case(number, kind, caller, owner, owner_name, detail, call_id,
-                                    state, hours, note=note)
-        log.info("case %s opened: %s from %s, %s%s", number, kind,
-                 repr(caller) if caller else "a withheld number", state,
-                 f", owner {owner_name or owner!r}" if owner else "")
-        self._journal(case, "opened")
-        if notify_caller and is_mobile(caller):
-            self.sms.queue(caller, text.caller_case(
-                self.name, number, kind, next_steps or self.cfg.cases.next_steps,
-                self.desk.hours.describe(),
-                self.cfg.office.number, case.pin), "caller case", number)
-        for mobile in notify_duty:
-            self.sms.queue(mobile, text.duty_case(number, kind, caller, self.name), "duty case",
-                           number)
-        return case
+    # -- outcomes: planned by the office's rules, committed in one durable step ------------
 
-    def duty_for(self, role="lawyer"):
-        """(first mobile, name, all mobiles) of `role` on duty now, for a case's owner."""
-        numbers = self.desk.numbers(role)
+    def rules(self):
+        """The office's rules and who is on duty now, as the planner takes them
+        (records/outcomes.Rules)."""
+        cfg = self.cfg
+        return outcomes.Rules(
+            office_id=cfg.office.id, office_name=self.name, office_number=cfg.office.number,
+            head=self.head or "", due_hours=cfg.cases.due_hours,
+            urgent_due_hours=cfg.cases.urgent_due_hours, next_steps=cfg.cases.next_steps,
+            hours=self.desk.hours.describe(), lawyer=self._first("lawyer"),
+            mediator=self._first("mediator"), low_rating=cfg.survey.alert_at_or_below,
+            zone=cfg.office.timezone)
+
+    def on_duty(self, role="lawyer"):
+        """Mobiles of `role` on duty now, in ringing order: the rota's, or without a rota the
+        [duty] numbers (lawyers) and mediators."""
+        if role == "mediator" and not self.desk.roster.configured:
+            return list(self.cfg.duty.mediators)
+        return self.desk.numbers(role)
+
+    def _first(self, role):
+        numbers = self.on_duty(role)
         if not numbers:
-            return "", "", []
-        person = self.desk.person(numbers[0])
-        return numbers[0], person.name if person else "", numbers
+            return None
+        return self.duty_person(numbers[0])
 
-    def _journal(self, case, event):
-        """Every case change goes upstream too (the prefecture keeps the register)."""
-        if self.outbox is None:
-            return
-        history = self.cases.history(case.number)
-        record = {"case_number": case.number, "event": event, "kind": case.kind,
-                  "state": case.state, "caller": case.caller, "owner": case.owner,
-                  "owner_name": case.owner_name, "detail": case.detail, "call_id": case.call_id,
-                  "office": self.cfg.office.id, "opened": case.opened, "due": case.due,
-                  "history": [{"at": at, "state": st, "by": by, "note": note}
-                              for at, st, by, note in history]}
-        try:
-            self.outbox.commit(f"case-{case.number}-{len(history)}", "case", record, {})
-        except OSError as exc:
-            log.error("case %s: could not journal to the outbox: %s", case.number, exc)
-            return
+    def duty_person(self, mobile):
+        """A mobile with the rota's name for it (records/outcomes.Duty)."""
+        person = self.desk.person(mobile) if mobile else None
+        return outcomes.Duty(mobile, person.name if person else "",
+                             person.staff_no if person and person.staff_no else "")
+
+    def plan(self, items, key=None, now=None):
+        """The ledger entry `items` (records/outcomes) make under the office's rules now."""
+        return outcomes.plan(self.complete(items), self.rules(), now or time.time(), key)
+
+    def complete(self, items):
+        """What the call could not know, filled in: a PIN for each case it opens, the rota's
+        names for the mobiles it names, a recording's path relative to the spool."""
+        out = []
+        for item in items:
+            changes = {}
+            if getattr(item, "pin", None) == "" and not getattr(item, "case_open", False):
+                changes["pin"] = new_pin()
+            for name in ("owner", "named"):
+                person = getattr(item, name, None)
+                if isinstance(person, outcomes.Duty) and person.mobile and not person.name:
+                    changes[name] = self.duty_person(person.mobile)
+            if isinstance(item, outcomes.Voicemail) and os.path.isabs(item.recording):
+                changes["recording"] = self.outbox.relative(item.recording)
+            out.append(dataclasses.replace(item, **changes) if changes else item)
+        return out
+
+    def commit(self, items, key=None, now=None, kick=True, step=None):
+        """Plan `items` and commit them in one durable step (blocking: fsync, SQLite; the
+        call runs it off the loop with `kick` False and kicks afterwards, on the loop).
+        Returns the entry. Raises OSError when nothing could be stored,
+        CaseChanged/CaseError when a move was refused. `step`: the kill tests' hook."""
+        entry = self.plan(items, key, now)
+        if step is None:
+            self.ledger.commit(entry)
+        else:
+            self.ledger.commit(entry, step)
+        if kick:
+            self.kick()
+        return entry
+
+    def kick(self):
+        """Wake the SMS sender and the uploader (on the box's loop; a no-op elsewhere)."""
+        self.sms.kick()
         if self.on_upload:
             self.on_upload()
 
+    def open_case(self, kind, caller, number=None, owner="", owner_name="", detail="",
+                  call_id=None, state="new", notify_caller=True, notify_duty=(), note="",
+                  next_steps=None):
+        """Open a case by hand (the shell, the page, a rule), with the caller's SMS and the
+        duty SMS, through the ledger. Returns the Case."""
+        number = number or self.cases.next()
+        self.commit([outcomes.Opened(kind, number, new_pin(), caller or "", owner or "",
+                                     owner_name or "", detail or "", call_id, state, note,
+                                     notify_caller, tuple(notify_duty), next_steps)])
+        return self.cases.get(number)
+
+    def duty_for(self, role="lawyer"):
+        """(first mobile, name, all mobiles) of `role` on duty now, for a case's owner."""
+        numbers = self.on_duty(role)
+        if not numbers:
+            return "", "", []
+        return numbers[0], self.duty_person(numbers[0]).name, numbers
+
+    def snapshot(self, number):
+        """A case as the planner takes it (records/outcomes.CaseNow), or None."""
+        case = self.cases.get(number)
+        if case is None:
+            return None
+        return outcomes.CaseNow(case.number, case.kind, case.state, case.caller, case.owner,
+                                case.owner_name, case.detail, case.call_id, case.opened,
+                                case.updated, case.due, tuple(self.cases.history(number)))
+
     # -- acting on cases --------------------------------------------------------------------
 
-    def act(self, number, state, by, note="", owner=None, owner_name=None, expect_updated=None):
-        """Move a case (from an SMS, the shell or the office page); tell the caller when it is
-        resolved. `expect_updated`: see Cases.move (the page's no-lost-update check)."""
-        case = self.cases.move(number, state, by, note, owner=owner, owner_name=owner_name,
-                               expect_updated=expect_updated)
+    def act(self, number, state, by, note="", owner=None, owner_name=None, expect_updated=None,
+            notify=()):
+        """Move a case (from an SMS, the shell or the office page), with its journal item
+        upstream and, when it is resolved, the caller's SMS: one durable step.
+        `expect_updated`: the case's `updated` time as the actor saw it (the page's form):
+        a case that changed since is not moved (CaseChanged). `notify`: mobiles that get the
+        case by SMS (the person it is handed to)."""
+        now = self.snapshot(number)
+        if now is None:
+            raise CaseError(f"case {number} does not exist")
+        if expect_updated is not None and now.updated != expect_updated:
+            raise CaseChanged(f"case {number} changed since it was shown (now {now.state})")
+        if state not in MOVES[now.state]:
+            raise CaseError(f"case {number} is {now.state}; it cannot become {state}")
+        self.commit([outcomes.Moved(now, state, by, note, owner, owner_name, tuple(notify))])
         log.info("case %s: %s by %r%s", number, state, by, f", note {note!r}" if note else "")
-        self._journal(case, state)
-        if state == "resolved" and is_mobile(case.caller) and case.kind != "complaint":
-            self.sms.queue(case.caller, text.caller_resolved(self.name, number),
-                           "caller resolved", number)
-            case = self.cases.move(number, "caller_informed", "box", "resolution SMS queued")
-            self._journal(case, "caller_informed")
-        return case
+        return self.cases.get(number)
 
     # -- case status PINs (key 9 from another phone) ---------------------------------------
 
@@ -329,9 +387,8 @@ class Office:
         elif command.state == "reassigned":
             person = staff.get(target)
             self.act(case.number, "assigned", by, command.note or f"reassigned to {target}",
-                     owner=command.to, owner_name=person.name if person else "")
-            self.sms.queue(command.to, text.duty_case(case.number, case.kind, case.caller,
-                                                      self.name), "duty case", case.number)
+                     owner=command.to, owner_name=person.name if person else "",
+                     notify=(command.to,))
         else:
             self.act(case.number, command.state, by, command.note)
 
@@ -478,22 +535,6 @@ HELP_PER_SENDER = 1          # help texts to one sender an hour
 HELP_PER_HOUR = 10           # help texts to everyone an hour
 REPLY = "command reply"
 REPLIES_PER_SENDER = 30      # command replies to one sender an hour (a flood costs money)
-
-
-def national(number):
-    """A number as the office lists it: +86, 0086, or a bare 86 in front of an 11-digit
-    mobile dropped; other countries keep "+" and their code (+1 202... is never the mobile
-    1202...). "" for anything but digits (and spaces or dashes)."""
-    n = (number or "").strip().replace(" ", "").replace("-", "")
-    foreign = n.startswith("+") or n.startswith("00")
-    n = n[1:] if n.startswith("+") else n[2:] if n.startswith("00") else n
-    if not n.isascii() or not n.isdigit():
-        return ""
-    if foreign:
-        return n[2:] if n.startswith("86") else "+" + n
-    if len(n) == 13 and n.startswith("861"):
-        return n[2:]
-    return n
 
 
 def sender_refusal(number, sender_type):

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS sms(
     last_error TEXT,
     sent REAL,
     refs TEXT,
-    priority INTEGER NOT NULL DEFAULT 2
+    priority INTEGER NOT NULL DEFAULT 2,
+    ref TEXT
 );
 CREATE INDEX IF NOT EXISTS sms_due ON sms(state, next_attempt);
 """
@@ -63,13 +64,15 @@ class SmsQueue:
             if "priority" not in columns:      # a queue written before priorities existed
                 self._db.execute("ALTER TABLE sms ADD COLUMN priority INTEGER NOT NULL "
                                  "DEFAULT 2")
+            if "ref" not in columns:           # ... and before the ledger's step refs
+                self._db.execute("ALTER TABLE sms ADD COLUMN ref TEXT")
         self._wake = None
         self.sender = None            # async fn(number, text) -> list[int]
         self.limits = None            # records/limits.Limits, set by the office
         self.exempt = lambda number: False   # office staff: no daily cap
         self._held = False            # the hourly cap holds texts back now
 
-    def queue(self, number, text, purpose, case_number=None, kick=True):
+    def queue(self, number, text, purpose, case_number=None, kick=True, ref=None):
         """Owe `number` this text. Returns the row id, or None for an empty number."""
         if not number:
             log.info("sms: no number for the %s message%s; not sent", purpose,
@@ -79,10 +82,10 @@ class SmsQueue:
         state = "limited" if self._over_daily_cap(number, purpose, now) else "pending"
         with self._lock:
             cur = self._db.execute("INSERT INTO sms (number, text, purpose, case_number, "
-                                   "created, next_attempt, state, priority) "
-                                   "VALUES (?,?,?,?,?,?,?,?)",
+                                   "created, next_attempt, state, priority, ref) "
+                                   "VALUES (?,?,?,?,?,?,?,?,?)",
                                    (number, text, purpose, case_number, now, now, state,
-                                    self.priority(number, purpose)))
+                                    self.priority(number, purpose), ref))
         if state == "limited":
             return None
         log.info("sms: %s message to %s queued%s (%d characters)", purpose, number,
@@ -91,18 +94,25 @@ class SmsQueue:
             self.kick()
         return cur.lastrowid
 
-    def queue_once(self, number, text, purpose, case_number):
-        """queue() unless this case already owes `number` a `purpose` text (sync/message.py
-        applies a message again after a cut). Never kicks the sender: it may run off the
-        loop, so its caller kicks. Returns the row id, or None when there was one already."""
+    def queue_once(self, number, text, purpose, case_number, ref=None):
+        """queue() unless this text is owed already: by `ref` (a ledger step: the same move
+        applied again after a cut) when given, else when this case already owes `number` a
+        `purpose` text (records/ledger.py applies an entry again after a cut). Never kicks
+        the sender: it may run off the loop, so its caller kicks. Returns the row id, or
+        None when there was one already."""
         if not number:
             return self.queue(number, text, purpose, case_number)
         with self._lock:
-            there = self._db.execute("SELECT 1 FROM sms WHERE case_number = ? AND purpose = ? "
-                                     "AND number = ?", (case_number, purpose, number)).fetchone()
+            if ref is not None:
+                there = self._db.execute("SELECT 1 FROM sms WHERE ref = ? AND purpose = ? AND "
+                                         "number = ?", (ref, purpose, number)).fetchone()
+            else:
+                there = self._db.execute("SELECT 1 FROM sms WHERE case_number = ? AND "
+                                         "purpose = ? AND number = ?",
+                                         (case_number, purpose, number)).fetchone()
         if there:
             return None
-        return self.queue(number, text, purpose, case_number, kick=False)
+        return self.queue(number, text, purpose, case_number, kick=False, ref=ref)
 
     def priority(self, number, purpose):
         """URGENT for an urgent escalation, STAFF for anyone the office lists, else CALLER."""

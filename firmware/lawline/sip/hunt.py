@@ -12,7 +12,7 @@ decline", and the caller's number digit by digit (reference/field.md, complaint 
 import asyncio
 import logging
 
-from ..call.prompts import PromptMissing
+from ..prompts import PromptMissing
 from ..duty.roster import _normal
 from .leg import confirm_leg, hang_up
 from .leg import Leg

@@ -311,6 +311,10 @@ class Outbox:
         # Stored relative to the spool, so the partition can be mounted elsewhere.
         return path.relative_to(self._spool_root).as_posix()
 
+    def relative(self, path) -> str:
+        """`path` (a file under the spool) as the outbox and the ledger store it."""
+        return self._relative(Path(path).resolve())
+
     def _fsync_dirs_up_to_spool(self, directory, synced):
         directory = directory.resolve()
         while True:

@@ -1,18 +1,15 @@
-"""Start-up recovery: recordings and records that a power cut left behind are delivered.
+"""What a power cut or a damaged outbox left on the spool, found and made readable again.
 
 The call writes a voicemail to `spool/incoming/<call id>-<box>-<caller>.wav`, then commits
-it with its case and SMS in one durable step (sync/message.py; a journal entry the box
-applies first at start-up). A cut before that step leaves a recording no item or entry
-refers to, often with a header that says 0 bytes (the recorder fills the sizes in only when
-it closes). Before the box answers again, `recover_spool`:
-
-- repairs each such recording's header to the audio on disk and commits it as a voicemail
-  flagged `"interrupted": true`, with a new case number (or the one its uncommitted record
-  already drew) and the caller's number taken from the file name, through that same step
-  (so it gets its case and SMS);
-- commits an uncommitted call record (`call-<id>.json`) the same way;
-- moves what it cannot read (garbage JSON, a file that is not a WAV) to `spool/damaged/`,
-  never deletes it, and says so in the log.
+it through the ledger (records/ledger.py) with its case and SMS. A cut before that leaves a
+recording no item or ledger entry refers to, often with a header that says 0 bytes (the
+recorder fills the sizes in only when it closes); a damaged outbox.db set aside leaves
+recordings, records and reports whose rows are gone. This module is storage only: it finds
+those files (`scan`), repairs a recording's header to the audio on disk (`recording`), puts
+records and reports that need nothing but the outbox back into it (`commit_leftovers`), and
+moves what it cannot read (garbage JSON, a file that is not a WAV) to `spool/damaged/`,
+never deleting it. What a recording becomes (a voicemail with its case and SMS) is the
+office's to decide (records/recovery.py).
 
 Nothing here runs while calls are taken, so it never races the call flow.
 """
@@ -24,10 +21,10 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lawline.records.cases import is_case_number
-from lawline.sync import message, wavfile
+from lawline.sync import wavfile
 from lawline.sync.durable import fsync_dir
 
 log = logging.getLogger("lawline.sync")
@@ -35,6 +32,7 @@ log = logging.getLogger("lawline.sync")
 # <yymmdd>-<HHMMSS>-<hex4>-<box>[-<caller>].wav, as call/driver.py names a recording
 _RECORDING = re.compile(r"(?P<call_id>\d{6}-\d{6}-[0-9a-f]{4})-(?P<box>[a-z_]+)"
                         r"(?:-(?P<caller>\+?\d{1,20}|withheld))?\.wav")
+_CASE_NUMBER = re.compile(r"\d{6}(?:\d{3}|\d{4,6})")
 WITHHELD = "withheld"
 
 
@@ -46,45 +44,120 @@ def recording_name(call_id: str, box: str, caller: str | None) -> str:
     return f"{call_id}-{box}-{caller}.wav"
 
 
-def recover_spool(outbox, cases, incoming: Path, *, office_id: str, line_number: str,
-                  min_seconds: float = 1.0, office=None) -> list:
-    """Repair and commit what a cut left uncommitted under `incoming`; return the keys of
-    the items it committed. A cut recording becomes a message through the one durable step
-    (sync/message.py): with `office` (records/office.Office) its case and SMS too, as a
-    call's would; with a bare case book the case row alone."""
+@dataclass
+class Found:
+    """What `scan` found that no outbox item nor ledger entry refers to."""
+    incoming: Path
+    damaged: Path
+    known: set
+    recordings: list = field(default_factory=list)
+    records: dict = field(default_factory=dict)      # path -> the record it holds
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording no item refers to, repaired, with what its name and record say."""
+    path: Path
+    call_id: str
+    box: str
+    caller: str
+    seconds: float
+    repaired: bool
+    record: dict | None        # the voicemail record committed before (its row was lost)
+    whole: bool                # that record says the recording was finished: send it again
+
+
+def scan(outbox, incoming: Path, pending: set) -> Found | None:
+    """Recordings and records under `incoming` that neither an outbox item nor a pending
+    ledger entry (`pending`, resolved paths) refers to; None when there is no such folder."""
     incoming = Path(incoming)
     if not incoming.is_dir():
-        return []
-    damaged = outbox.spool_dir / "damaged"
+        return None
     _drop_temporaries(incoming)
-    known = outbox.spool_files() | message.pending_files(outbox.spool_dir)
-    wavs, records = [], {}
+    found = Found(incoming, outbox.spool_dir / "damaged", outbox.spool_files() | set(pending))
     for path in sorted(incoming.rglob("*")):
-        if not path.is_file() or path.resolve() in known or path.name.startswith("."):
+        if not path.is_file() or path.resolve() in found.known or path.name.startswith("."):
             continue
         if path.suffix == ".wav":
-            wavs.append(path)
+            found.recordings.append(path)
         elif path.suffix == ".json":
             record = _read_record(path)
             if record is None:
-                _set_aside(path, damaged, "its record is not readable JSON")
+                _set_aside(path, found.damaged, "its record is not readable JSON")
             else:
-                records[path] = record
+                found.records[path] = record
+    return found
+
+
+def recording(wav: Path, found: Found) -> Recording | None:
+    """Repair `wav`'s header to the audio on disk and say what it is; None (set aside in
+    damaged/) when it cannot be repaired. The voicemail record committed with it before, if
+    any, is taken out of `found.records`."""
+    match = _RECORDING.fullmatch(wav.name)
+    try:
+        repaired = wavfile.repair_wav(wav)
+    except (ValueError, OSError) as error:
+        _set_aside(wav, found.damaged, f"it cannot be repaired ({error})")
+        return None
+    call_id = match["call_id"] if match else wav.stem
+    box = match["box"] if match else "unknown"
+    caller = match["caller"] if match and match["caller"] not in (None, WITHHELD) else ""
+    record = None
+    for path, candidate in list(found.records.items()):
+        if (isinstance(candidate, dict) and candidate.get("call_id") == call_id
+                and candidate.get("box") == box
+                and isinstance(candidate.get("case_number"), str)
+                and _CASE_NUMBER.fullmatch(candidate["case_number"])
+                and path.stem == candidate["case_number"]):
+            record = candidate
+            del found.records[path]
+            break
+    # The flow writes "ended_by" only once the recording is finished: such a message is
+    # whole, and is committed again exactly as it was.
+    whole = record is not None and "ended_by" in record and not repaired
+    return Recording(wav, call_id, box, caller, wavfile.wav_seconds(wav), repaired, record,
+                     whole)
+
+
+def commit_leftovers(outbox, found: Found) -> list:
+    """The records and reports `scan` found, back into the outbox (they need nothing else);
+    a record that is neither a call record nor a case journal item is set aside."""
     recovered = []
-    for wav in wavs:
-        key = _recover_recording(outbox, cases, wav, records, damaged, office_id=office_id,
-                                 line_number=line_number, min_seconds=min_seconds,
-                                 office=office)
-        if key:
-            recovered.append(key)
-    for path, record in records.items():
+    for path, record in found.records.items():
         key = _record_only(outbox, path, record)
         if key:
             recovered.append(key)
         else:
-            _set_aside(path, damaged, "it is a record whose recording is gone")
-    recovered += _recover_reports(outbox, outbox.spool_dir / "reports", known)
+            _set_aside(path, found.damaged, "it is a record whose recording is gone")
+    recovered += _recover_reports(outbox, outbox.spool_dir / "reports", found.known)
     return recovered
+
+
+def latest_case_records(incoming: Path) -> list:
+    """(case number, record) of the latest journal item (`case-<case>-<n>.json`) of every
+    case still on the spool, oldest number first."""
+    if not Path(incoming).is_dir():
+        return []
+    latest = {}
+    for path in Path(incoming).glob("case-*-*.json"):
+        number, _, n = path.stem[len("case-"):].rpartition("-")
+        if n.isdigit() and int(n) > latest.get(number, (0, None))[0]:
+            latest[number] = (int(n), path)
+    out = []
+    for number, (_, path) in sorted(latest.items()):
+        record = _read_record(path)
+        if isinstance(record, dict):
+            out.append((number, record))
+    return out
+
+
+def started_at(call_id: str) -> str | None:
+    """When a call began, from its id (YYMMDD-HHMMSS-xxxx), in ISO form."""
+    try:
+        moment = time.strptime(call_id[:13], "%y%m%d-%H%M%S")
+    except ValueError:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.mktime(moment)))
 
 
 def _record_only(outbox, path, record):
@@ -149,86 +222,11 @@ def numbers_given_out(spool_dir, outbox, parse) -> set:
     return found
 
 
-def _recover_recording(outbox, cases, wav, records, damaged, **facts):
-    match = _RECORDING.fullmatch(wav.name)
-    try:
-        repaired = wavfile.repair_wav(wav)
-    except (ValueError, OSError) as error:
-        _set_aside(wav, damaged, f"it cannot be repaired ({error})")
-        return None
-    seconds = wavfile.wav_seconds(wav)
-    call_id = match["call_id"] if match else wav.stem
-    box = match["box"] if match else "unknown"
-    caller = match["caller"] if match and match["caller"] not in (None, WITHHELD) else ""
-    drawn = _drawn_record(records, call_id, box)
-    whole = False
-    if drawn is not None:
-        path, record = drawn
-        del records[path]
-        case = record["case_number"]
-        # The flow writes "ended_by" only once the recording is finished: such a message is
-        # whole, and is committed again exactly as it was (the outbox that had it was set
-        # aside, or the cut came between its record and its commit).
-        whole = "ended_by" in record and not repaired
-    else:
-        case = cases.next()
-        record = {"case_number": case, "box": box, "caller": caller,
-                  "line": facts["line_number"], "office": facts["office_id"],
-                  "menu_path": [], "call_id": call_id, "started": _started(call_id)}
-    if whole:
-        _commit(outbox, cases, facts["office"], record, wav)
-        log.warning("recovery: recording %s (case %s, %.1f s) was on the spool but not in "
-                    "the outbox; committed again as it was", wav.name, case, seconds)
-        return case
-    record = dict(record, duration_s=round(seconds, 2), ended_by="interrupted",
-                  short=seconds < facts["min_seconds"], interrupted=True)
-    _commit(outbox, cases, facts["office"], record, wav)
-    log.warning("recovery: recording %s was cut short (%s, %.1f s of audio%s); delivered as "
-                "case %s, flagged interrupted", wav.name,
-                "header repaired" if repaired else "header intact", seconds,
-                f", caller {caller}" if caller else ", caller unknown", case)
-    return case
-
-
-def _commit(outbox, cases, office, record, wav):
-    """The recovered message, its case and its SMS in the one durable step
-    (sync/message.py), so it is followed up like any other."""
-    planned = message.plan_voicemail(office, outbox, record, wav, cases=cases,
-                                     branch=record.get("box"),
-                                     detail="录音中断（断电或重启），开机后恢复",
-                                     note="recovered at start-up")
-    message.commit_message(planned, outbox, cases, office.sms if office is not None else None)
-
-
-def _drawn_record(records, call_id, box):
-    """The record the flow wrote for this recording before the cut, if it got that far."""
-    for path, record in records.items():
-        if (isinstance(record, dict) and record.get("call_id") == call_id
-                and record.get("box") == box and isinstance(record.get("case_number"), str)
-                and is_case_number(record["case_number"])
-                and outbox_free(path, record["case_number"])):
-            return path, record
-    return None
-
-
-def outbox_free(path, case):
-    # The record file is named after its key; a different name means it is not that record.
-    return path.stem == case
-
-
 def _read_record(path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _started(call_id):
-    try:
-        moment = time.strptime(call_id[:13], "%y%m%d-%H%M%S")
-    except ValueError:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.mktime(moment)))
 
 
 def _drop_temporaries(incoming):
@@ -284,30 +282,3 @@ def check_item_files(item) -> None:
                             "(truncated); header repaired, %.1f s sent", path.name, item.key,
                             facts["data_bytes"], facts["audio_bytes"],
                             wavfile.wav_seconds(path))
-
-
-def restore_cases(incoming, cases) -> list:
-    """After the case book was set aside as damaged: put back every case whose journal
-    entries (`case-<case>-<n>.json`, the record each case change commits) are still on the
-    spool, from its latest entry (records/cases.Cases.restore). Returns the numbers."""
-    restore = getattr(cases, "restore", None)
-    if restore is None or not Path(incoming).is_dir():
-        return []
-    latest = {}
-    for path in Path(incoming).glob("case-*-*.json"):
-        number, _, n = path.stem[len("case-"):].rpartition("-")
-        if n.isdigit() and int(n) > latest.get(number, (0, None))[0]:
-            latest[number] = (int(n), path)
-    restored = []
-    for number, (_, path) in sorted(latest.items()):
-        record = _read_record(path)
-        try:
-            if isinstance(record, dict) and restore(record):
-                restored.append(number)
-        except (ValueError, TypeError) as error:
-            log.warning("recovery: case %s not restored from %s: %s", number, path.name, error)
-    if restored:
-        log.warning("recovery: %d case(s) restored to the fresh case book from their journal "
-                    "on the spool: %s", len(restored), ", ".join(restored))
-    return restored
-

@@ -2,21 +2,24 @@
 
 A fast stand-in for "pull the plug while a caller is recording or while uploads run": one
 process (this module's main) imports everything once, then for each trial forks a child
-that runs the real parts — start-up recovery (the message journal, then the spool re-scan:
-sync/service.py's order), the Outbox, the office's case book and SMS queue, the
-UploadWorker with the real targets (nginx over TLS, SMTP, S3) — and records voicemails the
-way pjsua2's recorder writes them (a header saying 0 bytes, raw frames appended, sizes filled
-in at the end), commits each with its case and SMS through the one durable step the call
-uses (sync/message.commit_message, off the loop), and notes "caller told" in a journal.
-The parent SIGKILLs the child at a random instant — one trial in five while it may still be
-recovering (2-40 ms after the fork), the others 0-150 ms after recovery finished, so a slow
-or loaded machine still kills mid-recording and mid-upload — notes what was on disk, and
-forks the next one. A last child runs without being killed until everything is delivered.
+that runs the real parts: start-up recovery (records/recovery.start_up: the ledger, then the
+spool re-scan), the Outbox, the office's case book and SMS queue, the UploadWorker with the
+real targets (nginx over TLS, SMTP, S3). The child plays calls one after the other, each
+leaving one kind of outcome through the call-outcome ledger as the call does
+(records/ledger.py, off the loop): a voicemail (recorded the way pjsua2's recorder writes
+it: a header saying 0 bytes, raw frames appended, sizes filled in at the end), the end of a
+bridged call with its rating, a referral, a callback, an urgent escalation, and the
+resolution of an earlier case; then the call record. It notes in a journal what the box
+would have told someone once each commit returned. The parent SIGKILLs the child at a
+random instant (one trial in five while it may still be recovering, 2-40 ms after the fork,
+the others 0-150 ms after recovery finished, so a slow or loaded machine still kills
+mid-recording and mid-upload), notes what was on disk, and forks the next one. A last child
+runs without being killed until everything is delivered.
 
 The parent writes the facts (journal, audio on disk at each kill, where each kill landed,
-and after the last run each voicemail item's case, case journal item and SMS rows) as JSON;
-`verify` compares them with what the servers received, `verify_cases` checks that every
-message has its case and its SMS exactly once.
+and after the last run every case with its journal items and SMS, and every item) as JSON;
+`verify` compares the voicemails with what the servers received, `verify_items` every other
+item, `verify_outcomes` checks that every outcome has its case, items and SMS exactly once.
 
     python -m lawline_rig.probe.crashbox --dir D --targets targets.json --trials 200 --out facts.json
 """
@@ -36,12 +39,13 @@ import time
 from pathlib import Path
 
 from lawline import config as configuration
+from lawline.records import outcomes as o
 from lawline.records.office import Office
-from lawline.sync import message as messages
+from lawline.records.recovery import start_up
 from lawline.sync.http import HttpPutTarget
 from lawline.sync.mail import EmailTarget
 from lawline.sync.outbox import Outbox
-from lawline.sync.recovery import recording_name, recover_spool
+from lawline.sync.recovery import recording_name
 from lawline.sync.s3 import S3Target
 from lawline.sync.settings import LAYOUT
 from lawline.sync.wavfile import HEADER, header
@@ -102,8 +106,9 @@ class _Counted:
 
 
 class Journal:
-    """What the box promised: `start n` before a recording exists, `told n case` once the
-    caller would have heard the case number, `call n` once the call record is committed."""
+    """What the box promised: `start n` before a call's outcome exists, `told n KIND case`
+    once the commit returned (the caller would have heard the case number), `call n` once
+    the call record is committed."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -117,7 +122,7 @@ class Journal:
             os.close(fd)
 
     def read(self) -> dict:
-        facts = {"started": [], "told": {}, "calls": []}
+        facts = {"started": [], "told": {}, "outcomes": {}, "calls": []}
         if not self.path.exists():
             return facts
         for line in self.path.read_text().splitlines():
@@ -126,11 +131,20 @@ class Journal:
                 continue  # a line the kill cut short was never a promise
             if parts[0] == "start":
                 facts["started"].append(int(parts[1]))
-            elif parts[0] == "told" and len(parts) == 3:
-                facts["told"][int(parts[1])] = parts[2]
+            elif parts[0] == "told" and len(parts) == 4 and parts[3].isdigit():
+                n, kind, case = int(parts[1]), parts[2], parts[3]
+                facts["outcomes"][n] = {"kind": kind, "case": case}
+                if kind == "voicemail":
+                    facts["told"][n] = case
             elif parts[0] == "call":
                 facts["calls"].append(int(parts[1]))
         return facts
+
+
+# One kind of outcome per call, in turn: every other one a voicemail, so kills still land
+# mid-recording often.
+KINDS = ("voicemail", "bridged", "voicemail", "referral", "voicemail", "callback",
+         "voicemail", "escalated", "voicemail", "resolved")
 
 
 def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout: float):
@@ -142,11 +156,8 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
     outbox = Outbox(spool / "outbox.db", spool, list(sinks), kinds=kinds, backoff_base=0.05,
                     backoff_cap=0.5)
     office = Office.from_config(office_config(spool), spool, outbox)
-    cases = office.cases
     shared[RECOVERING] = 1
-    messages.apply_pending(outbox, cases, office.sms)
-    recover_spool(outbox, cases, incoming, office_id=OFFICE, line_number="07730148",
-                  office=office)
+    start_up(office, outbox, spool, line_number="07730148")
     shared[RECOVERING] = 0
     shared[READY] = 1
     rng = random.Random(seed)
@@ -156,15 +167,56 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
         started = journal.read()["started"]
         n = max(started) + 1 if started else 0
         while True:
-            await one_message(n)
+            await one_call(n)
             n += 1
 
-    async def one_message(n):
+    async def commit(*items):
+        """As the call does: the office's ledger, off the loop."""
+        entry = await asyncio.to_thread(office.commit, list(items), None, None, False)
+        worker.kick()
+        return entry
+
+    async def one_call(n):
         journal.write(f"start {n}")
+        kind = KINDS[n % len(KINDS)]
         call_id = time.strftime("%y%m%d-%H%M%S") + f"-{n:04x}"
         caller = f"1380013{n:04d}"
-        path = incoming / recording_name(call_id, "consultation", caller)
+        call = o.Call(call_id, caller, "07730148")
         began = time.time()
+        record = {"call_id": call_id, "caller": caller, "started": began, "outcome": kind}
+        if kind == "resolved":
+            told = journal.read()["outcomes"].values()
+            open_ = [t["case"] for t in told if t["kind"] != "resolved"
+                     and _is_open(office.cases.get(t["case"]))]
+            if not open_:
+                kind = "voicemail"
+        case = await asyncio.to_thread(office.cases.next) if kind != "resolved" else None
+        if kind == "voicemail":
+            path = await record_message(n, call_id, caller)
+            await commit(o.Voicemail(call, "consultation", case, "", str(path),
+                                     wavfile_seconds(path), "# pressed", menu_path=("1",)))
+        elif kind == "bridged":
+            record.update(case_number=case, rating=1, bridged_to=DUTY)
+            await commit(o.Bridged(call, "consultation", case, "", o.Duty(DUTY)),
+                         o.Rated(call, case, 1, o.Duty(DUTY)), o.CallRecord(call_id, record))
+        elif kind == "referral":
+            await commit(o.Referred(call, case, "", o.Department("县劳动监察大队",
+                                                                 "07731112222")))
+        elif kind == "callback":
+            await commit(o.Callback(call, case, "", o.Duty(DUTY), 1))
+        elif kind == "escalated":
+            await commit(o.Escalated(call, case, "", (MEDIATOR,), 60.0))
+        else:
+            case = rng.choice(open_)
+            await commit(o.Moved(office.snapshot(case), "resolved", "张律师 by SMS", "已办结"))
+        journal.write(f"told {n} {kind} {case}")
+        if kind != "bridged":
+            record["case_number"] = case
+            await commit(o.CallRecord(call_id, record))
+        journal.write(f"call {n}")
+
+    async def record_message(n, call_id, caller):
+        path = incoming / recording_name(call_id, "consultation", caller)
         shared[RECORDING] = 1
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -173,28 +225,14 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
             for i in range(frames):
                 os.write(fd, frame(n, i))
                 if i % 4 == 3:
-                    await asyncio.sleep(0.001)   # the line delivers frames in real time
+                    await asyncio.sleep(0.003)   # the line delivers frames in real time
             data = frames * FRAME         # closing the recorder fills in the sizes
             os.pwrite(fd, struct.pack("<I", 36 + data), 4)
             os.pwrite(fd, struct.pack("<I", data), 40)
         finally:
             os.close(fd)
             shared[RECORDING] = 0
-        case = await asyncio.to_thread(cases.next)
-        record = {"case_number": case, "box": "consultation", "caller": caller,
-                  "line": "07730148", "office": OFFICE, "menu_path": ["1"],
-                  "call_id": call_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  "duration_s": round(data / 16000, 2), "ended_by": "# pressed",
-                  "short": False}
-        planned = messages.plan_voicemail(office, outbox, record, path, branch="consultation")
-        await asyncio.to_thread(messages.commit_message, planned, outbox, cases, office.sms)
-        journal.write(f"told {n} {case}")
-        worker.kick()
-        await asyncio.to_thread(outbox.commit, f"call-{call_id}", "call",
-                                {"call_id": call_id, "caller": caller, "outcome": "voicemail",
-                                 "case_number": case, "started": _iso(began)}, {})
-        journal.write(f"call {n}")
-        worker.kick()
+        return path
 
     async def main():
         stop = asyncio.Event()
@@ -211,68 +249,124 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
 
 
 DUTY = "13900000001"
+MEDIATOR = "13900000002"
 HEAD = "13900000009"
+
+
+def _is_open(case):
+    return case is not None and case.open
+
+
+def wavfile_seconds(path):
+    from lawline.sync.wavfile import wav_seconds
+    return wav_seconds(path)
 
 
 def office_config(spool):
     return configuration.from_dict({
         "office": {"id": OFFICE, "name": "测试县法律服务专线", "head_mobile": HEAD},
-        "duty": {"numbers": [DUTY]}, "spool": {"dir": str(spool)}})
+        "duty": {"numbers": [DUTY], "mediators": [MEDIATOR]}, "spool": {"dir": str(spool)}})
 
 
 def case_facts(root: Path) -> dict:
-    """After the last run: for every voicemail item, its case row, its case journal item
-    and its SMS rows (purpose, number), read from the databases themselves."""
+    """After the last run, read from the databases themselves: every case (kind, state,
+    caller, owner, rating, its call), its journal items upstream and its SMS (purpose,
+    number), and every item's key and kind."""
     import sqlite3
     spool = root / "spool"
     outbox = sqlite3.connect(spool / "outbox.db")
     book = sqlite3.connect(spool / "cases.db")
-    keys = {k for (k,) in outbox.execute("SELECT key FROM items")}
+    items = dict(outbox.execute("SELECT key, kind FROM items"))
     found = {}
-    for (key, record) in outbox.execute("SELECT key, record_json FROM items "
-                                        "WHERE kind = 'voicemail'"):
-        row = book.execute("SELECT caller, owner FROM cases WHERE number = ?",
-                           (key,)).fetchone()
-        found[key] = {"call_id": json.loads(record).get("call_id"),
-                      "case": row is not None, "caller": row[0] if row else None,
-                      "owner": row[1] if row else None, "journal": f"case-{key}-1" in keys,
-                      "sms": [list(r) for r in book.execute(
-                          "SELECT purpose, number FROM sms WHERE case_number = ? ORDER BY id",
-                          (key,))]}
+    for number, kind, state, caller, owner, rating, call_id in book.execute(
+            "SELECT number, kind, state, caller, owner, rating, call_id FROM cases"):
+        found[number] = {
+            "kind": kind, "state": state, "caller": caller, "owner": owner, "rating": rating,
+            "call_id": call_id, "voicemail": items.get(number) == "voicemail",
+            "journal": sorted(k for k in items if k.startswith(f"case-{number}-")),
+            "sms": [list(r) for r in book.execute(
+                "SELECT purpose, number FROM sms WHERE case_number = ? ORDER BY id",
+                (number,))]}
     outbox.close()
     book.close()
-    return found
+    return {"cases": found, "items": items}
 
 
-def verify_cases(facts: dict) -> list:
-    """Problems with the messages' cases and SMS: each voicemail item (every message told
-    among them) has its case, its case journal item, and its SMS to the caller and to the
-    case's owner, each exactly once."""
+# What each kind of outcome leaves, besides its case: (journal items, SMS (purpose, to)).
+def _owed(kind, got):
+    caller, owner = got["caller"], got["owner"]
+    if kind == "voicemail":
+        return 1, [("caller case", caller), ("duty case", owner)]
+    if kind == "bridged":
+        return 1, [("caller case", caller), ("duty case", DUTY), ("low rating", HEAD)]
+    if kind == "referral":
+        return 1, [("caller referral", caller)]
+    if kind == "callback":
+        return 1, [("caller case", caller), ("duty case", DUTY)]
+    if kind == "escalated":
+        return 1, [("caller case", caller), ("urgent escalation", MEDIATOR),
+                   ("urgent escalation", HEAD)]
+    raise ValueError(kind)
+
+
+def verify_outcomes(facts: dict) -> list:
+    """Problems with the outcomes: each one the box told has its case, exactly once (one case
+    for its call), its journal items and exactly the SMS it owes; a resolved case moved on
+    to caller_informed with one SMS to its caller; no case exists twice for one call."""
     problems = []
-    found = facts["cases"]
-    for n, case in facts["told"].items():
-        if case not in found:
-            problems.append(f"message {n} (case {case}, caller told) has no voicemail item")
-    for key, got in found.items():
-        if not got["case"]:
-            problems.append(f"voicemail {key} has no case")
+    found = facts["cases"]["cases"]
+    by_call = {}
+    for number, got in found.items():
+        by_call.setdefault(got["call_id"], []).append(number)
+    for call_id, numbers in by_call.items():
+        if call_id and len(numbers) > 1:
+            problems.append(f"call {call_id} has {len(numbers)} cases: {sorted(numbers)}")
+    resolved = {t["case"] for t in facts["outcomes"].values() if t["kind"] == "resolved"}
+    for n, told in facts["outcomes"].items():
+        if told["kind"] == "resolved":
             continue
-        if not got["journal"]:
-            problems.append(f"case {key} has no case journal item in the outbox")
-        texts = [tuple(t) for t in got["sms"]]
-        owed = [("caller case", got["caller"])] if got["caller"] else []
-        owed += [("duty case", got["owner"])] if got["owner"] else []
-        for text in owed:
-            if texts.count(text) != 1:
-                problems.append(f"case {key}: {texts.count(text)} {text[0]} SMS to {text[1]}")
-        extra = [t for t in texts if t not in owed]
+        case = told["case"]
+        if case not in found:
+            problems.append(f"outcome {n} ({told['kind']}, case {case}, told) has no case")
+    for number, got in found.items():
+        # the kind of outcome its call left: calls take the kinds in turn (a resolution with
+        # nothing to resolve leaves a voicemail instead)
+        kind = KINDS[message_number(got["call_id"] or "x-0") % len(KINDS)]
+        kind = "voicemail" if kind == "resolved" else kind
+        if kind == "voicemail" and not got["voicemail"]:
+            problems.append(f"case {number} has no voicemail item")
+        journal, texts = _owed(kind, got)
+        if number in resolved or got["state"] == "caller_informed":
+            journal += 2
+            texts = texts + [("caller resolved", got["caller"])]
+            if got["state"] != "caller_informed":
+                problems.append(f"case {number} was resolved but is {got['state']}")
+        if len(got["journal"]) != journal:
+            problems.append(f"case {number} ({kind}): {len(got['journal'])} journal items, "
+                            f"{journal} owed: {got['journal']}")
+        sent = [tuple(t) for t in got["sms"]]
+        for text in texts:
+            if text[1] and sent.count(text) != 1:
+                problems.append(f"case {number} ({kind}): {sent.count(text)} {text[0]} SMS "
+                                f"to {text[1]}")
+        extra = [t for t in sent if t not in texts]
         if extra:
-            problems.append(f"case {key}: SMS nobody was owed: {extra}")
+            problems.append(f"case {number} ({kind}): SMS nobody was owed: {extra}")
     return problems
 
 
-def _iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+def verify_items(facts: dict, target: str, keys: list, kinds=None) -> dict:
+    """Every item the box committed (but recordings, which `verify` checks) reached
+    `target` (which takes `kinds`, all when None) under its own key; `keys`: the keys the
+    target holds, once per copy."""
+    owed = {k for k, kind in facts["cases"]["items"].items()
+            if kind != "voicemail" and (kinds is None or kind in kinds)}
+    held = set(keys)
+    lost = sorted(owed - held)
+    stray = sorted(k for k in held - owed if not k[:1].isdigit())
+    problems = [f"{target}: item {k} is missing" for k in lost[:20]]
+    problems += [f"{target}: {k} arrived but the box never committed it" for k in stray[:20]]
+    return {"items": len(owed), "lost": len(lost), "stray": len(stray), "problems": problems}
 
 
 def run(root: Path, spec: dict, trials: int, seed: int, min_ms: float, max_ms: float,
@@ -289,6 +383,9 @@ def run(root: Path, spec: dict, trials: int, seed: int, min_ms: float, max_ms: f
         if pid == 0:
             try:
                 child(root, spec, shared, seed * 100003 + trial, True, 0)
+            except BaseException:
+                import traceback
+                traceback.print_exc()    # what ended the child before its kill, for the log
             finally:
                 os._exit(70)
         if rng.random() < 0.2:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from lawline import config as configuration
-from lawline.call.prompts import Prompts
+from lawline.prompts import Prompts
 from .caller import Caller
 
 log = logging.getLogger("lawline.rig")

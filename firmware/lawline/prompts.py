@@ -15,7 +15,7 @@ import tempfile
 import wave
 from pathlib import Path
 
-from ..errors import LawlineError
+from .errors import LawlineError
 
 log = logging.getLogger("lawline.prompts")
 

@@ -1,0 +1,490 @@
+"""What a call, or a staff action, leaves in the office: planned by one pure function.
+
+An outcome says what happened, in facts (this caller left a message in the complaint box, the
+duty lawyer took this call, the head resolved this case); `plan(outcomes, rules, at)` turns
+them into one ledger entry (records/ledger.py): every case row and move, every item owed
+upstream, every SMS, decided now, so that applying the entry a second time after a power cut
+writes exactly the same. The office's rules (who owns a new case, when it is due, who is
+told what, who never hears of a complaint) live here and nowhere else.
+
+Pure: no I/O, no clock and no randomness. Case numbers and PINs are drawn before planning and
+come in the outcomes; who is on duty comes in `Rules`, a snapshot the office takes
+(records/office.Office.rules).
+
+Step kinds of an entry (records/ledger.py applies them, each idempotent by its own key):
+
+    item   an outbox item: key, kind, record, files (spool-relative paths)
+    open   a new case row (number, kind, caller, owner, state, due, PIN, ...)
+    move   a case's move to a state (by, note, owner); `step` names it in the case's history
+    set    fields of a case (rating)
+    sms    a text to a number (purpose, and the reference it is owed for)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence, Union
+
+from ..phone import is_mobile, national, same
+from . import messages as text
+
+KINDS = ("consultation", "service_request", "urgent", "complaint", "referral")
+# What a bridged caller's SMS says comes next.
+AFTER_TALK = "如需继续办理，请来电并提供案件编号。"
+
+
+# -- what the planner knows ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Duty:
+    """One person: a duty lawyer or mediator on duty now, staff a complaint names."""
+    mobile: str
+    name: str = ""
+    staff_no: str = ""
+
+
+@dataclass(frozen=True)
+class Department:
+    """A [[referral]] department."""
+    name: str
+    phone: str = ""
+    address: str = ""
+    hours: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The office's rules and who is on duty, as plain data (records/office.Office.rules)."""
+    office_id: str
+    office_name: str
+    office_number: str
+    head: str = ""                      # [office] head_mobile
+    due_hours: float = 72.0             # [cases]
+    urgent_due_hours: float = 4.0
+    next_steps: str = ""
+    hours: str = ""                     # office hours in words, for the caller's SMS
+    lawyer: Duty | None = None          # first duty lawyer on duty now
+    mediator: Duty | None = None        # first mediator on duty now
+    low_rating: int = 2                 # [survey] alert_at_or_below
+    zone: str = "Asia/Shanghai"         # [office] timezone: the times of a call record
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who called, in which call, on which line."""
+    call_id: str
+    caller: str = ""                    # "" when withheld (line/callerid.py)
+    line: str = ""                      # the line's own number
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Voicemail:
+    """A message recorded in a box (consultation, service_request, complaint, urgent)."""
+    call: Call
+    box: str
+    case: str
+    pin: str
+    recording: str                      # the WAV, relative to the spool
+    seconds: float
+    ended_by: str
+    started: str | None = None
+    menu_path: tuple = ()
+    short: bool = False
+    after_hours: bool = False           # nobody owns it until the morning
+    named: Duty | None = None           # complaint: the staff member it names
+    case_open: bool = False             # the case exists already (urgent, opened when
+    #                                     nobody accepted): the message adds its item only
+    interrupted: bool = False           # recovered at start-up after a cut
+    detail: str = ""
+    note: str = ""
+    as_recorded: dict | None = None     # the item's record as it was committed once (its
+    #                                     outbox row was lost): sent again unchanged
+
+
+@dataclass(frozen=True)
+class Bridged:
+    """A call the duty person took: a case they own, told by SMS; the caller gets the number."""
+    call: Call
+    kind: str
+    case: str
+    pin: str
+    owner: Duty
+
+
+@dataclass(frozen=True)
+class Referred:
+    """Key 4: the caller chose a department; the case is referred, the caller texted."""
+    call: Call
+    case: str
+    pin: str
+    department: Department
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Every duty phone was busy; the caller asked to be called back."""
+    call: Call
+    case: str
+    pin: str
+    owner: Duty | None
+    place: int | None = None
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """Key 3 and no mediator accepted: an urgent case, every mediator and the head texted."""
+    call: Call
+    case: str
+    pin: str
+    told: tuple                         # the mediators' mobiles (the head is added)
+    waited_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Rated:
+    """The caller rated the call 1-5 after the duty person hung up."""
+    call: Call
+    case: str
+    rating: int
+    owner: Duty | None = None           # who took the call
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """The call record itself (call/script.py's record, times in ISO form)."""
+    call_id: str
+    record: dict
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A case opened by hand (the shell, the office page) or by a rule not tied to a call."""
+    kind: str
+    case: str
+    pin: str
+    caller: str = ""
+    owner: str = ""
+    owner_name: str = ""
+    detail: str = ""
+    call_id: str | None = None
+    state: str = "new"
+    note: str = ""
+    notify_caller: bool = True
+    notify_duty: tuple = ()
+    next_steps: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseNow:
+    """A case as the actor saw it: the row (records/cases.Case) and its history rows."""
+    number: str
+    kind: str
+    state: str
+    caller: str
+    owner: str
+    owner_name: str
+    detail: str
+    call_id: str | None
+    opened: float
+    updated: float
+    due: float | None
+    history: tuple                      # ((at, state, by, note), ...)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A staff action on a case: taken, handed on, referred, resolved. The caller of a
+    resolved case (not a complaint) is told by SMS, and the case moves on to caller_informed.
+    `reassigned_to`: the new owner also gets the case by SMS."""
+    case: CaseNow
+    state: str
+    by: str
+    note: str = ""
+    owner: str | None = None
+    owner_name: str | None = None
+    notify: tuple = ()                  # mobiles that get the case by SMS (a new owner)
+
+
+Outcome = Union[Voicemail, Bridged, Referred, Callback, Escalated, Rated, CallRecord, Opened,
+                Moved]
+
+
+# -- the entry -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """One durable step: its key (the journal file's name), when it was planned, and what
+    it writes, in order."""
+    key: str
+    at: float
+    steps: tuple = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        return json.dumps({"key": self.key, "at": self.at, "steps": list(self.steps)},
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Entry":
+        if not isinstance(data, dict) or not isinstance(data.get("key"), str) or \
+                not isinstance(data.get("steps"), list) or \
+                not all(isinstance(s, dict) and isinstance(s.get("op"), str)
+                        for s in data["steps"]):
+            raise ValueError("not a ledger entry (key, at, steps)")
+        return cls(data["key"], float(data.get("at") or 0), tuple(data["steps"]))
+
+    def files(self) -> list:
+        """The spool-relative files its items carry."""
+        return [rel for s in self.steps if s["op"] == "item"
+                for rel in (s.get("files") or {}).values()]
+
+    def cases(self) -> list:
+        """The case numbers it opens or moves."""
+        return [s["case"]["number"] if s["op"] == "open" else s["number"]
+                for s in self.steps if s["op"] in ("open", "move", "set")]
+
+
+def plan(outcomes: Sequence[Outcome], rules: Rules, at: float, key: str | None = None) -> Entry:
+    """The one entry for `outcomes`, under the office's `rules`, planned at `at` (seconds
+    since the epoch). Its key is `key`, else the first outcome's own."""
+    steps: list = []
+    for outcome in outcomes:
+        steps += _PLANNERS[type(outcome)](outcome, rules, at)
+    return Entry(key or key_of(outcomes[0], at), at, tuple(steps))
+
+
+def _move_id(number: str, n: int, at: float) -> str:
+    """A move's id in its case's history: the case, the history row it becomes, and when it
+    was planned (two actors who saw the same case plan the same row: their ids differ, so
+    the second is checked, and refused, instead of taken for the first applied again)."""
+    return f"move-{number}-{n}-{int(at * 1_000_000)}"
+
+
+def key_of(outcome: Outcome, at: float = 0.0) -> str:
+    """An entry's key by its first outcome: unique, and a safe file name."""
+    if isinstance(outcome, Voicemail):
+        return outcome.case                     # a voicemail's item key is its case number
+    if isinstance(outcome, CallRecord):
+        return f"call-{outcome.call_id}"
+    if isinstance(outcome, Moved):
+        return _move_id(outcome.case.number, len(outcome.case.history) + 1, at)
+    if isinstance(outcome, (Opened,)):
+        return f"open-{outcome.case}"
+    return f"{type(outcome).__name__.lower()}-{outcome.case}"
+
+
+# -- the rules, one outcome at a time --------------------------------------------------------
+
+def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
+    kind = v.box if v.box in KINDS else "consultation"
+    record = {"case_number": v.case, "box": v.box, "caller": v.call.caller, "line": v.call.line,
+              "office": r.office_id, "menu_path": list(v.menu_path), "call_id": v.call.call_id,
+              "started": v.started, "duration_s": round(v.seconds, 2), "ended_by": v.ended_by,
+              "short": v.short}
+    if v.interrupted:
+        record["interrupted"] = True
+    if v.as_recorded is not None:
+        record = v.as_recorded
+    steps = [_item(v.case, "voicemail", record, {"voicemail.wav": v.recording})]
+    if v.case_open:
+        return steps
+    owner, sms, detail = Duty(""), [], v.detail
+    if kind == "complaint":
+        head_named = v.named is not None and bool(r.head) and same(v.named.mobile, r.head)
+        if v.named is not None:
+            detail = json.dumps({"named": {"staff_no": v.named.staff_no, "name": v.named.name,
+                                           "mobile": v.named.mobile}}, ensure_ascii=False)
+        if not head_named and r.head:
+            # a complaint is the head's, and never reaches the person it names
+            owner = Duty(r.head, "office head")
+            sms.append(_sms(r.head, text.complaint_to_head(v.case, v.call.caller, v.named,
+                                                           r.office_name), "complaint", v.case))
+    elif not v.after_hours:
+        duty = r.mediator if kind == "urgent" else r.lawyer
+        if duty is not None:
+            owner = duty
+            sms.append(_sms(duty.mobile, text.duty_case(v.case, kind, v.call.caller,
+                                                        r.office_name), "duty case", v.case))
+    state = "assigned" if owner.mobile else "new"
+    if is_mobile(v.call.caller):
+        sms.insert(0, _caller_case(r, v.call.caller, v.case, kind, v.pin))
+    steps += _open(r, at, v.case, kind, v.call, owner, state, detail,
+                   v.note or f"opened: {kind}", v.pin)
+    return steps + sms
+
+
+def _bridged(b: Bridged, r: Rules, at: float) -> list:
+    steps = _open(r, at, b.case, b.kind, b.call, b.owner, "assigned", "", f"opened: {b.kind}",
+                  b.pin)
+    if is_mobile(b.call.caller):
+        steps.append(_caller_case(r, b.call.caller, b.case, b.kind, b.pin, AFTER_TALK))
+    steps.append(_sms(b.owner.mobile, text.duty_case(b.case, b.kind, b.call.caller,
+                                                     r.office_name), "duty case", b.case))
+    return steps
+
+
+def _referred(f: Referred, r: Rules, at: float) -> list:
+    detail = json.dumps({"referral": f.department.name}, ensure_ascii=False)
+    steps = _open(r, at, f.case, "referral", f.call, Duty(""), "referred", detail,
+                  f"referred to {f.department.name}", f.pin)
+    if is_mobile(f.call.caller):
+        steps.append(_sms(f.call.caller, text.caller_referral(r.office_name, f.case,
+                                                              f.department, f.pin),
+                          "caller referral", f.case))
+    return steps
+
+
+def _callback(c: Callback, r: Rules, at: float) -> list:
+    owner = c.owner or Duty("")
+    detail = json.dumps({"callback": True, "queue_place": c.place})
+    steps = _open(r, at, c.case, "consultation", c.call, owner,
+                  "assigned" if owner.mobile else "new", detail,
+                  "callback requested: every duty phone was busy", c.pin)
+    if is_mobile(c.call.caller):
+        steps.append(_caller_case(r, c.call.caller, c.case, "consultation", c.pin))
+    if owner.mobile:
+        steps.append(_sms(owner.mobile, text.duty_case(c.case, "consultation", c.call.caller,
+                                                       r.office_name), "duty case", c.case))
+    return steps
+
+
+def _escalated(e: Escalated, r: Rules, at: float) -> list:
+    steps = _open(r, at, e.case, "urgent", e.call, Duty(""), "new", "",
+                  "no mediator accepted", e.pin)
+    if is_mobile(e.call.caller):
+        steps.append(_caller_case(r, e.call.caller, e.case, "urgent", e.pin))
+    minutes = round(e.waited_s / 60) if e.waited_s else None
+    message = text.urgent_escalation(e.case, e.call.caller, minutes, r.office_name)
+    for mobile in _unique([*e.told, r.head]):
+        steps.append(_sms(mobile, message, "urgent escalation", e.case))
+    return steps
+
+
+def _rated(g: Rated, r: Rules, at: float) -> list:
+    steps: list = [{"op": "set", "number": g.case, "fields": {"rating": g.rating}}]
+    if g.rating <= r.low_rating and r.head:
+        owner = g.owner.name or g.owner.mobile if g.owner else ""
+        steps.append(_sms(r.head, text.low_rating(g.case, g.rating, g.call.caller, owner,
+                                                  r.office_name), "low rating", g.case))
+    return steps
+
+
+def _call_record(c: CallRecord, r: Rules, at: float) -> list:
+    record = dict(c.record)
+    for key in ("started", "answered", "ended"):
+        record[key] = _iso(record.get(key), r.zone)
+    return [_item(f"call-{c.call_id}", "call", record, {})]
+
+
+def _iso(t: Any, zone: str) -> Any:
+    """Seconds since the epoch as the office's local time with its offset
+    (2026-12-07T10:00:00+0800); anything else as it is."""
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not t:
+        return t if t else None
+    return datetime.fromtimestamp(t, ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _opened(o: Opened, r: Rules, at: float) -> list:
+    steps = _open(r, at, o.case, o.kind, Call(o.call_id or "", o.caller),
+                  Duty(o.owner, o.owner_name), o.state, o.detail, o.note or f"opened: {o.kind}",
+                  o.pin)
+    if o.notify_caller and is_mobile(o.caller):
+        steps.append(_caller_case(r, o.caller, o.case, o.kind, o.pin, o.next_steps))
+    for mobile in o.notify_duty:
+        steps.append(_sms(mobile, text.duty_case(o.case, o.kind, o.caller, r.office_name),
+                          "duty case", o.case))
+    return steps
+
+
+def _moved(m: Moved, r: Rules, at: float) -> list:
+    case, history = m.case, list(m.case.history)
+    step_id = _move_id(case.number, len(history) + 1, at)
+    steps: list = [{"op": "move", "number": case.number, "state": m.state, "by": m.by,
+                    "note": m.note, "owner": m.owner, "owner_name": m.owner_name,
+                    "expect": case.updated, "step": step_id, "at": at}]
+    history.append((at, m.state, m.by, m.note))
+    owner = case.owner if m.owner is None else m.owner
+    owner_name = case.owner_name if m.owner_name is None else m.owner_name
+    now = CaseNow(case.number, case.kind, m.state, case.caller, owner, owner_name, case.detail,
+                  case.call_id, case.opened, at, case.due, tuple(history))
+    steps.append(_journal(r, now, m.state))
+    for mobile in m.notify:
+        steps.append(_sms(mobile, text.duty_case(case.number, case.kind, case.caller,
+                                                 r.office_name), "duty case", case.number,
+                          step_id))
+    if m.state == "resolved" and case.kind != "complaint" and is_mobile(case.caller):
+        steps.append(_sms(case.caller, text.caller_resolved(r.office_name, case.number),
+                          "caller resolved", case.number))
+        note = "resolution SMS queued"
+        history.append((at, "caller_informed", "box", note))
+        steps.append({"op": "move", "number": case.number, "state": "caller_informed",
+                      "by": "box", "note": note, "owner": None, "owner_name": None,
+                      "expect": None, "step": _move_id(case.number, len(history), at),
+                      "at": at})
+        steps.append(_journal(r, replace(now, state="caller_informed", history=tuple(history)),
+                              "caller_informed"))
+    return steps
+
+
+_PLANNERS = {Voicemail: _voicemail, Bridged: _bridged, Referred: _referred,
+             Callback: _callback, Escalated: _escalated, Rated: _rated,
+             CallRecord: _call_record, Opened: _opened, Moved: _moved}
+
+
+# -- pieces ----------------------------------------------------------------------------------
+
+def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, state: str,
+          detail: str, note: str, pin: str) -> list:
+    """A new case row, and its first journal item upstream."""
+    hours = r.urgent_due_hours if kind == "urgent" else r.due_hours
+    row = {"number": number, "kind": kind, "caller": call.caller, "owner": owner.mobile,
+           "owner_name": owner.name, "detail": detail, "call_id": call.call_id or None,
+           "state": state, "due_hours": hours, "note": note, "now": at, "pin": pin}
+    due = at + hours * 3600 if hours else None
+    now = CaseNow(number, kind, state, call.caller, owner.mobile, owner.name, detail,
+                  call.call_id or None, at, at, due, ((at, state, "box", note),))
+    return [{"op": "open", "case": row}, _journal(r, now, "opened")]
+
+
+def _journal(r: Rules, case: CaseNow, event: str) -> dict:
+    """Every case change goes upstream too (the prefecture keeps the register): item
+    `case-<number>-<n>`, n the length of its history with this change."""
+    record = {"case_number": case.number, "event": event, "kind": case.kind,
+              "state": case.state, "caller": case.caller, "owner": case.owner,
+              "owner_name": case.owner_name, "detail": case.detail, "call_id": case.call_id,
+              "office": r.office_id, "opened": case.opened, "due": case.due,
+              "history": [{"at": at, "state": st, "by": by, "note": note}
+                          for at, st, by, note in case.history]}
+    return _item(f"case-{case.number}-{len(case.history)}", "case", record, {})
+
+
+def _item(key: str, kind: str, record: dict, files: dict) -> dict:
+    return {"op": "item", "key": key, "kind": kind, "record": record, "files": files}
+
+
+def _sms(number: str, body: str, purpose: str, case: str, ref: str | None = None) -> dict:
+    """A text owed for `case`; `ref` names the step it belongs to when the same case may owe
+    `number` the same kind of text again later (a case handed back to someone)."""
+    step = {"op": "sms", "number": number, "text": body, "purpose": purpose, "case": case}
+    if ref is not None:
+        step["ref"] = ref
+    return step
+
+
+def _caller_case(r: Rules, caller: str, case: str, kind: str, pin: str,
+                 next_steps: str | None = None) -> dict:
+    return _sms(caller, text.caller_case(r.office_name, case, kind, next_steps or r.next_steps,
+                                         r.hours, r.office_number, pin), "caller case", case)
+
+
+def _unique(numbers: Sequence[str]) -> list:
+    seen, out = set(), []
+    for n in numbers:
+        if n and national(n) not in seen:
+            seen.add(national(n))
+            out.append(n)
+    return out
