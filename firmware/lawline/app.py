@@ -16,14 +16,10 @@ from .call.lines import Line
 from .call.script import CallScript
 from .prompts import Prompts
 from .errors import ModemError
-from . import hat
+from . import build, hat
 from .line import from_config as line_from_config
 from .line.supervisor import LineSupervisor
 from .line.modem import Modem
-from .duty import clock
-from .duty.desk import DutyDesk
-from .records.office import Office, OfficeSettings
-from .records.recovery import start_up
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -31,8 +27,6 @@ from .sip.dialplan import DialPlan
 from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
-from .sync.service import SyncService, SyncSettings
-from .sync.settings import build_targets
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, WARN, BoxLock, Status
 
@@ -42,8 +36,10 @@ UPSTREAM = "upstream"
 
 
 class Box:
-    def __init__(self, config):
+    def __init__(self, config, clock=None):
+        """The box on `config`; `clock`: the office's (the test rig moves one: clock.py)."""
         self.config = config
+        self.clock = clock or build.clock(config)
         spool = config.spool_dir
         self.incoming_dir = spool / "incoming"
         self.tmp_dir = spool / "tmp"
@@ -78,22 +74,15 @@ class Box:
         self.lock.acquire()
         self.status = Status(spool / "state.json")
         self.status.on_change = lambda parts: self.notify.status(self.status_line())
-        # Cases, duty rota, calendar, SMS queue, reports (records/office.py)
-        cfg = self.config
-        desk = DutyDesk(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
-                        plan=DialPlan.from_config(cfg))
-        # Targets, outbox, upload worker, spool limits (sync/service.py)
-        self.sync = SyncService(SyncSettings.of(cfg), build_targets(cfg), self.alert,
-                                self.status)
+        # Targets, outbox, upload worker (sync/service.py); the office on that outbox: cases,
+        # duty desk, SMS queue, ledger (records/office.py); then what a power cut or a
+        # damaged card left, made whole before the first call (records/recovery.py)
+        parts = build.storage(self.config, self.clock, self.alert, self.status)
+        self.sync, self.office = parts.sync, parts.office
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
-        self.office = Office(OfficeSettings.of(cfg), spool, desk=desk, outbox=self.outbox,
-                             damaged_dir=spool / "damaged")
-        self.office.on_upload = self.kick_upload
         self.cases = self.office.cases
-        # what a power cut or a damaged card left: whole again before the first call
-        start_up(self.office, self.outbox, spool, line_number=cfg.office.number,
-                 min_seconds=cfg.voicemail.min_seconds, alert=self.alert, status=self.status)
+        self.office.on_upload = self.kick_upload
 
     def on_sms(self, event):
         """An incoming SMS (duty staff replying "结案 2611280001"): the office acts on it only
@@ -143,7 +132,7 @@ class Box:
                              spool_dir=cfg.spool_dir, outbox=self.outbox, sms=self.office.sms,
                              status=self.status,
                              signal=modem_signal(self.modem) if gsm else None,
-                             trunk=self.trunk, mail=self.kick_upload)
+                             trunk=self.trunk, mail=self.kick_upload, clock=self.clock)
         return self.health
 
     def status_line(self):
@@ -176,10 +165,10 @@ class Box:
             self.core.add_account(self.account)
             tasks.append(asyncio.ensure_future(self.core.run(stop)))
             tasks += [asyncio.ensure_future(job) for job in self.sync.coroutines(stop)]
-            if clock.faked():
+            if self.clock.faked:
                 log.warning("box: THE OFFICE CLOCK IS MOVED: office hours and the rota use "
-                            "%s as now (the test rig started this box; duty/clock.py)",
-                            clock.now().strftime("%Y-%m-%d %H:%M"))
+                            "%s as now (the test rig started this box; clock.py)",
+                            self.clock.now().strftime("%Y-%m-%d %H:%M"))
             self.office.render_referral_prompts()
             log.info("office: %s", self.office.desk.why())
             # the HAT's power key (line 1's modem) and one status LED per line, one pin factory
@@ -249,8 +238,9 @@ class Box:
 
     def _script(self, line):
         cfg = self.config
-        return CallScript(line.modem.caller, new_call_id(), line.phone_number, cfg.office.id,
-                          cfg.menu, cfg.limits, cfg.voicemail, cfg.survey, started=time.time())
+        return CallScript(line.modem.caller, new_call_id(self.clock), line.phone_number,
+                          cfg.office.id, cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
+                          started=time.time())
 
     def _call_parts(self, line, events):
         cfg = self.config
@@ -280,8 +270,10 @@ class Box:
                 pass
 
 
-def run(config):
-    """Run the box until SIGTERM or SIGINT. Returns the process exit code."""
+def run(config, clock=None):
+    """Run the box until SIGTERM or SIGINT. Returns the process exit code. `clock`: the
+    office's, moved by the test rig (rig/lawline_rig/probe/boxclock.py); else [office]
+    timezone's."""
     # Recordings, records and databases are the callers': whatever the box creates from here
     # on is readable by the service only (directories 0700, files 0600).
     os.umask(SPOOL_UMASK)
@@ -290,7 +282,7 @@ def run(config):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        box = Box(config)
+        box = Box(config, clock)
         try:
             await box.run(stop)
         except ModemError as exc:

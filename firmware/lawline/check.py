@@ -331,7 +331,7 @@ def main(args):
     report.add(state, "SIP", text)
     check_upstream(cfg, report)
     check_outbox(cfg, report)
-    from .sync.backlog import check as check_sync  # spool budget, each upload target
+    from .commands.outbox import check as check_sync  # spool budget, each upload target
     check_sync(cfg, report)
     from .duty.desk import DutyDesk  # holiday data ahead, rota files, cover gaps
     try:

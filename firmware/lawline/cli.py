@@ -17,6 +17,8 @@ hand over to it; elsewhere they say so.
 """
 
 import argparse
+import importlib.util
+import os
 import logging
 import sys
 
@@ -42,7 +44,8 @@ def _cmd_run(args):
             raise
         from .check import PJSUA2_FIX
         raise LawlineError(f"cannot run the box: {PJSUA2_FIX}") from None
-    return app.run(cfg)
+    from . import build
+    return app.run(cfg, build.clock(cfg, args.moved_to))
 
 
 def _cmd_check(args):
@@ -65,8 +68,19 @@ def _cmd_config(args):
 
 def _cmd_outbox(args):
     from . import config
-    from .sync.backlog import main
+    from .commands.outbox import main
     return main(config.load(args.config))
+
+
+def _cmd_trunk(args):
+    try:
+        from .commands import trunk
+    except ModuleNotFoundError as exc:
+        if exc.name != "pjsua2":
+            raise
+        from .check import PJSUA2_FIX
+        raise LawlineError(f"cannot probe the trunk: {PJSUA2_FIX}") from None
+    return trunk.main(args)
 
 
 def _cmd_prompts(args):
@@ -74,7 +88,9 @@ def _cmd_prompts(args):
     return prompts.main(args.rest)
 
 
-def main(argv=None):
+def main(argv=None, moved_to=None):
+    """`moved_to`: the office clock's moved "now" for `run` (the test rig only, in-process:
+    rig/lawline_rig/probe/boxclock.py; no option or variable reaches it)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     words = [a for a in argv if not a.startswith("-")]
     if words and words[0] in RIG_COMMANDS:
@@ -85,7 +101,7 @@ def main(argv=None):
 
     p = sub.add_parser("run", help="run the box")
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=_cmd_run, moved_to=moved_to)
 
     p = sub.add_parser("check", help="validate the config and probe modem, prompts, upstream")
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
@@ -101,17 +117,22 @@ def main(argv=None):
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     p.set_defaults(func=_cmd_outbox)
 
-    from .duty import shell as duty_shell
-    from .records import shell as records_shell
+    from .commands import cases as case_commands, duty as duty_command
     p = sub.add_parser("duty", help="who is on duty now and next; check rota files")
-    duty_shell.add_arguments(p)
-    p.set_defaults(func=duty_shell.main)
+    duty_command.add_arguments(p)
+    p.set_defaults(func=duty_command.main)
     p = sub.add_parser("case", help="list, show, resolve or assign cases")
-    records_shell.add_case_arguments(p)
-    p.set_defaults(func=records_shell.case_main)
+    case_commands.add_case_arguments(p)
+    p.set_defaults(func=case_commands.case_main)
     p = sub.add_parser("report", help="the weekly or monthly report (CSV and chart)")
-    records_shell.add_report_arguments(p)
-    p.set_defaults(func=records_shell.report_main)
+    case_commands.add_report_arguments(p)
+    p.set_defaults(func=case_commands.report_main)
+
+    p = sub.add_parser("trunk", help="register once with the [trunk] and say how it went")
+    p.add_argument("--config", default="/etc/lawline/lawline.toml")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds (default: [trunk] reply_timeout + 1)")
+    p.set_defaults(func=_cmd_trunk)
 
     from .web import server as web_server
     p = sub.add_parser("web", help="the office's web page (HTTPS); 'web user ...' accounts")
@@ -129,15 +150,16 @@ RIG_COMMANDS = ("sim", "demo", "dutyphone", "receiver")
 
 
 def _rig(argv):
-    """`lawline sim ...` on a development machine: hand over to the rig's own command."""
-    try:
-        from lawline_rig.cli import main as rig_main
-    except ImportError:
+    """`lawline sim ...` on a development machine: hand over to the rig's own command, in
+    its own program (the rig builds on the box's package; the box never imports the rig)."""
+    if importlib.util.find_spec("lawline_rig") is None:
         print(f"lawline {argv[0]}: the loopback line and test rig are not installed on this "
               "machine (they are never on the box); on a development machine run "
               "`make deps`, which installs the lawline-rig package from rig/", file=sys.stderr)
         return 2
-    return rig_main(argv, prog="lawline")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "lawline_rig", *argv])
 
 
 def run_command(parser, argv):

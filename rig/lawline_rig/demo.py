@@ -1,7 +1,7 @@
 """`lawline demo`: the box end to end on the loopback line, with embedded defaults.
 
 Starts the loopback line, a local upstream, a duty phone and the box, each in its own
-process, then places the scripted calls (probe/scenarios.py SCRIPTED) through the caller's
+process, then places the scripted calls (SCRIPTED below) through the caller's
 side and prints what happened. `--serve` starts the same parts and keeps them running so
 anyone can dial in by hand on the ports written to STATE_DIR/sim.json.
 """
@@ -16,8 +16,20 @@ import time
 import traceback
 from pathlib import Path
 
-from .probe import scenarios
+from .probe import hotline, scenarios
 from .probe.rig import Rig
+
+# The calls the demo places, in order: (tag, title, the duty phone's behaviour, scenario).
+SCRIPTED = [
+    ("a", "consultation: the duty phone accepts", "accept", scenarios.consultation_bridged),
+    ("b", "consultation: nobody answers, voicemail", "no-answer",
+     scenarios.consultation_voicemail),
+    ("c", "complaint voicemail", "accept", scenarios.complaint),
+    ("d", "service request: case number by SMS to the caller and the duty lawyer", "accept",
+     hotline.service_request_with_sms),
+    ("e", "two lines at once: line 1 bridged while line 2 leaves a voicemail", "accept",
+     scenarios.two_lines_at_once),
+]
 
 log = logging.getLogger("lawline_rig.demo")
 
@@ -52,7 +64,7 @@ async def _scripted(rig):
         from .sim import profiles as sim_profiles
         simulated = sim_profiles.get(rig.profile.split(",")[0])  # the scripted calls use line 1
         half_duplex = simulated.family == "v253" and not simulated.vtr
-        for tag, title, behaviour, scenario in scenarios.SCRIPTED:
+        for tag, title, behaviour, scenario in SCRIPTED:
             if half_duplex and tag in ("a", "b"):
                 # Calls (a) and (b) ring duty phones; a V.253 modem without AT+VTR cannot
                 # carry both directions at once, so the box sends key 1 to voicemail.
@@ -164,7 +176,7 @@ def main(args):
     if bad:
         print(f"\nprocesses that did not exit cleanly: {bad}")
         failures += 1
-    total = len(scenarios.SCRIPTED)
+    total = len(SCRIPTED)
     skipped = getattr(rig, "demo_skipped", 0)
     total -= skipped
     print(f"\ndemo: {total - min(failures, total)} of {total} calls OK"

@@ -5,7 +5,7 @@ a low rating.
 
 Also a referral (key 4) by SMS. The box runs with a rota file, office hours and the holiday
 calendar, and its office clock moved to a known day by the rig (rig.box_clock:
-probe/boxclock.py runs the box after duty/clock.move_to; it moves office hours and rota
+probe/boxclock.py runs the box with its clock moved (clock.py); it moves office hours and rota
 decisions, nothing that is stored). One rig for the module; tests run in
 file order and each leaves the duty phone as the next one needs it.
 """

@@ -84,7 +84,7 @@ def heard_caller(rig, number):
 # -- registration ----------------------------------------------------------------------
 
 def _probe(rig, tmp_path, password):
-    """`python -m lawline.sip.trunk`: one registration with the rig's [trunk] settings."""
+    """`lawline trunk`: one registration with the rig's [trunk] settings."""
     values = rig.box_config()
     secret = tmp_path / f"pw-{uuid.uuid4().hex[:6]}"
     secret.write_text(password)
@@ -93,7 +93,7 @@ def _probe(rig, tmp_path, password):
     values["sip"]["port"] = 0
     path = tmp_path / "probe.toml"
     path.write_text(configuration.dump(values), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "lawline.sip.trunk", "--config", str(path)],
+    return subprocess.run([sys.executable, "-m", "lawline", "trunk", "--config", str(path)],
                           capture_output=True, text=True, timeout=30)
 
 

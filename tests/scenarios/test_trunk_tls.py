@@ -36,7 +36,7 @@ def _probe(tmp_path, trunk, ca_file):
         "reply_timeout": 3.0}}
     path = tmp_path / "tls.toml"
     path.write_text(configuration.dump(values), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "lawline.sip.trunk", "--config", str(path)],
+    return subprocess.run([sys.executable, "-m", "lawline", "trunk", "--config", str(path)],
                           capture_output=True, text=True, timeout=30)
 
 

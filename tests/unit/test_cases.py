@@ -2,6 +2,7 @@
 the SMS queue sending through a line driver's send_sms."""
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from lawline.records import messages
 from lawline.records.cases import CaseChanged, CaseError, Cases
 from lawline.duty.desk import DutyDesk
 from lawline.records.office import Office, OfficeSettings
+from lawline.clock import Clock
 from lawline.sip.dialplan import DialPlan
 from lawline.sync.outbox import Outbox
 
@@ -23,7 +25,7 @@ ROTA = ("date,shift,name,role,mobile,staff_no\n"
 @pytest.fixture
 def office(tmp_path):
     import datetime as dt
-    from lawline.duty import clock
+    from lawline.clock import Clock
     rota = tmp_path / "rota.csv"
     cfg = configuration.from_dict({
         "office": {"head_mobile": "13900000009", "name": "测试县法律服务专线"},
@@ -33,7 +35,7 @@ def office(tmp_path):
         "spool": {"dir": str(tmp_path / "spool")},
     })
     # the rota's dates are the office's ([office] timezone), not the host's
-    rota.write_text(ROTA.format(d=clock.today()), encoding="utf-8")
+    rota.write_text(ROTA.format(d=Clock(cfg.office.timezone).today()), encoding="utf-8")
     spool = tmp_path / "spool"
     spool.mkdir()
     outbox = Outbox(spool / "outbox.db", spool, [])
@@ -48,7 +50,7 @@ def test_the_office_and_its_desk_are_built_from_their_own_sections_only(tmp_path
                               duty=cfg.duty, survey=cfg.survey, report=cfg.report)
     (tmp_path / "spool").mkdir()
     desk = DutyDesk(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
-                    plan=DialPlan.from_config(cfg))
+                    plan=DialPlan.from_config(cfg), clock=Clock(cfg.office.timezone))
     office = Office(settings, tmp_path / "spool", desk=desk)
     for part in (office, desk):
         assert not any(isinstance(v, configuration.Config) for v in vars(part).values())
@@ -167,7 +169,7 @@ def test_gap_alert_goes_to_the_head_once(office, tmp_path):
     # the rota covers today only; gap_days = 1 means today: covered. Tomorrow is not asked.
     office.check_cover()
     assert not office.sms.rows(purpose="cover gap")
-    office.cfg.duty.gap_days = 3
+    office.desk.duty_cfg = dataclasses.replace(office.desk.duty_cfg, gap_days=3)
     office.check_cover()
     gap = office.sms.rows(purpose="cover gap")
     assert len(gap) == 1 and gap[0]["number"] == "13900000009" and "缺律师" in gap[0]["text"]

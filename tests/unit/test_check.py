@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lawline import check, config as configuration
-from lawline.duty import clock
+from lawline.clock import Clock
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,14 +86,14 @@ def test_system_zone_from_tz_or_localtime(tmp_path):
 
 
 def test_office_hours_follow_the_configured_zone_not_the_system_one(tmp_path):
-    try:
-        configuration.from_dict({"office": {"timezone": "Asia/Tokyo"}})
-        utc = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        assert abs(clock.now() - (utc + dt.timedelta(hours=9))) < dt.timedelta(minutes=1)
-        configuration.from_dict({})
-        assert abs(clock.now() - (utc + dt.timedelta(hours=8))) < dt.timedelta(minutes=1)
-    finally:
-        clock.use_zone("Asia/Shanghai")
+    from lawline import build
+    tokyo = build.clock(configuration.from_dict({"office": {"timezone": "Asia/Tokyo"}}))
+    utc = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert abs(tokyo.now() - (utc + dt.timedelta(hours=9))) < dt.timedelta(minutes=1)
+    shanghai = build.clock(configuration.from_dict({}))
+    assert abs(shanghai.now() - (utc + dt.timedelta(hours=8))) < dt.timedelta(minutes=1)
+    # reading a config sets nothing global: the first clock still says Tokyo
+    assert abs(tokyo.now() - (utc + dt.timedelta(hours=9))) < dt.timedelta(minutes=1)
 
 
 def test_a_wrong_zone_name_is_a_config_error():

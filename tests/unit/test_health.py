@@ -7,6 +7,7 @@ import sqlite3
 import types
 
 from lawline import config as configuration
+from lawline.clock import Clock
 from lawline.records import health
 from lawline.records.smsqueue import SmsQueue
 from lawline.status import Status
@@ -31,7 +32,8 @@ def make(tmp_path, readings, trunk=True, **health_options):
     state = types.SimpleNamespace(registered=trunk, sentence=lambda: "trunk sentence")
     h = health.Health(health=cfg.health, office=cfg.office, outbox_cfg=cfg.outbox,
                       spool_dir=cfg.spool_dir, outbox=outbox, sms=sms, status=Status(None),
-                      signal=signal, trunk=types.SimpleNamespace(state=state))
+                      signal=signal, trunk=types.SimpleNamespace(state=state),
+                      clock=Clock(cfg.office.timezone))
     return h, outbox, sms
 
 
@@ -50,7 +52,7 @@ def step(h, now):
 def test_the_text_names_each_part(tmp_path):
     h, outbox, _ = make(tmp_path, [-71, -75])
     report, _ = step(h, 1000.0)
-    text = report.text("测试县法律服务专线")
+    text = report.text("测试县法律服务专线", Clock("Asia/Shanghai"))
     assert text.startswith("【测试县法律服务专线】设备状态") and "正常" in text
     assert "信号：-71 dBm" in text and "中继：已注册" in text and "待上传：0 件" in text
     assert "磁盘剩余：" in text and " GB" in text
@@ -62,7 +64,8 @@ def test_a_change_that_holds_is_told_once_by_sms_and_email(tmp_path):
     assert step(h, 300.0)[1] is None        # weak once: not yet
     report, reason = step(h, 600.0)         # weak twice: told
     assert reason == "changed"
-    assert "异常：信号弱" in report.text("x") and report.signal_trend == "falling"
+    assert "异常：信号弱" in report.text("x", Clock("Asia/Shanghai"))
+    assert report.signal_trend == "falling"
     assert step(h, 900.0)[1] is None        # still weak: nothing new
     [text] = sms_texts(sms)
     assert "信号弱" in text
@@ -78,30 +81,22 @@ def test_one_bad_reading_pages_nobody(tmp_path):
 
 
 def test_the_daily_report_comes_once_a_day(tmp_path):
-    from lawline.duty import clock
     h, _, sms = make(tmp_path, [-71] * 4, at="08:00")
-    try:
-        clock.move_to("2026-12-01T07:59:00")
-        assert step(h, 0.0)[1] is None
-        clock.move_to("2026-12-01T08:00:30")
-        assert step(h, 300.0)[1] == "daily"
-        assert step(h, 600.0)[1] is None
-        clock.move_to("2026-12-02T08:01:00")
-        assert step(h, 900.0)[1] == "daily"
-    finally:
-        clock.reset()
+    h.clock.move_to("2026-12-01T07:59:00")
+    assert step(h, 0.0)[1] is None
+    h.clock.move_to("2026-12-01T08:00:30")
+    assert step(h, 300.0)[1] == "daily"
+    assert step(h, 600.0)[1] is None
+    h.clock.move_to("2026-12-02T08:01:00")
+    assert step(h, 900.0)[1] == "daily"
     assert len(sms_texts(sms)) == 2
 
 
 def test_a_box_started_after_the_hour_waits_for_tomorrow(tmp_path):
-    from lawline.duty import clock
     h, _, sms = make(tmp_path, [-71] * 2, at="08:00")
-    try:
-        clock.move_to("2026-12-01T09:30:00")
-        assert step(h, 0.0)[1] is None
-        assert step(h, 300.0)[1] is None
-    finally:
-        clock.reset()
+    h.clock.move_to("2026-12-01T09:30:00")
+    assert step(h, 0.0)[1] is None
+    assert step(h, 300.0)[1] is None
 
 
 def test_backlog_and_trunk_show_in_the_report_and_the_status(tmp_path):
@@ -109,7 +104,7 @@ def test_backlog_and_trunk_show_in_the_report_and_the_status(tmp_path):
     outbox.commit("k1", "call", {"x": 1}, {})
     report = asyncio.run(h.sample())
     assert report.backlog == 1 and report.trunk is False    # a call record: upstream only
-    assert "中继：未注册" in report.text("x")
+    assert "中继：未注册" in report.text("x", Clock("Asia/Shanghai"))
     assert h.status.get("upstream")["message"].startswith("1 upload(s) waiting")
 
 

@@ -135,8 +135,8 @@ def test_make_private_takes_group_and_other_bits_off_the_spool(tmp_path):
 
 def test_the_office_clock_cannot_be_moved_from_the_environment():
     """LAWLINE_FAKE_NOW once moved office hours; the shipped box reads no such thing."""
-    code = ("import lawline.duty.clock as c, lawline.app, datetime as dt; "
-            "print(c.faked(), abs((c.now() - dt.datetime.now()).total_seconds()) < 60)")
+    code = ("import lawline.clock as c, lawline.app, datetime as dt; k = c.Clock(None); "
+            "print(k.faked, abs((k.now() - dt.datetime.now()).total_seconds()) < 60)")
     env = dict(os.environ, LAWLINE_FAKE_NOW="2026-02-14T10:00:00")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
@@ -147,12 +147,13 @@ def test_the_office_clock_cannot_be_moved_from_the_environment():
 
 
 def test_the_rig_moves_the_clock_inside_the_box_process():
-    from lawline.duty import clock
-    try:
-        clock.move_to("2026-02-14T10:00:00")
-        assert clock.faked() and clock.now().strftime("%Y-%m-%d %H") == "2026-02-14 10"
-    finally:
-        clock.reset()
-    assert not clock.faked()
+    from lawline.clock import Clock
+    clock = Clock("Asia/Shanghai", moved_to="2026-02-14T10:00:00")
+    assert clock.faked and clock.now().strftime("%Y-%m-%d %H") == "2026-02-14 10"
+    assert not Clock("Asia/Shanghai").faked
     with pytest.raises(ValueError, match="not a local ISO time"):
-        clock.move_to("Saturday")
+        Clock("Asia/Shanghai").move_to("Saturday")
+    # the box's command line has no way to it: only cli.main's moved_to (the rig, in-process)
+    from lawline import cli
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--moved-to", "2026-02-14T10:00:00"])

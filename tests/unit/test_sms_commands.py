@@ -174,7 +174,7 @@ def test_complaints_are_the_heads_unless_they_name_the_head():
 # -- the office on real SQLite -------------------------------------------------------------
 
 def _office(tmp_path, **duty):
-    from lawline.duty import clock
+    from lawline.clock import Clock
     rota = tmp_path / "rota.csv"
     cfg = configuration.from_dict({
         "office": {"head_mobile": HEAD},
@@ -182,7 +182,8 @@ def _office(tmp_path, **duty):
                  "shifts": ["day 00:00-12:00", "night 12:00-00:00"], "gap_days": 0, **duty},
         "spool": {"dir": str(tmp_path / "spool")},
     })
-    rota.write_text(ROTA.format(d=clock.today()), encoding="utf-8")   # the office's date
+    rota.write_text(ROTA.format(d=Clock(cfg.office.timezone).today()),  # the office's date
+                    encoding="utf-8")
     spool = tmp_path / "spool"
     spool.mkdir()
     return Office.from_config(cfg, spool)

@@ -20,7 +20,7 @@ A, B, HEAD = "13900000001", "13900000002", "13900000009"
 
 
 def _office(tmp_path):
-    from lawline.duty import clock
+    from lawline.clock import Clock
     rota = tmp_path / "rota.csv"
     cfg = configuration.from_dict({
         "office": {"head_mobile": HEAD},
@@ -28,7 +28,7 @@ def _office(tmp_path):
                  "gap_days": 0},
         "spool": {"dir": str(tmp_path / "spool")},
     })
-    today = clock.today()             # the office's date ([office] timezone), not the host's
+    today = Clock(cfg.office.timezone).today()      # the office's date, not the host's
     rota.write_text("date,shift,name,role,mobile,staff_no\n"
                     f"{today},day,张律师,lawyer,{A},11\n"
                     f"{today},day,李调解,mediator,{B},12\n", encoding="utf-8")

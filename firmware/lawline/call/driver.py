@@ -65,8 +65,9 @@ class CallParts:
     queue: list            # call ids waiting for a duty phone, first first (any line)
 
 
-def new_call_id(now=None):
-    return time.strftime("%y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
+def new_call_id(clock, now=None):
+    """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
+    return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 class CallDriver:

@@ -8,11 +8,12 @@ restart; a sheet with errors is refused whole and the last good one stays in for
 """
 
 import datetime as dt
+import re
 import logging
 from pathlib import Path
 
 from ..errors import ConfigError
-from . import clock
+from ..clock import Clock
 from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
 from .roster import ROLE_WORDS, DutyRoster, load_file, parse_shifts
 from ..sip.dialplan import DialPlan
@@ -31,6 +32,11 @@ def _hhmm(text, where):
 
 def validate_config(cfg):
     """Checks of [hours], [duty], [calendar], [cases], [report] that need parsing."""
+    for option in ("numbers", "mediators", "referrals"):
+        for number in getattr(cfg.duty, option):
+            if not re.fullmatch(r"\+?[0-9]{3,20}", number, re.ASCII):
+                raise ConfigError(f"option '{option}' in section [duty]: {number!r} is not a "
+                                  "phone number")
     for name in WEEKDAYS + ("makeup_day",):
         parse_hours(getattr(cfg.hours, name), f"option '{name}' in section [hours]")
     parse_shifts(cfg.duty.shifts)
@@ -58,7 +64,8 @@ class DutyDesk:
     """The duty desk from its own sections: [duty], [hours], [calendar], and the dial plan
     (sip/dialplan.py) its rota rows must pass."""
 
-    def __init__(self, *, duty, hours, calendar, plan):
+    def __init__(self, *, duty, hours, calendar, plan, clock):
+        self.clock = clock                          # the office's (clock.py)
         self.duty_cfg = duty
         self.hours_cfg = hours
         self.calendar = HolidayCalendar(Overrides.load(calendar.holidays_file))
@@ -80,10 +87,10 @@ class DutyDesk:
         self.reload()
 
     @classmethod
-    def from_config(cls, cfg):
+    def from_config(cls, cfg, clock=None):
         """The desk's sections of the whole config (the box, the shells, `lawline check`)."""
         return cls(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
-                   plan=DialPlan.from_config(cfg))
+                   plan=DialPlan.from_config(cfg), clock=clock or Clock(cfg.office.timezone))
 
     # -- the rota files ----------------------------------------------------------------
 
@@ -156,7 +163,7 @@ class DutyDesk:
     # -- what the call flow asks -------------------------------------------------------
 
     def now(self):
-        return clock.now()
+        return self.clock.now()
 
     def is_open(self, when=None):
         return self.hours_cfg.always_open or self.hours.is_open(when or self.now())

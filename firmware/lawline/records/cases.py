@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..clock import Clock
+
 
 # Why ten digits (YYMMDD + NNNN). The old three-digit sequence ran out at the 1000th case of
 # a day and then stopped the call that asked for a number. One line answers one call at a
@@ -56,13 +58,15 @@ def is_case_number(number):
 class CaseNumbers:
     TABLES = ("case_counter",)      # without it a database is not a case book
 
-    def __init__(self, db_path, damaged_dir=None):
-        """Open the case book. A damaged file is set aside into `damaged_dir` and a fresh
+    def __init__(self, db_path, damaged_dir=None, clock=None):
+        """Open the case book (`clock`: the office's; a case number's day is the office's
+        day, clock.py). A damaged file is set aside into `damaged_dir` and a fresh
         one started (the box: `damage` says what happened; the box then keeps the counter
         above every number on disk, keep_above), or refused with StorageDamaged when no
         `damaged_dir` is given (`lawline case`, `lawline check`)."""
         from ..sync import sqlitefile
         self.db_path = Path(db_path)
+        self.clock = clock or Clock()
         self._lock = threading.Lock()
         self.damage = sqlitefile.open_checked(self.db_path, self.TABLES, damaged_dir)
         self._db = sqlite3.connect(str(self.db_path), check_same_thread=False,
@@ -98,7 +102,7 @@ class CaseNumbers:
         return raised
 
     def next(self, now=None):
-        day = time.strftime("%y%m%d", time.localtime(now))
+        day = self.clock.local(now).strftime("%y%m%d")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -202,8 +206,8 @@ class Case:
 class Cases(CaseNumbers):
     """Case numbers plus each case's state and history, in the same SQLite file (WAL)."""
 
-    def __init__(self, db_path, damaged_dir=None):
-        super().__init__(db_path, damaged_dir)
+    def __init__(self, db_path, damaged_dir=None, clock=None):
+        super().__init__(db_path, damaged_dir, clock)
         with self._lock:
             self._db.executescript(_CASE_SCHEMA)
         self._add_pin_column()

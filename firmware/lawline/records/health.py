@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 
-from ..duty import clock
+from ..clock import Clock
 
 log = logging.getLogger("lawline.health")
 
@@ -62,9 +62,10 @@ class HealthReport:
             out.append("磁盘将满")
         return out
 
-    def text(self, office_name):
-        """The SMS and e-mail body: one line per part, Chinese, short."""
-        when = time.strftime("%m-%d %H:%M", time.localtime(self.at))
+    def text(self, office_name, clock):
+        """The SMS and e-mail body: one line per part, Chinese, short; the time the office's
+        (`clock`)."""
+        when = clock.local(self.at).strftime("%m-%d %H:%M")
         trend = {"rising": "上升", "falling": "下降", "steady": "稳定"}.get(self.signal_trend, "")
         signal = ("无读数" if self.signal_dbm is None else
                   f"{self.signal_dbm} dBm" + (f"（{trend}）" if trend else ""))
@@ -94,7 +95,8 @@ class Health:
     its own sections only: [health], [office] (name, head), [outbox] (alert_after_hours)."""
 
     def __init__(self, *, health, office, outbox_cfg, spool_dir, outbox, sms=None,
-                 status=None, signal=None, trunk=None, mail=None):
+                 status=None, signal=None, trunk=None, mail=None, clock=None):
+        self.clock = clock or Clock(office.timezone)    # the office's (clock.py)
         self.health = health
         self.office = office
         self.outbox_cfg = outbox_cfg
@@ -152,14 +154,14 @@ class Health:
         """Why a report is due now ('daily', 'changed'), or None."""
         bands = report.bands()
         at = self.health.at
-        today = clock.today()
+        today = self.clock.today()
         if self.reported is None:
             # The first sample is the baseline, not a change; a box started after today's
             # time reports tomorrow (a restart does not send a second daily report).
             self.reported = bands
-            if at and clock.now().strftime("%H:%M") >= at:
+            if at and self.clock.now().strftime("%H:%M") >= at:
                 self.last_daily = today
-        if at and clock.now().strftime("%H:%M") >= at and self.last_daily != today:
+        if at and self.clock.now().strftime("%H:%M") >= at and self.last_daily != today:
             self.last_daily = today
             return "daily"
         if bands != self.reported:
@@ -173,13 +175,13 @@ class Health:
     def send(self, report, reason):
         self.reported = report.bands()
         self._pending_change = None
-        text = report.text(self.office.name)
+        text = report.text(self.office.name, self.clock)
         log.info("health: %s report to the office: %r", reason, text.replace("\n", "; "))
         head = self.office.head_mobile
         if self.health.sms and head and self.sms is not None:
             self.sms.queue(head, text, "health")
         if self.health.email and self.outbox is not None:
-            key = "health-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(report.at))
+            key = "health-" + self.clock.local(report.at).strftime("%Y%m%d-%H%M%S")
             record = {"kind": "health", "reason": reason, "text": text, **asdict(report)}
             self.outbox.commit(key, "health", record, {})
             if self.mail is not None:

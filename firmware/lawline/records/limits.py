@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 
+from ..clock import Clock
 from ..duty.roster import normal_mobile
 
 log = logging.getLogger("lawline.limits")
@@ -63,19 +64,12 @@ def who(number, call_id=None, pooled=False):
     return WITHHELD if pooled or not call_id else f"{WITHHELD} {call_id}"
 
 
-def today(now=None):
-    return time.strftime("%Y-%m-%d", time.localtime(now))
-
-
-def midnight(now=None):
-    t = time.localtime(now)
-    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
-
-
 class Limits:
-    def __init__(self, cfg, db, lock=None):
-        """`cfg` is the [limits] section; `db` the case book's sqlite3 connection."""
+    def __init__(self, cfg, db, lock=None, clock=None):
+        """`cfg` is the [limits] section; `db` the case book's sqlite3 connection; `clock`
+        the office's (a day is the office's day: clock.py)."""
         self.cfg = cfg
+        self.clock = clock or Clock()
         self.pooled = cfg.withheld_callers == "pooled"
         self._db = db
         self._lock = lock or threading.Lock()
@@ -89,14 +83,14 @@ class Limits:
     def used(self, what, number, now=None, call_id=None):
         with self._lock:
             row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                   "who = ?", (today(now), what, self.who(number, call_id))
+                                   "who = ?", (self.clock.day(now), what, self.who(number, call_id))
                                    ).fetchone()
         return row[0] if row else 0
 
     def take(self, what, number, now=None, call_id=None):
         """Count one use of `what` by `number` (in call `call_id`) today; returns the count
         with this one."""
-        key = (today(now), what, self.who(number, call_id))
+        key = (self.clock.day(now), what, self.who(number, call_id))
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
@@ -107,12 +101,12 @@ class Limits:
         """Today's count of `what` for a key that is not a caller ("case 2612070001")."""
         with self._lock:
             row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                   "who = ?", (today(now), what, key)).fetchone()
+                                   "who = ?", (self.clock.day(now), what, key)).fetchone()
         return row[0] if row else 0
 
     def add(self, what, key, n=1, now=None):
         """Add `n` to today's count of `what` for `key`; returns the new count."""
-        row = (today(now), what, key, n)
+        row = (self.clock.day(now), what, key, n)
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + excluded.n", row)
@@ -145,6 +139,6 @@ class Limits:
         case book: a withheld caller's are its call's, or every withheld caller's when
         pooled."""
         mine = self.who(caller, call_id)
-        opened = [c for c in cases.list(since=midnight(now))
+        opened = [c for c in cases.list(since=self.clock.midnight(now))
                   if self.who(c.caller, c.call_id) == mine]
         return self.cfg.cases_per_number_per_day - len(opened)

@@ -16,7 +16,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from ..duty import clock
 from ..duty.desk import DutyDesk
 from ..duty.roster import normal_mobile
 from ..errors import LawlineError
@@ -61,12 +60,13 @@ class Office:
         self.name = settings.office.name
         self.head = settings.office.head_mobile
         self.desk = desk
+        self.clock = desk.clock         # the office's (clock.py): its days, hours and rota
         # damaged_dir (the box only): a damaged case book is set aside there, a fresh one
         # started (records/cases.py, sync/sqlitefile.py)
-        self.cases = Cases(spool_dir / "cases.db", damaged_dir=damaged_dir)
+        self.cases = Cases(spool_dir / "cases.db", damaged_dir=damaged_dir, clock=self.clock)
         self.sms = SmsQueue(self.cases._db, self.cases._lock)
         # abuse limits ([limits]); staff and the head are never capped (records/limits.py)
-        self.limits = Limits(settings.limits, self.cases._db, self.cases._lock)
+        self.limits = Limits(settings.limits, self.cases._db, self.cases._lock, self.clock)
         self.sms.limits = self.limits
         # staff are never capped: the rota's people, or without a rota the [duty] lists
         self.sms.exempt = lambda number: self.desk.person(number) is not None or \
@@ -75,8 +75,8 @@ class Office:
         self.desk.on_rota_failure = self._rota_refused
         if self.desk.rota_failure:      # the rota files were bad already at start
             self._rota_refused(self.desk.rota_failure)
-        self.outbox = outbox if outbox is not None else Outbox(spool_dir / "outbox.db",
-                                                               spool_dir, [])
+        self.outbox = outbox if outbox is not None else Outbox(
+            spool_dir / "outbox.db", spool_dir, [], clock=self.clock)
         # every outcome (a case, its items upstream, its SMS) in one durable step
         self.ledger = Ledger(spool_dir, self.outbox, self.cases, self.sms)
         self.reports_dir = spool_dir / "reports"
@@ -84,11 +84,11 @@ class Office:
         self.on_upload = None          # called after a commit (the box kicks its uploader)
 
     @classmethod
-    def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None):
+    def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None, clock=None):
         """The office as the shells and the web page open it: its sections of `cfg` and a
-        duty desk of its own."""
-        return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk.from_config(cfg), outbox=outbox,
-                   damaged_dir=damaged_dir)
+        duty desk of its own (on `clock`, else the office's clock from [office] timezone)."""
+        return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk.from_config(cfg, clock),
+                   outbox=outbox, damaged_dir=damaged_dir)
 
     # -- referral prompts ------------------------------------------------------------------
 
@@ -312,7 +312,7 @@ class Office:
             self.sms.queue(case.caller, text.caller_new_pin(self.name, case.number, pin),
                            "caller new pin", case.number)
         if self.head and self.cases.notice_once(
-                f"pins:{case.number}:{time.strftime('%Y-%m-%d', time.localtime(now))}"):
+                f"pins:{case.number}:{self.clock.day(now)}"):
             self.sms.queue(self.head, text.pins_guessed(case.number, wrong, self.name),
                            "pins guessed", case.number)
 
@@ -444,7 +444,7 @@ class Office:
                 self.cases.mark_alerted(case.number, "head", now)
 
     def check_cover(self, when=None):
-        when = when or clock.now()
+        when = when or self.clock.now()
         new = [g for g in self.desk.gaps(when)
                if self.cases.notice_once(f"gap:{g[0]}:{g[1].name}:{g[2]}")]
         for day, shift, role in new:
@@ -461,7 +461,7 @@ class Office:
                 self.sms.queue(self.head, text.calendar_alert(missing), "calendar")
 
     def daily_summary(self, when=None):
-        when = when or clock.now()
+        when = when or self.clock.now()
         if not self.cfg.cases.summary_at:
             return False
         at = dt.datetime.strptime(self.cfg.cases.summary_at, "%H:%M").time()
@@ -474,7 +474,7 @@ class Office:
         return True
 
     def periodic_reports(self, when=None):
-        when = when or clock.now()
+        when = when or self.clock.now()
         at = dt.datetime.strptime(self.cfg.report.at, "%H:%M").time()
         if when.time() < at:
             return []

@@ -123,10 +123,10 @@ class SmsQueue:
     def _over_daily_cap(self, number, purpose, now):
         if self.limits is None or self.exempt(number):
             return False
-        from .limits import midnight, who
+        from .limits import who
         with self._lock:
             rows = self._db.execute("SELECT number FROM sms WHERE created >= ? AND "
-                                    "state != 'limited'", (midnight(now),)).fetchall()
+                                    "state != 'limited'", (self.limits.clock.midnight(now),)).fetchall()
         cap = self.limits.cfg.sms_per_number_per_day
         sent = sum(1 for (n,) in rows if who(n) == who(number))
         if sent < cap:

@@ -15,11 +15,9 @@ trunk or anywhere else: the box only places calls. A firewall limiting the SIP p
 trunk's address is the outer guard.
 """
 
-import argparse
 import asyncio
 import logging
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -28,6 +26,7 @@ import pjsua2 as pj
 from ..errors import ConfigError
 from ..events import PartEvent
 from ..secretfile import read_secret
+from .endpoint import MediaCore
 
 log = logging.getLogger("lawline.sip")
 
@@ -369,8 +368,6 @@ def probe(cfg, timeout=None, port=0):
     """Register once with the configured trunk from a fresh endpoint on a free port, and
     return the TrunkState. One pjsua2 endpoint per process: do not call this inside the
     running box (read its state file instead)."""
-    from .endpoint import MediaCore
-
     async def run():
         core = MediaCore(cfg.sip.bind, port, cfg.sip.log_level, transport=cfg.trunk.transport,
                          ca_file=cfg.trunk.ca_file or None)
@@ -390,31 +387,3 @@ def probe(cfg, timeout=None, port=0):
         finally:
             core.stop()
     return asyncio.run(run())
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m lawline.sip.trunk",
-        description="Register once with the [trunk] of a config file and say how it went")
-    parser.add_argument("--config", default="/etc/lawline/lawline.toml")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds (default: "
-                        "[trunk] reply_timeout + 1)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(message)s")
-    from .. import config as configuration
-    try:
-        cfg = configuration.load(args.config)
-        if not configured(cfg):
-            print("no [trunk] registrar configured: duty phones are called directly")
-            return 0
-        state = probe(cfg, args.timeout)
-    except ConfigError as exc:
-        print(f"lawline: config error: {exc}", file=sys.stderr)
-        return 2
-    print(state.sentence())
-    return 0 if state.registered else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

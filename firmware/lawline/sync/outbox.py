@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from lawline.clock import Clock
 from lawline.errors import LawlineError
 from lawline.sync import sqlitefile
 from lawline.sync.durable import Reserve, Transaction
@@ -147,7 +148,10 @@ class Outbox:
     def __init__(self, db_path: Path, spool_dir: Path, targets: list[str], *,
                  backoff_base: float = 2.0, backoff_cap: float = 600.0,
                  rng: random.Random | None = None, kinds: dict | None = None,
-                 reserve_bytes: int = 1_000_000, damaged_dir: Path | None = None):
+                 reserve_bytes: int = 1_000_000, damaged_dir: Path | None = None,
+                 clock: Clock | None = None):
+        """`clock`: the office's (clock.py): an item's day, the date in its upstream path, is
+        the office's day it was committed on."""
         if backoff_base <= 0 or backoff_cap < backoff_base:
             raise ValueError("backoff_base must be above 0 and backoff_cap at least backoff_base")
         targets = list(targets)
@@ -167,6 +171,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._commit_lock = threading.Lock()
         self.damaged_dir = None if damaged_dir is None else Path(damaged_dir)
+        self.clock = clock or Clock()
 
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,7 +290,7 @@ class Outbox:
         stored = {name: self._relative(path) for name, path in paths.items()}
         stored[RECORD] = self._relative(record_path)
         created = time.time()
-        day = time.strftime("%Y-%m-%d", time.localtime(created))
+        day = self.clock.day(created)
         owed = [t for t in self.targets if t not in self.kinds or kind in self.kinds[t]]
         with self._transaction() as db:
             cursor = db.execute(
@@ -340,7 +345,7 @@ class Outbox:
                 (target, now, self._clock_jump_limit(now), limit)).fetchall()
         return [DueItem(item_id=row[0], key=row[1], kind=row[2], created=row[3],
                         files=self._files(row[4]), target=target, attempts=row[5],
-                        last_error=row[6], day=row[7] or _day(row[3]),
+                        last_error=row[6], day=row[7] or self.clock.day(row[3]),
                         record=json.loads(row[8]))
                 for row in rows]
 
@@ -535,10 +540,6 @@ class Outbox:
 
     def _transaction(self):
         return Transaction(self._conn, self._lock)
-
-
-def _day(created):
-    return time.strftime("%Y-%m-%d", time.localtime(created))
 
 
 def _check_name(what, value):

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from lawline.clock import Clock
 from lawline.sync.outbox import Outbox
 from lawline.sync.settings import build_targets
 from lawline.sync.spool import FULL, WARN, SpoolGuard
@@ -38,14 +39,16 @@ class SyncSettings:
 
 
 class SyncService:
-    def __init__(self, config, targets, alert=None, status=None):
-        """`config`: SyncSettings; `targets`: build_targets' answer."""
+    def __init__(self, config, targets, alert=None, status=None, clock=None):
+        """`config`: SyncSettings; `targets`: build_targets' answer; `clock`: the office's
+        (an item's day is the office's day: clock.py)."""
         self.status = status
         spool = config.spool_dir
         self.targets = targets
         self.outbox = Outbox(spool / "outbox.db", spool, self.targets.names,
                              kinds=self.targets.kinds, backoff_cap=config.outbox.backoff_cap,
-                             damaged_dir=spool / "damaged")
+                             damaged_dir=spool / "damaged",
+                             clock=clock or Clock(config.office.timezone))
         # One longest message plus its record and some slack must fit before a beep.
         message = int(config.voicemail.max_seconds * BYTES_PER_SECOND) + 64 * 1024
         self.guard = SpoolGuard(spool, config.spool.max_mb, config.spool.warn_percent,
@@ -65,9 +68,9 @@ class SyncService:
         self.spool_state()
 
     @classmethod
-    def from_config(cls, cfg, alert=None, status=None):
+    def from_config(cls, cfg, alert=None, status=None, clock=None):
         """As the shells and tests open it: its sections of `cfg` and the targets it names."""
-        return cls(SyncSettings.of(cfg), build_targets(cfg), alert, status)
+        return cls(SyncSettings.of(cfg), build_targets(cfg), alert, status, clock)
 
     def coroutines(self, stop: asyncio.Event) -> list:
         jobs = [self.watch.run(stop)]

@@ -1,8 +1,8 @@
 """The box with its office clock moved, for tests: `python -m lawline_rig.probe.boxclock
 2026-02-14T10:00:00 -v run --config ...` runs `lawline -v run --config ...` in this process
-after `lawline.duty.clock.move_to(...)`. Office hours and the rota then see that day; records
-keep the real clock. The shipped box has no such switch (duty/clock.py says why); only this
-rig, which is never installed on the box, can move it."""
+with the box's clock (lawline/clock.Clock) moved to that time. Office hours and the rota then
+see that day; records keep the real clock. The shipped box has no such switch (clock.py says
+why); only this rig, which is never installed on the box, can move it."""
 
 import sys
 
@@ -14,9 +14,7 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     from lawline import cli
-    from lawline.duty import clock
-    clock.move_to(argv[0])
-    return cli.main(argv[1:])
+    return cli.main(argv[1:], moved_to=argv[0])
 
 
 if __name__ == "__main__":

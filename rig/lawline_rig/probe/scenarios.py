@@ -159,13 +159,6 @@ async def invalid_then_silence(rig):
     return call
 
 
-async def service_request_sms(rig):
-    """(d) Key 2: the request becomes a case; its number reaches the caller by SMS, and the
-    duty lawyer gets the case with the caller's number (probe/hotline.py)."""
-    from .hotline import service_request_with_sms
-    return await service_request_with_sms(rig)
-
-
 async def two_lines_at_once(rig):
     """(e) Two lines, two callers at once: line 1's caller is bridged to the duty phone while
     line 2's caller leaves a service request (the box's [[line]], sim --lines 2)."""
@@ -208,14 +201,3 @@ async def two_lines_at_once(rig):
     vm = await rig.next_record("voicemail", after)
     uploaded = await assert_upstream_has(rig, vm)
     return {"record": bridged, "voicemail": vm, "upstream": uploaded}
-
-
-SCRIPTED = [
-    ("a", "consultation: the duty phone accepts", "accept", consultation_bridged),
-    ("b", "consultation: nobody answers, voicemail", "no-answer", consultation_voicemail),
-    ("c", "complaint voicemail", "accept", complaint),
-    ("d", "service request: case number by SMS to the caller and the duty lawyer", "accept",
-     service_request_sms),
-    ("e", "two lines at once: line 1 bridged while line 2 leaves a voicemail", "accept",
-     two_lines_at_once),
-]

@@ -8,8 +8,10 @@
 """
 
 import datetime as dt
+from pathlib import Path
 
-from .. import config as configuration
+from .. import build, config as configuration
+from ..duty.roster import load_file
 
 
 def add_arguments(p):
@@ -21,14 +23,11 @@ def add_arguments(p):
 
 
 def main(args):
-    from .desk import DutyDesk
-    from .roster import load_file
     cfg = configuration.load(args.config)
-    desk = DutyDesk.from_config(cfg)
+    desk = build.desk(cfg, build.clock(cfg))
     if args.check:
         bad = 0
         for path in args.check:
-            from pathlib import Path
             try:
                 loaded = load_file(Path(path), desk.shifts, desk.calendar,
                                    tuple(cfg.duty.required_roles),

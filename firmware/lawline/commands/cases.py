@@ -13,10 +13,11 @@ queue are sent by the running box within half a minute.
 
 import datetime as dt
 import sys
-import time
 
-from .. import config as configuration
-from ..errors import LawlineError
+from .. import build, config as configuration
+from ..records import report
+from ..records.cases import CaseError
+from ..records.messages import KIND_WORDS
 
 
 def add_case_arguments(p):
@@ -48,28 +49,19 @@ def add_report_arguments(p):
                    help="also queue the report for upstream (the box does this by itself)")
 
 
-def open_office(cfg, with_outbox=True):
-    from .office import Office
-    outbox = None
-    if with_outbox and (cfg.spool_dir / "outbox.db").exists():
-        from ..sync.outbox import Outbox
-        from ..sync.settings import build_targets
-        targets = build_targets(cfg)
-        outbox = Outbox(cfg.spool_dir / "outbox.db", cfg.spool_dir, targets.names,
-                        kinds=targets.kinds)
+def open_office(cfg):
+    """The office on the box's spool, as build.py makes it (its outbox owed to the
+    configured targets: what the shell changes goes upstream like the box's own)."""
     cfg.spool_dir.mkdir(parents=True, exist_ok=True)
-    return Office.from_config(cfg, cfg.spool_dir, outbox)
-
-
-def _when(t):
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+    clock = build.clock(cfg)
+    return build.office(cfg, clock, build.outbox(cfg, clock))
 
 
 def case_main(args):
-    from .cases import CaseError
-    from .messages import KIND_WORDS
     cfg = configuration.load(args.config)
-    office = open_office(cfg, with_outbox=args.action in ("resolve", "assign"))
+    office = open_office(cfg)
+    def _when(t):
+        return office.clock.local(t).strftime("%Y-%m-%d %H:%M") if t else "-"
     cases = office.cases
     if args.action == "list":
         rows = cases.list(None if args.all else ("new", "assigned", "referred"),
@@ -109,11 +101,8 @@ def case_main(args):
                 print(f"lawline: case {case.number} is a complaint about {person.name}",
                       file=sys.stderr)
                 return 1
-            from .messages import duty_case
             office.act(case.number, "assigned", "shell", args.note, owner=person.mobile,
-                       owner_name=person.name)
-            office.sms.queue(person.mobile, duty_case(case.number, case.kind, case.caller,
-                                                      office.name), "duty case", case.number)
+                       owner_name=person.name, notify=(person.mobile,))
     except CaseError as exc:
         print(f"lawline: {exc}", file=sys.stderr)
         return 1
@@ -122,11 +111,10 @@ def case_main(args):
 
 
 def report_main(args):
-    from . import report
     cfg = configuration.load(args.config)
-    office = open_office(cfg, with_outbox=args.publish)
+    office = open_office(cfg)
     kind = "month" if args.month else "week"
-    today = dt.date.today()
+    today = office.clock.today()
     if args.start:
         start = args.start
         if kind == "week":
@@ -136,8 +124,6 @@ def report_main(args):
     else:
         start, end = report.last_week(today) if kind == "week" else report.last_month(today)
     if args.publish:
-        if office.outbox is None:
-            raise LawlineError(f"no outbox in {cfg.spool_dir} yet: nothing to publish")
         key = report.publish(office, start, end, kind)
         item = office.outbox.get(key)
         csv_path, html_path = item.files["report.csv"], item.files["report.html"]
