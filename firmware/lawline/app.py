@@ -29,6 +29,8 @@ from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, WARN, BoxLock, Status
+from .line import profiles as line_profiles
+from .records.health import Health, modem_signal
 
 log = logging.getLogger("lawline.box")
 
@@ -124,8 +126,6 @@ class Box:
 
     def _health(self):
         """Signal, trunk, backlog, disk: to the office daily and on change (records/health)."""
-        from .line import profiles as line_profiles
-        from .records.health import Health, modem_signal
         gsm = line_profiles.get(self.config.line.profile).kind != "v253"
         cfg = self.config
         self.health = Health(health=cfg.health, office=cfg.office, outbox_cfg=cfg.outbox,

@@ -37,6 +37,7 @@ from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSe
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
 from .sync.settings import validate_config as validate_sync
+from .secretfile import read_secret
 
 REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -90,7 +91,6 @@ class Config:
     def upstream_token(self):
         if not self.upstream.token_file:
             return None
-        from .secretfile import read_secret   # refused when others may read the file
         return read_secret(self.upstream.token_file, "upstream", "token_file")
 
 

@@ -16,6 +16,7 @@ import wave
 from pathlib import Path
 
 from .errors import LawlineError
+import argparse
 
 log = logging.getLogger("lawline.prompts")
 
@@ -147,7 +148,6 @@ class Prompts:
 
 
 def main(argv=None):
-    import argparse
     parser = argparse.ArgumentParser(description="Render missing prompt audio")
     parser.add_argument("dir", nargs="?", default=str(Path(__file__).resolve().parents[3]
                                                        / "prompts" / "zh-CN"))

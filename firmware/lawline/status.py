@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from .errors import LawlineError
 
 log = logging.getLogger("lawline.status")
 
@@ -68,7 +69,6 @@ class BoxLock:
         self._fd = None
 
     def acquire(self):
-        from .errors import LawlineError
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from . import sheets
+from ..sip.dialplan import barred
 
 ROLES = {"lawyer": "lawyer", "律师": "lawyer", "mediator": "mediator", "调解员": "mediator",
          "人民调解员": "mediator"}
@@ -157,7 +158,7 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
     returns why a mobile may not be dialled, or None (the dial plan, sip/dialplan.py);
     without one, the prefixes no plan allows are still refused (dialplan.barred)."""
     if check_number is None:
-        from ..sip.dialplan import barred as check_number
+        check_number = barred
     out = Loaded()
     rows = sheets.read_rows(path)
     name = getattr(path, "name", str(path))
@@ -441,5 +442,3 @@ def normal_mobile(number):
         return number[4:]
     return number
 
-
-_normal = normal_mobile   # the older name; sip/hunt.py imports it

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..clock import Clock
+from ..duty.roster import normal_mobile
+from ..sync import sqlitefile
 
 
 # Why ten digits (YYMMDD + NNNN). The old three-digit sequence ran out at the 1000th case of
@@ -64,7 +66,6 @@ class CaseNumbers:
         one started (the box: `damage` says what happened; the box then keeps the counter
         above every number on disk, keep_above), or refused with StorageDamaged when no
         `damaged_dir` is given (`lawline case`, `lawline check`)."""
-        from ..sync import sqlitefile
         self.db_path = Path(db_path)
         self.clock = clock or Clock()
         self._lock = threading.Lock()
@@ -418,5 +419,4 @@ def new_pin():
 def same_number(a, b):
     """Two calling numbers are the same phone (+86 or 0086 in front aside); never true for a
     withheld number."""
-    from ..duty.roster import normal_mobile
     return bool(normal_mobile(a)) and normal_mobile(a) == normal_mobile(b)

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..clock import Clock
+from ..status import OK, WARN
 
 log = logging.getLogger("lawline.health")
 
@@ -141,7 +142,6 @@ class Health:
     def _set_upstream_status(self, report):
         if self.status is None:
             return
-        from ..status import OK, WARN
         band = report.bands()["backlog"]
         if band == "none":
             self.status.set("upstream", OK, "everything delivered")

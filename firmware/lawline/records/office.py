@@ -28,6 +28,7 @@ from .cases import MOVES, Cases, CaseChanged, CaseError, new_pin
 from .ledger import Ledger
 from .limits import Limits
 from .smsqueue import SmsQueue
+from . import report
 
 log = logging.getLogger("lawline.office")
 
@@ -467,8 +468,7 @@ class Office:
         at = dt.datetime.strptime(self.cfg.cases.summary_at, "%H:%M").time()
         if when.time() < at or not self.cases.notice_once(f"summary:{when.date()}"):
             return False
-        from .report import day_counts
-        counts = day_counts(self, when.date())
+        counts = report.day_counts(self, when.date())
         log.info("daily summary for %s: %s", when.date(), counts)
         self.sms.queue(self.head, text.daily_summary(when.date(), **counts), "daily summary")
         return True
@@ -478,7 +478,6 @@ class Office:
         at = dt.datetime.strptime(self.cfg.report.at, "%H:%M").time()
         if when.time() < at:
             return []
-        from . import report
         made = []
         weekday = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                    "sunday").index(self.cfg.report.weekday)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from ..sync import recovery as spool_scan
 from . import outcomes
 from .cases import format_number, new_pin, parse_number
+from ..status import OK, WARN
 
 log = logging.getLogger("lawline.recovery")
 
@@ -92,7 +93,6 @@ def storage_damage(office, outbox, spool, alert=None, status=None) -> list:
             alert(f"【0148】设备存储 {d.path.name} 已损坏，已移至 damaged/ 保存并重建；"
                   "录音均已重新排队上传，请联系技术人员检查存储卡。")
     if status is not None:
-        from ..status import OK, WARN
         if damage:
             status.set("storage", WARN, "; ".join(d.sentence() for d in damage))
         else:

@@ -21,6 +21,7 @@ import threading
 import time
 
 from ..errors import LawlineError
+from .limits import who
 
 log = logging.getLogger("lawline.sms")
 
@@ -123,7 +124,6 @@ class SmsQueue:
     def _over_daily_cap(self, number, purpose, now):
         if self.limits is None or self.exempt(number):
             return False
-        from .limits import who
         with self._lock:
             rows = self._db.execute("SELECT number FROM sms WHERE created >= ? AND "
                                     "state != 'limited'", (self.limits.clock.midnight(now),)).fetchall()

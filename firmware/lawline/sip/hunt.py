@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from ..prompts import PromptMissing
-from ..duty.roster import _normal
+from ..phone import national as _normal
 from .leg import confirm_leg, hang_up
 from .leg import Leg
 

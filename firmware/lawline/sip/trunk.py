@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..events import PartEvent
 from ..secretfile import read_secret
 from .endpoint import MediaCore
+from ..status import FAIL, OK
 
 log = logging.getLogger("lawline.sip")
 
@@ -346,7 +347,6 @@ class Trunk:
             s.since = time.time()
         s.registered, s.code, s.why, s.expires = registered, code, why, expires
         if self.status is not None:
-            from ..status import FAIL, OK
             self.status.set("trunk", OK if registered else FAIL, s.sentence())
         elif (registered, why) != getattr(self, "_logged", None):
             (log.info if registered else log.error)("%s", s.sentence())

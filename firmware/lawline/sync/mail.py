@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from lawline.sync.http import UploadError
+import datetime
 
 BOX_NAMES = {"consultation": "法律咨询", "service_request": "法律服务申请",
              "complaint": "投诉", "unknown": "留言"}
@@ -195,7 +196,6 @@ class EmailTarget:
 
 
 def _from_timestamp(t):
-    import datetime
     return datetime.datetime.fromtimestamp(t).astimezone()
 
 

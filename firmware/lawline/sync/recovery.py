@@ -26,6 +26,8 @@ from pathlib import Path
 
 from lawline.sync import wavfile
 from lawline.sync.durable import fsync_dir
+from lawline.sync.durable import write_replace
+from lawline.sync.sqlitefile import case_numbers_in, numbers_in_name, set_aside_copies
 
 log = logging.getLogger("lawline.sync")
 
@@ -210,7 +212,6 @@ def numbers_given_out(spool_dir, outbox, parse) -> set:
     item keys, and whatever the databases set aside in damaged/ still show. A number given
     out on an earlier day never collides (the day is part of the number), and older items
     have left the spool only after upstream had them, so this covers today."""
-    from lawline.sync.sqlitefile import case_numbers_in, numbers_in_name, set_aside_copies
     spool_dir = Path(spool_dir)
     found = set()
     for path in spool_dir.rglob("*.json"):
@@ -257,7 +258,6 @@ def check_item_files(item) -> None:
     """Before an upload: a record file that no longer holds its record is rewritten from the
     outbox's copy, and a WAV whose header disagrees with its audio (truncated on disk) is
     repaired, each with a log line. A missing file raises FileNotFoundError naming it."""
-    from lawline.sync.durable import write_replace
     for name, path in item.files.items():
         if not path.exists():
             raise FileNotFoundError(f"spool file {path} of {item.key} is missing; the item "

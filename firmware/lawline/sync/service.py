@@ -20,6 +20,7 @@ from lawline.sync.spool import FULL, WARN, SpoolGuard
 from lawline.sync.watch import HOUR, OutboxWatch
 from lawline.sync.wavfile import BYTES_PER_SECOND
 from lawline.sync.worker import UploadWorker
+from lawline.status import FAIL, OK, WARN as STATUS_WARN
 
 log = logging.getLogger("lawline.sync")
 
@@ -85,8 +86,6 @@ class SyncService:
     def spool_state(self):
         state = self.guard.state(fresh=True)
         if self.status is not None:
-            from lawline.status import FAIL, OK
-            from lawline.status import WARN as STATUS_WARN
             level = {FULL: FAIL, WARN: STATUS_WARN}.get(state.level, OK)
             self.status.set("spool", level, state.reason)
         elif state.level != "ok":

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from lawline.errors import ConfigError
 from lawline.secretfile import read_secret
+from lawline.sync.http import HttpPutTarget
+from lawline.sync.mail import EmailTarget
+from lawline.sync.s3 import S3Target
 
 log = logging.getLogger("lawline.sync")
 UPSTREAM, EMAIL, S3 = "upstream", "email", "s3"
@@ -128,9 +131,6 @@ def build_targets(config) -> Targets:
     """The configured targets, with their secrets read from their files."""
     for sentence in insecure(config).values():
         log.warning("%s; anyone on the path can read it", sentence)
-    from lawline.sync.http import HttpPutTarget
-    from lawline.sync.mail import EmailTarget
-    from lawline.sync.s3 import S3Target
 
     office = config.office.id
     targets = Targets()
