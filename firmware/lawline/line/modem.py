@@ -97,7 +97,7 @@ class Modem:
         self.can_sms = self.profile.sms
         self.inband_dtmf = False   # keys come from the audio (sound card), not from URCs
         self._tasks = set()
-        self._sms_parts = codec.Reassembler()
+        self._sms_parts = codec.Reassembler(on_undecoded=self._sms_undecoded)
         self._sms_ref = random.randrange(256)
         # SIM index -> Event set once it is read and deleted. A +CMTI during the start-up
         # sweep (AT+CMGL) may name a message the sweep also lists: it waits for the sweep to
@@ -442,6 +442,13 @@ class Modem:
                              "handing on what arrived", self.name, number, kind,
                              ",".join(map(str, missing)), PARTIAL_SMS_SECONDS)
             self._emit("sms", number=number, detail=partial, sender_type=kind)
+
+    def _sms_undecoded(self, number, kind, kept):
+        """Once per message: what of it could not be decoded and is in its text as hex."""
+        self.log.warning("modem %s: SMS from %r (%s): %d stretch%s could not be decoded and "
+                         "%s kept in the text as hex: %s", self.name, number, kind, len(kept),
+                         "" if len(kept) == 1 else "es", "is" if len(kept) == 1 else "are",
+                         "; ".join(repr(str(k)) for k in kept))
 
     async def _delete_sms(self, index):
         try:
