@@ -13,6 +13,7 @@ tests/systemd; the chroot check runs hostcheck.py in the cached test root (rootf
 import errno
 import fcntl
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -137,12 +138,20 @@ def test_a_turn_this_process_still_holds_is_an_error_at_once_not_a_wait(tmp_path
     assert harness._turn_held is None
 
 
+def sbin(name):
+    """A tool root keeps in /usr/sbin (chroot), found whatever PATH the test runs with."""
+    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""),
+                                                     "/usr/sbin", "/sbin"]))
+    assert found, f"no {name}: Debian's coreutils has it"
+    return found
+
+
 def in_chroot(root, mount_proc):
     """hostcheck.py's answer inside a real chroot of `root` (with or without /proc), in a
     mount namespace of its own so nothing stays mounted."""
     script = HOSTCHECK + "\nprint(host_cannot_run_containers())\n"
     inner = (f"mount --bind /proc {root}/proc && " if mount_proc else "") + \
-        f"exec chroot {root} /usr/bin/python3 -"
+        f"exec {sbin('chroot')} {root} /usr/bin/python3 -"
     done = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", inner], input=script,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
