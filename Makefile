@@ -26,8 +26,10 @@ prompts: deps
 demo: prompts
 	$(PY) -m lawline demo --profile $(PROFILE) --lines 2
 
+# -rs: every skip says why in the summary (a container test skips only where no container
+# can run, e.g. in a chroot; tests/systemd/hostcheck.py)
 test: prompts
-	$(PY) -m pytest -q $(PARALLEL) tests
+	$(PY) -m pytest -q -rs $(PARALLEL) tests
 
 unit: deps
 	$(PY) -m pytest -q tests/unit

@@ -9,7 +9,10 @@ own registration state, sip/trunk.py). pjsua2 callbacks only post these to the l
 The kinds, by source:
 
     line   ring       a ring (number: the caller so far)
-           caller_id  caller ID came in (number, "" when withheld)
+           caller_id  caller ID came in (number: digits with an optional leading + and
+                      the * # a network may send, "" when withheld or when what the line
+                      presented is no number (line/callerid.py); raw: that text, kept for
+                      the call record)
            begin      the call is up (answered, or a dialled call connected)
            dtmf       a key (digit)
            ended      the call ended (number; detail: the URC or why)
@@ -47,6 +50,7 @@ class PartEvent:
     sender_type: str = ""     # sms: the originator's type of number (line/pdu.py)
     index: int = None         # leg media: the audio stream's media index
     expires: int = None       # trunk registration: seconds it holds
+    raw: str = ""             # line caller_id: the presented text refused as no number
 
     def __post_init__(self):
         part = self.source.split(" ", 1)[0]

@@ -60,27 +60,35 @@ async def _presented_as(rig, presentation):
     return (await rig.next_record("call", after))["record"]
 
 
+SPOOF = "CALLBACK 16800001234 NOW"
 CALLER_IDS = {
     # profile: [(presentation, the caller the call record must name)]
     "simcom-sim7600": [({"withheld": True}, ""),
                        ({"number": "+8613800138000", "clip_tail": "long"}, "+8613800138000"),
-                       ({"clip_tail": "none"}, "13800138000")],
+                       ({"clip_tail": "none"}, "13800138000"),
+                       # free text is no caller: withheld, the text kept (issue 15.1)
+                       ({"number": SPOOF}, "")],
     "quectel-ec25": [({"withheld": True}, ""),
                      ({"number": "+8613800138000", "clip_tail": "short"}, "+8613800138000")],
     "quectel-ec25-uac": [({"clip_tail": "none"}, "13800138000")],
     # an analog line: NMBR=P when withheld; an international caller as 00 86 ...
     "v253-halfduplex": [({"withheld": True}, ""),
                         ({"number": "+8613800138000", "cid_spacing": "tight"},
-                         "008613800138000")],
+                         "008613800138000"),
+                        ({"number": SPOOF}, "")],
 }
 
 
 def test_caller_id_variants_reach_the_call_record(rig):
     async def calls(rig):
-        return [(p, expected, (await _presented_as(rig, p))["caller"])
+        return [(p, expected, await _presented_as(rig, p))
                 for p, expected in CALLER_IDS[rig.profile]]
-    for presentation, expected, recorded in run_call(rig, calls):
+    for presentation, expected, record in run_call(rig, calls):
+        recorded = record["caller"]
         assert recorded == expected, f"{presentation}: the record says {recorded!r}"
+        # a caller ID that is no number is kept as it came, and only then
+        raw = SPOOF if presentation.get("number") == SPOOF else None
+        assert record.get("caller_raw") == raw, record
 
 
 def test_half_duplex_v253_prompts_voicemail_and_no_bridging(rig):

@@ -5,6 +5,7 @@ real modems). The test talks to the container's systemd with `nsenter` + `system
 D-Bus or machined is needed on the host (shared reference/test-servers.md).
 """
 
+import errno
 import fcntl
 import os
 import signal
@@ -14,14 +15,38 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from .hostcheck import host_cannot_run_containers
+
 REPO = Path(__file__).resolve().parents[2]
 ROOTFS_SCRIPT = Path(__file__).with_name("rootfs.sh")
 DATA = "/var/lib/lawline"          # StateDirectory=lawline in the unit
+TURN_LOCK = "/run/lawline-nspawn-container.lock"
+# How long a booting container may take for its systemd to answer, and how long a test waits
+# for another test's container to be powered off (the box's module runs a few minutes).
+BOOT_SECONDS = 45
+TURN_SECONDS = 900
+ROOTFS_SECONDS = 900
+
+
+def skip_where_containers_cannot_run():
+    """pytest.skip, naming why, on a host that cannot run containers at all (a chroot, an
+    unprivileged container: hostcheck.py); anywhere else the tests must boot or fail."""
+    why = host_cannot_run_containers()
+    if why:
+        pytest.skip(f"systemd container tests not run: {why}")
 
 
 def build_rootfs():
     """The cached root (built by rootfs.sh on the first run: mmdebstrap, about a minute)."""
-    out = subprocess.run([str(ROOTFS_SCRIPT)], check=True, capture_output=True, text=True)
+    skip_where_containers_cannot_run()
+    try:
+        out = subprocess.run([str(ROOTFS_SCRIPT)], check=True, capture_output=True, text=True,
+                             timeout=ROOTFS_SECONDS)
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"{ROOTFS_SCRIPT.name} failed (exit {exc.returncode}):\n"
+                           f"{exc.stderr[-3000:]}") from None
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -34,17 +59,49 @@ def _nspawn_runtime_dir():
     path.mkdir(parents=True, exist_ok=True)
     with open("/run/lawline-nspawn-mount.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if subprocess.run(["mountpoint", "-q", str(path)]).returncode != 0:
-            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True)
+        if subprocess.run(["mountpoint", "-q", str(path)], timeout=30).returncode != 0:
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], check=True, timeout=30)
 
 
-def one_container_at_a_time():
+_turn_held = None      # this process's turn (an open, locked file), while it has one
+
+
+def one_container_at_a_time(timeout=TURN_SECONDS):
     """An open, locked file: the booted container's turn on this machine. The box's unit
     test and the page's unit test run in different xdist workers; one systemd at a time
-    keeps them from meeting (and the 2 cores from booting two at once)."""
-    lock = open("/run/lawline-nspawn-container.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    keeps them from meeting (and the 2 cores from booting two at once).
+
+    Never waits for ever: a turn this process still holds (a container that was not powered
+    off) would never come back, so that is an error at once; another process's turn is
+    waited for `timeout` seconds at most."""
+    global _turn_held
+    if _turn_held is not None and not _turn_held.closed:
+        raise RuntimeError("this test process still holds the container turn: a container "
+                           "it booted was not powered off (Container.poweroff)")
+    lock = open(TURN_LOCK, "w")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                lock.close()
+                raise
+        if time.monotonic() > deadline:
+            lock.close()
+            raise TimeoutError(f"another test's container kept {TURN_LOCK} for {timeout:g} s")
+        time.sleep(0.2)
+    _turn_held = lock
     return lock
+
+
+def _give_turn_back(lock):
+    global _turn_held
+    if lock is not None and not lock.closed:
+        lock.close()                   # closing the file releases the flock
+    if _turn_held is lock:
+        _turn_held = None
 
 
 def _python_home():
@@ -84,6 +141,8 @@ class Container:
         self.proc = None
         self.leader = None
         self.log_path = self.dir / "container.log"
+        self._log = None
+        self._turn = None
 
     def _dropin(self):
         """What differs from the image: the venv is the host's (not /opt/lawline/venv), a
@@ -100,6 +159,7 @@ class Container:
 
     UNIT = "lawline.service"
     MACHINE = "lawline-test"
+    INIT = ("/lib/systemd/systemd", "--log-target=console")   # PID 1 in the container
 
     def unit_binds(self):
         """What this container adds for its unit: the box's modem ports and its config."""
@@ -107,9 +167,28 @@ class Container:
                 f"--bind={self.box_audio}:/dev/lawline-audio",
                 f"--bind-ro={self.etc / 'lawline.toml'}:/etc/lawline/lawline.toml"]
 
-    def boot(self, timeout=60):
+    def boot(self, timeout=BOOT_SECONDS):
+        """Boot the container and wait until its systemd answers; within `timeout` seconds,
+        or an error that says why, with everything it took given back (the container's
+        processes killed, the turn released): a test that cannot boot never hangs, and never
+        leaves the next one waiting."""
+        skip_where_containers_cannot_run()
+        started = time.monotonic()
         self._turn = one_container_at_a_time()
-        _nspawn_runtime_dir()
+        try:
+            _nspawn_runtime_dir()
+            self._start(timeout - (time.monotonic() - started))
+            self._wait_for_systemd(started + timeout)
+        except BaseException as exc:
+            log = self.log_text()[-3000:]
+            self.poweroff(timeout=5)
+            if isinstance(exc, Exception) and not isinstance(exc, pytest.skip.Exception):
+                raise RuntimeError(f"the container did not boot within {timeout:g} s: {exc}\n"
+                                   f"--- its console ---\n{log}") from exc
+            raise
+        return self
+
+    def _start(self, timeout):
         unit = self.UNIT
         binds = [*self.unit_binds(),
                  f"--bind={self.data}:{DATA}",
@@ -125,8 +204,7 @@ class Container:
             binds.append(f"--bind-ro={venv}")
         argv = ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--register=no",
                 "--keep-unit", "--volatile=overlay", "--machine",
-                f"{self.MACHINE}-{os.getpid()}", *binds,
-                "/lib/systemd/systemd", "--log-target=console",
+                f"{self.MACHINE}-{os.getpid()}", *binds, *self.INIT,
                 # systemd as PID 1 in a container reads its "kernel command line" from argv
                 f"systemd.wants={unit}"]
         self._log = open(self.log_path, "ab")
@@ -136,11 +214,31 @@ class Container:
         while self.leader is None:
             self.leader = self._find_leader()
             if self.proc.poll() is not None:
-                raise RuntimeError("systemd-nspawn exited:\n" + self.log_text()[-3000:])
+                raise RuntimeError(f"systemd-nspawn exited with {self.proc.returncode}")
             if time.monotonic() > deadline:
-                raise TimeoutError("the container's systemd did not start")
+                raise TimeoutError("no PID 1 appeared in the container")
             time.sleep(0.05)
-        return self
+
+    def _wait_for_systemd(self, deadline):
+        """Until the container's systemd answers `systemctl` (any state: initializing,
+        starting, running, degraded); a PID 1 that never does is no booted container."""
+        said = ""
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"systemd-nspawn exited with {self.proc.returncode}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"its systemd did not answer: {said.strip() or 'nothing'}")
+            try:
+                out = self.run("systemctl", "is-system-running", check=False,
+                               timeout=max(1.0, min(left, 10.0)))
+                said = out
+            except subprocess.TimeoutExpired:
+                continue
+            state = out.strip().splitlines()[-1] if out.strip() else ""
+            if state in ("initializing", "starting", "running", "degraded", "maintenance"):
+                return
+            time.sleep(0.2)
 
     def _find_leader(self):
         """PID (on the host) of the container's systemd: the process below systemd-nspawn
@@ -177,7 +275,7 @@ class Container:
         if check and out.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} in the container: exit {out.returncode}: "
                                f"{out.stdout}{out.stderr}")
-        return out.stdout
+        return out.stdout if check else out.stdout + out.stderr
 
     def show(self, unit="lawline.service"):
         """systemctl show as a dict (ActiveState, SubState, StatusText, NRestarts, MainPID)."""
@@ -207,24 +305,46 @@ class Container:
             return ""
 
     def poweroff(self, timeout=30):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None and self.leader:
-            self.run("systemctl", "poweroff", check=False)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                try:                        # killing nspawn alone leaves its systemd running
-                    os.kill(self.leader, signal.SIGKILL)
-                except OSError:
-                    pass
-        self._log.close()
-        if getattr(self, "_turn", None) is not None:
-            self._turn.close()               # the next container may boot
+        """Power the container off (its systemd, else kill it and nspawn); whatever happens,
+        the log is closed and the turn given back. Returns nspawn's exit code, or None when
+        it never started."""
+        try:
+            if self.proc is None:
+                return None
+            if self.proc.poll() is None:
+                if self.leader:
+                    try:
+                        self.run("systemctl", "poweroff", check=False, timeout=10)
+                    except (OSError, subprocess.TimeoutExpired):
+                        pass
+                try:
+                    self.proc.wait(timeout if self.leader else 0.1)
+                except subprocess.TimeoutExpired:
+                    self._kill()
+            elif self.leader:
+                self._kill()                 # nspawn gone, its systemd may not be
+            return self.proc.returncode
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+            _give_turn_back(self._turn)      # the next container may boot
             self._turn = None
-        return self.proc.returncode
+
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)     # nspawn and its helpers
+        except OSError:
+            pass
+        if self.leader:
+            try:                        # killing nspawn alone leaves its systemd running
+                os.kill(self.leader, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def tools_missing():

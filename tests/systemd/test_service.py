@@ -68,17 +68,21 @@ def rig(tmp_path_factory):
                         "mmdebstrap"
     root = build_rootfs()
     rig = ServiceRig(tmp_path_factory.mktemp("systemd"))
-    rig.start_sim()
-    rig.start_receiver()
-    box = rig.sim["box"]
-    dialout = grp.getgrnam("dialout").gr_gid
-    for port in (box["at"], box["audio"]):    # what board/ udev rules do for a real modem
-        os.chown(port, -1, dialout)
-        os.chmod(port, 0o660)
-    rig.container = Container(rig.dir / "container", root, box["at"], box["audio"],
-                              configuration.dump(rig.box_config()), WATCHDOG_SEC)
-    rig.spool_dir = rig.container.data / "spool"
-    rig.container.boot()
+    try:
+        rig.start_sim()
+        rig.start_receiver()
+        box = rig.sim["box"]
+        dialout = grp.getgrnam("dialout").gr_gid
+        for port in (box["at"], box["audio"]):    # what board/ udev rules do for a real modem
+            os.chown(port, -1, dialout)
+            os.chmod(port, 0o660)
+        rig.container = Container(rig.dir / "container", root, box["at"], box["audio"],
+                                  configuration.dump(rig.box_config()), WATCHDOG_SEC)
+        rig.spool_dir = rig.container.data / "spool"
+        rig.container.boot()       # fails within a minute, saying why, having cleaned up
+    except BaseException:
+        rig.stop()                 # the simulator and the receiver go too
+        raise
     yield rig
     code = rig.container.poweroff()
     rig.stop()

@@ -29,9 +29,11 @@ def test_clean_drops_line_noise():
     ('+CLIP: "+8613800138000",145,,,,0', "+8613800138000"),
     ('+CLIP: "8613800138000",145', "+8613800138000"),
     ('+CLIP: "",128,"",0,"",0', ""),
+    ('+CLIP: "CALLBACK 16800001234 NOW",129', ""),      # free text: withheld (callerid.py)
+    ('+CLIP: "1380013800O",129', ""),
 ])
 def test_clip_variants(line, number):
-    assert parse_clip(line)[0] == number
+    assert parse_clip(line)[0].number == number
 
 
 def test_dtmf_reports():

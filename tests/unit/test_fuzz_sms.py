@@ -1,11 +1,16 @@
 """Fuzzing the SMS PDU decoder (issue 9, point 9): any PDU a network, a gateway or a broken
 modem hands over decodes to a message with whole characters, or fails with PduError (a
-LawlineError); concatenated parts join in any order."""
+LawlineError); concatenated parts join in any order, whatever mix of codings they use, and
+what cannot be decoded is kept as hex and said once (issue 15, point 4)."""
+
+import itertools
+import logging
 
 from hypothesis import given, strategies as st
 
 from lawline.errors import LawlineError
-from lawline.line import pdu as sms
+from lawline.line import pdu as sms, profiles
+from lawline.line.modem import Modem
 
 octet = st.integers(0, 255)
 
@@ -176,4 +181,174 @@ def test_alphanumeric_sender_decodes_as_text():
 
 def test_8bit_data_is_handed_on_as_hex():
     pdu, _ = sms.encode_deliver("13900000001", sms.DCS_8BIT, b"\x00\xff\x10")
-    assert sms.Reassembler().add(sms.decode_pdu(pdu)) == "00ff10"
+    assert sms.Reassembler().add(sms.decode_pdu(pdu)) == "[hex 00ff10]"
+
+
+# -- reassembly of any mix of codings (issue 15, point 4) ---------------------------------------
+
+GSM7_CHARS = [c for c in sms._BASIC if c != "\x1b"] + sorted(sms._EXTENSION.values())
+
+
+@st.composite
+def part(draw):
+    """One part's (coding, content): GSM-7 or UCS-2 text of whole characters, or 8-bit data
+    that is printable UTF-8 text or any bytes at all."""
+    kind = draw(st.sampled_from(["gsm7", "ucs2", "8bit"]))
+    if kind == "gsm7":
+        return kind, draw(st.text(st.sampled_from(GSM7_CHARS), max_size=40))
+    if kind == "ucs2":
+        return kind, draw(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+    return kind, draw(st.one_of(st.binary(max_size=60),
+                                st.text(max_size=20).map(lambda t: t.encode("utf-8"))))
+
+
+def pdu_of(kind, content, concat):
+    if kind == "gsm7":
+        return sms.encode_deliver("13900000001", sms.DCS_GSM7, sms.gsm7_septets(content),
+                                  concat)[0]
+    if kind == "ucs2":
+        return sms.encode_deliver("13900000001", sms.DCS_UCS2, content.encode("utf-16-be"),
+                                  concat)[0]
+    return sms.encode_deliver("13900000001", sms.DCS_8BIT, content, concat)[0]
+
+
+def expected_text(parts, hexed=None):
+    """What the office must get: each run of one coding joined in order; a run of 8-bit data
+    as text when it is printable UTF-8, else as hex (listed in `hexed`)."""
+    out = []
+    for kind, run in itertools.groupby(parts, key=lambda p: p[0]):
+        run = [content for _, content in run]
+        if kind != "8bit":
+            out.append("".join(run))
+            continue
+        data = b"".join(run)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+            out.append(text)
+        else:
+            out.append(f"[hex {data.hex()}]")
+            if hexed is not None:
+                hexed.append(data.hex())
+    return "".join(out)
+
+
+@given(st.lists(part(), min_size=1, max_size=6), octet, st.randoms(use_true_random=False))
+def test_any_mix_of_codings_joins_in_order_and_hex_is_said_once(parts, ref, rng):
+    concat = [sms.Concat(ref, len(parts), i) for i in range(1, len(parts) + 1)]
+    messages = [sms.decode_pdu(pdu_of(kind, content, c))
+                for (kind, content), c in zip(parts, concat)]
+    if len(parts) == 1:
+        messages[0].concat = None          # a message of one part has no header
+    rng.shuffle(messages)
+    said = []
+    joined = sms.Reassembler(on_undecoded=lambda *a: said.append(a))
+    results = [joined.add(m, now=0) for m in messages]
+    assert all(r is None for r in results[:-1]) and len(joined) == 0
+    hexed = []
+    assert results[-1] == expected_text(parts, hexed)
+    results[-1].encode("utf-8")
+    if hexed:                              # said once per message, each stretch listed
+        [(number, kind, kept)] = said
+        assert number == "13900000001" and [k.hex for k in kept] == hexed
+        assert all(k.coding == "8-bit" for k in kept)
+    else:
+        assert said == []
+
+
+@given(st.lists(part(), min_size=2, max_size=5), octet)
+def test_a_message_whose_parts_stop_coming_is_handed_on_in_order(parts, ref):
+    """The parts that came are joined as above when the rest never come (expire)."""
+    total = len(parts) + 1                              # the last part never comes
+    joined = sms.Reassembler()
+    for i, (kind, content) in enumerate(parts, 1):
+        assert joined.add(sms.decode_pdu(pdu_of(kind, content, sms.Concat(ref, total, i))),
+                          now=0) is None
+    [(number, text, missing)] = joined.expire(3600, now=3600)
+    assert (number, missing, text) == ("13900000001", [total], expected_text(parts))
+
+
+def test_8bit_parts_join_to_their_text_not_to_nothing():
+    parts = [("8bit", "法律服务".encode("utf-8")[:5]), ("8bit", "法律服务".encode("utf-8")[5:])]
+    assert expected_text(parts) == "法律服务"       # a character cut across two parts
+    joined = sms.Reassembler()
+    results = [joined.add(sms.decode_pdu(pdu_of(k, c, sms.Concat(9, 2, i))), now=0)
+               for i, (k, c) in enumerate(parts, 1)]
+    assert results == [None, "法律服务"]
+
+
+def test_mixed_ucs2_and_8bit_keeps_the_8bit_part():
+    said = []
+    joined = sms.Reassembler(on_undecoded=lambda *a: said.append(a))
+    parts = [("ucs2", "请回电"), ("8bit", b"\x01\x02\xff"), ("gsm7", " 13900000001")]
+    results = [joined.add(sms.decode_pdu(pdu_of(k, c, sms.Concat(4, 3, i))), now=0)
+               for i, (k, c) in enumerate(parts, 1)]
+    assert results[-1] == "请回电[hex 0102ff] 13900000001"
+    [(_, _, [kept])] = said
+    assert str(kept) == "8-bit (data, not text): [hex 0102ff]"
+
+
+def test_an_escape_cut_across_two_gsm7_parts_is_one_character():
+    first = sms.encode_deliver("10086", sms.DCS_GSM7, sms.gsm7_septets("EUR ") + [0x1B],
+                               sms.Concat(1, 2, 1))[0]
+    second = sms.encode_deliver("10086", sms.DCS_GSM7, [0x65] + sms.gsm7_septets("5"),
+                                sms.Concat(1, 2, 2))[0]
+    joined = sms.Reassembler()
+    assert [joined.add(sms.decode_pdu(p), now=0) for p in (first, second)] == [None, "EUR €5"]
+
+
+def test_what_ucs2_cannot_decode_is_kept_as_hex():
+    said = []
+    body = "甲".encode("utf-16-be") + b"\xd8\x3d" + "乙".encode("utf-16-be") + b"\x00"
+    pdu, _ = sms.encode_deliver("13900000001", sms.DCS_UCS2, body)     # lone half, odd octet
+    text = sms.Reassembler(on_undecoded=lambda *a: said.append(a)).add(sms.decode_pdu(pdu))
+    assert text == "甲[hex d83d]乙[hex 00]"
+    [(_, _, kept)] = said
+    assert [k.why for k in kept] == ["half a surrogate pair", "an odd octet"]
+
+
+def test_compressed_text_is_kept_as_hex():
+    pdu, _ = sms.encode_deliver("13900000001", 0x24, b"\x12\x34")   # 8-bit, compressed
+    assert sms.decode_pdu(pdu).text == ""
+    assert sms.Reassembler().add(sms.decode_pdu(pdu)) == "[hex 1234]"
+
+
+class _Said(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@given(st.lists(part(), min_size=1, max_size=5), octet)
+def test_the_driver_hands_on_every_mix_once_and_logs_what_it_kept_as_hex(parts, ref):
+    """modem.Modem joins the parts it reads off the SIM (`_received_pdu`, as AT+CMGR gives
+    them): one `sms` event with the whole text, and one log line, the hex quoted, when part
+    of it could not be decoded."""
+    log = logging.getLogger("lawline.fuzz.sms")
+    log.propagate = False
+    said = _Said()
+    log.addHandler(said)
+    try:
+        modem = Modem(profiles.SIM7600, "/nonexistent/at", "/nonexistent/audio", name="fuzz",
+                      log=log)
+        total = len(parts)
+        for i, (kind, content) in enumerate(parts, 1):
+            modem._received_pdu(i, pdu_of(kind, content, sms.Concat(ref, total, i)
+                                          if total > 1 else None))
+    finally:
+        log.removeHandler(said)
+    events = []
+    while not modem.events.empty():
+        events.append(modem.events.get_nowait())
+    hexed = []
+    text = expected_text(parts, hexed)
+    assert [(e.kind, e.number, e.detail) for e in events] == [("sms", "13900000001", text)]
+    warned = [line for line in said.lines if "could not be decoded" in line]
+    assert len(warned) == (1 if hexed else 0), said.lines
+    for data in hexed:
+        assert repr(f"8-bit (data, not text): [hex {data}]") in warned[0]

@@ -100,8 +100,10 @@ class _FakeModem:
 
 
 @pytest.mark.parametrize("request_, message", [
-    ({"fault": "x"}, "unknown fault 'x'; known: clock_skew, cpcmreg_refuse, dle_storm, double_cr, "
-                     "garbage, late_reply, no_reply, port_gone, reset, sms_refuse, urc_in_reply"),
+    ({"fault": "x"}, "unknown fault 'x'; known: audio_gone, clock_skew, cpcmreg_refuse, "
+                     "dle_storm, double_cr, garbage, late_reply, no_reply, port_gone, reset, "
+                     "sms_refuse, urc_in_reply"),
+    ({"fault": "audio_gone", "ms": 0}, "'ms' must be above 0"),
     ({"fault": "dle_storm"}, "needs a V.253 side"),
     ({"fault": "port_gone", "ms": 0}, "'ms' must be above 0"),
     ({"fault": "sms_refuse", "code": "x"}, "'code' must be a +CMS ERROR number"),

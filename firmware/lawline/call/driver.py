@@ -76,6 +76,8 @@ class CallDriver:
         self.p = parts
         self.id = script.id
         self.caller = script.caller
+        if getattr(parts.modem, "caller_raw", ""):   # a caller ID refused as no number
+            script.record["caller_raw"] = parts.modem.caller_raw
         self.keys = asyncio.Queue()
         self.ended = asyncio.Event()     # the caller hung up (or the line failed)
         self.stopped = asyncio.Event()   # ended, or the box cut the call (self.cut says why)

@@ -67,12 +67,50 @@ class JitterBuffer:
         return len(self._frames)
 
 
-class SerialPcm:
+class PortLoss:
+    """How a piece of call audio tells that its port is lost, once per open: the reason
+    (`lost`), one log line, and `on_lost(why)` for the line's supervisor (called from
+    whichever thread found it; line/supervisor.py posts it to its loop).
+
+    A port's far end hanging up (a pty closed; a USB modem or sound card gone, which the
+    supervisor's own reset and power cycle cause) shows as a read that says "readable" and
+    then returns b'' (end of file) for ever, or as errors on every write: a loop that took
+    that as "nothing yet" would spin at full CPU, silently (issue 15, point 8)."""
+
+    def __init__(self):
+        self.lost = None        # why the port is lost, until it is opened again
+        self.on_lost = None     # callable(why), set by the line's supervisor
+        self._loss_lock = threading.Lock()
+
+    def _found(self):
+        with self._loss_lock:
+            self.lost = None
+
+    def _lose(self, why, what, where):
+        with self._loss_lock:
+            if self.lost is not None:
+                return False
+            self.lost = why
+        self.log.error("modem %s: %s %s lost: %s", self.name, what, where, why)
+        tell = self.on_lost
+        if tell is not None:
+            tell(f"{what} {where} lost: {why}")
+        return True
+
+    def check(self):
+        """Why the port is lost, or None (the supervisor asks at each health check)."""
+        return self.lost
+
+
+class SerialPcm(PortLoss):
     """The modem's PCM port. A reader thread feeds the jitter buffer (a blocking read on a tty
     has no place on the event loop); `write` sends one frame without ever blocking the caller
-    (it runs on pjmedia's clock thread: a full port drops the frame)."""
+    (it runs on pjmedia's clock thread: a full port drops the frame). End of file, or a read
+    or write error other than "would block", is the port lost (PortLoss): the reader ends,
+    writes stop, and the supervisor is told."""
 
     def __init__(self, path, name="box", log=None, jitter=None):
+        super().__init__()
         self.path = path
         self.name = name
         self.log = log or logging.getLogger("lawline.line")
@@ -86,6 +124,11 @@ class SerialPcm:
         self.dropped_out = 0
         self.on_frame = None  # optional tap: called with each chunk read (tests, level meter)
 
+    @property
+    def reader(self):
+        """The reader thread (tests measure its CPU time)."""
+        return self._thread
+
     def open(self):
         if self._serial is not None:
             return
@@ -95,6 +138,7 @@ class SerialPcm:
         self._serial.reset_input_buffer()
         self.jitter.clear()
         self._stop.clear()
+        self._found()
         self._thread = threading.Thread(target=self._reader, name=f"pcm-{self.name}", daemon=True)
         self._thread.start()
 
@@ -119,12 +163,18 @@ class SerialPcm:
                 if not ready:
                     continue
                 data = os.read(fd, 4096)
+            except BlockingIOError:
+                continue          # readable, then nothing after all: select waits again
             except (OSError, ValueError) as exc:
                 if not self._stop.is_set():
-                    self.log.error("modem %s: audio port %s lost: %s", self.name, self.path, exc)
+                    self._lose(str(exc), "audio port", self.path)
                 return
             if not data:
-                continue
+                # End of file: the far end hung up (the modem's USB port went away). It
+                # stays readable and empty for ever: stop here, never spin on it.
+                if not self._stop.is_set():
+                    self._lose("end of file (its far end hung up)", "audio port", self.path)
+                return
             self.frames_in += len(data) / FRAME_BYTES
             self.jitter.push(data)
             if self.on_frame:
@@ -136,10 +186,14 @@ class SerialPcm:
 
     def write(self, frame):
         fd = self._fd
-        if fd is None:
+        if fd is None or self.lost is not None:
             return
         try:
             os.write(fd, frame)
             self.frames_out += 1
-        except (BlockingIOError, OSError):
+        except BlockingIOError:
+            self.dropped_out += 1     # the port is full: this frame is dropped, not waited for
+        except OSError as exc:
             self.dropped_out += 1
+            if not self._stop.is_set():       # not our own close() racing this frame
+                self._lose(str(exc), "audio port", self.path)

@@ -15,6 +15,7 @@ from ..errors import CommandError, ModemError, ModemTimeout, SmsError
 from ..events import PartEvent
 from .at import ATChannel
 from . import pdu as codec, profiles
+from .callerid import WITHHELD, described, read_caller_id
 
 _CLIP = re.compile(r'^\+CLIP:\s*"([^"]*)"(?:,(\d+))?')
 _MISSED = re.compile(r"^MISSED_CALL:\s*(\S+)\s*(\S*)")
@@ -30,31 +31,32 @@ _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 PARTIAL_SMS_SECONDS = 3600.0
 
 
+def _type(text):
+    return int(text) if text and len(text) <= 3 else None
+
+
 def parse_call_state(line):
-    """(dir, stat, number) of a +CLCC or +QIND "ccinfo" line, or None. dir 0 = outgoing,
+    """(dir, stat, caller) of a +CLCC or +QIND "ccinfo" line, or None. dir 0 = outgoing,
     1 = incoming; stat 0 active, 2 dialling, 3 alerting, 4 incoming, 5 waiting, 6 or -1
-    released (SIMCom's stat 6 and Quectel's -1, modems.md 1.3 and 2.1)."""
+    released (SIMCom's stat 6 and Quectel's -1, modems.md 1.3 and 2.1); caller a
+    callerid.CallerId, or None when the line names no number."""
     match = _CLCC.match(line) or _CCINFO.match(line)
     if not match or match.group(4) != "0":  # mode 0 = voice
         return None
     number = match.group(6)
-    if number is not None and match.group(7) == "145" and number and \
-            not number.startswith("+"):
-        number = "+" + number
-    return int(match.group(2)), int(match.group(3)), number
+    caller = None if number is None else read_caller_id(number, _type(match.group(7)))
+    return int(match.group(2)), int(match.group(3)), caller
 
 
 def parse_clip(line):
-    """`+CLIP: "<number>",<type>[,...]` -> (number, type). Trailing fields vary by firmware
-    (reference/modems.md 1.2); a withheld number is an empty string."""
+    """`+CLIP: "<number>",<type>[,...]` -> (callerid.CallerId, type), or (None, None) when
+    the line is no +CLIP. Trailing fields vary by firmware (reference/modems.md 1.2); a
+    withheld number is an empty string; text that is no number is withheld too (callerid)."""
     match = _CLIP.match(line)
     if not match:
         return None, None
-    number = match.group(1)
-    kind = int(match.group(2)) if match.group(2) else None
-    if kind == 145 and number and not number.startswith("+"):
-        number = "+" + number
-    return number, kind
+    kind = _type(match.group(2))
+    return read_caller_id(match.group(1), kind), kind
 
 
 def parse_dtmf(line, profile):
@@ -89,12 +91,13 @@ class Modem:
         self.dialling = False      # the ringing call is one this modem placed
         self.rings = 0
         self.caller = None
+        self.caller_raw = ""       # a caller ID refused as no number (callerid.py), as it came
         self.audio_open = False
         self.can_bridge = True     # full-duplex call audio (V.253 without +VTR: False)
         self.can_sms = self.profile.sms
         self.inband_dtmf = False   # keys come from the audio (sound card), not from URCs
         self._tasks = set()
-        self._sms_parts = codec.Reassembler()
+        self._sms_parts = codec.Reassembler(on_undecoded=self._sms_undecoded)
         self._sms_ref = random.randrange(256)
         # SIM index -> Event set once it is read and deleted. A +CMTI during the start-up
         # sweep (AT+CMGL) may name a message the sweep also lists: it waits for the sweep to
@@ -184,14 +187,11 @@ class Modem:
                 self.rings += 1
                 self._emit("ring", number=self.caller, detail=line)
         elif line.startswith("+CLIP:"):
-            number, _ = parse_clip(line)
-            if number is not None and not self.in_call:
+            caller, _ = parse_clip(line)
+            if caller is not None and not self.in_call:
                 self.ringing = True
-                if self.caller != number:
-                    self.caller = number
-                    self.log.info("modem %s: incoming call from %s", self.name,
-                                  number or "a withheld number")
-                self._emit("caller_id", number=number, detail=line)
+                self._set_caller(caller, line)
+                self._emit("caller_id", number=caller.number, detail=line, raw=caller.raw)
         elif line.startswith(p.dtmf_prefix) and self.inband_dtmf:
             self.log.debug("modem %s: %s ignored: DTMF is detected in-band", self.name, line)
         elif line.startswith(p.dtmf_prefix):
@@ -217,14 +217,27 @@ class Modem:
             self._spawn(self._sweep_stored_sms())
         elif line.startswith("MISSED_CALL:"):
             match = _MISSED.match(line)
-            number = match.group(2) if match else ""
-            self.log.info("modem %s: missed call from %s", self.name, number or "unknown")
+            caller = read_caller_id(match.group(2)) if match else WITHHELD
+            number = caller.number
+            self.log.info("modem %s: missed call from %s", self.name, described(caller))
             was_ringing = self.ringing
             self._reset_call()
             if was_ringing:
                 self._emit("missed", number=number, detail=line)
         else:
             self.log.debug("modem %s: %s", self.name, line)
+
+    def _set_caller(self, caller, line):
+        """The caller of the ringing call: logged once per change (a +CLIP follows every
+        RING); a caller ID that is no number is logged quoted and kept as caller_raw."""
+        if (self.caller, self.caller_raw) == (caller.number, caller.raw):
+            return
+        self.caller, self.caller_raw = caller.number, caller.raw
+        if caller.raw:
+            self.log.warning("modem %s: incoming call from a withheld number: caller ID %r "
+                             "(in %r) is not a phone number", self.name, caller.raw, line)
+        else:
+            self.log.info("modem %s: incoming call from %s", self.name, described(caller))
 
     def _inband_digit(self, key):
         if self.in_call:
@@ -240,15 +253,15 @@ class Modem:
         state = parse_call_state(line)
         if state is None:
             return
-        direction, stat, number = state
+        direction, stat, caller = state
         if stat == 0:
             self._begin(line)
         elif stat in (6, -1):
             self._call_over(line)
         elif stat in (4, 5) and not self.in_call:
             self.ringing = True
-            if number is not None and self.caller is None:
-                self.caller = number
+            if caller is not None and self.caller is None:
+                self._set_caller(caller, line)
 
     def _call_over(self, line):
         if self.in_call or self.ringing:
@@ -278,6 +291,7 @@ class Modem:
         self.dialling = False
         self.rings = 0
         self.caller = None
+        self.caller_raw = ""
         self.audio_open = False
 
     # -- actions -------------------------------------------------------------------------
@@ -428,6 +442,13 @@ class Modem:
                              "handing on what arrived", self.name, number, kind,
                              ",".join(map(str, missing)), PARTIAL_SMS_SECONDS)
             self._emit("sms", number=number, detail=partial, sender_type=kind)
+
+    def _sms_undecoded(self, number, kind, kept):
+        """Once per message: what of it could not be decoded and is in its text as hex."""
+        self.log.warning("modem %s: SMS from %r (%s): %d stretch%s could not be decoded and "
+                         "%s kept in the text as hex: %s", self.name, number, kind, len(kept),
+                         "" if len(kept) == 1 else "es", "is" if len(kept) == 1 else "are",
+                         "; ".join(repr(str(k)) for k in kept))
 
     async def _delete_sms(self, index):
         try:

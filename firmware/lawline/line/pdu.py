@@ -270,12 +270,13 @@ def encode_user_data(dcs, payload, concat=None):
 
 
 def decode_user_data(dcs, udhi, udl, ud):
-    """(text or None for 8-bit, raw payload bytes/septets, Concat or None)."""
+    """(text or None for 8-bit and compressed data, raw payload bytes/septets, Concat or
+    None)."""
     alphabet = data_alphabet(dcs)
     concat, header = (None, 0)
     if udhi:
         concat, header = _parse_udh(ud)
-    if alphabet == DCS_GSM7:
+    if alphabet == DCS_GSM7 and not compressed(dcs):
         header_bits = header * 8
         fill = (7 - header_bits % 7) % 7 if header else 0
         skip = (header_bits + fill) // 7
@@ -284,14 +285,27 @@ def decode_user_data(dcs, udhi, udl, ud):
     body = ud[header:udl]
     if len(ud) < udl:
         raise PduError(f"user data holds {len(ud)} octets, its length says {udl}")
-    if alphabet == DCS_UCS2:
-        if len(body) % 2:
-            raise PduError("UCS-2 user data has an odd number of octets")
-        # A lone surrogate (half an emoji) becomes U+FFFD: the text goes to logs, SQLite and
-        # JSON, which take only whole characters. Parts are joined from `body` (join_parts),
-        # so a pair that a careless sender cut across two parts still becomes its character.
-        return body.decode("utf-16-be", "replace"), body, concat
+    if alphabet == DCS_UCS2 and not compressed(dcs):
+        # A lone surrogate (half an emoji) becomes U+FFFD here and an odd last octet is left
+        # out: the text goes to logs, SQLite and JSON, which take only whole characters.
+        # Parts are joined from `body` (decode_parts), where a pair that a careless sender
+        # cut across two parts still becomes its character and what is left over is kept
+        # as hex.
+        return body[:len(body) - len(body) % 2].decode("utf-16-be", "replace"), body, concat
     return None, body, concat
+
+
+def compressed(dcs):
+    """23.038 4: bit 5 of the general data coding groups (00xx, 01xx) marks compressed text;
+    its user data length counts octets (23.040 9.2.3.16), and the box has no decompressor."""
+    return dcs & 0x80 == 0 and bool(dcs & 0x20)
+
+
+def coding(dcs):
+    """How the box reads a part's user data: "gsm7", "ucs2", "8bit" or "compressed"."""
+    if compressed(dcs):
+        return "compressed"
+    return {DCS_GSM7: "gsm7", DCS_UCS2: "ucs2"}.get(data_alphabet(dcs), "8bit")
 
 
 def data_alphabet(dcs):
@@ -369,7 +383,7 @@ class Message:
     kind: str                 # "submit" or "deliver"
     number: str               # destination (submit) or originator (deliver)
     dcs: int
-    text: str                 # "" for 8-bit data
+    text: str                 # "" for 8-bit and compressed data (see decode_parts)
     payload: bytes            # the user data without its header (UCS-2/8-bit octets, septets)
     concat: Concat = None
     smsc: str = ""
@@ -422,8 +436,7 @@ def _decode(data, with_smsc):
     udl = data[pos]
     ud = data[pos + 1:]
     text, payload, concat = decode_user_data(dcs, udhi, udl, ud)
-    if data_alphabet(dcs) == DCS_GSM7:
-        payload = bytes(payload)
+    payload = bytes(payload)    # GSM-7: the septets, one per octet
     return Message(kind, number, dcs, text or "", payload, concat, smsc, reference, stamp, udhi,
                    {"pid": pid}, address_type(data[address + 1]))
 
@@ -445,13 +458,98 @@ def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", whe
 
 
 # -- reassembly ----------------------------------------------------------------------------
+#
+# A long message's parts may each have their own coding (a gateway that sends the Chinese part
+# in UCS-2 and a code or link as 8-bit data, or GSM-7 parts with an 8-bit one in between).
+# They are joined in order, each run of parts of one coding as one stream: GSM-7 septets (an
+# escape a sender left at the end of one part belongs to the next part's first septet), UCS-2
+# code units (a surrogate pair cut across two parts is still one character), 8-bit octets. A
+# run of 8-bit data is text when it is printable UTF-8 (what gateways send as "8-bit text");
+# what cannot be decoded (other 8-bit data, compressed text, half a surrogate pair, an odd
+# octet) is kept in the text as hex, HEX_MARK, and listed, so the driver logs it once: nothing
+# a caller sent is dropped without a word.
+
+HEX_MARK = "[hex {}]"
+
+
+@dataclass(frozen=True)
+class Undecoded:
+    """A stretch of a message kept as hex: its coding, why, and the hex (as in the text)."""
+    coding: str
+    why: str
+    hex: str
+
+    def __str__(self):
+        return f"{self.coding} ({self.why}): {HEX_MARK.format(self.hex)}"
+
+
+def _hex(data, coding, why, out, kept):
+    if data:
+        kept.append(Undecoded(coding, why, bytes(data).hex()))
+        out.append(HEX_MARK.format(kept[-1].hex))
+
+
+def _utf16(data, out, kept):
+    """UCS-2/UTF-16 code units to text; lone surrogates and an odd last octet as hex."""
+    bad = bytearray()
+    whole = len(data) - len(data) % 2
+    i = 0
+    while i < whole:
+        unit = int.from_bytes(data[i:i + 2], "big")
+        if 0xD800 <= unit <= 0xDBFF and i + 4 <= whole and \
+                0xDC00 <= int.from_bytes(data[i + 2:i + 4], "big") <= 0xDFFF:
+            size = 4
+        elif 0xD800 <= unit <= 0xDFFF:
+            bad += data[i:i + 2]
+            i += 2
+            continue
+        else:
+            size = 2
+        _hex(bad, "UCS-2", "half a surrogate pair", out, kept)
+        bad.clear()
+        out.append(data[i:i + size].decode("utf-16-be"))
+        i += size
+    _hex(bad, "UCS-2", "half a surrogate pair", out, kept)
+    _hex(data[whole:], "UCS-2", "an odd octet", out, kept)
+
+
+def _octets(data, out, kept):
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        out.append(text)
+    else:
+        _hex(data, "8-bit", "data, not text", out, kept)
+
+
+def decode_parts(parts):
+    """(text, [Undecoded]) of parts [(dcs, payload, text)] in order, whatever their codings
+    (see above). Never raises."""
+    out, kept = [], []
+    runs = []
+    for dcs, payload, _text in parts:
+        kind = coding(dcs)
+        if runs and runs[-1][0] == kind:
+            runs[-1][1].extend(payload)
+        else:
+            runs.append((kind, bytearray(payload)))
+    for kind, data in runs:
+        if kind == "gsm7":
+            out.append(gsm7_text(s & 0x7F for s in data))
+        elif kind == "ucs2":
+            _utf16(bytes(data), out, kept)
+        elif kind == "8bit":
+            _octets(data, out, kept)
+        else:
+            _hex(data, "compressed", "no decompressor", out, kept)
+    return "".join(out), kept
+
 
 def join_parts(parts):
-    """The text of parts [(dcs, payload, text)] in order. UCS-2 parts are joined as code units
-    first, so a surrogate pair cut by a careless sender still becomes its character."""
-    if parts and all(data_alphabet(dcs) == DCS_UCS2 for dcs, _, _ in parts):
-        return b"".join(payload for _, payload, _ in parts).decode("utf-16-be", "replace")
-    return "".join(text for _, _, text in parts)
+    """The text of parts [(dcs, payload, text)] in order (decode_parts without the list)."""
+    return decode_parts(parts)[0]
 
 
 class Reassembler:
@@ -464,16 +562,24 @@ class Reassembler:
     # oldest is handed back early by expire(), as partial text: nothing is thrown away.
     MAX_PENDING = 200
 
-    def __init__(self):
+    def __init__(self, on_undecoded=None):
         # (number, sender type, ref, total) -> {seq: (dcs, payload, text)}, first seen: a part
         # from an alphanumeric "13900000001" never joins a message from the mobile itself
         self._pending = {}
         self._evicted = []       # keys pushed out by the cap, for the next expire
+        # on_undecoded(number, sender type, [Undecoded]): once per message that kept hex
+        self.on_undecoded = on_undecoded
+
+    def _join(self, number, sender_type, parts):
+        text, kept = decode_parts(parts)
+        if kept and self.on_undecoded is not None:
+            self.on_undecoded(number, sender_type, kept)
+        return text
 
     def add(self, message, now=None):
         if message.concat is None or message.concat.total <= 1:
-            return message.text if message.text or message.dcs != DCS_8BIT else \
-                message.payload.hex()
+            return self._join(message.number, message.sender_type,
+                              [(message.dcs, message.payload, message.text)])
         c = message.concat
         key = (message.number, message.sender_type, c.ref, c.total)
         if key not in self._pending and len(self._pending) >= self.MAX_PENDING:
@@ -484,7 +590,7 @@ class Reassembler:
         if len(parts) < c.total:
             return None
         del self._pending[key]
-        return join_parts([parts[i] for i in sorted(parts)])
+        return self._join(key[0], key[1], [parts[i] for i in sorted(parts)])
 
     def expire(self, older_than, now=None):
         """[(number, partial text, missing part numbers)] for messages older than `older_than` s."""
@@ -501,7 +607,8 @@ class Reassembler:
         due, self._evicted = self._evicted + due, []
         for key, (parts, _first) in due:
             missing = [i for i in range(1, key[3] + 1) if i not in parts]
-            out.append((key[0], join_parts([parts[i] for i in sorted(parts)]), missing, key[1]))
+            out.append((key[0], self._join(key[0], key[1], [parts[i] for i in sorted(parts)]),
+                        missing, key[1]))
         return out
 
     def __len__(self):

@@ -13,15 +13,24 @@ to `on_digit` (called on PortAudio's thread; the modem posts them to its loop).
 import collections
 import logging
 import threading
+import time
 
 import numpy as np
 
-from .audio import FRAME_BYTES, JitterBuffer
+from .audio import FRAME_BYTES, JitterBuffer, PortLoss
 from .dtmf import DtmfDetector
 
 RATES = (8000, 16000, 48000)
 START_TIMEOUT = 1.0     # seconds for a started card to call back for the first time
 PREFILL = 3             # frames (60 ms) queued before the card plays: absorbs bridge jitter
+# A card that went away (USB unplugged, re-enumerated by the supervisor's reset or power
+# cycle) shows in one of three ways: PortAudio's stream stops with an error (its finished
+# callback), its callbacks stop coming, or, when its capture reads end of file (the ALSA
+# `file` plugin over a FIFO whose writer left: the simulated card), they come as fast as the
+# CPU goes, with nothing in them. Each is the card lost (audio.PortLoss).
+SILENT_LOST = 2.0       # seconds without a callback from a started card
+CLOCK_WINDOW = 0.5      # seconds over which the card's pace is measured
+TOO_FAST = 4.0          # callbacks delivering this many times real time: no clock behind it
 
 
 def _lowpass(factor, taps=48):
@@ -64,8 +73,12 @@ class Resampler:
         return y
 
 
-class SoundCardPcm:
+class SoundCardPcm(PortLoss):
+    _open_cards = set()      # every card with a stream open in this process
+    _rescan = False          # a card was lost: PortAudio's device list may be stale
+
     def __init__(self, device, name="box", log=None, jitter=None, rates=RATES):
+        super().__init__()
         self.device = device
         self.name = name
         self.log = log or logging.getLogger("lawline.line")
@@ -86,17 +99,32 @@ class SoundCardPcm:
         self.status_flags = 0
         self._running = threading.Event()   # set by the first callback: the card's clock runs
         self._playing = False  # PREFILL frames were queued; False again after an underrun
+        self._closing = False  # our own close(): the stream's end is no loss
+        self._abort = Exception  # sounddevice.CallbackAbort, once imported
+        self.last_callback = 0.0  # monotonic time of the card's last callback
+        self._pace_from = 0.0     # CLOCK_WINDOW: when it began, and the frames since
+        self._pace_frames = 0
 
     def open(self):
         if self.stream is not None:
             return
         import sounddevice as sd
+        self._abort = sd.CallbackAbort
+        if SoundCardPcm._rescan and not SoundCardPcm._open_cards:
+            # PortAudio lists devices once, at start: a USB card that came back after a loss
+            # is only found by name once it looks again (which it cannot while another
+            # card's stream is open: that stream would end). Until a card opens, every try
+            # looks again.
+            sd._terminate()
+            sd._initialize()
+        device = self._device(sd)
         errors = []
         for rate in self.rates:
             try:
-                stream = sd.RawStream(device=self.device, samplerate=rate, channels=1,
+                stream = sd.RawStream(device=device, samplerate=rate, channels=1,
                                       dtype="int16", blocksize=rate // 50, latency="low",
-                                      callback=self._callback)
+                                      callback=self._callback,
+                                      finished_callback=self._finished)
             except (sd.PortAudioError, ValueError) as exc:
                 errors.append(f"{rate} Hz: {exc}")
                 continue
@@ -106,8 +134,14 @@ class SoundCardPcm:
             self._out.clear()
             self._playing = False
             self._running.clear()
+            self._closing = False
+            self._found()
+            self.last_callback = self._pace_from = time.monotonic()
+            self._pace_frames = 0
             stream.start()
             self.stream = stream
+            SoundCardPcm._open_cards.add(self)
+            SoundCardPcm._rescan = False
             # Until the card's first callback, nothing takes frames: a prompt written now
             # would overflow the short queue and lose its first words. Wait for the clock.
             if not self._running.wait(START_TIMEOUT):
@@ -119,18 +153,72 @@ class SoundCardPcm:
             return
         raise OSError(f"sound card {self.device!r} cannot be opened: {'; '.join(errors)}")
 
+    def _device(self, sd):
+        """The PortAudio device: by its exact name when the list has it (sounddevice would
+        otherwise take the first name that contains it: `lawline_box_playback` for a
+        `lawline_box` whose capture is gone), which must then both capture and play."""
+        if not isinstance(self.device, str):
+            return self.device
+        for index, info in enumerate(sd.query_devices()):
+            if info["name"] == self.device:
+                if info["max_input_channels"] < 1 or info["max_output_channels"] < 1:
+                    raise OSError(f"sound card {self.device!r} is there without capture or "
+                                  "playback (is it plugged in?)")
+                return index
+        return self.device
+
     def close(self):
         stream, self.stream = self.stream, None
         if stream is not None:
+            self._closing = True
             try:
-                stream.stop()
+                # abort, not stop: a lost card has nothing left to play out, and stop()
+                # would wait for it
+                (stream.abort if self.lost is not None else stream.stop)()
                 stream.close()
             except Exception as exc:  # noqa: BLE001 (PortAudio errors on a card that went away)
                 self.log.info("modem %s: closing sound card %r: %s", self.name, self.device, exc)
+        SoundCardPcm._open_cards.discard(self)
         self.jitter.clear()
+
+    def _finished(self):
+        """PortAudio: the stream ended (its thread: our close, our abort, or an error)."""
+        if not self._closing:
+            self._card_lost("its stream stopped (the device went away?)")
+
+    def _card_lost(self, why):
+        if self._lose(why, "sound card", repr(self.device)):
+            SoundCardPcm._rescan = True
+
+    def check(self):
+        """Why the card is lost, or None; a started card that has not called back for
+        SILENT_LOST seconds is lost too (the supervisor asks at each health check)."""
+        if self.lost is None and self.stream is not None and \
+                time.monotonic() - self.last_callback > SILENT_LOST:
+            self._card_lost(f"no audio from it for {SILENT_LOST:g} s")
+        return self.lost
+
+    def _paced(self, frames):
+        """False when the card delivers far faster than real time (see TOO_FAST)."""
+        now = time.monotonic()
+        self.last_callback = now
+        self._pace_frames += frames
+        span = now - self._pace_from
+        if span < CLOCK_WINDOW:
+            return True
+        speed = self._pace_frames / (self.rate * span)
+        self._pace_from, self._pace_frames = now, 0
+        if speed < TOO_FAST:
+            return True
+        self._card_lost(f"it delivers audio {speed:.0f} times faster than real time, with no "
+                        "clock behind it (its capture reads end of file: the device is gone)")
+        return False
 
     def _callback(self, indata, outdata, frames, time_info, status):
         self._running.set()
+        if not self._paced(frames) or self.lost is not None:
+            outdata[:] = bytes(len(outdata))
+            raise self._abort      # PortAudio stops calling back; close() tidies up
         if status:
             self.status_flags += 1
         heard = np.frombuffer(bytes(indata), dtype="<i2")

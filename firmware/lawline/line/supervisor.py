@@ -12,7 +12,12 @@ The supervisor:
   re-enumerated port is found under its new kernel name; retries with backoff;
 - power-cycles through the HAT's power key once the module stays silent past its boot time;
 - reports one state at a time (one log line per change) to the status file `lawline check`
-  reads, and to the status LED.
+  reads, and to the status LED;
+- takes a lost port as the modem gone, whichever port it is: the AT port's reader (on the
+  loop) and the call audio (the serial PCM reader thread, the sound card's PortAudio thread;
+  a V.253 modem's audio is its AT port) each report end of file and lasting errors once
+  (audio.PortLoss), and the supervisor ends the call, closes both and reopens them by name,
+  as for a renamed port. Nothing spins on a port that is gone.
 With `reset_after_hangup` (a SIM7600 firmware whose audio degrades from the second call, 5.1)
 the same reset-and-reopen runs after every call.
 """
@@ -33,6 +38,10 @@ RESETTING = "resetting"
 POWER_CYCLING = "power cycling"
 PORT_GONE = "port gone"
 WAITING = "waiting"
+# A line lost again this soon after it came back is flapping (a port that opens and fails at
+# once, a card whose clock never runs): each further recovery waits longer before its first
+# try, up to recovery_max_backoff, so a flapping part is never reopened in a tight loop.
+FLAP_SECONDS = 5.0
 
 
 class LineState:
@@ -80,8 +89,14 @@ class LineSupervisor:
         self.power_key = power_key
         self.state = LineState(modem.name, status, led, part)
         self._lost = asyncio.Event()
+        self._lost_why = ""
+        self._loop = None
+        self._ready_since = float("-inf")
+        self._flaps = 0
         self.recoveries = 0
         modem.at.on_lost = self._port_lost
+        if hasattr(audio, "on_lost"):
+            audio.on_lost = self._audio_lost
 
     @property
     def path(self):
@@ -95,6 +110,7 @@ class LineSupervisor:
 
     async def start(self, stop=None):
         """Bring the modem up; while it is missing or silent, keep trying with backoff."""
+        self._loop = asyncio.get_running_loop()
         self.state.set(STARTING, f"opening {self._where()}")
         if await self._try_start():
             return True
@@ -102,19 +118,22 @@ class LineSupervisor:
 
     async def _try_start(self):
         modem = self.modem
+        # The call audio first: a port that is not back yet fails here, before the modem's
+        # start has logged it ready (once per retry, which read as the line coming back).
+        try:
+            self.audio.open()
+        except Exception as exc:  # noqa: BLE001 (serial.SerialException, sounddevice errors)
+            self._last_error = f"audio: {exc}"
+            return False
         try:
             await modem.start()
         except (ModemError, OSError) as exc:
             modem.close()
+            self.audio.close()
             self._last_error = str(exc)
             return False
-        try:
-            self.audio.open()
-        except Exception as exc:  # noqa: BLE001 (serial.SerialException, sounddevice errors)
-            modem.close()
-            self._last_error = f"audio: {exc}"
-            return False
         self._lost.clear()
+        self._ready_since = time.monotonic()
         self.state.notes = list(getattr(modem, "notes", []))
         self.state.set(READY, f"ready on {self._where()} ({modem.profile.description})")
         return True
@@ -178,10 +197,29 @@ class LineSupervisor:
 
     def _port_lost(self):
         self.modem.fail_call("modem port went away")
+        self._lost_why = "the AT port went away"
+        self._lost.set()
+
+    def _audio_lost(self, why):
+        """The call audio found its port lost (audio.PortLoss); any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._audio_gone, why)
+        except RuntimeError:     # the loop closed meanwhile: the box is stopping
+            pass
+
+    def _audio_gone(self, why):
+        if not self.modem.at.is_open:
+            return       # already closed for a recovery: it reopens the audio too
+        self.modem.fail_call(f"call audio lost ({why})")
+        self._lost_why = f"the call audio went away ({why})"
         self._lost.set()
 
     async def run(self, stop):
         """The health check, until `stop` is set."""
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             lost = asyncio.ensure_future(self._lost.wait())
             stopping = asyncio.ensure_future(stop.wait())
@@ -194,9 +232,15 @@ class LineSupervisor:
             if stop.is_set():
                 return
             if self._lost.is_set():
-                await self.recover("the AT port went away", reset=False, stop=stop)
+                await self.recover(self._lost_why or "the AT port went away", reset=False,
+                                   stop=stop)
                 continue
             if not self.modem.at.is_open:
+                continue
+            gone = self.audio.check() if hasattr(self.audio, "check") else None
+            if gone:      # the sound card stopped calling back (its loss was logged)
+                await self.recover(f"the call audio went away ({gone})", reset=False,
+                                   stop=stop)
                 continue
             if await self.modem.ping(self.cfg.health_timeout):
                 continue
@@ -219,6 +263,19 @@ class LineSupervisor:
                 log.info("modem %s: %s not confirmed (%s)", modem.name, command, exc)
         self.audio.close()
         modem.close()
+        self._flaps = self._flaps + 1 if time.monotonic() - self._ready_since < FLAP_SECONDS \
+            else 0
+        if self._flaps:
+            pause = min(2.0 ** (self._flaps - 1), self.cfg.recovery_max_backoff)
+            log.info("modem %s: lost again %.1f s after it came back; waiting %g s before "
+                     "reopening", modem.name, time.monotonic() - self._ready_since, pause)
+            if stop is not None:
+                try:
+                    await asyncio.wait_for(stop.wait(), pause)
+                except asyncio.TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(pause)
         await self._retry(stop, why)
 
     async def after_call(self):

@@ -23,6 +23,7 @@ import time
 from ..errors import CommandError, ModemError, ModemTimeout
 from . import profiles, voice
 from .at import ATChannel
+from .callerid import V253_MARKS, described, read_caller_id
 from ..events import PartEvent
 from .v253audio import V253Audio
 
@@ -58,6 +59,7 @@ class V253Modem:
         self.dialling = False
         self.rings = 0
         self.caller = None
+        self.caller_raw = ""           # an NMBR refused as no number (callerid.py), as it came
         self.caller_name = None
         self.audio_open = False
         self.can_bridge = False        # AT+VTR works (full duplex)
@@ -148,6 +150,7 @@ class V253Modem:
                            self.caller or "a withheld number", why)
             self.in_call = self.ringing = self.audio_open = False
             self.caller = None
+            self.caller_raw = ""
             self.rings = 0
             self.mode = "command"
             self.audio.sending = False
@@ -193,18 +196,23 @@ class V253Modem:
         if self.in_call:
             return
         if tag == "NMBR":
-            # P: private (withheld), O: out of area / unavailable (4.1)
-            number = "" if value in ("P", "O") else value
+            # P: private (withheld), O: out of area / unavailable (4.1); any other text that
+            # is no number is withheld too, and kept as it came (callerid.py)
+            caller = read_caller_id(value, marks=V253_MARKS)
             self.ringing = True
-            if number != self.caller:
-                self.caller = number
-                self.log.info("modem %s: incoming call from %s", self.name,
-                              number or ("a withheld number" if value == "P"
-                                         else "an unavailable number"))
-            self._emit("caller_id", number=number, detail=line)
+            if (caller.number, caller.raw) != (self.caller, self.caller_raw):
+                self.caller, self.caller_raw = caller.number, caller.raw
+                if caller.raw:
+                    self.log.warning("modem %s: incoming call from a withheld number: caller "
+                                     "ID %r (in %r) is not a phone number", self.name,
+                                     caller.raw, line)
+                else:
+                    self.log.info("modem %s: incoming call from %s", self.name,
+                                  described(caller))
+            self._emit("caller_id", number=caller.number, detail=line, raw=caller.raw)
         elif tag == "NAME":
             self.caller_name = value
-            self.log.info("modem %s: caller's name %s", self.name, value)
+            self.log.info("modem %s: caller's name %r", self.name, value)
         else:
             self.log.debug("modem %s: caller-ID %s", self.name, line)
 
@@ -230,6 +238,7 @@ class V253Modem:
         self.in_call = self.ringing = False
         self.rings = 0
         self.caller = self.caller_name = None
+        self.caller_raw = ""
         self.audio_open = False
         if self._ring_timer is not None:
             self._ring_timer.cancel()
@@ -391,6 +400,7 @@ class V253Modem:
             self.log.info("modem %s: hung up", self.name)
             self.ringing = self.audio_open = False
             self.caller = self.caller_name = None
+            self.caller_raw = ""
             self.rings = 0
             self._emit("ended", detail="hung up by the box")
         elif self.ringing:

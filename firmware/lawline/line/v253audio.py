@@ -35,11 +35,16 @@ class PortWriter:
         self.lock = threading.Lock()
         self.pending = bytearray()
         self.dropped = 0
+        # The first write error since attach (the port's far end hung up: EIO for ever).
+        # Samples are not written again until the port is attached anew: the AT reader sees
+        # the same loss as end of file and tells the supervisor (at.py, supervisor.py).
+        self.error = None
 
     def attach(self, fd):
         with self.lock:
             self.fd = fd
             self.pending.clear()
+            self.error = None
 
     def detach(self):
         with self.lock:
@@ -56,7 +61,7 @@ class PortWriter:
 
     def audio(self, data):
         with self.lock:
-            if self.fd is None:
+            if self.fd is None or self.error is not None:
                 return False
             try:
                 self._flush()
@@ -67,7 +72,9 @@ class PortWriter:
                     n = os.write(self.fd, data)
                 except BlockingIOError:
                     n = 0
-            except OSError:
+            except OSError as exc:
+                self.error = exc
+                self.pending.clear()
                 return False
             if n < len(data):
                 self.pending += data[n:]
@@ -107,10 +114,12 @@ class V253Audio:
         self.frames_out = 0
         self.on_frame = None
         self._half = b""   # 16-bit samples: the first byte of one a read cut in two
+        self._write_failed = False
 
     def open(self):
         self.jitter.clear()
         self._half = b""
+        self._write_failed = False
 
     def close(self):
         self.sending = False
@@ -148,6 +157,11 @@ class V253Audio:
                 self.backlog.clear()   # only the pause's silence is waiting: drop the delay
         if self.writer.audio(voice.shield(fmt.from_s16(frame))):
             self.frames_out += 1
+        elif self.writer.error is not None and not self._write_failed:
+            self._write_failed = True      # once per port: the AT reader reports the loss
+            self.log.error("modem %s: call audio cannot be written to the port: %s; no more "
+                           "samples are sent until it is open again", self.name,
+                           self.writer.error)
 
     def _hold(self, frame, loud):
         if len(self.backlog) == self.backlog.maxlen:

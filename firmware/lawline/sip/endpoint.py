@@ -26,6 +26,9 @@ from .door import WILDCARDS, SipDoor
 
 log = logging.getLogger("lawline.sip")
 
+POLL_LOST = 2.0         # seconds of failing polls: the SIP stack is lost
+POLL_BACKOFF = 1.0      # seconds between polls while it is
+
 
 class _LogWriter(pj.LogWriter):
     def write(self, entry):
@@ -181,6 +184,11 @@ class MediaCore:
         self._objects = set()   # players, recorders, calls: destroyed before libDestroy
         self._log_writer = None
         self._running = False
+        # The event poller (run): why pjsua2 is failing, while it keeps failing, and who is
+        # told (on_lost(why) on the loop, once a failure lasts POLL_LOST seconds; on_lost(None)
+        # when polling works again).
+        self.lost = None
+        self.on_lost = None
 
     def start(self):
         ep = pj.Endpoint()
@@ -260,12 +268,48 @@ class MediaCore:
         return self.trunk.state if self.trunk is not None else None
 
     async def run(self, stop):
-        """Poll pjsua2 on the loop thread until `stop` is set."""
+        """Poll pjsua2 on the loop thread until `stop` is set. A poll that raises is never the
+        poller's end (nothing would handle SIP again, silently): the first failure is logged,
+        a failure lasting POLL_LOST seconds is the SIP stack lost (logged once, `lost` set,
+        `on_lost` told), and while it lasts the poller slows to POLL_BACKOFF, so a failing
+        stack never spins nor fills the log; when a poll works again, that is logged too."""
         self._running = True
-        while not stop.is_set():
-            self.ep.libHandleEvents(0)
-            await asyncio.sleep(self.poll_interval)
-        self._running = False
+        failing_since = None
+        try:
+            while not stop.is_set():
+                try:
+                    self.ep.libHandleEvents(0)
+                except Exception as exc:  # noqa: BLE001 (pj.Error, or a SWIG error)
+                    failing_since = self._poll_failed(exc, failing_since)
+                else:
+                    if failing_since is not None:
+                        failing_since = None
+                        self._poll_works()
+                await asyncio.sleep(self.poll_interval if failing_since is None or
+                                    self.lost is None else POLL_BACKOFF)
+        finally:
+            self._running = False
+
+    def _poll_failed(self, exc, since):
+        why = exc.info() if hasattr(exc, "info") else f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if since is None:
+            log.error("SIP: handling pjsua2's events failed: %s; trying again", why)
+            return now
+        if self.lost is None and now - since >= POLL_LOST:
+            self.lost = f"handling pjsua2's events fails for {now - since:.0f} s: {why}"
+            log.error("SIP: the SIP stack is lost: %s; polling every %g s until it answers",
+                      self.lost, POLL_BACKOFF)
+            if self.on_lost is not None:
+                self.on_lost(self.lost)
+        return since
+
+    def _poll_works(self):
+        was, self.lost = self.lost, None
+        log.warning("SIP: handling pjsua2's events works again%s",
+                    f" (after: {was})" if was else "")
+        if was is not None and self.on_lost is not None:
+            self.on_lost(None)
 
     def handle_events(self):
         if self.ep is not None:

@@ -42,6 +42,12 @@ class UploadWorker:
         self._wake = {}  # target name -> asyncio.Event, made inside the running loop
         self._changed = None  # set whenever a delivery is decided, for drain()
         self._stop = None
+        # target -> why its task cannot read or write the outbox, while that lasts (logged
+        # when it begins and when it ends, never per try); on_outbox_error(target, why or
+        # None) is told the same, on the loop.
+        self.outbox_errors = {}
+        self.on_outbox_error = None
+        self.outbox_retry = _OUTBOX_RETRY     # seconds to the first retry; doubles to _MAX_IDLE
 
     # -- control ----------------------------------------------------------------------------
 
@@ -97,14 +103,19 @@ class UploadWorker:
 
     async def _serve(self, name, stop):
         wake = self._wake[name]
+        retry = self.outbox_retry
         while not stop.is_set():
             wake.clear()
             try:
                 next_time = await self.run_once(name)
             except Exception as error:  # the outbox itself failed (disk error, full spool)
-                self.log.error("uploads to %s paused: outbox error: %s; retrying in %.0f s",
-                               name, error, _OUTBOX_RETRY)
-                next_time = time.time() + _OUTBOX_RETRY
+                self._outbox_failed(name, error, retry)
+                next_time = time.time() + retry
+                retry = min(retry * 2, _MAX_IDLE)   # a lasting fault: ever fewer tries
+            else:
+                retry = self.outbox_retry
+                if name in self.outbox_errors:
+                    self._outbox_works(name)
             if stop.is_set():
                 return
             delay = _MAX_IDLE if next_time is None else next_time - time.time()
@@ -114,6 +125,26 @@ class UploadWorker:
                 await asyncio.wait_for(wake.wait(), min(delay, _MAX_IDLE))
             except asyncio.TimeoutError:
                 pass
+
+    def _outbox_failed(self, name, error, retry):
+        why = f"{type(error).__name__}: {error}"
+        first = name not in self.outbox_errors
+        self.outbox_errors[name] = why
+        if first:
+            self.log.error("uploads to %s paused: outbox error: %s; retrying in %.0f s, then "
+                           "less and less often (up to every %.0f s) until it works",
+                           name, why, retry, _MAX_IDLE)
+            if self.on_outbox_error is not None:
+                self.on_outbox_error(name, why)
+        else:
+            self.log.debug("uploads to %s still paused: %s", name, why)
+
+    def _outbox_works(self, name):
+        why = self.outbox_errors.pop(name)
+        self.log.warning("uploads to %s resumed: the outbox works again (it failed with %s)",
+                         name, why)
+        if self.on_outbox_error is not None:
+            self.on_outbox_error(name, None)
 
     # -- one round --------------------------------------------------------------------------
 

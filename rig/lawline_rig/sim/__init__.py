@@ -26,7 +26,8 @@ Profiles (profiles.py): simcom-sim7600 and quectel-ec25 on both sides; quectel-e
 the box's USB sound card (uac.py: an ALSA PCM, "sound_device" and "alsa_config" in sim.json);
 v253 and v253-halfduplex put a V.253 voice modem (one port: audio = AT) on the box's side,
 rung by a SIM7600. The DIR/<side>-at links are the stable names (what udev's /dev/lawline-at
-is on the box): after the port_gone fault or AT+CRESET the ptys come back renamed and the
+is on the box): after the port_gone fault or AT+CRESET the ptys come back renamed (after
+audio_gone the audio pty alone; a USB sound card goes away and comes back instead) and the
 links and sim.json follow.
 """
 

@@ -108,6 +108,13 @@ def _port_gone(modem, count, params):
     modem.port_gone(ms / 1000.0, reset)
 
 
+def _audio_gone(modem, count, params):
+    ms = params["ms"]
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 < ms <= 60000:
+        raise FaultError(f"fault 'audio_gone': 'ms' must be above 0 and at most 60000, not {ms!r}")
+    modem.audio_gone(ms / 1000.0)
+
+
 def _garbage(modem, count, params):
     seed = params["seed"]
     for burst in garbage_bursts(count, seed):
@@ -154,6 +161,11 @@ FAULTS = {
                   "under new names (sim.json and the DIR/<side>-at links follow); with 'reset' "
                   "(default true) the module reboots as well",
                   {"ms": 1000, "reset": True}, _port_gone),
+    "audio_gone": ("the call audio's far end hangs up for 'ms' (default 1000): the audio pty closes "
+                   "(the host reads end of file) and comes back under a new name (the "
+                   "DIR/<side>-audio link follows); a USB sound card goes away instead; a V.253 "
+                   "modem's one port goes",
+                   {"ms": 1000}, _audio_gone),
     "sms_refuse": ("the next `count` AT+CMGS answer +CMS ERROR: 'code' (default 500) after the body",
                    {"code": 500}, _arm_sms_refuse),
 }

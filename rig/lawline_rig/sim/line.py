@@ -18,7 +18,8 @@ log = logging.getLogger("lawline_rig.sim")
 
 # How the network presents the caller (set through the control socket for caller-ID tests).
 PRESENTATION_DEFAULTS = {
-    "number": None,        # the number shown instead of the caller's own (e.g. "+86138...")
+    "number": None,        # what is shown instead of the caller's own number: "+86138...",
+                           # or any text a spoofing gateway sends ("CALLBACK 168... NOW")
     "withheld": False,     # the network withholds it (as if the caller sent AT+CLIR=1)
     "clip_tail": None,     # +CLIP trailing fields: "long", "short", "quoted", "none"
     "cid_spacing": None,   # V.253 caller-ID block: "spaced" (NMBR = x) or "tight" (NMBR=x)
@@ -140,6 +141,10 @@ class Line:
         if unknown:
             raise ValueError(f"unknown presentation setting(s) {', '.join(sorted(unknown))}; "
                              f"known: {', '.join(PRESENTATION_DEFAULTS)}")
+        for key in ("number", "cid_name"):
+            if key in changes and not (changes[key] is None or isinstance(changes[key], str)):
+                raise ValueError(f"presentation {key!r} must be text or null, not "
+                                 f"{changes[key]!r}")
         self.presentation.update(changes)
         log.info("sim: the network now presents callers with %s", self.presentation)
 

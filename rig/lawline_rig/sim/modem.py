@@ -234,9 +234,32 @@ class SimModem:
         `reset` the module reboots too (the call drops)."""
         if reset:
             self.line.reset(self, max(self.profile.boot_time, seconds))
+        card = getattr(self, "uac", None)
+        if card is not None:
+            card.gone(seconds)          # the USB sound card is on the same USB device
         self.renew_ports("close")
         self.log_decision(f"USB re-enumeration: the ports are gone for {seconds:g} s")
         self._loop.call_later(seconds, self._ports_back)
+
+    def audio_gone(self, seconds):
+        """The call audio's far end hangs up for `seconds`: the audio pty closes and comes
+        back under a new name (a USB audio interface re-enumerated, the AT port staying);
+        on a model with a USB sound card, the card goes away instead; a V.253 modem's audio
+        is its AT port, which goes (without a reset)."""
+        card = getattr(self, "uac", None)
+        if card is not None:
+            card.gone(seconds)
+            return
+        if self.pcm.port is self.port:
+            self.port_gone(seconds, reset=False)
+            return
+        self.renew_ports("close", ("audio",))
+        self.log_decision(f"the audio port's far end hangs up; back in {seconds:g} s")
+        self._loop.call_later(seconds, self._audio_back)
+
+    def _audio_back(self):
+        self.renew_ports("open", ("audio",))
+        self.log_decision(f"audio port back: {self.pcm.port.path}")
 
     def _ports_back(self):
         self.renew_ports("open")

@@ -144,15 +144,31 @@ async def serve(state_dir, plan, ring_interval):
 
     gone = {}
 
-    def renew_ports(side, phase):
+    def renew_ports(side, phase, kinds=("at", "audio")):
         """USB re-enumeration: the side's ptys vanish ("close"), then come back under new
-        names ("open"); the links and sim.json follow."""
+        names ("open"); the links and sim.json follow. `kinds` ("audio" alone): only the
+        audio port goes and comes back (a GSM side: its AT port stays as it is)."""
         if phase == "close":
-            gone[side] = {port.path for port in ports[side].values()}
-            for port in set(ports[side].values()):
+            going = {ports[side][kind] for kind in kinds}
+            gone[side] = gone.get(side, set()) | {port.path for port in going}
+            for port in going:
                 port.close()
             return
         p, modem = side_profiles[side], modems[side]
+        if tuple(kinds) == ("audio",) and ports[side]["audio"] is not ports[side]["at"]:
+            spare, audio = [], PtyPort(side, "audio", 2 * p.frame_bytes)
+            while audio.path in gone.get(side, ()):
+                spare.append(audio)
+                audio = PtyPort(side, "audio", 2 * p.frame_bytes)
+            for extra in spare:
+                extra.close()
+            ports[side]["audio"] = audio
+            modem.pcm.port = audio
+            audio.start(loop, modem.pcm._from_host)
+            if links is not None:
+                _ports_changed(ready, state, ports, links, entries)
+            log.info("sim %s: audio port back as %s", side, audio.path)
+            return
 
         def fresh(kind, limit):
             # The kernel would not hand out the old name again (the box may still hold it):
@@ -177,7 +193,8 @@ async def serve(state_dir, plan, ring_interval):
         log.info("sim %s: ports back as AT %s, audio %s", side, at.path, audio.path)
 
     for side, modem in modems.items():
-        modem.renew_ports = lambda phase, side=side: renew_ports(side, phase)
+        modem.renew_ports = lambda phase, kinds=("at", "audio"), side=side: \
+            renew_ports(side, phase, kinds)
     # The network's timings are line 1's box profile's (the profiles share them today).
     line = Line(loop, plan[0][0], modems.values(), ring_interval)
     for pair in line_modems:

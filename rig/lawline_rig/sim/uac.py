@@ -20,6 +20,7 @@ import os
 import queue
 import select
 import threading
+import time
 
 from lawline.line import dtmf
 from .audio import EARLY, MAX_CATCH_UP, Uplink
@@ -74,6 +75,7 @@ class UacCard:
         self._tones = bytearray()
         self._frames = queue.Queue(maxsize=10)
         self._stop = threading.Event()
+        self._away_until = 0.0        # monotonic time the card is back (gone())
         self._loop = None
         self._timer = None
         self._next = 0.0
@@ -109,6 +111,13 @@ class UacCard:
                 os.unlink(path)
             except OSError:
                 pass
+
+    def gone(self, seconds):
+        """USB re-enumeration: the card goes away for `seconds`. Nothing feeds its capture
+        any more (the box's reads of it end: end of file, as from a card unplugged) and it
+        cannot be opened (its FIFO is gone), then it is back under the same name."""
+        self._away_until = time.monotonic() + seconds
+        log.info("sim %s: sound card %s gone for %g s", self.side, self.name, seconds)
 
     def tone(self, key):
         """The far end pressed `key`: the network plays the tone into the call."""
@@ -151,6 +160,15 @@ class UacCard:
                 frame = self._frames.get(timeout=0.1)
             except queue.Empty:
                 continue
+            if time.monotonic() < self._away_until:
+                if fd is not None:
+                    os.close(fd)   # the box's capture reads end of file
+                    fd = None
+                if os.path.exists(self.infile):
+                    os.unlink(self.infile)   # and cannot open the card again while it is away
+                continue
+            if not os.path.exists(self.infile):
+                os.mkfifo(self.infile)
             if fd is None:
                 try:
                     fd = os.open(self.infile, os.O_WRONLY | os.O_NONBLOCK)
