@@ -83,6 +83,8 @@ class Box:
         self.sync, self.office = parts.sync, parts.office
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
+        if self.worker is not None:   # an outbox that fails to read: state, check, systemd
+            self.worker.on_outbox_error = self._outbox_error
         self.cases = self.office.cases
         self.office.on_upload = self.kick_upload
 
@@ -135,6 +137,22 @@ class Box:
                              trunk=self.trunk, mail=self.kick_upload, clock=self.clock)
         return self.health
 
+    def _sip_lost(self, why):
+        """pjsua2's event poller fails (why) or works again (None): the box's state says so,
+        `lawline check` and systemd's STATUS show it (sip/endpoint.py)."""
+        if why is None:
+            self.status.set("sip", OK, "SIP events handled again")
+        else:
+            self.status.set("sip", FAIL, why)
+
+    def _outbox_error(self, target, why):
+        """The outbox cannot be read for `target` (why), or can again (None): the upload
+        worker retries less often meanwhile (sync/worker.py); the state says so."""
+        if why is None:
+            self.status.set("outbox", OK, f"the outbox is read again for {target}")
+        else:
+            self.status.set("outbox", FAIL, f"the outbox cannot be read for {target}: {why}")
+
     def status_line(self):
         """systemd's STATUS=: waiting for calls or not, then modem, trunk, upstream."""
         return (("waiting for calls" if self.ready else "starting") + "; " +
@@ -154,6 +172,7 @@ class Box:
                               transport=cfg.trunk.transport if self.trunk else "udp",
                               ca_file=cfg.trunk.ca_file or None,
                               trusted=trunk_addresses(cfg))   # sip/door.py
+        self.core.on_lost = self._sip_lost       # the SIP poller failing for seconds
         self.core.start()
         # The watchdog is fed from this loop from here on: a hung loop is restarted.
         tasks = [asyncio.ensure_future(self.notify.feed_watchdog(stop))]
