@@ -9,7 +9,7 @@ PROMPTS := prompts/zh-CN
 # keeps its own rig in one worker). PARALLEL= runs them one after the other.
 PARALLEL ?= -n 4 --dist loadfile
 
-.PHONY: all deps test-deps prompts demo test unit fuzz scenarios bench clean hil
+.PHONY: all deps test-deps prompts demo test unit lint fuzz scenarios bench clean hil
 
 all: prompts
 
@@ -28,8 +28,13 @@ demo: prompts
 
 # -rs: every skip says why in the summary (a container test skips only where no container
 # can run, e.g. in a chroot; tests/systemd/hostcheck.py)
-test: prompts
+test: prompts lint
 	$(PY) -m pytest -q -rs $(PARALLEL) tests
+
+# Static checks, before any test runs: pyflakes' rules (an undefined name is a crash waiting
+# in a path no test took; unused imports and variables).
+lint: deps
+	$(PY) -m ruff check --no-cache --select F --output-format concise firmware rig tests
 
 unit: deps
 	$(PY) -m pytest -q tests/unit

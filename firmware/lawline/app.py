@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import time
-from pathlib import Path
 
 from .call.driver import CallDriver, CallParts, new_call_id
 from .call.lines import Line
@@ -19,7 +18,6 @@ from .errors import ModemError
 from . import build, hat
 from .line import from_config as line_from_config
 from .line.supervisor import LineSupervisor
-from .line.modem import Modem
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -28,7 +26,7 @@ from .sip.endpoint import MediaCore
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
-from .status import FAIL, OK, WARN, BoxLock, Status
+from .status import FAIL, OK, BoxLock, Status
 from .line import profiles as line_profiles
 from .records.health import Health, modem_signal
 

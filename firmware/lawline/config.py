@@ -15,7 +15,7 @@ an object the composition root builds from [office] timezone (build.py, clock.Cl
 import math
 import re
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -31,9 +31,10 @@ from .line.checks import check_pins, line_tables
 from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSection,
                        DialplanSection, DutySection, EmailSection, HatSection, HealthSection,
                        HoursSection, LimitsSection, LineSection, MenuSection, OfficeSection,
-                       Option, OutboxSection, PromptsSection, ReferralTable, ReportSection,
+                       OutboxSection, PromptsSection, ReferralTable, ReportSection,
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
-                       UpstreamSection, VoicemailSection, WebSection, options)
+                       UpstreamSection, VoicemailSection, WebSection)
+from .settings import options as section_options
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
 from .sync.settings import validate_config as validate_sync
@@ -42,9 +43,10 @@ from .secretfile import read_secret
 REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
 # The one table, as the loader and the example read it: {section: [Option]}.
-SCHEMA = {cls.SECTION: [o for o in options(cls) if not o.tables_only] for cls in SECTIONS}
-LINE_OPTIONS = [o for o in options(LineSection) if o.tables_only]   # [[line]] tables only
-TABLES = {name: options(cls) for name, cls in TABLE_TYPES.items()}
+SCHEMA = {cls.SECTION: [o for o in section_options(cls) if not o.tables_only]
+          for cls in SECTIONS}
+LINE_OPTIONS = [o for o in section_options(LineSection) if o.tables_only]   # [[line]] only
+TABLES = {name: section_options(cls) for name, cls in TABLE_TYPES.items()}
 
 
 @dataclass(frozen=True)

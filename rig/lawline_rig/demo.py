@@ -7,10 +7,8 @@ anyone can dial in by hand on the ports written to STATE_DIR/sim.json.
 """
 
 import asyncio
-import json
 import logging
 import signal
-import sys
 import tempfile
 import time
 import traceback
@@ -99,7 +97,7 @@ async def _scripted(rig):
                 detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             print("\n".join(_transcript(caller, since)))
             if ok:
-                print(f"  result: OK")
+                print("  result: OK")
                 for line in _where(rig, result):
                     print(f"  {line}")
             else:

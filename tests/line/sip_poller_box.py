@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import socket
-import sys
 import time
 
 from lawline.sip.endpoint import POLL_BACKOFF, POLL_LOST, MediaCore
@@ -78,7 +77,7 @@ async def main():
         report["answered_before"] = await asyncio.to_thread(options, core.port)
         polls.failing = True
         await asyncio.sleep(POLL_LOST + 0.5)           # long enough to be the stack lost
-        before, process = threads_seconds(), time.process_time()
+        before = threads_seconds()
         await asyncio.sleep(1.0)
         after = threads_seconds()
         report["busiest"] = max(after[t] - before.get(t, 0.0) for t in after)

@@ -398,7 +398,7 @@ def test_key_9_after_the_days_wrong_tries_tells_nothing():
 
 def test_a_digit_after_a_full_case_number_makes_it_too_long():
     seen = []
-    call = Call(find_case=lambda digits: seen.append(digits)).run(
+    Call(find_case=lambda digits: seen.append(digits)).run(
         GREETED + "KEY 9 -> PLAY enter_case\nPROMPT_ENDED -> WAIT_KEY\n" + keyed(CASE) +
         "\nKEY 1 -> PLAY enter_pin")
     assert seen == [CASE + "1"]

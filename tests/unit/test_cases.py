@@ -24,7 +24,6 @@ ROTA = ("date,shift,name,role,mobile,staff_no\n"
 
 @pytest.fixture
 def office(tmp_path):
-    import datetime as dt
     from lawline.clock import Clock
     rota = tmp_path / "rota.csv"
     cfg = configuration.from_dict({

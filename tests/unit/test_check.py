@@ -3,13 +3,11 @@ real processes (the upstream and trunk probes against real servers are in
 tests/sync/test_check_upstream.py and tests/servers/test_check_trunk.py)."""
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from lawline import check, config as configuration
-from lawline.clock import Clock
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -38,7 +38,7 @@ def urc(draw, profile):
     t = draw(st.one_of(st.sampled_from(["129", "145", "161", "128"]), digits))
     templates = [
         f'+CLIP: "{n}",{t},"",0,"",0', f'+CLIP: "{n}",{t}', f'+CLIP: "{n}"', "RING",
-        f"+CRING: VOICE", f'+CMTI: "SM",{draw(digits)}', f"+RXDTMF: {draw(printable)}",
+        "+CRING: VOICE", f'+CMTI: "SM",{draw(digits)}', f"+RXDTMF: {draw(printable)}",
         f"+QTONEDET: {draw(digits)}", f"+CLCC: 1,{draw(digits)},{draw(digits)},0,0,\"{n}\",{t}",
         f'+QIND: "ccinfo",1,1,{draw(st.sampled_from(["-1", "0", "4", "6"]))},0,0,"{n}",{t}',
         "VOICE CALL: BEGIN", f"VOICE CALL: END: {draw(digits)}", "NO CARRIER",

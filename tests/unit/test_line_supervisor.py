@@ -9,7 +9,6 @@ import os
 import time
 import types
 
-import pytest
 from gpiozero.pins.mock import MockFactory
 
 import lawline_rig.sim

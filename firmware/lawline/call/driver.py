@@ -12,7 +12,6 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import CallCut, CallEnded, ModemError
 from ..records.cases import CaseError, is_case_number, same_number
@@ -496,7 +495,7 @@ class CallDriver:
             except (ValueError, OSError) as exc:
                 log.error("call %s: recording %s unusable: %s", self.id, path.name, exc)
         return Event(kind, {"reason": reason, "seconds": seconds, "complete": complete,
-                            "began": _iso(began), "path": str(path)}, time.time())
+                            "began": began, "path": str(path)}, time.time())
 
     # -- outcomes ----------------------------------------------------------------------------
 

@@ -92,7 +92,8 @@ class Voicemail:
     recording: str                      # the WAV, relative to the spool
     seconds: float
     ended_by: str
-    started: str | None = None
+    started: float | str | None = None  # when recording began: seconds since the epoch
+    #                                     (or the ISO text a recovered record already had)
     menu_path: tuple = ()
     short: bool = False
     after_hours: bool = False           # nobody owns it until the morning
@@ -283,7 +284,8 @@ def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
     kind = v.box if v.box in KINDS else "consultation"
     record = {"case_number": v.case, "box": v.box, "caller": v.call.caller, "line": v.call.line,
               "office": r.office_id, "menu_path": list(v.menu_path), "call_id": v.call.call_id,
-              "started": v.started, "duration_s": round(v.seconds, 2), "ended_by": v.ended_by,
+              "started": _iso(v.started, r.zone), "duration_s": round(v.seconds, 2),
+              "ended_by": v.ended_by,
               "short": v.short}
     if v.interrupted:
         record["interrupted"] = True

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 
 import pjsua2 as pj
 
-from ..errors import ConfigError
 from ..events import PartEvent
 from ..secretfile import read_secret
 from .endpoint import MediaCore

@@ -7,7 +7,6 @@ and leaves its transcript in `caller.transcript`.
 
 import asyncio
 import hashlib
-import time
 
 from . import hearing
 
