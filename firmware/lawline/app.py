@@ -16,6 +16,7 @@ from .call.script import CallScript
 from .prompts import Prompts
 from .errors import ModemError
 from . import build, hat
+from .records.recovery import start_up
 from .line import from_config as line_from_config
 from .line.supervisor import LineSupervisor
 from .sdnotify import Notifier, summary as status_summary
@@ -77,14 +78,19 @@ class Box:
         # Targets, outbox, upload worker (sync/service.py); the office on that outbox: cases,
         # duty desk, SMS queue, ledger (records/office.py); then what a power cut or a
         # damaged card left, made whole before the first call (records/recovery.py)
-        parts = build.storage(self.config, self.clock, self.alert, self.status)
-        self.sync, self.office = parts.sync, parts.office
+        self.sync = build.sync(self.config, self.clock, self.alert, self.status)
+        self.office = build.office(self.config, self.clock, self.sync.outbox, box=True)
         self.outbox = self.sync.outbox
         self.worker = self.sync.worker
         if self.worker is not None:   # an outbox that fails to read: state, check, systemd
             self.worker.on_outbox_error = self._outbox_error
         self.cases = self.office.cases
         self.office.on_upload = self.kick_upload
+        # what a power cut or a damaged card left, made whole before the first call; the
+        # office exists by now, so its alerts go out by SMS (self.alert)
+        start_up(self.office, self.outbox, spool, line_number=self.config.office.number,
+                 min_seconds=self.config.voicemail.min_seconds, alert=self.alert,
+                 status=self.status)
 
     def on_sms(self, event):
         """An incoming SMS (duty staff replying "结案 2611280001"): the office acts on it only

@@ -8,14 +8,10 @@ and the shells can use it without pjsua2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 from .clock import Clock
 from .config import Config
 from .duty.desk import DutyDesk
 from .records.office import Office, OfficeSettings
-from .records.recovery import StartUp, start_up
 from .sip.dialplan import DialPlan
 from .sync.outbox import Outbox
 from .sync.service import SyncService, SyncSettings
@@ -53,23 +49,3 @@ def office(cfg: Config, office_clock: Clock, outbox_: Outbox, *,
     spool = cfg.spool_dir
     return Office(OfficeSettings.of(cfg), spool, desk=desk(cfg, office_clock), outbox=outbox_,
                   damaged_dir=spool / "damaged" if box else None)
-
-
-@dataclass
-class Storage:
-    """The box's storage as it starts: the sync service, the office on its outbox, and what
-    start-up found and made whole."""
-    sync: SyncService
-    office: Office
-    started: StartUp
-
-
-def storage(cfg: Config, office_clock: Clock, alert=None, status=None) -> Storage:
-    """The box's storage at its start: outbox and targets, the office, then start-up
-    recovery (records/recovery.py) before the first call."""
-    service = sync(cfg, office_clock, alert, status)
-    the_office = office(cfg, office_clock, service.outbox, box=True)
-    started = start_up(the_office, service.outbox, Path(cfg.spool_dir),
-                       line_number=cfg.office.number, min_seconds=cfg.voicemail.min_seconds,
-                       alert=alert, status=status)
-    return Storage(service, the_office, started)

@@ -226,7 +226,7 @@ def check_trunk(cfg, report, timeout=None):
         return
     limit = timeout or cfg.trunk.reply_timeout + 15
     try:
-        out = subprocess.run([sys.executable, "-m", "lawline.sip.trunk", "--config",
+        out = subprocess.run([sys.executable, "-m", "lawline", "trunk", "--config",
                               str(cfg.path)], capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
         report.add("fail", "trunk", f"no result from one REGISTER within {limit:g} s")
