@@ -32,9 +32,11 @@ test: prompts lint
 	$(PY) -m pytest -q -rs $(PARALLEL) tests
 
 # Static checks, before any test runs: pyflakes' rules (an undefined name is a crash waiting
-# in a path no test took; unused imports and variables).
+# in a path no test took; unused imports and variables), and the type checker, strict on the
+# box (pyproject.toml [tool.mypy]).
 lint: deps
 	$(PY) -m ruff check --no-cache --select F --output-format concise firmware rig tests
+	$(PY) -m mypy
 
 unit: deps
 	$(PY) -m pytest -q tests/unit

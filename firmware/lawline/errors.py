@@ -1,6 +1,10 @@
 """Errors of the box. Each derives from LawlineError and from the built-in it resembles,
 so callers can catch either (the gpiozero habit)."""
 
+from __future__ import annotations
+
+from typing import Iterable
+
 
 class LawlineError(Exception):
     """Root of every error the box raises on purpose."""
@@ -17,7 +21,7 @@ class ModemError(LawlineError, IOError):
 class ModemTimeout(ModemError, TimeoutError):
     """The modem did not finish a command in time; `partial` holds what it did say."""
 
-    def __init__(self, message, partial=()):
+    def __init__(self, message: str, partial: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.partial = list(partial)
 
@@ -25,12 +29,12 @@ class ModemTimeout(ModemError, TimeoutError):
 class CommandError(ModemError):
     """The modem answered ERROR, +CME ERROR or +CMS ERROR."""
 
-    def __init__(self, command, final, lines=()):
+    def __init__(self, command: str, final: str, lines: Iterable[str] = ()) -> None:
         super().__init__(f"{command!r} failed: {final}")
         self.command = command
         self.final = final
         self.lines = list(lines)
-        self.code = None
+        self.code: int | str | None = None
         for prefix in ("+CME ERROR:", "+CMS ERROR:"):
             if final.startswith(prefix):
                 value = final[len(prefix):].strip()
@@ -46,9 +50,9 @@ class SmsError(CommandError):
                 322: "SIM memory full", 330: "SMSC address unknown", 331: "no network service",
                 332: "network timeout", 500: "unknown error"}
 
-    def __init__(self, command, final, lines=()):
+    def __init__(self, command: str, final: str, lines: Iterable[str] = ()) -> None:
         super().__init__(command, final, lines)
-        meaning = self.MEANINGS.get(self.code)
+        meaning = self.MEANINGS.get(self.code) if isinstance(self.code, int) else None
         if meaning:
             self.args = (f"{self.args[0]} ({meaning})",)
 
@@ -61,7 +65,7 @@ class CallCut(CallEnded):
     """The box ends the call while the caller is still on the line (a limit such as [limits]
     max_call_seconds); `reason` says which. What was recorded up to then is kept."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 

@@ -29,6 +29,8 @@ The kinds, by source:
            ping       the registrar answered (or did not) an OPTIONS (code)
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 KINDS = {
@@ -43,21 +45,21 @@ KINDS = {
 class PartEvent:
     source: str               # "line /dev/ttyUSB2", "leg 13900000001", "trunk"
     kind: str                 # one of KINDS[the source's first word]
-    number: str = None        # the other party: caller (line), callee (leg)
-    digit: str = None         # dtmf
-    code: int = None          # leg, trunk: the SIP status code
+    number: str | None = None  # the other party: caller (line), callee (leg)
+    digit: str | None = None  # dtmf
+    code: int | None = None   # leg, trunk: the SIP status code
     detail: str = ""          # the URC, SIP reason or DTMF method, for the log; sms: the text
     sender_type: str = ""     # sms: the originator's type of number (line/pdu.py)
-    index: int = None         # leg media: the audio stream's media index
-    expires: int = None       # trunk registration: seconds it holds
+    index: int | None = None  # leg media: the audio stream's media index
+    expires: int | None = None  # trunk registration: seconds it holds
     raw: str = ""             # line caller_id: the presented text refused as no number
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         part = self.source.split(" ", 1)[0]
         if self.kind not in KINDS.get(part, ()):
             raise ValueError(f"no {self.kind!r} event from a {part!r} (lawline/events.py)")
 
     @property
-    def part(self):
+    def part(self) -> str:
         """"line", "leg" or "trunk"."""
         return self.source.split(" ", 1)[0]

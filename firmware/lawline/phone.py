@@ -6,12 +6,14 @@ phone and which can receive an SMS. Caller ID that is not a number at all never 
 one (line/callerid.py makes it "withheld").
 """
 
+from __future__ import annotations
+
 import re
 
 _MOBILE = re.compile(r"(\+?86)?1\d{10}")
 
 
-def national(number):
+def national(number: str | None) -> str:
     """A number as the office lists it: +86, 0086, or a bare 86 in front of an 11-digit
     mobile dropped; other countries keep "+" and their code (+1 202... is never the mobile
     1202...). "" for anything but digits (and spaces or dashes)."""
@@ -27,11 +29,11 @@ def national(number):
     return n
 
 
-def same(a, b):
+def same(a: str | None, b: str | None) -> bool:
     """The same phone (+86 or 0086 in front aside); never true for an empty number."""
     return bool(national(a)) and national(a) == national(b)
 
 
-def is_mobile(number):
+def is_mobile(number: str | None) -> bool:
     """Only Chinese mobiles can receive an SMS; a landline caller gets none."""
-    return bool(number) and bool(_MOBILE.fullmatch(number))
+    return bool(number) and bool(_MOBILE.fullmatch(number or ""))

@@ -13,10 +13,13 @@ watchdog variables. Outside systemd (no $NOTIFY_SOCKET: tests, `lawline run` by 
 call does nothing.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import os
 import socket
+from typing import Any, Mapping
 
 log = logging.getLogger("lawline.systemd")
 
@@ -25,7 +28,7 @@ STATUS_PARTS = ("modem", "trunk", "upstream")
 
 
 class Notifier:
-    def __init__(self, environ=None):
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")
         # "@name" is a socket in the abstract namespace: its name starts with a NUL byte.
@@ -33,15 +36,15 @@ class Notifier:
             address = "\0" + address[1:]
         self.address = address if address[:1] in ("/", "\0") else ""
         self.watchdog = _watchdog_seconds(env)
-        self._sock = None
+        self._sock: socket.socket | None = None
         self._warned = False
-        self._last_status = None
+        self._last_status: str | None = None
 
     @property
-    def enabled(self):
+    def enabled(self) -> bool:
         return bool(self.address)
 
-    def send(self, *lines):
+    def send(self, *lines: str) -> bool:
         """One datagram of KEY=value lines. Never raises: a box that cannot tell systemd
         still answers calls (and the watchdog, if any, restarts it)."""
         if not self.address:
@@ -58,22 +61,22 @@ class Notifier:
                 self._warned = True
             return False
 
-    def ready(self, status):
+    def ready(self, status: str) -> bool:
         log.info("systemd: ready (%s)", status)
         self._last_status = status
         return self.send("READY=1", f"STATUS={_one_line(status)}")
 
-    def status(self, text):
+    def status(self, text: str) -> bool:
         text = _one_line(text)
         if text == self._last_status:
             return False
         self._last_status = text
         return self.send(f"STATUS={text}")
 
-    def stopping(self):
+    def stopping(self) -> bool:
         return self.send("STOPPING=1", "STATUS=stopping")
 
-    async def feed_watchdog(self, stop):
+    async def feed_watchdog(self, stop: asyncio.Event) -> None:
         """WATCHDOG=1 at half the interval systemd asked for, from the event loop itself."""
         if not self.enabled or not self.watchdog:
             return
@@ -86,13 +89,13 @@ class Notifier:
             except asyncio.TimeoutError:
                 pass
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
 
-def _watchdog_seconds(env):
+def _watchdog_seconds(env: Mapping[str, str]) -> float:
     """WatchdogSec= as seconds, when it is meant for this process (WATCHDOG_PID)."""
     usec = env.get("WATCHDOG_USEC", "")
     pid = env.get("WATCHDOG_PID", "")
@@ -103,11 +106,11 @@ def _watchdog_seconds(env):
     return int(usec) / 1e6
 
 
-def _one_line(text):
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())[:400]
 
 
-def summary(parts):
+def summary(parts: dict[str, dict[str, Any]]) -> str:
     """The STATUS= line from the box's part states (status.Status.parts): modem, trunk and
     upstream first, then any other part that is not ok."""
     order = [p for p in STATUS_PARTS if p in parts]

@@ -6,6 +6,8 @@ backup that keeps modes) would then hold the key to the county's phone bill or i
 files. One check for all of them, so none is forgotten; errors name the section and option.
 """
 
+from __future__ import annotations
+
 import os
 import stat
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 
-def read_secret(path, section, option) -> str:
+def read_secret(path: str | os.PathLike[str], section: str, option: str) -> str:
     """The secret in the file at `path` (stripped), for option `option` of `[section]`."""
     where = f"option '{option}' in section [{section}]"
     try:

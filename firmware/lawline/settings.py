@@ -30,14 +30,14 @@ class Option:
     unit: str = ""
     minimum: float | None = None
     maximum: float | None = None
-    choices: tuple | None = None
+    choices: tuple[str, ...] | None = None
     pattern: str | None = None
     office_sets: bool = False  # a lab default every office must replace (lawline check)
     tables_only: bool = False
 
 
 def option(default: Any, doc: str, *, unit: str = "", minimum: float | None = None,
-           maximum: float | None = None, choices: tuple | None = None,
+           maximum: float | None = None, choices: tuple[str, ...] | None = None,
            pattern: str | None = None, office_sets: bool = False,
            tables_only: bool = False) -> Any:
     """A configuration option with its default and documentation (a dataclass field)."""
@@ -61,7 +61,8 @@ def options(section: type) -> list[Option]:
         meta = f.metadata.get("option")
         if meta is None:
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = f.default if f.default_factory is dataclasses.MISSING else \
+            f.default_factory()
         out.append(Option(f.name, _KINDS[hints[f.name]], default, **meta))
     return out
 

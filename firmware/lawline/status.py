@@ -9,12 +9,16 @@ it while it runs (the kernel drops it when the process dies, even by SIGKILL), s
 never guesses from a PID that may since belong to another process or user.
 """
 
+from __future__ import annotations
+
 import fcntl
 import json
 import logging
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable
+
 from .errors import LawlineError
 
 log = logging.getLogger("lawline.status")
@@ -23,12 +27,13 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 
 
 class Status:
-    def __init__(self, path):
+    def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
-        self.parts = {}
-        self.on_change = None   # called with the parts after each change (systemd STATUS=)
+        self.parts: dict[str, dict[str, Any]] = {}
+        # called with the parts after each change (systemd STATUS=)
+        self.on_change: Callable[[dict[str, dict[str, Any]]], None] | None = None
 
-    def set(self, part, state, message):
+    def set(self, part: str, state: str, message: str) -> None:
         """Record a part's state; logs only when it changes (one line per decision)."""
         old = self.parts.get(part)
         self.parts[part] = {"state": state, "message": message, "since": time.time()}
@@ -42,10 +47,10 @@ class Status:
                                            (old["state"], old["message"]) != (state, message)):
             self.on_change(self.parts)
 
-    def get(self, part):
+    def get(self, part: str) -> dict[str, Any] | None:
         return self.parts.get(part)
 
-    def save(self):
+    def save(self) -> None:
         if not self.path:
             return
         data = {"pid": os.getpid(), "written": time.time(), "parts": self.parts}
@@ -64,11 +69,11 @@ class BoxLock:
     """Held by the running box: an exclusive lock on spool/box.lock. A second box on the same
     spool is refused (it would answer the same modem and write the same outbox)."""
 
-    def __init__(self, spool):
+    def __init__(self, spool: str | Path) -> None:
         self.path = Path(spool) / LOCK_NAME
-        self._fd = None
+        self._fd: int | None = None
 
-    def acquire(self):
+    def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -78,13 +83,13 @@ class BoxLock:
                                f"(it holds {self.path})") from None
         self._fd = fd
 
-    def release(self):
+    def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
 
-def running(spool):
+def running(spool: str | Path) -> bool:
     """True while a box holds spool/box.lock (needs only read access to the file)."""
     try:
         fd = os.open(Path(spool) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
@@ -101,7 +106,7 @@ def running(spool):
     return False
 
 
-def read(path):
+def read(path: str | Path) -> Any:
     """The state file of a running box, or None when no box is running on that spool."""
     path = Path(path)
     if not running(path.parent):
