@@ -1,0 +1,195 @@
+"""The ingest: what the boxes uploaded since the last run, read once into the store.
+
+A run lists each office's objects from `rescan_days` before the newest day it already has
+(a box delivers oldest first, but one that was offline for days uploads into older day
+folders; an office seen for the first time is listed whole). A full sweep lists every day
+of every office; the page's scheduler runs one every `full_every_hours` so an upload even
+older than the window is not missed. What the listing shows that the store has not taken is
+read in batches; each batch is one transaction holding its rows and its objects, so a run
+killed at any instant leaves whole batches or nothing of a batch, and the next run takes up
+exactly what is missing (tests/test_ingest_kill.py).
+
+A record that cannot be read (damaged, too large, not JSON, not a known shape, claiming
+another county) is refused with the reason: it is kept in `objects` as refused (the page
+lists them), logged, and never stops the run. A refused object is read again when it
+changes (a new ETag or size). Media files (a voicemail's WAV) are listed, not read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import records
+from .store import TABLES
+
+log = logging.getLogger("lawline.centre")
+
+RECORD_FILE = "record.json"
+
+
+@dataclass
+class RunReport:
+    run: int
+    full: bool
+    offices: int = 0
+    listed: int = 0
+    new: int = 0
+    read: dict = field(default_factory=dict)      # kind -> count
+    refused: list = field(default_factory=list)   # (key, reason)
+    media: int = 0
+    seconds: float = 0.0
+
+    def line(self):
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.read.items())) or "no records"
+        return (f"run {self.run} ({'full sweep' if self.full else 'incremental'}): "
+                f"{self.offices} office(s), {self.listed} object(s) listed, {self.new} new: "
+                f"{kinds}; {self.media} media file(s); {len(self.refused)} refused; "
+                f"{self.seconds:.1f} s")
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest holds the lock."""
+
+
+class Ingest:
+    def __init__(self, source, store, *, rescan_days=31, batch=2000, workers=8,
+                 lock_file=None, step=None):
+        self.source = source
+        self.store = store
+        self.rescan_days = rescan_days
+        self.batch = batch
+        self.workers = workers
+        self.lock_file = Path(lock_file) if lock_file else None
+        self.step = step or (lambda name: None)
+
+    def run(self, full=False):
+        lock = self._lock()
+        try:
+            return self._run(full)
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def _lock(self):
+        if self.lock_file is None:
+            return None
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.lock_file, "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise IngestBusy(f"another ingest is running (it holds {self.lock_file})") \
+                from None
+        return f
+
+    def _run(self, full):
+        began = time.monotonic()
+        started = datetime.datetime.now(records.OFFICE_TZ).replace(tzinfo=None)
+        store = self.store
+        report = RunReport(store.next_run(), full)
+        newest = dict(store.con.execute(
+            "SELECT office, max(day) FROM objects GROUP BY office").fetchall())
+        offices = self.source.offices()
+        report.offices = len(offices)
+        todo = []
+        for office in offices:
+            since = None if full or office not in newest else _days_before(
+                newest[office], self.rescan_days)
+            known = store.known(office, since)
+            for obj in self.source.list(office, since):
+                report.listed += 1
+                seen = known.get(obj.key)
+                if seen is None:
+                    todo.append((obj, False))
+                elif seen[1] == "refused" and seen[0] != obj.tag:
+                    todo.append((obj, True))          # a refused object changed: again
+        report.new = len(todo)
+        log.info("ingest: run %d (%s) of %s: %d office(s), %d object(s) listed, %d new",
+                 report.run, "full sweep" if full else f"from {self.rescan_days} days "
+                 "before each office's newest day", self.source.describe(), len(offices),
+                 report.listed, len(todo))
+        self.step("listed")
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="centre-read") as pool:
+            for start in range(0, len(todo), self.batch):
+                self._batch(report, todo[start:start + self.batch], pool)
+        if report.read.get("case"):
+            store.refresh()
+        report.seconds = time.monotonic() - began
+        store.add_run({"run": report.run, "started": started,
+                       "ended": datetime.datetime.now(records.OFFICE_TZ).replace(tzinfo=None),
+                       "full_sweep": full, "source": self.source.describe(),
+                       "listed": report.listed, "new": report.new,
+                       "refused": len(report.refused), "seconds": report.seconds})
+        log.info("ingest: %s", report.line())
+        return report
+
+    def _batch(self, report, batch, pool):
+        now = datetime.datetime.now(records.OFFICE_TZ).replace(tzinfo=None)
+        to_read = [obj for obj, _ in batch if obj.key.endswith("/" + RECORD_FILE)]
+        bodies = dict(zip((o.key for o in to_read), pool.map(self.source.read, to_read)))
+        self.step("fetched")
+        objects, rows = [], {kind: [] for kind in TABLES}
+        counted, refused, media = {}, [], 0
+        for obj, retry in batch:
+            entry = {"key": obj.key, "office": obj.office, "day": obj.day, "size": obj.size,
+                     "tag": obj.tag, "kind": None, "status": "read", "reason": None,
+                     "run": report.run, "seen": now, "retry": retry}
+            objects.append(entry)
+            try:
+                office, day, item, name = records.split_key(obj.key)
+                if name != RECORD_FILE:
+                    entry.update(kind="media", status="media")
+                    media += 1
+                    continue
+                body, why = bodies[obj.key]
+                if body is None:
+                    raise records.RecordRefused(why)
+                kind, row = records.read(obj.key, body)
+            except records.RecordRefused as exc:
+                entry.update(status="refused", reason=str(exc)[:300])
+                refused.append((obj.key, str(exc)))
+                log.warning("ingest: refused %r: %s", obj.key, exc)
+                continue
+            entry["kind"] = kind
+            if kind in rows:
+                rows[kind].append(row)
+            else:
+                entry["status"] = "other"
+            counted[kind] = counted.get(kind, 0) + 1
+        taken = self.store.write(report.run, objects, rows,
+                                 before_commit=lambda: self.step("before commit"))
+        if taken:
+            log.warning("ingest: %d object(s) of this batch were taken before (a run cut "
+                        "short); not counted again", taken)
+        self.step("committed")
+        for kind, n in counted.items():
+            report.read[kind] = report.read.get(kind, 0) + n
+        report.refused.extend(refused)
+        report.media += media
+
+
+def _days_before(day, days):
+    return (datetime.date.fromisoformat(day) - datetime.timedelta(days=days)).isoformat()
+
+
+def cleanup_temp():
+    """Batch folders a killed run left in the temporary folder."""
+    import tempfile
+    for stale in Path(tempfile.gettempdir()).glob("centre-batch-*"):
+        for f in stale.glob("*"):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+        try:
+            os.rmdir(stale)
+        except OSError:
+            pass
