@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -96,13 +96,11 @@ class Centre(Web):
         return self.cfg.counties.get(office, office)
 
     def render(self, request, template, status=200, **values):
-        from starlette.responses import HTMLResponse
         session = getattr(request.state, "session", None)
         scope = self.scope_of(session) if session is not None else None
         nav = [(href, label) for href, label, roles, wide in NAV
                if session is not None and session.user.role in roles and
-               (wide or scope is None or True) and (scope is None or href not in
-                                                     ("/refused",))]
+               (wide or scope is None)]
         html = self.jinja.get_template(template).render(
             office=self.cfg.centre.name, session=session, nav=nav, path=request.url.path,
             csrf=session.csrf if session else "", roles=ROLES, scope=scope,
