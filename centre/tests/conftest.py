@@ -91,3 +91,64 @@ def rclone(tmp_path_factory):
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+class Postgres:
+    """A throw-away PostgreSQL 15 cluster (Debian's postgresql-15) on a Unix socket in a
+    temporary folder; as root, its commands run as the postgres user (runuser)."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self):
+        import shutil
+        import tempfile
+        assert (self.BIN / "initdb").exists(), \
+            "Debian's postgresql-15 is missing: tools/bootstrap.sh installs it"
+        self.dir = Path(tempfile.mkdtemp(prefix="centre-pg-"))
+        self.data = self.dir / "data"
+        self.port = 5432
+        self.root = os.geteuid() == 0
+        if self.root:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *argv):
+        argv = [str(a) for a in argv]
+        if self.root:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, " ".join(argv[-4:]) + ": " + done.stderr[-2000:]
+        return done.stdout
+
+    def start(self):
+        self._run(self.BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
+                  "--no-sync", "-E", "UTF8")
+        self._run(self.BIN / "pg_ctl", "-D", self.data, "-l", self.dir / "pg.log", "-w",
+                  "-o", f"-k {self.dir} -c listen_addresses='' -p {self.port} -c fsync=off",
+                  "start")
+        self._run(self.BIN / "createdb", "-h", self.dir, "-p", self.port, "-U", "postgres",
+                  "centre")
+        return self
+
+    @property
+    def catalog(self):
+        return f"postgres:dbname=centre host={self.dir} port={self.port} user=postgres"
+
+    def database(self, name):
+        """A further database in the cluster; its DuckLake catalog string."""
+        self._run(self.BIN / "createdb", "-h", self.dir, "-p", self.port, "-U", "postgres",
+                  name)
+        return f"postgres:dbname={name} host={self.dir} port={self.port} user=postgres"
+
+    def stop(self):
+        import shutil
+        try:
+            self._run(self.BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = Postgres().start()
+    yield server
+    server.stop()
