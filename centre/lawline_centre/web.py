@@ -323,12 +323,12 @@ async def county(request, web):
             "SELECT case_number, kind, topic, opened, due, state, owner_name, owner, caller, "
             "closed_at FROM case_facts WHERE office = ? AND opened >= ? AND opened < ? "
             + ("" if complaints else "AND kind <> 'complaint' ")
-            + "ORDER BY opened DESC LIMIT 200", [office, start, end]).fetchall()
+            + "ORDER BY opened DESC LIMIT 50", [office, start, end]).fetchall()
         calls = con.execute(
             "SELECT started, caller, branch, outcome, wait_s, duration_s, rating, case_number "
             "FROM calls WHERE office = ? AND started >= ? AND started < ? "
             + ("" if complaints else "AND coalesce(branch, '') <> 'complaint' ")
-            + "ORDER BY started DESC LIMIT 100", [office, start, end]).fetchall()
+            + "ORDER BY started DESC LIMIT 30", [office, start, end]).fetchall()
         return current, previous, trend, by_kind, health, overdue, cases, calls
     current, previous, trend, by_kind, health, overdue, cases, calls = \
         await run_in_threadpool(work)
