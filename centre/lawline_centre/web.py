@@ -420,7 +420,6 @@ async def refused(request, web):
 
 
 async def reports_page(request, web):
-    scope = web.scope_of(request.state.session)
     now = web.now().date()
     week = measures.Period.containing("week", now).previous()
     month = measures.Period.containing("month", now).previous()

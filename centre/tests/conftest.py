@@ -25,10 +25,12 @@ def office_today():
     return datetime.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
-def generate(out, counties=COUNTIES, days=DAYS, end=None, first=1, seed=1, extra=()):
-    """Run `lawline-centre generate` into the folder `out`; return its truth.json."""
+def generate(out, counties=COUNTIES, days=DAYS, end=None, first=1, seed=1, extra=(),
+             truth=None):
+    """Run `lawline-centre generate` into the folder `out` (None: `extra` names the S3
+    target); return its truth.json."""
     end = end or office_today() - datetime.timedelta(days=1)
-    truth = Path(out).parent / f"truth-{Path(out).name}-{first}.json"
+    truth = Path(truth) if truth else Path(out).parent / f"truth-{Path(out).name}-{first}.json"
     done = subprocess.run(
         [sys.executable, "-m", "lawline_centre", "generate", "--counties", str(counties),
          "--days", str(days), "--end", end.isoformat(), "--first", str(first),

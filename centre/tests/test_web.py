@@ -4,8 +4,6 @@ sortable, a county's trends, a case with the caller's number masked (shown in fu
 head only, and audited), county staff kept to their county, CSRF. Screenshots at desktop
 and phone width go to build/screenshots/ (centre-*.png)."""
 
-import datetime
-import re
 import subprocess
 import sys
 import time

@@ -147,7 +147,6 @@ class CountyBox:
 
     def _event(self, script, story, keys, action):
         sim, kind = self.sim, action.kind
-        gone = story.hangup_s is not None and sim.t - story.at >= story.hangup_s
         if kind == "answer":
             sim.advance(0.5)
             return Event("answered", None, sim.t)

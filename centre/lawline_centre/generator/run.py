@@ -21,7 +21,6 @@ import datetime
 import heapq
 import json
 import multiprocessing
-import os
 import random
 import shutil
 import sys
@@ -94,6 +93,8 @@ def main(args):
 
 def _worker(job):
     numbers, days, seed, target = job
+    import logging
+    logging.getLogger("lawline").setLevel(logging.ERROR)     # a year of limit hits
     from .boxcode import CountyBox, SimClock     # the box's code, in this process only
     first = datetime.datetime.combine(days[0], datetime.time(0), TZ).timestamp()
     sim = SimClock(first)
