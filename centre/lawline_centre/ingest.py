@@ -181,9 +181,13 @@ def _days_before(day, days):
 
 
 def cleanup_temp():
-    """Batch folders a killed run left in the temporary folder."""
+    """Batch folders (centre-batch-<pid>-...) that a killed run left in the temporary
+    folder; a folder whose process still runs is another ingest's, and stays."""
     import tempfile
     for stale in Path(tempfile.gettempdir()).glob("centre-batch-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
         for f in stale.glob("*"):
             try:
                 f.unlink()
@@ -193,3 +197,13 @@ def cleanup_temp():
             os.rmdir(stale)
         except OSError:
             pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -209,7 +210,7 @@ class Store:
         objects themselves. An object taken before (a retried batch after a kill) is left
         out with its rows, so nothing is counted twice. `objects` rows carry "retry": True
         when they replace a refused object's earlier entry."""
-        with tempfile.TemporaryDirectory(prefix="centre-batch-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"centre-batch-{os.getpid()}-") as tmp:
             files = {}
             for kind, table_rows in rows.items():
                 if table_rows:
@@ -255,7 +256,7 @@ class Store:
 
     def add_run(self, row):
         path = None
-        with tempfile.TemporaryDirectory(prefix="centre-run-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"centre-batch-{os.getpid()}-") as tmp:
             path = _ndjson(Path(tmp) / "run.json", [row])
             cols = ", ".join(f'"{c}"' for c in COLUMNS["runs"])
             self.con.execute(f"INSERT INTO runs SELECT {cols} FROM {_reader(path, 'runs')}")
@@ -287,16 +288,3 @@ def _reader(path, table):
     columns = ", ".join(f"'{c}': '{t}'" for c, t in COLUMNS[table].items())
     return (f"read_json('{_quote(path)}', format='newline_delimited', "
             f"columns={{{columns}}})")
-
-
-def remove_stale_temp():
-    """Batch files are in the system's temporary folder and go with their directory; a
-    killed run leaves one behind, which the next start clears."""
-    base = Path(tempfile.gettempdir())
-    for stale in base.glob("centre-batch-*"):
-        try:
-            for f in stale.iterdir():
-                f.unlink()
-            stale.rmdir()
-        except OSError:
-            pass
