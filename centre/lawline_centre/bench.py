@@ -165,7 +165,7 @@ def _run(args, base, server, truth, records, days):
     secret_file = base / "s3.secret"
     up_s, _, up_log = _timed_child([sys.executable, "-m", "lawline_centre", "generate",
                                     "--counties", str(args.counties), "--days", "1", "--end",
-                                    next_day, "--workers", "2", "--seed", "2", "--s3",
+                                    next_day, "--workers", "2", "--s3",
                                     server.url, "--bucket", "boxes", "--access-key", KEY,
                                     "--secret-file", str(secret_file), "--truth",
                                     str(base / "truth-day.json")])
@@ -178,12 +178,13 @@ def _run(args, base, server, truth, records, days):
                              "log": log.strip().splitlines()[-1]}
     print(f"bench: a new day ({out['ingest_new_day']['records']} records) ingested in "
           f"{seconds:.1f} s", flush=True)
-    out["queries"] = _queries(base, config, days)
-    out["pages"] = _pages(base, config, days)
+    office = f"county-{min(42, args.counties):03d}"
+    out["queries"] = _queries(base, config, days, office)
+    out["pages"] = _pages(base, config, days, office)
     return out
 
 
-def _queries(base, config, days):
+def _queries(base, config, days, office):
     from . import config as configuration
     cfg = configuration.load(config)
     store = configuration.open_store(cfg)
@@ -191,15 +192,13 @@ def _queries(base, config, days):
     end = datetime.date.fromisoformat(days[1])
     week = measures.Period.containing("week", end)
     now = datetime.datetime.combine(end, datetime.time(23))
-    office = "county-042"
     rows = {}
-    rows["overview (every county, this and last week)"] = _time(lambda: (
-        measures.figures(con, week, now), measures.figures(con, week.previous(), now)))
-    rows["overview trend (8 weeks, prefecture)"] = _time(lambda: [
-        measures.figures(con, p, now) for p in week.back(8)])
-    rows["county (figures, 12-week trend)"] = _time(lambda: (
-        measures.figures(con, week, now, [office]),
-        measures.trend(con, "week", week.back(12), office=office)))
+    rows["overview (every county, 8 weeks)"] = _time(lambda: measures.figures_many(
+        con, week.back(8), now))
+    rows["overview trend (8 weeks, prefecture)"] = _time(lambda: measures.trend(
+        con, week.back(8), now, total=True))
+    rows["county (12 weeks)"] = _time(lambda: measures.trend(
+        con, week.back(12), now, office=office))
     rows["overdue list"] = _time(lambda: measures.overdue_cases(con, now))
     rows["silent boxes"] = _time(lambda: measures.health(con, now, 26.0))
     # the baseline: the same call figures read straight from the JSON files
@@ -239,7 +238,7 @@ def _queries(base, config, days):
     return rows
 
 
-def _pages(base, config, days):
+def _pages(base, config, days, office):
     users = [("bench", "head", "*", "bench-pass-1")]
     for name, role, county, password in users:
         _cli("user", "--config", str(config), "add", name, "--role", role, "--county",
@@ -259,10 +258,10 @@ def _pages(base, config, days):
         url = ready.read_text().strip().rstrip("/")
         opener = _login(url, "bench", "bench-pass-1")
         at = days[1]
-        case = re.search(r'href="(/case/county-042/\d+)"',
-                         opener.open(f"{url}/county/county-042?at={at}").read().decode())
+        case = re.search(rf'href="(/case/{office}/\d+)"',
+                         opener.open(f"{url}/county/{office}?at={at}").read().decode())
         pages = {"/ (overview, week)": f"/?at={at}", "/ (overview, month)":
-                 f"/?period=month&at={at}", "/county/county-042": f"/county/county-042?at={at}",
+                 f"/?period=month&at={at}", f"/county/{office}": f"/county/{office}?at={at}",
                  "/overdue": "/overdue", "/silent": "/silent"}
         if case:
             pages["/case/..."] = case.group(1)

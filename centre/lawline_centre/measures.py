@@ -179,40 +179,64 @@ class Period:
 def figures(con, period, now, offices=None):
     """{office: {measure id: value}} for `period`; `now` (naive office time) bounds what is
     overdue. `offices`: only these (a county user's)."""
-    start = datetime.datetime.combine(period.start, datetime.time())
-    end = datetime.datetime.combine(period.end, datetime.time())
+    return figures_many(con, [period], now, offices)[period.start]
+
+
+def figures_many(con, periods, now, offices=None, total=False):
+    """{period start: {office: figures}} for consecutive periods of one kind, one grouped
+    query per table (the page's trends cost no more than its table). `total`: the whole
+    prefecture as one office, "all"."""
+    kind = periods[0].kind
+    start = datetime.datetime.combine(periods[0].start, datetime.time())
+    end = datetime.datetime.combine(periods[-1].end, datetime.time())
     scope, args = "", []
     if offices is not None:
         scope = " AND office IN (SELECT unnest(?))"
         args = [list(offices)]
-    out = {}
+    who = "'all'" if total else "office"
+
+    def bucket(column):
+        return f"CAST(date_trunc('{kind}', {column}) AS DATE)"
+    out = {p.start: {} for p in periods}
+
+    def add(rows, names):
+        for row in rows:
+            if row[0] in out:
+                out[row[0]].setdefault(row[1], {}).update(zip(names, row[2:]))
     cols = ", ".join(f"{sql} AS {name}" for name, sql in CALL_SQL.items())
-    rows = con.execute(f"SELECT office, {cols} FROM calls WHERE started >= ? AND started < ?"
-                       f"{scope} GROUP BY office", [start, end, *args])
-    names = ["office", *CALL_SQL]
-    for row in rows.fetchall():
-        out.setdefault(row[0], {}).update(zip(names[1:], row[1:]))
+    add(con.execute(f"SELECT {bucket('started')}, {who}, {cols} FROM calls WHERE started >= ? "
+                    f"AND started < ?{scope} GROUP BY 1, 2", [start, end, *args]).fetchall(),
+        list(CALL_SQL))
     for which, column in (("o", "opened"), ("c", "closed_at")):
-        sqls = {n: s for n, (w, s) in CASE_SQL.items() if w == which}
-        cols = ", ".join(f"{s} AS {n}" for n, s in sqls.items())
-        rows = con.execute(f"SELECT office, {cols} FROM case_facts WHERE {column} >= ? AND "
-                           f"{column} < ?{scope} GROUP BY office", [start, end, *args])
-        for row in rows.fetchall():
-            out.setdefault(row[0], {}).update(zip(sqls, row[1:]))
-    limit = min(end, now)
+        sqls = {n: q for n, (w, q) in CASE_SQL.items() if w == which}
+        cols = ", ".join(f"{q} AS {n}" for n, q in sqls.items())
+        add(con.execute(f"SELECT {bucket(column)}, {who}, {cols} FROM case_facts WHERE "
+                        f"{column} >= ? AND {column} < ?{scope} GROUP BY 1, 2",
+                        [start, end, *args]).fetchall(), list(sqls))
+    # overdue: due in the period and not closed by then; the period holding `now` also
+    # counts every case still open past an earlier due time
+    current = next((p for p in periods if p.start <= now.date() < p.end), None)
     rows = con.execute(
-        f"SELECT office, count(*) FROM case_facts WHERE ((due >= ? AND due < ? AND "
-        f"(closed_at IS NULL OR closed_at > due)) OR (? AND closed_at IS NULL AND due < ?))"
-        f"{scope} GROUP BY office", [start, limit, end > now, now, *args])
-    for office, n in rows.fetchall():
-        out.setdefault(office, {})["overdue"] = n
-    return {office: derive(values) for office, values in out.items()}
+        f"SELECT {bucket('due')}, {who}, count(*) FROM case_facts WHERE due >= ? AND due < ? "
+        f"AND due < ? AND (closed_at IS NULL OR closed_at > due){scope} GROUP BY 1, 2",
+        [start, end, now, *args]).fetchall()
+    counted = {(b, o): n for b, o, n in rows}
+    if current is not None:
+        begin = datetime.datetime.combine(current.start, datetime.time())
+        for o, n in con.execute(
+                f"SELECT {who}, count(*) FROM case_facts WHERE closed_at IS NULL AND due < ?"
+                f"{scope} GROUP BY 1", [begin, *args]).fetchall():
+            counted[(current.start, o)] = counted.get((current.start, o), 0) + n
+    for (b, o), n in counted.items():
+        if b in out:
+            out[b].setdefault(o, {})["overdue"] = n
+    return {b: {o: derive(v) for o, v in offices_.items()} for b, offices_ in out.items()}
 
 
-def trend(con, kind, periods, office=None, offices=None):
+def trend(con, periods, now, office=None, offices=None, total=False):
     """[(period, {office: figures})] for a run of periods (the trend lines)."""
-    return [(p, figures(con, p, datetime.datetime.combine(p.end, datetime.time()),
-                        [office] if office else offices)) for p in periods]
+    many = figures_many(con, periods, now, [office] if office else offices, total)
+    return [(p, many[p.start]) for p in periods]
 
 
 def by_kind_topic(con, period, office=None, offices=None):

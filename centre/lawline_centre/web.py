@@ -228,15 +228,6 @@ def _period(request, web):
     return measures.Period.containing(kind, day)
 
 
-def _figures(web, period, scope):
-    con = web.cursor()
-    now = web.now()
-    current = measures.figures(con, period, now, None if scope is None else [scope])
-    previous = measures.figures(con, period.previous(), now,
-                                None if scope is None else [scope])
-    return current, previous
-
-
 async def overview(request, web):
     session = request.state.session
     scope = web.scope_of(session)
@@ -245,16 +236,16 @@ async def overview(request, web):
     period = _period(request, web)
 
     def work():
-        current, previous = _figures(web, period, None)
         con = web.cursor()
-        offices = sorted(set(current) | set(previous) | set(measures.health(
-            con, web.now(), web.cfg.centre.silent_hours)) | set(web.cfg.counties))
-        health = measures.health(con, web.now(), web.cfg.centre.silent_hours)
-        total_now = measures.derive(_sum(current.values()))
-        trend_periods = period.back(8)
-        totals = [(p, measures.derive(_sum(measures.figures(
-            con, p, web.now()).values()))) for p in trend_periods]
-        return offices, current, previous, health, total_now, totals
+        now = web.now()
+        periods = period.back(8)
+        many = measures.figures_many(con, periods, now)
+        current, previous = many[period.start], many[periods[-2].start]
+        health = measures.health(con, now, web.cfg.centre.silent_hours)
+        offices = sorted(set(current) | set(previous) | set(health) | set(web.cfg.counties))
+        totals = [(p, f.get("all", {})) for p, f in measures.trend(con, periods, now,
+                                                                    total=True)]
+        return offices, current, previous, health, totals[-1][1], totals
     offices, current, previous, health, total, totals = await run_in_threadpool(work)
     chart_id = request.query_params.get("chart", "connection_rate")
     chart = measures.BY_ID.get(chart_id) or measures.BY_ID["connection_rate"]
@@ -279,18 +270,6 @@ def _trend_svgs(points):
     return out
 
 
-def _sum(dicts):
-    out = {}
-    for d in dicts:
-        for k, v in d.items():
-            if isinstance(v, (int, float)) and k in measures.CALL_SQL and \
-                    not k.startswith("wait_") or k in ("opened", "closed", "overdue",
-                                                       "complaints_closed",
-                                                       "complainants_told"):
-                out[k] = out.get(k, 0) + (v or 0)
-    return out
-
-
 def _query(request, **changes):
     params = dict(request.query_params)
     params.update({k: v for k, v in changes.items() if v is not None})
@@ -312,8 +291,9 @@ async def county(request, web):
 
     def work():
         con = web.cursor()
-        current, previous = _figures(web, period, office)
-        trend = measures.trend(con, period.kind, period.back(12), office=office)
+        periods = period.back(12)
+        trend = measures.trend(con, periods, web.now(), office=office)
+        current, previous = trend[-1][1], trend[-2][1]
         by_kind = measures.by_kind_topic(con, period, office=office)
         health = measures.health(con, web.now(), web.cfg.centre.silent_hours, [office])
         overdue = measures.overdue_cases(con, web.now(), [office], limit=50)

@@ -88,19 +88,20 @@ def counties(count, seed=1, days=None):
                    ring_mean=max(3.0, rng.lognormvariate(math.log(9.0), 0.45)),
                    resolve_hours=max(4.0, rng.lognormvariate(math.log(30.0), 0.7)),
                    signal=rng.randint(-105, -60))
-        if days:
+        if days and len(days) >= 14:    # a stretch long enough for trouble; a day is a day
             day_list = list(days)
-            for _ in range(rng.choice((0, 0, 1, 1, 2))):            # box down
-                start = rng.randrange(len(day_list))
-                for d in day_list[start:start + rng.choice((1, 1, 2, 3, 7))]:
+            trouble = random.Random(f"trouble-{seed}-{n}")
+            for _ in range(trouble.choice((0, 0, 1, 1, 2))):        # box down
+                start = trouble.randrange(len(day_list))
+                for d in day_list[start:start + trouble.choice((1, 1, 2, 3, 7))]:
                     c.down.add(d)
-            for _ in range(rng.choice((0, 1, 2, 3))):               # uplink down
-                start = rng.randrange(len(day_list))
-                for i, d in enumerate(day_list[start:start + rng.choice((1, 2, 4))]):
+            for _ in range(trouble.choice((0, 1, 2, 3))):           # uplink down
+                start = trouble.randrange(len(day_list))
+                for i, d in enumerate(day_list[start:start + trouble.choice((1, 2, 4))]):
                     c.late[d] = 24.0 * (i + 1)
-            for _ in range(rng.choice((0, 1, 2))):                  # bursts
-                start = rng.randrange(len(day_list))
-                c.bursts.update(day_list[start:start + rng.choice((1, 2, 3))])
+            for _ in range(trouble.choice((0, 1, 2))):              # bursts
+                start = trouble.randrange(len(day_list))
+                c.bursts.update(day_list[start:start + trouble.choice((1, 2, 3))])
         out.append(c)
     return out
 
