@@ -6,7 +6,8 @@
     silent_hours = 26                      # a box not heard from this long is listed silent
     ingest_every_s = 60                    # the page ingests this often while it runs
     full_every_hours = 24                  # and lists every day of every box this often
-    rescan_days = 31                       # otherwise each box's days from this far back
+    rescan_days = 7                        # otherwise each box's days from this long before
+                                           # the newest it has
 
     [source]                               # where the boxes upload
     kind = "s3"                            # or "dir"
@@ -56,7 +57,7 @@ from types import SimpleNamespace
 SCHEMA = {
     "centre": {"name": "0148 法律服务协调中心", "data_dir": "/var/lib/lawline-centre",
                "silent_hours": 26.0, "ingest_every_s": 60.0, "full_every_hours": 24.0,
-               "rescan_days": 31},
+               "rescan_days": 7},
     "source": {"kind": "dir", "endpoint": "", "bucket": "", "prefix": "",
                "region": "us-east-1", "access_key": "", "secret_file": "", "ca_file": "",
                "path": ""},

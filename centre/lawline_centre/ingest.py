@@ -1,8 +1,10 @@
 """The ingest: what the boxes uploaded since the last run, read once into the store.
 
-A run lists each office's objects from `rescan_days` before the newest day it already has
-(a box delivers oldest first, but one that was offline for days uploads into older day
-folders; an office seen for the first time is listed whole). A full sweep lists every day
+A run lists each office's objects from `rescan_days` (7) before the newest day it already
+has: a box uploads oldest first, so one that was offline for weeks uploads its backlog into
+day folders after the newest the centre has of it, and the window (counted from that day,
+not from today) covers an item that failed a while and arrived after newer ones. An office
+seen for the first time is listed whole. A full sweep lists every day
 of every office; the page's scheduler runs one every `full_every_hours` so an upload even
 older than the window is not missed. What the listing shows that the store has not taken is
 read in batches; each batch is one transaction holding its rows and its objects, so a run
@@ -59,7 +61,7 @@ class IngestBusy(RuntimeError):
 
 
 class Ingest:
-    def __init__(self, source, store, *, rescan_days=31, batch=2000, workers=8,
+    def __init__(self, source, store, *, rescan_days=7, batch=2000, workers=16,
                  lock_file=None, step=None):
         self.source = source
         self.store = store
