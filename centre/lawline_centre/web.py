@@ -194,7 +194,7 @@ class Charts:
         n = len(points)
 
         def xy(i, v):
-            return (8 + i * (width - 16) / max(1, n - 1),
+            return (34 + i * (width - 70) / max(1, n - 1),
                     height - 14 - (height - 24) * (v - low) / span)
         coords = [xy(i, v) for i, (_, v) in enumerate(points) if v is not None]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
@@ -209,8 +209,15 @@ class Charts:
         for (x, y), (label, v) in zip(coords, [p for p in points if p[1] is not None]):
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#7a1f1f">'
                          f'<title>{label}: {_num(v, measure.unit)}</title></circle>')
-        parts.append(f'<text x="2" y="{height - 2}" font-size="10">{points[0][0]}</text>'
-                     f'<text x="{width - 2}" y="{height - 2}" font-size="10" '
+        unit = "%" if measure.unit == "%" else ""
+        last = coords[-1], [p for p in points if p[1] is not None][-1][1]
+        parts.append(f'<text x="0" y="12" font-size="10" fill="#555">{_num(high, unit)}</text>'
+                     f'<text x="0" y="{height - 14}" font-size="10" fill="#555">'
+                     f'{_num(low, unit)}</text>'
+                     f'<text x="{last[0][0] + 4:.1f}" y="{last[0][1] + 4:.1f}" font-size="11" '
+                     f'font-weight="bold">{_num(last[1], unit)}</text>')
+        parts.append(f'<text x="34" y="{height - 2}" font-size="10">{points[0][0]}</text>'
+                     f'<text x="{width - 36}" y="{height - 2}" font-size="10" '
                      f'text-anchor="end">{points[-1][0]}</text></svg>')
         return "".join(parts)
 
