@@ -101,27 +101,26 @@ class Ingest:
             "SELECT office, max(day) FROM objects GROUP BY office").fetchall())
         offices = self.source.offices()
         report.offices = len(offices)
-        todo = []
-        for office in offices:
-            since = None if full or office not in newest else _days_before(
-                newest[office], self.rescan_days)
-            known = store.known(office, since)
-            for obj in self.source.list(office, since):
-                report.listed += 1
-                seen = known.get(obj.key)
-                if seen is None:
-                    todo.append((obj, False))
-                elif seen[1] == "refused" and seen[0] != obj.tag:
-                    todo.append((obj, True))          # a refused object changed: again
-        report.new = len(todo)
-        log.info("ingest: run %d (%s) of %s: %d office(s), %d object(s) listed, %d new",
-                 report.run, "full sweep" if full else f"from {self.rescan_days} days "
-                 "before each office's newest day", self.source.describe(), len(offices),
-                 report.listed, len(todo))
-        self.step("listed")
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="centre-read") as pool:
-            for start in range(0, len(todo), self.batch):
-                self._batch(report, todo[start:start + self.batch], pool)
+        log.info("ingest: run %d (%s) of %s: %d office(s)", report.run, "full sweep" if full
+                 else f"from {self.rescan_days} days before each office's newest day",
+                 self.source.describe(), len(offices))
+        # Three stages at once, so the server, the readers and the database are all busy:
+        # one thread lists the offices in turn, the pool reads and parses a batch while the
+        # main thread writes the one before it.
+        with ThreadPoolExecutor(1, thread_name_prefix="centre-list") as lister, \
+                ThreadPoolExecutor(self.workers, thread_name_prefix="centre-read") as pool:
+            listings = [lister.submit(self._list, office, None if full or office not in
+                                      newest else _days_before(newest[office],
+                                                               self.rescan_days))
+                        for office in offices]
+            previous = None
+            for batch in self._batches(report, listings):
+                reading = (batch, pool.map(self._read, [o for o, _ in batch]))
+                if previous is not None:
+                    self._batch(report, *previous)
+                previous = reading
+            if previous is not None:
+                self._batch(report, *previous)
         if report.read.get("case"):
             store.refresh()
         report.seconds = time.monotonic() - began
@@ -133,34 +132,68 @@ class Ingest:
         log.info("ingest: %s", report.line())
         return report
 
-    def _batch(self, report, batch, pool):
+    def _list(self, office, since):
+        """(objects listed, [(object, retry)] to read) of one office: those the store has
+        not taken, and refused ones that changed."""
+        known = self.store.known(office, since, cursor=self.store.cursor())
+        listed, todo = 0, []
+        for obj in self.source.list(office, since):
+            listed += 1
+            seen = known.get(obj.key)
+            if seen is None:
+                todo.append((obj, False))
+            elif seen[1] == "refused" and seen[0] != obj.tag:
+                todo.append((obj, True))          # a refused object changed: again
+        return listed, todo
+
+    def _batches(self, report, listings):
+        pending = []
+        for i, listing in enumerate(listings):
+            listed, todo = listing.result()
+            report.listed += listed
+            report.new += len(todo)
+            if i == 0:
+                self.step("listed")
+            pending.extend(todo)
+            while len(pending) >= self.batch:
+                yield pending[:self.batch]
+                pending = pending[self.batch:]
+        if pending:
+            yield pending
+
+    def _read(self, obj):
+        """In a reader thread: (kind, row), ("media", None), or (None, why refused)."""
+        try:
+            _office, _day, _item, name = records.split_key(obj.key)
+            if name != RECORD_FILE:
+                return "media", None
+            body, why = self.source.read(obj)
+            if body is None:
+                raise records.RecordRefused(why)
+            return records.read(obj.key, body)
+        except records.RecordRefused as exc:
+            return None, str(exc)
+
+    def _batch(self, report, batch, results):
         now = datetime.datetime.now(records.OFFICE_TZ).replace(tzinfo=None)
-        to_read = [obj for obj, _ in batch if obj.key.endswith("/" + RECORD_FILE)]
-        bodies = dict(zip((o.key for o in to_read), pool.map(self.source.read, to_read)))
+        results = list(results)
         self.step("fetched")
         objects, rows = [], {kind: [] for kind in TABLES}
         counted, refused, media = {}, [], 0
-        for obj, retry in batch:
+        for (obj, retry), (kind, row) in zip(batch, results):
             entry = {"key": obj.key, "office": obj.office, "day": obj.day, "size": obj.size,
-                     "tag": obj.tag, "kind": None, "status": "read", "reason": None,
+                     "tag": obj.tag, "kind": kind, "status": "read", "reason": None,
                      "run": report.run, "seen": now, "retry": retry}
             objects.append(entry)
-            try:
-                office, day, item, name = records.split_key(obj.key)
-                if name != RECORD_FILE:
-                    entry.update(kind="media", status="media")
-                    media += 1
-                    continue
-                body, why = bodies[obj.key]
-                if body is None:
-                    raise records.RecordRefused(why)
-                kind, row = records.read(obj.key, body)
-            except records.RecordRefused as exc:
-                entry.update(status="refused", reason=str(exc)[:300])
-                refused.append((obj.key, str(exc)))
-                log.warning("ingest: refused %r: %s", obj.key, exc)
+            if kind is None:
+                entry.update(status="refused", reason=row[:300])
+                refused.append((obj.key, row))
+                log.warning("ingest: refused %r: %s", obj.key, row)
                 continue
-            entry["kind"] = kind
+            if kind == "media":
+                entry["status"] = "media"
+                media += 1
+                continue
             if kind in rows:
                 rows[kind].append(row)
             else:

@@ -180,16 +180,23 @@ class Store:
         self.con.execute(CASE_FACTS.format(schema=schema))
 
     def cursor(self):
-        """A cursor for one thread (the page's requests); the same database."""
-        return self.con.cursor()
+        """A cursor for one thread (the page's requests, the ingest's lister): the same
+        database, with the same catalog in use."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'Asia/Shanghai'")
+        if self.engine == "ducklake":
+            cur.execute("USE lake")
+            cur.execute("SET search_path = 'lake.main,memory.main'")
+        return cur
 
     def close(self):
         self.con.close()
 
     # -- the ingest's side ------------------------------------------------------------------
 
-    def known(self, office=None, since_day=None):
-        """{key: (tag, status)} of objects already taken (of one office, from a day on)."""
+    def known(self, office=None, since_day=None, cursor=None):
+        """{key: (tag, status)} of objects already taken (of one office, from a day on);
+        `cursor` for a thread of its own."""
         query, args = "SELECT key, tag, status FROM objects", []
         where = []
         if office is not None:
@@ -200,7 +207,8 @@ class Store:
             args.append(since_day)
         if where:
             query += " WHERE " + " AND ".join(where)
-        return {k: (t, s) for k, t, s in self.con.execute(query, args).fetchall()}
+        con = cursor if cursor is not None else self.con
+        return {k: (t, s) for k, t, s in con.execute(query, args).fetchall()}
 
     def next_run(self):
         return (self.con.execute("SELECT max(run) FROM runs").fetchone()[0] or 0) + 1

@@ -52,8 +52,8 @@ def test_duckdb_and_ducklake_give_the_same_figures(generated, bucket, postgres, 
     for kind in ("week", "month"):
         period = measures.Period.containing(kind, end)
         now = datetime.datetime.combine(end, datetime.time(23))
-        assert measures.figures(plain.con, period, now) == \
-            measures.figures(lake.con, period, now)
+        assert measures.figures(plain.cursor(), period, now) == \
+            measures.figures(lake.cursor(), period, now)     # as the page reads: a cursor
     assert measures.overdue_cases(plain.con, now) == measures.overdue_cases(lake.con, now)
     # the lake's data is Parquet in the boxes' bucket; the ingest never lists it as a box
     parquet = list((bucket.data / "boxes" / "_centre" / "lake").rglob("*.parquet"))
