@@ -98,6 +98,9 @@ def main(args):
         print(out.strip().splitlines()[-1], flush=True)
     records = sum(truth["totals"].values())
     results["records"] = truth["totals"]
+    for later in boxes.glob("*/*"):        # the new day a run before this one uploaded
+        if later.name > days[1]:
+            shutil.rmtree(later)
     for stale in (base / "centre.duckdb", base / "centre.duckdb.wal", base / "data"):
         if stale.is_dir():
             shutil.rmtree(stale)

@@ -136,3 +136,15 @@ def test_the_measures_match_a_count_of_the_json_files(generated, folder, tmp_pat
 def measures_tz():
     from lawline_centre.records import OFFICE_TZ
     return OFFICE_TZ
+
+
+def test_a_box_not_heard_from_for_the_configured_time_is_silent(generated, folder, tmp_path):
+    store = Store.duckdb(tmp_path / "centre.duckdb")
+    Ingest(DirSource(folder), store).run()
+    last = store.con.execute("SELECT max(coalesce(ended, started)) FROM calls WHERE office = "
+                             "'county-003'").fetchone()[0]
+    soon = measures.health(store.con, last + datetime.timedelta(hours=1), 26.0)
+    assert not soon["county-003"]["silent"]
+    assert soon["county-003"]["signal_dbm"] is not None
+    later = measures.health(store.con, last + datetime.timedelta(hours=27), 26.0)
+    assert later["county-003"]["silent"] and later["county-003"]["silent_hours"] >= 27
