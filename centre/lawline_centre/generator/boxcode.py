@@ -1,40 +1,39 @@
 """Every call the generator makes into the box's code, in this one module.
 
 A generated county is a real box's records: its config (lawline.config.from_dict), its
-Office with the case book, SMS queue and limits, its Outbox, the call script
-(call/script.CallScript) driven event by event the way call/driver.py drives it, the
-voicemail's durable step (sync/message), the casework the driver runs at the end of each call
-(call/casework), the office's case moves (Office.act), the daily health report
+office as the box builds it (lawline.build: case book, SMS queue, limits, the call-outcome
+ledger) on its Outbox, the call script (call/script.CallScript) driven event by event the way
+call/driver.py drives it (its `commit` actions go to Office.commit, the ledger's one durable
+step), the office's case moves (Office.act), the daily health report
 (records/health.Health.send), and the upload layout and file names (sync/settings.LAYOUT,
 sync/http.remote_name, and for a live bucket the box's own S3Target). Nothing here writes a
-record's JSON by hand. When the box's outcome writing moves to the call-outcome ledger
-(issue 16), this module is the one to switch over.
+record's JSON by hand.
 
-The box stamps its records with the wall clock (time.time) and folders with the local date:
-to write a year in minutes this process runs on a simulated clock (`SimClock`): time.time,
-time.localtime and time.strftime read it, and the office clock (duty/clock.move_to) follows
-it, so office hours, holidays, case numbers and due times all fall on the simulated day. It
-is only ever installed in the generator's own process (run.py starts one per worker).
+The box stamps its records with the wall clock (time.time) and reads the office's time from
+its Clock (lawline/clock.py), which reads time.time too: to write a year in minutes this
+process runs on a simulated clock (`SimClock`): time.time, time.localtime and time.strftime
+read it, so office hours, holidays, case numbers, due times and upload folders all fall on
+the simulated day. It is only ever installed in the generator's own process (run.py starts
+one per worker).
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import time
 import wave
 from pathlib import Path
 
+from lawline import build
 from lawline import config as configuration
-from lawline.call import casework
-from lawline.call.driver import _iso, new_call_id
+from lawline.call.driver import new_call_id
 from lawline.call.script import CallScript
 from lawline.call.steps import Event
-from lawline.duty import clock
+from lawline.clock import Clock
+from lawline.records.cases import CaseError
 from lawline.records.health import Health, HealthReport
-from lawline.records.office import Office
-from lawline.sync import message
+from lawline.records.outcomes import Department, Escalated
 from lawline.sync.http import remote_name
 from lawline.sync.outbox import Outbox
 from lawline.sync.settings import LAYOUT
@@ -58,12 +57,10 @@ class SimClock:
         time.localtime = lambda secs=None: real_localtime(self.t if secs is None else secs)
         time.strftime = lambda fmt, t=None: real_strftime(
             fmt, real_localtime(self.t) if t is None else t)
-        clock.use_zone("Asia/Shanghai")
-        self.set(self.t)
+        self.clock = Clock("Asia/Shanghai")     # the office's: reads time.time, so this one
 
     def set(self, t):
         self.t = max(self.t, float(t))
-        clock.move_to(datetime.datetime.fromtimestamp(self.t))
 
     def advance(self, seconds):
         self.set(self.t + seconds)
@@ -100,12 +97,13 @@ class CountyBox:
             "spool": {"dir": str(self.spool)},
             "health": {"email": True, "sms": False},
         })
+        self.clock = sim.clock
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, [TARGET],
-                             reserve_bytes=0)
-        self.office = Office.from_config(self.cfg, self.spool, self.outbox)
+                             reserve_bytes=0, clock=self.clock)
+        self.office = build.office(self.cfg, self.clock, self.outbox)
         self.health = Health(health=self.cfg.health, office=self.cfg.office,
                              outbox_cfg=self.cfg.outbox, spool_dir=self.spool,
-                             outbox=self.outbox)
+                             outbox=self.outbox, clock=self.clock)
         self.incoming = self.spool / "incoming"
         self.incoming.mkdir(exist_ok=True)
         self.delivered = {}     # kind -> items uploaded
@@ -116,7 +114,8 @@ class CountyBox:
         """Drive the box's call script through one story; returns the case numbers opened."""
         self.sim.set(story.at)
         cfg = self.cfg
-        script = CallScript(story.caller, new_call_id(), cfg.office.number, cfg.office.id,
+        script = CallScript(story.caller, new_call_id(self.clock), cfg.office.number,
+                            cfg.office.id,
                             cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
                             started=time.time())
         keys = list(story.keys)
@@ -133,17 +132,9 @@ class CountyBox:
         return [number] if number else []
 
     def _quick(self, script, action):
-        office = self.office
         if action.kind == "limit":
-            office.limits.hit(action.names[0], script.caller, action.options["detail"])
-        elif action.kind == "casework" and not action.options["case_opened"]:
-            casework.close_call(office, action.options["record"], script.caller, script.id,
-                                self.cfg.survey.alert_at_or_below)
-        elif action.kind == "store_record":
-            out = dict(action.options["record"])
-            for key in ("started", "answered", "ended"):
-                out[key] = _iso(out.get(key))
-            self.outbox.commit(f"call-{script.id}", "call", out, {})
+            self.office.limits.hit(action.names[0], script.caller, action.options["detail"],
+                                   call_id=script.id)
 
     def _event(self, script, story, keys, action):
         sim, kind = self.sim, action.kind
@@ -193,30 +184,22 @@ class CountyBox:
             return Event("recording_ended", {
                 "reason": "# pressed", "seconds": min(story.voicemail_s,
                                                       action.options["max_seconds"]),
-                "complete": True, "began": _iso(began), "path": str(path)}, sim.t)
-        if kind == "commit_voicemail":
-            office = self.office
-            case = action.options["case_number"] or office.cases.next()
-            planned = message.plan_voicemail(
-                office, self.outbox, {"case_number": case, **action.options["item"]},
-                Path(action.options["path"]), branch=script.record.get("branch"),
-                named_staff=script.record.get("named_staff"))
-            message.commit_message(planned, self.outbox, office.cases, office.sms)
-            return Event("committed", case, sim.t)
-        if kind == "open_case":
-            what = action.names[0]
-            if what == "referral":
-                value = casework.refer(self.office, self.cfg.referral, action.options["index"],
-                                       script.caller, script.id)
-                return Event("done", value, sim.t)
-            if what == "callback":
-                value = casework.callback(self.office, script.caller, script.id,
-                                          action.options["numbers"])
-                return Event("done", value, sim.t)
-            number, told = casework.escalate_urgent(self.office, script.caller, script.id,
-                                                    action.options["numbers"],
-                                                    action.options["waited_s"])
-            return Event("done", number, sim.t, {"escalated_to": told})
+                "complete": True, "began": time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                                         time.localtime(began)),
+                "path": str(path)}, sim.t)
+        if kind == "commit":
+            items = list(action.names)
+            try:
+                entry = self.office.commit(items, None, None, False)
+            except (OSError, CaseError) as exc:
+                return Event("commit_failed", str(exc), sim.t)
+            record = {}
+            if any(isinstance(item, Escalated) for item in items):
+                record["escalated_to"] = [st["number"] for st in entry.steps
+                                          if st["op"] == "sms"
+                                          and st["purpose"] == "urgent escalation"]
+            cases = entry.cases()
+            return Event("committed", cases[0] if cases else None, sim.t, record)
         if kind in ("hang_up", "last_words", "stopped"):
             sim.advance(1.0)
             return Event("done", None, sim.t)
@@ -225,37 +208,43 @@ class CountyBox:
         raise RuntimeError(f"the generator has no answer to the script's {action}")
 
     def _answer(self, script, names):
+        """The office's answers, as call/driver.py's _q_ methods give them."""
         question, *args = names
-        office, caller = self.office, script.caller
+        office, caller, cid = self.office, script.caller, script.id
         if question == "office_open":
             return office.desk.is_open(), office.desk.why()
+        if question == "new_case":
+            return office.cases.next()
         if question == "cases_left":
-            return office.limits.cases_left(office.cases, caller)
-        if question in ("trunk_down", "staff"):
+            return office.limits.cases_left(office.cases, caller, call_id=cid)
+        if question == "trunk_down":
             return None
         if question in ("can_bridge", "can_record"):
             return True
         if question == "numbers":
-            role = args[0]
-            if role == "after_hours":
+            if args[0] == "after_hours":
                 return office.desk.after_hours_numbers()
-            if role == "mediator" and not office.desk.roster.configured:
-                return list(self.cfg.duty.mediators)
-            return office.desk.numbers(role)
+            return office.on_duty(args[0])
         if question == "take":
-            return office.limits.take(args[0], caller)
+            return office.limits.take(args[0], caller, call_id=cid)
         if question == "used":
-            return office.limits.used(args[0], caller)
+            return office.limits.used(args[0], caller, call_id=cid)
         if question == "find_case":
             return None
         if question == "pin_matches":
-            return False
+            return office.try_pin(args[0], args[1], caller, cid)
         if question == "queue_place":
             return 1
         if question == "queue_leave":
             return None
         if question == "referrals":
             return len(self.cfg.referral)
+        if question == "referral":
+            chosen = self.cfg.referral[args[0]]
+            return Department(chosen.name, chosen.phone, chosen.address, chosen.hours)
+        if question == "staff":
+            person = office.desk.staff(args[0])
+            return office.duty_person(person.mobile) if person else None
         raise RuntimeError(f"the generator has no answer to the question {question!r}")
 
     # -- later in a case's life ----------------------------------------------------------
