@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,6 @@ class Postgres:
     BIN = Path("/usr/lib/postgresql/15/bin")
 
     def __init__(self):
-        import shutil
         import tempfile
         assert (self.BIN / "initdb").exists(), \
             "Debian's postgresql-15 is missing: tools/bootstrap.sh installs it"
@@ -116,7 +116,10 @@ class Postgres:
     def _run(self, *argv):
         argv = [str(a) for a in argv]
         if self.root:
-            argv = ["runuser", "-u", "postgres", "--"] + argv
+            # in /usr/sbin, which a clean PATH (env -i ... make test) may lack
+            runuser = shutil.which("runuser", path=os.environ.get("PATH", "") +
+                                   ":/usr/sbin:/sbin") or "/usr/sbin/runuser"
+            argv = [runuser, "-u", "postgres", "--"] + argv
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, " ".join(argv[-4:]) + ": " + done.stderr[-2000:]
         return done.stdout
