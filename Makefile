@@ -13,7 +13,7 @@ PARALLEL ?= -n 4 --dist loadfile
 
 all: prompts
 
-$(VENV)/.deps: pyproject.toml rig/pyproject.toml tools/bootstrap.sh
+$(VENV)/.deps: pyproject.toml rig/pyproject.toml centre/pyproject.toml tools/bootstrap.sh
 	tools/bootstrap.sh $(VENV) test
 	touch $@
 
@@ -29,13 +29,13 @@ demo: prompts
 # -rs: every skip says why in the summary (a container test skips only where no container
 # can run, e.g. in a chroot; tests/systemd/hostcheck.py)
 test: prompts lint
-	$(PY) -m pytest -q -rs $(PARALLEL) tests
+	$(PY) -m pytest -q -rs $(PARALLEL) tests centre/tests
 
 # Static checks, before any test runs: pyflakes' rules (an undefined name is a crash waiting
 # in a path no test took; unused imports and variables), and the type checker, strict on the
 # box (pyproject.toml [tool.mypy]).
 lint: deps
-	$(PY) -m ruff check --no-cache --select F --output-format concise firmware rig tests
+	$(PY) -m ruff check --no-cache --select F --output-format concise firmware rig tests centre
 	$(PY) -m mypy
 
 unit: deps
@@ -72,6 +72,18 @@ bench: prompts
 
 # The Raspberry Pi image (README "The SD-card image"): as root on Debian 12; not in `make test`.
 # Cached under build/ (wheel, chroots, base rootfs); the long steps run at nice 19.
+# The prefecture's coordination centre (centre/, README "The prefecture centre"): an S3
+# server with generated records of 100 counties, ingested, and the page; and its figures
+# (a year of 100 counties against DuckDB reading the raw JSON files with read_json).
+.PHONY: centre-demo centre-bench
+CENTRE_DAYS ?= 120
+centre-demo: deps
+	$(PY) -m lawline_centre demo --days $(CENTRE_DAYS)
+
+# (its generation step runs first at nice 19; it holds the real-time lock only to measure)
+centre-bench: deps
+	$(PY) -m lawline_centre bench
+
 .PHONY: pjsua2-arm64 image image-test
 pjsua2-arm64:
 	nice -n 19 image/pjsua2-arm64.sh wheel

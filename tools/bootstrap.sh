@@ -17,6 +17,8 @@ if [ "$want_test" = test ]; then debs+=(faketime); fi
 # The service unit under a real systemd (tests/systemd): a booted systemd-nspawn container
 # whose Debian root mmdebstrap builds once into build/.
 if [ "$want_test" = test ]; then debs+=(systemd-container mmdebstrap); fi
+# The prefecture centre's DuckLake tests start a throw-away PostgreSQL 15 (centre/tests).
+if [ "$want_test" = test ]; then debs+=(postgresql-15); fi
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -42,9 +44,10 @@ if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv" || { echo "bootstrap: python3 -m venv failed: apt-get install python3-venv"; exit 1; }
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-# The box package, and (for make demo / make test) the loopback line and test rig beside it.
+# The box package, and (for make demo / make test) the loopback line and test rig beside it,
+# and the prefecture centre (centre/: never on a box).
 if [ "$want_test" = test ]; then
-    "$venv/bin/python" -m pip install -q -e . -e rig
+    "$venv/bin/python" -m pip install -q -e . -e rig -e centre
 else
     "$venv/bin/python" -m pip install -q -e .
 fi

@@ -11,6 +11,7 @@ from lawline import config as configuration
 from lawline.records.office import Office
 from lawline.records.recovery import recover_spool
 from lawline.sync import Outbox
+from lawline.sync.outbox import RECORD_FORMAT
 from lawline.sync.recovery import check_item_files, recording_name
 from lawline.sync.wavfile import HEADER, header, inspect, repair_wav
 
@@ -97,7 +98,8 @@ def test_uncommitted_call_record_garbage_and_temporaries(box, caplog):
     (incoming / "noise.wav").write_bytes(b"not a wav at all, just bytes" * 4)
     keys = recover(outbox, cases, incoming)
     assert keys == ["call-260112-093000-ab12"]
-    assert outbox.get(keys[0]).record == {"outcome": "bridged", "interrupted": True}
+    assert outbox.get(keys[0]).record == {"outcome": "bridged", "interrupted": True,
+                                          "record_format": RECORD_FORMAT}
     damaged = outbox.spool_dir / "damaged"
     assert sorted(p.name for p in damaged.iterdir()) == ["260112009.json", "noise.wav"]
     assert (damaged / "260112009.json").read_text() == "{not json"  # kept as it was
@@ -111,7 +113,8 @@ def test_damaged_record_file_is_rewritten_from_the_outbox_copy(box, caplog):
     item = due(outbox, "upstream", "260112001")
     item.files["record"].write_text("garbage{")
     check_item_files(item)
-    assert json.loads(item.files["record"].read_text()) == record
+    assert json.loads(item.files["record"].read_text()) == dict(record,
+                                                                record_format=RECORD_FORMAT)
     assert "record file 260112001.json of 260112001 was damaged" in caplog.text
 
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from lawline.sync.outbox import Outbox
+from lawline.sync.outbox import RECORD_FORMAT, Outbox
 
 TARGETS = ["prefecture", "county"]
 AUDIO = bytes(range(256)) * 160  # 40 kB that a truncation or reorder would change
@@ -49,13 +49,13 @@ def test_commit_is_there_after_reopening(paths, outbox):
         item = again.get("260112001")
         assert item.item_id == item_id
         assert item.kind == "voicemail"
-        assert item.record == record
+        assert item.record == dict(record, record_format=RECORD_FORMAT)
         assert set(item.files) == {"voicemail", "record"}
         assert item.files["voicemail"].read_bytes() == AUDIO
         assert item.files["record"] == wav.parent / "260112001.json"
         # The record file is UTF-8 with the Chinese left readable.
         text = item.files["record"].read_text(encoding="utf-8")
-        assert "劳动争议" in text and json.loads(text) == record
+        assert "劳动争议" in text and json.loads(text) == dict(record, record_format=RECORD_FORMAT)
         assert set(item.deliveries) == set(TARGETS)
         assert all(d["state"] == "pending" and d["attempts"] == 0
                    for d in item.deliveries.values())
@@ -79,8 +79,8 @@ def test_same_key_twice_is_one_item(paths, outbox):
     assert again == first
     assert outbox.stats()["items"] == 1
     assert len(outbox.pending()) == len(TARGETS)
-    assert outbox.get("260112001").record == {"n": 1}
-    assert json.loads(record_file.read_text(encoding="utf-8")) == {"n": 1}
+    assert outbox.get("260112001").record == {"n": 1, "record_format": RECORD_FORMAT}
+    assert json.loads(record_file.read_text(encoding="utf-8")) == {"n": 1, "record_format": RECORD_FORMAT}
 
 
 def test_due_is_oldest_first_and_waits_for_next_attempt(paths, outbox):
@@ -180,7 +180,8 @@ def test_commit_without_media_keeps_the_record(paths, outbox):
     outbox.commit("260112009", "call", {"duration": 31}, {})
     item = outbox.get("260112009")
     assert list(item.files) == ["record"]
-    assert json.loads(item.files["record"].read_text(encoding="utf-8")) == {"duration": 31}
+    assert json.loads(item.files["record"].read_text(encoding="utf-8")) == {
+        "duration": 31, "record_format": RECORD_FORMAT}
 
 
 def test_commit_refuses_what_it_cannot_keep(paths, outbox, tmp_path):
@@ -259,7 +260,8 @@ def test_killed_right_after_commit_loses_nothing(paths):
         assert box._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         item = box.get("260112001")
         assert item is not None
-        assert item.record == {"caller": "13800000000", "note": "留言"}
+        assert item.record == {"caller": "13800000000", "note": "留言",
+                               "record_format": RECORD_FORMAT}
         assert item.files["voicemail"].read_bytes() == AUDIO
         assert json.loads(item.files["record"].read_text(encoding="utf-8")) == item.record
         assert {d.target for d in box.pending()} == set(TARGETS)

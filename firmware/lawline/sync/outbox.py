@@ -42,6 +42,9 @@ from lawline.sync.durable import fsync_file as _fsync_file
 from lawline.sync.durable import write_replace as _write_replace
 
 SCHEMA_VERSION = 2
+# The version of the record JSON an item carries upstream (`record_format`); a record without
+# it is version 1. The prefecture centre reads every version (centre/lawline_centre/records.py).
+RECORD_FORMAT = 2
 log = logging.getLogger("lawline.sync")
 
 _SCHEMA = """
@@ -254,7 +257,8 @@ class Outbox:
         if not isinstance(record, dict):
             raise TypeError(f"outbox item {key}: record must be a dict")
         # Encode before touching the disk, so a record that is not JSON fails cleanly.
-        text = json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+        text = json.dumps(dict(record, record_format=RECORD_FORMAT), ensure_ascii=False,
+                          indent=2) + "\n"
         for name in files:
             _check_name("file name", name)
             if name == RECORD:
