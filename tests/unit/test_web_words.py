@@ -1,14 +1,16 @@
 """What office staff read on the page (issue 15, point 7), as pure functions: the box's
 parts and `lawline check` lines in Chinese (the box's English kept for the technician),
-the audit log's details and people; one audit row per listening of a recording; and a
+the audit log's details and people, case history in words with names from the rota, times
+in [office] timezone whatever the host's; one audit row per listening of a recording; and a
 form's body read only within its cap."""
 
 import asyncio
+import datetime as dt
 import re
 
 import pytest
 
-from lawline.web import body, words
+from lawline.web import body, fmt, words
 from lawline.web.listening import Listenings
 
 LATIN = re.compile(r"[A-Za-z]{2,}")
@@ -79,6 +81,29 @@ def test_the_audit_log_says_who_and_what_in_chinese():
     assert words.audit_who("li", "clerk") == "文员" and words.audit_who("li", "clerk", "李") == "李"
     assert words.audit_address("box") == "设备本机"
     assert all(not LATIN.search(w) for w in words.ACTION_WORDS.values())
+
+
+def test_a_case_history_names_people_from_the_rota():
+    names = {"13900000001": "张律师"}.get
+    assert fmt.who("13900000001 by SMS", names) == "张律师（短信）"
+    assert fmt.who("张律师 (13900000001) by SMS", names) == "张律师（短信）"
+    assert fmt.who("王主任 (head) on the web page") == "王主任（网页）"
+    assert fmt.who("box") == "设备" and fmt.who("shell") == "命令行（设备上）"
+    assert fmt.note("reassigned to 13900000002") == "改派给 13900000002"
+    assert fmt.shift_name("day") == "白班" and fmt.shift_name("早班") == "早班"
+
+
+def test_times_are_the_offices_whatever_zone_the_host_is_in():
+    t = dt.datetime(2026, 12, 1, 1, 30, tzinfo=dt.timezone.utc).timestamp()
+    assert fmt.Formats("Asia/Shanghai").when(t) == "2026-12-01 09:30"
+    assert fmt.Formats("Asia/Urumqi").when(t, seconds=True) == "2026-12-01 07:30:00"
+    shanghai = fmt.Formats("Asia/Shanghai")
+    # a call record written by a box whose system zone is UTC
+    assert shanghai.iso_when("2026-12-01T16:30:05+0000") == "2026-12-02 00:30:05"
+    assert shanghai.day_of("2026-12-01T16:30:05+0000") == dt.date(2026, 12, 2)
+    assert shanghai.iso_when("garbage") == "garbage" and shanghai.when(None) == "-"
+    assert "全部已上报" in fmt.backlog(0, None)
+    assert fmt.backlog(29, 3700) == "待上报 29 项，最早的已等待 1小时1分；设备会自动重试，联网后自动补报。"
 
 
 def test_one_listening_is_one_row_however_many_ranges():
