@@ -42,14 +42,16 @@ def test_a_strangers_huge_post_is_answered_before_a_byte_of_it_is_read(office):
         headers = dict(_multipart(), **{"Content-Length": str(HUGE)})
         status, page, sent = stranger.stream("POST", path, headers,
                                              _chunks(_upload_head(), HUGE), answer_within=10)
-        assert status == 401 and "登录" in page, (path, status)
+        # the log-in page, or the connection closed (its answer lost to the reset our bytes
+        # in flight cause): either way at once, and the body not taken in
+        assert status in (401, None) and (status is None or "登录" in page), (path, status)
         # what the page took before answering is what the kernel's buffers hold, not the body
         assert sent < 32 * MB, (path, sent)
         # nor does a body without a length get read (chunked)
         headers = dict(_multipart(), **{"Transfer-Encoding": "chunked"})
         chunked = (b"%x\r\n%s\r\n" % (len(c), c) for c in _chunks(_upload_head(), HUGE))
         status, page, sent = stranger.stream("POST", path, headers, chunked, answer_within=10)
-        assert status == 401 and sent < 32 * MB, (path, status, sent)
+        assert status in (401, None) and sent < 32 * MB, (path, status, sent)
     assert office.temporary_files() == []
 
 
@@ -59,14 +61,20 @@ def test_a_post_with_a_wrong_csrf_token_is_refused_before_its_body(office):
     headers = dict(_multipart(), **{"Content-Length": str(HUGE)})
     status, page, sent = clerk.stream("POST", "/duty/rota?csrf=not-the-token", headers,
                                       _chunks(_upload_head(), HUGE), answer_within=10)
-    assert status == 403 and "安全校验码" in page
+    assert status in (403, None) and (status is None or "安全校验码" in page)
     assert sent < 32 * MB
-    # and a form from another site, with the right token, is refused before its body too
+    # (with a small body, nothing in flight, the answer always arrives)
     _, duty = clerk.request("GET", "/duty")
+    status, page = clerk.request("POST", "/duty/rota?csrf=not-the-token", {"x": "y"})
+    assert status == 403 and "安全校验码" in page
+    # and a form from another site, with the right token, is refused before its body too
     action = clerk.action(duty, "rota-upload")
     headers["Origin"] = "https://evil.example"
-    status, page, _ = clerk.stream("POST", action, headers, _chunks(_upload_head(), HUGE),
-                                   answer_within=10)
+    status, page, sent = clerk.stream("POST", action, headers, _chunks(_upload_head(), HUGE),
+                                      answer_within=10)
+    assert status in (403, None) and (status is None or "其他网站" in page) and sent < 32 * MB
+    status, page = clerk.request("POST", action, {"x": "y"},
+                                 headers={"Origin": "https://evil.example"})
     assert status == 403 and "其他网站" in page
 
 
@@ -108,7 +116,7 @@ def test_log_in_the_one_form_a_stranger_may_send_is_capped_tiny(office):
                "Content-Length": str(HUGE)}
     status, page, sent = stranger.stream("POST", "/login", headers, zeros(HUGE),
                                          answer_within=10)
-    assert status == 403 and sent < 32 * MB
+    assert status in (403, None) and sent < 32 * MB
 
 
 def _lock(office, name, source):
