@@ -222,6 +222,19 @@ def test_a_rota_with_one_bad_cell_is_refused_naming_the_cell(office, context, tm
     with page.expect_download() as got:
         page.click("text=下载正在使用的值班表")
     assert "孙律师" in open(got.value.path(), encoding="utf-8").read()
+    # a sheet over 2 MB: the browser shows the page's answer (not a reset connection), the
+    # rota stays, and nothing of it is left in the temporary folder
+    before = office.rota.read_bytes()
+    huge = tmp_path / "全年值班表.csv"
+    write_rota(huge, good_rota_rows() * 20000)
+    assert huge.stat().st_size > 3 * 2 ** 20
+    page.goto(office.page.url + "/duty")
+    page.set_input_files("#rota-upload input[type=file]", str(huge))
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("#rota-upload button")
+    assert answer.value.status == 413
+    assert "太大" in page.locator("#refused").inner_text()
+    assert office.rota.read_bytes() == before and office.temporary_files() == []
 
 
 def test_reports_show_chart_and_table_and_download_as_csv_and_xlsx(office, context):

@@ -177,8 +177,10 @@ class Web:
                         return refused
                 return await handler(request, self)
             except query.QueryError as exc:      # from parse, or a page's own check (span)
+                shown = [(k, v[:60]) for k, v in request.query_params.multi_items()
+                         if k != "csrf"][:8]            # never the token in the log
                 log.info("web: %s %s: bad query %r: %s", request.method, request.url.path,
-                         str(request.url.query)[:200], exc)
+                         shown, exc)
                 return self.refuse(request, 400, f"{exc} 请返回上一页重新选择。")
         endpoint.handler = handler
         return endpoint
