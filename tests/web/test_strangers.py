@@ -7,7 +7,6 @@ clerk cannot tell a complaint's number from a free one."""
 
 import re
 import sqlite3
-import time
 from urllib.parse import quote, urlencode
 
 import pytest

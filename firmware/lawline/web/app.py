@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..records.office import national
 from . import body, fmt, lockout, query
 from .accounts import ROLES, Accounts
 from .boxdata import BoxData
@@ -59,6 +60,7 @@ NAV = (("/", "状态", ALL), ("/cases", "案件", ALL), ("/voicemails", "留言"
        ("/duty", "值班", ALL), ("/calls", "通话记录", ALL), ("/reports", "报表", ALL),
        ("/settings", "设置", ("head", "clerk")), ("/users", "账号", ("head",)),
        ("/audit", "审计日志", ("head",)))
+CSRF_DETAIL = "the form's CSRF token (?csrf= in its action URL) is missing or not this session's"
 LOGIN_QUERY = {"next": (query.Path("登录后返回的页面"), "/")}
 
 
@@ -104,7 +106,6 @@ class Web:
 
     def _account_people(self):
         """{national mobile: name} of the page's accounts (names for numbers off the rota)."""
-        from ..records.office import national
         now = self.accounts.clock()
         if self._people is None or now - self._people[0] > 5:    # one read per page, not row
             self._people = (now, {national(u.mobile): u.label for u in self.accounts.users()
@@ -165,7 +166,7 @@ class Web:
                     return self.refuse(request, 403, "表单来自其他网站，操作未执行。")
                 if not _token_matches(request, session.csrf):
                     return self.refuse(request, 403, "表单缺少有效的安全校验码，操作未执行。"
-                                       "请回到页面刷新后重试。")
+                                       "请回到页面刷新后重试。", detail=CSRF_DETAIL)
             if session.user.role not in roles:
                 return self.refuse(request, 403, f"您的角色（{ROLES[session.user.role]}）"
                                    "无权查看此页面。")
@@ -318,7 +319,8 @@ class Web:
         if session is not None:
             if not _token_matches(request, session.csrf):
                 request.state.session = session
-                return self.refuse(request, 403, "表单缺少有效的安全校验码，操作未执行。")
+                return self.refuse(request, 403, "表单缺少有效的安全校验码，操作未执行。",
+                                   detail=CSRF_DETAIL)
             self.accounts.audit(session.user.name, session.user.role, client_address(request),
                                 "logout", session.user.name)
             self.accounts.logout(token)

@@ -11,8 +11,18 @@ folder (the image's /tmp is a 128 MB tmpfs).
 Caps are per route: log-in (the one form a stranger may send) is tiny.
 """
 
-from starlette.datastructures import FormData
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.datastructures import FormData, Headers
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
 
 KIB = 1024
 LOGIN_CAP = 2 * KIB            # a name, a password (at most 256), where to go next
@@ -23,7 +33,7 @@ MAX_FIELDS = 32
 
 
 class TooLarge(Exception):
-    def __init__(self, cap, seen):
+    def __init__(self, cap: int, seen: int | None) -> None:
         super().__init__(f"body over {cap} bytes ({seen} seen)")
         self.cap, self.seen = cap, seen
 
@@ -37,7 +47,7 @@ class _InMemoryParts(MultiPartParser):
     spool_max_size = UPLOAD_CAP + 1
 
 
-def declared_length(headers):
+def declared_length(headers: Mapping[str, str]) -> int | None:
     """The Content-Length a request declares, or None (chunked, or none given)."""
     value = headers.get("content-length")
     if value is None:
@@ -46,22 +56,23 @@ def declared_length(headers):
     return int(value) if value.isdigit() and len(value) < 19 else -1
 
 
-def too_large_before_reading(headers, cap):
+def too_large_before_reading(headers: Mapping[str, str], cap: int) -> bool:
     """True when the request says, before sending it, that its body is over `cap` (or
     gives a Content-Length that is no number)."""
     length = declared_length(headers)
     return length is not None and (length < 0 or length > cap)
 
 
-async def read(receive, cap):
+async def read(receive: Receive, cap: int) -> bytes:
     """The whole body from an ASGI `receive`, or TooLarge as soon as more than `cap` bytes
     came (the rest is never read)."""
-    chunks, seen = [], 0
+    chunks: list[bytes] = []
+    seen = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise BadForm("the browser went away while sending the form")
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         seen += len(chunk)
         if seen > cap:
             raise TooLarge(cap, seen)
@@ -70,7 +81,7 @@ async def read(receive, cap):
             return b"".join(chunks)
 
 
-async def form(headers, receive, cap, files=False):
+async def form(headers: Headers, receive: Receive, cap: int, files: bool = False) -> FormData:
     """The form in a request's body, read within `cap`. Multipart only where a file may
     come (`files`); any other content type is an empty form."""
     if too_large_before_reading(headers, cap):
@@ -81,7 +92,7 @@ async def form(headers, receive, cap, files=False):
         return FormData()
     raw = await read(receive, cap)
 
-    async def stream():
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield raw
         yield b""
     try:
@@ -94,7 +105,7 @@ async def form(headers, receive, cap, files=False):
         raise BadForm(getattr(exc, "message", str(exc))) from None
 
 
-def _says_body(scope):
+def _says_body(scope: Mapping[str, Any]) -> bool:
     for name, value in scope.get("headers", []):
         if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return True
@@ -109,21 +120,21 @@ class CloseUnread:
     throws the rest away as it comes, and the browser, still sending, gets the 413 page
     rather than a reset connection."""
 
-    def __init__(self, app):
+    def __init__(self, app: App) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         ended = {"body": not _says_body(scope)}
 
-        async def counted():
+        async def counted() -> Message:
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 ended["body"] = True
             return message
 
-        async def closing(message):
+        async def closing(message: Message) -> None:
             if message["type"] == "http.response.start" and not ended["body"] and \
                     not scope.get("state", {}).get("drain"):
                 message = dict(message, headers=[

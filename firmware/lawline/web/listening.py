@@ -9,16 +9,20 @@ one. Every byte served is covered by a row; one listening writes one. Kept in me
 restart of the page can only add a row, never lose one.
 """
 
+from __future__ import annotations
+
+from collections.abc import Hashable
+
 LISTENING_GAP = 600.0      # seconds without a request for it: the next one is a new listening
 _KEPT = 4096               # listenings remembered at most (oldest forgotten first)
 
 
 class Listenings:
-    def __init__(self, gap=LISTENING_GAP):
+    def __init__(self, gap: float = LISTENING_GAP) -> None:
         self.gap = gap
-        self._last = {}
+        self._last: dict[tuple[Hashable, str, str], float] = {}
 
-    def begins(self, who, key, action, now):
+    def begins(self, who: Hashable, key: str, action: str, now: float) -> bool:
         """True when this request begins a new listening (audit it), False when it goes on
         one already audited."""
         k = (who, key, action)

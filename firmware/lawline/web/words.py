@@ -8,6 +8,8 @@ box may write that is not known here still gets a Chinese sentence from its stat
 "需要注意", "故障"), never English alone.
 """
 
+from __future__ import annotations
+
 import re
 
 STATE_WORDS = {"ok": "正常", "warn": "注意", "fail": "故障"}
@@ -25,7 +27,7 @@ _GENERIC = {"ok": "工作正常。", "warn": "需要注意，请技术人员查�
             "fail": "出现故障，请通知技术人员（见技术信息）。"}
 
 
-def part_name(part):
+def part_name(part: str) -> str:
     """'modem 2' -> '电话模块（线路2）', 'target upstream' -> '上报目标（upstream）'-like names
     in Chinese only: a part the table does not know is '设备部件'."""
     key = part.strip().lower()
@@ -43,7 +45,7 @@ def part_name(part):
 TARGET_WORDS = {"upstream": "上报服务器", "email": "电子邮件", "s3": "对象存储"}
 
 # (part, pattern on the box's sentence, Chinese); the first match wins; {0}, {1}: groups
-_SENTENCES = [
+_SENTENCES: list[tuple[str, str, str | None]] = [
     ("modem", r"ready on .*", "就绪，可以接听来电。"),
     ("modem", r"opening .*", "正在启动。"),
     ("modem", r".*is gone.*", "连接断开（可能是USB重新识别），设备正在等它回来。"),
@@ -102,13 +104,13 @@ _SENTENCES = [
 ]
 
 
-def _family(part):
+def _family(part: str) -> str:
     key = part.strip().lower()
     key = re.sub(r"\s+\d+$", "", key)
     return "target" if key.startswith("target ") else key
 
 
-def sentence(part, state, message):
+def sentence(part: str, state: str, message: str) -> str:
     """The box's sentence about `part` in Chinese (always a sentence: the state's own when the
     sentence is not a known one)."""
     family = _family(part)
@@ -121,7 +123,7 @@ def sentence(part, state, message):
     return _GENERIC.get(state, _GENERIC["warn"])
 
 
-def state_word(state):
+def state_word(state: str) -> str:
     return STATE_WORDS.get(state, "注意")
 
 
@@ -138,7 +140,7 @@ SECTION_WORDS = {
 }
 
 
-def section_name(section):
+def section_name(section: str) -> str:
     """'[duty]' as '值班', '[referral] 2' (a table entry) as '转介单位 2'."""
     key, _, number = section.partition(" ")
     words = SECTION_WORDS.get(key, "其他设置")
@@ -157,7 +159,7 @@ ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "�
                 "password_set": "设置密码", "unlock_code_sent": "发送短信解锁码",
                 "settings_viewed": "查看设置", "complaint_viewed": "查看投诉"}
 ROLE_WORDS = {"head": "负责人", "clerk": "文员", "duty": "值班人员"}
-_DETAILS = [
+_DETAILS: list[tuple[str, str | None]] = [
     (r"unknown name, locked|name locked|account locked", "该用户名暂时锁定中"),
     (r"unknown name", "没有这个用户名"),
     (r"wrong password", "密码错误"),
@@ -171,7 +173,7 @@ _DETAILS = [
 ]
 
 
-def audit_detail(action, detail):
+def audit_detail(action: str, detail: str) -> str:
     """An audit row's detail in Chinese (staff's own words, such as a case note, as typed)."""
     if not detail:
         return ""
@@ -183,7 +185,7 @@ def audit_detail(action, detail):
             continue
         if words is None:
             return ROLE_WORDS[detail]
-        groups = list(m.groups())
+        groups: list[str] = [g or "" for g in m.groups()]
         if pattern.startswith(r"(\d+) wrong"):
             groups[1] = f"，锁定 {int(groups[1]) // 60 or 1} 分钟" if groups[1] else ""
         return words.format(*groups)
@@ -192,7 +194,7 @@ def audit_detail(action, detail):
     return detail
 
 
-def audit_who(user, role, label=""):
+def audit_who(user: str, role: str, label: str = "") -> str:
     """Who did it, for the audit table: the person's name, else their role's word; a shell
     command and a stranger in words."""
     if user == "shell":
@@ -202,5 +204,5 @@ def audit_who(user, role, label=""):
     return label or ROLE_WORDS.get(role, "") or user
 
 
-def audit_address(address):
+def audit_address(address: str) -> str:
     return "设备本机" if address == "box" else address
