@@ -61,6 +61,20 @@ class Formats:
         return dict(FILTERS, when=self.when, iso_when=self.iso_when)
 
 
+# For pages built on this library without an office config of their own (the prefecture
+# centre): the default office zone, and the action words as they were here before words.py.
+DEFAULT = Formats()
+ACTION_WORDS = words.ACTION_WORDS
+
+
+def when(t, seconds=False):
+    return DEFAULT.when(t, seconds)
+
+
+def iso_when(text):
+    return DEFAULT.iso_when(text)
+
+
 def file_name(path):
     """A path as staff read it: its file name (the folder is for the technician)."""
     return os.path.basename(str(path).rstrip("/")) or str(path)
@@ -81,7 +95,7 @@ def who(by, names=None):
     "张律师（短信）", "王主任 (head) on the web page" -> "王主任（网页）"; a bare number by its
     name on the rota (`names(number)`) when there is one."""
     names = names or (lambda number: "")
-    for tail, words in ((" by SMS", "短信"), (" on the web page", "网页")):
+    for tail, how in ((" by SMS", "短信"), (" on the web page", "网页")):
         if by.endswith(tail):
             person = by[: -len(tail)].strip()
             m = re.fullmatch(r"(.*?)\s*\(([^)]*)\)", person)
@@ -89,7 +103,7 @@ def who(by, names=None):
                 person = m[1]          # the login name or the number in brackets: not needed
             elif re.fullmatch(r"\+?[0-9]{5,20}", person):
                 person = names(person) or person
-            return f"{person}（{words}）"
+            return f"{person}（{how}）"
     return {"box": "设备", "shell": "命令行（设备上）"}.get(by, by)
 
 
@@ -189,5 +203,6 @@ GLOBALS = {"backlog": backlog, "STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WO
            "part_sentence": words.sentence, "audit_detail": words.audit_detail,
            "audit_who": words.audit_who, "audit_address": words.audit_address,
            "section_name": words.section_name}
-FILTERS = {"shift": shift_name, "note": note, "sms_text": sms_text, "who": who, "duration": duration,
-           "exact": repr, "file_name": file_name}
+FILTERS = {"shift": shift_name, "note": note, "sms_text": sms_text, "who": who,
+           "duration": duration, "exact": repr, "file_name": file_name, "when": when,
+           "iso_when": iso_when}
