@@ -285,9 +285,10 @@ def _login(url, name, password):
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
                                          urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(url + "/login").read().decode()
-    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-    opener.open(url + "/login", urllib.parse.urlencode(
-        {"csrf": csrf, "next": "/", "name": name, "password": password}).encode()).read()
+    # the log-in form carries its token in its action ("/login?csrf=..."), not in its body
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    opener.open(url + action.replace("&amp;", "&"), urllib.parse.urlencode(
+        {"next": "/", "name": name, "password": password}).encode()).read()
     return opener
 
 

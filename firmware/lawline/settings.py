@@ -564,10 +564,13 @@ class WebSection:
         'A login ends after this long without a page being opened',
         unit='min', minimum=1)
     max_failures: int = option(5,
-        'Wrong passwords in a row that lock an account until the office head unlocks it',
+        'Wrong passwords in a row that lock a name for a while (1 min, doubling with each '
+        'lock up to 1 h; a browser that logged in with it before is not held, the head can '
+        'unlock by SMS code)',
         minimum=1)
     address_failures: int = option(20,
-        'Wrong passwords from one address within 10 minutes before that address must wait',
+        'Wrong passwords from one address within 10 minutes before that address must wait '
+        '(10 min, doubling up to a day)',
         minimum=1)
 
 

@@ -77,10 +77,11 @@ class Client:
 
     def login(self, name, password):
         page = self.get("/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', page)[1]
-        data = urllib.parse.urlencode({"csrf": token, "name": name, "password": password,
+        action = re.search(r'<form method="post" action="([^"]+)"', page)[1]
+        data = urllib.parse.urlencode({"name": name, "password": password,
                                        "next": "/"}).encode()
-        with self.opener.open(self.url + "/login", data=data, timeout=60) as r:
+        with self.opener.open(self.url + action.replace("&amp;", "&"), data=data,
+                              timeout=60) as r:
             body = r.read().decode("utf-8")
         if "<h1>状态</h1>" not in body:
             raise RuntimeError("bench: could not log in to the office page")

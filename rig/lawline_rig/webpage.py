@@ -2,6 +2,7 @@
 the web bench: accounts made with the box's own command, then the page started on a free
 port with its address read from a ready file."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +37,14 @@ def add_user(config_path, name, role, password, display="", mobile=""):
 class WebPage:
     """`lawline web --config CONFIG` listening on 127.0.0.1 (a free port)."""
 
-    def __init__(self, config_path, state_dir, users=DEMO_USERS, bind="127.0.0.1", port=0):
+    def __init__(self, config_path, state_dir, users=DEMO_USERS, bind="127.0.0.1", port=0,
+                 env=None):
+        """`env`: variables set for the page's process beyond ours (TZ, TMPDIR in tests)."""
         self.config_path = Path(config_path)
         self.dir = Path(state_dir)
         self.users = {u[0]: u for u in users}
         self.bind, self.port = bind, port
+        self.env = env
         self.proc = None
         self.url = None
 
@@ -51,7 +55,8 @@ class WebPage:
         ready.unlink(missing_ok=True)
         self.proc = Process("web", lawline("web", "--config", str(self.config_path),
                                            "--bind", self.bind, "--port", str(self.port),
-                                           "--ready-file", str(ready)), self.dir)
+                                           "--ready-file", str(ready)), self.dir,
+                            env=dict(os.environ, **self.env) if self.env else None)
         wait_until(lambda: ready.exists() or not self.proc.alive(), timeout,
                    "the office page to start")
         if not ready.exists():

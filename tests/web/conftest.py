@@ -1,14 +1,15 @@
 """The office page in a real browser: Debian's Chromium driven by Playwright, against a real
 `lawline web` process on a real spool (cases, SMS queue, outbox, rota file).
 
-Screenshots at phone width (390x844) go to build/screenshots/ (gitignored) so a person can
-look at them after `make test`."""
+Screenshots at phone width (390x844, and 360 px for every page in test_clerk_reads.py) go to
+build/screenshots/ (gitignored) so a person can look at them after `make test`."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+import re
 import sqlite3
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 360, "height": 740}      # the narrowest phone the page must fit (issue 15)
+# The page's process runs in a zone far from the office's: what it shows must follow
+# [office] timezone (Asia/Shanghai), never the host's (the image runs in UTC).
+HOST_ZONE = "America/Los_Angeles"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 DUTY_MOBILE = "13900000001"
 HEAD_MOBILE = "13900000009"
@@ -75,7 +80,11 @@ class Office:
                    "access_key": "AKIDEXAMPLE0148", "secret_file": str(secret)},
         }), encoding="utf-8")
         self.cfg = configuration.load(self.config_path)
-        self.page = WebPage(self.config_path, root)
+        # its own temporary folder, to see that no body the page refuses lands there
+        self.tmp = root / "tmp"
+        self.tmp.mkdir()
+        self.page = WebPage(self.config_path, root, env={"TZ": HOST_ZONE,
+                                                         "TMPDIR": str(self.tmp)})
         from lawline.records.office import Office as BoxOffice
         from lawline.sync.outbox import Outbox
         from lawline.sync.settings import build_targets
@@ -116,6 +125,33 @@ class Office:
         finally:
             con.close()
 
+    def audit_rows(self):
+        """The page's own audit log (web.db), oldest first, as dicts."""
+        con = sqlite3.connect(f"file:{self.spool / 'web' / 'web.db'}?mode=ro", uri=True,
+                              timeout=10)
+        try:
+            rows = con.execute("SELECT at, user, role, address, action, target, detail "
+                               "FROM audit ORDER BY id").fetchall()
+        finally:
+            con.close()
+        keys = ("at", "user", "role", "address", "action", "target", "detail")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def temporary_files(self):
+        """What the page holds or left in its temporary folder: files there, and files it
+        has open there (an unnamed O_TMPFILE shows only in /proc/PID/fd)."""
+        import os
+        left = [str(p) for p in self.tmp.rglob("*")]
+        fd_dir = Path(f"/proc/{self.page.proc.pid}/fd")
+        for fd in fd_dir.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith(str(self.tmp)):
+                left.append(target)
+        return left
+
     def expire_sessions(self):
         con = sqlite3.connect(str(self.spool / "web" / "web.db"), timeout=10)
         try:
@@ -154,6 +190,51 @@ def shoot(page, name):
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# What may be in Latin letters on a page staff read: file names, and the abbreviations a
+# Chinese office uses as they are
+ALLOWED = re.compile(r"[\w.\-]+\.(?:csv|xlsx|xlsm|txt|wav|toml)\b|\b(?:CSV|XLSX|WAV|SIM|MB|KB|GB)\b",
+                     re.I)
+LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+
+# The words of a page as staff see them: the rendered text (a closed 技术信息 is not
+# rendered), placeholders, the tab's title; login names (identifiers, not words) left out
+_VISIBLE = """() => {
+  for (const el of document.querySelectorAll('.login-name')) el.textContent = '';
+  const bits = [document.title, document.body.innerText];
+  for (const el of document.querySelectorAll('[placeholder]')) bits.push(el.placeholder);
+  for (const el of document.querySelectorAll('[title]')) bits.push(el.title);
+  return bits.join('\\n');
+}"""
+
+_CUT_OFF = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  if (document.documentElement.scrollWidth > width)
+    out.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px');
+  for (const el of document.querySelectorAll('body *')) {
+    if (!el.checkVisibility()) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1))
+      out.push(el.tagName + '.' + el.className + ' at ' + Math.round(box.left) + '..' +
+               Math.round(box.right) + ': ' + (el.innerText || '').slice(0, 30));
+    const style = getComputedStyle(el);
+    if (['auto', 'scroll', 'hidden'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
+      out.push('hidden beyond the edge of ' + el.tagName + '.' + el.className);
+  }
+  return out;
+}"""
+
+
+def latin_words(page):
+    """The Latin-script words a person sees on `page` beyond the allow-list."""
+    text = ALLOWED.sub(" ", page.evaluate(_VISIBLE))
+    return sorted(set(LATIN.findall(text)))
+
+
+def cut_off(page):
+    """What on `page` is cut off at the window's edge (or hides in a sideways scroller)."""
+    return page.evaluate(_CUT_OFF)
 
 
 def wait_until(predicate, timeout, what):

@@ -19,7 +19,7 @@ from lawline_rig.probe.rig import Rig
 from lawline_rig.webpage import WebPage
 
 from ..conftest import run_call
-from .conftest import login, shoot, wait_until
+from .conftest import NARROW, cut_off, latin_words, login, shoot, wait_until
 
 pytestmark = pytest.mark.scenario
 
@@ -93,7 +93,7 @@ def test_a_voicemail_from_a_real_call_plays_in_the_browser_and_its_case_resolves
     shoot(page, "voicemails-real-call")
     # download it as WAV: the bytes the box spooled
     with page.expect_download() as got:
-        item.locator("text=下载 WAV").click()
+        item.locator("text=下载录音").click()
     with open(got.value.path(), "rb") as f:
         assert f.read() == (rig.spool_dir / result["voicemail"]["files"]["voicemail.wav"]
                             ).read_bytes()
@@ -128,6 +128,35 @@ def test_a_voicemail_from_a_real_call_plays_in_the_browser_and_its_case_resolves
     remote = rig.upstream_path(logins[0]["key"], "record.json")
     wait_until(remote.exists, 120, f"{remote} upstream")
     assert json.loads(remote.read_text(encoding="utf-8"))["action"] == "login"
+
+
+def test_a_running_boxs_status_and_check_read_in_chinese_at_360_px(called, browser):
+    """The status page with a real box's parts (modem, storage, spool, upstream), its last
+    call, and `lawline check` on the settings page: Chinese for the clerk, the box's English
+    folded under 技术信息, nothing cut off on a phone (issue 15, point 7)."""
+    rig, web, result = called
+    case = result["voicemail"]["record"]["case_number"]
+    context = browser.new_context(ignore_https_errors=True, viewport=NARROW, locale="zh-CN")
+    page = context.new_page()
+    login(page, web, "head")
+    found = {}
+    for path in ("/", "/settings", "/calls", "/audit", f"/cases/{case}", "/voicemails"):
+        page.goto(web.url + path)
+        page.wait_for_load_state("networkidle")
+        shoot(page, "360-real-box-" + (path.strip("/").replace("/", "-") or "status"))
+        found[path] = (latin_words(page), cut_off(page))
+    assert {p: f for p, f in found.items() if f != ([], [])} == {}
+    page.goto(web.url + "/")
+    parts = page.locator("#parts").inner_text()
+    for words in ("电话模块", "数据库", "存储空间", "上报服务器"):
+        assert words in parts, parts
+    # what waits upstream is said once, from the outbox itself, the same on the card and
+    # in the upstream part's row (never "everything delivered" beside a count)
+    backlog = page.locator("#backlog").inner_text()
+    upstream = page.locator("#parts tr", has_text="上报服务器").locator("td").nth(2)
+    assert upstream.inner_text().startswith(backlog), (backlog, upstream.inner_text())
+    assert page.locator("table.calls").inner_text().count(case) >= 1
+    context.close()
 
 
 def test_the_box_answers_calls_while_the_page_is_dead(called):

@@ -1,34 +1,49 @@
 """The page's application: sessions, CSRF, roles, log-in, and the shared page frame.
 
-Every request goes through `Web.guard`: the session cookie (random token, Secure, HttpOnly,
-SameSite=Strict) must name a live session, the user's role must be allowed on the page, and
-every POST must carry the session's CSRF token (and, when the browser sends one, an Origin
-of this page). A POST whose session ran out mid-form is not carried out: the log-in page says
-so in Chinese and shows back what was typed, so nothing is lost silently.
+Every request goes through `Web.guard`, and in this order, before a byte of a body is read:
+the session cookie (random token, Secure, HttpOnly, SameSite=Strict) must name a live session;
+a POST must come from this page (Origin, when the browser sends one) and carry the session's
+CSRF token in its URL (the forms put it in their action: `?csrf=...`); the user's role must
+be allowed on the page; the query string must be one the page understands (query.py: 400 in
+Chinese otherwise). Only then is the form read, within the page's cap (body.py: 413 past it,
+nothing written to disk). Why the token rides in the URL and not in a hidden field: it must
+be checked before the body is read, and a plain HTML form (the page has no script) can set
+its action but no header. The URL of a POST is not kept in history (the answer is a redirect
+or a page the browser does not bookmark), is sent to no other site (Referrer-Policy
+same-origin, and the page links nowhere else), and is not logged (no access log; the page's
+own log lines name the path only); the token is worth nothing without the session cookie.
+
+A POST whose session ran out mid-form is not carried out: when its CSRF token is the ended
+session's own (accounts.ended_session), the log-in page says so in Chinese and shows back what
+was typed, so nothing is lost silently; a stranger's POST is never read.
 """
 
 import hmac
 import logging
 import secrets
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..records.office import national
+from . import body, fmt, lockout, query
 from .accounts import ROLES, Accounts
 from .boxdata import BoxData
-from . import fmt
+from .listening import Listenings
 
 log = logging.getLogger("lawline.web")
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "lawline_session"
 LOGIN_COOKIE = "lawline_login"
+DEVICE_COOKIE = "lawline_device"
 ALL = tuple(ROLES)
 HEADERS = {
     # Everything the page needs is its own: no inline script, no outside host.
@@ -45,10 +60,28 @@ NAV = (("/", "状态", ALL), ("/cases", "案件", ALL), ("/voicemails", "留言"
        ("/duty", "值班", ALL), ("/calls", "通话记录", ALL), ("/reports", "报表", ALL),
        ("/settings", "设置", ("head", "clerk")), ("/users", "账号", ("head",)),
        ("/audit", "审计日志", ("head",)))
+CSRF_DETAIL = "the form's CSRF token (?csrf= in its action URL) is missing or not this session's"
+LOGIN_QUERY = {"next": (query.Path("登录后返回的页面"), "/")}
 
 
 def client_address(request):
     return request.client.host if request.client else "-"
+
+
+def takes(**spec):
+    """A page's query parameters: name=(kind, default), kinds from query.py."""
+    def mark(handler):
+        handler.query = spec
+        return handler
+    return mark
+
+
+def form(cap=body.FORM_CAP, files=False):
+    """A POST page's body cap (bytes) and whether a file may come with it."""
+    def mark(handler):
+        handler.body_cap, handler.files = cap, files
+        return handler
+    return mark
 
 
 class Web:
@@ -56,15 +89,33 @@ class Web:
         self.cfg = cfg
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.box = BoxData(cfg)
+        self._people = None
+        self.box = BoxData(cfg, accounts_people=self._account_people)
         self.accounts = Accounts(self.data_dir / "web.db", cfg.web.session_minutes,
                                  cfg.web.max_failures, cfg.web.address_failures,
-                                 outbox=self.box.outbox, office_id=cfg.office.id)
+                                 outbox=self.box.outbox, office_id=cfg.office.id,
+                                 head_mobile=cfg.office.head_mobile, sms=self._sms,
+                                 office_name=cfg.office.name)
         self.accounts.forward()
+        self.formats = fmt.Formats(cfg.office.timezone)
+        self.listenings = Listenings()
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
         self.jinja.globals.update(fmt.GLOBALS)
-        self.jinja.filters.update(fmt.FILTERS)
+        self.jinja.filters.update(self.formats.filters())
+
+    def _account_people(self):
+        """{national mobile: name} of the page's accounts (names for numbers off the rota)."""
+        now = self.accounts.clock()
+        if self._people is None or now - self._people[0] > 5:    # one read per page, not row
+            self._people = (now, {national(u.mobile): u.label for u in self.accounts.users()
+                                  if u.mobile and national(u.mobile)})
+        return self._people[1]
+
+    def _sms(self, number, text):
+        """An unlock code for the office head, through the box's own SMS queue (the box's
+        sender takes it from cases.db within its poll interval)."""
+        self.box.office.sms.queue(number, text, "web unlock code")
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -72,15 +123,21 @@ class Web:
         session = getattr(request.state, "session", None)
         nav = [(href, label) for href, label, roles in NAV
                if session is not None and session.user.role in roles]
+        csrf = session.csrf if session else ""
+
+        def post(path):
+            """A form's action: the path with the session's CSRF token in it."""
+            return f"{path}?{urlencode({'csrf': csrf})}"
         html = self.jinja.get_template(template).render(
             office=self.cfg.office.name, session=session, nav=nav, path=request.url.path,
-            csrf=session.csrf if session else "", roles=ROLES, **values)
+            csrf=csrf, post=post, roles=ROLES, names=self.box.names, **values)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def refuse(self, request, status, message):
+    def refuse(self, request, status, message, detail=""):
         log.info("web: %s %s refused (%d): %s", request.method, request.url.path, status,
                  message)
-        return self.render(request, "refused.html", status=status, message=message)
+        return self.render(request, "refused.html", status=status, message=message,
+                           detail=detail)
 
     def audit(self, request, action, target="", detail=""):
         session = request.state.session
@@ -90,6 +147,10 @@ class Web:
     # -- the guard ------------------------------------------------------------------------
 
     def guard(self, handler, roles=ALL):
+        spec = getattr(handler, "query", {})
+        cap = getattr(handler, "body_cap", body.FORM_CAP)
+        files = getattr(handler, "files", False)
+
         async def endpoint(request):
             request.state.session = None
             if self.box.fresh():
@@ -97,30 +158,75 @@ class Web:
             session = self.accounts.session(request.cookies.get(COOKIE))
             if session is None:
                 if request.method == "POST":
-                    form = await request.form()
-                    # what the person typed, in words; never a password or a token
-                    kept = {KEPT[k]: v for k, v in form.items()
-                            if k in KEPT and isinstance(v, str) and v.strip()}
-                    log.info("web: POST %s from %s after the session ended; not done",
-                             request.url.path, client_address(request))
-                    return self.login_page(request, status=401, expired=True, kept=kept,
-                                           next_url=_referer_path(request))
+                    return await self._ended(request)
                 return RedirectResponse(f"/login?next={quote(str(request.url.path))}", 303)
             request.state.session = session
             if request.method == "POST":
-                form = await request.form()
-                token = form.get("csrf")
-                if not isinstance(token, str) or not hmac.compare_digest(token, session.csrf):
-                    return self.refuse(request, 403, "表单缺少有效的安全校验码（CSRF），操作未执行。"
-                                       "请回到页面刷新后重试。")
                 if not self._same_origin(request):
                     return self.refuse(request, 403, "表单来自其他网站，操作未执行。")
-                request.state.form = form
+                if not _token_matches(request, session.csrf):
+                    return self.refuse(request, 403, "表单缺少有效的安全校验码，操作未执行。"
+                                       "请回到页面刷新后重试。", detail=CSRF_DETAIL)
             if session.user.role not in roles:
                 return self.refuse(request, 403, f"您的角色（{ROLES[session.user.role]}）"
                                    "无权查看此页面。")
-            return await handler(request, self)
+            try:
+                request.state.query = query.parse(request.query_params.multi_items(), spec)
+                if request.method == "POST":
+                    refused = await self._read_form(request, cap, files)
+                    if refused is not None:
+                        return refused
+                return await handler(request, self)
+            except query.QueryError as exc:      # from parse, or a page's own check (span)
+                shown = [(k, v[:60]) for k, v in request.query_params.multi_items()
+                         if k != "csrf"][:8]            # never the token in the log
+                log.info("web: %s %s: bad query %r: %s", request.method, request.url.path,
+                         shown, exc)
+                return self.refuse(request, 400, f"{exc} 请返回上一页重新选择。")
+        endpoint.handler = handler
         return endpoint
+
+    async def _read_form(self, request, cap, files):
+        """Put the form in request.state.form, or return the refusal (413, 400)."""
+        try:
+            request.state.form = await body.form(request.headers, request.receive, cap, files)
+        except body.TooLarge as exc:
+            log.warning("web: %s %s from %s: body over its cap of %d bytes (%s); not read",
+                        request.method, request.url.path, client_address(request), cap,
+                        exc.seen if exc.seen is not None else "?")
+            # A person of this page (session and token checked): the server throws the rest
+            # of the body away as it comes (never kept) and the answer reaches the browser;
+            # closing now would reset the connection under a browser still sending, and
+            # show the clerk a network error instead of the 413 page.
+            request.state.drain = True
+            limit = f"{cap // 1024 // 1024} MB" if cap >= 1024 * 1024 else f"{cap // 1024} KB"
+            return self.refuse(request, 413, f"提交的内容太大（最多 {limit}），操作未执行。",
+                               detail=str(exc))
+        except body.BadForm as exc:
+            return self.refuse(request, 400, "提交的表单无法读取，操作未执行。请回到页面重试。",
+                               detail=str(exc))
+        return None
+
+    async def _ended(self, request):
+        """A POST without a live session: the log-in page. What was typed is shown back only
+        when the form carries the CSRF token of the session that just ended (a person whose
+        session ran out, not a stranger: a stranger's body is never read)."""
+        ended = self.accounts.ended_session(request.cookies.get(COOKIE))
+        kept = {}
+        if ended is not None and self._same_origin(request) and \
+                _token_matches(request, ended.csrf):
+            try:
+                typed = await body.form(request.headers, request.receive, body.EXPIRED_CAP)
+            except (body.TooLarge, body.BadForm):
+                typed = {}
+            # what the person typed, in words; never a password or a token
+            kept = {KEPT[k]: v for k, v in typed.items()
+                    if k in KEPT and isinstance(v, str) and v.strip()}
+        log.info("web: POST %s from %s without a live session (%s); not done",
+                 request.url.path, client_address(request),
+                 "it ended" if ended else "none")
+        return self.login_page(request, status=401, expired=True, kept=kept,
+                               next_url=_referer_path(request))
 
     def _same_origin(self, request):
         origin = request.headers.get("origin")
@@ -131,48 +237,90 @@ class Web:
     # -- logging in -----------------------------------------------------------------------
 
     def login_page(self, request, status=200, error="", expired=False, kept=None,
-                   next_url="/"):
+                   next_url="/", name="", locked=False, code_sent=False):
         nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+        if len(nonce) > 64:
+            nonce = secrets.token_urlsafe(16)
         response = self.render(request, "login.html", status=status, error=error,
                                expired=expired, kept=kept or {}, next_url=next_url,
-                               login_csrf=nonce)
+                               action="/login?" + urlencode({"csrf": nonce}), name=name,
+                               locked=locked, code_sent=code_sent)
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=True, samesite="strict")
         return response
 
     async def login_get(self, request):
         request.state.session = None
-        return self.login_page(request, next_url=_safe_next(request.query_params.get("next")))
+        try:
+            q = query.parse(request.query_params.multi_items(), LOGIN_QUERY)
+        except query.QueryError:
+            q = {"next": "/"}
+        return self.login_page(request, next_url=q["next"])
 
     async def login_post(self, request):
+        """The one form a stranger may send: its nonce (in the URL, against the log-in
+        cookie) and origin are checked, and the body is read, at most 2 KB of it."""
         request.state.session = None
-        form = await request.form()
-        next_url = _safe_next(form.get("next"))
         nonce = request.cookies.get(LOGIN_COOKIE, "")
-        if not nonce or not hmac.compare_digest(str(form.get("csrf", "")), nonce):
-            return self.login_page(request, 403, "登录表单已失效（缺少安全校验码），请重新输入。",
-                                   next_url=next_url)
-        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        if not nonce or not _token_matches(request, nonce) or not self._same_origin(request):
+            return self.login_page(request, 403, "登录表单已失效（缺少安全校验码），请重新输入。")
+        try:
+            typed = await body.form(request.headers, request.receive, body.LOGIN_CAP)
+        except body.TooLarge:
+            log.warning("web: log-in from %s over %d bytes; not read", client_address(request),
+                        body.LOGIN_CAP)
+            return self.login_page(request, 413, "提交的内容太长，请重新输入用户名和密码。")
+        except body.BadForm:
+            return self.login_page(request, 400, "登录表单无法读取，请重新输入。")
+        try:
+            next_url = query.Path("")(str(typed.get("next") or "/"))
+        except query.QueryError:
+            next_url = "/"
+        name, password = str(typed.get("name", "")).strip(), str(typed.get("password", ""))
         address = client_address(request)
-        token, why = await run_in_threadpool(self.accounts.login, name, password, address)
+        if typed.get("want") == "code":
+            await run_in_threadpool(self.accounts.request_unlock_code, name, password, address)
+            return self.login_page(request, 200, next_url=next_url, name=name, locked=True,
+                                   code_sent=True)
+        devices = request.cookies.get(DEVICE_COOKIE, "").split(".")
+        code = str(typed.get("code", "")).strip() or None
+        token, why = await run_in_threadpool(self.accounts.login, name, password, address,
+                                             devices, code)
         if token is None:
-            error = {"address": "此地址登录失败次数过多，请10分钟后再试。",
-                     "locked": "账号已锁定（密码连续错误）。请联系负责人解锁。",
-                     "wrong": "用户名或密码错误。"}[why]
-            return self.login_page(request, 401 if why == "wrong" else 429 if
-                                   why == "address" else 423, error, next_url=next_url)
+            return self._login_refused(request, why, name, address, next_url)
         response = RedirectResponse(next_url, 303)
         response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict")
         response.delete_cookie(LOGIN_COOKIE)
+        if not self.accounts.knows_device(name, devices):
+            kept = [self.accounts.remember_device(name)] + [d for d in devices if d]
+            response.set_cookie(DEVICE_COOKIE, ".".join(kept[:5]), max_age=180 * 86400,
+                                path="/login", httponly=True, secure=True, samesite="strict")
         return response
+
+    def _login_refused(self, request, why, name, address, next_url):
+        now = self.accounts.clock()
+        if why == "address":
+            until = self.accounts.address_locked_until(address) or now
+            return self.login_page(request, 429, "这台电脑登录失败次数过多，请在 "
+                                   f"{lockout.minutes_left(until, now)} 分钟后再试。",
+                                   next_url=next_url, name=name)
+        if why in ("locked", "code"):
+            until = self.accounts.locked_until(name) or now
+            error = (f"该账号因连续输错密码暂时锁定，请在 {lockout.minutes_left(until, now)} "
+                     "分钟后再试，或请负责人在“账号”页解锁。在您以前登录过的浏览器上不受此限制。")
+            if why == "code":
+                error = "短信解锁码不对或已过期（15分钟内有效）。" + error
+            return self.login_page(request, 423, error, next_url=next_url, name=name,
+                                   locked=True)
+        return self.login_page(request, 401, "用户名或密码错误。", next_url=next_url, name=name)
 
     async def logout(self, request):
         token = request.cookies.get(COOKIE)
         session = self.accounts.session(token, touch=False)
         if session is not None:
-            form = await request.form()
-            if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+            if not _token_matches(request, session.csrf):
                 request.state.session = session
-                return self.refuse(request, 403, "表单缺少有效的安全校验码（CSRF），操作未执行。")
+                return self.refuse(request, 403, "表单缺少有效的安全校验码，操作未执行。",
+                                   detail=CSRF_DETAIL)
             self.accounts.audit(session.user.name, session.user.role, client_address(request),
                                 "logout", session.user.name)
             self.accounts.logout(token)
@@ -181,10 +329,10 @@ class Web:
         return response
 
 
-def _safe_next(value):
-    value = str(value or "/")
-    # only a path of this page: "//host" and "/\host" would leave it
-    return value if value.startswith("/") and value[1:2] not in ("/", "\\") else "/"
+def _token_matches(request, expected):
+    """The CSRF token of a POST, from its URL (`?csrf=`) or an X-CSRF-Token header."""
+    got = request.query_params.get("csrf") or request.headers.get("x-csrf-token") or ""
+    return bool(expected) and hmac.compare_digest(got.encode(), expected.encode())
 
 
 def _referer_path(request):
@@ -192,7 +340,10 @@ def _referer_path(request):
     parts = urlsplit(ref)
     if parts.netloc and parts.netloc != request.headers.get("host"):
         return "/"
-    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+    try:
+        return query.Path("")(parts.path + (f"?{parts.query}" if parts.query else ""))
+    except query.QueryError:
+        return "/"
 
 
 def build(cfg, data_dir):
@@ -210,6 +361,18 @@ def build(cfg, data_dir):
         request.state.session = web.accounts.session(request.cookies.get(COOKIE), touch=False)
         return web.render(request, "refused.html", status=404, message="没有这个页面。")
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    async def not_allowed(request, exc):
+        request.state.session = web.accounts.session(request.cookies.get(COOKIE), touch=False)
+        return web.render(request, "refused.html", status=405, message="此页面不能这样打开。")
+
+    async def broken(request, exc):
+        # a fault of the page itself, never a person's mistake: said in Chinese, logged whole
+        log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
+        request.state.session = None
+        return web.render(request, "refused.html", status=500, message=(
+            "页面出错，操作可能没有完成。请稍后重试；如果再次出现，请告诉技术人员（详情在设备日志中）。"))
+
+    app = Starlette(routes=routes, middleware=[Middleware(body.CloseUnread)],
+                    exception_handlers={404: not_found, 405: not_allowed, 500: broken})
     app.state.web = web
     return app

@@ -19,33 +19,35 @@ from pathlib import Path
 
 from .. import __version__
 from .. import status as box_status
+from ..clock import Clock
 from ..records import report
-from ..records.office import Office
+from ..records.office import Office, national
 from ..sync.outbox import Outbox
 from ..sync.settings import build_targets
+from .fmt import Formats
 
 log = logging.getLogger("lawline.web")
 DATABASES = ("outbox.db", "cases.db")
 
 VOICEMAIL_BOXES = {"consultation": "法律咨询", "service_request": "服务申请",
                    "urgent": "紧急纠纷", "complaint": "投诉"}
-PART_WORDS = {"modem": "调制解调器", "line": "线路", "sim": "SIM卡", "signal": "信号",
-              "trunk": "SIP中继", "upstream": "上报服务器", "outbox": "待上报", "spool": "存储",
-              "sms": "短信", "prompts": "提示音"}
 
 
 class BoxData:
-    def __init__(self, cfg):
+    def __init__(self, cfg, accounts_people=None):
         self.cfg = cfg
         self.spool = cfg.spool_dir
         self.spool.mkdir(parents=True, exist_ok=True)
+        self.accounts_people = accounts_people or (lambda: {})
+        self.formats = Formats(cfg.office.timezone)
+        self.clock = Clock(cfg.office.timezone)     # the office's days, not the host's
         self._open()
 
     def _open(self):
         targets = build_targets(self.cfg)
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
                              kinds=targets.kinds)
-        self.office = Office.from_config(self.cfg, self.spool, self.outbox)
+        self.office = Office.from_config(self.cfg, self.spool, self.outbox, clock=self.clock)
         self.cases = self.office.cases
         self.desk = self.office.desk
         self._files = self._identity()      # the files just opened (made, if they were new)
@@ -89,8 +91,7 @@ class BoxData:
         uptime = None
         if running:
             for name, st in sorted(running["parts"].items()):
-                parts.append({"name": name, "label": PART_WORDS.get(name.split(" ")[0], name),
-                              **st})
+                parts.append({"name": name, **st})
             try:
                 started = os.stat(f"/proc/{running['pid']}").st_mtime
                 uptime = time.time() - started
@@ -99,10 +100,8 @@ class BoxData:
         usage = shutil.disk_usage(self.spool)
         pending = self.outbox.pending()
         oldest = self.outbox.oldest_pending()
-        today = dt.date.today()
-        calls = report.call_records(self.spool / "outbox.db", today - dt.timedelta(days=7),
-                                    today + dt.timedelta(days=1))
-        calls.sort(key=lambda r: r.get("started") or "", reverse=True)
+        today = self.clock.today()
+        calls = self.calls(today - dt.timedelta(days=7), today + dt.timedelta(days=1))
         return {"running": bool(running), "pid": running["pid"] if running else None,
                 "parts": parts, "uptime": uptime, "version": __version__,
                 "free_mb": usage.free / 2 ** 20, "total_mb": usage.total / 2 ** 20,
@@ -152,9 +151,29 @@ class BoxData:
     # -- calls and reports --------------------------------------------------------------
 
     def calls(self, start, end):
-        rows = report.call_records(self.spool / "outbox.db", start, end)
-        rows.sort(key=lambda r: r.get("started") or "", reverse=True)
+        """Call records of the office's days [start, end), newest first. report.call_records
+        cuts days in the host's zone: asked a day wider each side, and cut here by the
+        office's day of each start ([office] timezone)."""
+        rows = report.call_records(self.spool / "outbox.db", start - dt.timedelta(days=1),
+                                   end + dt.timedelta(days=1))
+        day_of = self.formats.day_of
+        rows = [r for r in rows if start <= (day_of(r.get("started")) or start) < end]
+        rows.sort(key=lambda r: _started(r.get("started")), reverse=True)
         return rows
+
+    def names(self, number):
+        """The name the office knows a phone number by (the rota's, else a page account's),
+        or "" (a caller, or nobody's)."""
+        want = national(number)
+        if not want:
+            return ""
+        try:
+            person = self.desk.roster.person(want)
+        except Exception:  # noqa: BLE001 - a rota that does not load names nobody
+            person = None
+        if person is not None:
+            return person.name
+        return self.accounts_people().get(want, "")
 
     def report(self, start, end):
         table, _ = report.build(self.office, start, end)
@@ -169,3 +188,11 @@ class BoxData:
             if Path(path).is_file():
                 return Path(path)
         return None
+
+
+def _started(text):
+    """A call record's start as a sortable instant (records written in different zones)."""
+    try:
+        return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return 0.0

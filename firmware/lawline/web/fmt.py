@@ -1,12 +1,16 @@
-"""Words and formats the page shows: Chinese names of states, kinds, outcomes, roles; local
-times; and the rota checker's messages (duty/roster.py writes them in English for the log)
+"""Words and formats the page shows: Chinese names of states, kinds, outcomes, roles; times
+in the office's own time zone ([office] timezone, whatever the host's is: the image runs in
+UTC); and the rota checker's messages (duty/roster.py writes them in English for the log)
 put into Chinese with the row and column the clerk sees in Excel or WPS."""
 
+import datetime as dt
+import os
 import re
-import time
+from zoneinfo import ZoneInfo
 
 from ..records.messages import KIND_WORDS
 from ..records.report import CATEGORY_WORDS
+from . import words
 
 STATE_WORDS = {"new": "新案件", "assigned": "办理中", "referred": "已转办",
                "resolved": "已办结", "caller_informed": "已办结并告知来电人"}
@@ -15,27 +19,65 @@ OUTCOME_WORDS = {"bridged": "已接通", "abandoned": "来电人挂断", "voicem
                  "referral": "转介", "case_status": "案件查询", "after_hours": "非工作时间"}
 LEG_WORDS = {"accepted": "接听确认", "no_answer": "无人接听", "busy": "占线", "declined": "拒接",
              "failed": "呼叫失败", "unconfirmed": "未确认"}
-SMS_STATES = {"pending": "已排队待发", "sent": "已发送", "failed": "发送失败"}
+SMS_STATES = {"pending": "已排队待发", "sent": "已发送", "failed": "发送失败",
+              "limited": "超过每日上限，未发送"}
 ROLE_WORDS = {"lawyer": "律师", "mediator": "调解员"}
-ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "退出",
-                "account_locked": "账号锁定",
-                "case_resolved": "结案", "case_assigned": "指派案件", "case_taken": "接手案件",
-                "voicemail_played": "播放留言", "voicemail_downloaded": "下载留言",
-                "rota_uploaded": "上传值班表", "rota_refused": "值班表被拒绝",
-                "rota_downloaded": "下载值班表", "report_downloaded": "下载报表",
-                "user_added": "新建账号", "user_unlocked": "解锁账号",
-                "settings_viewed": "查看设置", "complaint_viewed": "查看投诉"}
+
+
+class Formats:
+    """Times as the office reads them, in its own zone."""
+
+    def __init__(self, zone="Asia/Shanghai"):
+        self.zone = ZoneInfo(zone)
+
+    def when(self, t, seconds=False):
+        """A time (seconds since the epoch) as '2026-12-01 10:00' in the office's zone."""
+        if not t:
+            return "-"
+        try:
+            moment = dt.datetime.fromtimestamp(float(t), self.zone)
+        except (ValueError, OverflowError, OSError):
+            return "-"
+        return moment.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+    def iso_when(self, text):
+        """A call record's time ('2026-12-01T02:00:05+0000', written in the box's system zone)
+        as '2026-12-01 10:00:05' in the office's zone."""
+        try:
+            moment = dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z")
+        except ValueError:
+            return (text or "-").replace("T", " ")[:19]
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    def day_of(self, text):
+        """The office's date of a call record's time, or None."""
+        try:
+            return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z").astimezone(
+                self.zone).date()
+        except ValueError:
+            return None
+
+    def filters(self):
+        return dict(FILTERS, when=self.when, iso_when=self.iso_when)
+
+
+# For pages built on this library without an office config of their own (the prefecture
+# centre): the default office zone, and the action words as they were here before words.py.
+DEFAULT = Formats()
+ACTION_WORDS = words.ACTION_WORDS
 
 
 def when(t, seconds=False):
-    if not t:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""), time.localtime(t))
+    return DEFAULT.when(t, seconds)
 
 
 def iso_when(text):
-    """'2026-12-01T10:00:05+0800' (a call record's time) as '2026-12-01 10:00:05'."""
-    return (text or "-").replace("T", " ")[:19]
+    return DEFAULT.iso_when(text)
+
+
+def file_name(path):
+    """A path as staff read it: its file name (the folder is for the technician)."""
+    return os.path.basename(str(path).rstrip("/")) or str(path)
 
 
 def duration(seconds):
@@ -48,12 +90,21 @@ def duration(seconds):
     return (f"{days}天" if days else "") + f"{rest // 3600}小时{rest % 3600 // 60}分"
 
 
-def who(by):
-    """A case history's `by` ("张律师 (13900000001) by SMS") in the page's words."""
-    for tail, words in ((" by SMS", "，短信"), (" on the web page", "，网页"), (" shell", "命令行")):
+def who(by, names=None):
+    """A case history's `by` in the page's words: "张律师 (13900000001) by SMS" ->
+    "张律师（短信）", "王主任 (head) on the web page" -> "王主任（网页）"; a bare number by its
+    name on the rota (`names(number)`) when there is one."""
+    names = names or (lambda number: "")
+    for tail, how in ((" by SMS", "短信"), (" on the web page", "网页")):
         if by.endswith(tail):
-            return by[: -len(tail)] + words
-    return {"box": "设备", "shell": "命令行"}.get(by, by)
+            person = by[: -len(tail)].strip()
+            m = re.fullmatch(r"(.*?)\s*\(([^)]*)\)", person)
+            if m and m[1]:
+                person = m[1]          # the login name or the number in brackets: not needed
+            elif re.fullmatch(r"\+?[0-9]{5,20}", person):
+                person = names(person) or person
+            return f"{person}（{how}）"
+    return {"box": "设备", "shell": "命令行（设备上）"}.get(by, by)
 
 
 _NOTES = {"resolution SMS queued": "已排队发送结案短信给来电人",
@@ -64,6 +115,9 @@ def note(text):
     """A case history note the box wrote in English, in Chinese; staff's own notes as typed."""
     if text.startswith("opened: "):
         return "登记：" + KIND_WORDS.get(text[8:], text[8:])
+    m = re.fullmatch(r"reassigned to (\S+)", text)
+    if m:
+        return f"改派给 {m[1]}"
     return _NOTES.get(text, text)
 
 
@@ -123,7 +177,32 @@ def rota_problem(text):
     return {"row": None, "column": "", "text": text}
 
 
-GLOBALS = {"STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WORDS, "OUTCOME_WORDS": OUTCOME_WORDS,
+SHIFT_WORDS = {"day": "白班", "night": "夜班", "morning": "上午班", "afternoon": "下午班",
+               "evening": "晚班", "weekend": "周末班", "late": "晚班", "early": "早班"}
+
+
+def shift_name(name):
+    """A shift as the office calls it: the default shifts' names ("day", "night") in
+    Chinese; a name the office gave its own shift as given."""
+    return SHIFT_WORDS.get(str(name).lower(), name)
+
+
+def backlog(pending, oldest_age):
+    """What waits to go upstream, from the outbox itself (the same reading as `lawline check`
+    and the box: the box's own sentence may be up to a health tick old)."""
+    if not pending:
+        return "待上报：无，全部已上报。"
+    return (f"待上报 {pending} 项，最早的已等待 {duration(oldest_age or 0)}；设备会自动重试，"
+            "联网后自动补报。")
+
+
+GLOBALS = {"backlog": backlog, "STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WORDS, "OUTCOME_WORDS": OUTCOME_WORDS,
            "LEG_WORDS": LEG_WORDS, "SMS_STATES": SMS_STATES, "ROLE_WORDS": ROLE_WORDS,
-           "CATEGORY_WORDS": CATEGORY_WORDS, "ACTION_WORDS": ACTION_WORDS}
-FILTERS = {"note": note, "sms_text": sms_text, "who": who, "when": when, "iso_when": iso_when, "duration": duration, "exact": repr}
+           "CATEGORY_WORDS": CATEGORY_WORDS, "ACTION_WORDS": words.ACTION_WORDS,
+           "PART_STATE": words.state_word, "part_name": words.part_name,
+           "part_sentence": words.sentence, "audit_detail": words.audit_detail,
+           "audit_who": words.audit_who, "audit_address": words.audit_address,
+           "section_name": words.section_name}
+FILTERS = {"shift": shift_name, "note": note, "sms_text": sms_text, "who": who,
+           "duration": duration, "exact": repr, "file_name": file_name, "when": when,
+           "iso_when": iso_when}

@@ -27,8 +27,10 @@ from ..duty import sheets
 from ..duty.roster import load_file
 from ..errors import ConfigError
 from ..records import report
+from . import body, fmt
 from .accounts import AccountError
-from . import fmt
+from .app import form, takes
+from .query import Choice, Date
 
 log = logging.getLogger("lawline.web")
 ALL = ("head", "clerk", "duty")
@@ -109,6 +111,7 @@ def _discard(path):
         pass
 
 
+@form(body.UPLOAD_CAP, files=True)
 async def rota_upload(request, web):
     form = request.state.form
     upload = form.get("rota")
@@ -125,8 +128,9 @@ async def rota_upload(request, web):
         return await duty_page(request, web, 400, upload_error=(
             f"“{name}”不是表格文件（应为 CSV 或 XLSX）。值班表没有改变，仍使用原值班表。"))
     if not desk.files:
+        log.info("web: rota upload refused: no [duty] rota_files configured")
         return await duty_page(request, web, 400, upload_error=(
-            "配置中没有值班表文件（[duty] rota_files），无法上传；请管理员先在配置中设置。"))
+            "配置中没有设置值班表文件，无法上传；请技术人员先在配置中设置。"))
     # Each upload in a folder of its own, named as the clerk named it, so messages say
     # "rota.xlsx row 7" and two clerks sending a rota.xlsx at once never check each other's.
     incoming = web.data_dir / "uploads" / f"{time.strftime('%Y%m%d-%H%M%S')}-" \
@@ -142,7 +146,7 @@ async def rota_upload(request, web):
         _discard(path)
         web.audit(request, "rota_refused", name, str(exc)[:200])
         return await duty_page(request, web, 400, upload_error=(
-            f"“{name}”无法读取为表格，值班表没有改变：{exc}"))
+            f"“{name}”无法读取为表格，值班表没有改变，仍使用原值班表。"), upload_detail=str(exc))
     if loaded.errors:
         _discard(path)
         web.audit(request, "rota_refused", name, f"{len(loaded.errors)} problem(s)")
@@ -161,7 +165,8 @@ async def rota_upload(request, web):
     except (OSError, ConfigError) as exc:
         log.error("web: rota %s could not replace %s: %s", name, target, exc)
         return await duty_page(request, web, 500, upload_error=(
-            f"值班表检查通过，但无法写入 {target}：{exc}。原值班表仍然有效。"))
+            "值班表检查通过，但无法写入设备的存储卡。原值班表仍然有效；请通知技术人员。"),
+            upload_detail=f"{target}: {exc}")
     finally:
         _discard(path)
     desk.reload()
@@ -176,7 +181,8 @@ async def rota_upload(request, web):
 async def rota_download(request, web):
     path = web.box.rota_in_force()
     if path is None:
-        return web.refuse(request, 404, "没有值班表文件（未配置 [duty] rota_files）。")
+        return web.refuse(request, 404, "没有值班表文件（还没有设置）。",
+                          detail="[duty] rota_files is empty")
     web.audit(request, "rota_downloaded", str(path))
     media = "text/csv" if path.suffix.lower() in (".csv", ".txt") else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -185,14 +191,14 @@ async def rota_download(request, web):
 
 # -- reports ------------------------------------------------------------------------------------
 
-def _period(request):
-    q = request.query_params
-    kind = "month" if q.get("kind") == "month" else "week"
-    today = dt.date.today()
-    try:
-        start = dt.date.fromisoformat(q["start"]) if q.get("start") else None
-    except ValueError:
-        start = None
+PERIOD = {"kind": (Choice("报表类型", ("week", "month")), "week"),
+          "start": (Date("开始日期"), None)}
+
+
+def _period(request, web):
+    q = request.state.query
+    kind, start = q["kind"], q["start"]
+    today = web.box.clock.today()                # the office's day, not the host's
     if start is None:
         start = today - dt.timedelta(days=today.weekday()) if kind == "week" else \
             today.replace(day=1)
@@ -220,8 +226,9 @@ def _chart(table, series):
     return {"groups": groups, "legend": [(n, colour) for _, n, colour in series]}
 
 
+@takes(**PERIOD)
 async def reports_page(request, web):
-    kind, start, end = _period(request)
+    kind, start, end = _period(request, web)
     table = web.box.report(start, end)
     rows = _rows(table)
     calls = _chart(table, (("calls", "来电", "#4472c4"), ("answered", "接通", "#70ad47"),
@@ -236,9 +243,12 @@ async def reports_page(request, web):
                       rows=rows[1:], calls=calls, cases=cases)
 
 
+@takes(**PERIOD)
 async def report_download(request, web):
-    kind, start, end = _period(request)
+    kind, start, end = _period(request, web)
     form = request.path_params["format"]
+    if form not in ("csv", "xlsx"):
+        return web.refuse(request, 404, "没有这种格式的报表（可下载 CSV 或 XLSX）。")
     table = web.box.report(start, end)
     name = f"report-{kind}-{start}"
     web.audit(request, "report_downloaded", f"{name}.{form}")
@@ -335,6 +345,7 @@ async def users_page(request, web, status=200, error="", done=""):
                       users=web.accounts.users(), error=error, done=done)
 
 
+@form()
 async def user_add(request, web):
     form = request.state.form
     name = str(form.get("name", "")).strip()
@@ -349,6 +360,7 @@ async def user_add(request, web):
     return await users_page(request, web, done=f"已新建账号 {name}。")
 
 
+@form(body.KIB)
 async def user_unlock(request, web):
     name = request.path_params["name"]
     try:
@@ -360,8 +372,9 @@ async def user_unlock(request, web):
 
 
 async def audit_page(request, web):
+    labels = {u.name: u.display for u in web.accounts.users() if u.display}
     return web.render(request, "audit.html", title="审计日志",
-                      entries=web.accounts.audit_entries())
+                      entries=web.accounts.audit_entries(), labels=labels)
 
 
 ROUTES = [

@@ -15,6 +15,9 @@ from starlette.responses import FileResponse, RedirectResponse
 from ..records.cases import KINDS, OPEN_STATES, STATES, CaseChanged, CaseError
 from ..records.messages import duty_case
 from . import fmt
+from .app import form, takes
+from .boxdata import VOICEMAIL_BOXES
+from .query import Choice, Date, Number, Text, span
 
 log = logging.getLogger("lawline.web")
 ALL = ("head", "clerk", "duty")
@@ -40,28 +43,25 @@ async def status_page(request, web):
 
 # -- cases ---------------------------------------------------------------------------------
 
+@takes(state=(Choice("状态", ("open", "all") + STATES), "open"),
+       kind=(Choice("类别", KINDS), ""), owner=(Text("经办人", 32), ""),
+       overdue=(Choice("只看超期", ("1",)), ""), page=(Number("页码", 1, 100000), 1))
 async def cases_page(request, web):
     user = request.state.session.user
-    q = request.query_params
-    state = q.get("state", "open")
-    states = OPEN_STATES if state == "open" else None if state == "all" else \
-        ((state,) if state in STATES else OPEN_STATES)
-    kind = q.get("kind", "")
-    owner = q.get("owner", "").strip()
-    overdue = q.get("overdue") == "1"
-    kinds = _kinds_for(user, kind if kind in KINDS else None)
+    q = request.state.query
+    state, kind, owner, page = q["state"], q["kind"], q["owner"], q["page"]
+    overdue = q["overdue"] == "1"
+    states = OPEN_STATES if state == "open" else None if state == "all" else (state,)
+    kinds = _kinds_for(user, kind or None)
     # no kind this person may see (a clerk asking for complaints): no rows; never an empty
     # filter, which Cases.list reads as every kind
     rows = web.box.cases.list(states, kinds) if kinds else []
     if owner:
-        rows = [c for c in rows if owner in c.owner or owner in c.owner_name]
+        rows = [c for c in rows if owner in c.owner or owner in c.owner_name or
+                owner in web.box.names(c.owner)]
     if overdue:
         rows = [c for c in rows if c.overdue()]
     rows.reverse()                       # newest first
-    try:
-        page = max(1, int(q.get("page", "1")))
-    except ValueError:
-        page = 1
     pages = max(1, (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE)
     page = min(page, pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
@@ -72,18 +72,22 @@ async def cases_page(request, web):
 
 
 def _case_or_refuse(request, web):
+    """The case of the path, or the refusal. A complaint is answered to those who may not
+    see it exactly as a number that is no case (404, the same words): a clerk cannot tell
+    which numbers are complaints (issue 15)."""
     number = request.path_params["number"]
     case = web.box.cases.get(number)
     user = request.state.session.user
+    if case is not None and case.kind == "complaint" and not user.sees_complaints:
+        log.warning("web: %s (%s) asked for complaint %s; answered as no such case",
+                    user.name, user.role, number)
+        case = None
     if case is None:
-        return None, web.refuse(request, 404, f"没有案件 {number}。")
-    if case.kind == "complaint" and not user.sees_complaints:
-        log.warning("web: %s (%s) asked for complaint %s; refused", user.name, user.role,
-                    number)
-        return None, web.refuse(request, 403, "投诉案件只有负责人可以查看。")
+        return None, web.refuse(request, 404, f"没有案件 {number[:32]}。")
     return case, None
 
 
+@takes(done=(Choice("完成的操作", ("resolve", "take", "assign")), ""))
 async def case_page(request, web, error="", status=200, note=""):
     case, refused = _case_or_refuse(request, web)
     if refused:
@@ -95,7 +99,8 @@ async def case_page(request, web, error="", status=200, note=""):
     return web.render(request, "case.html", status=status, title=f"案件 {case.number}",
                       case=case, history=web.box.cases.history(case.number),
                       sms=web.box.case_sms(case.number), voicemail=voicemail,
-                      people=people, error=error, note=note, done=request.query_params.get("done"))
+                      people=people, error=error, note=note,
+                      done=request.state.query.get("done", ""))
 
 
 def _changed_since(request, web, case):
@@ -107,8 +112,9 @@ def _changed_since(request, web, case):
     people = [h for h in history if h[2] != "box"] or history
     at, state, by, note = people[-1]
     return (f"案件 {case.number} 在您打开页面之后已被更改：现在是“{fmt.STATE_WORDS[case.state]}”"
-            f"（{fmt.STATE_WORDS.get(state, state)}：{fmt.who(by)}，{fmt.when(at)}"
-            f"{'，' + note if note else ''}）。您的操作没有执行，下面是最新情况。")
+            f"（{fmt.STATE_WORDS.get(state, state)}：{fmt.who(by, web.box.names)}，"
+            f"{web.formats.when(at)}{'，' + fmt.note(note) if note else ''}）。"
+            "您的操作没有执行，下面是最新情况。")
 
 
 def _duty_may_not(web, user, case, action, form):
@@ -129,6 +135,7 @@ def _duty_may_not(web, user, case, action, form):
     return refused[1] + "（操作没有执行）" if refused else None
 
 
+@form()
 async def case_action(request, web):
     case, refused = _case_or_refuse(request, web)
     if refused:
@@ -165,7 +172,7 @@ async def case_action(request, web):
             person = web.box.desk.person(mobile)
             if person is None:
                 return await case_page(request, web, status=400, note=note,
-                                       error=f"{mobile} 不在值班表中，不能指派。")
+                                       error=f"{mobile[:20]} 不在值班表中，不能指派。")
             if office.barred(case, person.mobile):
                 return await case_page(request, web, status=400, note=note,
                                        error="这是针对此人的投诉，不能指派给被投诉人。")
@@ -191,39 +198,45 @@ async def case_action(request, web):
 
 # -- voicemails -------------------------------------------------------------------------------
 
+@takes(day=(Date("日期"), None), box=(Choice("信箱", VOICEMAIL_BOXES), ""))
 async def voicemails_page(request, web):
     user = request.state.session.user
-    day = request.query_params.get("day", "")
-    try:
-        day = dt.date.fromisoformat(day).isoformat() if day else ""
-    except ValueError:
-        day = ""
-    box = request.query_params.get("box", "")
+    day = request.state.query["day"]
+    day = day.isoformat() if day else ""
+    box = request.state.query["box"]
     rows = web.box.voicemails(day or None, box or None)
     if not user.sees_complaints:
         rows = [r for r in rows if r["box"] != "complaint"]
-    from .boxdata import VOICEMAIL_BOXES
     boxes = {k: v for k, v in VOICEMAIL_BOXES.items()
              if user.sees_complaints or k != "complaint"}
     return web.render(request, "voicemails.html", title="留言", voicemails=rows, day=day,
                       box=box, boxes=boxes)
 
 
+@takes(download=(Choice("下载", ("1",)), ""))
 async def voicemail_audio(request, web):
+    """A recording's bytes, any range of them. Each request belongs to a listening, and the
+    listening's first request writes its audit row (listening.py): no range is served
+    unaudited, and one listening, however many ranges it takes, is one row. The page's
+    players never fetch before play is pressed (preload="none")."""
     key = request.path_params["key"]
     found = web.box.voicemail(key)
     user = request.state.session.user
+    if found is not None and found[0].get("box") == "complaint" and not user.sees_complaints:
+        log.warning("web: %s (%s) asked for complaint voicemail %s; answered as no such "
+                    "voicemail", user.name, user.role, key)
+        found = None
     if found is None:
-        return web.refuse(request, 404, f"没有留言 {key}。")
+        return web.refuse(request, 404, f"没有留言 {key[:32]}。")
     record, wav = found
-    if record.get("box") == "complaint" and not user.sees_complaints:
-        return web.refuse(request, 403, "投诉留言只有负责人可以收听。")
     if wav is None:
         return web.refuse(request, 410, "录音文件已不在本机（已上报并按保留期删除）。")
-    download = request.query_params.get("download") == "1"
-    first = request.headers.get("range", "bytes=0-").startswith("bytes=0-")
-    if download or first:      # the browser fetches a played file in ranges: count it once
-        web.audit(request, "voicemail_downloaded" if download else "voicemail_played", key)
+    download = request.state.query["download"] == "1"
+    action = "voicemail_downloaded" if download else "voicemail_played"
+    session = request.state.session
+    if web.listenings.begins((session.user.name, session.csrf), key, action,
+                             web.accounts.clock()):
+        web.audit(request, action, key)
     return FileResponse(wav, media_type="audio/wav",
                         filename=f"{key}.wav" if download else None,
                         content_disposition_type="attachment" if download else "inline",
@@ -232,16 +245,14 @@ async def voicemail_audio(request, web):
 
 # -- call records -----------------------------------------------------------------------------
 
+@takes(start=(Date("从"), None), end=(Date("到"), None))
 async def calls_page(request, web):
     user = request.state.session.user
-    today = dt.date.today()
-    q = request.query_params
-    try:
-        start = dt.date.fromisoformat(q.get("start", "")) if q.get("start") else \
-            today - dt.timedelta(days=6)
-        end = dt.date.fromisoformat(q.get("end", "")) if q.get("end") else today
-    except ValueError:
-        start, end = today - dt.timedelta(days=6), today
+    today = web.box.clock.today()                # the office's day, not the host's
+    q = request.state.query
+    end = q["end"] or today
+    start = q["start"] or min(end, today) - dt.timedelta(days=6)
+    start, end = span(start, end, "查询的日期范围")
     rows = web.box.calls(start, end + dt.timedelta(days=1))
     if not user.sees_complaints:
         rows = [r for r in rows if r.get("branch") != "complaint"]

@@ -4,7 +4,7 @@
     lawline web user add NAME --role head|clerk|duty [--display 名字] [--mobile 139...]
                               [--password-stdin]        (else asks twice on the terminal)
     lawline web user list
-    lawline web user unlock NAME
+    lawline web user unlock NAME [--address A]   lift a name's lock (and an address's)
     lawline web user passwd NAME [--password-stdin]
 
 The page is its own process (systemd/lawline-web.service): a crash or a slow page never
@@ -40,8 +40,10 @@ def add_arguments(p):
     q.add_argument("--mobile", default="", help="their mobile (needed to take over cases)")
     q.add_argument("--password-stdin", action="store_true")
     actions.add_parser("list", help="list accounts")
-    q = actions.add_parser("unlock", help="lift a lock-out after wrong passwords")
+    q = actions.add_parser("unlock", help="lift a lock-out after wrong passwords (locks end "
+                           "by themselves too: 1 min, doubling up to 1 h)")
     q.add_argument("name")
+    q.add_argument("--address", help="also lift the lock of this address (an IP)")
     q = actions.add_parser("passwd", help="set a new password")
     q.add_argument("name")
     q.add_argument("--password-stdin", action="store_true")
@@ -72,6 +74,8 @@ def main(args):
 
 def user_main(cfg, args):
     from .accounts import ROLES, AccountError, Accounts
+    from .fmt import Formats
+    formats = Formats(cfg.office.timezone)           # the office's clock, not the host's
     accounts = Accounts(data_dir(cfg) / "web.db")
     try:
         if args.user_command == "add":
@@ -87,10 +91,13 @@ def user_main(cfg, args):
             accounts.unlock(args.name)
             accounts.audit("shell", "", "box", "user_unlocked", args.name)
             print(f"user {args.name} unlocked")
+            if args.address:
+                accounts.unlock_address(args.address)
+                print(f"address {args.address} unlocked")
         else:
             for u in accounts.users():
-                state = "LOCKED" if u.locked else f"{u.failures} wrong password(s)" \
-                    if u.failures else "ok"
+                state = "locked until " + formats.when(u.locked) if u.locked else \
+                    f"{u.failures} wrong password(s)" if u.failures else "ok"
                 print(f"{u.name:16} {u.role:6} ({ROLES[u.role]}) {u.display or '-':10} "
                       f"{u.mobile or '-':14} {state}")
     except AccountError as exc:
