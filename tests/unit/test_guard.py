@@ -4,6 +4,7 @@ loads pjsua2 (read from the imports, so it holds whatever another tier loaded fi
 
 import ast
 import asyncio
+import functools
 import os
 import socket
 import subprocess
@@ -113,6 +114,7 @@ def module_file(name):
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def imported_at_load(path, name, everywhere=False):
     """The modules `path` (module `name`) imports when it is loaded: its module-level
     imports (and class bodies', which run then too); with `everywhere`, those inside
@@ -141,7 +143,7 @@ def imported_at_load(path, name, everywhere=False):
                 found.append(node.args[0].value)
             visit(ast.iter_child_nodes(node))
     visit(tree.body)
-    return found
+    return tuple(found)        # cached (each module is read once): not to be changed
 
 
 def loads_pjsua2(name, seen, chain):
@@ -155,7 +157,7 @@ def loads_pjsua2(name, seen, chain):
     if path is None:
         return None
     parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-    for child in parents + imported_at_load(path, name):
+    for child in [*parents, *imported_at_load(path, name)]:
         found = loads_pjsua2(child, seen, chain + [name])
         if found:
             return found
