@@ -39,6 +39,7 @@ FIRST = ("tests/scenarios/", "tests/web/", "tests/systemd/", "tests/hours/", "te
          "tests/servers/", "tests/sync/", "tests/sip/", "rig/tests/", "tests/commands/")
 
 
+@pytest.hookimpl(optionalhook=True)     # a run with -p no:xdist (tests/hours) has no such hook
 def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist") != "loadfile":
         return None
