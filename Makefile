@@ -6,8 +6,13 @@ PY      := $(VENV)/bin/python
 PROFILE ?= simcom-sim7600
 PROMPTS := prompts/zh-CN
 # Whole-call tests mostly wait on real-time audio, so test files run 4 at a time (each file
-# keeps its own rig in one worker). PARALLEL= runs them one after the other.
+# keeps its own rig in one worker; tests/conftest.py lets a file's modem profiles run apart).
+# PARALLEL= runs them one after the other.
 PARALLEL ?= -n 4 --dist loadfile
+# Every tier (DESIGN.md "Tests and benchmarks"): the pure unit tier, the line tier and its
+# modem contract, sip, commands, sync, servers, scenarios, web, systemd, the any-hour guard,
+# the rig's own tests, and the prefecture centre's where it is present.
+TIERS   := tests rig/tests $(wildcard centre/tests)
 
 .PHONY: all deps test-deps prompts demo test unit lint fuzz scenarios bench clean hil
 
@@ -29,7 +34,7 @@ demo: prompts
 # -rs: every skip says why in the summary (a container test skips only where no container
 # can run, e.g. in a chroot; tests/systemd/hostcheck.py)
 test: prompts lint
-	$(PY) -m pytest -q -rs $(PARALLEL) tests centre/tests
+	$(PY) -m pytest -q -rs $(PARALLEL) $(TIERS)
 
 # Static checks, before any test runs: pyflakes' rules (an undefined name is a crash waiting
 # in a path no test took; unused imports and variables), and the type checker, strict on the
@@ -38,27 +43,31 @@ lint: deps
 	$(PY) -m ruff check --no-cache --select F --output-format concise firmware rig tests centre
 	$(PY) -m mypy
 
+# The pure tier (tests/unit: no processes, sockets, ptys, pjsua2 or real-time waits; its
+# conftest guard fails a test that tries): seconds, and safe to run without the lock.
 unit: deps
 	$(PY) -m pytest -q tests/unit
 
-# The property tests of every parser of outside input (tests/unit/test_fuzz_*.py), with fresh
-# random examples and many more of them than `make test` runs (tests/unit/conftest.py);
+# The property tests of every parser of outside input (tests/unit/test_fuzz_*.py, and the
+# readers on a pty: tests/line/test_fuzz_ports.py), with fresh
+# random examples and many more of them than `make test` runs (tests/conftest.py);
 # failures are kept in .hypothesis/ and tried first next time. FUZZ_EXAMPLES=N per property.
 FUZZ_EXAMPLES ?= 2000
 fuzz: deps
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q \
-		--hypothesis-show-statistics tests/unit/test_fuzz_*.py
+		--hypothesis-show-statistics tests/unit/test_fuzz_*.py tests/line/test_fuzz_*.py
 
 scenarios: prompts
 	$(PY) -m pytest -q $(PARALLEL) tests/scenarios
 
-# Hardware in loop (board/HIL.md): the same calls against two real modems, e.g.
+# Hardware in loop (board/HIL.md): the modem contract and the same calls against two real
+# modems, e.g.
 #   make hil BOX_AT=/dev/lawline-at BOX_AUDIO=/dev/lawline-audio BOX_NUMBER=13800000001 \
 #            CALLER_AT=/dev/ttyUSB7 CALLER_AUDIO=/dev/ttyUSB9 [BOX_PROFILE=quectel-ec25]
 # Without ports every test skips and says what is missing.
 BOX_PROFILE ?= simcom-sim7600
 hil: prompts
-	$(PY) -m pytest -q -rs tests/hil tests/scenarios/test_calls.py \
+	$(PY) -m pytest -q -rs tests/hil tests/line/test_contract.py tests/scenarios/test_calls.py \
 		--box-at="$(BOX_AT)" --box-audio="$(BOX_AUDIO)" --box-number="$(BOX_NUMBER)" \
 		--caller-at="$(CALLER_AT)" --caller-audio="$(CALLER_AUDIO)" \
 		--caller-number="$(CALLER_NUMBER)" --box-profile="$(BOX_PROFILE)" \

@@ -12,7 +12,7 @@ debs=(espeak-ng sox nginx openssl kamailio kamailio-tls-modules sip-tester libpo
 # systemd-analyze (systemd) for the unit checks.
 # Playwright's own node (its driver) needs libatomic.so.1, which a minimal Debian lacks.
 if [ "$want_test" = test ]; then debs+=(chromium fonts-noto-cjk systemd libatomic1); fi
-# The suite runs again at other hours of the host's clock (tests/meta/test_any_hour.py).
+# The suite runs again at other hours of the host's clock (tests/hours/test_any_hour.py).
 if [ "$want_test" = test ]; then debs+=(faketime); fi
 # The service unit under a real systemd (tests/systemd): a booted systemd-nspawn container
 # whose Debian root mmdebstrap builds once into build/.

@@ -16,6 +16,7 @@ import lawline_rig.sim
 from lawline.line import profiles
 from lawline.line.modem import Modem
 from lawline.line.supervisor import READY, LineSupervisor
+from lawline_rig.wait import async_wait_until
 
 from cpu import threads_seconds
 
@@ -40,12 +41,12 @@ async def pace(audio, seconds=1.0):
 
 
 async def until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+    """Whether `predicate` came to hold within `timeout` (for the report: the test asserts)."""
+    try:
+        await async_wait_until(predicate, timeout, "a report's condition")
+        return True
+    except TimeoutError:
+        return False
 
 
 async def main(info, state_dir, gone_ms):

@@ -10,7 +10,6 @@ import signal
 import pytest
 
 from lawline_rig.probe import hearing, scenarios
-from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 
@@ -18,12 +17,8 @@ pytestmark = pytest.mark.scenario
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory, hil_ports):
-    rig = Rig(tmp_path_factory.mktemp("killed"), ports=hil_ports)
-    rig.start()
-    yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n{rig.box_log()[-3000:]}"
+def rig(module_rigs):
+    return module_rigs.rig("killed", hil=True)
 
 
 def kill_box(rig):

@@ -18,7 +18,7 @@ from lawline import config as configuration
 from lawline.errors import ModemError
 from lawline.records.cases import Cases
 from lawline_rig.probe import hearing, hotline, scenarios
-from lawline_rig.probe.rig import Rig, wait_until
+from lawline_rig.probe.rig import wait_until
 
 from ..conftest import run_call
 
@@ -28,22 +28,18 @@ STRANGER = "13700000000"     # another phone: whose case the rig's caller asks a
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    state = tmp_path_factory.mktemp("safety")
-    prompts = state / "prompts"
+def rig(module_rigs):
+    rig = module_rigs.rig("safety", start=False)
+    prompts = rig.dir / "prompts"
     shutil.copytree(configuration.REPO_PROMPTS / "zh-CN", prompts / "zh-CN")
-    spool = state / "spool"
+    spool = rig.spool_dir
     (spool / "incoming").mkdir(parents=True)
     (spool / "incoming" / "call-261201-100000-abcd.json").write_text("{not json")
     (spool / "damaged").write_text("a file where recovery wants its folder\n")
-    rig = Rig(state, box_options={"prompts": {"dir": str(prompts)}})
+    rig.box_options["prompts"] = {"dir": str(prompts)}
     rig.box_prompts = prompts / "zh-CN"
-    try:
-        rig.start()
-        yield rig
-    finally:
-        codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+    rig.start()
+    return rig     # the factory stops it and checks that the box exited cleanly
 
 
 def test_a_start_up_recovery_that_raises_does_not_stop_start_up(rig):

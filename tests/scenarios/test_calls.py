@@ -6,7 +6,6 @@ import pytest
 
 from lawline_rig import sim
 from lawline_rig.probe import scenarios
-from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 
@@ -25,15 +24,13 @@ def full_set_only(rig):
 
 
 @pytest.fixture(scope="module", params=PROFILES)
-def rig(request, tmp_path_factory, hil_ports):
+def rig(request, module_rigs, hil_ports):
     profile = request.param
     if hil_ports and hil_ports.get("profile", FULL_SET) != profile:
         pytest.skip(f"the hardware-in-loop rig is a {hil_ports.get('profile')}, not {profile}")
-    rig = Rig(tmp_path_factory.mktemp(f"line-{profile}"), profile=profile, ports=hil_ports)
-    rig.start()
+    rig = module_rigs.rig(f"line-{profile}", hil=True, profile=profile)
     yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n{rig.box_log()[-3000:]}"
+    module_rigs.stop(rig)        # before the next profile's rig starts
 
 
 def test_a_consultation_bridged_to_the_duty_phone(rig):

@@ -1,7 +1,7 @@
 """The hotline's own logic on the loopback line: cases and their SMS, a duty person closing a
 case by SMS and the caller asking about it, urgent escalation, a complaint that never
-reaches the person it names, after-hours calls on a make-up Saturday and on a holiday, and
-a low rating.
+reaches the person it names, and a low rating. (After hours on a make-up Saturday and on a
+holiday are the office's hours and rota answering the call script: tests/unit/test_call_script.py.)
 
 Also a referral (key 4) by SMS. The box runs with a rota file, office hours and the holiday
 calendar, and its office clock moved to a known day by the rig (rig.box_clock:
@@ -13,7 +13,7 @@ file order and each leaves the duty phone as the next one needs it.
 import pytest
 
 from lawline_rig.probe import hotline
-from lawline_rig.probe.rig import Rig, wait_until
+from lawline_rig.probe.rig import wait_until
 
 from ..conftest import run_call
 
@@ -21,32 +21,18 @@ pytestmark = pytest.mark.scenario
 
 LAWYER, MEDIATOR, MEDIATOR2, HEAD = "13900000001", "13900000002", "13900000003", "13900000009"
 MONDAY = "2026-11-30T10:00:00"       # an ordinary working day, within office hours
-MAKEUP_SATURDAY = "2026-02-14T10:00:00"
-HOLIDAY_MONDAY = "2026-10-05T10:00:00"   # National Day
 
 ROTA = f"""date,shift,name,role,mobile,staff_no
 2026-11-30,day,张律师,lawyer,{LAWYER},11
 2026-11-30,day,李调解,mediator,{MEDIATOR},12
 2026-11-30,day,王调解,mediator,{MEDIATOR2},13
 2026-11-30,night,张律师,lawyer,{LAWYER},11
-2026-02-14,day,张律师,lawyer,{LAWYER},11
-2026-10-05,rest,张律师,lawyer,{LAWYER},11
 """
 
 
-def restart_box(rig, now):
-    assert rig.procs.pop("box").stop() == 0
-    before = rig.box_log().count("answering after")
-    rig.box_clock = now
-    rig.start_box()
-    # box.log is appended to: wait for this box's own "ready on" line
-    wait_until(lambda: rig.box_log().count("answering after") > before, 30, "the box to restart")
-
-
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    state = tmp_path_factory.mktemp("hotline")
-    rota = state / "rota.csv"
+def rig(module_rigs, tmp_path_factory):
+    rota = tmp_path_factory.mktemp("hotline-rota") / "rota.csv"
     rota.write_text(ROTA, encoding="utf-8")
     options = {
         "office": {"head_mobile": HEAD},
@@ -62,14 +48,10 @@ def rig(tmp_path_factory):
              "hours": "周一至周五 8:30-17:30"},
         ],
     }
-    rig = Rig(state, box_options=options)
+    rig = module_rigs.rig("hotline", start=False, box_options=options)
     rig.box_clock = MONDAY
-    try:
-        rig.start()
-        yield rig
-    finally:
-        codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+    rig.start()
+    return rig     # the factory stops it and checks that the box exited cleanly
 
 
 def test_service_request_sends_the_caller_and_the_duty_lawyer_an_sms(rig):
@@ -168,16 +150,3 @@ def test_urgent_dispute_nobody_accepts_escalates_by_sms(rig):
     assert all("紧急" in t["text"] and caller_number in t["text"] for t in texts), texts
     # the lawyer on duty is not a mediator: not told
     assert not hotline.outside_sms(rig, LAWYER, case)
-
-
-def test_after_hours_make_up_saturday_is_open_but_a_holiday_is_not(rig):
-    rig.start_dutyphone("no-answer")
-    restart_box(rig, MAKEUP_SATURDAY)
-    call = run_call(rig, hotline.after_hours, True)
-    assert call["branch"] is None and call["outcome"] == "abandoned", call
-    restart_box(rig, HOLIDAY_MONDAY)
-    call = run_call(rig, hotline.after_hours, False)
-    assert call["branch"] == "after_hours", call
-    log = rig.box_log()
-    assert "2026-10-05 is a public holiday (National Day)" in log
-    assert "ringing night duty 13900000001" in log

@@ -11,7 +11,7 @@ import pytest
 from lawline_rig import sim
 from lawline_rig.probe import hearing, scenarios
 from lawline_rig.probe.hotline import outside_sms
-from lawline_rig.probe.rig import Rig, async_wait_until, lawline_argv
+from lawline_rig.probe.rig import async_wait_until, lawline_argv
 
 pytestmark = pytest.mark.scenario
 
@@ -22,17 +22,13 @@ LED_PINS = {1: 17, 2: 22, 3: 27}
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
+def rig(module_rigs):
     # the box gets three [[line]]; the tests of two callers leave line 3 idle
-    rig = Rig(tmp_path_factory.mktemp("three-lines"), lines=3, box_options={
-        "hat": {"status_led_pin": LED_PINS[1]},
-        "line": [{}, {"status_led_pin": LED_PINS[2]}, {"status_led_pin": LED_PINS[3]}]})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GPIOZERO_PIN_FACTORY", "mock")
-        rig.start()
-        yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n{rig.box_log()[-3000:]}"
+        yield module_rigs.rig("three-lines", lines=3, box_options={
+            "hat": {"status_led_pin": LED_PINS[1]},
+            "line": [{}, {"status_led_pin": LED_PINS[2]}, {"status_led_pin": LED_PINS[3]}]})
 
 
 def calls_of(rig, after):

@@ -11,7 +11,7 @@ import pytest
 
 from lawline_rig import sim
 from lawline_rig.probe import hearing, scenarios
-from lawline_rig.probe.rig import Rig, async_wait_until
+from lawline_rig.probe.rig import async_wait_until
 
 from ..conftest import run_call
 
@@ -26,15 +26,13 @@ FAST_HEALTH = {"line": {"health_interval": 1.0, "health_timeout": 3.0,
 
 @pytest.fixture(scope="module", params=["simcom-sim7600", "quectel-ec25", "quectel-ec25-uac",
                                         "v253-halfduplex"])
-def rig(request, tmp_path_factory, hil_ports):
+def rig(request, module_rigs, hil_ports):
     if hil_ports:
         pytest.skip("these checks drive the simulated network (presentation, faults)")
-    rig = Rig(tmp_path_factory.mktemp(f"modems-{request.param}"), profile=request.param,
-              box_options=FAST_HEALTH)
-    rig.start()
+    rig = module_rigs.rig(f"modems-{request.param}", profile=request.param,
+                          box_options=FAST_HEALTH)
     yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n{rig.box_log()[-3000:]}"
+    module_rigs.stop(rig)        # before the next profile's rig starts
 
 
 def _state(rig):

@@ -15,7 +15,7 @@ from lawline.records.cases import parse_number
 from lawline.sync.recovery import recording_name
 from lawline.sync.wavfile import header
 from lawline_rig.probe import hotline, scenarios
-from lawline_rig.probe.rig import Rig, async_wait_until
+from lawline_rig.probe.rig import async_wait_until
 
 from ..conftest import run_call
 
@@ -31,9 +31,9 @@ def mode(path):
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    rig = Rig(tmp_path_factory.mktemp("storage"), duty_behaviour="no-answer",
-              box_options={"office": {"head_mobile": HEAD}})
+def rig(module_rigs):
+    rig = module_rigs.rig("storage", start=False, duty_behaviour="no-answer",
+                          box_options={"office": {"head_mobile": HEAD}})
     old = os.umask(0o022)     # the spool as an installer or an older firmware left it
     try:
         incoming = rig.spool_dir / "incoming"
@@ -52,12 +52,8 @@ def rig(tmp_path_factory):
     finally:
         os.umask(old)
     assert mode(wav) == 0o644 and mode(rig.spool_dir) == 0o755
-    try:
-        rig.start()
-        yield rig
-    finally:
-        codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+    rig.start()
+    return rig     # the factory stops it and checks that the box exited cleanly
 
 
 def test_a_garbage_outbox_is_set_aside_and_the_office_alerted(rig):

@@ -36,14 +36,10 @@ RING_TIMEOUT = 8.0   # seconds a duty leg rings before the next is tried
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory, kamailio):
-    rig = TrunkRig(tmp_path_factory.mktemp("trunk"), kamailio, box_options={
-        "duty": {"ring_timeout": RING_TIMEOUT, "confirm_timeout": 4.0}})
-    rig.start(box=False, duty=False)
-    yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n" \
-                                  f"{rig.box_log()[-3000:]}"
+def rig(module_rigs, kamailio):
+    return module_rigs.rig("trunk", cls=TrunkRig, kamailio=kamailio, box=False, duty=False,
+                           box_options={"duty": {"ring_timeout": RING_TIMEOUT,
+                                                 "confirm_timeout": 4.0}})
 
 
 def legs(record):

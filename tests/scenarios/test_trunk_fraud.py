@@ -26,14 +26,10 @@ PREMIUM = "16900000000"
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory, kamailio):
-    rig = TrunkRig(tmp_path_factory.mktemp("trunk-fraud"), kamailio, box_options={
-        "duty": {"ring_timeout": 8.0, "confirm_timeout": 4.0}})
-    rig.start(box=False, duty=False)
-    yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n" \
-                                  f"{rig.box_log()[-3000:]}"
+def rig(module_rigs, kamailio):
+    return module_rigs.rig("trunk-fraud", cls=TrunkRig, kamailio=kamailio, box=False,
+                           duty=False, box_options={"duty": {"ring_timeout": 8.0,
+                                                             "confirm_timeout": 4.0}})
 
 
 def stranger(rig, method, extra="", to_tag="", body="", headers=""):

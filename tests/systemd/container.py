@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from lawline_rig.wait import wait_until
+
 from .hostcheck import host_cannot_run_containers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -283,16 +285,16 @@ class Container:
                         "NRestarts,MainPID,Result,ExecMainStatus,ExecMainCode", check=False)
         return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
-    def wait_for(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.show()
-            if predicate(state):
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}; last "
-                                   f"state {state}\n--- journal ---\n{self.journal()[-4000:]}")
-            time.sleep(0.1)
+    def wait_for(self, predicate, timeout, what, unit="lawline.service"):
+        """The unit's state once `predicate(state)` holds (lawline_rig.wait: the one wait of
+        every tier); on timeout the last state and the unit's journal are in the message."""
+        last = {}
+
+        def holds():
+            last["state"] = state = self.show(unit)
+            return state if predicate(state) else None
+        return wait_until(holds, timeout, what, interval=0.1, detail=lambda: (
+            f"last state {last.get('state')}\n--- journal ---\n{self.journal(unit)[-4000:]}"))
 
     def journal(self, unit="lawline.service"):
         return self.run("journalctl", "--no-pager", "-o", "short-monotonic", "-u", unit,

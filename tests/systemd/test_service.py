@@ -60,14 +60,14 @@ class ServiceRig(Rig):
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
+def rig(module_rigs):
     if os.geteuid() != 0:
         pytest.fail("the systemd test boots a container: run it as root (as CI does)")
     missing = tools_missing()
     assert not missing, f"missing {missing}: tools/bootstrap.sh installs systemd-container, " \
                         "mmdebstrap"
     root = build_rootfs()
-    rig = ServiceRig(tmp_path_factory.mktemp("systemd"))
+    rig = module_rigs.rig("systemd", cls=ServiceRig, start=False)
     try:
         rig.start_sim()
         rig.start_receiver()
@@ -81,11 +81,11 @@ def rig(tmp_path_factory):
         rig.spool_dir = rig.container.data / "spool"
         rig.container.boot()       # fails within a minute, saying why, having cleaned up
     except BaseException:
-        rig.stop()                 # the simulator and the receiver go too
+        module_rigs.stop(rig)      # the simulator and the receiver go too
         raise
     yield rig
     code = rig.container.poweroff()
-    rig.stop()
+    module_rigs.stop(rig)
     assert code == 0, f"the container did not power off cleanly:\n{rig.container.log_text()[-3000:]}"
 
 

@@ -10,9 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from lawline import config
 from lawline.call.menu import parse
 from lawline.call.script import CallScript
 from lawline.call.steps import Event
+from lawline.clock import Clock
+from lawline.duty.desk import DutyDesk
 from lawline.records.outcomes import Department, Duty
 
 MENU = SimpleNamespace(key_timeout=6.0, max_tries=3)
@@ -38,9 +41,10 @@ RECORDING = {"reason": "# pressed", "seconds": 5.0, "complete": True,
 
 
 class Call:
-    def __init__(self, caller="13700000000", tree=None, survey=SURVEY, **answers):
+    def __init__(self, caller="13700000000", tree=None, survey=SURVEY, menu=None, **answers):
+        """`menu`: a [menu] section as the config builds it (the box passes cfg.menu)."""
         self.answers = {**DEFAULTS, **answers}
-        menu = SimpleNamespace(**vars(MENU), tree=tree)
+        menu = menu or SimpleNamespace(**vars(MENU), tree=tree)
         self.script = CallScript(caller, "261201-100000-abcd", "01480000000", "county",
                                  menu, LIMITS, VOICEMAIL, survey, started=1000.0)
         self.log = []
@@ -418,6 +422,57 @@ def test_after_hours_rings_night_duty():
     assert call.record["branch"] == "after_hours"
 
 
+# The office's own hours, calendar and rota answer "is the office open" and "who is on duty
+# now" (duty/desk.py, on the office clock moved to the day): a make-up working Saturday is
+# open, National Day is not, and the rota's night duty is rung. (It was a whole-box scenario
+# that restarted the box twice only to re-test these branches.)
+LAWYER = "13900000001"
+HOURS_ROTA = f"""date,shift,name,role,mobile,staff_no
+2026-11-30,day,张律师,lawyer,{LAWYER},11
+2026-11-30,night,张律师,lawyer,{LAWYER},11
+2026-02-14,day,张律师,lawyer,{LAWYER},11
+2026-10-05,rest,张律师,lawyer,{LAWYER},11
+"""
+
+
+def desk_at(tmp_path, when):
+    rota = tmp_path / "rota.csv"
+    rota.write_text(HOURS_ROTA, encoding="utf-8")
+    cfg = config.from_dict({
+        "hours": {"always_open": False},
+        "duty": {"rota_files": [str(rota)], "gap_days": 0,
+                 "shifts": ["day 08:30-17:30 workdays", "night 17:30-08:30",
+                            "rest 08:30-17:30 restdays"]},
+        "spool": {"dir": str(tmp_path / "spool")}})
+    clock = Clock(cfg.office.timezone)
+    clock.move_to(when)
+    return DutyDesk.from_config(cfg, clock)
+
+
+def test_a_make_up_saturday_is_open_but_a_holiday_rings_the_rotas_duty(tmp_path):
+    saturday = desk_at(tmp_path, "2026-02-14T10:00:00")
+    call = Call(office_open=(saturday.is_open(), saturday.why())).run(GREETED + """
+        HANGUP -> FINISH
+        DONE -> COMMIT CallRecord
+        COMMITTED -> END
+    """)
+    assert call.record["branch"] is None and call.record["outcome"] == "abandoned", call.record
+    holiday = desk_at(tmp_path, "2026-10-05T10:00:00")
+    assert not holiday.is_open()
+    assert holiday.why() == "2026-10-05 is a public holiday (National Day)"
+    call = Call(office_open=(False, holiday.why()),
+                numbers={**DEFAULTS["numbers"],
+                         "after_hours": holiday.after_hours_numbers()}).run("""
+        -> ANSWER
+        ANSWERED -> PLAY after_hours
+        PROMPT_ENDED -> PLAY connecting
+        PROMPT_ENDED -> RING 13900000001
+    """)
+    assert call.record["branch"] == "after_hours", call.record
+    assert call.said("after hours: 2026-10-05 is a public holiday (National Day)")
+    assert call.said("after hours: ringing night duty 13900000001")
+
+
 def test_after_hours_without_a_rota_is_voicemail():
     Call(office_open=(False, "closed")).run("""
         -> ANSWER
@@ -541,6 +596,38 @@ def test_a_moved_key_and_a_sub_menu():
         PROMPT_ENDED -> PLAY connecting
     """)
     assert call.record["menu_path"] == ["6", "0", "1"] and call.said("sub-menu family")
+
+
+# A county's own menu from the TOML ([menu.keys], [menu.submenu.NAME]): a key moved, a
+# sub-menu added (it was a whole-box scenario, tests/scenarios/test_menu_toml.py, that only
+# re-tested these branches; the box hands the script cfg.menu as built here, app.py).
+COUNTY_MENU = {
+    "keys": {"1": "service_request",                        # moved: key 2 is today's
+             "6": {"branch": "submenu", "menu": "more"},    # a sub-menu added
+             "0": "repeat"},
+    "submenu": {"more": {"prompt": "referral_intro",
+                         "keys": {"5": "complaint", "0": "repeat"}}},
+}
+
+
+def test_a_county_menu_from_the_config_moves_a_key():
+    menu = config.from_dict({"menu": COUNTY_MENU}).menu
+    call = Call(menu=menu).run(GREETED + """
+        KEY 2 -> PLAY invalid_key menu
+        KEY 1 -> PLAY record_request
+    """)
+    assert call.record["menu_path"] == ["invalid:2", "1"], call.record
+    assert call.record["branch"] == "service_request"
+
+
+def test_a_county_menu_from_the_config_adds_a_sub_menu():
+    menu = config.from_dict({"menu": COUNTY_MENU}).menu
+    call = Call(menu=menu).run(GREETED + """
+        KEY 6 -> PLAY referral_intro
+        KEY 5 -> PLAY complaint_staff
+    """)
+    assert call.record["menu_path"] == ["6", "5"] and call.record["branch"] == "complaint"
+    assert call.said("sub-menu more (key 6)")
 
 
 @pytest.mark.parametrize("key", ["1", "2", "3", "4", "5", "9"])

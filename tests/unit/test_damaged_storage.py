@@ -2,7 +2,8 @@
 truncated, empty or with bytes flipped in a page, and their write-ahead logs damaged. The box's
 start-up storage path (Office + SyncService, as app.Box opens them) must set the file aside
 (kept, never deleted), start a fresh one, owe every recording on disk again, never give a case
-number twice, raise an alert, and `lawline check` must report it instead of crashing."""
+number twice, raise an alert, and `lawline check` must report it instead of crashing
+(tests/commands/test_damaged_storage_check.py)."""
 
 import os
 import sqlite3
@@ -292,40 +293,6 @@ def test_a_healthy_box_sets_nothing_aside(tmp_path):
         assert {p.key for p in again.outbox.pending()} >= set(numbers)
     finally:
         again.close()
-
-
-def test_lawline_check_reports_a_damaged_database(tmp_path, capsys):
-    from lawline import check
-    cfg = make_config(tmp_path)
-    spool = cfg.spool_dir
-    first = Start(cfg)
-    leave_voicemails(first, cfg)
-    first.close()
-    for name in ("outbox.db", "cases.db"):
-        settle(spool / name)
-    damage(spool / "outbox.db", "garbage")
-    damage(spool / "cases.db", "truncated")
-    path = tmp_path / "lawline.toml"
-    path.write_text(configuration.dump({"spool": {"dir": str(spool)},
-                                        "upstream": {"url": "https://127.0.0.1:9/0148"}}),
-                    encoding="utf-8")
-
-    class Args:
-        config = str(path)
-        no_modem = True
-    code = check.main(Args())
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "[FAIL] storage: " + str(spool / "outbox.db") + " is damaged: it is not an " \
-        "SQLite database" in out, out
-    assert "[FAIL] storage: " + str(spool / "cases.db") + " is damaged" in out, out
-    assert not (spool / "damaged").exists()     # the check moves nothing
-    # once the box started, the check says what it kept
-    Start(cfg).close()
-    check.main(Args())
-    out = capsys.readouterr().out
-    assert "[FAIL] storage" not in out, out
-    assert "[WARN] storage: 2 damaged database(s) kept in " + str(spool / "damaged") in out
 
 
 def test_a_database_without_the_schema_is_damaged_but_a_never_used_one_is_not(tmp_path):

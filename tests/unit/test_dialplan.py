@@ -1,7 +1,7 @@
 """sip/dialplan.py: which numbers the box may ever dial, and where a refused one is named
-(config option, rota row, the dialler's log). Pure: no SIP stack."""
+(config option, rota row). Pure: no SIP stack. (The dialler's log:
+tests/sip/test_sip_hunt.py; `lawline duty --check`: tests/commands/test_duty_check.py.)"""
 
-import logging
 
 import pytest
 
@@ -107,20 +107,6 @@ def test_a_barred_mobile_in_a_rota_names_the_row_and_the_last_good_rota_stays(tm
     assert {p for p in desk.roster.people()} == {"13900000031"}, "the old rota is in force"
 
 
-def test_the_dialler_checks_the_plan_again_and_names_where_the_number_came_from(
-        tmp_path, caplog):
-    hunt = pytest.importorskip("lawline.sip.hunt")      # needs pjsua2
-    cfg = config.from_dict({"duty": {"numbers": ["13900000001"]},
-                            "spool": {"dir": str(tmp_path / "spool")}})
-    dialler = hunt.Dialler(None, None, duty=cfg.duty, sip=cfg.sip,
-                           plan=DialPlan.from_config(cfg))
-    dialler.plan = DialPlan(deny=("1390000",), area_code="0773")   # tightened since loading
-    caplog.set_level(logging.ERROR, "lawline.sip")
-    assert dialler.place("13900000001") is None
-    assert "toll-fraud guard: refused to dial '13900000001' (from [duty] numbers): denied " \
-           "by [dialplan] deny '1390000'" in caplog.text
-
-
 def test_sip_on_every_interface_is_an_error_without_a_trunk_and_a_warning_with_one(tmp_path):
     with pytest.raises(ConfigError, match=r"option 'bind' in section \[sip\]: '0.0.0.0' "
                                           "listens on every interface"):
@@ -135,29 +121,6 @@ def test_sip_on_every_interface_is_an_error_without_a_trunk_and_a_warning_with_o
     assert state == "ok" and "only the trunk (127.0.0.1:5080) may send" in text, text
     state, text = exposure(config.from_dict({}))
     assert state == "ok" and "nothing outside a call is answered" in text, text
-
-
-def test_every_rota_reader_refuses_barred_numbers_and_lawline_duty_check_names_the_row(
-        tmp_path):
-    from lawline.duty.roster import load_file, parse_shifts
-    rota = tmp_path / "rota.csv"
-    rota.write_text("weekday,shift,name,role,mobile\nmon,day,张律师,lawyer,07712345678\n"
-                    "tue,day,王某,lawyer,12590123456\n", encoding="utf-8")
-    # without a configured plan: only what no plan allows (another county's landline is
-    # for the plan of the box that reads it)
-    loaded = load_file(rota, parse_shifts(["day 08:30-17:30"]))
-    assert loaded.errors == ["rota.csv row 3, column E (mobile): '12590123456' is refused by "
-                             "the dial plan: a premium voice information service (1259X)"]
-    cfg_path = tmp_path / "lawline.toml"
-    cfg_path.write_text(config.dump({"spool": {"dir": str(tmp_path / "spool")}}),
-                        encoding="utf-8")
-    import subprocess
-    import sys
-    out = subprocess.run([sys.executable, "-m", "lawline", "duty", "--config", str(cfg_path),
-                          "--check", str(rota)], capture_output=True, text=True, timeout=60)
-    assert "ERROR rota.csv row 2, column E (mobile): '07712345678' is refused by the dial " \
-           "plan: not in the dial plan" in out.stdout, out.stdout + out.stderr
-    assert "ERROR rota.csv row 3, column E (mobile): '12590123456' is refused" in out.stdout
 
 
 @pytest.mark.parametrize("number", ["+8600442079460958", "+86 00 1 202 555 0100",

@@ -1,19 +1,15 @@
 """Fuzzing V.253 voice data (issue 9, point 9): DLE-shielded streams and every sample format,
 cut at any read boundary, give the same samples and the same events as read whole; any
-AT+VSM=? answer gives a list of formats, never an error."""
+AT+VSM=? answer gives a list of formats, never an error. (The driver's data state on a real
+pty: tests/line/test_fuzz_ports.py.)"""
 
-import asyncio
 import logging
-import os
-import pty
-import tty
 
 import pytest
 from hypothesis import given, strategies as st
 
-from lawline.line import profiles, voice
+from lawline.line import voice
 from lawline.line.at import MAX_LINE
-from lawline.line.v253 import HANGUP_CUES, V253Modem
 from lawline.line.v253audio import V253Audio
 
 FORMATS = [voice.Format(4, "G.711U", 8, "ulaw"), voice.Format(5, "G.711A", 8, "alaw"),
@@ -110,70 +106,3 @@ def test_any_vsm_answer_gives_formats(lines):
     assert all(f.codec in voice.PREFERENCE for f in formats)
     chosen = voice.choose_format(formats)
     assert chosen is None or chosen in formats
-
-
-@pytest.fixture(scope="module")
-def port():
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    os.set_blocking(master, False)
-    yield master, os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
-
-
-def drain(master):
-    while True:
-        try:
-            os.read(master, 4096)
-        except (BlockingIOError, OSError):
-            return
-
-
-async def _record(path, fmt, chunks):
-    """A V.253 modem in a call goes to AT+VTR; the modem's CONNECT and data stream arrive in
-    `chunks`. What the bridge heard, the events, and the lines after the stream."""
-    modem = V253Modem(profiles.V253, path, path, name="fuzz", log=quiet)
-    modem.at.open()
-    after = []
-    modem.at.on_urc = after.append
-    modem.in_call = True
-    modem.audio.format = fmt
-    heard = []
-    modem.audio.on_frame = heard.append
-    try:
-        task = asyncio.ensure_future(modem._enter("duplex"))
-        await asyncio.sleep(0)
-        for chunk in chunks:
-            modem.at._feed(chunk)
-            await asyncio.sleep(0)
-        await asyncio.wait_for(task, 5)
-        events = []
-        while not modem.events.empty():
-            e = modem.events.get_nowait()
-            events.append((e.kind, e.digit))
-        return b"".join(heard), events, modem.at.in_data_state, after
-    finally:
-        modem.close()
-        await asyncio.sleep(0)
-
-
-@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.codec)
-@given(data=st.data())
-def test_voice_data_state_is_the_same_at_any_read_boundary(port, fmt, data):
-    master, path = port
-    # A hang-up cue (DLE b, d, l...) ends the data state from the call flow's side, so
-    # where the reads fall then decides which bytes still come as data: left out here.
-    stream = data.draw(data_stream(codes.filter(lambda c: chr(c) not in HANGUP_CUES)),
-                       label="stream")
-    raw = b"\r\nCONNECT\r\n" + stream
-    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=8), label="cuts")
-    whole = asyncio.run(_record(path, fmt, [raw]))
-    split = asyncio.run(_record(path, fmt, chunked(raw, cuts)))
-    drain(master)
-    assert split == whole
-    heard, events, in_data, after = whole
-    samples, codes_seen, end = decode([stream])
-    assert in_data == (end is None)
-    assert events == [("dtmf", c) for c in codes_seen if c in "0123456789*#ABCD"]
-    assert after == []  # VCON after the stream is the result of a leave, not a URC

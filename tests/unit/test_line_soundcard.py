@@ -1,12 +1,9 @@
 """Call audio through a sound card, through real PortAudio (sounddevice) and real alsa-lib:
 the simulator's EC25 in USB-audio mode is an ALSA PCM (an `asym` of `file` plugins over FIFOs
 the simulator paces, sim/uac.py), so no kernel sound card is needed. In-band DTMF (Goertzel)
-is checked here too, on synthetic audio and on the call."""
+is checked here on synthetic audio; a whole call through the card is the EC25 USB-audio
+profile of the modem contract (tests/line/test_contract.py)."""
 
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -47,20 +44,3 @@ def test_resampling_to_and_from_the_cards_rate_keeps_a_tone(factor):
     assert len(down) == 8000 and hearing.tone_level(down.astype("<i2"), 700) > 0.99
     up = np.concatenate([Resampler(factor).up(down[i:i + 160]) for i in range(0, 8000, 160)])
     assert len(up) == rate and abs(np.abs(up[rate // 2:]).max() - 8000) < 400
-
-
-def test_a_call_through_portaudio_and_alsa_with_in_band_dtmf(loopback):
-    pytest.importorskip("sounddevice", reason="sounddevice (and Debian libportaudio2) needed")
-    line = loopback("quectel-ec25-uac")
-    env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" +
-               line["box"]["alsa_config"])
-    helper = os.path.join(os.path.dirname(__file__), "soundcard_call.py")
-    done = subprocess.run([sys.executable, helper, json.dumps(line.info)], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["rate"] == 8000
-    assert report["caller_hears_box"] and report["box_hears_caller"], report
-    # every key once, from the audio (not from +QTONEDET, which the driver then ignores)
-    assert report["keys"] == [[k, "in-band"] for k in "159#"], report
-    assert "+QTONEDET: 49" in line.wire()     # the modem reported them too: not counted twice

@@ -1,13 +1,10 @@
-"""The outbox keeps what the box owes upstream across restarts and power cuts."""
+"""The outbox keeps what the box owes upstream across restarts and power cuts. (A process
+killed right after a commit: tests/sync/test_outbox_killed.py.)"""
 
 import json
 import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -231,40 +228,6 @@ def test_commit_makes_files_and_names_durable_before_the_item_exists(paths, outb
     # them their name; the directory fsync after it makes the rename durable.
     record_sync = next(i for i, s in enumerate(synced) if ".260112001.json." in s)
     assert str(wav.parent.resolve()) in synced[record_sync + 1:]
-
-
-CRASH_CHILD = textwrap.dedent("""
-    import os, signal, sys
-    from pathlib import Path
-    from lawline.sync.outbox import Outbox
-
-    db, spool = Path(sys.argv[1]), Path(sys.argv[2])
-    folder = spool / "incoming" / "260112001"
-    folder.mkdir(parents=True)
-    wav = folder / "voicemail.wav"
-    wav.write_bytes(bytes(range(256)) * 160)
-    box = Outbox(db, spool, ["prefecture", "county"])
-    box.commit("260112001", "voicemail", {"caller": "13800000000", "note": "留言"},
-               {"voicemail": wav})
-    os.kill(os.getpid(), signal.SIGKILL)
-""")
-
-
-def test_killed_right_after_commit_loses_nothing(paths):
-    db, spool = paths
-    child = subprocess.run([sys.executable, "-c", CRASH_CHILD, str(db), str(spool)],
-                           capture_output=True, timeout=60)
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
-
-    with Outbox(db, spool, TARGETS) as box:
-        assert box._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        item = box.get("260112001")
-        assert item is not None
-        assert item.record == {"caller": "13800000000", "note": "留言",
-                               "record_format": RECORD_FORMAT}
-        assert item.files["voicemail"].read_bytes() == AUDIO
-        assert json.loads(item.files["record"].read_text(encoding="utf-8")) == item.record
-        assert {d.target for d in box.pending()} == set(TARGETS)
 
 
 def test_database_failure_reaches_the_caller_as_an_oserror(paths, outbox):

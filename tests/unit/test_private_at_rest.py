@@ -1,20 +1,16 @@
 """Private at rest (issue 9 point 7), with real files: every secret file gets the trunk
-password's mode check, credentials never cross http:// unless the config says
-allow_insecure = true (and the box logs it), the spool is made private, and the office clock
-cannot be moved from outside the box's process. (The box's umask on the loopback line:
-tests/scenarios/test_storage.py.)"""
+password's mode check (the trunk's own: tests/sip/test_sip_trunk.py), credentials never cross http:// unless the config says
+allow_insecure = true (and the box logs it), the spool is made private, and the rig moves the
+office clock only inside the box's process. (The box's umask on the loopback line:
+tests/scenarios/test_storage.py; the clock in a child process with LAWLINE_FAKE_NOW:
+tests/commands/test_clock_env.py.)"""
 
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
 
 from lawline import config as configuration
 from lawline.errors import ConfigError
-from lawline.secretfile import read_secret
-from lawline.sip import trunk
 from lawline.sync.settings import build_targets, insecure
 from lawline.sync.spool import make_private
 
@@ -59,16 +55,6 @@ def test_a_private_secret_file_is_read(tmp_path, section, option, options):
                                    section: dict(options, **{option: str(path)})})
     targets = build_targets(cfg)
     assert section in targets.names
-
-
-def test_the_trunk_password_uses_the_same_check(tmp_path):
-    open_file = secret(tmp_path, "trunk", 0o644)
-    with pytest.raises(ConfigError, match=r"option 'password_file' in section \[trunk\]: .* "
-                                          r"readable by its group and everyone"):
-        trunk.read_password(open_file)
-    assert trunk.read_password(secret(tmp_path, "ok", 0o600)) == "s3cret-7f2a"
-    with pytest.raises(ConfigError, match="is empty"):
-        read_secret(secret(tmp_path, "empty", 0o600, ""), "trunk", "password_file")
 
 
 @pytest.mark.parametrize("values, option", [
@@ -131,19 +117,6 @@ def test_make_private_takes_group_and_other_bits_off_the_spool(tmp_path):
     assert oct((spool / "incoming").stat().st_mode & 0o777) == oct(0o700)
     assert oct(wav.stat().st_mode & 0o777) == oct(0o600)
     assert make_private(spool) == 0
-
-
-def test_the_office_clock_cannot_be_moved_from_the_environment():
-    """LAWLINE_FAKE_NOW once moved office hours; the shipped box reads no such thing."""
-    code = ("import lawline.clock as c, lawline.app, datetime as dt; k = c.Clock(None); "
-            "print(k.faked, abs((k.now() - dt.datetime.now()).total_seconds()) < 60)")
-    env = dict(os.environ, LAWLINE_FAKE_NOW="2026-02-14T10:00:00")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    assert out == ["False", "True"]
-    firmware = configuration.REPO_PROMPTS.parent.parent / "firmware" / "lawline"
-    assert not [p for p in firmware.rglob("*.py") if "LAWLINE_FAKE_NOW" in p.read_text()
-                and p.name != "clock.py"]
 
 
 def test_the_rig_moves_the_clock_inside_the_box_process():

@@ -1,6 +1,7 @@
 """The office page's accounts (web/accounts.py) on a real SQLite file and a real outbox:
 scrypt hashes, lock-out after wrong passwords, the per-address limit, idle sessions, and the
-audit log committed to the outbox."""
+audit log committed to the outbox. (`lawline web user add` and log-ins measured in a process
+of their own: tests/commands/test_web_accounts_shell.py.)"""
 
 import sqlite3
 
@@ -135,35 +136,6 @@ def test_a_new_password_ends_the_users_sessions(accounts):
     assert accounts.session(other) is not None
 
 
-_MANY_LOGINS = r"""
-import resource, sys, threading
-from lawline.web.accounts import Accounts
-a = Accounts(sys.argv[1], address_failures=1000)
-a.add_user("wang", "head", "long-enough-1")
-a.login("wang", "wrong", "10.0.0.1")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = threading.Barrier(16)
-def one(i):
-    start.wait()
-    a.login("wang" if i % 2 else f"nobody{i}", "wrong", f"10.0.1.{i}")
-threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
-for t in threads: t.start()
-for t in threads: t.join()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
-"""
-
-
-def test_parallel_logins_never_hash_more_than_a_few_passwords_at_once(tmp_path):
-    # 16 log-ins at the same moment (uvicorn's pool runs up to 40): scrypt takes 16 MiB
-    # each, so unbounded they would need 256 MiB more; the page's unit allows 200M in all
-    import subprocess
-    import sys
-    done = subprocess.run([sys.executable, "-c", _MANY_LOGINS, str(tmp_path / "web.db")],
-                          capture_output=True, text=True, timeout=120, check=True)
-    grown_mib = int(done.stdout.strip())
-    assert grown_mib < 80, f"peak memory grew by {grown_mib} MiB during 16 parallel log-ins"
-
-
 def test_wrong_passwords_sent_in_parallel_each_count_toward_the_lock(tmp_path):
     import threading
     a = Accounts(tmp_path / "web.db", max_failures=5, address_failures=1000)
@@ -186,50 +158,6 @@ def test_wrong_passwords_sent_in_parallel_each_count_toward_the_lock(tmp_path):
     locks = [e for e in a.audit_entries() if e["action"] == "account_locked"]
     assert len(locks) == 1
     a.close()
-
-
-def test_lawline_web_user_add_from_a_shell_keeps_web_db_private(tmp_path):
-    import os
-    import stat
-    import subprocess
-    import sys
-    from lawline import config as configuration
-    spool = tmp_path / "spool"
-    cfg = tmp_path / "lawline.toml"
-    cfg.write_text(configuration.dump({"spool": {"dir": str(spool)}}), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", "import os, sys; os.umask(0o022); from lawline.cli import main; "
-         "sys.argv = ['lawline'] + sys.argv[1:]; sys.exit(main())", "web", "--config", str(cfg),
-         "user", "add", "wang", "--role", "head", "--password-stdin"],
-        input="long-enough-1\n", capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    made = [p for p in (spool / "web").iterdir() if p.name.startswith("web.db")]
-    assert made
-    for path in made + [spool / "web"]:
-        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, (path, oct(os.stat(path).st_mode))
-
-
-def test_lawline_web_user_add_as_root_leaves_web_db_to_the_service_user(tmp_path):
-    """Run as root (as an installer would, and as CI does), the account tool gives web.db to
-    the owner of the data directory, so the page (user lawline) can still write it."""
-    import os
-    import subprocess
-    import sys
-    from lawline import config as configuration
-    assert os.geteuid() == 0, "this test runs as root, as the box's installer does"
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    os.chown(spool, 4242, 4243)                      # the service user's spool
-    cfg = tmp_path / "lawline.toml"
-    cfg.write_text(configuration.dump({"spool": {"dir": str(spool)}}), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "lawline", "web", "--config", str(cfg), "user", "add", "wang",
-         "--role", "head", "--password-stdin"],
-        input="long-enough-1\n", capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    made = [spool / "web", *(spool / "web").glob("web.db*")]
-    assert len(made) >= 2
-    assert {(os.stat(p).st_uid, os.stat(p).st_gid) for p in made} == {(4242, 4243)}
 
 
 # -- locks that end, and ways back in (issue 15) ---------------------------------------------

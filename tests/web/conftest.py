@@ -7,13 +7,13 @@ build/screenshots/ (gitignored) so a person can look at them after `make test`."
 import datetime as dt
 import re
 import sqlite3
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lawline import config as configuration
+from lawline_rig.wait import wait_until  # noqa: F401  (the tests here import it from this file)
 from lawline_rig.webpage import WebPage
 
 CHROMIUM = "/usr/bin/chromium"
@@ -236,13 +236,3 @@ def cut_off(page):
     """What on `page` is cut off at the window's edge (or hides in a sideways scroller)."""
     return page.evaluate(_CUT_OFF)
 
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)

@@ -5,7 +5,6 @@ as the lawline user, serves HTTPS, and comes back after a crash (SIGKILL)."""
 import os
 import ssl
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -40,15 +39,7 @@ class WebContainer(Container):
         return [f"--bind-ro={self.etc}:/etc/lawline"]        # no modem: the page only
 
     def until(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.show(UNIT)
-            if predicate(state):
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}; last "
-                                   f"state {state}\n{self.journal(UNIT)[-4000:]}")
-            time.sleep(0.1)
+        return self.wait_for(predicate, timeout, what, unit=UNIT)
 
 
 @pytest.fixture(scope="module")

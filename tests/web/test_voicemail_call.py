@@ -15,7 +15,6 @@ import threading
 import pytest
 
 from lawline_rig.probe import scenarios
-from lawline_rig.probe.rig import Rig
 from lawline_rig.webpage import WebPage
 
 from ..conftest import run_call
@@ -56,8 +55,8 @@ def in_thread(fn, *args):
 
 
 @pytest.fixture(scope="module")
-def called(tmp_path_factory):
-    rig = Rig(tmp_path_factory.mktemp("webcall"), duty_behaviour="no-answer")
+def called(module_rigs):
+    rig = module_rigs.rig("webcall", start=False, duty_behaviour="no-answer")
     web = None
     try:
         with realtime_lock():
@@ -68,8 +67,7 @@ def called(tmp_path_factory):
     finally:
         if web is not None:
             web.stop()             # (the last test killed it; stop() then just reaps it)
-        codes = rig.stop()
-    assert codes.get("box") == 0, rig.box_log()[-3000:]
+        module_rigs.stop(rig)      # and checks that the box exited cleanly
 
 
 def test_a_voicemail_from_a_real_call_plays_in_the_browser_and_its_case_resolves(called, browser):

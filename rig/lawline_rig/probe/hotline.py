@@ -162,19 +162,3 @@ async def referral(rig, key):
     assert call["branch"] == "referral" and call["outcome"] == "referred", call
     text = await caller_sms(rig, call["case_number"])
     return call, text
-
-
-async def after_hours(rig, expect_open):
-    """A call at the box's (faked) now: the menu when open, else the after-hours greeting."""
-    caller, after = rig.caller, rig.last_id()
-    await caller.call(rig.box_number)
-    if expect_open:
-        await caller.hear("greeting", 20)
-        await caller.hear("menu", 30)
-        await caller.hang_up()
-    else:
-        await caller.hear("after_hours", 20)
-        await caller.hear("connecting", 40)
-        await caller.hang_up()
-    await caller.wait_ended(20)
-    return (await rig.next_record("call", after))["record"]

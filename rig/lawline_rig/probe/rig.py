@@ -1,9 +1,12 @@
 """The test rig: the loopback line (or real modems), the box, duty phones and an upstream,
 each in its own process, as they run in the field. Used by `lawline demo`, the scenario
 tests and the benchmarks, so all three exercise the same parts in the same way.
+
+`Rigs` is the one factory the tests start rigs with (tests/conftest.py's `rigs` fixtures):
+a whole box with its options, or the loopback line alone; it stops every rig it started and
+says which box did not exit cleanly.
 """
 
-import asyncio
 import atexit
 import json
 import logging
@@ -11,13 +14,16 @@ import os
 import signal
 import socket
 import sqlite3
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from lawline import config as configuration
 from lawline.prompts import Prompts
+from ..wait import async_wait_until, wait_until  # noqa: F401  (the rig's users import them here too)
 from .caller import Caller
 
 log = logging.getLogger("lawline.rig")
@@ -27,29 +33,6 @@ def free_port(kind=socket.SOCK_DGRAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what, interval=0.05):
-    """Poll `predicate` until it returns something true; raise TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-async def async_wait_until(predicate, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 _LIVE = set()
@@ -306,6 +289,27 @@ class Rig:
                 codes[name] = proc.stop()
         return codes
 
+    # -- the loopback line as the line tier reads it --------------------------------------
+
+    def __getitem__(self, side):
+        """sim.json's entry: `rig["box"]["at"]`, `rig["caller"]["number"]`."""
+        return self.sim[side]
+
+    @property
+    def info(self):
+        return self.sim
+
+    def wire(self):
+        """The simulator's wire log (`>>>`/`<<<` lines), or "" before it has one."""
+        try:
+            return (self.dir / "wire.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def sim_log(self):
+        return self.procs["sim"].log_text() if "sim" in self.procs else \
+            (self.dir / "sim.log").read_text(errors="replace")
+
     # -- what happened -------------------------------------------------------------------
 
     @property
@@ -369,3 +373,80 @@ class Rig:
                     if line.strip()]
         except (OSError, ValueError):
             return []
+
+
+class Rigs:
+    """The one rig factory of the tests: `rig(...)` starts a whole box (loopback line, upstream
+    receiver, duty phone, box) with the options given, `line(profile)` the loopback line alone
+    (or the real modems of a hardware-in-loop rig). `close()` stops all of them, last started
+    first, and fails naming each box (or line alone) that did not exit cleanly."""
+
+    def __init__(self, root, hil=None):
+        self.root = Path(root)
+        self.hil = hil              # tests/conftest.py hil_ports: real modems, or None
+        self.started = []
+
+    def _dir(self, name):
+        n = sum(1 for rig, _ in self.started if rig.dir.name.startswith(name))
+        return self.root / (name if n == 0 else f"{name}-{n}")
+
+    def rig(self, name="rig", *, cls=Rig, start=True, box=True, duty=True, hil=False, **options):
+        """A rig named `name` (its folder under the factory's); `options` go to `cls` (Rig's
+        profile, box_options, duty_behaviour, ring_interval, lines, or a subclass's). With
+        `hil=True` it uses the hardware-in-loop modems when the run was given them. With
+        `start=False` the test starts the parts itself (after preparing the spool, say)."""
+        if hil and self.hil:
+            options.setdefault("ports", self.hil)
+        rig = cls(self._dir(name), **options)
+        self.started.append((rig, False))
+        if start:
+            rig.start(box=box, duty=duty)
+        return rig
+
+    def line(self, profile="simcom-sim7600", ring_interval=0.3, lines=None, hil=False):
+        """The loopback line alone (`lawline sim`), its sim.json read: `line["box"]["at"]`,
+        `line.dir` for its control socket, `line.wire()`. A short folder: the control
+        socket's path must fit in sockaddr_un (108 bytes)."""
+        state = Path(tempfile.mkdtemp(prefix="lawline-sim-"))
+        ports = self.hil if hil else None
+        rig = Rig(state, profile=profile, ring_interval=ring_interval, lines=lines, ports=ports)
+        self.started.append((rig, True))
+        rig.start_sim()
+        return rig
+
+    def stop(self, rig):
+        """Stop one rig now (a module's rig of one profile, before the next profile's starts)
+        and fail if its box, or a loopback line started alone, did not exit cleanly."""
+        problems = self._stop(rig)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def _stop(self, rig):
+        alone = next((a for r, a in self.started if r is rig), False)
+        self.started = [(r, a) for r, a in self.started if r is not rig]
+        codes = rig.stop()
+        problems = []
+        if codes.get("box") not in (None, 0):
+            problems.append(f"{rig.dir.name}: the box exited with {codes['box']}:\n"
+                            f"{rig.box_log()[-3000:]}")
+        if alone and codes.get("sim") not in (None, 0):
+            problems.append(f"{rig.dir.name}: the loopback line exited with "
+                            f"{codes['sim']}:\n{rig.sim_log()[-3000:]}")
+        elif alone and "sim" in codes and (rig.dir / "sim.json").exists():
+            problems.append(f"{rig.dir.name}: sim.json stayed after the loopback line stopped")
+        elif alone:
+            shutil.rmtree(rig.dir, ignore_errors=True)
+        return problems
+
+    def close(self):
+        problems = []
+        for rig, _ in reversed(list(self.started)):
+            problems += self._stop(rig)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -23,8 +23,9 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from ..wait import wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -36,17 +37,15 @@ def free_port() -> int:
 
 
 def wait_port(port: int, timeout: float, proc=None, what="server") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def listening():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} not listening on port {port} after {timeout:g} s")
-            time.sleep(0.05)
+            return False
+    wait_until(listening, timeout, f"{what} to listen on port {port}")
 
 
 def _run(*argv, cwd=None):
@@ -176,12 +175,13 @@ http {{
     def wait_requests(self, predicate, timeout: float = 5.0) -> list:
         """requests() once `predicate(requests)` holds: nginx logs a request just after
         answering it, so the client can be a little ahead of the log."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def logged():
             found = self.requests()
-            if predicate(found) or time.monotonic() > deadline:
-                return found
-            time.sleep(0.02)
+            return (found,) if predicate(found) else None     # (a list, maybe empty)
+        try:
+            return wait_until(logged, timeout, "nginx to log the requests", interval=0.02)[0]
+        except TimeoutError:
+            return self.requests()     # the caller asserts on what was logged
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -76,10 +76,10 @@ class Desk:
                 if national(m["to"]) == national(number)]
 
 
-def test_an_alphanumeric_sender_spelling_the_owners_number_does_not_act(loopback, tmp_path,
+def test_an_alphanumeric_sender_spelling_the_owners_number_does_not_act(rigs, tmp_path,
                                                                         caplog):
     caplog.set_level(logging.INFO)
-    line = loopback()
+    line = rigs.line()
     office = _office(tmp_path)
     case = office.open_case("service_request", "", owner=A, owner_name="张律师",
                             state="assigned")
@@ -101,8 +101,8 @@ def test_an_alphanumeric_sender_spelling_the_owners_number_does_not_act(loopback
     assert "sms from '13900000001' ignored: its originator is alphanumeric" in caplog.text
 
 
-def test_one_digit_too_many_does_not_resolve_the_neighbouring_case(loopback, tmp_path):
-    line = loopback("quectel-ec25")
+def test_one_digit_too_many_does_not_resolve_the_neighbouring_case(rigs, tmp_path):
+    line = rigs.line("quectel-ec25")
     office = _office(tmp_path)
     old = office.open_case("consultation", "", number="261201001", owner=A, state="assigned")
     new = office.open_case("consultation", "", number="2612010001", owner=A, state="assigned")
@@ -122,9 +122,9 @@ def test_one_digit_too_many_does_not_resolve_the_neighbouring_case(loopback, tmp
     asyncio.run(main())
 
 
-def test_another_duty_person_cannot_resolve_the_owners_case_but_the_head_can(loopback,
+def test_another_duty_person_cannot_resolve_the_owners_case_but_the_head_can(rigs,
                                                                             tmp_path):
-    line = loopback()
+    line = rigs.line()
     office = _office(tmp_path)
     case = office.open_case("service_request", "", owner=A, owner_name="张律师",
                             state="assigned")
@@ -142,10 +142,10 @@ def test_another_duty_person_cannot_resolve_the_owners_case_but_the_head_can(loo
     asyncio.run(main())
 
 
-def test_two_auto_responders_do_not_loop(loopback, tmp_path):
+def test_two_auto_responders_do_not_loop(rigs, tmp_path):
     """A duty phone that answers every SMS with "I am driving" against the box's help text:
     the box answers once, then stays quiet, so the exchange ends by itself."""
-    line = loopback()
+    line = rigs.line()
     office = _office(tmp_path)
     auto_reply = "【自动回复】我正在开车，稍后联系您。"
 

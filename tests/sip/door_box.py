@@ -1,6 +1,6 @@
 """A box's SIP endpoint alone (MediaCore with its door, and the account the box uses without
-a trunk), for tests/unit/test_sip_door.py: one pjsua2 endpoint per process, so it runs in
-its own. `python -m tests.unit.door_box READY_FILE TRUSTED_PORT`: writes its SIP port to
+a trunk), for tests/sip/test_sip_door.py: one pjsua2 endpoint per process, so it runs in
+its own. `python -m tests.sip.door_box READY_FILE TRUSTED_PORT`: writes its SIP port to
 READY_FILE, trusts 127.0.0.1:TRUSTED_PORT as the trunk, and runs until SIGTERM."""
 
 import asyncio

@@ -10,11 +10,6 @@ import argparse
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 
 import pytest
@@ -22,6 +17,7 @@ import serial
 
 import lawline_rig.sim
 from lawline_rig.sim import server
+from lawline_rig.wait import wait_until
 
 RING_INTERVAL = 0.3
 FRAME = 320
@@ -72,30 +68,17 @@ class Port:
 
 
 class Sim:
-    """A `lawline sim` process with the given options; `port(line, role, kind)` opens a pty."""
+    """The loopback line from the rig factory, several lines; `port(line, role, kind)` opens
+    a pty of line `line`."""
 
-    def __init__(self, *options):
-        self.dir = tempfile.mkdtemp(prefix="lawline-sim-")
-        self.log_path = os.path.join(self.dir, "sim.log")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lawline_rig.sim", "--state-dir", self.dir,
-                 "--ring-interval", str(RING_INTERVAL), *options],
-                stdout=log, stderr=subprocess.STDOUT)
-        ready = os.path.join(self.dir, "sim.json")
-        deadline = time.monotonic() + 10
-        while not os.path.exists(ready):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise AssertionError(f"simulator not ready: {self.log()}")
-            time.sleep(0.02)
-        with open(ready) as f:
-            self.info = json.load(f)
+    def __init__(self, line):
+        self.line = line
+        self.dir = str(line.dir)
+        self.info = line.info
         self.opened = []
 
     def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return self.line.sim_log()
 
     def port(self, line, role, kind="at"):
         p = Port(self.info["lines"][line - 1][role][kind], f"line {line} {role} {kind}")
@@ -105,31 +88,24 @@ class Sim:
     def number(self, line, role):
         return self.info["lines"][line - 1][role]["number"]
 
-    def stop(self):
+    def close_ports(self):
         for p in self.opened:
             p.close()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        assert rc == 0, self.log()
-        assert not os.path.exists(os.path.join(self.dir, "sim.json"))
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
-def sims():
+def sims(rigs):
+    """`sims(lines=2)`, `sims(profile="simcom-sim7600,v253")`: loopback lines from the rig
+    factory, which checks that each exits cleanly and takes sim.json away."""
     started = []
 
-    def start(*options):
-        sim = Sim(*options)
+    def start(profile="simcom-sim7600", lines=None):
+        sim = Sim(rigs.line(profile, ring_interval=RING_INTERVAL, lines=lines))
         started.append(sim)
         return sim
     yield start
     for sim in started:
-        sim.stop()
+        sim.close_ports()
 
 
 # -- without a simulator: the plan of lines -------------------------------------------------
@@ -179,7 +155,7 @@ def test_run_refuses_mismatched_lines_without_starting(tmp_path, caplog):
 # -- a running simulator with two lines -----------------------------------------------------
 
 def test_sim_json_keeps_line_1_at_the_top_and_lists_every_line(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     info = sim.info
     assert [line["line"] for line in info["lines"]] == [1, 2]
     assert info["box"] == info["lines"][0]["box"] and info["caller"] == info["lines"][0]["caller"]
@@ -202,7 +178,7 @@ def test_sim_json_keeps_line_1_at_the_top_and_lists_every_line(sims):
 
 
 def test_two_callers_ring_two_boxes_at_once_and_audio_stays_on_its_pair(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     boxes = {k: sim.port(k, "box") for k in (1, 2)}
     callers = {k: sim.port(k, "caller") for k in (1, 2)}
     for k in (1, 2):
@@ -257,7 +233,7 @@ def test_two_callers_ring_two_boxes_at_once_and_audio_stays_on_its_pair(sims):
 
 
 def test_a_caller_may_dial_another_lines_box_and_hears_that_box(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     box2, caller1 = sim.port(2, "box"), sim.port(1, "caller")
     assert caller1.at(f"ATD{sim.number(2, 'box')};").endswith(b"OK\r\n")
     box2.expect(b"RING\r\n")
@@ -286,7 +262,7 @@ def test_a_caller_may_dial_another_lines_box_and_hears_that_box(sims):
 
 
 def test_sms_between_lines_and_to_the_outside(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     box1, box2, caller2 = sim.port(1, "box"), sim.port(2, "box"), sim.port(2, "caller")
     for port in (box1, box2, caller2):
         assert port.at("AT+CMGF=1").endswith(b"OK\r\n")
@@ -316,7 +292,7 @@ def test_sms_between_lines_and_to_the_outside(sims):
 
 
 def test_faults_and_status_address_one_line(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     lawline_rig.sim.inject(sim.dir, "no_reply", side="box", line=2, count=3)
     assert lawline_rig.sim.status(sim.dir, line=2)["box"]["faults"] == {"no_reply": 3}
     assert lawline_rig.sim.status(sim.dir)["box"]["faults"] == {}
@@ -326,28 +302,26 @@ def test_faults_and_status_address_one_line(sims):
 
 
 def test_port_gone_on_line_2_moves_its_links_and_its_entry_in_sim_json(sims):
-    sim = sims("--lines", "2")
+    sim = sims(lines=2)
     old = sim.info["lines"][1]["box"]["at"]
     lawline_rig.sim.inject(sim.dir, "port_gone", side="box", line=2, ms=200, reset=False)
     path = os.path.join(sim.dir, "sim.json")
-    deadline = time.monotonic() + 10
-    while True:
+
+    def renamed():
         try:
             with open(path) as f:
                 now = json.load(f)
-            if now["lines"][1]["box"]["at"] != old:
-                break
         except (OSError, ValueError):
-            pass  # between the old file going and the new one coming
-        assert time.monotonic() < deadline, "sim.json never named line 2's new box port"
-        time.sleep(0.05)
+            return None      # between the old file going and the new one coming
+        return now if now["lines"][1]["box"]["at"] != old else None
+    now = wait_until(renamed, 10, "sim.json to name line 2's new box port")
     assert now["box"] == now["lines"][0]["box"] == sim.info["box"]
     assert os.path.realpath(os.path.join(sim.dir, "box2-at")) == now["lines"][1]["box"]["at"]
     assert Port(os.path.join(sim.dir, "box2-at"), "box2").at("AT").endswith(b"OK\r\n")
 
 
 def test_a_mixed_sim7600_and_v253_loopback_line_starts_with_both(sims):
-    sim = sims("--profile", "simcom-sim7600,v253")
+    sim = sims(profile="simcom-sim7600,v253")
     assert [(line["profile"], line["box"]["driver_profile"], line["caller"]["profile"])
             for line in sim.info["lines"]] == [("simcom-sim7600", "simcom-sim7600", "simcom-sim7600"),
                                                ("v253", "v253", "simcom-sim7600")]

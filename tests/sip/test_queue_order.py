@@ -1,5 +1,6 @@
 """Who a freed duty phone goes to (call/driver.phones_for): the caller who has waited
-longest, whichever line they are on; an urgent dispute waits behind nobody."""
+longest, whichever line they are on; an urgent dispute waits behind nobody. (Pure logic, but
+call/driver.py loads pjsua2 through sip/hunt.py, so it is tested in this tier.)"""
 
 from lawline.call.driver import phones_for
 

@@ -10,12 +10,7 @@ import json
 import os
 import queue
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import pytest
@@ -89,26 +84,14 @@ class Port:
 
 
 @pytest.fixture
-def sim():
-    # A short directory: the control socket path must fit in sockaddr_un (108 bytes).
-    state_dir = tempfile.mkdtemp(prefix="lawline-sim-")
-    log_path = os.path.join(state_dir, "sim.log")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lawline_rig.sim", "--state-dir", state_dir,
-             "--ring-interval", str(RING_INTERVAL)],
-            stdout=log, stderr=subprocess.STDOUT)
-    ready = os.path.join(state_dir, "sim.json")
-    deadline = time.monotonic() + 10
-    while not os.path.exists(ready):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"simulator not ready: {open(log_path).read()}")
-        time.sleep(0.02)
-    with open(ready) as f:
-        info = json.load(f)
-    info["state_dir"] = state_dir
-    info["log"] = log_path
+def sim(rigs):
+    """The loopback line (one SIM7600 pair) from the rig factory, as a dict: sim.json plus
+    `state_dir`, `log` and `port(side, kind)`. The factory checks that it exits cleanly and
+    takes sim.json away."""
+    line = rigs.line(ring_interval=RING_INTERVAL)
+    info = dict(line.info)
+    info["state_dir"] = str(line.dir)
+    info["log"] = str(line.dir / "sim.log")
     opened = []
 
     def port(side, kind):
@@ -122,15 +105,6 @@ def sim():
     finally:
         for p in opened:
             p.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        assert rc == 0, open(log_path).read()
-        assert not os.path.exists(ready), "sim.json must go when the simulator stops"
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _call_up(sim):

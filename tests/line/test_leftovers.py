@@ -34,9 +34,9 @@ def _sim7600(info):
     return Modem(fast, info["at_link"], info["audio_link"], name="box", command_timeout=2.0)
 
 
-def test_clearing_a_modem_in_command_state_is_quiet(loopback, caplog):
+def test_clearing_a_modem_in_command_state_is_quiet(rigs, caplog):
     # the usual start: nothing was left half-way, the modem echoes (ATE1): no noise warning
-    line = loopback("simcom-sim7600")
+    line = rigs.line("simcom-sim7600")
     info = line["box"]
 
     async def main():
@@ -50,8 +50,8 @@ def test_clearing_a_modem_in_command_state_is_quiet(loopback, caplog):
     assert "noise" not in caplog.text, caplog.text
 
 
-def test_a_message_body_left_half_typed_is_cancelled_before_the_first_command(loopback):
-    line = loopback("simcom-sim7600")
+def test_a_message_body_left_half_typed_is_cancelled_before_the_first_command(rigs):
+    line = rigs.line("simcom-sim7600")
     info = line["box"]
     _leave_half_way(info["at_link"], [b"ATE0\r", b"AT+CMGF=0\r", b"AT+CMGS=20\r"], b"> ")
 
@@ -64,12 +64,12 @@ def test_a_message_body_left_half_typed_is_cancelled_before_the_first_command(lo
             box.close()
 
     asyncio.run(main())
-    said = line.wire() + line.log()
+    said = line.wire() + line.sim_log()
     assert "SMS input cancelled with ESC" in said, said[-2000:]
 
 
-def test_a_voice_receive_left_running_is_ended_before_the_first_command(loopback):
-    line = loopback("v253")
+def test_a_voice_receive_left_running_is_ended_before_the_first_command(rigs):
+    line = rigs.line("v253")
     info = line["box"]
     _leave_half_way(info["at_link"], [b"ATE0\r", b"AT+FCLASS=8\r", b"AT+VLS=1\r", b"AT+VRX\r"],
                     b"CONNECT")

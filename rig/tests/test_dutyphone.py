@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from lawline_rig.probe import dutyphone, hearing
+from lawline_rig.wait import wait_until
 
 RATE = hearing.RATE
 sip = pytest.mark.skipif(importlib.util.find_spec("pjsua2") is None,
@@ -154,7 +155,7 @@ class DutyPhoneProcess:
              "--ready-file", str(ready), "--events", str(self.events_path),
              "--record", str(self.record), *options],
             stdout=subprocess.PIPE, stderr=self.stderr)
-        _wait_until(lambda: ready.exists() or self.proc.poll() is not None, 10, "ready file")
+        wait_until(lambda: ready.exists() or self.proc.poll() is not None, 10, "ready file")
         assert self.proc.poll() is None, self._stderr()
         self.port = json.loads(ready.read_text())["port"]
         self.uri = f"sip:0148@127.0.0.1:{self.port}"
@@ -168,7 +169,7 @@ class DutyPhoneProcess:
     def wait_event(self, event, call=1, timeout=5):
         def seen():
             return [e for e in self.events() if e["event"] == event and e["call"] == call]
-        _wait_until(seen, timeout, f"duty phone event {event!r} of call {call}")
+        wait_until(seen, timeout, f"duty phone event {event!r} of call {call}")
         return seen()[0]
 
     def stop(self):
@@ -183,14 +184,6 @@ class DutyPhoneProcess:
     def _stderr(self):
         self.stderr.flush()
         return (self.folder / "dutyphone.err").read_text()
-
-
-def _wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout} s")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -331,7 +324,7 @@ def test_silent_announces_records_each_call_and_stops_cleanly_mid_call(duty_phon
     try:
         phone.wait_event("confirmed", call=2)
         second = dutyphone.record_path(phone.record, 2)
-        _wait_until(lambda: second.exists() and second.stat().st_size > 44 + RATE // 5,
+        wait_until(lambda: second.exists() and second.stat().st_size > 44 + RATE // 5,
                     5, "audio in the second call's recording")
         code, out = phone.stop()
         assert (code, out) == (0, b"")

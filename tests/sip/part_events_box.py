@@ -1,6 +1,6 @@
 """A SIP leg and a trunk of the box on one real pjsua2 endpoint, for
-tests/unit/test_part_events.py (one endpoint per process, so it runs in its own).
-`python -m tests.unit.part_events_box OUT_FILE PASSWORD_FILE`: the leg calls the endpoint's
+tests/sip/test_part_events_sip.py (one endpoint per process, so it runs in its own).
+`python -m tests.sip.part_events_box OUT_FILE PASSWORD_FILE`: the leg calls the endpoint's
 own address (its account refuses every incoming call with 403) and the trunk registers
 with a registrar that answers 403 (a UDP socket here); every event both put out is written
 to OUT_FILE as one JSON line, with the name of its type."""

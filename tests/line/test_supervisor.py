@@ -6,7 +6,6 @@ the HAT's power key (gpiozero MockFactory: the pin's history is asserted)."""
 import asyncio
 import dataclasses
 import os
-import time
 import types
 
 from gpiozero.pins.mock import MockFactory
@@ -17,6 +16,7 @@ from lawline.line import profiles
 from lawline.line.modem import Modem
 from lawline.line.supervisor import POWER_CYCLING, READY, LineSupervisor
 from lawline.status import Status
+from lawline_rig.wait import async_wait_until, wait_until
 
 # Short intervals keep the tests quick; the timeouts are long enough that a loaded machine
 # never makes a healthy simulated modem look dead (0.3 s did, now and then, in full runs).
@@ -39,16 +39,8 @@ async def _next(modem, kinds, timeout=10):
             return event
 
 
-async def _until(predicate, timeout, what):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(loopback):
-    line = loopback()
+def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(rigs):
+    line = rigs.line()
 
     async def main():
         box = _box(line)
@@ -71,7 +63,7 @@ def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(loopback)
             event = await _next(box, "failed")
             assert event.detail == "modem stopped answering" and not box.in_call
             assert (await _next(caller, "ended")).kind == "ended"   # the reset dropped the call
-            await _until(lambda: supervisor.state.state == READY and supervisor.recoveries, 15,
+            await async_wait_until(lambda: supervisor.state.state == READY and supervisor.recoveries, 15,
                          "the modem to come back")
             assert os.path.realpath(line["box"]["at_link"]) != old   # CRESET re-enumerated
             assert "now /dev/pts/" in status.get("modem")["message"]
@@ -88,8 +80,8 @@ def test_a_modem_that_stops_answering_mid_call_is_reset_and_comes_back(loopback)
     assert "AT+CRESET" in line.wire()
 
 
-def test_the_port_going_away_is_found_again_under_its_new_name(loopback):
-    line = loopback()
+def test_the_port_going_away_is_found_again_under_its_new_name(rigs):
+    line = rigs.line()
 
     async def main():
         box = _box(line)
@@ -103,7 +95,7 @@ def test_the_port_going_away_is_found_again_under_its_new_name(loopback):
         try:
             old = os.path.realpath(line["box"]["at_link"])
             lawline_rig.sim.inject(line.dir, "port_gone", side="box", ms=800)
-            await _until(lambda: supervisor.recoveries == 1 and supervisor.state.state == READY,
+            await async_wait_until(lambda: supervisor.recoveries == 1 and supervisor.state.state == READY,
                          15, "the modem on its new port")
             assert os.path.realpath(line["box"]["at_link"]) != old
             assert "port gone" in seen and await box.ping(1.0)
@@ -114,8 +106,8 @@ def test_the_port_going_away_is_found_again_under_its_new_name(loopback):
     asyncio.run(main())
 
 
-def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(loopback):
-    line = loopback()
+def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(rigs):
+    line = rigs.line()
     factory = MockFactory()
 
     async def main():
@@ -127,7 +119,7 @@ def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(loopback):
         watch = asyncio.ensure_future(supervisor.run(stop))
         try:
             lawline_rig.sim.inject(line.dir, "no_reply", side="box", count=1000)
-            await _until(lambda: len(factory.pin(6).states) >= 5, 20, "a power cycle")
+            await async_wait_until(lambda: len(factory.pin(6).states) >= 5, 20, "a power cycle")
             assert supervisor.state.state == POWER_CYCLING or supervisor.state.state != READY
         finally:
             stop.set()
@@ -146,8 +138,8 @@ def test_a_modem_that_stays_silent_is_power_cycled_with_the_power_key(loopback):
     assert 0.2 - 0.01 <= states[4].timestamp < 0.2 + 2.0      # held for the on press
 
 
-def test_reset_after_hangup_resets_and_reopens_the_renamed_ports(loopback):
-    line = loopback()
+def test_reset_after_hangup_resets_and_reopens_the_renamed_ports(rigs):
+    line = rigs.line()
     cfg = types.SimpleNamespace(**{**vars(LINE), "reset_after_hangup": True})
 
     async def main():
@@ -177,10 +169,9 @@ def test_status_led_shows_ready_and_blinks_on_trouble():
     pin = factory.pin(17)
     state.set("not answering", "modem stopped answering")
     seen = len(pin.states)
-    deadline = time.monotonic() + 3
-    while len(pin.states) < seen + 2:              # blinking: it goes on and off by itself
-        assert time.monotonic() < deadline, f"the LED does not blink: {pin.states}"
-        time.sleep(0.05)
+    # blinking: it goes on and off by itself
+    wait_until(lambda: len(pin.states) >= seen + 2, 3, "the LED to blink",
+               detail=lambda: f"its states {pin.states}")
     state.set(READY, "ready again")
     settled = len(pin.states)
     assert pin.state is True

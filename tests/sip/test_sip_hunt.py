@@ -1,5 +1,6 @@
-"""sip/hunt.py and sip/leg.py without a call: who may be dialled (toll-fraud guard), the
-whisper a duty phone hears, how SIP answers become outcomes, and key 3 in the menu. Calls
+"""sip/hunt.py and sip/leg.py without a call: who may be dialled (toll-fraud guard, checked
+again when dialling, naming where a refused number came from), the whisper a duty phone
+hears, how SIP answers become outcomes, and key 3 in the menu. Calls
 through a real trunk are in tests/scenarios/test_trunk.py."""
 
 import asyncio
@@ -124,3 +125,17 @@ def test_leg_results_go_into_the_call_record():
 def test_key_3_is_the_urgent_dispute():
     decision = Menu().key("3")
     assert decision.action == "branch" and decision.branch == "urgent"
+
+
+def test_the_dialler_checks_the_plan_again_and_names_where_the_number_came_from(
+        tmp_path, caplog):
+    hunt = pytest.importorskip("lawline.sip.hunt")      # needs pjsua2
+    cfg = config.from_dict({"duty": {"numbers": ["13900000001"]},
+                            "spool": {"dir": str(tmp_path / "spool")}})
+    dialler = hunt.Dialler(None, None, duty=cfg.duty, sip=cfg.sip,
+                           plan=DialPlan.from_config(cfg))
+    dialler.plan = DialPlan(deny=("1390000",), area_code="0773")   # tightened since loading
+    caplog.set_level(logging.ERROR, "lawline.sip")
+    assert dialler.place("13900000001") is None
+    assert "toll-fraud guard: refused to dial '13900000001' (from [duty] numbers): denied " \
+           "by [dialplan] deny '1390000'" in caplog.text

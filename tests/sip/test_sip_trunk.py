@@ -8,6 +8,9 @@ import pytest
 
 from lawline import config
 from lawline.errors import ConfigError
+from lawline.secretfile import read_secret
+
+from ..unit.test_private_at_rest import secret as secret_file
 
 trunk = pytest.importorskip("lawline.sip.trunk")   # needs pjsua2
 
@@ -121,3 +124,14 @@ def test_registered_state_reads_as_one_sentence():
     state = trunk.TrunkState("sip:t", "box", "0773@t", registered=True, expires=300)
     assert state.sentence() == "SIP trunk sip:t registered as 0773@t (user box), expires in 300 s"
     assert state.as_dict()["registered"] is True
+
+
+def test_the_trunk_password_uses_the_same_check_as_every_secret_file(tmp_path):
+    """Private at rest (issue 9 point 7): tests/unit/test_private_at_rest.py has the others."""
+    open_file = secret_file(tmp_path, "trunk", 0o644)
+    with pytest.raises(ConfigError, match=r"option 'password_file' in section \[trunk\]: .* "
+                                          r"readable by its group and everyone"):
+        trunk.read_password(open_file)
+    assert trunk.read_password(secret_file(tmp_path, "ok", 0o600)) == "s3cret-7f2a"
+    with pytest.raises(ConfigError, match="is empty"):
+        read_secret(secret_file(tmp_path, "empty", 0o600, ""), "trunk", "password_file")

@@ -11,6 +11,7 @@ import pytest
 import serial
 
 import lawline_rig.sim
+from lawline_rig.wait import wait_until
 
 
 def _at(path, command=b"AT", timeout=3.0):
@@ -22,21 +23,14 @@ def _at(path, command=b"AT", timeout=3.0):
         return buf
 
 
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def _sim_json(line):
     with open(os.path.join(line.dir, "sim.json")) as f:
         return json.load(f)
 
 
 @pytest.mark.parametrize("profile", ["simcom-sim7600", "v253"])
-def test_port_gone_comes_back_under_a_new_name_and_the_link_follows(loopback, profile):
-    line = loopback(profile)
+def test_port_gone_comes_back_under_a_new_name_and_the_link_follows(rigs, profile):
+    line = rigs.line(profile)
     old, link = line["box"]["at"], line["box"]["at_link"]
     assert os.path.realpath(link) == old and _at(link).endswith(b"OK\r\n")
     client = serial.Serial(link, timeout=0)
@@ -49,7 +43,7 @@ def test_port_gone_comes_back_under_a_new_name_and_the_link_follows(loopback, pr
     except OSError:
         pass
     client.close()
-    _wait(lambda: _sim_json(line)["box"]["at"] != old, 3, "sim.json to name the new port")
+    wait_until(lambda: _sim_json(line)["box"]["at"] != old, 3, "sim.json to name the new port")
     new = _sim_json(line)["box"]["at"]
     assert os.path.realpath(link) == new
     assert _at(link).endswith(b"OK\r\n")
@@ -59,13 +53,13 @@ def test_port_gone_comes_back_under_a_new_name_and_the_link_follows(loopback, pr
         assert os.path.realpath(line["box"]["audio_link"]) == _sim_json(line)["box"]["audio"]
 
 
-def test_creset_reboots_and_renames_the_ports(loopback):
-    line = loopback()
+def test_creset_reboots_and_renames_the_ports(rigs):
+    line = rigs.line()
     old = line["box"]["at"]
     with serial.Serial(old, timeout=0.05) as port:
         port.write(b"AT+CRESET\r")
         time.sleep(0.2)
-    _wait(lambda: _sim_json(line)["box"]["at"] != old, 3, "the re-enumerated port")
+    wait_until(lambda: _sim_json(line)["box"]["at"] != old, 3, "the re-enumerated port")
     link = line["box"]["at_link"]
-    _wait(lambda: b"OK" in _at(link, timeout=0.3), 5, "the module to boot")
-    assert "USB re-enumeration" in line.log()
+    wait_until(lambda: b"OK" in _at(link, timeout=0.3), 5, "the module to boot")
+    assert "USB re-enumeration" in line.sim_log()

@@ -1,4 +1,4 @@
-"""sip/door.py against a real pjsua2 endpoint (in its own process, tests/unit/door_box.py):
+"""sip/door.py against a real pjsua2 endpoint (in its own process, tests/sip/door_box.py):
 what reaches pjsua, what the box answers and what its Allow header says. Real-time (a SIP
 UA): run under the shared lock. The same door on the trunk rig: test_trunk_fraud.py."""
 
@@ -25,7 +25,7 @@ def box(tmp_path_factory):
     trunk.settimeout(5)
     ready, log_path = d / "ready", d / "box.log"
     log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.unit.door_box", str(ready),
+    proc = subprocess.Popen([sys.executable, "-m", "tests.sip.door_box", str(ready),
                              str(trunk.getsockname()[1])], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT)
     try:

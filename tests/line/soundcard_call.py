@@ -1,6 +1,8 @@
-"""Run by test_line_soundcard.py in its own process (PortAudio reads the ALSA configuration
-once, at start): one call between the box's EC25 driver with call audio on the simulated
-USB sound card and a caller's EC25 driver with serial PCM. Prints a JSON report."""
+"""Run by the modem contract (test_contract.py) in its own process for a box whose call audio
+is a USB sound card (PortAudio reads the ALSA configuration once, at start): one call between
+the box's EC25 driver with call audio on the (simulated) sound card and a caller's driver with
+serial PCM; the caller presses KEYS. `python soundcard_call.py SIM_JSON KEYS`; prints a JSON
+report."""
 
 import asyncio
 import json
@@ -15,6 +17,7 @@ import serial
 
 from lawline.line.modem import Modem
 from lawline_rig.probe import hearing
+from lawline_rig.wait import async_wait_until
 
 
 def tone(hz):
@@ -54,19 +57,20 @@ def serial_reader(port):
 
 
 async def until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+    """Whether `predicate` came to hold within `timeout` (for the report: the test asserts)."""
+    try:
+        await async_wait_until(predicate, timeout, "a report's condition")
+        return True
+    except TimeoutError:
+        return False
 
 
-async def main(info):
+async def main(info, keys):
     report = {}
-    box = Modem("quectel-ec25", info["box"]["at"], info["box"]["audio"], name="box",
-                audio_backend="soundcard", sound_device=info["box"]["sound_device"])
-    caller = Modem("quectel-ec25", info["caller"]["at"], info["caller"]["audio"], name="caller")
+    box = Modem(info["box"]["driver_profile"], info["box"]["at"], info["box"]["audio"],
+                name="box", audio_backend="soundcard", sound_device=info["box"]["sound_device"])
+    caller = Modem(info["caller"]["driver_profile"], info["caller"]["at"],
+                   info["caller"]["audio"], name="caller")
     await box.start()
     await caller.start()
     audio = box.make_audio()
@@ -90,20 +94,20 @@ async def main(info):
         far.say = tone(700)
         report["box_hears_caller"] = await until(
             lambda: hearing.tone_level(bytes(card.heard[-3200:]), 700) > 0.5, 5)
-        keys = []
-        for key in "159#":
+        pressed = []
+        for key in keys:
             await caller.send_dtmf(key)
             while True:
                 event = await asyncio.wait_for(box.events.get(), 5)
                 if event.kind == "dtmf":
-                    keys.append((event.digit, event.detail))
+                    pressed.append((event.digit, event.detail))
                     break
         await asyncio.sleep(0.3)     # a second report of a key would arrive by now
         while not box.events.empty():
             event = box.events.get_nowait()
             if event.kind == "dtmf":
-                keys.append((event.digit, event.detail))
-        report["keys"] = keys
+                pressed.append((event.digit, event.detail))
+        report["keys"] = pressed
         await caller.hangup()
         card.stop.set()
         far.stop.set()
@@ -117,4 +121,4 @@ async def main(info):
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))
+    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1]), sys.argv[2]))))
