@@ -716,7 +716,9 @@ def test_a_lost_port_is_found_again_and_nothing_spins(line, caplog):
             assert lost == [f"modem box: audio port {line['box']['audio_link']} lost: end of "
                             "file (its far end hung up)"], lost
         assert busiest < IDLE, f"a thread used {busiest:.2f} s of the second the port was gone"
-        assert back != old, "the port came back under a new name"
+        # the simulator made a new pty (the kernel may hand out the old number again): the
+        # box found it by its link, not by the number it had open
+        assert os.path.exists(back), f"the port's link {line['box']['audio_link']} is gone"
         assert again.number == line["caller"]["number"]
         assert reading, "the audio is read again, on the new port"
 
