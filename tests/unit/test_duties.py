@@ -407,3 +407,13 @@ def test_the_example_shows_the_new_sections_and_optional_table_options():
                  "sms_reply_days = 7.0"):
         assert line in example
     assert "(optional)" in example
+
+
+def test_a_case_book_set_aside_gets_the_duty_facts_back_from_the_journal(office, tmp_path):
+    from lawline.records.cases import Cases
+    case = request(office)
+    office.on_sms(LAWYER, f"上门 {case} 1 12-02 09:30 城关镇", "unknown")
+    office.on_sms(PROVIDER, f"到场 {case}", "unknown")
+    fresh = Cases(tmp_path / "fresh.db")
+    assert fresh.restore(journal(office, case)[-1])
+    assert fresh.duties(case) == office.cases.duties(case)

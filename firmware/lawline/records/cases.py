@@ -11,6 +11,7 @@ new -> assigned -> referred -> resolved -> caller_informed, each move kept in a 
 with who made it, in the same database (spool/cases.db, WAL, synchronous=FULL).
 """
 
+import json
 import re
 import secrets
 import sqlite3
@@ -270,6 +271,21 @@ class DutyColumns:
                                    (code,)).fetchone()
         return row[0] if row else None
 
+    def _restore_duties(self, db, number, record):
+        """The duty columns a journal item carried (restore: a case book set aside)."""
+        values = {}
+        for name, kind in DUTY_COLUMNS.items():
+            value = record.get(name)
+            if isinstance(value, dict):
+                value = json.dumps(value, ensure_ascii=False)
+            if value is None or isinstance(value, (list, bool)) or \
+                    (kind == "TEXT") != isinstance(value, str):
+                continue
+            values[name] = value
+        if values:
+            db.execute(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in values)} "
+                       "WHERE number = ?", (*values.values(), number))
+
     def surveyed(self, since):
         """[(number, caller)] of cases whose survey SMS went at or after `since` and that
         have no score yet, the newest survey first."""
@@ -468,6 +484,7 @@ class Cases(DutyColumns, CaseNumbers):
                            "VALUES (?,?,?,?,?)",
                            (number, float(h.get("at") or opened), str(h.get("state") or ""),
                             str(h.get("by") or ""), str(h.get("note") or "")))
+            self._restore_duties(db, number, record)
             return True
         return self._tx(write)
 
