@@ -417,3 +417,33 @@ def test_a_case_book_set_aside_gets_the_duty_facts_back_from_the_journal(office,
     fresh = Cases(tmp_path / "fresh.db")
     assert fresh.restore(journal(office, case)[-1])
     assert fresh.duties(case) == office.cases.duties(case)
+
+
+def test_the_hand_off_mail_goes_to_the_departments_own_mailbox(office):
+    from types import SimpleNamespace
+    from lawline.sync.mail import EmailTarget
+    case = refer(office)
+    item = office.outbox.get(f"handoff-{case}")
+    target = EmailTarget("email", "127.0.0.1", 25, "box@example.org", ["office@example.org"],
+                         security="none", office_name="测试县法律服务专线")
+    mail = target.build(SimpleNamespace(kind=item.kind, record=item.record, key=item.key,
+                                        created=1796600000.0, files={}))
+    assert mail["To"] == "jc@example.org"
+    code = office.cases.duties(case)["reply_code"]
+    assert case in mail["Subject"] and code in mail["Subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert CALLER in body and f"回复码：{code}" in body
+
+
+def test_lawline_case_show_prints_the_duty_facts(tmp_path, capsys):
+    from types import SimpleNamespace
+    from lawline.commands.cases import case_main, open_office
+    path = tmp_path / "lawline.toml"
+    path.write_text(configuration.dump({"spool": {"dir": str(tmp_path / "spool")},
+                                        "office": {"head_mobile": HEAD}}), encoding="utf-8")
+    office = open_office(configuration.load(path))
+    number = office.open_case("service_request", CALLER, owner=HEAD, state="assigned").number
+    office.act(number, "resolved", "shell", "已解答")
+    assert case_main(SimpleNamespace(config=str(path), action="show", number=number)) == 0
+    shown = capsys.readouterr().out
+    assert "  result 已解答" in shown and "  told_how sms" in shown
