@@ -653,7 +653,7 @@ def _step(r: Rules, case: CaseNow, state: str, by: str, note: str, at: float, st
     move = {"op": "move", "number": case.number, "state": state, "by": by, "note": note,
             "owner": None, "owner_name": None, "expect": case.updated if checked else None,
             "step": _move_id(case.number, len(history), at), "at": at}
-    if state == case.state and state != "assigned":
+    if state == case.state:
         move["same"] = True                     # a row that keeps the state (cases.move)
     steps.append(move)
     now = replace(case, state=state, updated=at, history=tuple(history))
@@ -690,7 +690,7 @@ def _dispatched(d: Dispatched, r: Rules, at: float) -> list:
     dispatch = {"provider": p.name, "kind": p.kind, "mobile": p.mobile, "email": p.email,
                 "area": p.area, "when": d.when, "place": d.place, "by": d.by, "note": d.note}
     steps: list = []
-    now = _step(r, case, "assigned", d.by, f"dispatched on site to {p.name}, {d.when}, "
+    now = _step(r, case, case.state, d.by, f"dispatched on site to {p.name}, {d.when}, "
                 f"{d.place}" + (f": {d.note}" if d.note else ""), at, steps,
                 {"dispatch": dispatch, "appointment": d.appointment},
                 event="dispatched")
