@@ -447,3 +447,40 @@ def test_lawline_case_show_prints_the_duty_facts(tmp_path, capsys):
     assert case_main(SimpleNamespace(config=str(path), action="show", number=number)) == 0
     shown = capsys.readouterr().out
     assert "  result 已解答" in shown and "  told_how sms" in shown
+
+
+def test_each_case_outcome_moves_first_checked_and_plans_the_same_entry_twice():
+    """The planner's side (records/outcomes.py): pure, a case outcome's first step is its
+    move checked against the case as the actor saw it, and a row that keeps the state is
+    marked same."""
+    rules = o.Rules("county", "测试县", "07730148", head=HEAD, survey_sms=True)
+    case = o.CaseNow("2612070010", "service_request", "assigned", CALLER, LAWYER, "张律师", "",
+                     "c", 1.0, 2.0, None, ((1.0, "assigned", "box", "opened"),),
+                     {"dispatch": json.dumps({"provider": "王律师", "when": "12月02日 09:30",
+                                              "place": "城关镇"}), "appointment": 5.0})
+    referred = o.CaseNow("2612070011", "referral", "referred", CALLER, "", "", "", "c", 1.0,
+                         2.0, None, ((1.0, "referred", "box", "opened"),),
+                         {"reply_code": "384105", "handoff": json.dumps({"department": "局"})})
+    for outcome, same, sms in (
+            (o.Arrived(case, "王律师"), True, []),
+            (o.AppointmentMissed(case, (HEAD, LAWYER)), True,
+             [("appointment missed", HEAD), ("appointment missed", LAWYER)]),
+            (o.ReplyOverdue(referred, (HEAD,)), True, [("reply overdue", HEAD)]),
+            (o.Replied(referred, "局", "已办"), False,
+             [("caller resolved", CALLER), ("survey", CALLER)]),
+            (o.Surveyed(replace_state(case, "caller_informed"), 2), True,
+             [("survey thanks", CALLER), ("low survey", HEAD)])):
+        entry = o.plan([outcome], rules, 10.0)
+        first = entry.steps[0]
+        assert first["op"] == "move" and first["expect"] == 2.0, outcome
+        assert bool(first.get("same")) == same, outcome
+        assert [(s["purpose"], s["number"]) for s in entry.steps if s["op"] == "sms"] == sms
+        assert o.plan([outcome], rules, 10.0) == entry
+        journal = [s for s in entry.steps if s["op"] == "item"]
+        assert journal and all(j["record"]["reply_code" if j["record"]["kind"] == "referral"
+                                           else "appointment"] for j in journal)
+
+
+def replace_state(case, state):
+    import dataclasses
+    return dataclasses.replace(case, state=state)
