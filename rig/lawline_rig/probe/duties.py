@@ -105,7 +105,10 @@ async def referral_handoff(rig, key, digits, address_prompt, mobile):
     assert call["outcome"] == "referred", call
     assert call["referral_texted"] == [{"number": mobile[:3] + "****" + mobile[-4:],
                                         "sent": True}], call
-    return call
+    # the caller's own phone got the department's details during the call: read them with
+    # this caller (the next run_call's caller is a fresh one, its phone's SMS unread)
+    mine = await hotline.caller_sms(rig, f"转介信息（案件{call['case_number']}）")
+    return {**call, "caller_sms": mine}
 
 
 # -- the result told -------------------------------------------------------------------------
