@@ -15,7 +15,7 @@ an object the composition root builds from [office] timezone (build.py, clock.Cl
 import math
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -28,6 +28,8 @@ from .clock import validate_zone
 from .duty.desk import validate_config as validate_duty
 from .errors import ConfigError
 from .line.checks import check_pins, line_tables
+from .settings import (AvailabilitySection, HandoffSection, OnsiteSection, ProviderTable,
+                       ResultsSection)
 from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSection,
                        DialplanSection, DutySection, EmailSection, HatSection, HealthSection,
                        HoursSection, LimitsSection, LineSection, MenuSection, OfficeSection,
@@ -35,6 +37,7 @@ from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSe
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
                        UpstreamSection, VoicemailSection, WebSection)
 from .settings import options as section_options
+from .records.duties import validate_config as validate_duties
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
 from .sync.settings import validate_config as validate_sync
@@ -80,6 +83,13 @@ class Config:
     lines: tuple = ()             # every line, line 1 first (tuple of LineSection)
     referral: tuple = ()          # [[referral]] tables (tuple of ReferralTable)
     path: Path | None = None
+    # issue 17, the office's duties: on-site service, referral hand-off, results told,
+    # staff availability (records/duties.py)
+    onsite: OnsiteSection = field(default_factory=OnsiteSection)
+    handoff: HandoffSection = field(default_factory=HandoffSection)
+    results: ResultsSection = field(default_factory=ResultsSection)
+    availability: AvailabilitySection = field(default_factory=AvailabilitySection)
+    provider: tuple = ()          # [[provider]] tables (tuple of ProviderTable)
 
     @property
     def spool_dir(self):
@@ -202,12 +212,14 @@ def from_dict(data, path=None):
     menu = MenuSection(**values["menu"], tree=parse_menu(
         menu_tables.get("keys"), menu_tables.get("submenu"), values["menu"]["prompt"]))
     config = Config(**sections, line=all_lines[0], menu=menu, lines=all_lines,
-                    referral=tuple(ReferralTable(**t) for t in tables["referral"]), path=path)
+                    referral=tuple(ReferralTable(**t) for t in tables["referral"]), path=path,
+                    provider=tuple(ProviderTable(**t) for t in tables["provider"]))
     validate_zone(config.office.timezone)
     validate_sip(config)       # [sip] and [trunk] together
     validate_duty(config)      # hours, shifts, dates: errors name the option
     validate_sync(config)      # targets, spool limits
     validate_dialplan(config)  # [dialplan], and every number in [duty] against it
+    validate_duties(config)    # [[provider]], [[referral]] sms/email, [results] (issue 17)
     return config
 
 
@@ -233,6 +245,9 @@ def _tables(name, options_, entries):
         values = {}
         for opt in options_:
             if opt.name not in given:
+                if not opt.required:
+                    values[opt.name] = opt.default
+                    continue
                 raise ConfigError(f"[[{name}]] number {number}: option '{opt.name}' is missing")
             values[opt.name] = _check(f"[{name}] number {number}", opt, given.pop(opt.name))
         if given:
@@ -303,10 +318,14 @@ def example():
             "# the [line] options above and number (the line's own number) and status_led_pin.",
             ""]
     for name, options_ in TABLES.items():
-        out.append(f"# [[{name}]] may be repeated; every option is required:")
+        out.append(f"# [[{name}]] may be repeated; every option is required but those marked "
+                   "(optional):")
         out.append(f"# [[{name}]]")
         for opt in options_:
-            out.append(f"# {opt.name} = \"\"    # {opt.doc}")
+            optional = "" if opt.required else " (optional)"
+            shown = _toml_value(opt.default) if opt.choices else '""'
+            out.append(f"# {opt.name} = {shown}    # {opt.doc}{optional}"
+                       + (f"; one of {', '.join(opt.choices)}" if opt.choices else ""))
         out.append("")
     return "\n".join(out)
 

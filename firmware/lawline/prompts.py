@@ -66,7 +66,7 @@ def tone_pcm(parts, amplitude=6000):
 
 
 class Prompts:
-    def __init__(self, directory):
+    def __init__(self, directory: str | Path) -> None:
         self.dir = Path(directory)
         self.generated = self.dir / "generated"
 
@@ -77,7 +77,7 @@ class Prompts:
         path = self.dir / f"{name}.txt"
         return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
-    def path(self, name):
+    def path(self, name: str) -> Path:
         recorded = self.dir / f"{name}.wav"
         if recorded.exists():
             return recorded
@@ -115,7 +115,8 @@ class Prompts:
         write_wav(out_path, pcm)
         return Path(out_path)
 
-    def render_missing(self, voice="cmn", speed=220, force=False):
+    def render_missing(self, voice: str = "cmn", speed: int = 220,
+                       force: bool = False) -> list[str]:
         """Render every text without audio through espeak-ng and sox. Returns the names."""
         espeak = shutil.which("espeak-ng")
         sox = shutil.which("sox")

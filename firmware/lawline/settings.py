@@ -34,16 +34,18 @@ class Option:
     pattern: str | None = None
     office_sets: bool = False  # a lab default every office must replace (lawline check)
     tables_only: bool = False
+    required: bool = True      # a [[table]] option that must be given (False: its default)
 
 
 def option(default: Any, doc: str, *, unit: str = "", minimum: float | None = None,
            maximum: float | None = None, choices: tuple[str, ...] | None = None,
            pattern: str | None = None, office_sets: bool = False,
-           tables_only: bool = False) -> Any:
-    """A configuration option with its default and documentation (a dataclass field)."""
+           tables_only: bool = False, required: bool = True) -> Any:
+    """A configuration option with its default and documentation (a dataclass field).
+    `required`: only for [[table]] options; False lets a table leave it out."""
     meta = {"option": {"doc": doc, "unit": unit, "minimum": minimum, "maximum": maximum,
                        "choices": choices, "pattern": pattern, "office_sets": office_sets,
-                       "tables_only": tables_only}}
+                       "tables_only": tables_only, "required": required}}
     if isinstance(default, list):
         items = tuple(default)
         return field(default_factory=lambda: list(items), metadata=meta)
@@ -332,6 +334,12 @@ class SurveySection:
         'Ratings this low or lower alert the office head',
         minimum=1, maximum=5)
     key_timeout: float = option(8.0, 'How long to wait for the rating key', unit='s', minimum=0.5)
+    sms: bool = option(True,
+        "When a case is resolved, text its caller (a mobile) a satisfaction survey to "
+        'answer with 1-5; the answer is kept on the case, low ones alert the office head')
+    sms_reply_days: float = option(7.0,
+        'How long after the survey SMS an answer still counts',
+        unit='days', minimum=0.1)
 
 
 @dataclass(frozen=True)
@@ -602,6 +610,93 @@ class ReferralTable:
     phone: str = option('', 'Its phone number, as the caller should dial it')
     address: str = option('', 'Its address')
     hours: str = option('', 'When it is open, in words (周一至周五 9:00-17:00)')
+    sms: str = option('',
+        'Mobile that gets each case referred to it by SMS with a reply code; the '
+        "department's reply from it (the code, then the result) closes the case (empty: "
+        'no SMS)',
+        pattern='(\\+?[0-9]{5,20})?', required=False)
+    email: str = option('',
+        'Mailbox that gets each case referred to it with its reply code (through [email]; '
+        'empty: none)',
+        required=False)
+
+
+# -- the office's duties to a result (issue 17: on-site service, referral hand-off, the
+#    outcome told, staff availability; records/duties.py) ------------------------------
+
+@dataclass(frozen=True)
+class OnsiteSection:
+    """On-site service (上门服务): a service request dispatched to a [[provider]] with an
+    appointment (records/duties.py)."""
+    SECTION: ClassVar[str] = 'onsite'
+    missed_after_minutes: float = option(60.0,
+        'An appointment nobody reported arriving at (到场) this long after its time alerts '
+        "the office head and the case's owner",
+        unit='min', minimum=1)
+
+
+@dataclass(frozen=True)
+class HandoffSection:
+    """A referral handed to its department, and checked back (records/duties.py)."""
+    SECTION: ClassVar[str] = 'handoff'
+    reply_working_days: int = option(3,
+        "Working days (the holiday calendar's, 调休 included) a department has to reply "
+        'with the case\'s code before the office head is alerted',
+        unit='days', minimum=1, maximum=60)
+    mobiles_per_call: int = option(2,
+        "Mobiles a caller may key in one call to have a department's phone and address "
+        'sent there by SMS (never dialled; the dial plan decides what is a mobile)',
+        minimum=0, maximum=5)
+
+
+@dataclass(frozen=True)
+class ResultsSection:
+    """The result the office wrote, as the caller gets it (records/messages.plain_result)."""
+    SECTION: ClassVar[str] = 'results'
+    sms_max_chars: int = option(120,
+        "Longest result in the caller's closing SMS; a longer one is cut and ends with …",
+        unit='characters', minimum=10, maximum=600)
+    replace: list[str] = option(['结案=>办结', '转办=>转交有关部门办理', '来电人=>您',
+                                 '当事人=>您'],
+        "The office's wording rules: 'word=>plain words' applied to a result before the "
+        'caller reads or hears it (internal words out, plain words in)')
+    mask_mobiles: bool = option(True,
+        "Mobile numbers in a result are masked (139****0001) before the caller gets it: "
+        'staff write their own numbers into notes')
+    tell_by_phone: bool = option(True,
+        'A caller keying 9 on the phone that opened a resolved case hears the result too '
+        '(spoken by espeak-ng), and a caller nobody could text is then counted as told')
+
+
+@dataclass(frozen=True)
+class AvailabilitySection:
+    """Staff signing off and on, and the line's night or day mode, by SMS or on the page
+    (records/duties.py, duty/desk.py)."""
+    SECTION: ClassVar[str] = 'availability'
+    mode_default_hours: float = option(12.0,
+        "Night or day mode the office head sets without an end time lasts this long, then "
+        'the office hours rule again',
+        unit='h', minimum=0.1, maximum=168)
+    sign_off_max_hours: float = option(72.0,
+        'A sign-off (休息) without an end time, or a longer one, ends after this long',
+        unit='h', minimum=0.1, maximum=720)
+
+
+@dataclass(frozen=True)
+class ProviderTable:
+    """One [[provider]]: a law firm, notary office, grassroots legal-service office or
+    judicial office a service request can be dispatched to (上门服务)."""
+    SECTION: ClassVar[str] = 'provider'
+    name: str = option('', 'Name of the person or organisation (张律师（某某律师事务所）)')
+    kind: str = option('other',
+        'What it is',
+        choices=('law_firm', 'notary', 'legal_service', 'judicial_office', 'other'),
+        required=False)
+    mobile: str = option('',
+        'Contact mobile: the appointment goes there by SMS, and 到场/结案 come from it',
+        pattern='\\+?[0-9]{5,20}')
+    email: str = option('', 'Contact e-mail (shown on the page)', required=False)
+    area: str = option('', 'Area it serves (城关镇), shown when dispatching', required=False)
 
 
 # The sections in the order the example file shows them, and the [[name]] tables.
@@ -610,4 +705,7 @@ SECTIONS: tuple[type, ...] = (
     HoursSection, CalendarSection, CasesSection, SurveySection, ReportSection, HealthSection,
     SipSection, TrunkSection, VoicemailSection, SpoolSection, OutboxSection, UpstreamSection,
     EmailSection, S3Section, PromptsSection, WebSection, HatSection)
+# issue 17 (the office's duties)
+SECTIONS += (OnsiteSection, HandoffSection, ResultsSection, AvailabilitySection)
 TABLES: dict[str, type] = {"referral": ReferralTable}
+TABLES["provider"] = ProviderTable

@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .probe import hotline, scenarios
+from .probe import duties, hotline, scenarios
 from .probe.rig import Rig
 
 # The calls the demo places, in order: (tag, title, the duty phone's behaviour, scenario).
@@ -27,6 +27,13 @@ SCRIPTED = [
      hotline.service_request_with_sms),
     ("e", "two lines at once: line 1 bridged while line 2 leaves a voicemail", "accept",
      scenarios.two_lines_at_once),
+]
+# issue 17: the office head (who gets complaints and records their outcome by SMS)
+DEMO_HEAD = "13900000009"
+SCRIPTED += [
+    ("f", "complaint whose complainant is told the outcome by SMS", "accept",
+     lambda rig: duties.complaint_told(rig, DEMO_HEAD, "经核实，您反映的接待态度问题属实，"
+                                       "已对该工作人员批评教育。")),
 ]
 
 log = logging.getLogger("lawline_rig.demo")
@@ -140,7 +147,8 @@ def _where(rig, result):
 
 def main(args):
     state = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="lawline-demo-"))
-    rig = Rig(state, profile=args.profile, lines=getattr(args, "lines", None))
+    rig = Rig(state, profile=args.profile, lines=getattr(args, "lines", None),
+              box_options={"office": {"head_mobile": DEMO_HEAD}})
     page = None
     print(f"lawline demo: state in {state}", flush=True)
     try:

@@ -100,10 +100,98 @@ KINDS = {"voicemail": voicemail, "bridged": bridged, "referral": referral,
          "resolved": resolved}
 
 
+# -- issue 17: the office's duties (records/duties.py) ------------------------------------------
+
+PROVIDER, DEPARTMENT = "13700000011", "13700000021"
+
+
+def service_request(office):
+    return office.open_case("service_request", CALLER, owner=DUTY, state="assigned").number
+
+
+def dispatched(office, step):
+    number = service_request(office)
+    step("ready")
+    office.commit([o.Dispatched(office.snapshot(number), "张律师 by SMS",
+                                o.Provider("王律师", PROVIDER), "12月08日 09:30", 1796700000.0,
+                                "城关镇")], step=step)
+
+
+def arrived(office, step):
+    number = service_request(office)
+    office.commit([o.Dispatched(office.snapshot(number), "head", o.Provider("王律师", PROVIDER),
+                                "12月08日 09:30", 1796700000.0, "城关镇")])
+    step("ready")
+    office.commit([o.Arrived(office.snapshot(number), "王律师 by SMS")], step=step)
+
+
+def missed(office, step):
+    number = service_request(office)
+    office.commit([o.Dispatched(office.snapshot(number), "head", o.Provider("王律师", PROVIDER),
+                                "12月08日 09:30", 1796700000.0, "城关镇")])
+    step("ready")
+    office.commit([o.AppointmentMissed(office.snapshot(number), (HEAD, DUTY))], step=step)
+
+
+def handoff(office, step):
+    office.commit([o.Referred(call(), office.cases.next(), "",
+                              o.Department("县劳动监察大队", "07731112222", sms=DEPARTMENT,
+                                           email="jc@example.org"), "384105", 1796900000.0,
+                              "12月10日")], step=step)
+
+
+def replied(office, step):
+    handoff(office, lambda name: None)
+    number = office.cases.by_reply_code("384105")
+    step("ready")
+    office.commit([o.Replied(office.snapshot(number), "县劳动监察大队 by SMS", "已追回工资")],
+                  step=step)
+
+
+def overdue(office, step):
+    handoff(office, lambda name: None)
+    number = office.cases.by_reply_code("384105")
+    step("ready")
+    office.commit([o.ReplyOverdue(office.snapshot(number), (HEAD,))], step=step)
+
+
+def told(office, step):
+    number = office.open_case("complaint", "07731234567", owner=HEAD, state="assigned").number
+    office.act(number, "resolved", "head", "已调查处理")
+    step("ready")
+    office.commit([o.Told(call("07731234567"), number)], step=step)
+
+
+def surveyed(office, step):
+    number = service_request(office)
+    office.act(number, "resolved", "张律师", "已解答")
+    step("ready")
+    office.commit([o.Surveyed(office.snapshot(number), 1, o.Duty(DUTY, "张律师"))], step=step)
+
+
+def texted(office, step):
+    number = office.cases.next()
+    department = o.Department("县劳动监察大队", "07731112222", "人民路1号")
+    office.commit([o.Referred(call(), number, "", department)])
+    step("ready")
+    office.commit([o.ReferralTexted(call(), number, "13912345678", department)], step=step)
+
+
+def availability(office, step):
+    office.commit([o.AvailabilityChanged(DUTY, "张律师", "off", 1796700000.0, "12月08日 09:30",
+                                         "张律师 (13900000001) by SMS", "sms", DUTY,
+                                         ("lawyer",))], step=step)
+
+
+KINDS.update({"dispatched": dispatched, "arrived": arrived, "missed": missed,
+              "handoff": handoff, "replied": replied, "overdue": overdue, "told": told,
+              "surveyed": surveyed, "texted": texted, "availability": availability})
+
+
 def state(spool):
     """What is there, with case numbers made N so two runs compare."""
     office, outbox = parts(spool)
-    n = lambda text: re.sub(r"\d{10}", "N", str(text))  # noqa: E731
+    n = lambda text: re.sub(r"\d{10,}", "N", str(text))  # noqa: E731  (keys with times too)
     found = {
         "items": sorted((outbox.get(k).kind, n(k)) for k in outbox.keys()),
         "cases": sorted((c.kind, c.state, c.owner, c.caller, c.rating)
@@ -112,6 +200,11 @@ def state(spool):
                           for _, st, by, _ in office.cases.history(c.number)),
         "sms": sorted((r["purpose"], r["number"]) for r in office.sms.rows()),
         "entries": sorted(p.name for p in (spool / "ledger").glob("*")),
+        # issue 17: which duty columns each case has, and who signed off
+        "duties": sorted((c.kind, tuple(sorted(office.cases.duties(c.number))))
+                         for c in office.cases.list()),
+        "availability": sorted((a["what"], a["who"])
+                               for a in office.duties.availability.changes()),
     }
     outbox.close()
     office.cases.close()

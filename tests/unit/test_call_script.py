@@ -34,6 +34,7 @@ DEFAULTS = {
                 "after_hours": []},
     "take": 1, "used": 0, "find_case": None, "pin_matches": False, "referrals": 2,
     "staff": None, "new_case": CASE,
+    "has_address": False, "texts_left": 2, "may_text": None, "result_prompt": None,
     "referral": lambda i: Department(["县法律援助中心", "县劳动监察大队"][int(i)], "07731112222"),
 }
 RECORDING = {"reason": "# pressed", "seconds": 5.0, "complete": True,
@@ -294,12 +295,15 @@ def test_key_3_past_the_days_ring_alls_goes_to_voicemail():
 # -- key 4: referral -----------------------------------------------------------------------
 
 def test_key_4_refers_and_texts_the_caller():
-    call = Call().run(GREETED + """
+    phone = " ".join(f"digit_{d}" for d in "07731112222")
+    call = Call().run(GREETED + f"""
         KEY 4 -> PLAY referral_intro
         PROMPT_ENDED -> PLAY referral:0
         PROMPT_ENDED -> PLAY referral:1
         KEY 2 -> COMMIT Referred
-        COMMITTED 2612010002 -> PLAY referral_sent goodbye
+        COMMITTED 2612010002 -> PLAY referral_phone {phone} referral_options
+        PROMPT_ENDED -> WAIT_KEY
+        TIMEOUT -> PLAY referral_sent goodbye
     """)
     assert call.record["referral"] == "县劳动监察大队" and call.record["outcome"] == "referred"
 

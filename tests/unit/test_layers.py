@@ -60,6 +60,8 @@ LAZY = {
     ("lawline.web.server", "*"): "`lawline web user add` runs without starting the page",
     ("lawline.web.app", "lawline.web"): "the pages are routes of the app they are built by",
     ("lawline.web.pages", "*"): "the page's own modules, loaded with their routes",
+    ("lawline.web.officepages", "lawline.web.dutypages"): "the duty page shows who signed "
+        "off, which dutypages (built on the pages) changes",
 }
 
 

@@ -129,9 +129,12 @@ def test_resolving_a_case_tells_its_caller_and_moves_it_on():
     assert moves[1]["expect"] is None and moves[0]["step"] != moves[1]["step"]
     assert [i["key"] for i in ops(entry, "item")] == ["case-2612070010-2", "case-2612070010-3"]
     assert sms(entry) == [("caller resolved", "13800138000")]
-    # a complaint's complainant is not texted by this rule
-    complaint = o.plan([o.Moved(case_now(kind="complaint"), "resolved", "head")], RULES, AT)
-    assert sms(complaint) == [] and len(ops(complaint, "move")) == 1
+    # a complainant is told the outcome too (issue 17.4: records/duties.py)
+    complaint = o.plan([o.Moved(case_now(kind="complaint"), "resolved", "head", "已核实")],
+                       RULES, AT)
+    assert sms(complaint) == [("caller resolved", "13800138000")]
+    assert "已核实" in ops(complaint, "sms")[0]["text"]
+    assert [m["state"] for m in ops(complaint, "move")] == ["resolved", "caller_informed"]
 
 
 def test_an_entry_survives_its_journal_form():

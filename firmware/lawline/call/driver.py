@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import CallCut, CallEnded, ModemError
+from ..phone import is_mobile
 from ..records.cases import CaseError, is_case_number, same_number
 from ..records.outcomes import Department, Escalated
 from ..sip import hunt
@@ -64,6 +65,15 @@ class CallParts:
     queue: list            # call ids waiting for a duty phone, first first (any line)
 
 
+def mobile_refusal(digits, plan):
+    """Why `digits` (keyed by a caller) cannot receive a referral's details by SMS, or None:
+    an 11-digit mobile the dial plan allows (its barred blocks and [dialplan] deny too)."""
+    if not digits or not is_mobile(digits) or len(digits) != 11:
+        return "not an 11-digit mobile"
+    why = plan.refusal(digits)
+    return f"refused by the dial plan: {why}" if why else None
+
+
 def new_call_id(clock, now=None):
     """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
     return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -85,6 +95,7 @@ class CallDriver:
         self.cut = None
         self.leg = None                  # the accepted duty leg, between ring and bridge
         self._pump = None
+        self.texted = 0                  # mobiles keyed for a referral's details (issue 17)
 
     def say(self, message, *args, level=logging.INFO):
         log.log(level, "call %s from %s: " + message, self.id, self.caller or "withheld", *args)
@@ -223,6 +234,8 @@ class CallDriver:
     def _path(self, name):
         if name.startswith("referral:"):
             return self.p.office.referral_prompt(int(name.split(":", 1)[1]))
+        if name.startswith(("result:", "referral_address:")):   # rendered (issue 17)
+            return self.p.office.duties.prompt_path(name)
         return self.p.prompts.path(name)
 
     async def _play(self, *names, interruptible=True, joined=False):
@@ -365,8 +378,12 @@ class CallDriver:
         case = self.p.office.cases.get(digits) if is_case_number(digits) else None
         if case is None:
             return None
-        return {"number": case.number, "state": case.state,
-                "mine": same_number(case.caller, self.caller)}
+        mine = same_number(case.caller, self.caller)
+        duties = self.p.office.duties
+        return {"number": case.number, "state": case.state, "mine": mine,
+                # the result is spoken on the phone that opened the case only (issue 17.4)
+                "result": mine and duties.results.tell_by_phone and
+                bool(duties.result_words(case.number))}
 
     def _q_pin_matches(self, number, pin):
         """The PIN of the case SMS, within the office's bounds (records/office.try_pin)."""
@@ -388,7 +405,28 @@ class CallDriver:
 
     def _q_referral(self, index):
         chosen = self.p.referrals[index]
-        return Department(chosen.name, chosen.phone, chosen.address, chosen.hours)
+        return Department(chosen.name, chosen.phone, chosen.address, chosen.hours,
+                          chosen.sms, chosen.email)
+
+    # -- issue 17: the office's duties -------------------------------------------------------
+
+    async def _q_result_prompt(self, number):
+        """The result of case `number` rendered for the phone (espeak-ng: off the loop)."""
+        return await asyncio.to_thread(self.p.office.duties.result_prompt, number)
+
+    def _q_has_address(self, index):
+        return self.p.office.duties.has_address(index)
+
+    def _q_texts_left(self):
+        return max(0, self.p.office.duties.handoff.mobiles_per_call - self.texted)
+
+    def _q_may_text(self, digits):
+        """None when a referral's details may be texted to the mobile the caller keyed
+        (a mobile by the dial plan's rules; it is never dialled), else why not."""
+        why = mobile_refusal(digits, self.p.office.desk.dialplan)
+        if why is None:
+            self.texted += 1
+        return why
 
     def _q_staff(self, digits):
         """The rota's person with this staff number (records/outcomes.Duty), or None."""

@@ -21,6 +21,7 @@ from ..phone import is_mobile
 from ..records.cases import NUMBER_DIGITS, PIN_DIGITS
 from ..records.outcomes import (Bridged, Call, Callback, CallRecord, Duty, Escalated, Rated,
                                 Referred, Voicemail)
+from ..records.outcomes import ReferralTexted, Told
 from .menu import Menu
 from .steps import NO_WAIT, Event, act
 
@@ -539,6 +540,26 @@ class CallScript:
                                 STATUS_PROMPTS[case["state"]], interruptible=False,
                                 joined=True))
         self.record["outcome"] = "status_told"
+        if case.get("result"):
+            yield from self._tell_result(case)
+
+    def _tell_result(self, case):
+        """On the phone that opened a resolved case: the result the office wrote (issue
+        17.4), spoken; a caller not told yet (no mobile to text) is told now, and the case
+        records it."""
+        prompt = yield from self.ask("result_prompt", case["number"])
+        if not prompt:
+            return
+        yield from self.play("case_result", prompt, interruptible=False)
+        self.record["result_told"] = case["number"]
+        if case["state"] != "resolved":
+            return
+        event = yield from self._do(act("commit", Told(self.call, case["number"])))
+        if event.kind == "commit_failed":
+            yield self.say(f"case {case['number']}: the result was told but not recorded: "
+                           f"{event.value}", level="error")
+        else:
+            yield self.say(f"case {case['number']}: the caller was told the result on the phone")
 
     # -- referrals -------------------------------------------------------------------------
 
@@ -573,7 +594,55 @@ class CallScript:
         yield self.say(f"referred to {department.name}")
         self.record.update(referral=department.name, outcome="referred")
         self.case_opened = True
+        yield from self._referral_details(chosen, case, department)
         yield from self.goodbye(*(["referral_sent"] if is_mobile(self.caller) else []))
+
+    def _referral_details(self, index, case, department):
+        """The department's phone digit by digit and its address (a prompt rendered from the
+        config, records/duties.py); 1 hears them again, 2 keys a mobile to have them texted
+        there (checked against the dial plan's rules for mobiles, never dialled). Issue 17.3"""
+        details = []
+        if department.phone:
+            details += ["referral_phone", *digits_prompts(department.phone)]
+        if (yield from self.ask("has_address", index)):
+            details += ["referral_address", f"referral_address:{index}"]
+        if not details:
+            return
+        for _ in range(self.cfg_menu.max_tries):
+            key = yield from self.play(*details, "referral_options")
+            if key is None:
+                key = yield from self.wait_key(self.cfg_menu.key_timeout)
+            if key == "1":
+                yield self.say("referral details again")
+                continue
+            if key == "2" and (yield from self._text_details(case, department)):
+                return
+            if key != "2":
+                return
+
+    def _text_details(self, case, department):
+        """The caller keys a mobile; the department's details are texted there. True when
+        it was sent (or no more may be: the call goes on to goodbye)."""
+        if not (yield from self.ask("texts_left")):
+            yield self.say("referral details by SMS: no more in this call ([handoff] "
+                           "mobiles_per_call)")
+            return True
+        key = yield from self.play("referral_enter_mobile")
+        digits = yield from self.read_digits(11, self.cfg_menu.key_timeout,
+                                             first=key if key and key.isdigit() else None)
+        refusal = yield from self.ask("may_text", digits)
+        texted = self.record.setdefault("referral_texted", [])
+        if refusal:
+            yield self.say(f"referral details not texted to {digits!r}: {refusal}")
+            texted.append({"number": digits[:3] + "****" + digits[-4:] if len(digits) > 7
+                           else "", "sent": False})
+            yield from self.play("referral_not_mobile", interruptible=False)
+            return False
+        yield from self._commit(ReferralTexted(self.call, case, digits, department))
+        texted.append({"number": digits[:3] + "****" + digits[-4:], "sent": True})
+        yield self.say(f"referral details texted to {digits}")
+        yield from self.play("referral_texted", interruptible=False)
+        return True
 
     # -- complaint: who it is about --------------------------------------------------------
 

@@ -86,6 +86,9 @@ def case_main(args):
             print(f"  detail {case.detail}")
         if case.rating:
             print(f"  rating {case.rating} of 5")
+        for name, value in cases.duties(case.number).items():   # issue 17's duty facts
+            shown = _when(value) if isinstance(value, float) else value
+            print(f"  {name} {shown}")
         for at, state, by, note in cases.history(case.number):
             print(f"  {_when(at)}  {state:15} by {by}{'  ' + note if note else ''}")
         return 0

@@ -257,3 +257,19 @@ class OfficeHours:
             days = f"周{names[a]}" if a == b else f"周{names[a]}至周{names[b]}"
             parts.append(f"{days} {text}")
         return "；".join(parts) + "（法定节假日除外）" if parts else ""
+
+
+def working_day_after(calendar: "HolidayCalendar", day: dt.date, n: int) -> dt.date:
+    """The `n`th working day after `day` (issue 17: a referral's reply is due by its end).
+    Make-up working Saturdays and Sundays (调休) count; holidays and rest days do not. A
+    year without holiday data counts Monday to Friday (HolidayCalendar.kind)."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    count = 0
+    for _ in range(n * 7 + 60):         # no run of days off is longer than a few weeks
+        day += dt.timedelta(days=1)
+        if calendar.is_working_day(day):
+            count += 1
+            if count == n:
+                return day
+    raise ValueError(f"no {n} working days found after {day}")

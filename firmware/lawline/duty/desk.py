@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..clock import Clock
 from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
-from .roster import ROLE_WORDS, DutyRoster, load_file, parse_shifts
+from .roster import ROLE_WORDS, DutyRoster, load_file, normal_mobile, parse_shifts
 from ..sip.dialplan import DialPlan
 
 log = logging.getLogger("lawline.duty")
@@ -84,6 +84,11 @@ class DutyDesk:
         self.rota_failure = None
         self.on_rota_failure = None
         self._stamps = None
+        # Who signed off and the line's night or day mode (issue 17): an object with
+        # off(when) -> national numbers signed off, and mode(when) -> (night|day, until,
+        # by) or None; the office gives it (records/duties.Availability), None: everyone
+        # on the rota rings and the office hours rule.
+        self.availability = None
         self.reload()
 
     @classmethod
@@ -166,23 +171,60 @@ class DutyDesk:
         return self.clock.now()
 
     def is_open(self, when=None):
+        mode = self.line_mode(when)
+        if mode is not None:            # the head's night or day mode wins (issue 17)
+            return mode[0] == "day"
         return self.hours_cfg.always_open or self.hours.is_open(when or self.now())
 
     def why(self, when=None):
+        mode = self.line_mode(when)
+        if mode is not None:
+            what, until, by = mode
+            return (f"{what} mode set by {by} until {self.clock.local(until):%Y-%m-%d %H:%M}"
+                    f": {'open' if what == 'day' else 'closed'}")
         if self.hours_cfg.always_open:
             return "open around the clock ([hours] always_open)"
         return self.hours.why(when or self.now())
 
     def numbers(self, role, when=None):
-        """Mobiles to ring for `role` ('lawyer' for key 1, 'mediator' for key 3), in order."""
+        """Mobiles to ring for `role` ('lawyer' for key 1, 'mediator' for key 3), in order:
+        those who signed off (休息) are left out."""
         self.reload()
         when = when or self.now()
-        numbers = self.roster.numbers(role, when)
+        numbers = self.available(self.roster.numbers(role, when), when)
         if self.roster.configured:
-            names = [e.person.name for e in self.roster.on_duty(when, role)]
+            names = [e.person.name for e in self.roster.on_duty(when, role)
+                     if e.person.mobile in numbers]
             log.info("duty: %s(s) on duty now: %s", role,
                      ", ".join(names) or "nobody")
         return numbers
+
+    # -- who signed off, the line's mode (issue 17) --------------------------------------
+
+    def available(self, numbers, when=None):
+        """`numbers` without those who signed off at `when` (logged once per call)."""
+        if self.availability is None:
+            return list(numbers)
+        off = self.availability.off(self._instant(when))
+        left = [n for n in numbers if normal_mobile(n) not in off]
+        if len(left) < len(numbers):
+            log.info("duty: signed off, not rung: %s",
+                     ", ".join(n for n in numbers if n not in left))
+        return left
+
+    def is_available(self, number, when=None):
+        return bool(self.available([number], when))
+
+    def line_mode(self, when=None):
+        """(night|day, until, by) while the head's mode is in force, else None."""
+        if self.availability is None:
+            return None
+        return self.availability.mode(self._instant(when))
+
+    def _instant(self, when):
+        """An office-local time as seconds since the epoch (now for None)."""
+        return self.clock.instant(when) if when is not None else self.clock.instant(
+            self.now())
 
     def after_hours_numbers(self, when=None):
         """Whoever the rota has on duty now (lawyers first, then mediators); [] without a
@@ -196,7 +238,7 @@ class DutyDesk:
             for number in self.roster.numbers(role, when):
                 if number not in out:
                     out.append(number)
-        return out
+        return self.available(out, when)
 
     def person(self, mobile):
         self.reload()

@@ -11,6 +11,7 @@ new -> assigned -> referred -> resolved -> caller_informed, each move kept in a 
 with who made it, in the same database (spool/cases.db, WAL, synchronous=FULL).
 """
 
+import json
 import re
 import secrets
 import sqlite3
@@ -204,7 +205,97 @@ class Case:
         return self.open and self.due is not None and (now or time.time()) > self.due
 
 
-class Cases(CaseNumbers):
+# -- issue 17: the office's duties to a result (records/duties.py) ----------------------------
+# What each case keeps of them, in columns of its own: set through the ledger's `set` steps
+# and read back into every later journal item upstream (outcomes.CaseNow.facts), so the
+# prefecture's centre sees the dispatch, the appointment, the hand-off and its reply, when
+# and how the caller was told the result, and the survey's score.
+DUTY_COLUMNS = {
+    "dispatch": "TEXT",          # JSON: provider, kind, mobile, area, date, time, place, by
+    "appointment": "REAL",       # the appointment's instant
+    "arrived": "REAL",           # when 到场 was reported
+    "missed_alerted": "REAL",    # when a missed appointment was alerted
+    "handoff": "TEXT",           # JSON: department, phone, sms, email
+    "reply_code": "TEXT",        # what the department replies with
+    "reply_due": "REAL",         # the working-day deadline of its reply
+    "reply_at": "REAL",
+    "reply_result": "TEXT",
+    "reply_alerted": "REAL",     # when a late reply was alerted
+    "result": "TEXT",            # the result the office wrote when it resolved the case
+    "told_at": "REAL",           # when the caller was told it ...
+    "told_how": "TEXT",          # ... and how: sms, phone
+    "survey_sent": "REAL",       # the satisfaction survey SMS
+    "survey_score": "INTEGER",
+    "survey_at": "REAL",
+}
+
+
+class DutyColumns:
+    """The case book's side of the duty columns (a part of Cases, on its database)."""
+
+    def _add_duty_columns(self):
+        """Case books before issue 17 get the duty columns (empty for old cases)."""
+        with self._lock:
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(cases)")}
+            for name, kind in DUTY_COLUMNS.items():
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE cases ADD COLUMN {name} {kind}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS cases_reply_code ON "
+                             "cases(reply_code) WHERE reply_code IS NOT NULL")
+
+    def duties(self, number):
+        """A case's duty columns that are set, as a dict ({} for none, or no such case)."""
+        names = ", ".join(DUTY_COLUMNS)
+        with self._lock:
+            row = self._db.execute(f"SELECT {names} FROM cases WHERE number = ?",
+                                   (number,)).fetchone()
+        return {k: v for k, v in zip(DUTY_COLUMNS, row or ()) if v is not None}
+
+    def with_duty(self, where, args=(), states=None):
+        """[(number, {its duty columns set})] of the cases in `states` (default: open)
+        matching `where` (SQL on the duty columns), oldest first."""
+        names = ", ".join(DUTY_COLUMNS)
+        states = tuple(states or OPEN_STATES)
+        marks = ",".join("?" * len(states))
+        with self._lock:
+            rows = self._db.execute(f"SELECT number, {names} FROM cases WHERE state IN "
+                                    f"({marks}) AND {where} ORDER BY opened",
+                                    (*states, *args)).fetchall()
+        return [(r[0], {k: v for k, v in zip(DUTY_COLUMNS, r[1:]) if v is not None})
+                for r in rows]
+
+    def by_reply_code(self, code):
+        """The number of the case a department was handed with reply code `code`, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT number FROM cases WHERE reply_code = ?",
+                                   (code,)).fetchone()
+        return row[0] if row else None
+
+    def _restore_duties(self, db, number, record):
+        """The duty columns a journal item carried (restore: a case book set aside)."""
+        values = {}
+        for name, kind in DUTY_COLUMNS.items():
+            value = record.get(name)
+            if isinstance(value, dict):
+                value = json.dumps(value, ensure_ascii=False)
+            if value is None or isinstance(value, (list, bool)) or \
+                    (kind == "TEXT") != isinstance(value, str):
+                continue
+            values[name] = value
+        if values:
+            db.execute(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in values)} "
+                       "WHERE number = ?", (*values.values(), number))
+
+    def surveyed(self, since):
+        """[(number, caller)] of cases whose survey SMS went at or after `since` and that
+        have no score yet, the newest survey first."""
+        with self._lock:
+            return self._db.execute("SELECT number, caller FROM cases WHERE survey_sent >= ? "
+                                    "AND survey_score IS NULL ORDER BY survey_sent DESC, "
+                                    "number DESC", (since,)).fetchall()
+
+
+class Cases(DutyColumns, CaseNumbers):
     """Case numbers plus each case's state and history, in the same SQLite file (WAL)."""
 
     def __init__(self, db_path, damaged_dir=None, clock=None):
@@ -212,6 +303,7 @@ class Cases(CaseNumbers):
         with self._lock:
             self._db.executescript(_CASE_SCHEMA)
         self._add_pin_column()
+        self._add_duty_columns()        # issue 17 (DutyColumns)
 
     def _add_pin_column(self):
         """Case books written before the status PIN existed get the column (empty PINs: those
@@ -276,8 +368,10 @@ class Cases(CaseNumbers):
                                     "WHERE number = ? ORDER BY id", (number,)).fetchall()
 
     def move(self, number, state, by, note="", owner=None, owner_name=None, now=None,
-             expect_updated=None, step=None):
+             expect_updated=None, step=None, same=False):
         """Move a case to `state`; raises CaseError naming the case and both states.
+        `same`: a history row that keeps the state (an arrival, a late reply alerted, a
+        survey answered): the case must be in `state` already.
 
         `expect_updated`: the case's `updated` time as the actor saw it (the office page's
         form). Checked inside the same transaction as the write, so a change made meanwhile
@@ -296,7 +390,9 @@ class Cases(CaseNumbers):
                 raise CaseError(f"case {number} does not exist")
             if expect_updated is not None and row[1] != expect_updated:
                 raise CaseChanged(f"case {number} changed since it was shown (now {row[0]})")
-            if state not in MOVES[row[0]]:
+            if same and state != row[0]:
+                raise CaseError(f"case {number} is {row[0]}, no longer {state}")
+            if not same and state not in MOVES[row[0]]:
                 raise CaseError(f"case {number} is {row[0]}; it cannot become {state}")
             sets, args = ["state = ?", "updated = ?"], [state, now]
             if state == "resolved":
@@ -340,7 +436,7 @@ class Cases(CaseNumbers):
         self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
                                        (now or time.time(), number)))
 
-    SETTABLE = ("rating",)
+    SETTABLE = ("rating",) + tuple(DUTY_COLUMNS)
 
     def set_fields(self, number, fields):
         """Set a case's `fields` (a rating): idempotent, no history row."""
@@ -388,6 +484,7 @@ class Cases(CaseNumbers):
                            "VALUES (?,?,?,?,?)",
                            (number, float(h.get("at") or opened), str(h.get("state") or ""),
                             str(h.get("by") or ""), str(h.get("note") or "")))
+            self._restore_duties(db, number, record)
             return True
         return self._tx(write)
 

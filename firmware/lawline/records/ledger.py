@@ -54,6 +54,7 @@ class Ledger:
         self.spool = Path(spool_dir)
         self.folder = self.spool / FOLDER
         self.outbox, self.cases, self.sms = outbox, cases, sms
+        self.availability = None    # who signed off, the line's mode (records/duties.py)
 
     # -- the one durable step ----------------------------------------------------------------
 
@@ -113,12 +114,15 @@ class Ledger:
                     self.cases.move(s["number"], s["state"], s["by"], s["note"],
                                     owner=s.get("owner"), owner_name=s.get("owner_name"),
                                     now=s.get("at"), expect_updated=s.get("expect"),
-                                    step=s["step"])
+                                    step=s["step"], same=bool(s.get("same")))
                 else:
                     raise ValueError(f"ledger entry {entry.key}: a checked move must come "
                                      "first")
             elif op == "set":
                 self.cases.set_fields(s["number"], s["fields"])
+            elif op == "availability":      # issue 17: by its key, kept once
+                self.availability.record(s["key"], s["at"], s["who"], s.get("name", ""),
+                                         s["what"], s.get("until"), s["by"], s.get("via", ""))
             elif op == "sms":
                 if self.sms is not None:
                     self.sms.queue_once(s["number"], s["text"], s["purpose"], s["case"],

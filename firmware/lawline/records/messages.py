@@ -25,6 +25,7 @@ the same to people and to it. Whoever may act at all is decided in records/offic
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 KIND_WORDS = {
     "consultation": "法律咨询",
@@ -71,7 +72,7 @@ def odd_digits(text):
                for ch in text)
 
 
-def parse_command(text):
+def parse_command(text: str | None) -> "Command | None":
     """A duty SMS as a Command, or None when it is not one (see the module's docstring)."""
     text = text or ""
     if odd_digits(text):
@@ -123,8 +124,13 @@ def urgent_escalation(case, caller, minutes_waited=None, office=""):
             f"{'，' + waited if waited else ''}。请立即回拨，接手后回复：接 {case}")
 
 
-def caller_resolved(office, case):
-    return f"{_tag(office)}您的案件{case}已办结。如有疑问请再次来电。"
+def caller_resolved(office, case, result="", kind="", line=""):
+    """To the caller: the case is resolved, with the result the office wrote in plain words
+    (plain_result) when it wrote one."""
+    what = f"（{KIND_WORDS[kind]}）" if kind in KIND_WORDS else ""
+    told = f"办理结果：{result}。" if result else ""
+    again = f"如有疑问请拨{line}。" if line else "如有疑问请再次来电。"
+    return f"{_tag(office)}您的案件{case}已办结{what}。{told}{again}"
 
 
 def caller_referral(office, case, referral, pin=""):
@@ -206,3 +212,255 @@ def rota_alert(files, problems, kept):
     now = "仍按上一版值班表呼叫值班人员" if kept else "暂按配置中的值班号码呼叫"
     return (f"【0148】值班表{'、'.join(files)}有{len(problems)}处错误，未启用（{first}）。"
             f"{now}，请更正后重新上传。")
+
+
+# -- issue 17: the office's duties to a result -------------------------------------------------
+# On-site service (上门服务), a referral handed to its department and checked back, the
+# result told in plain words, the survey, staff availability (records/duties.py decides).
+#
+#     上门 2611280001 2 12-05 09:30 城关镇幸福村3组   dispatch to provider 2 of [[provider]]
+#                                                    (or its mobile, or its name), with the
+#                                                    appointment's date, time and place
+#     到场 2611280001                                 arrived (the provider, the owner, the head)
+#     休息 | 休息 18:00 | 休息 12-06 08:30 | 休息 3小时  sign off (until then, or until 上班)
+#     上班                                            back on duty
+#     夜间 [until] | 日间 [until] | 恢复               the head: night mode, day mode, the
+#                                                    office hours again
+#
+# A department replies with the reply code its SMS gave, then the result (`384105 已为来电人
+# 办理`); a caller answers the survey with one digit, 1-5.
+
+_DUTY_COMMANDS = (
+    ("dispatch", r"(?:上门|派单|上门服务|DISPATCH)"),
+    ("arrived", r"(?:到场|已到场|到达|ARRIVED)"),
+    ("off", r"(?:休息|请假|下班|OFF)"),
+    ("on", r"(?:上班|值班|ON)"),
+    ("night", r"(?:夜间|夜间模式|NIGHT)"),
+    ("day", r"(?:日间|日间模式|白天|DAY)"),
+    ("auto", r"(?:恢复|自动|AUTO)"),
+)
+_WORD = re.compile(r"\s*([^\s0-9:,#、-]+)\s*[:,#、-]?\s*(.*)", re.S)
+_CASE_ARG = re.compile(r"([0-9]{1,32})(?![0-9A-Za-z])\s*(.*)", re.S)
+# when: [YYYY-]MM-DD HH:MM, M月D日 HH:MM, HH:MM, or N小时 / Nh
+_WHEN = re.compile(r"(?:((?:\d{4}-)?\d{1,2}-\d{1,2}|\d{1,2}月\d{1,2}日?)\s*)?"
+                   r"(\d{1,2}[:：点]\d{2})(?![0-9])|(\d{1,3})\s*(?:小时|个小时|H)(?![0-9A-Za-z])",
+                   re.S | re.I)
+
+
+@dataclass(frozen=True)
+class DutyCommand:
+    what: str           # dispatch arrived off on night day auto
+    case: str = ""      # dispatch, arrived: the digits as sent
+    provider: str = ""  # dispatch: its number in [[provider]], its mobile or its name
+    day: str = ""       # dispatch, off, night, day: [YYYY-]MM-DD as typed (may be empty)
+    time: str = ""      # ... HH:MM
+    hours: int = 0      # ... or for this many hours
+    place: str = ""     # dispatch: where
+    note: str = ""
+
+
+def parse_duty_command(text: str | None) -> "DutyCommand | None":
+    """An SMS of the office's duties as a DutyCommand, or None when it is not one (the same
+    full-width and odd-digit rules as parse_command)."""
+    text = text or ""
+    if odd_digits(text):
+        return None
+    match = _WORD.fullmatch(text.translate(_NARROW))
+    if not match:
+        return None
+    word, rest = match.group(1).upper(), match.group(2).strip()
+    for what, pattern in _DUTY_COMMANDS:
+        if re.fullmatch(pattern, word):
+            break
+    else:
+        return None
+    if what in ("dispatch", "arrived"):
+        case = _CASE_ARG.fullmatch(rest)
+        if not case:
+            return None
+        number, rest = case.group(1), case.group(2).strip()
+        if what == "arrived":
+            return DutyCommand(what, number, note=rest[:200])
+        provider, _, rest = rest.partition(" ")
+        when = _WHEN.match(rest.strip())
+        if not provider or not when or when.group(3):
+            return None
+        place = rest.strip()[when.end():].strip()
+        if not place:
+            return None
+        return DutyCommand(what, number, provider, _day(when.group(1)),
+                           _hhmm(when.group(2)), place=place[:100])
+    if what in ("on", "auto"):
+        return DutyCommand(what) if not rest else None
+    if not rest:
+        return DutyCommand(what)
+    when = _WHEN.fullmatch(rest)
+    if not when:
+        return None
+    if when.group(3):
+        return DutyCommand(what, hours=int(when.group(3)))
+    return DutyCommand(what, day=_day(when.group(1)), time=_hhmm(when.group(2)))
+
+
+def _hhmm(text: str) -> str:
+    """'9点30', '9:30', '09：30' as '09:30'."""
+    hour, minute = re.split("[:：点]", text)
+    return f"{int(hour):02d}:{minute}"
+
+
+def _day(text: str | None) -> str:
+    """'12-05', '2026-12-05', '12月5日' as '[YYYY-]MM-DD' ('' for none)."""
+    if not text:
+        return ""
+    m = re.fullmatch(r"(\d{1,2})月(\d{1,2})日?", text)
+    if m:
+        return f"{int(m.group(1)):02d}-{int(m.group(2)):02d}"
+    parts = text.split("-")
+    if len(parts) == 3:
+        return f"{parts[0]}-{int(parts[1]):02d}-{int(parts[2]):02d}"
+    return f"{int(parts[0]):02d}-{int(parts[1]):02d}"
+
+
+_REPLY = re.compile(r"\s*(?:回复|回复码|办结|结案|R)?\s*[:：,#]?\s*([0-9]{4,8})(?![0-9A-Za-z])\s*(.*)",
+                    re.S | re.I)
+
+
+def parse_reply(text: str | None, digits: int) -> tuple[str, str] | None:
+    """A department's reply: (the code of `digits` digits, the result), or None. The code
+    comes first; a word before it (回复, 办结) is allowed."""
+    text = text or ""
+    if odd_digits(text):
+        return None
+    match = _REPLY.fullmatch(text.translate(_NARROW))
+    if not match or len(match.group(1)) != digits:
+        return None
+    return match.group(1), match.group(2).strip()[:300]
+
+
+def parse_survey(text: str | None) -> int | None:
+    """A caller's survey answer: 1-5 alone (full-width too, 分 after it), or None."""
+    match = re.fullmatch(r"\s*([1-5])\s*分?\s*[。.!！]?\s*", (text or "").translate(_NARROW))
+    return int(match.group(1)) if match else None
+
+
+_CJK = "\u3400-\u9fff\uff00-\uffef\u3000-\u303f"
+_CJK_PUNCT = re.compile(f"(?<=[{_CJK}])[,;:!?]|[,;:!?](?=[{_CJK}])")
+_FULL_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+
+
+def plain_result(result: str | None, max_chars: int = 120,
+                 replace: tuple[tuple[str, str], ...] = (), mask_mobiles: bool = True) -> str:
+    """The result the office wrote, as the caller reads or hears it: one line, the office's
+    wording rules (`replace`: (word, plain words) pairs), mobiles masked (staff write their
+    own numbers into notes), at most `max_chars` characters (cut with …)."""
+    text = " ".join((result or "").split())
+    # SMS commands are read with full-width forms made ASCII: Chinese punctuation back
+    text = _CJK_PUNCT.sub(lambda m: _FULL_PUNCT[m.group(0)], text)
+    for old, new in replace:
+        if old:
+            text = text.replace(old, new)
+    if mask_mobiles:
+        text = _MOBILE_IN_TEXT.sub(r"\1****\3", text)
+    text = text.strip(" 。；;，,")
+    if len(text) > max_chars:
+        text = text[:max_chars - 1].rstrip(" 。；;，,") + "…"
+    return text
+
+
+def wording_rules(rules: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """[results] replace ('word=>plain words' each) as (word, plain words) pairs; ValueError
+    naming the bad one."""
+    out = []
+    for rule in rules:
+        old, sep, new = rule.partition("=>")
+        if not sep or not old.strip():
+            raise ValueError(f"{rule!r} is not 'word=>plain words'")
+        out.append((old.strip(), new.strip()))
+    return tuple(out)
+
+
+def survey(office: str, case: str) -> str:
+    """To the caller of a resolved case: the satisfaction survey."""
+    return (f"{_tag(office)}请对案件{case}的办理作出评价：直接回复数字1-5"
+            "（5非常满意，4满意，3一般，2不满意，1很不满意）。")
+
+
+def survey_thanks(office: str, case: str) -> str:
+    return f"{_tag(office)}感谢您对案件{case}的评价，我们会继续改进。"
+
+
+def dispatch_to_provider(office: str, case: str, when: str, place: str, caller: str,
+                         note: str = "") -> str:
+    """To the provider: the appointment, the caller's number, how to report."""
+    extra = f"说明：{note}。" if note else ""
+    return (f"{_tag(office)}上门服务派单：案件{case}，{when}，地点{place}，"
+            f"申请人电话{caller or '号码未显示'}。{extra}到达后回复：到场 {case}；"
+            f"办结后回复：结案 {case} 办理结果")
+
+
+def dispatch_to_caller(office: str, case: str, provider: str, mobile: str, when: str,
+                       place: str) -> str:
+    return (f"{_tag(office)}您的法律服务申请（案件{case}）已安排上门服务：{provider}将于"
+            f"{when}到{place}，联系电话{mobile}。如需改期请拨打该电话。")
+
+
+def appointment_missed(office: str, case: str, provider: str, when: str, place: str) -> str:
+    return (f"{_tag(office or '0148')}上门服务未到场提醒：案件{case}约定{when}在{place}，"
+            f"{provider or '服务人员'}至今未回复到场。请核实并联系申请人。")
+
+
+def handoff(case: str, caller: str, department: str, code: str, due_words: str) -> str:
+    """To a department (SMS, and the e-mail's text): the case, the caller, the reply code."""
+    due = f"，请于{due_words}前" if due_words else "，请"
+    return (f"【0148转介】{department}：案件{case}，来电人{caller or '号码未显示'}需要贵单位"
+            f"协助办理{due}联系来电人，办理后回复本短信：{code} 办理结果")
+
+
+def reply_overdue(office: str, case: str, department: str, due_words: str, code: str) -> str:
+    return (f"{_tag(office or '0148')}转介督办：案件{case}已转{department}，"
+            f"{('至' + due_words) if due_words else '到期'}仍未回复（回复码{code}）。请跟进。")
+
+
+def referral_replied(case: str, ok: bool, reason: str = "") -> str:
+    """To a department, about its reply."""
+    if ok:
+        return f"【0148转介】已收到案件{case}的办理结果，谢谢。"
+    return f"【0148转介】未能登记您的回复：{reason}"
+
+
+AVAILABILITY_WORDS = {"off": "已登记休息", "on": "已恢复值班", "night": "热线已切换为夜间模式",
+                      "day": "热线已切换为日间模式", "auto": "热线已恢复按办公时间接听"}
+
+
+def availability_confirm(what: str, name: str, until_words: str) -> str:
+    until = f"至{until_words}" if until_words and what != "on" else ""
+    after = {"off": "，期间不再呼叫您。回来后回复：上班", "on": "，来电将正常呼叫您。",
+             "night": "，来电按下班时间接听。恢复请回复：恢复",
+             "day": "，来电按办公时间接听。恢复请回复：恢复", "auto": "。"}[what]
+    who = f"{name}" if name and what in ("off", "on") else ""
+    return f"【0148】{who}{AVAILABILITY_WORDS[what]}{until}{after}"
+
+
+def uncovered(name: str, mobile: str, until_words: str, roles: tuple[str, ...]) -> str:
+    """To the office head: a sign-off leaves nobody of `roles` on duty now."""
+    words = {"lawyer": "律师", "mediator": "调解员"}
+    what = "、".join(words.get(r, r) for r in roles)
+    until = f"至{until_words}" if until_words else ""
+    return (f"【0148】提醒：{name or mobile}（{mobile}）休息{until}，当前已无{what}在岗值班，"
+            "来电将转留言。请安排人员。")
+
+
+def nobody_available(roles: tuple[str, ...], day: Any, shift: str) -> str:
+    """To the office head: everyone of `roles` on this shift signed off (periodic check)."""
+    words = {"lawyer": "律师", "mediator": "调解员"}
+    what = "、".join(words.get(r, r) for r in roles)
+    return f"【0148】提醒：{day:%m月%d日}{shift}班的{what}均已请假休息，当前无人在岗。请安排人员。"
+
+
+def duty_reply(command: Any, ok: bool, reason: str = "", case: str = "",
+               done: str = "") -> str:
+    """To staff, about an SMS of the office's duties."""
+    if ok:
+        return f"【0148】{done}"
+    return f"【0148】未能处理{('（案件' + case + '）') if case else ''}：{reason}"

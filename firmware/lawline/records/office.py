@@ -21,10 +21,12 @@ from ..duty.roster import normal_mobile
 from ..errors import LawlineError
 from ..phone import is_mobile, national
 from ..prompts import Prompts
+from ..settings import AvailabilitySection, HandoffSection, OnsiteSection, ResultsSection
 from ..sync.outbox import Outbox
 from . import messages as text
 from . import outcomes
 from .cases import MOVES, Cases, CaseChanged, CaseError, new_pin
+from .duties import Duties
 from .ledger import Ledger
 from .limits import Limits
 from .smsqueue import SmsQueue
@@ -43,11 +45,20 @@ class OfficeSettings:
     survey: object            # [survey]: the alert level of the reports
     report: object            # [report]: when the periodic report goes
     referral: tuple = ()      # [[referral]] tables: the referral prompts
+    # issue 17, the office's duties (records/duties.py): [onsite], [handoff], [results],
+    # [availability], [[provider]]
+    onsite: object = dataclasses.field(default_factory=OnsiteSection)
+    handoff: object = dataclasses.field(default_factory=HandoffSection)
+    results: object = dataclasses.field(default_factory=ResultsSection)
+    availability: object = dataclasses.field(default_factory=AvailabilitySection)
+    provider: tuple = ()
 
     @classmethod
     def of(cls, cfg):
         return cls(cfg.office, cfg.cases, cfg.limits, cfg.duty, cfg.survey, cfg.report,
-                   tuple(getattr(cfg, "referral", ())))
+                   tuple(getattr(cfg, "referral", ())), onsite=cfg.onsite,
+                   handoff=cfg.handoff, results=cfg.results, availability=cfg.availability,
+                   provider=tuple(cfg.provider))
 
 
 class Office:
@@ -83,6 +94,8 @@ class Office:
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
         self.on_upload = None          # called after a commit (the box kicks its uploader)
+        # on-site service, referral hand-off, results told, availability (issue 17)
+        self.duties = Duties(self)
 
     @classmethod
     def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None, clock=None):
@@ -106,6 +119,7 @@ class Office:
             words = f"{ref.name}，请按{i}。"
             if not path.exists() or path.read_text(encoding="utf-8").strip() != words:
                 path.write_text(words + "\n", encoding="utf-8")
+        self.duties.write_address_prompts(self.prompts_dir)     # spoken after the choice
         prompts = Prompts(self.prompts_dir)
         try:
             done = prompts.render_missing()
@@ -153,13 +167,13 @@ class Office:
             urgent_due_hours=cfg.cases.urgent_due_hours, next_steps=cfg.cases.next_steps,
             hours=self.desk.hours.describe(), lawyer=self._first("lawyer"),
             mediator=self._first("mediator"), low_rating=cfg.survey.alert_at_or_below,
-            zone=cfg.office.timezone)
+            zone=cfg.office.timezone, **self.duties.rules())
 
     def on_duty(self, role="lawyer"):
         """Mobiles of `role` on duty now, in ringing order: the rota's, or without a rota the
         [duty] numbers (lawyers) and mediators."""
         if role == "mediator" and not self.desk.roster.configured:
-            return list(self.cfg.duty.mediators)
+            return self.desk.available(self.cfg.duty.mediators)
         return self.desk.numbers(role)
 
     def _first(self, role):
@@ -193,7 +207,7 @@ class Office:
             if isinstance(item, outcomes.Voicemail) and os.path.isabs(item.recording):
                 changes["recording"] = self.outbox.relative(item.recording)
             out.append(dataclasses.replace(item, **changes) if changes else item)
-        return out
+        return [self.duties.complete(item) for item in out]
 
     def commit(self, items, key=None, now=None, kick=True, step=None):
         """Plan `items` and commit them in one durable step (blocking: fsync, SQLite; the
@@ -240,7 +254,8 @@ class Office:
             return None
         return outcomes.CaseNow(case.number, case.kind, case.state, case.caller, case.owner,
                                 case.owner_name, case.detail, case.call_id, case.opened,
-                                case.updated, case.due, tuple(self.cases.history(number)))
+                                case.updated, case.due, tuple(self.cases.history(number)),
+                                self.cases.duties(number))
 
     # -- acting on cases --------------------------------------------------------------------
 
@@ -343,12 +358,20 @@ class Office:
         staff = self.staff()
         is_head = bool(self.head) and national(self.head) == sender
         if sender not in staff and not is_head:
+            # a department's reply, a provider's 到场/结案, a survey answer (issue 17)
+            done = self.duties.outside_sms(number, body)
+            if done is not None:
+                return done
             log.warning("sms from unknown number %r ignored: %r", number, body[:160])
             return None
         person = staff.get(sender)
         who = (person.name if person else "office head" if is_head else "duty") + f" ({number})"
         command = text.parse_command(body)
         if command is None:
+            # 上门, 到场, 休息, 上班, 夜间, 日间, 恢复 (issue 17: records/duties.py)
+            done = self.duties.staff_sms(number, body, person, is_head, who)
+            if done is not None:
+                return done
             if self._under_limit(HELP, number, HELP_PER_SENDER, HELP_PER_HOUR):
                 log.info("sms from %s is not a command: %r; help sent", who, body[:160])
                 self.sms.queue(number, text.command_help(), HELP)
@@ -392,6 +415,18 @@ class Office:
                      notify=(command.to,))
         else:
             self.act(case.number, command.state, by, command.note)
+
+    def reply(self, number, body, case=None, help=False):
+        """Answer an SMS, within the reply limits (`help`: a help text's tighter ones)."""
+        if help:
+            if self._under_limit(HELP, number, HELP_PER_SENDER, HELP_PER_HOUR):
+                self.sms.queue(number, body, HELP)
+            return
+        if self._under_limit(REPLY, number, REPLIES_PER_SENDER, None):
+            self.sms.queue(number, body, REPLY, case)
+        else:
+            log.warning("sms to %s: no reply (more than %d replies to this number this hour)",
+                        number, REPLIES_PER_SENDER)
 
     def _under_limit(self, purpose, number, per_sender, in_all, now=None):
         """True while fewer than `per_sender` `purpose` texts went to `number` and fewer than
@@ -498,7 +533,7 @@ class Office:
         try:
             while not stop.is_set():
                 for job in (self.check_overdue, self.check_cover, self.daily_summary,
-                            self.periodic_reports):
+                            self.periodic_reports, self.duties.check):
                     try:
                         job()
                     except Exception as exc:  # noqa: BLE001 - one bad job must not stop the rest

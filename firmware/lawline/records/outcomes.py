@@ -53,6 +53,8 @@ class Department:
     phone: str = ""
     address: str = ""
     hours: str = ""
+    sms: str = ""                       # gets the case by SMS with its reply code (issue 17)
+    email: str = ""                     # ... and by e-mail
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class Rules:
     mediator: Duty | None = None        # first mediator on duty now
     low_rating: int = 2                 # [survey] alert_at_or_below
     zone: str = "Asia/Shanghai"         # [office] timezone: the times of a call record
+    # issue 17: the result as the caller gets it ([results]) and the survey SMS ([survey])
+    result_max: int = 120
+    result_replace: tuple = ()          # ((word, plain words), ...)
+    mask_mobiles: bool = True
+    survey_sms: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,11 +126,16 @@ class Bridged:
 
 @dataclass(frozen=True)
 class Referred:
-    """Key 4: the caller chose a department; the case is referred, the caller texted."""
+    """Key 4: the caller chose a department; the case is referred, the caller texted. A
+    department with an SMS number or a mailbox gets the case with its reply code, due back
+    by `reply_due` (both drawn by the office: records/duties.py)."""
     call: Call
     case: str
     pin: str
     department: Department
+    code: str = ""
+    reply_due: float | None = None
+    due_words: str = ""                 # the deadline as the department reads it
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,8 @@ class CaseNow:
     updated: float
     due: float | None
     history: tuple                      # ((at, state, by, note), ...)
+    facts: dict = field(default_factory=dict)   # the duty columns set (records/cases.py
+    #                                     DUTY_COLUMNS): every journal item carries them
 
 
 @dataclass(frozen=True)
@@ -267,6 +281,8 @@ def _move_id(number: str, n: int, at: float) -> str:
 
 def key_of(outcome: Outcome, at: float = 0.0) -> str:
     """An entry's key by its first outcome: unique, and a safe file name."""
+    if isinstance(outcome, DUTY_OUTCOMES):      # issue 17 (the office's duties, below)
+        return _duty_key(outcome, at)
     if isinstance(outcome, Voicemail):
         return outcome.case                     # a voicemail's item key is its case number
     if isinstance(outcome, CallRecord):
@@ -331,13 +347,14 @@ def _bridged(b: Bridged, r: Rules, at: float) -> list:
 
 def _referred(f: Referred, r: Rules, at: float) -> list:
     detail = json.dumps({"referral": f.department.name}, ensure_ascii=False)
+    facts, handoff = _handoff_facts(f)          # issue 17: the department gets the case
     steps = _open(r, at, f.case, "referral", f.call, Duty(""), "referred", detail,
-                  f"referred to {f.department.name}", f.pin)
+                  f"referred to {f.department.name}", f.pin, facts)
     if is_mobile(f.call.caller):
         steps.append(_sms(f.call.caller, text.caller_referral(r.office_name, f.case,
                                                               f.department, f.pin),
                           "caller referral", f.case))
-    return steps
+    return steps + handoff
 
 
 def _callback(c: Callback, r: Rules, at: float) -> list:
@@ -412,23 +429,16 @@ def _moved(m: Moved, r: Rules, at: float) -> list:
     owner = case.owner if m.owner is None else m.owner
     owner_name = case.owner_name if m.owner_name is None else m.owner_name
     now = CaseNow(case.number, case.kind, m.state, case.caller, owner, owner_name, case.detail,
-                  case.call_id, case.opened, at, case.due, tuple(history))
+                  case.call_id, case.opened, at, case.due, tuple(history), dict(case.facts))
+    if m.state == "resolved" and m.note:         # the result the office wrote (issue 17)
+        now = _with_facts(now, {"result": m.note}, steps)
     steps.append(_journal(r, now, m.state))
     for mobile in m.notify:
         steps.append(_sms(mobile, text.duty_case(case.number, case.kind, case.caller,
                                                  r.office_name), "duty case", case.number,
                           step_id))
-    if m.state == "resolved" and case.kind != "complaint" and is_mobile(case.caller):
-        steps.append(_sms(case.caller, text.caller_resolved(r.office_name, case.number),
-                          "caller resolved", case.number))
-        note = "resolution SMS queued"
-        history.append((at, "caller_informed", "box", note))
-        steps.append({"op": "move", "number": case.number, "state": "caller_informed",
-                      "by": "box", "note": note, "owner": None, "owner_name": None,
-                      "expect": None, "step": _move_id(case.number, len(history), at),
-                      "at": at})
-        steps.append(_journal(r, replace(now, state="caller_informed", history=tuple(history)),
-                              "caller_informed"))
+    if m.state == "resolved":
+        steps += _tell_result(r, now, at)
     return steps
 
 
@@ -440,8 +450,9 @@ _PLANNERS = {Voicemail: _voicemail, Bridged: _bridged, Referred: _referred,
 # -- pieces ----------------------------------------------------------------------------------
 
 def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, state: str,
-          detail: str, note: str, pin: str) -> list:
-    """A new case row, and its first journal item upstream."""
+          detail: str, note: str, pin: str, facts: dict | None = None) -> list:
+    """A new case row, and its first journal item upstream. `facts`: duty columns it opens
+    with (a referral's hand-off), set before the journal item that carries them."""
     hours = r.urgent_due_hours if kind == "urgent" else r.due_hours
     row = {"number": number, "kind": kind, "caller": call.caller, "owner": owner.mobile,
            "owner_name": owner.name, "detail": detail, "call_id": call.call_id or None,
@@ -449,7 +460,10 @@ def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, 
     due = at + hours * 3600 if hours else None
     now = CaseNow(number, kind, state, call.caller, owner.mobile, owner.name, detail,
                   call.call_id or None, at, at, due, ((at, state, "box", note),))
-    return [{"op": "open", "case": row}, _journal(r, now, "opened")]
+    steps: list = [{"op": "open", "case": row}]
+    if facts:
+        now = _with_facts(now, facts, steps)
+    return steps + [_journal(r, now, "opened")]
 
 
 def _journal(r: Rules, case: CaseNow, event: str) -> dict:
@@ -461,6 +475,8 @@ def _journal(r: Rules, case: CaseNow, event: str) -> dict:
               "office": r.office_id, "opened": case.opened, "due": case.due,
               "history": [{"at": at, "state": st, "by": by, "note": note}
                           for at, st, by, note in case.history]}
+    for name, value in case.facts.items():      # issue 17's duty columns, as they are now
+        record.setdefault(name, json.loads(value) if name in JSON_FACTS else value)
     return _item(f"case-{case.number}-{len(case.history)}", "case", record, {})
 
 
@@ -490,3 +506,313 @@ def _unique(numbers: Sequence[str]) -> list:
             seen.add(national(n))
             out.append(n)
     return out
+
+
+# -- issue 17: the office's duties to a result ------------------------------------------------
+# On-site service with an appointment, a referral handed to its department and checked back,
+# the result told to the caller (complainants too) with a survey, staff availability. Each is
+# a staff action or a rule of the office's clock, planned here like the rest; what a case
+# keeps of it goes into its duty columns (records/cases.py DUTY_COLUMNS) by `set` steps and
+# from there into every later journal item upstream.
+
+JSON_FACTS = ("dispatch", "handoff")    # duty columns kept as JSON text
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A [[provider]]: a law firm, notary office, grassroots legal-service office or
+    judicial office a service request is dispatched to."""
+    name: str
+    mobile: str
+    kind: str = ""
+    email: str = ""
+    area: str = ""
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """上门服务: a service request dispatched to a provider with an appointment (`when` in
+    the office's words, `appointment` the instant the office's clock made of it); the
+    provider and the caller are texted."""
+    case: CaseNow
+    by: str
+    provider: Provider
+    when: str
+    appointment: float
+    place: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """到场: the provider (or the case's owner, or the head) reports being there."""
+    case: CaseNow
+    by: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AppointmentMissed:
+    """Nobody reported arriving at an appointment in time: `tell` (the head, the owner)."""
+    case: CaseNow
+    tell: tuple
+
+
+@dataclass(frozen=True)
+class ReplyOverdue:
+    """A department did not reply within its working days: `tell` (the head, the owner)."""
+    case: CaseNow
+    tell: tuple
+
+
+@dataclass(frozen=True)
+class Replied:
+    """A department's reply with the case's code: its result resolves the case (and the
+    caller is told it like any result)."""
+    case: CaseNow
+    by: str
+    result: str
+
+
+@dataclass(frozen=True)
+class Told:
+    """The caller heard the result on the phone (key 9 on the phone that opened the case);
+    `case` is filled in by the office (records/office.complete)."""
+    call: Call
+    number: str
+    case: CaseNow | None = None
+    how: str = "phone"
+
+
+@dataclass(frozen=True)
+class Surveyed:
+    """The caller answered the satisfaction survey SMS (1-5)."""
+    case: CaseNow
+    score: int
+    owner: Duty | None = None
+
+
+@dataclass(frozen=True)
+class ReferralTexted:
+    """Key 4: the caller keyed a mobile to have the department's phone and address sent
+    there (it is never dialled)."""
+    call: Call
+    case: str
+    number: str
+    department: Department
+
+
+@dataclass(frozen=True)
+class AvailabilityChanged:
+    """A duty person signed off (off) or back on (on), or the head set the line's mode
+    (night, day, auto: the office hours again), until `until` (None: until changed back).
+    `confirm` gets the SMS saying so; `uncovered`: the roles nobody on duty now would be
+    left for (the head is told); `audit`: an audit item goes upstream (the page keeps its
+    own audit log instead)."""
+    who: str                            # the person's mobile ("" for the line's mode)
+    name: str
+    what: str                           # off on night day auto
+    until: float | None
+    until_words: str
+    by: str
+    via: str                            # sms, page
+    confirm: str = ""
+    uncovered: tuple = ()
+    audit: bool = True
+
+
+DUTY_OUTCOMES = (Dispatched, Arrived, AppointmentMissed, ReplyOverdue, Replied, Told,
+                 Surveyed, ReferralTexted, AvailabilityChanged)
+Outcome = Union[Outcome, Dispatched, Arrived, AppointmentMissed, ReplyOverdue, Replied, Told,
+                Surveyed, ReferralTexted, AvailabilityChanged]
+
+
+def _duty_key(outcome: Outcome, at: float) -> str:
+    if isinstance(outcome, ReferralTexted):
+        return f"texted-{outcome.case}-{national(outcome.number) or 'x'}"
+    if isinstance(outcome, AvailabilityChanged):
+        return f"duty-{outcome.what}-{national(outcome.who) or 'line'}-{int(at * 1_000_000)}"
+    case = outcome.case
+    return _move_id(case.number, len(case.history) + 1, at)
+
+
+def _with_facts(case: CaseNow, facts: dict, steps: list) -> CaseNow:
+    """`facts` set on the case (a `set` step into `steps`); the case as it is then."""
+    stored = {k: json.dumps(v, ensure_ascii=False) if k in JSON_FACTS else v
+              for k, v in facts.items()}
+    steps.append({"op": "set", "number": case.number, "fields": stored})
+    return replace(case, facts={**case.facts, **stored})
+
+
+def _step(r: Rules, case: CaseNow, state: str, by: str, note: str, at: float, steps: list,
+          facts: dict | None = None, checked: bool = True, event: str = "") -> CaseNow:
+    """A case's next history row (`state`, or the same state kept), its duty facts and its
+    journal item, into `steps`; the case as it is then. `checked`: against the case as the
+    actor saw it (the first move of an entry)."""
+    history = list(case.history) + [(at, state, by, note)]
+    move = {"op": "move", "number": case.number, "state": state, "by": by, "note": note,
+            "owner": None, "owner_name": None, "expect": case.updated if checked else None,
+            "step": _move_id(case.number, len(history), at), "at": at}
+    if state == case.state:
+        move["same"] = True                     # a row that keeps the state (cases.move)
+    steps.append(move)
+    now = replace(case, state=state, updated=at, history=tuple(history))
+    if facts:
+        now = _with_facts(now, facts, steps)
+    steps.append(_journal(r, now, event or state))
+    return now
+
+
+def _tell_result(r: Rules, case: CaseNow, at: float) -> list:
+    """A resolved case's result to its caller, complainants too: by SMS in plain words
+    (the office's wording rules, a length cap) to a mobile, with the satisfaction survey;
+    the case records when and how they were told and moves on to caller_informed. A caller
+    without a mobile is told on the phone (key 9: `Told`)."""
+    if not is_mobile(case.caller):
+        return []
+    result = text.plain_result(case.facts.get("result") or "", r.result_max,
+                               r.result_replace, r.mask_mobiles)
+    steps = [_sms(case.caller, text.caller_resolved(r.office_name, case.number, result,
+                                                    case.kind, r.office_number),
+                  "caller resolved", case.number)]
+    facts = {"told_at": at, "told_how": "sms"}
+    if r.survey_sms:
+        steps.append(_sms(case.caller, text.survey(r.office_name, case.number), "survey",
+                          case.number))
+        facts["survey_sent"] = at
+    _step(r, case, "caller_informed", "box", "resolution SMS queued", at, steps, facts,
+          checked=False)
+    return steps
+
+
+def _dispatched(d: Dispatched, r: Rules, at: float) -> list:
+    p, case = d.provider, d.case
+    dispatch = {"provider": p.name, "kind": p.kind, "mobile": p.mobile, "email": p.email,
+                "area": p.area, "when": d.when, "place": d.place, "by": d.by, "note": d.note}
+    steps: list = []
+    now = _step(r, case, case.state, d.by, f"dispatched on site to {p.name}, {d.when}, "
+                f"{d.place}" + (f": {d.note}" if d.note else ""), at, steps,
+                {"dispatch": dispatch, "appointment": d.appointment},
+                event="dispatched")
+    ref = steps[0]["step"]                      # a case may be dispatched again
+    steps.append(_sms(p.mobile, text.dispatch_to_provider(r.office_name, now.number, d.when,
+                                                          d.place, now.caller, d.note),
+                      "dispatch", now.number, ref))
+    if is_mobile(now.caller):
+        steps.append(_sms(now.caller, text.dispatch_to_caller(r.office_name, now.number,
+                                                              p.name, p.mobile, d.when,
+                                                              d.place),
+                          "caller dispatch", now.number, ref))
+    return steps
+
+
+def _arrived(a: Arrived, r: Rules, at: float) -> list:
+    steps: list = []
+    _step(r, a.case, a.case.state, a.by, "arrived on site" + (f": {a.note}" if a.note else ""),
+          at, steps, {"arrived": at}, event="arrived")
+    return steps
+
+
+def _appointment_missed(m: AppointmentMissed, r: Rules, at: float) -> list:
+    steps: list = []
+    now = _step(r, m.case, m.case.state, "box", "appointment missed: nobody reported "
+                "arriving", at, steps, {"missed_alerted": at}, event="appointment_missed")
+    dispatch = json.loads(now.facts.get("dispatch") or "{}")
+    message = text.appointment_missed(r.office_name, now.number, dispatch.get("provider", ""),
+                                      dispatch.get("when", ""), dispatch.get("place", ""))
+    for mobile in _unique(m.tell):
+        steps.append(_sms(mobile, message, "appointment missed", now.number))
+    return steps
+
+
+def _reply_overdue(o: ReplyOverdue, r: Rules, at: float) -> list:
+    steps: list = []
+    now = _step(r, o.case, o.case.state, "box", "the department has not replied in time",
+                at, steps, {"reply_alerted": at}, event="reply_overdue")
+    handoff = json.loads(now.facts.get("handoff") or "{}")
+    message = text.reply_overdue(r.office_name, now.number, handoff.get("department", ""),
+                                 handoff.get("due_words", ""), now.facts.get("reply_code", ""))
+    for mobile in _unique(o.tell):
+        steps.append(_sms(mobile, message, "reply overdue", now.number))
+    return steps
+
+
+def _replied(p: Replied, r: Rules, at: float) -> list:
+    steps: list = []
+    now = _step(r, p.case, "resolved", p.by, p.result, at, steps,
+                {"reply_at": at, "reply_result": p.result, "result": p.result},
+                event="replied")
+    return steps + _tell_result(r, now, at)
+
+
+def _told(t: Told, r: Rules, at: float) -> list:
+    steps: list = []
+    _step(r, t.case, "caller_informed", "box", f"result told on the phone (call {t.call.call_id})",
+          at, steps, {"told_at": at, "told_how": t.how}, event="caller_informed")
+    return steps
+
+
+def _surveyed(v: Surveyed, r: Rules, at: float) -> list:
+    steps: list = []
+    now = _step(r, v.case, v.case.state, "caller by SMS", f"survey answered: {v.score} of 5",
+                at, steps, {"survey_score": v.score, "survey_at": at}, event="surveyed")
+    steps.append(_sms(now.caller, text.survey_thanks(r.office_name, now.number),
+                      "survey thanks", now.number))
+    if v.score <= r.low_rating and r.head:
+        who = (v.owner.name or v.owner.mobile) if v.owner else ""
+        steps.append(_sms(r.head, text.low_rating(now.number, v.score, now.caller, who,
+                                                  r.office_name), "low survey", now.number))
+    return steps
+
+
+def _referral_texted(t: ReferralTexted, r: Rules, at: float) -> list:
+    return [_sms(t.number, text.caller_referral(r.office_name, t.case, t.department),
+                 "referral details", t.case)]
+
+
+def _availability(a: AvailabilityChanged, r: Rules, at: float) -> list:
+    key = _duty_key(a, at)
+    steps: list = [{"op": "availability", "key": key, "at": at, "who": national(a.who),
+                    "name": a.name, "what": a.what, "until": a.until, "by": a.by,
+                    "via": a.via}]
+    if a.audit:
+        record = {"office": r.office_id, "at": at, "user": a.by, "role": "head" if a.what in
+                  ("night", "day", "auto") else "duty", "address": a.via,
+                  "action": f"availability_{a.what}", "target": a.name or a.who or "line",
+                  "detail": a.until_words}
+        steps.append(_item(f"audit-{key}", "audit", record, {}))
+    if a.confirm:
+        steps.append(_sms(a.confirm, text.availability_confirm(a.what, a.name,
+                                                               a.until_words),
+                          "availability", "", key))
+    if a.uncovered and r.head and not same(r.head, a.who):
+        steps.append(_sms(r.head, text.uncovered(a.name, a.who, a.until_words, a.uncovered),
+                          "uncovered", "", key))
+    return steps
+
+
+def _handoff_facts(f: Referred) -> tuple:
+    """A referral's hand-off: (the duty facts it opens with, its SMS and e-mail steps) when
+    its department has an SMS number or a mailbox; else nothing."""
+    d = f.department
+    if not (d.sms or d.email) or not f.code:
+        return {}, []
+    handoff = {"department": d.name, "phone": d.phone, "sms": d.sms, "email": d.email,
+               "due_words": f.due_words}
+    facts = {"handoff": handoff, "reply_code": f.code, "reply_due": f.reply_due}
+    steps: list = []
+    body = text.handoff(f.case, f.call.caller, d.name, f.code, f.due_words)
+    if d.sms:
+        steps.append(_sms(d.sms, body, "handoff", f.case))
+    if d.email:
+        record = {"case_number": f.case, "to": [d.email], "department": d.name,
+                  "reply_code": f.code, "reply_due": f.reply_due, "caller": f.call.caller,
+                  "text": body}
+        steps.append(_item(f"handoff-{f.case}", "handoff", record, {}))
+    return facts, steps
+
+
+_PLANNERS.update({Dispatched: _dispatched, Arrived: _arrived,
+                  AppointmentMissed: _appointment_missed, ReplyOverdue: _reply_overdue,
+                  Replied: _replied, Told: _told, Surveyed: _surveyed,
+                  ReferralTexted: _referral_texted, AvailabilityChanged: _availability})

@@ -33,7 +33,7 @@ class EmailTarget:
     """Sends each voicemail as one e-mail; other kinds are not owed to it (the outbox is
     told so through `kinds`)."""
 
-    kinds = ("voicemail", "health")
+    kinds = ("voicemail", "health", "handoff")
 
     def __init__(self, name: str, host: str, port: int, sender: str, to: list, *,
                  username: str | None = None, password: str | None = None,
@@ -80,6 +80,8 @@ class EmailTarget:
         record = dict(item.record or {})
         if item.kind == "health":
             return self._health(item, record)
+        if item.kind == "handoff":
+            return self._handoff(item, record)
         box = record.get("box", "unknown")
         box_name = BOX_NAMES.get(box, box)
         case = record.get("case_number", item.key)
@@ -133,6 +135,29 @@ class EmailTarget:
         msg["Message-ID"] = self.message_id(item.key)
         msg["X-Lawline-Key"] = item.key
         msg.set_content(text + "\n", charset="utf-8", cte="base64")
+        return msg
+
+    def _handoff(self, item, record):
+        """A referral handed to its department (issue 17, records/duties.py): to the
+        department's own mailbox, the case and its reply code; the record attached as data."""
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(record.get("to") or self.to)
+        msg["Subject"] = (f"【{self.office_name or '法律服务专线'}】转介案件 "
+                          f"{record.get('case_number', '')} 回复码 {record.get('reply_code', '')}")
+        msg["Date"] = email.utils.format_datetime(
+            email.utils.localtime(_from_timestamp(item.created)))
+        msg["Message-ID"] = self.message_id(item.key)
+        msg["X-Lawline-Key"] = item.key
+        lines = [record.get("text", ""), "",
+                 f"案件号：{record.get('case_number', '')}",
+                 f"来电号码：{record.get('caller') or '未显示号码'}",
+                 f"回复码：{record.get('reply_code', '')}", "",
+                 "办理后请用短信回复：回复码 办理结果。", "",
+                 f"—— {self.office_name or self.office_id} 自动发送"]
+        msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="base64")
+        msg.add_attachment(json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+                           maintype="application", subtype="json", filename=f"{item.key}.json")
         return msg
 
     def recipients(self, box):

@@ -348,13 +348,14 @@ def _referer_path(request):
 
 def build(cfg, data_dir):
     """The Starlette application for `cfg`; its Web object is app.state.web."""
-    from . import pages, officepages
+    from . import dutypages, pages, officepages
     web = Web(cfg, data_dir)
     routes = [Route("/login", web.login_get, methods=["GET"]),
               Route("/login", web.login_post, methods=["POST"]),
               Route("/logout", web.logout, methods=["POST"]),
               Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
-    for path, handler, methods, roles in pages.ROUTES + officepages.ROUTES:
+    for path, handler, methods, roles in \
+            dutypages.ROUTES + pages.ROUTES + officepages.ROUTES:     # duties' first
         routes.append(Route(path, web.guard(handler, roles), methods=methods))
 
     async def not_found(request, exc):

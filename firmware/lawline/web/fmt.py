@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ..records.messages import KIND_WORDS
 from ..records.report import CATEGORY_WORDS
-from . import words
+from . import dutywords, words
 
 STATE_WORDS = {"new": "新案件", "assigned": "办理中", "referred": "已转办",
                "resolved": "已办结", "caller_informed": "已办结并告知来电人"}
@@ -95,6 +95,8 @@ def who(by, names=None):
     "张律师（短信）", "王主任 (head) on the web page" -> "王主任（网页）"; a bare number by its
     name on the rota (`names(number)`) when there is one."""
     names = names or (lambda number: "")
+    if by in dutywords.BY:                      # the duties' (issue 17)
+        return dutywords.BY[by]
     for tail, how in ((" by SMS", "短信"), (" on the web page", "网页")):
         if by.endswith(tail):
             person = by[: -len(tail)].strip()
@@ -115,6 +117,9 @@ def note(text):
     """A case history note the box wrote in English, in Chinese; staff's own notes as typed."""
     if text.startswith("opened: "):
         return "登记：" + KIND_WORDS.get(text[8:], text[8:])
+    duty = dutywords.note(text)                 # the duties' notes (issue 17)
+    if duty:
+        return duty
     m = re.fullmatch(r"reassigned to (\S+)", text)
     if m:
         return f"改派给 {m[1]}"

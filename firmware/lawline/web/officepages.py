@@ -59,7 +59,9 @@ def _duty_view(web):
 
 
 async def duty_page(request, web, status=200, **extra):
+    from .dutypages import availability_view          # issue 17: who signed off, the mode
     return web.render(request, "duty.html", status=status, title="值班", duty=_duty_view(web),
+                      availability=availability_view(web, request.state.session.user),
                       can_upload=request.state.session.user.role in ("head", "clerk"), **extra)
 
 

@@ -87,7 +87,7 @@ def _case_or_refuse(request, web):
     return case, None
 
 
-@takes(done=(Choice("完成的操作", ("resolve", "take", "assign")), ""))
+@takes(done=(Choice("完成的操作", ("resolve", "take", "assign", "dispatch", "arrived")), ""))
 async def case_page(request, web, error="", status=200, note=""):
     case, refused = _case_or_refuse(request, web)
     if refused:
@@ -95,11 +95,13 @@ async def case_page(request, web, error="", status=200, note=""):
     if case.kind == "complaint" and request.method == "GET":
         web.audit(request, "complaint_viewed", case.number)
     voicemail = web.box.voicemail(case.number)
+    from .dutypages import case_view         # it builds on this module's pages
     people = sorted(web.box.desk.roster.people().values(), key=lambda p: p.name)
     return web.render(request, "case.html", status=status, title=f"案件 {case.number}",
                       case=case, history=web.box.cases.history(case.number),
                       sms=web.box.case_sms(case.number), voicemail=voicemail,
                       people=people, error=error, note=note,
+                      duties=case_view(web, case),        # issue 17 (dutypages.py)
                       done=request.state.query.get("done", ""))
 
 

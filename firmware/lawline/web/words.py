@@ -137,6 +137,8 @@ SECTION_WORDS = {
     "outbox": "待上报队列", "upstream": "上报服务器", "email": "电子邮件上报",
     "s3": "对象存储上报", "prompts": "提示音", "web": "办公网页", "hat": "扩展板",
     "referral": "转介单位",
+    "onsite": "上门服务", "handoff": "转交回复", "results": "办理结果告知",
+    "availability": "值班人员在岗", "provider": "上门服务机构",
 }
 
 
@@ -157,7 +159,12 @@ ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "�
                 "rota_downloaded": "下载值班表", "report_downloaded": "下载报表",
                 "user_added": "新建账号", "user_unlocked": "解锁账号",
                 "password_set": "设置密码", "unlock_code_sent": "发送短信解锁码",
-                "settings_viewed": "查看设置", "complaint_viewed": "查看投诉"}
+                "settings_viewed": "查看设置", "complaint_viewed": "查看投诉",
+                # issue 17, the office's duties (dutypages.py)
+                "case_dispatched": "派员上门", "case_arrived": "登记到场",
+                "availability_off": "登记休息", "availability_on": "登记上班",
+                "availability_night": "切换夜间模式", "availability_day": "切换日间模式",
+                "availability_auto": "恢复按办公时间"}
 ROLE_WORDS = {"head": "负责人", "clerk": "文员", "duty": "值班人员"}
 _DETAILS: list[tuple[str, str | None]] = [
     (r"unknown name, locked|name locked|account locked", "该用户名暂时锁定中"),
@@ -177,7 +184,8 @@ def audit_detail(action: str, detail: str) -> str:
     """An audit row's detail in Chinese (staff's own words, such as a case note, as typed)."""
     if not detail:
         return ""
-    if action in ("case_resolved", "case_taken", "case_assigned", "complaint_viewed"):
+    if action in ("case_resolved", "case_taken", "case_assigned", "complaint_viewed",
+                  "case_dispatched", "case_arrived") or action.startswith("availability_"):
         return detail
     for pattern, words in _DETAILS:
         m = re.fullmatch(pattern, detail, re.S)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from lawline import config as configuration
 from lawline.records import outcomes as o
+from lawline.records.cases import DUTY_COLUMNS
 from lawline.records.office import Office
 from lawline.records.recovery import start_up
 from lawline.sync.http import HttpPutTarget
@@ -145,6 +146,13 @@ class Journal:
 # mid-recording often.
 KINDS = ("voicemail", "bridged", "voicemail", "referral", "voicemail", "callback",
          "voicemail", "escalated", "voicemail", "resolved")
+# issue 17, the office's duties: a service request dispatched on site and its arrival, a
+# referral handed to its department and its reply, a survey answered, a duty person signing
+# off (ACTING: on an earlier case; a call with nothing to act on leaves a voicemail instead)
+KINDS += ("voicemail", "request", "voicemail", "handoff", "dispatched", "voicemail",
+          "arrived", "replied", "voicemail", "surveyed", "availability")
+ACTING = ("resolved", "dispatched", "arrived", "replied", "surveyed")
+PROVIDER, DEPARTMENT, DEPARTMENT_CODE = "13700000011", "13700000021", 6
 
 
 def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout: float):
@@ -186,11 +194,15 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
         record = {"call_id": call_id, "caller": caller, "started": began, "outcome": kind}
         if kind == "resolved":
             told = journal.read()["outcomes"].values()
-            open_ = [t["case"] for t in told if t["kind"] != "resolved"
+            open_ = [t["case"] for t in told if t["kind"] not in ACTING + ("availability",)
                      and _is_open(office.cases.get(t["case"]))]
             if not open_:
                 kind = "voicemail"
-        case = await asyncio.to_thread(office.cases.next) if kind != "resolved" else None
+        elif kind in ACTING:
+            open_ = _to_act_on(office, kind, journal.read()["outcomes"].values())
+            if not open_:
+                kind = "voicemail"
+        case = await asyncio.to_thread(office.cases.next) if kind not in ACTING else None
         if kind == "voicemail":
             path = await record_message(n, call_id, caller)
             await commit(o.Voicemail(call, "consultation", case, "", str(path),
@@ -206,6 +218,10 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
             await commit(o.Callback(call, case, "", o.Duty(DUTY), 1))
         elif kind == "escalated":
             await commit(o.Escalated(call, case, "", (MEDIATOR,), 60.0))
+        elif kind in ("request", "handoff", "dispatched", "arrived", "replied", "surveyed",
+                      "availability"):
+            case = await _duty(office, commit, kind, call, case, rng.choice(open_)
+                               if kind in ACTING else None) or case
         else:
             case = rng.choice(open_)
             await commit(o.Moved(office.snapshot(case), "resolved", "张律师 by SMS", "已办结"))
@@ -257,6 +273,52 @@ def _is_open(case):
     return case is not None and case.open
 
 
+def _to_act_on(office, kind, told):
+    """The cases an acting kind of the office's duties may act on now."""
+    out = []
+    for t in told:
+        case = office.cases.get(t["case"]) if t["case"].isdigit() else None
+        if case is None:
+            continue
+        duties = office.cases.duties(case.number)
+        if kind == "dispatched" and t["kind"] == "request" and case.state == "assigned" \
+                and "dispatch" not in duties:
+            out.append(case.number)
+        elif kind == "arrived" and "dispatch" in duties and "arrived" not in duties \
+                and case.open:
+            out.append(case.number)
+        elif kind == "replied" and t["kind"] == "handoff" and case.state == "referred":
+            out.append(case.number)
+        elif kind == "surveyed" and "survey_sent" in duties and "survey_score" not in duties:
+            out.append(case.number)
+    return sorted(set(out))
+
+
+async def _duty(office, commit, kind, call, case, target):
+    """One outcome of the office's duties (issue 17); returns the case it is about."""
+    if kind == "request":
+        await commit(o.Opened("service_request", case, "", call.caller, DUTY, "张律师",
+                              call_id=call.call_id, state="assigned", notify_duty=(DUTY,)))
+    elif kind == "handoff":
+        await commit(o.Referred(call, case, "", o.Department(
+            "县劳动监察大队", "07731112222", "人民路1号", sms=DEPARTMENT, email="jc@example.org")))
+    elif kind == "dispatched":
+        await commit(o.Dispatched(office.snapshot(target), "张律师 by SMS",
+                                  o.Provider("王律师", PROVIDER), "12月08日 09:30",
+                                  time.time() + 86400, "城关镇"))
+    elif kind == "arrived":
+        await commit(o.Arrived(office.snapshot(target), "王律师 by SMS"))
+    elif kind == "replied":
+        await commit(o.Replied(office.snapshot(target), "县劳动监察大队 by SMS", "已追回工资"))
+    elif kind == "surveyed":
+        await commit(o.Surveyed(office.snapshot(target), 1, o.Duty(DUTY, "张律师")))
+    else:
+        await commit(o.AvailabilityChanged(DUTY, "张律师", "off", time.time() + 3600, "一小时后",
+                                           "张律师 by SMS", "sms", DUTY, ("lawyer",)))
+        return "0"
+    return target
+
+
 def wavfile_seconds(path):
     from lawline.sync.wavfile import wav_seconds
     return wav_seconds(path)
@@ -265,7 +327,11 @@ def wavfile_seconds(path):
 def office_config(spool):
     return configuration.from_dict({
         "office": {"id": OFFICE, "name": "测试县法律服务专线", "head_mobile": HEAD},
-        "duty": {"numbers": [DUTY], "mediators": [MEDIATOR]}, "spool": {"dir": str(spool)}})
+        "duty": {"numbers": [DUTY], "mediators": [MEDIATOR]}, "spool": {"dir": str(spool)},
+        # issue 17: who the office's duties text (not callers: never capped)
+        "provider": [{"name": "王律师", "mobile": PROVIDER}],
+        "referral": [{"name": "县劳动监察大队", "phone": "07731112222", "address": "人民路1号",
+                      "hours": "工作日", "sms": DEPARTMENT}]})
 
 
 def case_facts(root: Path) -> dict:
@@ -287,9 +353,21 @@ def case_facts(root: Path) -> dict:
             "sms": [list(r) for r in book.execute(
                 "SELECT purpose, number FROM sms WHERE case_number = ? ORDER BY id",
                 (number,))]}
+    # issue 17: each case's duty columns that are set, and the availability changes with
+    # the SMS (by the change's key) and audit item each owes
+    for number, *values in book.execute(f"SELECT number, {', '.join(DUTY_COLUMNS)} FROM cases"):
+        found[number]["duties"] = {k: v for k, v in zip(DUTY_COLUMNS, values) if v is not None}
+    changes = {}
+    try:
+        for (key,) in book.execute("SELECT key FROM availability"):
+            changes[key] = {"sms": [list(r) for r in book.execute(
+                "SELECT purpose, number FROM sms WHERE ref = ? ORDER BY id", (key,))],
+                "audit": items.get(f"audit-{key}") == "audit"}
+    except sqlite3.OperationalError:        # no table: nobody signed off
+        pass
     outbox.close()
     book.close()
-    return {"cases": found, "items": items}
+    return {"cases": found, "items": items, "availability": changes}
 
 
 # What each kind of outcome leaves, besides its case: (journal items, SMS (purpose, to)).
@@ -306,7 +384,33 @@ def _owed(kind, got):
     if kind == "escalated":
         return 1, [("caller case", caller), ("urgent escalation", MEDIATOR),
                    ("urgent escalation", HEAD)]
+    if kind == "request":
+        return 1, [("caller case", caller), ("duty case", DUTY)]
+    if kind == "handoff":
+        return 1, [("caller referral", caller), ("handoff", DEPARTMENT)]
     raise ValueError(kind)
+
+
+def _owed_duties(got, resolved):
+    """What the office's duties on a case owe (issue 17), read from its duty columns (an
+    action whose `told` line a kill cut off is still there whole): journal items and SMS.
+    `resolved`: a staff member resolved it."""
+    duties, caller = got.get("duties") or {}, got["caller"]
+    journal, texts = 0, []
+    if "dispatch" in duties:
+        journal += 1
+        texts += [("dispatch", PROVIDER), ("caller dispatch", caller)]
+    if "arrived" in duties:
+        journal += 1
+    if "reply_at" in duties or resolved:
+        journal += 1
+        if duties.get("told_how") == "sms":
+            journal += 1
+            texts += [("caller resolved", caller), ("survey", caller)]
+    if "survey_score" in duties:
+        journal += 1
+        texts += [("survey thanks", caller), ("low survey", HEAD)]
+    return journal, texts
 
 
 def verify_outcomes(facts: dict) -> list:
@@ -323,7 +427,7 @@ def verify_outcomes(facts: dict) -> list:
             problems.append(f"call {call_id} has {len(numbers)} cases: {sorted(numbers)}")
     resolved = {t["case"] for t in facts["outcomes"].values() if t["kind"] == "resolved"}
     for n, told in facts["outcomes"].items():
-        if told["kind"] == "resolved":
+        if told["kind"] in ACTING + ("availability",):
             continue
         case = told["case"]
         if case not in found:
@@ -332,15 +436,16 @@ def verify_outcomes(facts: dict) -> list:
         # the kind of outcome its call left: calls take the kinds in turn (a resolution with
         # nothing to resolve leaves a voicemail instead)
         kind = KINDS[message_number(got["call_id"] or "x-0") % len(KINDS)]
-        kind = "voicemail" if kind == "resolved" else kind
+        kind = "voicemail" if kind in ACTING else kind
         if kind == "voicemail" and not got["voicemail"]:
             problems.append(f"case {number} has no voicemail item")
         journal, texts = _owed(kind, got)
-        if number in resolved or got["state"] == "caller_informed":
-            journal += 2
-            texts = texts + [("caller resolved", got["caller"])]
-            if got["state"] != "caller_informed":
-                problems.append(f"case {number} was resolved but is {got['state']}")
+        replied = "reply_at" in (got.get("duties") or {})
+        staff = not replied and (number in resolved or got["state"] == "caller_informed")
+        more, owed = _owed_duties(got, staff)
+        journal, texts = journal + more, texts + owed
+        if (staff or replied) and got["state"] != "caller_informed":
+            problems.append(f"case {number} was resolved but is {got['state']}")
         if len(got["journal"]) != journal:
             problems.append(f"case {number} ({kind}): {len(got['journal'])} journal items, "
                             f"{journal} owed: {got['journal']}")
@@ -352,6 +457,13 @@ def verify_outcomes(facts: dict) -> list:
         extra = [t for t in sent if t not in texts]
         if extra:
             problems.append(f"case {number} ({kind}): SMS nobody was owed: {extra}")
+    for key, got in facts["cases"].get("availability", {}).items():
+        for text in (("availability", DUTY), ("uncovered", HEAD)):
+            if got["sms"].count(list(text)) != 1:
+                problems.append(f"availability {key}: {got['sms'].count(list(text))} "
+                                f"{text[0]} SMS to {text[1]}")
+        if not got["audit"]:
+            problems.append(f"availability {key}: no audit item")
     return problems
 
 

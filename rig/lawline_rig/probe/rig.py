@@ -89,10 +89,10 @@ def lawline_argv(*args):
 
 class Rig:
     def __init__(self, state_dir, profile="simcom-sim7600", ports=None, box_options=None,
-                 duty_behaviour="accept", ring_interval=1.0, lines=None):
+                 duty_behaviour="accept", ring_interval=1.0, lines=None, sim_args=()):
         """`profile`: one simulated model, or one per line ("simcom-sim7600,v253"); `lines`:
         how many lines the loopback line has (`lawline sim --lines`; default one, or one per
-        profile named)."""
+        profile named); `sim_args`: more options of `lawline sim` (--caller-number ...)."""
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
@@ -101,6 +101,7 @@ class Rig:
         self.duty_behaviour = duty_behaviour
         self.ring_interval = ring_interval
         self.lines = lines
+        self.sim_args = tuple(sim_args)
         self.procs = {}
         self.sim = None
         self.upstream_dir = self.dir / "upstream"
@@ -124,7 +125,7 @@ class Rig:
         self.procs["sim"] = Process("sim", lawline_argv(
             "sim", "--profile", self.profile, "--state-dir", str(self.dir),
             "--ring-interval", str(self.ring_interval),
-            *(["--lines", str(self.lines)] if self.lines else [])), self.dir)
+            *(["--lines", str(self.lines)] if self.lines else []), *self.sim_args), self.dir)
         path = self.dir / "sim.json"
         wait_until(lambda: path.exists() or not self.procs["sim"].alive(), 15,
                    "the loopback line to start")
