@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from lawline_rig.probe import hearing, scenarios
-from lawline_rig.probe.rig import Rig
 
 from ..conftest import run_call
 
@@ -19,17 +18,11 @@ LAWYER = "13900000001"
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    rig = Rig(tmp_path_factory.mktemp("recording"), box_options={
+def rig(module_rigs):
+    return module_rigs.rig("recording", duty=False, box_options={
         "duty": {"numbers": [LAWYER]},
         "recording": {"enabled": True, "keep_days": 30},
-        "survey": {"enabled": False}})
-    try:
-        rig.start(duty=False)
-        yield rig
-    finally:
-        codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+        "survey": {"enabled": False}})     # the factory stops it and checks the box's exit
 
 
 async def recorded_call(rig):

@@ -41,18 +41,16 @@ CLOSED = {day: "" for day in ("monday", "tuesday", "wednesday", "thursday", "fri
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory, kamailio):
-    rig = TrunkRig(tmp_path_factory.mktemp("switchboard"), kamailio, box_options={
-        "duty": {"ring_timeout": 8.0, "confirm_timeout": 6.0},
-        "switchboard": {"number": BOARD, "code_seconds": 2.5, "ring_timeout": 10.0},
-        "hours": {"always_open": False, **CLOSED},
-        "survey": {"enabled": False}})
-    rig.start(box=False, duty=False)
+def rig(module_rigs, kamailio):
+    rig = module_rigs.rig("switchboard", cls=TrunkRig, kamailio=kamailio, box=False,
+                          duty=False, box_options={
+                              "duty": {"ring_timeout": 8.0, "confirm_timeout": 6.0},
+                              "switchboard": {"number": BOARD, "code_seconds": 2.5,
+                                              "ring_timeout": 10.0},
+                              "hours": {"always_open": False, **CLOSED},
+                              "survey": {"enabled": False}})
     rig.use(numbers=[LAWYER], mediators=[M1, M2])
-    yield rig
-    codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}:\n" \
-                                  f"{rig.box_log()[-3000:]}"
+    return rig     # the factory stops it (its phones and SIPp too) and checks the box's exit
 
 
 def open_hours(rig, open_):

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from lawline_rig.probe import hotline, scenarios
-from lawline_rig.probe.rig import Rig, async_wait_until
+from lawline_rig.probe.rig import async_wait_until
 
 from ..conftest import run_call
 
@@ -24,20 +24,14 @@ PREFECTURE = "07732345678"        # inside the dial plan: {area}[2-9]XXXXXX
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    rig = Rig(tmp_path_factory.mktemp("ladder"), box_options={
+def rig(module_rigs):
+    return module_rigs.rig("ladder", duty=False, box_options={
         "office": {"head_mobile": HEAD},
         "duty": {"numbers": [LAWYER], "mediators": [M1, M2], "ring_timeout": 6.0,
                  "confirm_timeout": 6.0},
         "ladder": {"steps": ["head", "prefecture"], "prefecture_number": PREFECTURE,
                    "ring_timeout": 6.0},
-        "survey": {"enabled": False}})
-    try:
-        rig.start(duty=False)
-        yield rig
-    finally:
-        codes = rig.stop()
-    assert codes.get("box") == 0, f"the box exited with {codes.get('box')}"
+        "survey": {"enabled": False}})     # the factory stops it and checks the box's exit
 
 
 def upstream_record(rig, key):
