@@ -22,8 +22,10 @@ from .line.supervisor import LineSupervisor
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
+from .sip import switchboard as boards
 from .sip.dialplan import DialPlan
 from .sip.endpoint import MediaCore
+from .sip import inbound
 from .sip.leg import LocalAccount
 from .sip.trunk import Trunk, configured as trunk_configured
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
@@ -52,6 +54,8 @@ class Box:
         self.modem = None       # line 1's modem: SMS out, signal for the health report
         self.duty_busy = set()  # duty phones this box is ringing or has in a call
         self.queue = []         # call ids waiting for a duty phone, any line, first first
+        self.switchboard_calls = set()   # calls the switchboard transferred down, up now
+        self.switchboard_count = 0
         self.outbox = None
         self.worker = None
         self.sync = None
@@ -183,6 +187,7 @@ class Box:
         try:
             if self.trunk is not None:
                 self.account = self.trunk.start(self.core)
+                self._switchboard_door()
             else:
                 self.account = LocalAccount(self.core, f"sip:{cfg.office.number}@{cfg.sip.bind}")
             self.core.add_account(self.account)
@@ -193,6 +198,7 @@ class Box:
                             "%s as now (the test rig started this box; clock.py)",
                             self.clock.now().strftime("%Y-%m-%d %H:%M"))
             self.office.render_referral_prompts()
+            self._switchboard_prompt()
             log.info("office: %s", self.office.desk.why())
             # the HAT's power key (line 1's modem) and one status LED per line, one pin factory
             key, leds = hat.parts(cfg.hat, cfg.lines)
@@ -263,7 +269,8 @@ class Box:
         cfg = self.config
         return CallScript(line.modem.caller, new_call_id(self.clock), line.phone_number,
                           cfg.office.id, cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
-                          started=time.time())
+                          started=time.time(), transfer=getattr(line.modem, "transfer", None),
+                          recording=cfg.recording)
 
     def _call_parts(self, line, events):
         cfg = self.config
@@ -271,11 +278,15 @@ class Box:
             modem=line.modem, pcm=line.pcm, events=events, core=self.core, port=line.port,
             dialler=hunt.Dialler(self.core, self.account, duty=cfg.duty, sip=cfg.sip,
                                  plan=DialPlan.from_config(cfg), trunk=self.trunk,
-                                 desk=self.office.desk),
+                                 desk=self.office.desk,
+                                 extra=boards.destinations(cfg.office, cfg.ladder,
+                                                           cfg.switchboard)),
             trunk=self.trunk, office=self.office, prompts=self.prompts,
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
             on_sms=self.on_sms, duty=cfg.duty, limits=cfg.limits,
-            referrals=list(cfg.referral), duty_busy=self.duty_busy, queue=self.queue)
+            referrals=list(cfg.referral), duty_busy=self.duty_busy, queue=self.queue,
+            ladder=cfg.ladder, switchboard=cfg.switchboard,
+            recordings_dir=cfg.spool_dir / "recordings" if cfg.recording.enabled else None)
 
     async def _take_call(self, line, events):
         """One call on `line`. The call script ends its own call on any error
@@ -291,6 +302,80 @@ class Box:
                 await line.modem.hangup()
             except Exception:  # noqa: BLE001
                 pass
+
+
+    # -- the prefecture's switchboard (issue 17.9) ------------------------------------------
+
+    def _switchboard_prompt(self):
+        """The first words of the hand-over whisper name the county: rendered from [office]
+        name into the spool's prompts (sip/hunt.render_county_prompt)."""
+        if not self.config.switchboard.number:
+            return
+        try:
+            hunt.render_county_prompt(self.office.prompts_dir, self.config.office.name)
+        except Exception as exc:  # noqa: BLE001 - the whisper then goes without the county
+            log.warning("switchboard: the whisper naming the county is not rendered (%s); "
+                        "the switchboard hears the caller's number only", exc)
+
+    def _switchboard_door(self):
+        """Calls the switchboard transfers down arrive through the trunk: taken here
+        (sip/switchboard.check_invite), everything else still refused by the account."""
+        board = self.config.switchboard
+        if board.number and board.accept_transfers:
+            self.trunk.on_incoming = self._switchboard_incoming
+            log.info("switchboard: calls the prefecture's switchboard %s transfers down "
+                     "through the trunk are answered (at most %d at once); every other "
+                     "incoming call is refused", board.number, board.max_calls)
+
+    def _switchboard_incoming(self, account, prm):
+        """An INVITE from the trunk's address (sip/door.py). True when it is the
+        switchboard's and was taken: 180 now, answered on the loop (or 486 when [switchboard]
+        max_calls are up already); False: the account refuses it with 403."""
+        board = self.config.switchboard
+        transfer, why = boards.check_invite(prm.rdata.wholeMsg, board)
+        if transfer is None or not self.ready:
+            log.warning("SIP: an incoming call from %s is no switchboard transfer: %s",
+                        prm.rdata.srcAddress, why or "the box is not answering yet")
+            return False
+        busy = len(self.switchboard_calls) >= board.max_calls
+        self.switchboard_count += 1
+        call = inbound.InboundCall(account, prm.callId,
+                                   f"sip switchboard-{self.switchboard_count}")
+        if busy:
+            call.reply(486)
+            log.warning("switchboard: a transfer from %s refused with 486: %d call(s) from "
+                        "it are up ([switchboard] max_calls)", board.number, board.max_calls)
+            return True
+        self.core.keep(call)
+        call.reply(180)
+        task = asyncio.ensure_future(self._switchboard_call(call, transfer))
+        self.switchboard_calls.add(task)
+        task.add_done_callback(self.switchboard_calls.discard)
+        return True
+
+    async def _switchboard_call(self, call, transfer):
+        """One call the switchboard transferred down, on a line of its own (sip/inbound.py):
+        answered, then the call script as on any line."""
+        caller = transfer.caller.number or "a withheld number"
+        log.info("switchboard: %s transfers a call from %s (%s)", transfer.switchboard,
+                 caller, f"reason {transfer.branch!r} in the header" if transfer.branch
+                 else "no reason in the header")
+        try:
+            port = await call.take()
+        except Exception as exc:  # noqa: BLE001 - that call is gone; the box goes on
+            log.warning("switchboard: the call from %s was not taken: %s", caller, exc)
+            await call.end()
+            self.core.release(call)
+            return
+        line = inbound.SipLine(self.switchboard_count, call, transfer, port,
+                               self.config.office.number)
+        try:
+            await self._take_call(line, call.events)
+        finally:
+            await call.end()
+            line.port = None
+            call.audio = None
+            self.core.release(call)
 
 
 def run(config, clock=None):

@@ -32,7 +32,8 @@ from .settings import (AvailabilitySection, HandoffSection, OnsiteSection, Provi
                        ResultsSection)
 from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSection,
                        DialplanSection, DutySection, EmailSection, HatSection, HealthSection,
-                       HoursSection, LimitsSection, LineSection, MenuSection, OfficeSection,
+                       HoursSection, LadderSection, LimitsSection, LineSection, MenuSection,
+                       OfficeSection, RecordingSection, SwitchboardSection,
                        OutboxSection, PromptsSection, ReferralTable, ReportSection,
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
                        UpstreamSection, VoicemailSection, WebSection)
@@ -40,6 +41,7 @@ from .settings import options as section_options
 from .records.duties import validate_config as validate_duties
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
+from .sip.switchboard import validate_config as validate_switchboard
 from .sync.settings import validate_config as validate_sync
 from .secretfile import read_secret
 
@@ -80,6 +82,9 @@ class Config:
     prompts: PromptsSection
     web: WebSection
     hat: HatSection
+    ladder: LadderSection           # issue 17: the urgent ladder, the switchboard, recording
+    switchboard: SwitchboardSection
+    recording: RecordingSection
     lines: tuple = ()             # every line, line 1 first (tuple of LineSection)
     referral: tuple = ()          # [[referral]] tables (tuple of ReferralTable)
     path: Path | None = None
@@ -220,6 +225,7 @@ def from_dict(data, path=None):
     validate_sync(config)      # targets, spool limits
     validate_dialplan(config)  # [dialplan], and every number in [duty] against it
     validate_duties(config)    # [[provider]], [[referral]] sms/email, [results] (issue 17)
+    validate_switchboard(config)   # [switchboard], [ladder] and [recording] numbers and roles
     return config
 
 

@@ -699,6 +699,81 @@ class ProviderTable:
     area: str = option('', 'Area it serves (城关镇), shown when dispatching', required=False)
 
 
+# -- the telephone's duties (issue 17: the urgent ladder, the 1600148 switchboard, call
+#    recording with consent) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LadderSection:
+    """The urgent ladder (key 3, call/script.py): when no mediator accepts within [duty]
+    ring_timeout, who is called next, each with the urgent whisper and "press 1"."""
+    SECTION: ClassVar[str] = 'ladder'
+    steps: list[str] = option(['head', 'prefecture'],
+        "Who is called, in this order, when no mediator accepts an urgent dispute: 'head' "
+        "([office] head_mobile), 'prefecture' ([ladder] prefecture_number), 'switchboard' "
+        '(the call is handed to [switchboard] number and leaves the county); a step without '
+        'a number is skipped; empty: straight to voicemail as before')
+    prefecture_number: str = option('',
+        "The prefecture's duty number for urgent disputes (inside the dial plan); empty: "
+        "the 'prefecture' step is skipped",
+        pattern='(\\+?[0-9]{5,20})?')
+    ring_timeout: float = option(20.0,
+        'How long each step of the ladder rings before the next is called',
+        unit='s', minimum=1)
+
+
+@dataclass(frozen=True)
+class SwitchboardSection:
+    """The prefecture's 1600148 switchboard, both ways (sip/switchboard.py): calls nobody
+    accepts after hours are handed up to it over the trunk, and calls it transfers down are
+    taken straight to their branch."""
+    SECTION: ClassVar[str] = 'switchboard'
+    number: str = option('',
+        "The switchboard's number as the trunk dials it (1600148, or with the area code); "
+        'the one 160 number the dial plan lets through, and only for this (empty: no '
+        'switchboard)',
+        pattern='(\\+?[0-9]{3,20})?')
+    overflow_after_hours: bool = option(True,
+        'Outside office hours, when no night duty accepts, hand the call to the switchboard '
+        '(with a whisper naming the county and the caller) instead of taking a voicemail')
+    accept_transfers: bool = option(True,
+        'Answer calls the switchboard transfers down through the trunk (From: its number); '
+        'every other incoming call stays refused with 403')
+    reason_header: str = option('X-Transfer-Reason',
+        'SIP header in which the switchboard says why it transfers (a branch or a code of '
+        'reasons); also sent up with an overflow',
+        pattern='[A-Za-z][A-Za-z0-9-]{0,63}')
+    reasons: list[str] = option(['1=consultation', '2=service_request', '3=urgent',
+                                 '4=referral', '5=complaint', '9=case_status'],
+        "Reason codes the switchboard sends (in the header or as DTMF digits ending with #): "
+        "'CODE=branch'; a branch name in the header works too")
+    code_seconds: float = option(3.0,
+        'Without a reason header: how long to wait for a DTMF reason code after answering '
+        'before the menu plays',
+        unit='s', minimum=0)
+    ring_timeout: float = option(30.0,
+        'How long the switchboard may ring when a call is handed up to it',
+        unit='s', minimum=1)
+    max_calls: int = option(2,
+        'Calls transferred down that may be up at once; more are answered 486 busy',
+        unit='calls', minimum=1, maximum=16)
+
+
+@dataclass(frozen=True)
+class RecordingSection:
+    """Recording bridged calls, with the caller's consent (off by default)."""
+    SECTION: ClassVar[str] = 'recording'
+    enabled: bool = option(False,
+        'Record bridged calls (both sides) to the spool and upstream; callers hear the '
+        'recording notice before the menu')
+    keep_days: float = option(90.0,
+        'Recordings are deleted from the box this long after every target acknowledged '
+        'them (never before)',
+        unit='days', minimum=1)
+    play_roles: list[str] = option(['head'],
+        "Office page roles that may play and download recordings (head, clerk, duty); "
+        'every listening is audited')
+
+
 # The sections in the order the example file shows them, and the [[name]] tables.
 SECTIONS: tuple[type, ...] = (
     OfficeSection, LineSection, MenuSection, LimitsSection, DutySection, DialplanSection,
@@ -707,5 +782,7 @@ SECTIONS: tuple[type, ...] = (
     EmailSection, S3Section, PromptsSection, WebSection, HatSection)
 # issue 17 (the office's duties)
 SECTIONS += (OnsiteSection, HandoffSection, ResultsSection, AvailabilitySection)
+# issue 17 (the telephone's duties)
+SECTIONS += (LadderSection, SwitchboardSection, RecordingSection)
 TABLES: dict[str, type] = {"referral": ReferralTable}
 TABLES["provider"] = ProviderTable

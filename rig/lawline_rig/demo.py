@@ -35,6 +35,20 @@ SCRIPTED += [
      lambda rig: duties.complaint_told(rig, DEMO_HEAD, "经核实，您反映的接待态度问题属实，"
                                        "已对该工作人员批评教育。")),
 ]
+# issue 17.2: the urgent ladder
+SCRIPTED += [
+    ("g", "an urgent dispute that climbs the ladder: no mediator, nor the office head, "
+     "accepts; the prefecture's duty takes it (SMS: who took it)",
+     "no-answer,07732345678=accept", hotline.urgent_ladder),
+]
+# The office the demo runs (issue 17): mediators for key 3, the head and the prefecture's
+# number on the urgent ladder, short rings so the ladder climbs in seconds.
+DEMO_OPTIONS = {
+    "office": {"head_mobile": DEMO_HEAD},
+    "duty": {"mediators": ["13900000002", "13900000003"]},
+    "ladder": {"steps": ["head", "prefecture"], "prefecture_number": "07732345678",
+               "ring_timeout": 6.0},
+}
 
 log = logging.getLogger("lawline_rig.demo")
 
@@ -148,7 +162,7 @@ def _where(rig, result):
 def main(args):
     state = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="lawline-demo-"))
     rig = Rig(state, profile=args.profile, lines=getattr(args, "lines", None),
-              box_options={"office": {"head_mobile": DEMO_HEAD}})
+              box_options=DEMO_OPTIONS)
     page = None
     print(f"lawline demo: state in {state}", flush=True)
     try:

@@ -397,3 +397,25 @@ def test_main_without_pjsua2_fails_with_a_message(monkeypatch, caplog):
     monkeypatch.setattr(dutyphone, "pj", None)
     assert dutyphone.main(["--port", "5080"]) == 2
     assert "pjsua2" in caplog.text
+
+
+def test_one_phone_behaves_per_called_number_and_can_place_a_call():
+    """The urgent ladder's rig: one phone process stands for every number it is called on
+    (--behaviour-of NUMBER=BEHAVIOUR, others --behaviour); --call makes it the caller (the
+    prefecture's switchboard transferring down) with its headers and keys."""
+    import argparse
+    parser = dutyphone.add_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["--port", "0", "--behaviour", "no-answer",
+                              "--behaviour-of", "07732345678=accept",
+                              "--behaviour-of", " 13900000009 =busy",
+                              "--call", "sip:0148@127.0.0.1:5060",
+                              "--header", "X-Transfer-Reason: 2", "--keys", "3#"])
+    assert dict(args.behaviour_of) == {"07732345678": "accept", "13900000009": "busy"}
+    assert (args.call, args.header, args.keys) == ("sip:0148@127.0.0.1:5060",
+                                                   ["X-Transfer-Reason: 2"], "3#")
+    for bad in ("07732345678", "07732345678=maybe"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--port", "0", "--behaviour-of", bad])
+    assert dutyphone._called_user("<sip:13900000002@127.0.0.1:5070>") == "13900000002"
+    assert dutyphone._called_user("sip:13900000002@127.0.0.1") == "13900000002"
+    assert dutyphone._called_user("<sip:127.0.0.1:5070>") == ""

@@ -138,9 +138,11 @@ def test_urgent_dispute_nobody_accepts_escalates_by_sms(rig):
     call = run_call(rig, hotline.urgent_unanswered)
     case = call["case_number"]
     assert call["branch"] == "urgent", call
-    # both mediators on duty were rung at once, neither accepted
-    rung = sorted(leg["number"] for leg in call["duty_legs"])
+    # both mediators on duty were rung at once, neither accepted; then the urgent ladder
+    # rang the office head (issue 17.2: tests/scenarios/test_urgent_ladder.py), nor did they
+    rung = sorted(leg["number"] for leg in call["duty_legs"] if leg["number"] != HEAD)
     assert rung == [MEDIATOR, MEDIATOR2], call["duty_legs"]
+    assert [s["step"] for s in call["ladder"]] == ["mediators", "head"], call["ladder"]
 
     async def all_told(rig):
         return [await hotline.wait_outside_sms(rig, who, case)

@@ -174,3 +174,65 @@ def test_a_rota_row_outside_the_dial_plan_is_named_and_lawline_check_says_who_ma
     finally:
         del rig.box_options["duty"]["rota_files"]
         rig.start_box()
+
+
+# -- the prefecture's switchboard may transfer callers down; nobody else may call in -------
+# (issue 17.9b: tests/scenarios/test_switchboard.py has the switchboard's own calls)
+
+def test_with_a_switchboard_only_it_may_call_in_through_the_trunk(rig, kamailio):
+    """[switchboard] number set: an INVITE from the trunk whose From is another trunk user
+    is still refused with 403 (the account, with the reason logged); one claiming to be the
+    switchboard but not from the trunk's address is refused by the door, as before."""
+    import json
+    from lawline_rig.probe.rig import Process, lawline_argv
+    from ..servers.kamailio import PASSWORDS
+    rig.box_options["switchboard"] = {"number": "1600148"}
+    try:
+        rig.duty = {"numbers": ["13900000012"], "mediators": []}
+        rig.start_box()
+        box = rig.procs["box"]
+        events = rig.dir / "intruder.events"
+        ready = rig.dir / "intruder.ready"
+        user = "13900000017"
+        intruder = Process("intruder", lawline_argv(
+            "dutyphone", "--port", "0", "--registrar", kamailio.registrar, "--user", user,
+            "--password", PASSWORDS[user], "--events", str(events),
+            "--ready-file", str(ready), "--call",
+            f"sip:{rig.box_number}@127.0.0.1:{kamailio.port}",
+            "--header", "P-Asserted-Identity: <sip:13800138000@127.0.0.1>",
+            "--header", "X-Transfer-Reason: urgent"), rig.dir)
+        try:
+            def ended():
+                try:
+                    lines = [json.loads(x) for x in events.read_text().splitlines()]
+                except (OSError, ValueError):
+                    return None
+                return next((e for e in lines if e["event"] == "disconnected"), None)
+            gone = wait_until(ended, 20, "the intruder's call to be refused")
+        finally:
+            intruder.stop()
+        assert gone["code"] == 403, gone
+        line = f"is no switchboard transfer: From '{user}' is not the switchboard 1600148"
+        wait_until(lambda: line in box.log_text(), 5, "the box to log the refusal")
+        assert "switchboard: 1600148 transfers" not in box.log_text()
+        # the switchboard's number from a stranger's address: the door, as before
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(5)
+            port = s.getsockname()[1]
+            tag = uuid.uuid4().hex[:8]
+            s.sendto((f"INVITE sip:{rig.box_number}@127.0.0.1:{rig.box_sip_port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{tag};rport\r\n"
+                      f"Max-Forwards: 70\r\nFrom: <sip:1600148@127.0.0.1>;tag={tag}\r\n"
+                      f"To: <sip:{rig.box_number}@127.0.0.1>\r\nCall-ID: {tag}@x\r\n"
+                      "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode(),
+                     ("127.0.0.1", rig.box_sip_port))
+            answer = s.recv(8192).decode(errors="replace")
+            while int(answer.split()[1]) < 200:
+                answer = s.recv(8192).decode(errors="replace")
+        assert int(answer.split()[1]) == 403, answer
+        wait_until(lambda: f"SIP door: refused 'INVITE' from '127.0.0.1:{port}' with 403: not "
+                           "from the trunk" in box.log_text(), 5, "the door's log line")
+    finally:
+        del rig.box_options["switchboard"]
+        rig.start_box()

@@ -37,9 +37,11 @@ PASSWORDS = {
     "13900000017": "duty-17",     # accepts, SIP INFO DTMF
     "13900000021": "mediator-21",
     "13900000022": "mediator-22",
+    "1600148": "switchboard-1600148",   # the prefecture's switchboard transferring down
 }
 # SIPp duty phones, reached by static routes (SIPp cannot register): number -> role
-SIPP_NUMBERS = {"13900000011": "busy", "13900000018": "ringing", "13900000019": "transfer"}
+SIPP_NUMBERS = {"13900000011": "busy", "13900000018": "ringing", "13900000019": "transfer",
+                "1600148": "switchboard"}   # the switchboard taking a hand-over (issue 17)
 
 
 def kamailio_binary():

@@ -1,7 +1,8 @@
 """The call-outcome ledger (records/ledger.py): every kind of outcome in one durable step.
 
 For each kind (a voicemail, the end of a bridged call with its rating and record, a referral,
-a callback, an urgent escalation, a case opened by hand, a case resolved), a child process
+a callback, an urgent escalation, a case opened by hand, a case resolved; the urgent ladder's
+steps, arrival at the scene and a bridged call's recording, issue 17), a child process
 commits it and is SIGKILLed after each statement in turn; the box then starts on what the kill
 left (records/recovery.start_up: the ledger, then the spool re-scan) and the outcome is there
 whole, exactly once, or (killed before its entry was on disk, when nobody had been told) not
@@ -95,9 +96,64 @@ def resolved(office, step):
                   step=step)
 
 
+# -- the telephone's duties (issue 17): the urgent ladder, arrival at the scene, recordings --
+
+PREFECTURE = "07731234567"
+
+
+def _escalated_case(office, step):
+    """An urgent case the mediators did not take (not under test), then `step("ready")`."""
+    case = office.cases.next()
+    office.commit([o.Escalated(call(), case, "", (MEDIATOR,), 20.0)])
+    step("ready")
+    return case
+
+
+def ladder_taken(office, step):
+    """A mediator takes the call: the case opens theirs, the others are told who."""
+    office.commit([o.LadderStep(call(), office.cases.next(), "", "mediators", MEDIATOR,
+                                "accepted", 12.0, o.Duty(MEDIATOR), (MEDIATOR, DUTY),
+                                opens=True)], step=step)
+
+
+def ladder_step(office, step):
+    """A step of the ladder nobody answered: a history row that keeps the state."""
+    case = _escalated_case(office, step)
+    office.commit([o.LadderStep(call(), case, "", "head", HEAD, "no_answer", 40.0)],
+                  step=step)
+
+
+def ladder_up(office, step):
+    """The head takes the call on the ladder: the case is theirs, the mediator told."""
+    case = _escalated_case(office, step)
+    office.commit([o.LadderStep(call(), case, "", "head", HEAD, "accepted", 40.0,
+                                o.Duty(HEAD), (MEDIATOR,))], step=step)
+
+
+def on_scene(office, step):
+    """The mediator who took it reports reaching the scene (SMS 到场)."""
+    case = office.cases.next()
+    office.commit([o.LadderStep(call(), case, "", "mediators", MEDIATOR, "accepted", 12.0,
+                                o.Duty(MEDIATOR), (), opens=True)])
+    step("ready")
+    office.commit([o.OnScene(office.snapshot(case), "李调解 by SMS", MEDIATOR, "李调解")],
+                  step=step)
+
+
+def recording(office, step):
+    """A bridged call's recording, with the caller's consent: an item with its WAV."""
+    wav = office.outbox.spool_dir / "recordings" / recording_name(CALL_ID, "bridged", CALLER)
+    wav.parent.mkdir(exist_ok=True)
+    wav.write_bytes(header(len(AUDIO)) + AUDIO)
+    office.commit([o.CallRecording(call(), str(wav), 1.0, None, None, DUTY, 90.0)], step=step)
+
+
 KINDS = {"voicemail": voicemail, "bridged": bridged, "referral": referral,
          "callback": callback, "escalation": escalation, "opened": opened,
-         "resolved": resolved}
+         "resolved": resolved, "ladder_taken": ladder_taken, "ladder_step": ladder_step,
+         "ladder_up": ladder_up, "on_scene": on_scene, "recording": recording}
+# kinds whose file is found again at start-up when the kill came before its entry
+FOUND_AGAIN = ("voicemail", "recording")
 
 
 # -- issue 17: the office's duties (records/duties.py) ------------------------------------------
@@ -268,7 +324,7 @@ def test_a_sigkill_after_any_statement_leaves_the_outcome_whole_once_or_not_at_a
         restart(spool)
         found = state(spool)
         journalled = index >= names.index("journal")
-        if journalled or (kind == "voicemail" and index >= names.index("files")):
+        if journalled or (kind in FOUND_AGAIN and index >= names.index("files")):
             # on disk: it is all there, once (a voicemail cut before its entry comes back
             # from the spool re-scan, flagged interrupted, with its case and SMS)
             assert found == after, (names[index], found)

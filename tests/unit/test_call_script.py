@@ -36,6 +36,7 @@ DEFAULTS = {
     "staff": None, "new_case": CASE,
     "has_address": False, "texts_left": 2, "may_text": None, "result_prompt": None,
     "referral": lambda i: Department(["县法律援助中心", "县劳动监察大队"][int(i)], "07731112222"),
+    "ladder": lambda: [], "switchboard": None,   # issue 17: no ladder, no switchboard
 }
 RECORDING = {"reason": "# pressed", "seconds": 5.0, "complete": True,
              "began": "2026-12-01T10:00:10+0800", "path": "/spool/incoming/x.wav"}
@@ -268,9 +269,11 @@ def test_key_3_rings_every_mediator_at_once():
     call = Call().run(GREETED + """
         KEY 3 -> PLAY connecting_urgent
         PROMPT_ENDED -> RING 13800000001
-        LEG_ACCEPTED 13800000001 -> BRIDGE 13800000001
+        LEG_ACCEPTED 13800000001 -> COMMIT LadderStep
+        COMMITTED 2612010001 -> BRIDGE 13800000001
     """)
     assert call.said("ASK take ring_alls")
+    assert call.record["taken_by"]["number"] == "13800000001"   # its case opened at once
 
 
 def test_key_3_nobody_accepts_opens_the_case_then_voicemail():

@@ -19,6 +19,7 @@ from ..records.cases import CaseError, is_case_number, same_number
 from ..records.outcomes import Department, Escalated
 from ..sip import hunt
 from ..sip import leg as legs
+from ..sip import switchboard as boards
 from ..sync.recovery import recording_name
 from ..sync.wavfile import repair_wav, wav_seconds
 from ..prompts import PromptMissing
@@ -63,6 +64,10 @@ class CallParts:
     referrals: list        # [[referral]] tables
     duty_busy: set         # duty phones this box is ringing or has in a call (any line)
     queue: list            # call ids waiting for a duty phone, first first (any line)
+    # issue 17: the urgent ladder, the prefecture's switchboard, call recording
+    ladder: object = None          # [ladder] section
+    switchboard: object = None     # [switchboard] section
+    recordings_dir: object = None  # where bridged calls are recorded ([recording] on)
 
 
 def mobile_refusal(digits, plan):
@@ -435,10 +440,14 @@ class CallDriver:
 
     # -- duty phones -------------------------------------------------------------------------
 
-    async def _ring(self, *numbers, category, ring_all):
+    async def _ring(self, *numbers, category, ring_all, step=None):
+        """`step`: a step of the urgent ladder ([ladder] ring_timeout; waits behind nobody)."""
         core, port, prompts = self.p.core, self.p.port, self.p.prompts
         busy = self.p.duty_busy
-        free, ahead = phones_for(self.id, numbers, busy, self.p.queue, urgent=ring_all)
+        ring_timeout = self.p.ladder.ring_timeout if step and self.p.ladder is not None \
+            else self.p.duty.ring_timeout
+        free, ahead = phones_for(self.id, numbers, busy, self.p.queue,
+                                 urgent=ring_all or bool(step))
         if len(free) < len(numbers):
             self.say("duty phone(s) %s already rung or in a call from this box; not rung",
                      ", ".join(n for n in numbers if n in busy))
@@ -458,8 +467,8 @@ class CallDriver:
         try:
             ring = hunt.ring_all if ring_all else hunt.sequential
             results, accepted = await ring(self.p.dialler, list(numbers), whisper,
-                                           self.p.duty.ring_timeout,
-                                           self.p.duty.confirm_timeout, self.stopped)
+                                           ring_timeout, self.p.duty.confirm_timeout,
+                                           self.stopped)
         finally:
             core.stop_player(ringback, port)
             if whisper.parent == self.p.tmp_dir:
@@ -477,27 +486,133 @@ class CallDriver:
         self.leg = accepted         # its number stays busy until the bridge ends (_bridge)
         return Event("leg_accepted", accepted.number, time.time(), record)
 
-    async def _bridge(self, number):
+    async def _bridge(self, number, record=False):
+        """Caller and far end both ways until one hangs up; `record`: the call is recorded
+        both ways ([recording], the caller was told), its WAV named in the event's record."""
         leg, self.leg = self.leg, None
         port, audio = self.p.port, leg.audio
         port.startTransmit(audio)
         audio.startTransmit(port)
         began = time.time()
+        recording = self._start_recording(number, audio) if record else None
+        facts, gone = {}, False
         try:
             while not leg.disconnected:
                 leg.take_event(await self._race(leg.events.get()))
         except CallEnded:
-            return self._stop_event({"bridged_s": round(time.time() - began, 1)})
+            gone = True
         finally:
             for a, b in ((port, audio), (audio, port)):
                 try:
                     a.stopTransmit(b)
                 except Exception:  # noqa: BLE001 - the leg may be gone already
                     pass
+            facts["bridged_s"] = round(time.time() - began, 1)
+            if recording is not None:
+                facts["recording"] = await self._finish_recording(recording, number, began)
             await legs.hang_up(self.p.core, leg)
             self.p.duty_busy.discard(leg.number)
-        return Event("bridge_ended", None, time.time(),
-                     {"bridged_s": round(time.time() - began, 1)})
+        if gone:
+            return self._stop_event(facts)
+        return Event("bridge_ended", None, time.time(), facts)
+
+    # -- issue 17: recording, the ladder, the switchboard ----------------------------------
+
+    def _start_recording(self, number, audio):
+        """Record the bridged call both ways (the caller's side and the far end's, mixed) to
+        spool/recordings; a recorder that cannot start leaves the call unrecorded, never
+        ends it."""
+        folder = self.p.recordings_dir
+        if folder is None:
+            return None
+        path = folder / recording_name(self.id, "bridged", self.caller)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            recording = self.p.core.recorder(path, self.p.port, audio)
+        except Exception as exc:  # noqa: BLE001 - the call goes on unrecorded
+            log.error("call %s: the bridge with %s is not recorded: %s", self.id, number, exc)
+            return None
+        self.say("recording the call with %s to %s", number, path.name)
+        return recording
+
+    async def _finish_recording(self, recording, number, began):
+        path = recording.path
+        complete = await recording.finish()
+        if not complete:
+            try:
+                repair_wav(path)
+            except (ValueError, OSError) as exc:
+                log.error("call %s: recording %s unusable: %s", self.id, path.name, exc)
+        return {"path": str(path), "seconds": round(wav_seconds(path), 2),
+                "started": began, "other": number}
+
+    def _q_ladder(self):
+        """[ladder] steps as (step, number, name): the office head, the prefecture's number,
+        the switchboard; a step without a number is skipped (and said so)."""
+        ladder, board = self.p.ladder, self.p.switchboard
+        if ladder is None:
+            return []
+        numbers = {"head": (self.p.office.head or "", "负责人"),
+                   "prefecture": (ladder.prefecture_number, "市级值班"),
+                   "switchboard": (board.number if board is not None else "", "1600148")}
+        out = []
+        for step in ladder.steps:
+            number, name = numbers[step]
+            if number:
+                out.append((step, number, name))
+            else:
+                self.say("urgent ladder: no number for the %s step; skipped", step)
+        return out
+
+    def _q_switchboard(self, reason):
+        """The switchboard's number when this call may be handed up to it, else None."""
+        board = self.p.switchboard
+        if board is None or not board.number:
+            return None
+        if reason == "after_hours" and not board.overflow_after_hours:
+            return None
+        if getattr(self.p.modem, "transfer", None) is not None:
+            return None             # it came down from there: never back up (no loops)
+        return board.number
+
+    async def _handover(self, number, reason):
+        """Call the switchboard over the trunk with the overflow headers; it accepts by
+        answering (an ACD has nobody to press 1): the whisper naming the county and the
+        caller plays to its agent, then the caller is put through (the script's bridge)."""
+        core, port, prompts, board = self.p.core, self.p.port, self.p.prompts, \
+            self.p.switchboard
+        trunk = self.p.trunk
+        if trunk is not None and not trunk.registered:
+            self.say("switchboard: not called, %s", trunk.state.sentence())
+            return Event("leg_failed", "trunk_down", time.time())
+        whisper = hunt.build_switchboard_whisper(
+            prompts, self.p.office.prompts_dir, self.caller,
+            self.p.tmp_dir / f"{self.id}-switchboard.wav")
+        headers = boards.overflow_headers(board, self.s.record.get("line") or "",
+                                          self.p.office.cfg.office.id, self.caller, reason,
+                                          trunk.domain if trunk is not None else "localhost")
+        ringback = core.player(prompts.path("ringback"), repeat=True)
+        ringback.startTransmit(port)
+        # answered, it takes the whisper to its end: the county and eleven digits are longer
+        # than a duty phone's confirm time
+        heard_in = max(self.p.duty.confirm_timeout, wav_seconds(whisper) + 5.0)
+        try:
+            result, leg = await legs.confirm_leg(hunt.Handover(self.p.dialler, headers),
+                                                 number, whisper, board.ring_timeout,
+                                                 heard_in, self.stopped, confirm=False)
+        finally:
+            core.stop_player(ringback, port)
+            if whisper.parent == self.p.tmp_dir:
+                whisper.unlink(missing_ok=True)
+        record = {"duty_legs": [result.as_record()]}
+        if result.outcome == "caller_gone" or self.stopped.is_set():
+            if leg is not None:
+                await legs.hang_up(core, leg)
+            return self._stop_event(record)
+        if leg is None:
+            return Event("leg_failed", None, time.time(), record)
+        self.leg = leg
+        return Event("leg_accepted", number, time.time(), record)
 
     # -- voicemail ---------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ import traceback
 from ..errors import CallCut, CallEnded, LawlineError
 from ..phone import is_mobile
 from ..records.cases import NUMBER_DIGITS, PIN_DIGITS
-from ..records.outcomes import (Bridged, Call, Callback, CallRecord, Duty, Escalated, Rated,
-                                Referred, Voicemail)
+from ..records.outcomes import (Bridged, Call, Callback, CallRecord, CallRecording, Duty,
+                                Escalated, LadderStep, Rated, Referred, Voicemail)
 from ..records.outcomes import ReferralTexted, Told
 from .menu import Menu
 from .steps import NO_WAIT, Event, act
@@ -52,7 +52,7 @@ class CallScript:
     including the next action that waits for an event (or END)."""
 
     def __init__(self, caller, call_id, line, office_id, menu, limits, voicemail, survey,
-                 tree=None, started=0.0):
+                 tree=None, started=0.0, transfer=None, recording=None):
         self.caller = caller or ""
         self.id = call_id
         self.cfg_menu, self.limits, self.vm, self.survey = menu, limits, voicemail, survey
@@ -69,6 +69,11 @@ class CallScript:
         self.call = Call(call_id, self.caller, line)
         self.named = None          # complaint: the staff member it names (a Duty)
         self.case_opened = False   # by the branch itself (referral, urgent nobody took)
+        # issue 17: a call the prefecture's switchboard transferred down (sip/switchboard.
+        # Transfer), and [recording] (bridged calls recorded, the caller told first)
+        self.transfer = transfer
+        self.recording = recording
+        self.noticed = False
         self._gen = self._script()
         self.done = False
 
@@ -149,7 +154,7 @@ class CallScript:
             yield from self._do(act("answer"))
             self.record["answered"] = self.now
             yield self.say("answered, call audio open")
-            yield from self._flow()
+            yield from (self._transferred() if self.transfer is not None else self._flow())
         except CallCut as cut:
             self.record["cut"] = cut.reason   # the outcome stays what it was (bridged, ...)
             yield from self.limit_hit(cut.reason, f"call cut after {self.now - self.started:.0f}"
@@ -185,6 +190,7 @@ class CallScript:
         if kind and self.record.get("outcome") == "bridged" and not self.case_opened:
             case = yield from self._new_case()
             items.append(Bridged(self.call, kind, case, "", Duty(self.record["bridged_to"])))
+        items += self._recording_items()
         case = self.record.get("case_number")
         if case and self.record.get("rating"):
             owner = Duty(self.record.get("bridged_to") or "")
@@ -207,7 +213,7 @@ class CallScript:
         if not opened:
             yield from self._after_hours(why)
             return
-        key = yield from self.play("greeting", self.menu.prompt)
+        key = yield from self.play("greeting", *self._notice(), self.menu.prompt)
         while True:
             if key is None:
                 key = yield from self.wait_key(self.cfg_menu.key_timeout)
@@ -245,7 +251,7 @@ class CallScript:
         now, else voicemail."""
         self.record["branch"] = "after_hours"
         yield self.say(f"after hours: {why}")
-        key = yield from self.play("after_hours")
+        key = yield from self.play("after_hours", *self._notice())
         if key == "9":
             self.record["branch"] = "case_status"
             self.menu.path.append("9")
@@ -257,6 +263,8 @@ class CallScript:
         yield self.say(f"after hours: ringing night duty {', '.join(numbers)}" if numbers
                        else "after hours: nobody on duty in the rota; voicemail")
         if numbers and (yield from self._hunt(numbers)):
+            return
+        if (yield from self._handover("after_hours")):    # up to the prefecture (17.9a)
             return
         yield from self._voicemail("consultation", intro="duty_unavailable" if numbers else None)
 
@@ -292,6 +300,8 @@ class CallScript:
         yield from self._commit(Escalated(self.call, case, "", tuple(numbers),
                                           self.now - began))
         self.case_opened = True
+        if (yield from self._ladder(case, numbers)):     # the head, the prefecture (17.2)
+            return
         yield from self._voicemail("urgent", intro="mediator_unavailable")
 
     def _service_request(self):
@@ -408,8 +418,9 @@ class CallScript:
         self.record["outcome"] = "bridged"
         self.record["bridged_to"] = event.value
         self.record["seconds_to_person"] = round(self.now - self.started, 1)
+        yield from self._before_bridge(event)
         yield self.say(f"bridged to duty phone {event.value}")
-        yield from self._do(act("bridge", event.value))
+        yield from self._do(act("bridge", event.value, record=self._records()))
         yield self.say(f"duty phone {event.value} hung up after "
                        f"{self.record.get('bridged_s', 0):.0f} s")
         yield from self._after_bridge()
@@ -661,3 +672,177 @@ class CallScript:
                                           "name": person.name if person else None}
             yield self.say(f"complaint names staff number {digits} "
                            f"({person.name if person else 'not in the rota'})")
+
+    # -- the telephone's duties (issue 17) ---------------------------------------------------
+    # 2: the urgent ladder; 9: the prefecture's switchboard, up (a hand-over) and down (a
+    # transfer straight to its branch); 10: bridged calls recorded with the caller's consent.
+
+    def _ladder(self, case, mediators):
+        """No mediator accepted an urgent dispute (its case is open, everyone texted): call
+        the next step of [ladder] steps (the office head, the prefecture's number), each with
+        the urgent whisper and "press 1", or hand the call up to the switchboard. Every step
+        is on the case as it happens (records/outcomes.LadderStep) and in the call record.
+        True when someone took the call (and the bridge has ended) or the switchboard has it."""
+        ladder = self.record.setdefault("ladder", [])
+        ladder.append({"step": "mediators", "numbers": list(mediators), "outcome": "no_answer",
+                       "after_s": round(self.now - self.started, 1)})
+        if self.record.get("bridging_unavailable") or self.record.get("trunk"):
+            return False        # nothing can be put through: the ladder has no one to call
+        steps = yield from self.ask("ladder")       # [(step, number, name)]
+        rung, told = list(mediators), False
+        for step, number, name in steps:
+            if step == "switchboard":
+                if self.transfer is None and (yield from self._handover("ladder", case)):
+                    return True
+                continue
+            yield self.say(f"urgent ladder: nobody accepted yet; calling the {step} "
+                           f"({number})")
+            if not told:
+                yield from self.play("urgent_ladder", interruptible=False)
+                told = True
+            event = yield from self._do(act("ring", number, category="urgent", ring_all=False,
+                                            step=step))
+            outcome = self._leg_outcome(event)
+            after = round(self.now - self.started, 1)
+            ladder.append({"step": step, "number": number, "outcome": outcome,
+                           "after_s": after})
+            if outcome == "accepted":
+                self.record["taken_by"] = {"step": step, "number": number, "name": name}
+                yield from self._commit(LadderStep(self.call, case, "", step, number, outcome,
+                                                   after, Duty(number, name), tuple(rung)))
+                yield from self._bridge(event)
+                return True
+            yield from self._commit(LadderStep(self.call, case, "", step, number, outcome,
+                                               after))
+            rung.append(number)
+        return False
+
+    def _leg_outcome(self, event):
+        """How one ring ended, as the ladder and the call record say it."""
+        if event.kind == "leg_accepted":
+            return "accepted"
+        if event.value == "all_busy":
+            return "busy"
+        legs = (event.record or {}).get("duty_legs") or []
+        return legs[-1]["outcome"] if legs else "failed"
+
+    def _before_bridge(self, event):
+        """A mediator accepted an urgent dispute: its case opens now, theirs, and everyone
+        else rung is told who took it while the caller is put through (the notice asks for a
+        fast response: nobody should call the caller back twice)."""
+        if self.record.get("branch") != "urgent" or self.case_opened:
+            return
+        taker = event.value
+        rung = [leg["number"] for leg in self.record.get("duty_legs") or []]
+        others = tuple(n for n in dict.fromkeys(rung) if n != taker)
+        after = round(self.now - self.started, 1)
+        self.record.setdefault("ladder", []).append(
+            {"step": "mediators", "numbers": list(dict.fromkeys(rung)), "number": taker,
+             "outcome": "accepted", "after_s": after})
+        self.record["taken_by"] = {"step": "mediators", "number": taker, "name": ""}
+        case = yield from self._new_case()
+        yield from self._commit(LadderStep(self.call, case, "", "mediators", taker,
+                                           "accepted", after, Duty(taker), others,
+                                           opens=True))
+        self.case_opened = True
+
+    def _handover(self, reason, case=None):
+        """Hand the call up to the prefecture's switchboard (1600148) over the trunk, with
+        a whisper naming the county and the caller: nobody here accepted and the office is
+        closed (`reason` after_hours), or the urgent ladder reached it (ladder, with its
+        `case`). Never a call the switchboard itself transferred down. True when the
+        switchboard took the call (and the bridge has ended)."""
+        if self.transfer is not None:
+            return False
+        board = yield from self.ask("switchboard", reason)    # its number, or None
+        if not board:
+            return False
+        yield self.say(f"handing the call up to the prefecture switchboard {board} ({reason})")
+        yield from self.play("switchboard_transfer", interruptible=False)
+        event = yield from self._do(act("handover", board, reason=reason))
+        after = round(self.now - self.started, 1)
+        took = event.kind == "leg_accepted"
+        self.record["overflow"] = {"to": board, "reason": reason, "after_s": after,
+                                   "outcome": "handed_over" if took else "failed"}
+        if case:
+            ladder = self.record.setdefault("ladder", [])
+            ladder.append({"step": "switchboard", "number": board,
+                           "outcome": "handed_over" if took else self._leg_outcome(event),
+                           "after_s": after})
+            yield from self._commit(LadderStep(self.call, case, "", "switchboard", board,
+                                               ladder[-1]["outcome"], after))
+        if not took:
+            yield self.say(f"the switchboard {board} did not take the call")
+            return False
+        # the prefecture has the caller now: no case of the county's own, no rating here
+        self.record.update(outcome="overflow", bridged_to=board,
+                           seconds_to_person=round(self.now - self.started, 1))
+        yield self.say(f"handed over to the switchboard {board}")
+        yield from self._do(act("bridge", board, record=self._records()))
+        yield self.say(f"the switchboard hung up after {self.record.get('bridged_s', 0):.0f} s")
+        yield from self.goodbye()
+        return True
+
+    def _transferred(self):
+        """A call the switchboard transferred down: its original caller is this call's
+        caller; with a reason (the header, or a DTMF code keyed just after the answer) the
+        call goes straight to that branch without the menu, otherwise the menu plays."""
+        t = self.transfer
+        self.record["transferred"] = t.as_record()
+        yield self.say(f"transferred down by the switchboard {t.switchboard}; caller "
+                       f"{self.caller or 'withheld'}" + (f" (from {t.caller_from})"
+                                                         if t.caller_from else ""))
+        branch = t.branch
+        if branch is None and t.code_seconds:
+            code = yield from self._reason_code(t.code_seconds)
+            if code:
+                branch = t.codes.get(code)
+                self.record["transferred"].update(said=code, how="dtmf", reason=branch)
+                yield self.say(f"the switchboard keyed reason code {code!r}: "
+                               f"{branch or 'no such reason'}")
+        if branch is None:
+            yield self.say("the switchboard gave no reason: the menu")
+            yield from self._flow()
+            return
+        self.record["branch"] = branch
+        self.menu.path.append(f"transfer:{branch}")
+        yield self.say(f"straight to {branch}, as the switchboard asked")
+        if branch != "case_status" and (yield from self._told_cases_limit()):
+            return
+        notice = self._notice()
+        if notice:
+            yield from self.play(*notice, interruptible=False)
+        yield from getattr(self, "_" + branch)()
+
+    def _reason_code(self, seconds):
+        """Digits the switchboard keys just after the answer, up to '#' (or a pause)."""
+        digits = ""
+        key = yield from self.wait_key(seconds)
+        while key is not None and key != "#" and len(digits) <= 4:
+            if key.isdigit():
+                digits += key
+            key = yield from self.wait_key(GRACE)
+        return digits
+
+    def _notice(self):
+        """The recording notice, once per call, before anything that may be recorded."""
+        if self.recording is None or not self.recording.enabled or self.noticed:
+            return []
+        self.noticed = True
+        self.record["recording_notice"] = True
+        return ["recording_notice"]
+
+    def _records(self):
+        """Whether this bridge is recorded: [recording] on, and the caller was told."""
+        return bool(self.recording is not None and self.recording.enabled and self.noticed)
+
+    def _recording_items(self):
+        """The bridged call's recording (driver: bridge), an item like a voicemail's."""
+        made = self.record.get("recording")
+        if not isinstance(made, dict) or "path" not in made:
+            return []
+        key = f"recording-{self.id}"
+        self.record["recording"] = {"key": key, "seconds": made["seconds"]}
+        return [CallRecording(self.call, made["path"], made["seconds"], made.get("started"),
+                              self.record.get("case_number"), made.get("other", ""),
+                              self.recording.keep_days)]

@@ -43,7 +43,8 @@ class CallerId:
 WITHHELD = CallerId("", "", "withheld")
 
 
-def read_caller_id(text, number_type=None, marks=None):
+def read_caller_id(text: object, number_type: int | None = None,
+                   marks: dict[str, str] | None = None) -> CallerId:
     """The caller ID in `text` as the line presented it (the quoted +CLIP/+CLCC number, the
     V.253 NMBR value). `number_type` is 27.007's type of address: 145 (international) adds
     the "+" a modem left out. `marks` maps texts that mean "no number" on that line (V.253:

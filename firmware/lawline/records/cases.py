@@ -410,6 +410,23 @@ class Cases(DutyColumns, CaseNumbers):
         self._tx(write)
         return self.get(number)
 
+    def note(self, number, by, note, now=None, step=None):
+        """A row in the case's history that keeps its state (an urgent ladder's step nobody
+        answered, records/outcomes.LadderStep). `step`: the ledger's id, written once."""
+        now = now or time.time()
+
+        def write(db):
+            if step is not None and db.execute("SELECT 1 FROM case_history WHERE step = ?",
+                                               (step,)).fetchone():
+                return
+            row = db.execute("SELECT state FROM cases WHERE number = ?", (number,)).fetchone()
+            if row is None:
+                raise CaseError(f"case {number} does not exist")
+            db.execute("UPDATE cases SET updated = ? WHERE number = ?", (now, number))
+            db.execute("INSERT INTO case_history (number, at, state, by, note, step) "
+                       "VALUES (?,?,?,?,?,?)", (number, now, row[0], by, note, step))
+        self._tx(write)
+
     def list(self, states=None, kinds=None, since=None, until=None):
         sql, args = f"SELECT {_FIELDS} FROM cases WHERE 1=1", []
         if states:

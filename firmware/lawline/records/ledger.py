@@ -123,6 +123,9 @@ class Ledger:
             elif op == "availability":      # issue 17: by its key, kept once
                 self.availability.record(s["key"], s["at"], s["who"], s.get("name", ""),
                                          s["what"], s.get("until"), s["by"], s.get("via", ""))
+            elif op == "note":              # a history row that keeps the case's state
+                self.cases.note(s["number"], s["by"], s["note"], now=s.get("at"),
+                                step=s["step"])
             elif op == "sms":
                 if self.sms is not None:
                     self.sms.queue_once(s["number"], s["text"], s["purpose"], s["case"],

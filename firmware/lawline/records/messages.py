@@ -11,6 +11,8 @@ records/cases.py format_number):
     接 2611280001   | 接案 2611280001 | A 2611280001   I take it (assigned to the sender)
     转办 2611280001 | F 2611280001                     referred to another department
     改派 2611280001 13900000002 | 派 ... | ASSIGN ...  hand it to that listed person
+    到场 2611280001 | 到达 2611280001 | ARRIVED ...     I am at the scene (urgent disputes,
+                                                     on-site service); the case is mine
 
 The case number is every digit in a row after the command word, looked up as it is
 (records/office.py): one digit too many or too few is no case, never a neighbouring one, and
@@ -47,6 +49,7 @@ _COMMANDS = (
     ("assigned", r"(?:接案|接|A|ACCEPT)"),
     ("referred", r"(?:转办|转|F|REFER)"),
     ("reassigned", r"(?:改派|指派|派|ASSIGN)"),
+    ("on_scene", r"(?:到场|到达|ARRIVED)"),     # issue 17.2: who went to the scene
 )
 # full-width ASCII forms (U+FF01-FF5E) and the ideographic space, to their ASCII twins
 _NARROW = {0xFF01 + i: 0x21 + i for i in range(94)}
@@ -200,7 +203,7 @@ def command_help():
 def command_reply(command, case, ok, reason=""):
     if ok:
         done = {"resolved": "已结案", "assigned": "已由您接手", "referred": "已标记为转办",
-                "reassigned": f"已改派给{command.to}"}
+                "reassigned": f"已改派给{command.to}", "on_scene": "已记录您到达现场"}
         return f"【0148】案件{case}{done[command.state]}。"
     return f"【0148】未能处理（案件{case}）：{reason}"
 
@@ -464,3 +467,18 @@ def duty_reply(command: Any, ok: bool, reason: str = "", case: str = "",
     if ok:
         return f"【0148】{done}"
     return f"【0148】未能处理{('（案件' + case + '）') if case else ''}：{reason}"
+# -- the urgent ladder (issue 17.2) ------------------------------------------------------
+
+def urgent_taker(case, caller, office=""):
+    """To whoever accepted an urgent dispute (a mediator, the head, the prefecture): the
+    case, and how to say they reached the scene and how it ended."""
+    return (f"{_tag(office or '0148')}您已接听紧急纠纷，案件{case}，来电{caller or '号码未显示'}。"
+            f"到达现场后请回复：到场 {case}；处理完毕请回复：结案 {case} 处理结果")
+
+
+def urgent_taken(case, taker, caller, office=""):
+    """To everyone else the ladder rang: who took the urgent dispute, so nobody calls back
+    twice. `taker`: records/outcomes.Duty."""
+    who = f"{taker.name}（{taker.mobile}）" if taker.name else taker.mobile
+    return (f"{_tag(office or '0148')}紧急纠纷案件{case}（来电{caller or '号码未显示'}）"
+            f"已由{who}接听处理，无需回拨。")

@@ -200,12 +200,15 @@ class Office:
             changes = {}
             if getattr(item, "pin", None) == "" and not getattr(item, "case_open", False):
                 changes["pin"] = new_pin()
-            for name in ("owner", "named"):
+            for name in ("owner", "named", "taker"):
                 person = getattr(item, name, None)
                 if isinstance(person, outcomes.Duty) and person.mobile and not person.name:
                     changes[name] = self.duty_person(person.mobile)
-            if isinstance(item, outcomes.Voicemail) and os.path.isabs(item.recording):
+            if isinstance(item, (outcomes.Voicemail, outcomes.CallRecording)) and \
+                    os.path.isabs(item.recording):
                 changes["recording"] = self.outbox.relative(item.recording)
+            if isinstance(item, outcomes.LadderStep) and item.seen is None and not item.opens:
+                changes["seen"] = self.snapshot(item.case)   # its history, for the journal
             out.append(dataclasses.replace(item, **changes) if changes else item)
         return [self.duties.complete(item) for item in out]
 
@@ -381,6 +384,11 @@ class Office:
                          HELP_PER_HOUR)
             return None
         case = self.cases.get(command.case)
+        if command.state == "on_scene" and case is not None and \
+                "dispatch" in self.cases.duties(case.number):
+            # 到场 on a case dispatched on site is the on-site visit's arrival (issue 17.1,
+            # records/duties.py); on any other (an urgent dispute) who reached the scene
+            return self.duties.staff_sms(number, body, person, is_head, who)
         target = national(command.to) if command.to else ""
         refused = may_act(command, case, sender, is_head, self.barred(case, number)
                           if case else False, target in staff or (
@@ -413,6 +421,10 @@ class Office:
             self.act(case.number, "assigned", by, command.note or f"reassigned to {target}",
                      owner=command.to, owner_name=person.name if person else "",
                      notify=(command.to,))
+        elif command.state == "on_scene":
+            person = staff.get(national(number))
+            self.on_scene(case.number, number, person.name if person else "", by,
+                          command.note)
         else:
             self.act(case.number, command.state, by, command.note)
 
@@ -427,6 +439,21 @@ class Office:
         else:
             log.warning("sms to %s: no reply (more than %d replies to this number this hour)",
                         number, REPLIES_PER_SENDER)
+    def on_scene(self, number, mobile, name, by, note="", expect_updated=None):
+        """`mobile` is at the scene of case `number` (SMS 到场, or the page): who went and
+        when, on the case and its journal upstream, in one durable step; the case is theirs
+        from now on (records/outcomes.OnScene)."""
+        now = self.snapshot(number)
+        if now is None:
+            raise CaseError(f"case {number} does not exist")
+        if expect_updated is not None and now.updated != expect_updated:
+            raise CaseChanged(f"case {number} changed since it was shown (now {now.state})")
+        if "assigned" not in MOVES[now.state]:
+            raise CaseError(f"case {number} is {now.state}; nobody can be on its scene now")
+        self.commit([outcomes.OnScene(now, by, mobile, name, note)])
+        log.info("case %s: %s is on the scene (%r)%s", number, name or mobile, by,
+                 f", note {note!r}" if note else "")
+        return self.cases.get(number)
 
     def _under_limit(self, purpose, number, per_sender, in_all, now=None):
         """True while fewer than `per_sender` `purpose` texts went to `number` and fewer than
@@ -600,7 +627,7 @@ def may_act(command, case, sender, is_head, barred=False, target_listed=False):
     owner = national(case.owner)
     if owner == sender:
         return None
-    if command.state == "assigned" and not owner:
+    if command.state in ("assigned", "on_scene") and not owner:
         return None
     if not owner:
         return ("nobody owns the case yet", f"请先回复：接 {case.number}")

@@ -18,6 +18,8 @@ Step kinds of an entry (records/ledger.py applies them, each idempotent by its o
     move   a case's move to a state (by, note, owner); `step` names it in the case's history
     set    fields of a case (rating)
     sms    a text to a number (purpose, and the reference it is owed for)
+    note   a row in a case's history that leaves its state as it is (an urgent ladder's step
+           nobody answered); `step` names it, as for a move
 """
 
 from __future__ import annotations
@@ -225,8 +227,59 @@ class Moved:
     notify: tuple = ()                  # mobiles that get the case by SMS (a new owner)
 
 
+# -- the telephone's duties (issue 17: the urgent ladder, call recording) -------------------
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One step of an urgent dispute's ladder (key 3), on its case as it happens: the
+    mediators rung at once, then (call/script.py, [ladder] steps) the office head, the
+    prefecture's number, the switchboard. Accepted: the case is the taker's (it opens now
+    when a mediator took the call before anything else), the taker is told how to report
+    arriving and the outcome by SMS, and everyone else the ladder rang is told who took it.
+    Handed over: the switchboard has the caller, the case is referred up. Otherwise a row
+    in the case's history and its journal upstream (who was called, what happened)."""
+    call: Call
+    case: str
+    pin: str
+    step: str                           # mediators, head, prefecture, switchboard
+    number: str                         # the phone called (accepted: the taker's)
+    outcome: str                        # accepted, handed_over, no_answer, busy, declined,
+    #                                     no_key, failed
+    after_s: float | None = None        # seconds into the call
+    taker: Duty | None = None           # accepted: who took it
+    others: tuple = ()                  # accepted: the other phones rung, told who took it
+    opens: bool = False                 # the case opens with this step (a mediator took it)
+    seen: CaseNow | None = None         # the case as it is (Office.complete fills it in)
+
+
+@dataclass(frozen=True)
+class OnScene:
+    """A staff member is at the scene of a case (SMS `到场 <case>`): who went, and when, is
+    on the case; the case is theirs from now on."""
+    case: CaseNow
+    by: str                             # who said so, for the history ("李调解 (139...) by SMS")
+    mobile: str
+    name: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CallRecording:
+    """A bridged call recorded both ways with the caller's consent ([recording]): an item
+    with its WAV, like a voicemail, kept [recording] keep_days once delivered."""
+    call: Call
+    recording: str                      # the WAV (Office.complete makes it spool-relative)
+    seconds: float
+    started: float | str | None = None  # when the bridge began (seconds since the epoch)
+    case: str | None = None             # the call's case, when it has one
+    other: str = ""                     # who the caller talked to (a duty phone, the
+    #                                     switchboard)
+    keep_days: float | None = None      # [recording] keep_days (None: recovered)
+    interrupted: bool = False           # recovered at start-up after a cut
+
+
 Outcome = Union[Voicemail, Bridged, Referred, Callback, Escalated, Rated, CallRecord, Opened,
-                Moved]
+                Moved, LadderStep, OnScene, CallRecording]
 
 
 # -- the entry -------------------------------------------------------------------------------
@@ -260,7 +313,7 @@ class Entry:
     def cases(self) -> list:
         """The case numbers it opens or moves."""
         return [s["case"]["number"] if s["op"] == "open" else s["number"]
-                for s in self.steps if s["op"] in ("open", "move", "set")]
+                for s in self.steps if s["op"] in ("open", "move", "set", "note")]
 
 
 def plan(outcomes: Sequence[Outcome], rules: Rules, at: float, key: str | None = None) -> Entry:
@@ -291,6 +344,12 @@ def key_of(outcome: Outcome, at: float = 0.0) -> str:
         return _move_id(outcome.case.number, len(outcome.case.history) + 1, at)
     if isinstance(outcome, (Opened,)):
         return f"open-{outcome.case}"
+    if isinstance(outcome, LadderStep):
+        return f"ladder-{outcome.case}-{outcome.step}"      # each step once per case
+    if isinstance(outcome, OnScene):
+        return "scene-" + _move_id(outcome.case.number, len(outcome.case.history) + 1, at)[5:]
+    if isinstance(outcome, CallRecording):
+        return f"recording-{outcome.call.call_id}"
     return f"{type(outcome).__name__.lower()}-{outcome.case}"
 
 
@@ -442,9 +501,114 @@ def _moved(m: Moved, r: Rules, at: float) -> list:
     return steps
 
 
+# -- the telephone's duties (issue 17) -------------------------------------------------------
+
+def _ladder_step(s: LadderStep, r: Rules, at: float) -> list:
+    facts = {"step": s.step, "number": s.number, "outcome": s.outcome, "after_s": s.after_s,
+             "call_id": s.call.call_id}
+    who = (s.taker.name or s.taker.mobile) if s.taker else s.number
+    if s.outcome == "accepted" and s.opens:
+        taker = s.taker or Duty(s.number)
+        steps = _open(r, at, s.case, "urgent", s.call, taker, "assigned", "",
+                      f"urgent: taken by {who} ({s.step})", s.pin)
+        _journal_facts(steps, "ladder", facts)
+        if is_mobile(s.call.caller):
+            steps.append(_caller_case(r, s.call.caller, s.case, "urgent", s.pin, AFTER_TALK))
+        return steps + _taken_sms(s, r, taker)
+    case = s.seen
+    history = list(case.history) if case is not None else []
+    step_id = _move_id(s.case, len(history) + 1, at)
+    if s.outcome in ("accepted", "handed_over"):
+        taker = s.taker or Duty(s.number)
+        state = "assigned" if s.outcome == "accepted" else "referred"
+        note = (f"urgent ladder: taken by {who} ({s.step})" if s.outcome == "accepted" else
+                f"urgent ladder: handed to the prefecture switchboard {s.number}")
+        owner = (taker.mobile, taker.name) if s.outcome == "accepted" else (None, None)
+        steps = [{"op": "move", "number": s.case, "state": state, "by": "box", "note": note,
+                  "owner": owner[0], "owner_name": owner[1], "expect": None, "step": step_id,
+                  "at": at}]
+    else:
+        state = case.state if case is not None else "new"
+        note = f"urgent ladder: {s.step} {s.number} {s.outcome.replace('_', ' ')}"
+        steps = [{"op": "note", "number": s.case, "by": "box", "note": note, "step": step_id,
+                  "at": at}]
+        owner = (None, None)
+    history.append((at, state, "box", note))
+    if case is not None:
+        now = replace(case, state=state, updated=at, history=tuple(history),
+                      owner=owner[0] if owner[0] is not None else case.owner,
+                      owner_name=owner[1] if owner[1] is not None else case.owner_name)
+    else:
+        now = CaseNow(s.case, "urgent", state, s.call.caller, owner[0] or "", owner[1] or "",
+                      "", s.call.call_id, at, at, None, tuple(history))
+    steps.append(_journal_facts([_journal(r, now, "ladder")], "ladder", facts)[0])
+    if s.outcome == "accepted":
+        steps += _taken_sms(s, r, s.taker or Duty(s.number))
+    return steps
+
+
+def _escalated_ladder(e: Escalated, r: Rules, at: float) -> list:
+    """The escalation is the ladder's first step (the mediators, rung together, nobody
+    took it): its opening journal item says so, as every later step's does."""
+    return _journal_facts(_escalated(e, r, at), "ladder", {
+        "step": "mediators", "numbers": list(e.told), "outcome": "no_answer",
+        "after_s": round(e.waited_s, 1) if e.waited_s else None,
+        "call_id": e.call.call_id})
+
+
+def _taken_sms(s: LadderStep, r: Rules, taker: Duty) -> list:
+    """The taker learns the commands that report arrival and outcome; everyone else the
+    ladder rang learns who took it."""
+    steps = [_sms(taker.mobile, text.urgent_taker(s.case, s.call.caller, r.office_name),
+                  "urgent taken", s.case)] if is_mobile(taker.mobile) else []
+    told = {national(taker.mobile)}
+    for mobile in _unique(s.others):
+        if national(mobile) not in told and is_mobile(mobile):
+            told.add(national(mobile))
+            steps.append(_sms(mobile, text.urgent_taken(s.case, taker, s.call.caller,
+                                                        r.office_name), "urgent taken by",
+                              s.case))
+    return steps
+
+
+def _journal_facts(steps: list, name: str, facts: dict) -> list:
+    """The case journal items among `steps` carry `facts` under `name` (the prefecture's
+    centre reads them: the ladder's steps, who went to the scene)."""
+    for step in steps:
+        if step["op"] == "item" and step["kind"] == "case":
+            step["record"][name] = facts
+    return steps
+
+
+def _on_scene(o: OnScene, r: Rules, at: float) -> list:
+    case = o.case
+    mine = bool(case.owner) and same(case.owner, o.mobile)
+    note = "on the scene" + (f": {o.note}" if o.note else "")
+    steps = _moved(Moved(case, "assigned", o.by, note, None if mine else o.mobile,
+                         None if mine else o.name), r, at)
+    for step in steps:
+        if step["op"] == "item" and step["kind"] == "case":
+            step["record"]["event"] = "on_scene"
+            step["record"]["on_scene"] = {"mobile": o.mobile, "name": o.name,
+                                          "at": _iso(at, r.zone), "note": o.note}
+    return steps
+
+
+def _call_recording(c: CallRecording, r: Rules, at: float) -> list:
+    record = {"call_id": c.call.call_id, "caller": c.call.caller, "line": c.call.line,
+              "office": r.office_id, "case_number": c.case, "with": c.other,
+              "started": _iso(c.started, r.zone), "duration_s": round(c.seconds, 2),
+              "keep_days": c.keep_days}
+    if c.interrupted:
+        record["interrupted"] = True
+    return [_item(f"recording-{c.call.call_id}", "recording", record,
+                  {"recording.wav": c.recording})]
+
+
 _PLANNERS = {Voicemail: _voicemail, Bridged: _bridged, Referred: _referred,
-             Callback: _callback, Escalated: _escalated, Rated: _rated,
-             CallRecord: _call_record, Opened: _opened, Moved: _moved}
+             Callback: _callback, Escalated: _escalated_ladder, Rated: _rated,
+             CallRecord: _call_record, Opened: _opened, Moved: _moved,
+             LadderStep: _ladder_step, OnScene: _on_scene, CallRecording: _call_recording}
 
 
 # -- pieces ----------------------------------------------------------------------------------

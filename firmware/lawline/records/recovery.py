@@ -13,7 +13,8 @@ In this order (`start_up`):
    cut left without its item becomes a voicemail of its own, flagged interrupted, with its
    case and SMS, through the ledger like any other (the caller's number comes from the file
    name, call/driver.py names it); a whole one whose outbox row was lost is committed again
-   as it was; records and reports go back into the outbox.
+   as it was; records and reports go back into the outbox. A bridged call's recording
+   (spool/recordings) without its item is committed too (records/recordings.py).
 
 A step that fails is logged and alerted and start-up goes on: the box answers calls whatever
 happened to its past.
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from ..sync import recovery as spool_scan
-from . import outcomes
+from . import outcomes, recordings
 from .cases import format_number, new_pin, parse_number
 from ..status import OK, WARN
 
@@ -66,6 +67,11 @@ def start_up(office, outbox, spool, *, line_number, min_seconds=1.0, alert=None,
                   "and tries again at its next start", spool / "incoming", exc, exc_info=True)
         if alert is not None:
             alert(f"【0148】设备启动时恢复录音失败（{type(exc).__name__}），请检查存储。")
+    try:    # bridged calls' recordings a cut left without their item (issue 17.10)
+        recovered += recordings.recover(office, outbox, spool, line_number)
+    except Exception as exc:  # noqa: BLE001 - recovery never stops start-up
+        log.error("recovery: the recordings of bridged calls were not recovered: %r; they "
+                  "stay on the spool for the next start", exc, exc_info=True)
     done = replayed + recovered
     if done:
         log.warning("recovery: %d item(s) the box had not committed before it stopped are "

@@ -30,6 +30,7 @@ Chinese numbering behind the defaults (MIIT numbering plan; numbers a county off
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -56,6 +57,10 @@ BARRED = (
     ("95", "a service number (95XXX), not a person"),
     ("96", "a local service number (96XXX), not a person"),
 )
+
+# The prefecture switchboard's number in the 160 block (1600148, "省市两级1600148"):
+# the one 160 number a box may dial, and only to hand a call up (DialPlan._switchboard_refusal).
+SWITCHBOARD_BLOCK = "160"
 
 _PATTERN = re.compile(r"(?:[0-9X]|\[[0-9]+(?:-[0-9])?(?:[0-9]|-[0-9])*\]|\{area\})+")
 _AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
@@ -116,6 +121,7 @@ class DialPlan:
     allow: tuple = DEFAULT_ALLOW
     deny: tuple = ()
     area_code: str = ""
+    switchboard: str = ""       # [switchboard] number: the one 160 number, for that use only
 
     def __post_init__(self):
         allow = [_compile(p, self.area_code, "option 'allow' in section [dialplan]")
@@ -127,11 +133,17 @@ class DialPlan:
                                            if p is not None])
 
     @classmethod
-    def from_config(cls, cfg):
-        return cls(tuple(cfg.dialplan.allow), tuple(cfg.dialplan.deny), area_of(cfg))
+    def from_config(cls, cfg: Any) -> "DialPlan":
+        board = getattr(cfg, "switchboard", None)
+        return cls(tuple(cfg.dialplan.allow), tuple(cfg.dialplan.deny), area_of(cfg),
+                   board.number if board is not None else "")
 
-    def refusal(self, number):
-        """None when the box may dial `number`; else why not, in plain words."""
+    def refusal(self, number: str, purpose: str = "duty") -> str | None:
+        """None when the box may dial `number` for `purpose`; else why not, in plain words.
+        `purpose` "switchboard": handing a call up to the prefecture's switchboard, the one
+        use for which its 160 number (`switchboard`) is let through."""
+        if purpose == "switchboard":
+            return self._switchboard_refusal(number)
         why = barred(number)
         if why:
             return why
@@ -146,6 +158,28 @@ class DialPlan:
 
     def allows(self, number):
         return self.refusal(number) is None
+
+    def _switchboard_refusal(self, number):
+        """The prefecture's 1600148 switchboard sits in the 160 information-service block
+        that is barred for everything else. Only the number [switchboard] names, and only
+        to hand a call up to it, passes that bar and the allow list; every other barred
+        prefix and [dialplan] deny still apply (a 169 number is no switchboard)."""
+        mine, _ = national(self.switchboard) if self.switchboard else (None, None)
+        text, why = national(number)
+        if why:
+            return why
+        if not mine or text != mine:
+            return "not the configured [switchboard] number"
+        local = text[len(area_code_of(text)):] if text.startswith("0") else text
+        for prefix, what in BARRED:
+            if prefix == SWITCHBOARD_BLOCK:
+                continue
+            if text.startswith(prefix) or local.startswith(prefix):
+                return what
+        for pattern, entry in self._deny:
+            if pattern.match(text):
+                return f"denied by [dialplan] deny {entry!r}"
+        return None
 
 
 def barred(number):

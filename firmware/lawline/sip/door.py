@@ -215,6 +215,9 @@ def exposure(cfg):
         peers = ", ".join(f"{h}:{p}" if p else h for h, p in sorted(trunk_addresses(cfg),
                                                                     key=str)) or "nobody"
         who = f"outside a call only the trunk ({peers}) may send, and only OPTIONS"
+        board = getattr(cfg, "switchboard", None)
+        if board is not None and board.number and board.accept_transfers:
+            who += f", and calls the switchboard {board.number} transfers down (issue 17)"
     else:
         who = "no trunk: nothing outside a call is answered"
     text = f"listens on {where} ({cfg.trunk.transport.upper() if cfg.trunk.registrar else 'UDP'}); " \

@@ -127,15 +127,18 @@ class Recording:
     """An `AudioMediaRecorder` fed by one source. Only this object holds the recorder, so
     `finish()` really deletes it, which is when pjsua2 writes the WAV header."""
 
-    def __init__(self, core, path, source):
+    def __init__(self, core, path, source, *also):
+        """`also`: more sources mixed into the same file (a bridged call, both ways)."""
         self.core = core
         self.path = path
         self.source = source
+        self.also = list(also)
         self.started = time.monotonic()
         rec = pj.AudioMediaRecorder()
         try:
             rec.createRecorder(str(path))
-            source.startTransmit(rec)
+            for media in (source, *also):
+                media.startTransmit(rec)
         except pj.Error as exc:
             raise SipError(f"cannot record to {path}: {exc.info()}") from None
         self._rec = core.keep(rec)
@@ -146,12 +149,14 @@ class Recording:
         rec, self._rec = self._rec, None
         if rec is None:
             return wav_complete(self.path)
-        try:
-            self.source.stopTransmit(rec)
-        except pj.Error:
-            pass
+        for media in (self.source, *self.also):
+            try:
+                media.stopTransmit(rec)
+            except pj.Error:
+                pass
         self.core.release(rec)
         self.source = None
+        self.also = []
         del rec
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -339,9 +344,10 @@ class MediaCore:
                 pass
         self.release(player)
 
-    def recorder(self, path, source):
-        """Record what `source` (an AudioMedia) sends, into a WAV file; see Recording."""
-        return Recording(self, path, source)
+    def recorder(self, path, source, *also):
+        """Record what `source` (an AudioMedia) sends, and `also` mixed in, into a WAV file;
+        see Recording."""
+        return Recording(self, path, source, *also)
 
     # -- teardown ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ decline", and the caller's number digit by digit (reference/field.md, complaint 
 import asyncio
 import logging
 
-from ..prompts import PromptMissing
+from ..prompts import PromptMissing, Prompts, read_pcm, write_wav
 from ..phone import national as _normal
 from .leg import confirm_leg, hang_up
 from .leg import Leg
@@ -53,12 +53,19 @@ class Dialler:
     It gets its own parts only: the [duty] section (who may be dialled), the [sip] section
     (uri_template, without a trunk), the dial plan, the trunk and the duty desk."""
 
-    def __init__(self, core, account, *, duty, sip, plan, trunk=None, desk=None):
+    def __init__(self, core, account, *, duty, sip, plan, trunk=None, desk=None, extra=()):
         self.core = core
         self.account = account
         self.sip = sip
         self.trunk = trunk
         self.sources = destinations(duty, desk)
+        # issue 17: the urgent ladder's office head and prefecture number (purpose "duty"),
+        # the prefecture's switchboard (purpose "switchboard" only): (number, where, purpose)
+        self.extra = {(purpose, _normal(number)): where for number, where, purpose in extra
+                      if _normal(number)}
+        for (purpose, number), where in self.extra.items():
+            if purpose == "duty":
+                self.sources.setdefault(number, where)
         self.allowed = frozenset(self.sources)
         self.plan = plan            # sip/dialplan.DialPlan
 
@@ -67,19 +74,23 @@ class Dialler:
             return self.trunk.uri_for(number)
         return self.sip.uri_template.format(number=number)
 
-    def place(self, number):
-        """A new, not yet dialled Leg, or None (logged) when `number` may not be called."""
-        where = self.sources.get(_normal(number))
+    def place(self, number, purpose="duty", headers=()):
+        """A new, not yet dialled Leg, or None (logged) when `number` may not be called.
+        `purpose` "switchboard": the prefecture's switchboard, the only number allowed for
+        it (and allowed for nothing else); `headers`: added to the INVITE."""
+        where = self.sources.get(_normal(number)) if purpose == "duty" else \
+            self.extra.get((purpose, _normal(number)))
         if where is None or not number.lstrip("+").isdigit():
             log.error("toll-fraud guard: refused to dial %r: not a duty, mediator, rota or "
-                      "referral number", number)
+                      "referral number%s", number,
+                      "" if purpose == "duty" else f" (nor the {purpose} for that use)")
             return None
-        why = self.plan.refusal(number)
+        why = self.plan.refusal(number, purpose)
         if why:
             log.error("toll-fraud guard: refused to dial %r (from %s): %s", number, where,
                       why)
             return None
-        headers = self.trunk.call_headers() if self.trunk is not None else ()
+        headers = [*(self.trunk.call_headers() if self.trunk is not None else ()), *headers]
         leg = Leg(self.account, self.core, number, self.uri(number), headers)
         self.core.keep(leg)
         return leg
@@ -104,6 +115,60 @@ def build_whisper(prompts, category, caller, out_path):
         return prompts.concat(names, out_path, gap=0.05)
     except (PromptMissing, OSError) as exc:
         log.warning("whisper: %s; using the plain whisper prompt", exc)
+        return prompts.path("whisper")
+
+
+class Handover:
+    """The dialler for handing a call up to the prefecture's switchboard (issue 17.9a): the
+    one number for that use, with the overflow headers (sip/switchboard.overflow_headers)."""
+
+    def __init__(self, dialler, headers):
+        self.dialler = dialler
+        self.core = dialler.core
+        self.headers = list(headers)
+
+    def place(self, number):
+        return self.dialler.place(number, purpose="switchboard", headers=self.headers)
+
+    def leg_failed(self, result):
+        self.dialler.leg_failed(result)
+
+
+COUNTY_PROMPT = "switchboard_county"
+
+
+def render_county_prompt(prompts_dir, office_name):
+    """The switchboard whisper's first words, "<the county's line> transfers a caller",
+    written into the spool's prompts (the office's name is in its config, not in the
+    repository) and rendered when it changed; a recorded switchboard_county.wav wins."""
+    prompts = Prompts(prompts_dir)
+    prompts.dir.mkdir(parents=True, exist_ok=True)
+    path = prompts.dir / f"{COUNTY_PROMPT}.txt"
+    words = f"{office_name}转来的来电。"
+    if not path.exists() or path.read_text(encoding="utf-8").strip() != words:
+        path.write_text(words + "\n", encoding="utf-8")
+    return prompts.render_missing()
+
+
+def build_switchboard_whisper(prompts, county_dir, caller, out_path):
+    """What the switchboard's agent hears before the caller is put through: the county's
+    line by name, then the caller's number digit by digit. Without the county prompt (not
+    rendered: no espeak-ng) the urgent whisper's words stand in; never stops the hand-over."""
+    digits = [d for d in (caller or "") if d.isdigit()]
+    names = (["whisper_caller"] + [f"digit_{d}" for d in digits]) if digits else \
+        ["whisper_withheld"]
+    try:
+        try:
+            first = [Prompts(county_dir).path(COUNTY_PROMPT)]
+        except PromptMissing as exc:
+            log.warning("switchboard whisper: %s; the county is not named", exc)
+            first = [prompts.path("whisper")]
+        silence = bytes(2 * int(0.05 * 8000))
+        pcm = silence.join(read_pcm(p) for p in first + [prompts.path(n) for n in names])
+        write_wav(out_path, pcm)
+        return out_path
+    except (PromptMissing, OSError) as exc:
+        log.warning("switchboard whisper: %s; using the plain whisper prompt", exc)
         return prompts.path("whisper")
 
 

@@ -200,11 +200,13 @@ def _outcome(code):
 
 
 async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeout,
-                      caller_gone, stop=None):
+                      caller_gone, stop=None, confirm=True):
     """Call one duty phone and wait for it to accept. Returns (LegResult, leg or None); the
     leg is returned only when accepted, with its audio ready to bridge. `caller_gone` is an
     asyncio.Event: when it is set, the leg is cancelled at once; so it is when `stop` is
-    set (another leg of a ring-all accepted first)."""
+    set (another leg of a ring-all accepted first). `confirm` False (the prefecture's
+    switchboard, an ACD with nobody to press 1): answering accepts once the whisper has
+    played to its end, keys are ignored."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     leg = dialler.place(number)
@@ -212,6 +214,7 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
         return LegResult(number, "refused"), None
     core = dialler.core
     whisper = None
+    heard = None            # confirm False: the whisper's end accepts
     result = None
     answered = False
     waits = [asyncio.ensure_future(caller_gone.wait())]
@@ -228,7 +231,8 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
                 result = LegResult(number, outcome, leg.last_code)
                 break
             get = asyncio.ensure_future(leg.events.get())
-            done, _ = await asyncio.wait({get, *waits}, timeout=deadline - now,
+            done, _ = await asyncio.wait({get, *waits, *([heard] if heard else [])},
+                                         timeout=deadline - now,
                                          return_when=asyncio.FIRST_COMPLETED)
             if get not in done:
                 get.cancel()
@@ -236,6 +240,10 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
                     result = LegResult(number, "caller_gone", leg.last_code)
                 elif len(waits) > 1 and waits[1] in done:
                     result = LegResult(number, "cancelled", leg.last_code)
+                elif heard is not None and heard in done:
+                    result = LegResult(number, "accepted", leg.last_code,
+                                       round(loop.time() - started, 3))
+                    leg.dtmf_method = "answer"
                 continue
             event = leg.take_event(get.result())
             if event.kind == "ended":
@@ -248,9 +256,11 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
                          "waiting for 1", number, loop.time() - started,
                          1000 * (leg.setup_s or 0))
             if leg.confirmed and leg.audio is not None and whisper is None:
-                whisper = core.player(whisper_path, repeat=True)
+                whisper = core.player(whisper_path, repeat=confirm)
                 whisper.startTransmit(leg.audio)
-            if event.kind == "dtmf" and leg.confirmed and result is None:
+                if not confirm:
+                    heard = whisper.done
+            if event.kind == "dtmf" and leg.confirmed and result is None and confirm:
                 digit, method = event.digit, event.detail
                 if digit == "1":
                     result = LegResult(number, "accepted", leg.last_code,

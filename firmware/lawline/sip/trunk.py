@@ -12,7 +12,9 @@ What the box binds (DESIGN.md, Security): one SIP socket on [sip] bind:port (UDP
 transport = "tls" a TLS listener, as pjsip has no client-only TLS) and, per call, an RTP and
 an RTCP UDP port on the same address. Every incoming INVITE is refused with 403, from the
 trunk or anywhere else: the box only places calls. A firewall limiting the SIP port to the
-trunk's address is the outer guard.
+trunk's address is the outer guard. The one exception, when [switchboard] is configured: a
+call the prefecture's switchboard transfers down through the trunk (`on_incoming`, app.py,
+sip/switchboard.py).
 """
 
 import asyncio
@@ -131,6 +133,10 @@ class TrunkAccount(pj.Account):
     @_guard
     def onIncomingCall(self, prm):
         source = prm.rdata.srcAddress
+        # the prefecture's switchboard transferring a caller down (issue 17.9b, app.py):
+        # taken there; everything else is refused as before
+        if self.trunk.on_incoming is not None and self.trunk.on_incoming(self, prm):
+            return
         call = pj.Call(self, prm.callId)
         op = pj.CallOpParam()
         op.statusCode = 403
@@ -156,6 +162,7 @@ class Trunk:
         self.state = TrunkState(t.registrar, self.user, self.aor)
         self.account = None
         self.loop = None
+        self.on_incoming = None         # (account, prm) -> True when a call was taken
         self._timers = {}
         self._ping_out = None           # loop time an unanswered OPTIONS was sent
         self._reg_out = None            # loop time a REGISTER we asked for was sent

@@ -512,16 +512,25 @@ class Outbox:
         with self._lock:
             return [row[0] for row in self._conn.execute("SELECT key FROM items")]
 
-    def settled(self, before: float, limit: int = 100) -> list:
+    def settled(self, before: float, limit: int = 100, kinds: tuple = (),
+                except_kinds: tuple = ()) -> list:
         """Items committed before `before` that every target they were owed to has
         acknowledged, oldest first, as (item_id, key, files). An item owed to no target
-        (none was configured) never settles: nobody has a copy of it."""
+        (none was configured) never settles: nobody has a copy of it. `kinds`: only these
+        kinds; `except_kinds`: not these (retention keeps recordings their own days)."""
+        where, args = "", [before]
+        if kinds:
+            where += f" AND i.kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        if except_kinds:
+            where += f" AND i.kind NOT IN ({','.join('?' * len(except_kinds))})"
+            args += list(except_kinds)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT i.id, i.key, i.files_json FROM items i WHERE i.created < ? "
-                "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id) "
+                "SELECT i.id, i.key, i.files_json FROM items i WHERE i.created < ?" + where +
+                " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id) "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id "
-                "AND d.state != 'done') ORDER BY i.id LIMIT ?", (before, limit)).fetchall()
+                "AND d.state != 'done') ORDER BY i.id LIMIT ?", (*args, limit)).fetchall()
         return [(r[0], r[1], self._files(r[2])) for r in rows]
 
     def forget(self, item_id: int) -> None:

@@ -17,13 +17,30 @@ log = logging.getLogger("lawline.sync")
 DAY = 86400.0
 
 
-def purge(outbox, retention_days: float, now: float | None = None) -> tuple:
-    """Remove settled items older than `retention_days`; return (items, bytes) removed."""
+def purge(outbox, retention_days: float, now: float | None = None,
+          kinds_days: dict | None = None) -> tuple:
+    """Remove settled items older than `retention_days`; return (items, bytes) removed.
+    `kinds_days`: kinds kept for their own number of days instead (a bridged call's
+    recording, [recording] keep_days): shorter or longer, still only once settled."""
     now = time.time() if now is None else now
-    before = now - retention_days * DAY
+    kinds_days = kinds_days or {}
+    items = removed = 0
+    for kind, days in [(None, retention_days), *kinds_days.items()]:
+        only, but = ((kind,), ()) if kind is not None else ((), tuple(kinds_days))
+        done, size = _purge(outbox, now - days * DAY, only, but)
+        items += done
+        removed += size
+    if items:
+        log.info("retention: removed %d item%s delivered to every target more than %g days "
+                 "ago%s (%.1f MB freed)", items, "" if items == 1 else "s", retention_days,
+                 "".join(f", {k}s {d:g} days" for k, d in kinds_days.items()), removed / 1e6)
+    return items, removed
+
+
+def _purge(outbox, before: float, only: tuple, but: tuple) -> tuple:
     items = removed = 0
     while True:
-        batch = outbox.settled(before, limit=100)
+        batch = outbox.settled(before, limit=100, kinds=only, except_kinds=but)
         if not batch:
             break
         for item_id, key, files in batch:
@@ -46,8 +63,4 @@ def purge(outbox, retention_days: float, now: float | None = None) -> tuple:
                     pass
             outbox.forget(item_id)
             items += 1
-    if items:
-        log.info("retention: removed %d item%s delivered to every target more than %g days "
-                 "ago (%.1f MB freed)", items, "" if items == 1 else "s", retention_days,
-                 removed / 1e6)
     return items, removed

@@ -33,10 +33,12 @@ class SyncSettings:
     outbox: object       # [outbox]: backoff, alerts, retention
     spool: object        # [spool]: the budget before a beep
     voicemail: object    # [voicemail]: the longest and shortest message
+    recording: object = None   # [recording]: how long a bridged call's recording is kept
 
     @classmethod
     def of(cls, cfg):
-        return cls(cfg.spool_dir, cfg.office, cfg.outbox, cfg.spool, cfg.voicemail)
+        return cls(cfg.spool_dir, cfg.office, cfg.outbox, cfg.spool, cfg.voicemail,
+                   cfg.recording)
 
 
 class SyncService:
@@ -65,7 +67,9 @@ class SyncService:
         self.watch = OutboxWatch(self.outbox, self.guard, alert or (lambda text: None),
                                  alert_after=config.outbox.alert_after_hours * HOUR,
                                  alert_every=config.outbox.alert_every_hours * HOUR,
-                                 retention_days=config.outbox.retention_days)
+                                 retention_days=config.outbox.retention_days,
+                                 kinds_days={"recording": config.recording.keep_days}
+                                 if config.recording is not None else None)
         self.spool_state()
 
     @classmethod

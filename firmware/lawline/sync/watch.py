@@ -33,13 +33,15 @@ def plain_age(seconds: float) -> str:
 class OutboxWatch:
     def __init__(self, outbox, guard, alert, *, alert_after: float = 4 * HOUR,
                  alert_every: float = 12 * HOUR, retention_days: float = 30.0,
-                 interval: float = 60.0, retention_every: float = 6 * HOUR):
+                 interval: float = 60.0, retention_every: float = 6 * HOUR,
+                 kinds_days: dict | None = None):
         self.outbox = outbox
         self.guard = guard
         self.alert = alert
         self.alert_after = alert_after
         self.alert_every = alert_every
         self.retention_days = retention_days
+        self.kinds_days = kinds_days or {}     # kinds kept their own days (recordings)
         self.interval = interval
         self.retention_every = retention_every
         self._stuck_since_alert = {}   # target -> time of the last alert
@@ -63,7 +65,8 @@ class OutboxWatch:
         await self._check_stuck(now)
         if self._last_retention is None or now - self._last_retention >= self.retention_every:
             self._last_retention = now
-            await asyncio.to_thread(retention.purge, self.outbox, self.retention_days, now)
+            await asyncio.to_thread(retention.purge, self.outbox, self.retention_days, now,
+                                    self.kinds_days)
         if not self.outbox.reserve.held and await asyncio.to_thread(self.outbox.reserve.ensure):
             log.info("outbox: room again on the spool partition; reserve restored")
 

@@ -102,6 +102,8 @@ class Web:
         self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                  autoescape=select_autoescape(["html"]))
         self.jinja.globals.update(fmt.GLOBALS)
+        # the roles that may play bridged calls' recordings (issue 17.10: [recording] play_roles)
+        self.jinja.globals["recording_roles"] = tuple(cfg.recording.play_roles)
         self.jinja.filters.update(self.formats.filters())
 
     def _account_people(self):

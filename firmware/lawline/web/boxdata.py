@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from .. import status as box_status
@@ -146,6 +147,15 @@ class BoxData:
         if item is None or item.kind != "voicemail":
             return None
         wav = item.files.get("voicemail.wav")
+        return item.record, (wav if wav is not None and wav.is_file() else None)
+
+    def recording(self, key: str) -> tuple[dict[str, Any], Path | None] | None:
+        """(record, wav path or None) of one bridged call's recording item (issue 17.10),
+        or None."""
+        item = self.outbox.get(key)
+        if item is None or item.kind != "recording":
+            return None
+        wav = item.files.get("recording.wav")
         return item.record, (wav if wav is not None and wav.is_file() else None)
 
     # -- calls and reports --------------------------------------------------------------

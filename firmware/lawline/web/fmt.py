@@ -6,6 +6,7 @@ put into Chinese with the row and column the clerk sees in Excel or WPS."""
 import datetime as dt
 import os
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..records.messages import KIND_WORDS
@@ -16,7 +17,8 @@ STATE_WORDS = {"new": "新案件", "assigned": "办理中", "referred": "已转�
                "resolved": "已办结", "caller_informed": "已办结并告知来电人"}
 OUTCOME_WORDS = {"bridged": "已接通", "abandoned": "来电人挂断", "voicemail": "留言",
                  "complaint": "投诉留言", "no_input": "未按键", "error": "故障",
-                 "referral": "转介", "case_status": "案件查询", "after_hours": "非工作时间"}
+                 "referral": "转介", "case_status": "案件查询", "after_hours": "非工作时间",
+                 "overflow": "已转市级1600148热线"}
 LEG_WORDS = {"accepted": "接听确认", "no_answer": "无人接听", "busy": "占线", "declined": "拒接",
              "failed": "呼叫失败", "unconfirmed": "未确认"}
 SMS_STATES = {"pending": "已排队待发", "sent": "已发送", "failed": "发送失败",
@@ -123,7 +125,50 @@ def note(text):
     m = re.fullmatch(r"reassigned to (\S+)", text)
     if m:
         return f"改派给 {m[1]}"
+    line = line_note(text)
+    if line is not None:
+        return line
     return _NOTES.get(text, text)
+
+
+# -- the telephone's duties (issue 17: the urgent ladder, the switchboard, recordings) -------
+
+LADDER_STEP_WORDS = {"mediators": "调解员", "head": "负责人", "prefecture": "市级值班",
+                     "switchboard": "市级1600148热线"}
+LADDER_OUTCOME_WORDS = {"accepted": "已接听", "handed_over": "已转接", "no_answer": "无人接听",
+                        "busy": "占线", "declined": "拒接", "no_key": "接起未按键确认",
+                        "failed": "呼叫失败", "caller_gone": "来电人已挂断"}
+TRANSFER_HOW_WORDS = {"header": "信令注明", "dtmf": "按键注明"}
+
+
+def line_note(text: str) -> str | None:
+    """A note the urgent ladder or an arrival wrote on a case, in Chinese; None for any
+    other. The step (mediators, head, ...) and its outcome (no answer, ...) in the page's
+    words; a name, number or staff's own note as written."""
+    if text == "no mediator accepted":
+        return "调解员均未接听，已短信通知"
+    m = re.fullmatch(r"urgent( ladder)?: taken by (.+) \((\w+)\)", text, re.S)
+    if m and m[3] in LADDER_STEP_WORDS:
+        step = LADDER_STEP_WORDS[m[3]]
+        who = "" if m[2] == step else f" {m[2]}"        # the ladder names a step by its word
+        return f"{'紧急升级' if m[1] else '紧急纠纷'}：{step}{who} 接听，现由其办理"
+    m = re.fullmatch(r"urgent ladder: handed to the prefecture switchboard (\S+)", text)
+    if m:
+        return f"紧急升级：已转市级1600148热线（{m[1]}）"
+    m = re.fullmatch(r"urgent ladder: (\w+) (\S+) ([a-z ]+)", text)
+    if m and m[1] in LADDER_STEP_WORDS:
+        outcome = LADDER_OUTCOME_WORDS.get(m[3].replace(" ", "_"), "其他")
+        return f"紧急升级：{LADDER_STEP_WORDS[m[1]]} {m[2]} {outcome}"
+    m = re.fullmatch(r"on the scene(?:: (.*))?", text, re.S)
+    if m:
+        return "已到达现场" + (f"：{m[1]}" if m[1] else "")
+    return None
+
+
+def ladder_step(step: dict[str, Any]) -> str:
+    """A call record's ladder step ({step, number, outcome}) as one line on the calls page."""
+    return (f"{LADDER_STEP_WORDS.get(step.get('step'), '其他')} "
+            f"{LADDER_OUTCOME_WORDS.get(step.get('outcome'), '其他')}")
 
 
 def sms_text(text):
@@ -204,6 +249,7 @@ def backlog(pending, oldest_age):
 GLOBALS = {"backlog": backlog, "STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WORDS, "OUTCOME_WORDS": OUTCOME_WORDS,
            "LEG_WORDS": LEG_WORDS, "SMS_STATES": SMS_STATES, "ROLE_WORDS": ROLE_WORDS,
            "CATEGORY_WORDS": CATEGORY_WORDS, "ACTION_WORDS": words.ACTION_WORDS,
+           "ladder_step": ladder_step, "TRANSFER_HOW_WORDS": TRANSFER_HOW_WORDS,
            "PART_STATE": words.state_word, "part_name": words.part_name,
            "part_sentence": words.sentence, "audit_detail": words.audit_detail,
            "audit_who": words.audit_who, "audit_address": words.audit_address,

@@ -245,6 +245,36 @@ async def voicemail_audio(request, web):
                         headers={"Cache-Control": "no-store"})
 
 
+# -- bridged calls' recordings (issue 17.10) ---------------------------------------------------
+
+@takes(download=(Choice("下载", ("1",)), ""))
+async def recording_audio(request, web):
+    """A bridged call's recording, to the roles in [recording] play_roles only; every
+    listening audited as a voicemail's is (listening.py)."""
+    key = request.path_params["key"]
+    user = request.state.session.user
+    if user.role not in web.cfg.recording.play_roles:
+        log.warning("web: %s (%s) asked for recording %r; refused: [recording] play_roles is "
+                    "%s", user.name, user.role, key[:64], ", ".join(web.cfg.recording.play_roles))
+        return web.refuse(request, 403, "您的账号不能播放通话录音；如需听取，请找办公室负责人。")
+    found = web.box.recording(key)
+    if found is None:
+        return web.refuse(request, 404, "没有这段通话录音。")
+    record, wav = found
+    if wav is None:
+        return web.refuse(request, 410, "录音文件已不在本机（已上报并按保留期删除）。")
+    download = request.state.query["download"] == "1"
+    action = "recording_downloaded" if download else "recording_played"
+    session = request.state.session
+    if web.listenings.begins((session.user.name, session.csrf), key, action,
+                             web.accounts.clock()):
+        web.audit(request, action, key)
+    return FileResponse(wav, media_type="audio/wav",
+                        filename=f"{key}.wav" if download else None,
+                        content_disposition_type="attachment" if download else "inline",
+                        headers={"Cache-Control": "no-store"})
+
+
 # -- call records -----------------------------------------------------------------------------
 
 @takes(start=(Date("从"), None), end=(Date("到"), None))
@@ -270,4 +300,5 @@ ROUTES = [
     ("/voicemails", voicemails_page, ["GET"], ALL),
     ("/voicemails/{key}/audio", voicemail_audio, ["GET"], ALL),
     ("/calls", calls_page, ["GET"], ALL),
+    ("/recordings/{key}/audio", recording_audio, ["GET"], ALL),
 ]

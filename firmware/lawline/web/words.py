@@ -164,7 +164,9 @@ ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "�
                 "case_dispatched": "派员上门", "case_arrived": "登记到场",
                 "availability_off": "登记休息", "availability_on": "登记上班",
                 "availability_night": "切换夜间模式", "availability_day": "切换日间模式",
-                "availability_auto": "恢复按办公时间"}
+                "availability_auto": "恢复按办公时间",
+                # issue 17, the telephone's duties (pages.py recording_audio)
+                "recording_played": "播放通话录音", "recording_downloaded": "下载通话录音"}
 ROLE_WORDS = {"head": "负责人", "clerk": "文员", "duty": "值班人员"}
 _DETAILS: list[tuple[str, str | None]] = [
     (r"unknown name, locked|name locked|account locked", "该用户名暂时锁定中"),

@@ -9,7 +9,8 @@ leaving one kind of outcome through the call-outcome ledger as the call does
 (records/ledger.py, off the loop): a voicemail (recorded the way pjsua2's recorder writes
 it: a header saying 0 bytes, raw frames appended, sizes filled in at the end), the end of a
 bridged call with its rating, a referral, a callback, an urgent escalation, and the
-resolution of an earlier case; then the call record. It notes in a journal what the box
+resolution of an earlier case, a mediator taking an urgent dispute (the ladder), a bridged
+call with its recording; then the call record. It notes in a journal what the box
 would have told someone once each commit returned. The parent SIGKILLs the child at a
 random instant (one trial in five while it may still be recovering, 2-40 ms after the fork,
 the others 0-150 ms after recovery finished, so a slow or loaded machine still kills
@@ -145,7 +146,10 @@ class Journal:
 # One kind of outcome per call, in turn: every other one a voicemail, so kills still land
 # mid-recording often.
 KINDS = ("voicemail", "bridged", "voicemail", "referral", "voicemail", "callback",
-         "voicemail", "escalated", "voicemail", "resolved")
+         "voicemail", "escalated", "voicemail", "resolved",
+         # issue 17: a mediator takes an urgent dispute (the ladder's first step opens its
+         # case); a bridged call recorded with the caller's consent
+         "ladder", "voicemail", "recorded", "voicemail")
 # issue 17, the office's duties: a service request dispatched on site and its arrival, a
 # referral handed to its department and its reply, a survey answered, a duty person signing
 # off (ACTING: on an earlier case; a call with nothing to act on leaves a voicemail instead)
@@ -222,11 +226,23 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
                       "availability"):
             case = await _duty(office, commit, kind, call, case, rng.choice(open_)
                                if kind in ACTING else None) or case
+        elif kind == "ladder":
+            await commit(o.LadderStep(call, case, "", "mediators", MEDIATOR, "accepted", 10.0,
+                                      o.Duty(MEDIATOR), (MEDIATOR, DUTY), opens=True))
+        elif kind == "recorded":
+            wav = await record_bridge(n, call_id, caller)
+            record.update(case_number=case, rating=1, bridged_to=DUTY,
+                          recording={"key": f"recording-{call_id}"})
+            await commit(o.Bridged(call, "consultation", case, "", o.Duty(DUTY)),
+                         o.Rated(call, case, 1, o.Duty(DUTY)),
+                         o.CallRecording(call, str(wav), wavfile_seconds(wav), None, case,
+                                         DUTY, 90.0),
+                         o.CallRecord(call_id, record))
         else:
             case = rng.choice(open_)
             await commit(o.Moved(office.snapshot(case), "resolved", "张律师 by SMS", "已办结"))
         journal.write(f"told {n} {kind} {case}")
-        if kind != "bridged":
+        if kind not in ("bridged", "recorded"):
             record["case_number"] = case
             await commit(o.CallRecord(call_id, record))
         journal.write(f"call {n}")
@@ -248,6 +264,22 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
         finally:
             os.close(fd)
             shared[RECORDING] = 0
+        return path
+
+    async def record_bridge(n, call_id, caller):
+        """A bridged call's recording (spool/recordings), written as pjsua2's recorder does."""
+        path = spool / "recordings" / recording_name(call_id, "bridged", caller)
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, header(0))
+            frames = rng.randint(3, 20)
+            for i in range(frames):
+                os.write(fd, frame(n, i))
+            os.pwrite(fd, struct.pack("<I", 36 + frames * FRAME), 4)
+            os.pwrite(fd, struct.pack("<I", frames * FRAME), 40)
+        finally:
+            os.close(fd)
         return path
 
     async def main():
@@ -388,6 +420,11 @@ def _owed(kind, got):
         return 1, [("caller case", caller), ("duty case", DUTY)]
     if kind == "handoff":
         return 1, [("caller referral", caller), ("handoff", DEPARTMENT)]
+    if kind == "ladder":
+        return 1, [("caller case", caller), ("urgent taken", MEDIATOR),
+                   ("urgent taken by", DUTY)]
+    if kind == "recorded":
+        return _owed("bridged", got)
     raise ValueError(kind)
 
 

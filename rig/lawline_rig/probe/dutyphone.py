@@ -54,6 +54,11 @@ def add_arguments(parser):
                         help="UDP SIP port on 127.0.0.1 (0: any free port, see --ready-file)")
     parser.add_argument("--behaviour", "--behavior", choices=BEHAVIOURS, default="accept",
                         help="what the person on duty does with a call (default: accept)")
+    parser.add_argument("--behaviour-of", action="append", default=[], type=_number_behaviour,
+                        metavar="NUMBER=BEHAVIOUR",
+                        help="the person behind NUMBER (the user part of the called URI: "
+                             "one phone stands for several duty numbers) behaves so; "
+                             "repeat for more numbers; others: --behaviour")
     parser.add_argument("--answer-after", type=_seconds, default=0.5, metavar="SECONDS",
                         help="ring (180) this long before answering (default: 0.5)")
     parser.add_argument("--key-delay", type=_seconds, default=1.0, metavar="SECONDS",
@@ -82,6 +87,19 @@ def add_arguments(parser):
                         help="how keys are sent: RFC 4733 events (default) or SIP INFO")
     parser.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="off",
                         help="SRTP (SDES) for the call audio (default: off)")
+    parser.add_argument("--call", metavar="URI",
+                        help="place one call to URI once started (registered, with "
+                             "--registrar): the phone is then a caller, as the prefecture's "
+                             "switchboard transferring a caller down; it keys --keys, then "
+                             "speaks its tone (--tone-hz) and records what it hears")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                        help="with --call: a header of the INVITE (repeat for more)")
+    parser.add_argument("--keys", default="", metavar="DIGITS",
+                        help="with --call: keys sent after the answer (--key-delay), 0.3 s "
+                             "apart")
+    parser.add_argument("--hang-up-after", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="with --call: hang up this long after the answer (0: wait for "
+                             "the far end)")
     parser.add_argument("--ready-file", type=Path, metavar="FILE",
                         help="written atomically once the SIP transport listens: "
                              '{"pid", "port", "uri", "behaviour"}')
@@ -93,6 +111,20 @@ def _seconds(text):
     if not 0 <= value <= 3600:
         raise argparse.ArgumentTypeError(f"{text} s is outside 0..3600")
     return value
+
+
+def _number_behaviour(text):
+    number, sep, behaviour = text.partition("=")
+    if not sep or behaviour not in BEHAVIOURS:
+        raise argparse.ArgumentTypeError(f"{text}: NUMBER=BEHAVIOUR, one of "
+                                         f"{', '.join(BEHAVIOURS)}")
+    return number.strip(), behaviour
+
+
+def _called_user(uri):
+    """The user part of a SIP URI ("<sip:13900000002@127.0.0.1:5070>" -> 13900000002)."""
+    rest = uri.split("sip:", 1)[-1]
+    return rest.split("@", 1)[0] if "@" in rest else ""
 
 
 def _wav_path(text):
@@ -269,6 +301,7 @@ class _Leg:
         self.media_active = False
         self.recorder = None
         self.record = None          # this call's WAV, once recording started
+        self.behaviour = None       # what the person behind the called number does
         self.playing = None         # name of the player connected into the call
         self.ended = False
 
@@ -306,10 +339,14 @@ class DutyPhone:
         sending 180 right away is what a handset does."""
         n = next(self._calls)
         call = _Call(self.account, call_id, self, n)
-        remote = call.getInfo().remoteUri
+        info = call.getInfo()
+        remote = info.remoteUri
         leg = self.legs[n] = _Leg(n, call, remote)
-        self.events.write("incoming", n, **{"from": remote})
-        behaviour = self.args.behaviour
+        called = _called_user(info.localUri)
+        leg.behaviour = dict(self.args.behaviour_of).get(called, self.args.behaviour)
+        self.events.write("incoming", n, **{"from": remote, "to": called or None,
+                                             "behaviour": leg.behaviour})
+        behaviour = leg.behaviour
         if self._stop_reason:
             self._answer(leg, 480)
         elif behaviour == "busy":
@@ -361,9 +398,11 @@ class DutyPhone:
             leg.confirmed = True
             self.events.write("confirmed", leg.n)
             self._media_ready(leg)
-            if self.args.behaviour in ("accept", "decline"):
+            if leg.behaviour in ("accept", "decline"):
                 self.later(self.args.key_delay, self._press_key, leg,
-                           "1" if self.args.behaviour == "accept" else "2")
+                           "1" if leg.behaviour == "accept" else "2")
+            elif leg.behaviour == "caller":
+                self._caller_answered(leg)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._ended(leg, code, reason)
 
@@ -381,7 +420,7 @@ class DutyPhone:
         that are already connected is harmless."""
         if not (leg.confirmed and leg.media_active):
             return
-        if self.args.behaviour == "silent":
+        if leg.behaviour == "silent":
             leg.playing = "announcement"
         media = leg.call.getAudioMedia(-1)
         if self.args.record and leg.recorder is None and leg.record is None:
@@ -434,9 +473,54 @@ class DutyPhone:
             log.warning("call %s: sending DTMF %s failed: %s", leg.n, digit, exc.info())
             return
         self.events.write("dtmf_sent", leg.n, digit=digit)
-        if digit == "1":
+        if digit == "1" and leg.behaviour != "caller":
             leg.playing = "tone"
             self._media_ready(leg)
+
+    # ---- a call this phone places (--call)
+
+    def _dial(self):
+        """One call to --call, as the switchboard transferring a caller down does."""
+        self._dialled = True
+        n = next(self._calls)
+        call = _Call(self.account, pj.PJSUA_INVALID_ID, self, n)
+        leg = self.legs[n] = _Leg(n, call, self.args.call)
+        leg.behaviour = "caller"
+        leg.answered = True
+        prm = pj.CallOpParam(True)
+        for spec in self.args.header:
+            name, _, value = spec.partition(":")
+            header = pj.SipHeader()
+            header.hName = name.strip()
+            header.hValue = value.strip()
+            prm.txOption.headers.append(header)
+        try:
+            call.makeCall(self.args.call, prm)
+        except pj.Error as exc:
+            log.error("call %s: cannot call %s: %s", n, self.args.call, exc.info())
+            self._disconnected(leg, time.time(), 0, exc.info())
+            return
+        self.events.write("calling", n, to=self.args.call)
+
+    def _caller_answered(self, leg):
+        """The far end answered: key the digits, speak (the tone), hang up later."""
+        delay = self.args.key_delay
+        for i, digit in enumerate(self.args.keys):
+            self.later(delay + 0.3 * i, self._press_key, leg, digit)
+        self.later(delay + 0.3 * len(self.args.keys), self._speak, leg)
+        if self.args.hang_up_after:
+            self.later(self.args.hang_up_after, self._hang_up, leg)
+
+    def _speak(self, leg):
+        leg.playing = "tone"
+        self._media_ready(leg)
+
+    def _hang_up(self, leg):
+        try:
+            leg.call.hangup(pj.CallOpParam())
+        except pj.Error as exc:
+            log.warning("call %s: hangup failed: %s", leg.n, exc.info())
+        self.events.write("hung_up", leg.n)
 
     # ---- the end of a call
 
@@ -539,6 +623,8 @@ class DutyPhone:
                        "behaviour": args.behaviour}
         if args.ready_file and not args.registrar:
             _write_atomically(args.ready_file, json.dumps(self._ready) + "\n")
+        if args.call and not args.registrar:
+            self.later(0.1, self._dial)
 
     def registration(self, code, reason, expiration):
         """onRegState (on this loop's thread: mainThreadOnly). With --registrar the ready
@@ -551,6 +637,8 @@ class DutyPhone:
         if event == "registered" and self.args.ready_file and \
                 not self.args.ready_file.exists():
             _write_atomically(self.args.ready_file, json.dumps(self._ready) + "\n")
+        if event == "registered" and self.args.call and not getattr(self, "_dialled", False):
+            self.later(0.1, self._dial)
 
     def _unregister(self):
         """Remove this phone's contact from the registrar, so a phone started later under

@@ -162,3 +162,28 @@ async def referral(rig, key):
     assert call["branch"] == "referral" and call["outcome"] == "referred", call
     text = await caller_sms(rig, call["case_number"])
     return call, text
+
+
+# -- the urgent ladder (issue 17.2) -----------------------------------------------------------
+
+async def urgent_ladder(rig, head="13900000009", prefecture="07732345678"):
+    """Key 3: no mediator accepts, nor the office head; the prefecture's number takes the
+    call (the duty phone: "no-answer,<prefecture>=accept"). The caller hears the ladder's
+    prompt and then the prefecture; the mediators and the head are told who took it."""
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    await caller.press("3")
+    await caller.hear("connecting_urgent", 20)
+    await caller.hear("urgent_ladder", 40)           # the mediators rang out
+    caller.audio.speak(hearing.make_tone(scenarios.CALLER_TONE, 1.0))
+    await caller.hear_tone(DUTY_TONE, 60)            # the head rang out; the prefecture took it
+    await caller.hang_up()
+    caller.audio.quiet()
+    await caller.wait_ended(10)
+    call = (await rig.next_record("call", after))["record"]
+    steps = [(s["step"], s["outcome"]) for s in call.get("ladder", [])]
+    assert steps[-1] == ("prefecture", "accepted"), steps
+    told = await wait_outside_sms(rig, head, f"已由市级值班（{prefecture}）")
+    caller.note("ladder: " + ", ".join(f"{s} {o}" for s, o in steps))
+    return {"record": call, "sms": [(head, told["text"])]}

@@ -153,8 +153,11 @@ class Rig:
         ready = self.dir / f"duty-{gen}.ready"
         self.duty_record = self.dir / f"duty-{gen}.wav"
         self.duty_events = self.dir / f"duty-{gen}.events"
+        # "no-answer,13900000009=accept": one phone, a person per number (the urgent ladder)
+        default, *per_number = behaviour.split(",")
         self.procs["duty"] = Process(f"duty-{gen}", lawline_argv(
-            "dutyphone", "--port", str(self.duty_port), "--behaviour", behaviour,
+            "dutyphone", "--port", str(self.duty_port), "--behaviour", default,
+            *[arg for spec in per_number for arg in ("--behaviour-of", spec)],
             "--record", str(self.duty_record), "--events", str(self.duty_events),
             "--ready-file", str(ready)), self.dir)
         wait_until(lambda: ready.exists() or not self.procs["duty"].alive(), 15,
