@@ -15,6 +15,7 @@ is unavailable, the call record says what failed and where.
 """
 
 import traceback
+from dataclasses import replace
 
 from ..errors import CallCut, CallEnded, LawlineError
 from ..phone import is_mobile
@@ -74,6 +75,7 @@ class CallScript:
         self.transfer = transfer
         self.recording = recording
         self.noticed = False
+        self.hunt_began = None     # when the box first rang a duty phone for this caller
         self._gen = self._script()
         self.done = False
 
@@ -161,7 +163,10 @@ class CallScript:
                                       f" s (max_call_seconds {self.limits.max_call_seconds:g})")
             yield act("last_words", "goodbye")
         except CallEnded:
-            yield self.say("caller hung up")
+            self._gave_up()
+            yield self.say("caller hung up" + (f" ({self.record['abandoned_in']}, after "
+                                               f"{self.record['abandoned_after_s']:.0f} s)"
+                                               if self.record.get("abandoned_in") else ""))
         except Exception as exc:  # noqa: BLE001 - one call must never stop the box
             self._failed(exc)
             yield act("say", self.record["error"], level="error",
@@ -177,6 +182,34 @@ class CallScript:
             last = frames[-1]
             self.record["error_at"] = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} " \
                                       f"in {last.name}"
+
+    def _gave_up(self):
+        """The caller hung up before anything was done for them: the call is abandoned,
+        with where they gave up and after how long they had waited there (records/
+        measures.py counts it; records/calls.py lists the number for a call back)."""
+        r = self.record
+        if r.get("voicemail") or r.get("case_number") or \
+                r.get("outcome") not in ("abandoned", "voicemail", "complaint"):
+            return          # something was done for them: a message, a case
+        if r["outcome"] != "abandoned":
+            where = "voicemail"          # hung up before the recording began
+        elif r.get("queued"):
+            where = "queue"
+        elif self.hunt_began is not None:
+            where = "hunt"
+        else:
+            where = "menu"
+        since = self.hunt_began if where in ("hunt", "queue") else self.started
+        r["outcome"] = "abandoned"
+        r["abandoned_in"] = where
+        r["abandoned_after_s"] = round(max(0.0, self.now - since), 1)
+
+    def _chose_topic(self, topic):
+        """The caller's topic ([topics]) from a menu key: on the call record and on every
+        case this call opens."""
+        if topic:
+            self.record["topic"] = topic
+            self.call = replace(self.call, topic=topic)
 
     def _finish(self):
         """The call's last outcomes in one durable step: the case of a bridged call (the duty
@@ -218,6 +251,7 @@ class CallScript:
             if key is None:
                 key = yield from self.wait_key(self.cfg_menu.key_timeout)
             decision = self.menu.key(key) if key is not None else self.menu.timeout()
+            self._chose_topic(decision.topic)
             if decision.action == "branch":
                 self.record["branch"] = decision.branch
                 yield self.say(f"chose {decision.branch} (key {decision.key})")
@@ -355,6 +389,9 @@ class CallScript:
             return False
         yield from self.play("connecting_urgent" if ring_all else "connecting",
                              interruptible=False)
+        self.record["wanted_person"] = True
+        if self.hunt_began is None:
+            self.hunt_began = self.now
         event = yield from self._do(act("ring", *numbers, category=category,
                                         ring_all=ring_all))
         if event.value == "all_busy":
@@ -418,6 +455,8 @@ class CallScript:
         self.record["outcome"] = "bridged"
         self.record["bridged_to"] = event.value
         self.record["seconds_to_person"] = round(self.now - self.started, 1)
+        if self.hunt_began is not None:       # time to answer (records/measures.py)
+            self.record["wait_s"] = round(self.now - self.hunt_began, 1)
         yield from self._before_bridge(event)
         yield self.say(f"bridged to duty phone {event.value}")
         yield from self._do(act("bridge", event.value, record=self._records()))
