@@ -245,6 +245,8 @@ class Box:
         health and brings it back; it sets the line's status ("modem", "modem 2", ...) and
         its status LED (`led`, None without one)."""
         modem = line_from_config(section)
+        # a V.253 modem's own silence detector (AT+VSD) ends messages too ([voicemail])
+        modem.voice_silence = self.config.voicemail.silence_seconds
         pcm = modem.make_audio()
         part = "modem" if number == 1 else f"modem {number}"
         supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)

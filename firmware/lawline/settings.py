@@ -473,6 +473,14 @@ class VoicemailSection:
     min_seconds: float = option(1.0,
         'Shorter messages are still kept, but flagged',
         unit='s', minimum=0)
+    silence_seconds: float = option(8.0,
+        'End the message after this long without the caller\'s voice (a phone put down '
+        'without hanging up); on a V.253 modem its own detector too (AT+VSD, at most '
+        '25.5 s); 0: only # or the longest message ends it',
+        unit='s', minimum=0, maximum=600)
+    silence_level: float = option(-45.0,
+        "Below this level the caller's line counts as silent (RMS of a 20 ms frame)",
+        unit='dBFS', minimum=-90, maximum=-10)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class Voicemail:
     note: str = ""
     as_recorded: dict | None = None     # the item's record as it was committed once (its
     #                                     outbox row was lost): sent again unchanged
+    voice_s: float | None = None        # seconds up to the caller's last voiced frame
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,8 @@ def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
               "short": v.short}
     if v.interrupted:
         record["interrupted"] = True
+    if v.voice_s is not None:
+        record["voice_s"] = round(v.voice_s, 2)     # [voicemail] silence: the voice in it
     if v.as_recorded is not None:
         record = v.as_recorded
     steps = [_item(v.case, "voicemail", record, {"voicemail.wav": v.recording})]

@@ -115,6 +115,8 @@ class EmailTarget:
             lines.append("注意：录音因断电或重启而中断，已修复并按实际长度发送。")
         if record.get("short"):
             lines.append("注意：留言很短，可能没有内容。")
+        if record.get("ended_by") == "silence":
+            lines.append("注意：来电人长时间没有声音，留言已自动结束。")
         lines += ["", f"录音见附件 {item.key}.wav。请按案件号登记并回复来电人。", "",
                   f"—— {self.office_name or self.office_id} 自动发送"]
         # base64 keeps the body intact through servers without 8BITMIME; the charset is
