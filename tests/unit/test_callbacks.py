@@ -78,6 +78,9 @@ def test_a_result_is_never_abandoned_and_an_answer_has_its_time_to_answer():
     r = call.record
     assert r["outcome"] == "bridged" and "abandoned_in" not in r
     assert r["wanted_person"] is True and r["wait_s"] == 9.5      # 1003 -> 1012.5
+    assert r["ring_started"] == 1003.0          # when the first duty phone rang
+    planned = o.plan([o.CallRecord(r["call_id"], r)], RULES, 1013.0).steps[0]["record"]
+    assert planned["ring_started"].endswith("+0800") and planned["wait_s"] == 9.5
     call = Call().run(GREETED + """
         KEY 2 -> PLAY record_request
         PROMPT_ENDED -> RECORD service_request

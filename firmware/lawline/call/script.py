@@ -395,6 +395,7 @@ class CallScript:
         self.record["wanted_person"] = True
         if self.hunt_began is None:
             self.hunt_began = self.now
+            self.record["ring_started"] = self.now    # the wait's start (records/measures.py)
         event = yield from self._do(act("ring", *numbers, category=category,
                                         ring_all=ring_all))
         if event.value == "all_busy":

@@ -23,8 +23,9 @@ call record                            what it is
                                        while it rang), no_input, limited, error, ...
   wanted_person  bool                  the caller asked for a person: the box rang duty
                                        phones for them (key 1, key 3, after-hours duty)
-  wait_s         seconds               time to answer: from the first duty phone ringing for
-                                       this caller to a duty person accepting (bridged only)
+  ring_started   ISO time (+0800)      when the box first rang a duty phone for this caller
+  wait_s         seconds               time to answer: from ring_started to a duty person
+                                       accepting (bridged only)
   abandoned_in   text                  where an abandoned or missed caller gave up: ringing,
                                        menu, hunt (duty phones ringing), queue, voicemail
                                        (before the recording began)
@@ -128,7 +129,7 @@ BY_ID = {m.id: m for m in MEASURES}
 # The counting rule printed with the abandon figures
 ABANDON_RULE = BY_ID["abandon_rate"].rule
 FIELDS = {
-    "call": ("started", "outcome", "wanted_person", "wait_s", "abandoned_in",
+    "call": ("started", "outcome", "wanted_person", "ring_started", "wait_s", "abandoned_in",
              "abandoned_after_s", "topic", "case_number", "bridged_to", "rating",
              "voicemail", "callback"),
     "case": ("case_number", "kind", "state", "topic", "owner", "owner_name", "call_id",

@@ -495,6 +495,8 @@ def _call_record(c: CallRecord, r: Rules, at: float) -> list:
         record["callback"] = "listed"
     for key in ("started", "answered", "ended"):
         record[key] = _iso(record.get(key), r.zone)
+    if record.get("ring_started") is not None:    # the first duty phone rang (the wait)
+        record["ring_started"] = _iso(record["ring_started"], r.zone)
     steps = [_item(f"call-{c.call_id}", "call", record, {})]
     return steps + _call_book(c.call_id, started, record, listed, r)
 
