@@ -670,15 +670,17 @@ class CallDriver:
                     warning, listening = None, now
                 if now >= deadline:
                     break
+                # silence first: a caller already silent that long when the time-left
+                # warning is due is gone, not warned
+                if meter is not None and warning is None and \
+                        now - max(listening, meter.voice_at or listening) >= silence_seconds:
+                    reason = "silence"
+                    break
                 if warn_at is not None and now >= warn_at and not warned:
                     warned = True
                     warning, extra = self._time_left()
                     deadline += extra
                     continue
-                if meter is not None and warning is None and \
-                        now - max(listening, meter.voice_at or listening) >= silence_seconds:
-                    reason = "silence"
-                    break
                 if self._silence.is_set():
                     self._silence.clear()
                     # the modem's detector runs from the answer: a report that lands in the
