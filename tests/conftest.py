@@ -33,6 +33,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # per modem profile, one clock per run): their parameters may run on different workers at
 # once, each keeping its own tests in order. Any other file runs whole on one worker.
 SPLIT_BY_PARAMETER = ("tests/line/test_contract.py", "tests/scenarios/test_calls.py",
+                      "tests/scenarios/test_voicemail_lines.py",
                       "tests/scenarios/test_modems.py", "tests/hours/test_any_hour.py")
 # The slowest tiers start first, so the last worker is not left with a long file at the end.
 FIRST = ("tests/scenarios/", "tests/web/", "tests/systemd/", "tests/hours/", "tests/line/",

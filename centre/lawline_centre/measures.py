@@ -1,13 +1,19 @@
-"""The measures leadership asks for, each defined once: its SQL, its words, its target.
+"""The measures leadership asks for, as the centre counts them in SQL over what the boxes
+upload.
 
-The page, the weekly and monthly report and the tests all read these definitions; the page
-prints each one's rule beside its figure. Where the national hotline standard (GB/T 33358,
-政府热线服务规范) or the 12348 platforms' contracts give a definition or a target, it is
-followed (shared reference centre.md): answer within 15 s; connection rate at least 95 %;
-satisfaction at least 90 %; abandonment counted with short abandons (under 5 s) apart.
+Each measure is defined once, on the box (lawline.records.measures: its rule, its label, its
+target, and the pure functions the box's own weekly and monthly report counts with): the
+thresholds, the outcomes that count as abandoned, what "answered" and "asked for a person"
+mean and the words the page prints are taken from there, and the SQL below counts the same
+calls the same way (tests/test_ingest.py checks the centre's figures against the box's
+functions over the same JSON files). Where the national hotline standard (GB/T 33358,
+政府热线服务规范) or the 12348 platforms' contracts give a definition or a target, the box's
+module follows it (shared reference centre.md).
 
 What the boxes' records cannot give yet is said in `missing` and on the page (the fields are
-named in README "The prefecture centre"); the figure is computed from what exists.
+named in README "The prefecture centre"); the figure is computed from what exists. Records of
+boxes from before a field (format 1, or format 2 without it) are counted by the older rule
+each SQL expression falls back to.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-SHORT_ABANDON_S = 5.0
-ANSWER_WITHIN_S = 15.0
+from lawline.records import measures as box
+
+SHORT_ABANDON_S = box.SHORT_ABANDON_S
+ANSWER_WITHIN_S = box.ANSWER_WITHIN_S
 
 
 @dataclass(frozen=True)
@@ -40,29 +48,47 @@ class Measure:
             "amber" if self.amber is not None and value <= self.amber else "red"
 
 
-# -- calls (table calls: one row per call the box took) -------------------------------------
+# -- calls (table calls: one row per call record, a missed call's too) ----------------------
 
-PERSON = "(branch IN ('consultation', 'urgent') OR legs > 0)"
-ANSWERED = "(bridged_to IS NOT NULL)"
-SHORT = f"(outcome = 'abandoned' AND coalesce(duration_s, 0) < {SHORT_ABANDON_S})"
+def _sql_list(values):
+    return ", ".join(f"'{v}'" for v in values)
+
+
+ANSWERED = "(outcome = 'bridged')"                                    # box.answered
+# box.wanted_person; a record from before the field: a consultation or urgent call, or one
+# that rang duty phones
+PERSON = (f"(coalesce(wanted_person, branch IN ('consultation', 'urgent') OR legs > 0) "
+          f"OR {ANSWERED})")
+GAVE_UP = f"(outcome IN ({_sql_list(box.ABANDONED)}))"               # box.abandoned_any
+# box.short_abandon: how long the caller waited where they gave up (a record from before the
+# field: the call's duration)
+SHORT = f"({GAVE_UP} AND coalesce(abandoned_after_s, duration_s) < {SHORT_ABANDON_S})"
 
 CALL_SQL = {
     "offered": "count(*)",
     "short_abandons": f"count(*) FILTER (WHERE {SHORT})",
-    "abandoned": f"count(*) FILTER (WHERE outcome = 'abandoned' AND NOT {SHORT})",
+    "abandoned": f"count(*) FILTER (WHERE {GAVE_UP} AND NOT coalesce({SHORT}, false))",
+    "missed": "count(*) FILTER (WHERE outcome = 'missed')",
     "wanted": f"count(*) FILTER (WHERE {PERSON})",
+    "wanted_short": f"count(*) FILTER (WHERE {PERSON} AND {SHORT})",
     "answered": f"count(*) FILTER (WHERE {ANSWERED})",
     "answered_15s": f"count(*) FILTER (WHERE {ANSWERED} AND wait_s <= {ANSWER_WITHIN_S})",
     "wait_p50": f"quantile_cont(wait_s, 0.5) FILTER (WHERE {ANSWERED})",
     "wait_p90": f"quantile_cont(wait_s, 0.9) FILTER (WHERE {ANSWERED})",
     "voicemails": "count(*) FILTER (WHERE voicemail_s IS NOT NULL)",
-    "rated": "count(rating)",
-    "satisfied": "count(*) FILTER (WHERE rating >= 4)",
+    "rated": "count(rating) FILTER (WHERE rating BETWEEN 1 AND 5)",
+    "satisfied": f"count(*) FILTER (WHERE rating >= {box.SATISFIED_AT} AND rating <= 5)",
+    # box.callback_figures: one entry per number and office day on the callback list
+    "callbacks": "count(DISTINCT caller || '/' || CAST(started AS DATE)) "
+                 "FILTER (WHERE callback = 'listed')",
 }
+# ... and those of them called back (table callbacks: the box's callback-<day>-<number>-<n>
+# items), by the day they were listed
+CALLED_BACK = "count(DISTINCT caller || '/' || CAST(listed_day AS VARCHAR))"
 
 # -- cases (table case_facts: one row per case, rebuilt after each ingest) -------------------
 
-CLOSED = "state IN ('resolved', 'caller_informed')"
+CLOSED = f"state IN ({_sql_list(box.CLOSED_STATES)})"
 
 CASE_SQL = {   # over cases opened in the period ("o") or closed in it ("c")
     "opened": ("o", "count(*)"),
@@ -72,33 +98,31 @@ CASE_SQL = {   # over cases opened in the period ("o") or closed in it ("c")
     "complainants_told": ("c", "count(*) FILTER (WHERE kind = 'complaint' AND informed)"),
 }
 
+def _box(id_, better=None, amber=None, missing=""):
+    """The box's measure `id_` (its label, rule, unit and target), with the page's colours:
+    `amber` is how far past the target a figure is amber rather than red."""
+    m = box.BY_ID[id_]
+    return Measure(m.id, m.label, m.rule, m.unit, m.target,
+                   m.better if better is None else better, amber, missing)
+
+
 MEASURES = [
-    Measure("offered", "呼入量", "设备接起的每通来电计一次（含短时放弃）。振铃中挂断的未接来电，"
-            "设备尚不记录。", better="",
-            missing="振铃中即挂断的来电（missed）：设备不写通话记录"),
-    Measure("answered", "人工接听", "值班人员按1确认接听、与来电人接通的来电。", better=""),
-    Measure("connection_rate", "接通率", "人工接听 ÷ 请求人工的来电（按1咨询、按3紧急，或非工作"
-            "时间转值班电话的来电）。短时放弃不计入分母。目标 ≥ 95%（12348平台考核）。", "%",
-            95.0, "high", 85.0),
-    Measure("service_level", "15秒接听率", "15秒内接听 ÷ 人工接听。等待时间取接听那部值班电话"
-            "的振铃秒数（GB/T 33358：15秒内接听）。", "%", 80.0, "high", 60.0,
-            missing="振铃开始时间（ring_started）：依次呼叫时，前几部未接电话的振铃时间未记录"),
-    Measure("wait_p50", "接听等待中位数", "人工接听的来电，接听前振铃秒数的中位数。", "秒",
-            15.0, "low", 20.0),
-    Measure("wait_p90", "接听等待90分位", "人工接听的来电，接听前振铃秒数的第90百分位。", "秒",
-            25.0, "low", 40.0),
-    Measure("abandoned", "放弃", f"来电人在接通前挂断，且通话不短于{SHORT_ABANDON_S:g}秒。"
-            f"短于{SHORT_ABANDON_S:g}秒的（多为误拨）另列为短时放弃，不计入放弃率的分母。",
-            better=""),
-    Measure("short_abandons", "短时放弃", f"接起后{SHORT_ABANDON_S:g}秒内挂断、未做任何选择的来电。",
-            better=""),
-    Measure("abandon_rate", "放弃率", f"放弃 ÷ （呼入量 − 短时放弃）；短时放弃（<{SHORT_ABANDON_S:g}秒）"
-            "另计。", "%", 10.0, "low", 15.0),
-    Measure("voicemails", "留言", "录下留言（咨询、申请服务、紧急、投诉留言）的来电。", better=""),
-    Measure("satisfaction", "满意率", "评价4分或5分的来电 ÷ 作出评价的来电（通话后按键1-5）。"
-            "目标 ≥ 90%（12348平台考核）。", "%", 90.0, "high", 80.0,
-            missing="留言和结案后的满意度回访：设备只在人工通话后请来电人评价"),
-    Measure("rated", "参评数", "通话后按键评价的来电数。", better=""),
+    _box("offered"),
+    _box("answered"),
+    _box("connection_rate", amber=85.0),
+    _box("service_level", amber=60.0),
+    _box("wait_p50", amber=20.0),
+    _box("wait_p90", amber=40.0),
+    _box("abandoned"),
+    _box("short_abandons"),
+    _box("missed"),
+    _box("abandon_rate", amber=15.0),
+    _box("voicemails"),
+    _box("callbacks"),
+    _box("called_back"),
+    _box("satisfaction", amber=80.0,
+         missing="留言和结案后的满意度回访：中心尚不读取案件的回访评分"),
+    _box("rated"),
     Measure("opened", "受理案件", "本期新建的案件（咨询、申请服务、紧急、转介、投诉）。",
             better=""),
     Measure("closed", "办结案件", "本期首次办结（已办结或已办结并告知）的案件。", better=""),
@@ -112,13 +136,11 @@ MEASURES = [
 ]
 BY_ID = {m.id: m for m in MEASURES}
 TABLE_COLUMNS = ("offered", "answered", "connection_rate", "service_level", "wait_p50",
-                 "wait_p90", "abandon_rate", "short_abandons", "voicemails", "satisfaction",
-                 "opened", "closed", "overdue", "close_p50_h")
+                 "wait_p90", "abandon_rate", "short_abandons", "missed", "called_back",
+                 "voicemails", "satisfaction", "opened", "closed", "overdue", "close_p50_h")
 TREND_MEASURES = ("offered", "connection_rate", "service_level", "abandon_rate",
                   "satisfaction", "opened", "closed", "overdue")
-MISSING_FIELDS = [(m.label, m.missing) for m in MEASURES if m.missing] + [
-    ("案件主题", "topic：通话和案件都没有主题字段，按主题的统计暂只能显示“未分类”"),
-]
+MISSING_FIELDS = [(m.label, m.missing) for m in MEASURES if m.missing]
 
 
 def _rate(part, whole):
@@ -128,7 +150,9 @@ def _rate(part, whole):
 def derive(c):
     """Rates from the counts of CALL_SQL/CASE_SQL (one county, one period)."""
     out = dict(c)
-    out["connection_rate"] = _rate(c.get("answered", 0), c.get("wanted", 0))
+    # box.call_figures: short abandons among the calls for a person are left out
+    out["connection_rate"] = _rate(c.get("answered", 0),
+                                   c.get("wanted", 0) - c.get("wanted_short", 0))
     out["service_level"] = _rate(c.get("answered_15s", 0), c.get("answered", 0))
     out["abandon_rate"] = _rate(c.get("abandoned", 0),
                                 c.get("offered", 0) - c.get("short_abandons", 0))
@@ -213,6 +237,9 @@ def figures_many(con, periods, now, offices=None, total=False):
         add(con.execute(f"SELECT {bucket(column)}, {who}, {cols} FROM case_facts WHERE "
                         f"{column} >= ? AND {column} < ?{scope} GROUP BY 1, 2",
                         [start, end, *args]).fetchall(), list(sqls))
+    add(con.execute(f"SELECT {bucket('first_missed')}, {who}, {CALLED_BACK} FROM callbacks "
+                    f"WHERE first_missed >= ? AND first_missed < ?{scope} GROUP BY 1, 2",
+                    [start, end, *args]).fetchall(), ["called_back"])
     # overdue: due in the period and not closed by then; the period holding `now` also
     # counts every case still open past an earlier due time
     current = next((p for p in periods if p.start <= now.date() < p.end), None)

@@ -72,6 +72,8 @@ def kind_of(key: str, record: dict) -> str:
     if key.isdigit() or ("case_number" in record and "duration_s" in record
                          and "box" in record):
         return "voicemail"
+    if key.startswith("callback-"):
+        return "callback"
     if key.startswith("report") or record.get("kind") == "report":
         return "report"
     return "other"
@@ -185,8 +187,10 @@ def call_row(record):
     legs = record.get("duty_legs")
     legs = legs if isinstance(legs, list) else []
     rating = _number(record, "rating", 0, 5)
-    wait_s = None
-    for leg in legs:
+    # time to answer as the box defines it (lawline.records.measures: from the first duty
+    # phone ringing for this caller); a box from before the field: the accepted phone's ring
+    wait_s = _number(record, "wait_s", 0, 86400)
+    for leg in legs if wait_s is None else ():
         if isinstance(leg, dict) and leg.get("outcome") == "accepted":
             wait_s = _number(leg, "seconds_to_accept", 0, 86400)
     return {
@@ -202,6 +206,11 @@ def call_row(record):
         "case_number": _case_number(record),
         "voicemail_s": voicemail_s, "queued": bool(record.get("queued")),
         "legs": len(legs), "wait_s": wait_s, "topic": _text(record, "topic", 40),
+        "wanted_person": _flag(record, "wanted_person"),
+        "abandoned_in": _text(record, "abandoned_in", 16),
+        "abandoned_after_s": _number(record, "abandoned_after_s", 0, 864000),
+        "callback": _text(record, "callback", 16),
+        "ring_started": _time(record, "ring_started"),
         "error": _text(record, "error", 300),
     }
 
@@ -273,8 +282,21 @@ def audit_row(record):
             or "", "target": _text(record, "target", 200) or ""}
 
 
+def callback_row(record):
+    """A missed caller called back (records/outcomes.py _called_back: item
+    callback-<day>-<number>-<n>): the callback-list entry of that number and office day."""
+    caller = _text(record, "caller", 32)
+    day = _text(record, "day", 10)
+    if not caller or not day or not _valid_day(day):
+        raise RecordRefused("a callback record without its caller or day")
+    return {"caller": caller, "listed_day": day,                  # DATE in the table
+            "calls": _number(record, "calls", 0, 100000),
+            "first_missed": _time(record, "first_missed"), "done": _time(record, "done"),
+            "done_by": _text(record, "done_by", 32), "how": _text(record, "how", 16)}
+
+
 ROWS = {"call": call_row, "case": case_row, "voicemail": voicemail_row,
-        "health": health_row, "audit": audit_row}
+        "health": health_row, "audit": audit_row, "callback": callback_row}
 
 
 def read(object_key: str, body: bytes):

@@ -11,7 +11,7 @@ Tables (all times in office time, Asia/Shanghai, naive):
   objects      every object the ingest has seen: key, size, tag, kind, status (read,
                refused, media, other), why refused, the run that took it. Written in the
                same transaction as the rows an object gave, so an object is counted once.
-  calls, cases_log, voicemails, health, audit   one row per record (records.py)
+  calls, cases_log, voicemails, health, audit, callbacks   one row per record (records.py)
   runs         one row per ingest run: when, what was listed, read, refused
 The table `case_facts` is each case as its journal says (rebuilt after each run).
 """
@@ -38,7 +38,10 @@ COLUMNS = {
               "duration_s": "DOUBLE", "branch": "VARCHAR", "outcome": "VARCHAR",
               "bridged_to": "VARCHAR", "seconds_to_person": "DOUBLE", "bridged_s": "DOUBLE",
               "rating": "INTEGER", "case_number": "VARCHAR", "voicemail_s": "DOUBLE",
-              "queued": "BOOLEAN", "legs": "INTEGER", "wait_s": "DOUBLE", "topic": "VARCHAR", "error": "VARCHAR"},
+              "queued": "BOOLEAN", "legs": "INTEGER", "wait_s": "DOUBLE", "topic": "VARCHAR",
+              "error": "VARCHAR", "wanted_person": "BOOLEAN", "abandoned_in": "VARCHAR",
+              "abandoned_after_s": "DOUBLE", "callback": "VARCHAR",
+              "ring_started": "TIMESTAMP"},
     "cases_log": {"office": "VARCHAR", "day": "VARCHAR", "item": "VARCHAR",
                   "format": "INTEGER", "case_number": "VARCHAR", "event": "VARCHAR",
                   "kind": "VARCHAR", "state": "VARCHAR", "caller": "VARCHAR",
@@ -57,12 +60,16 @@ COLUMNS = {
     "audit": {"office": "VARCHAR", "day": "VARCHAR", "item": "VARCHAR", "format": "INTEGER",
               "at": "TIMESTAMP", "user": "VARCHAR", "role": "VARCHAR", "action": "VARCHAR",
               "target": "VARCHAR"},
+    "callbacks": {"office": "VARCHAR", "day": "VARCHAR", "item": "VARCHAR",
+                  "format": "INTEGER", "caller": "VARCHAR", "listed_day": "DATE",
+                  "calls": "INTEGER", "first_missed": "TIMESTAMP", "done": "TIMESTAMP",
+                  "done_by": "VARCHAR", "how": "VARCHAR"},
     "runs": {"run": "BIGINT", "started": "TIMESTAMP", "ended": "TIMESTAMP",
              "full_sweep": "BOOLEAN", "source": "VARCHAR", "listed": "BIGINT",
              "new": "BIGINT", "refused": "BIGINT", "seconds": "DOUBLE"},
 }
 TABLES = {"call": "calls", "case": "cases_log", "voicemail": "voicemails", "health": "health",
-          "audit": "audit"}
+          "audit": "audit", "callback": "callbacks"}
 
 
 
@@ -172,6 +179,13 @@ class Store:
         for table, columns in COLUMNS.items():
             cols = ", ".join(f'"{c}" {t}' for c, t in columns.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+            # a store made by an older centre: the columns added since, empty (NULL) in
+            # the rows it holds
+            have = {r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
+            for column, kind in columns.items():
+                if column not in have:
+                    log.info("centre store: table %s gains column %s", table, column)
+                    self.con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {kind}')
         self.refresh()
 
     def refresh(self):

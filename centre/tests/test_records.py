@@ -106,3 +106,23 @@ def test_anything_json_is_read_or_refused(value, item):
         records.read(f"county-001/2026-12-01/{item}/record.json", raw)
     except RecordRefused:
         pass
+
+
+def test_a_missed_call_and_its_call_back_give_their_fields():
+    kind, row = records.read(KEY, body(dict(
+        CALL, outcome="missed", abandoned_in="ringing", abandoned_after_s=6.2,
+        wanted_person=False, callback="listed", ring_started=None, wait_s=None)))
+    assert (row["outcome"], row["abandoned_in"], row["abandoned_after_s"]) == \
+        ("missed", "ringing", 6.2)
+    assert row["callback"] == "listed" and row["wanted_person"] is False
+    kind, row = records.read(KEY, body(dict(CALL, ring_started="2026-12-01T10:00:03+0800",
+                                            wait_s=9.5)))
+    assert row["wait_s"] == 9.5          # the box's time to answer, not the leg's ringing
+    assert row["ring_started"] == datetime.datetime(2026, 12, 1, 10, 0, 3)
+    key = "county-001/2026-12-01/callback-2026-12-01-13800138000-1/record.json"
+    kind, row = records.read(key, body({"caller": "13800138000", "day": "2026-12-01",
+                                        "calls": 2, "done": "2026-12-01T11:20:00+0800",
+                                        "how": "sms", "done_by": "13900000001"}))
+    assert kind == "callback" and row["listed_day"] == "2026-12-01" and row["calls"] == 2
+    with pytest.raises(RecordRefused, match="caller or day"):
+        records.read(key, body({"caller": "13800138000", "day": "12/01"}))

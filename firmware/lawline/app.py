@@ -11,7 +11,7 @@ import signal
 import time
 
 from .call.driver import CallDriver, CallParts, new_call_id
-from .call.lines import Line
+from .call.lines import Line, missed_record
 from .call.script import CallScript
 from .prompts import Prompts
 from .errors import ModemError
@@ -32,6 +32,7 @@ from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, BoxLock, Status
 from .line import profiles as line_profiles
 from .records.health import Health, modem_signal
+from .records.outcomes import CallRecord
 
 log = logging.getLogger("lawline.box")
 
@@ -244,6 +245,8 @@ class Box:
         health and brings it back; it sets the line's status ("modem", "modem 2", ...) and
         its status LED (`led`, None without one)."""
         modem = line_from_config(section)
+        # a V.253 modem's own silence detector (AT+VSD) ends messages too ([voicemail])
+        modem.voice_silence = self.config.voicemail.silence_seconds
         pcm = modem.make_audio()
         part = "modem" if number == 1 else f"modem {number}"
         supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)
@@ -258,7 +261,7 @@ class Box:
             log.info("box: %s answering", line.name)
         health = asyncio.ensure_future(line.supervisor.run(stop))
         try:
-            await line.serve(stop, self._take_call, self.on_sms)
+            await line.serve(stop, self._take_call, self.on_sms, self._missed)
         finally:
             try:
                 await asyncio.wait_for(health, 5)
@@ -267,10 +270,34 @@ class Box:
 
     def _script(self, line):
         cfg = self.config
-        return CallScript(line.modem.caller, new_call_id(self.clock), line.phone_number,
-                          cfg.office.id, cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
-                          started=time.time(), transfer=getattr(line.modem, "transfer", None),
-                          recording=cfg.recording)
+        script = CallScript(line.modem.caller, new_call_id(self.clock), line.phone_number,
+                            cfg.office.id, cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
+                            started=time.time(),
+                            transfer=getattr(line.modem, "transfer", None),
+                            recording=cfg.recording)
+        if line.rang_s is not None:
+            script.record["rang_s"] = line.rang_s     # before the box answered
+        return script
+
+    def _missed(self, line, event, rang_from):
+        """The caller hung up while `line` rang: its call record through the ledger, off the
+        loop (the callback list, the report: issue 17.6)."""
+        now = time.time()
+        record = missed_record(new_call_id(self.clock, rang_from or now), line.phone_number,
+                               event.number, rang_from, now)
+        asyncio.ensure_future(self._commit_missed(line, record))
+
+    async def _commit_missed(self, line, record):
+        try:
+            await asyncio.to_thread(self.office.commit,
+                                    [CallRecord(record["call_id"], record)], None, None, False)
+        except Exception as exc:  # noqa: BLE001 - a record must never stop the line
+            log.error("box: %s: the missed call from %s was not stored: %r", line.name,
+                      record["caller"] or "a withheld number", exc)
+            return
+        self.office.kick()
+        log.info("box: %s: missed call %s from %s stored (rang %.0f s)", line.name,
+                 record["call_id"], record["caller"] or "a withheld number", record["rang_s"])
 
     def _call_parts(self, line, events):
         cfg = self.config

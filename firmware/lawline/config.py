@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # Raspberry Pi OS bullseye and older
     import tomli as tomllib
 
-from .call.menu import example_lines as menu_example, parse as parse_menu
+from .call.menu import example_lines as menu_example, parse as parse_menu, validate_topics
 from .clock import validate_zone
 from .duty.desk import validate_config as validate_duty
 from .errors import ConfigError
@@ -36,7 +36,8 @@ from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSe
                        OfficeSection, RecordingSection, SwitchboardSection,
                        OutboxSection, PromptsSection, ReferralTable, ReportSection,
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
-                       UpstreamSection, VoicemailSection, WebSection)
+                       UpstreamSection, VoicemailSection, WebSection, TopicsSection,
+                       CallbacksSection)
 from .settings import options as section_options
 from .records.duties import validate_config as validate_duties
 from .sip.checks import validate_config as validate_sip
@@ -85,6 +86,8 @@ class Config:
     ladder: LadderSection           # issue 17: the urgent ladder, the switchboard, recording
     switchboard: SwitchboardSection
     recording: RecordingSection
+    topics: TopicsSection         # [topics] (records/measures.py, the report)
+    callbacks: CallbacksSection   # [callbacks] (records/calls.py)
     lines: tuple = ()             # every line, line 1 first (tuple of LineSection)
     referral: tuple = ()          # [[referral]] tables (tuple of ReferralTable)
     path: Path | None = None
@@ -226,6 +229,7 @@ def from_dict(data, path=None):
     validate_dialplan(config)  # [dialplan], and every number in [duty] against it
     validate_duties(config)    # [[provider]], [[referral]] sms/email, [results] (issue 17)
     validate_switchboard(config)   # [switchboard], [ladder] and [recording] numbers and roles
+    validate_topics(config.topics.names, config.menu.tree)   # [topics] and the menu's keys
     return config
 
 

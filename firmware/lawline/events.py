@@ -18,6 +18,8 @@ The kinds, by source:
            ended      the call ended (number; detail: the URC or why)
            missed     the caller hung up while it rang (number)
            failed     the line failed during the call (detail: why)
+           silence    the modem heard no voice for its silence time (V.253 DLE s or DLE q,
+                      AT+VSD; detail: which)
            sms        an SMS came in (number, detail: the text, sender_type)
     leg    progress   a SIP call state before answer (code: the last SIP status)
            begin      the callee answered: 200 OK acknowledged (code)
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 
 KINDS = {
     "line": frozenset({"ring", "caller_id", "begin", "dtmf", "ended", "missed", "failed",
-                       "sms"}),
+                       "sms", "silence"}),
     "leg": frozenset({"progress", "begin", "ended", "media", "dtmf"}),
     "trunk": frozenset({"registration", "ping"}),
 }

@@ -354,6 +354,36 @@ class ReportSection:
         pattern='\\d{2}:\\d{2}')
 
 
+DEFAULT_TOPICS = ("婚姻家庭", "劳动争议", "土地纠纷", "债务合同", "交通事故", "邻里纠纷", "其他")
+
+
+@dataclass(frozen=True)
+class TopicsSection:
+    """What callers ask about (records/measures.py, records/report.py): every call and case
+    can carry one topic of this list."""
+    SECTION: ClassVar[str] = 'topics'
+    names: list[str] = option(list(DEFAULT_TOPICS),
+        "Topics a call or case can carry, in the report's order: set by the duty person's "
+        'SMS (主题 <case> <topic or its number in this list>), on the office page, or chosen '
+        'by the caller in a sub-menu whose keys name one (topic = "劳动争议"); the weekly and '
+        'monthly report groups by them')
+
+
+@dataclass(frozen=True)
+class CallbacksSection:
+    """The callback list (records/calls.py): callers who hung up with no result."""
+    SECTION: ClassVar[str] = 'callbacks'
+    enabled: bool = option(True,
+        'Put a caller who hung up while it rang, in the menu, while the duty phones rang or '
+        'before the recording began (and showed a number) on the callback list; the duty '
+        'person gets one SMS per number a day, in office hours (after hours: the next '
+        'morning), and answers 回拨 <number> once they called back')
+    min_wait: float = option(0.0,
+        'Callers who gave up sooner than this are counted in the report but not listed '
+        '(0: every one)',
+        unit='s', minimum=0)
+
+
 @dataclass(frozen=True)
 class HealthSection:
     """The box's status to the office (records/health.py)."""
@@ -443,6 +473,14 @@ class VoicemailSection:
     min_seconds: float = option(1.0,
         'Shorter messages are still kept, but flagged',
         unit='s', minimum=0)
+    silence_seconds: float = option(8.0,
+        'End the message after this long without the caller\'s voice (a phone put down '
+        'without hanging up); on a V.253 modem its own detector too (AT+VSD, at most '
+        '25.5 s); 0: only # or the longest message ends it',
+        unit='s', minimum=0, maximum=600)
+    silence_level: float = option(-45.0,
+        "Below this level the caller's line counts as silent (RMS of a 20 ms frame)",
+        unit='dBFS', minimum=-90, maximum=-10)
 
 
 @dataclass(frozen=True)
@@ -513,6 +551,9 @@ class EmailSection:
     complaint_to: list[str] = option([],
         'Supervisor mailbox(es) for complaints (key 5) instead of [email] to; empty: '
         '[email] to')
+    leadership: list[str] = option([],
+        'Leadership mailbox(es) the weekly and monthly report goes to, with its chart '
+        '(empty: the report goes upstream only)')
     sender: str = option('', 'From address of the mails')
     host: str = option('', 'SMTP server')
     port: int = option(587,
@@ -777,7 +818,8 @@ class RecordingSection:
 # The sections in the order the example file shows them, and the [[name]] tables.
 SECTIONS: tuple[type, ...] = (
     OfficeSection, LineSection, MenuSection, LimitsSection, DutySection, DialplanSection,
-    HoursSection, CalendarSection, CasesSection, SurveySection, ReportSection, HealthSection,
+    HoursSection, CalendarSection, CasesSection, SurveySection, ReportSection, TopicsSection,
+    CallbacksSection, HealthSection,
     SipSection, TrunkSection, VoicemailSection, SpoolSection, OutboxSection, UpstreamSection,
     EmailSection, S3Section, PromptsSection, WebSection, HatSection)
 # issue 17 (the office's duties)

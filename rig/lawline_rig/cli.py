@@ -4,6 +4,7 @@
     lawline-rig demo [--serve] [--state-dir DIR]       the box end to end on the loopback line
     lawline-rig dutyphone --port P ...                 a duty phone for tests and the demo
     lawline-rig receiver --dir DIR ...                 a local upstream for tests and the demo
+    lawline-rig report-month --config C --month M      a generated month and its report
 
 On a development machine `lawline sim|demo|dutyphone|receiver` hand over to this command, so
 the documented `lawline sim` / `lawline demo` keep working where the rig is installed.
@@ -41,6 +42,12 @@ def build_parser(prog="lawline-rig"):
     p = sub.add_parser("receiver", help="a local upstream (HTTP PUT) for tests and demo")
     receiver.add_arguments(p)
     p.set_defaults(func=receiver.main)
+
+    from . import reportmonth
+    p = sub.add_parser("report-month", help="generate a month of calls and cases into a "
+                       "spool, then write its monthly report (lawline report's files)")
+    reportmonth.add_arguments(p)
+    p.set_defaults(func=reportmonth.main)
     return parser
 
 

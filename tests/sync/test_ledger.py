@@ -148,10 +148,36 @@ def recording(office, step):
     office.commit([o.CallRecording(call(), str(wav), 1.0, None, None, DUTY, 90.0)], step=step)
 
 
+def missed(office, step):
+    """A caller hung up while it rang (issue 17.6): the call record, the call book, the
+    callback list."""
+    record = {"call_id": CALL_ID, "caller": CALLER, "started": 1796600000.0,
+              "outcome": "missed", "abandoned_in": "ringing", "abandoned_after_s": 7.0}
+    office.commit([o.CallRecord(CALL_ID, record)], step=step)
+
+
+def topic(office, step):
+    """A duty person sets a case's topic by SMS (issue 17.5): a checked change first."""
+    number = office.open_case("service_request", CALLER, owner=DUTY, state="assigned").number
+    step("ready")
+    office.commit([o.Topic(office.snapshot(number), "劳动争议", "张律师 by SMS")], step=step)
+
+
+def called_back(office, step):
+    """The duty phone says it called a missed caller back: the entry done, upstream."""
+    office.commit([o.CallRecord(CALL_ID, {"call_id": CALL_ID, "caller": CALLER,
+                                          "started": 1796600000.0, "outcome": "missed",
+                                          "abandoned_after_s": 7.0})])
+    step("ready")
+    entries = tuple(office.calls.entries(open_only=True))
+    office.commit([o.CalledBack(entries, "张律师 by SMS", "sms", "已解答")], step=step)
+
+
 KINDS = {"voicemail": voicemail, "bridged": bridged, "referral": referral,
          "callback": callback, "escalation": escalation, "opened": opened,
          "resolved": resolved, "ladder_taken": ladder_taken, "ladder_step": ladder_step,
-         "ladder_up": ladder_up, "on_scene": on_scene, "recording": recording}
+         "ladder_up": ladder_up, "on_scene": on_scene, "recording": recording,
+         "missed": missed, "topic": topic, "called_back": called_back}
 # kinds whose file is found again at start-up when the kill came before its entry
 FOUND_AGAIN = ("voicemail", "recording")
 
@@ -261,6 +287,11 @@ def state(spool):
                          for c in office.cases.list()),
         "availability": sorted((a["what"], a["who"])
                                for a in office.duties.availability.changes()),
+        # the call book and the callback list (records/calls.py); topics
+        "calls": sorted(r["call_id"] for r in office.calls.calls(0, 4e9)),
+        "callbacks": sorted((e["number"], e["calls"], e["done_how"])
+                            for e in office.calls.entries()),
+        "topics": sorted(c.topic for c in office.cases.list()),
     }
     outbox.close()
     office.cases.close()

@@ -81,10 +81,11 @@ def test_the_end_of_a_bridged_call_is_its_case_its_rating_and_its_record_in_one_
                     o.CallRecord(CALL.call_id, record)], RULES, AT)
     assert entry.key == "bridged-2612070006"
     assert [s["op"] for s in entry.steps] == ["open", "item", "sms", "sms", "set", "sms",
-                                              "item"]
+                                              "item", "call"]
     assert sms(entry) == [("caller case", "13800138000"), ("duty case", "13900000001"),
                           ("low rating", "13900000009")]
     call = ops(entry, "item")[-1]
+    assert ops(entry, "call")[0]["record"] == call["record"]     # the office's call book
     assert call["key"] == f"call-{CALL.call_id}"
     assert call["record"]["started"] == "2026-12-07T07:33:20+0800"   # the office's zone
 

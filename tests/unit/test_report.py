@@ -1,5 +1,6 @@
 """The weekly report, from a generated week of call records committed to a real outbox and
-cases in a real case book: every figure is checked against the generated records."""
+cases in a real case book: every figure is checked against the generated records. Days are
+the office's ([office] timezone, Asia/Shanghai), whatever the host's zone is."""
 
 import csv
 import datetime as dt
@@ -19,7 +20,8 @@ WEEK = dt.date(2026, 11, 16)   # a Monday
 
 
 def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+    from lawline.clock import Clock
+    return Clock("Asia/Shanghai").iso(t)
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def generate(office, seed=7):
     """A week of calls (plus some outside it) and their cases; returns what was made."""
     rng = random.Random(seed)
     made = []
-    start = dt.datetime.combine(WEEK, dt.time()).timestamp()
+    start = office.clock.instant(dt.datetime.combine(WEEK, dt.time()))
     for i in range(60):
         inside = i < 50
         t = start + rng.uniform(0, 7 * 86400) if inside else start - rng.uniform(60, 86400)
@@ -83,8 +85,8 @@ def test_weekly_report_matches_the_call_records(office):
         assert row["low_ratings"] == sum(1 for r in ratings if r <= 2)
     assert table["total"]["calls"] == 50
     # cases: opened in the week, resolved in the week, overdue (resolved late or never)
-    lo = dt.datetime.combine(start, dt.time()).timestamp()
-    hi = dt.datetime.combine(end, dt.time()).timestamp()
+    lo = office.clock.instant(dt.datetime.combine(start, dt.time()))
+    hi = office.clock.instant(dt.datetime.combine(end, dt.time()))
     cases = office.cases.list()
     for kind in ("service_request", "complaint", "urgent"):
         mine = [c for c in cases if c.kind == kind]
@@ -102,10 +104,17 @@ def test_report_files_and_outbox_item(office):
     assert item.kind == "report"
     text = item.files["report.csv"].read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows[-1]["category"] == "total" and rows[-1]["calls"] == "50"
+    total = rows[0]
+    assert (total["section"], total["period"], total["offered"]) == ("total", "current", "50")
+    assert {r["group"] for r in rows if r["section"] == "topic"} >= {"婚姻家庭", "未分类"}
     page = item.files["report.html"].read_text(encoding="utf-8")
-    assert page.count("<svg") == 2 and "法律咨询" in page and "周报" in page
+    assert page.count("<svg") == 1 and "法律咨询" in page and "周报" in page
+    assert "接通率" in page and "放弃的计数规则" in page and "按主题" in page
+    assert item.files["chart.png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert 'src="cid:chart.png"' in item.files["email.html"].read_text(encoding="utf-8")
     assert item.record["figures"]["total"]["calls"] == 50
+    assert item.record["service"]["now"]["offered"] == 50
+    assert "来电 50" in item.record["summary"]
 
 
 def test_periodic_reports_run_once(office):
@@ -124,5 +133,6 @@ def test_lawline_report_week_prints_the_csv(office, tmp_path, capsys):
     assert cli.main(["report", "--config", str(config), "--week", "--start",
                      str(WEEK)]) == 0
     out = capsys.readouterr().out
-    assert "category,name,calls,answered" in out and "\ntotal,合计,50," in out
+    assert "section,group,period,offered,wanted,answered" in out
+    assert "\ntotal,合计,current,50," in out
     assert "# chart: " in out and out.strip().endswith(".html")

@@ -79,6 +79,20 @@ def mobile_refusal(digits, plan):
     return f"refused by the dial plan: {why}" if why else None
 
 
+def _first(*awaitables):
+    """The result of whichever of `awaitables` ends first (the others are cancelled)."""
+    async def race():
+        tasks = [asyncio.ensure_future(a) for a in awaitables]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            return next(iter(done)).result()
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+    return race()
+
+
 def new_call_id(clock, now=None):
     """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
     return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -101,6 +115,8 @@ class CallDriver:
         self.leg = None                  # the accepted duty leg, between ring and bridge
         self._pump = None
         self.texted = 0                  # mobiles keyed for a referral's details (issue 17)
+        self.modem_silence = None        # when the modem last said "no voice" (V.253 DLE s/q)
+        self._silence = asyncio.Event()
 
     def say(self, message, *args, level=logging.INFO):
         log.log(level, "call %s from %s: " + message, self.id, self.caller or "withheld", *args)
@@ -117,6 +133,9 @@ class CallDriver:
                 self.begun.set()
             elif event.kind == "sms":
                 self.p.on_sms(event)
+            elif event.kind == "silence":
+                self.modem_silence = time.monotonic()
+                self._silence.set()
             elif event.kind in ("ended", "missed", "failed"):
                 if event.kind == "failed":
                     self.failed = event.detail
@@ -616,7 +635,12 @@ class CallDriver:
 
     # -- voicemail ---------------------------------------------------------------------------
 
-    async def _record(self, box, max_seconds):
+    async def _record(self, box, max_seconds, silence_seconds=0.0, silence_level=-45.0,
+                      warn_before=0.0):
+        """The beep, then the caller's message until # , the longest message, or
+        `silence_seconds` without the caller's voice (the line's level meter on every kind
+        of line; on a V.253 modem its own DLE s / DLE q too). `warn_before` seconds before
+        the longest message ends the caller hears how long is left (record_time_left)."""
         while not self.keys.empty():
             self.keys.get_nowait()
         await self._play("beep", interruptible=False)
@@ -624,22 +648,68 @@ class CallDriver:
         # delivered at start-up with it (sync/recovery.py).
         path = self.p.incoming_dir / recording_name(self.id, box, self.caller)
         recording = self.p.core.recorder(path, self.p.port)
+        meter = getattr(getattr(self.p.pcm, "jitter", None), "meter", None) \
+            if silence_seconds else None
+        if meter is not None:
+            meter.listen(silence_level)
         reason, kind = "maximum length", "recording_ended"
         began = time.time()
+        since = time.monotonic()
+        listening = since                # the silence is counted from here (after a warning)
+        warning = None                   # the time-left prompt's player while it plays
+        warned = False
+        self._silence.clear()
         try:
-            deadline = began + max_seconds
+            deadline = since + max_seconds
+            warn_at = deadline - warn_before if warn_before and \
+                max_seconds > warn_before + 5 else None
             while True:
-                remaining = deadline - time.time()
-                if remaining <= 0:
+                now = time.monotonic()
+                if warning is not None and warning.done.done():
+                    self.p.core.stop_player(warning, self.p.port)
+                    warning, listening = None, now
+                if now >= deadline:
                     break
-                key = await self._race(self.keys.get(), remaining)
-                if key == "#":
+                # silence first: a caller already silent that long when the time-left
+                # warning is due is gone, not warned
+                if meter is not None and warning is None and \
+                        now - max(listening, meter.voice_at or listening) >= silence_seconds:
+                    reason = "silence"
+                    break
+                if warn_at is not None and now >= warn_at and not warned:
+                    warned = True
+                    warning, extra = self._time_left()
+                    deadline += extra
+                    continue
+                if self._silence.is_set():
+                    self._silence.clear()
+                    # the modem's detector runs from the answer: a report that lands in the
+                    # first silence_seconds of the message is about the menu, not the message
+                    if silence_seconds and warning is None and \
+                            self.modem_silence - listening >= silence_seconds:
+                        reason = "silence"
+                        break
+                wake = [deadline]
+                if warn_at is not None and not warned:
+                    wake.append(warn_at)
+                if meter is not None:
+                    wake.append(max(listening, meter.voice_at or listening) + silence_seconds)
+                if warning is not None:
+                    wake.append(now + 0.1)
+                timeout = max(0.02, min(wake) - now)
+                got = await self._race(_first(self.keys.get(), self._silence.wait()), timeout)
+                if got == "#":
                     reason = "# pressed"
                     break
         except CallEnded as exc:
             reason = exc.reason if isinstance(exc, CallCut) else "caller hung up"
             kind = "cut" if isinstance(exc, CallCut) else "hangup"
         finally:
+            if warning is not None:
+                self.p.core.stop_player(warning, self.p.port)
+            voice_at = meter.voice_at if meter is not None else None
+            if meter is not None:
+                meter.stop()
             complete = await recording.finish()
         seconds = wav_seconds(path)
         if not complete:
@@ -647,8 +717,33 @@ class CallDriver:
                 repair_wav(path)
             except (ValueError, OSError) as exc:
                 log.error("call %s: recording %s unusable: %s", self.id, path.name, exc)
-        return Event(kind, {"reason": reason, "seconds": seconds, "complete": complete,
-                            "began": began, "path": str(path)}, time.time())
+        info = {"reason": reason, "seconds": seconds, "complete": complete, "began": began,
+                "path": str(path), "warned": warned}
+        if meter is not None:
+            # the voice in it: up to the last voiced frame (0: none at all)
+            info["voice_s"] = round(min(seconds, max(0.0, voice_at - since)), 2) \
+                if voice_at is not None else 0.0
+        return Event(kind, info, time.time())
+
+    def _time_left(self):
+        """Start the time-left prompt over the recording: (player, seconds it adds).
+
+        Where the line is full duplex (serial PCM, a sound card, V.253 with AT+VTR), the
+        prompt plays into the caller's ear while the recorder goes on recording the caller
+        (it records the line's port source, never what the box plays): a caller who keeps
+        talking loses nothing and the prompt is not in the message. A half-duplex V.253
+        modem cannot listen while it plays: the prompt's length is added to the message's,
+        so the caller still has the whole time left once it ends."""
+        try:
+            path = self.p.prompts.path("record_time_left")
+        except PromptMissing as exc:
+            log.warning("call %s: %s; no time-left warning", self.id, exc)
+            return None, 0.0
+        player = self.p.core.player(path)
+        player.startTransmit(self.p.port)
+        self.say("voicemail: told the caller how long is left")
+        extra = 0.0 if self.p.modem.can_bridge else wav_seconds(path)
+        return player, extra
 
     # -- outcomes ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ answers on its own task, so several lines take calls at once ([[line]] in the co
 
 import asyncio
 import logging
+import time
 
 log = logging.getLogger("lawline.box")
 
@@ -23,6 +24,8 @@ class Line:
         self.phone_number = phone_number
         self.call_events = None       # an asyncio.Queue while a call is up
         self.calls = 0
+        self.ringing_since = None     # when the ringing call's first ring came (time.time)
+        self.rang_s = None            # how long the call being answered rang first
 
     @property
     def name(self):
@@ -32,10 +35,12 @@ class Line:
     def busy(self):
         return self.call_events is not None
 
-    async def serve(self, stop, take_call, on_sms):
+    async def serve(self, stop, take_call, on_sms, on_missed=None):
         """Route the modem's events until `stop`: to the call when one is up, else answer
         once caller ID is in (it follows each RING, reference/modems.md 1.2), or at the next
-        ring if the network sends none. `take_call(line, events)` runs one call."""
+        ring if the network sends none. `take_call(line, events)` runs one call;
+        `on_missed(line, event, rang_from)`: the caller hung up while it rang (its call
+        record, the callback list: issue 17.6)."""
         need = self.cfg.answer_after_rings
         stopping = asyncio.ensure_future(stop.wait())
         call = get = None
@@ -57,9 +62,14 @@ class Line:
                     continue
                 if stop.is_set():
                     continue
+                if event.kind in ("ring", "caller_id") and self.ringing_since is None:
+                    self.ringing_since = time.time()
                 ready = ((event.kind == "caller_id" and self.modem.rings >= need) or
                          (event.kind == "ring" and self.modem.rings > need))
                 if ready:
+                    self.rang_s = round(time.time() - self.ringing_since, 1) \
+                        if self.ringing_since is not None else None
+                    self.ringing_since = None
                     self.calls += 1
                     self.call_events = asyncio.Queue()
                     call = asyncio.ensure_future(self._call(take_call))
@@ -68,6 +78,9 @@ class Line:
                 elif event.kind == "missed":
                     log.info("box: %s: missed call from %s (hung up while ringing)", self.name,
                              event.number or "a withheld number")
+                    since, self.ringing_since = self.ringing_since, None
+                    if on_missed is not None:
+                        on_missed(self, event, since)
                 elif event.kind == "ring":
                     log.info("box: %s: ring %d from %s", self.name, self.modem.rings,
                              self.modem.caller or "unknown")
@@ -85,3 +98,17 @@ class Line:
             await self.supervisor.after_call()   # [line] reset_after_hangup
         except Exception as exc:  # noqa: BLE001 - the supervisor brings the modem back
             log.error("box: %s: after the call: %r", self.name, exc, exc_info=True)
+
+
+def missed_record(call_id, line, caller, rang_from, now, caller_raw=""):
+    """The call record of a caller who hung up while the line rang (records/measures.py:
+    offered, missed, abandoned; records/calls.py lists the number for a call back)."""
+    rang = round(max(0.0, now - (rang_from or now)), 1)
+    record = {"call_id": call_id, "line": line, "caller": caller or "",
+              "started": rang_from or now, "answered": None, "ended": now,
+              "duration_s": rang, "menu_path": [], "branch": None, "outcome": "missed",
+              "duty_legs": [], "case_number": None, "voicemail": None, "rang_s": rang,
+              "abandoned_in": "ringing", "abandoned_after_s": rang}
+    if caller_raw:
+        record["caller_raw"] = caller_raw
+    return record

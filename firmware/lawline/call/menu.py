@@ -23,7 +23,7 @@ BRANCHES = {
     "repeat": "hear this menu again",
     "submenu": "go to the sub-menu named by option 'menu'",
 }
-KEY_OPTIONS = ("branch", "prompt", "menu")
+KEY_OPTIONS = ("branch", "prompt", "menu", "topic")
 KEYS = tuple("0123456789*")
 TOP = "main"
 PROMPT_NAME = re.compile(r"[a-z0-9_]{1,64}")
@@ -37,6 +37,7 @@ class Key:
     branch: str
     prompt: str = ""      # played when the key is chosen, before its branch
     menu: str = ""        # submenu: its name
+    topic: str = ""       # the caller's topic ([topics]) when this key is chosen
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,34 @@ def _menu(name, where, prompt, keys):
             raise ConfigError(f"option '{option}.menu' in section [menu]: " +
                               ("a submenu key names its sub-menu" if branch == "submenu"
                                else f"only a submenu key names a menu, not {branch!r}"))
-        out[digit] = Key(branch, key_prompt, str(sub))
+        topic = given.get("topic", "")
+        if not isinstance(topic, str) or len(topic) > 40 or (topic and branch == "repeat"):
+            raise ConfigError(f"option '{option}.topic' in section [menu]: {topic!r} is no "
+                              "topic (one of [topics] names; not on a repeat key)")
+        out[digit] = Key(branch, key_prompt, str(sub), topic)
     return MenuDef(name, prompt, out)
+
+
+def validate_topics(names, tree):
+    """[topics] names: at least one, each once, short; every menu key's topic one of them
+    (called from config.from_dict)."""
+    if not names:
+        raise ConfigError("option 'names' in section [topics] must list at least one topic")
+    for name in names:
+        if not name.strip() or len(name) > 20:
+            raise ConfigError(f"option 'names' in section [topics]: {name!r} is no topic "
+                              "(1 to 20 characters)")
+        if name.isdigit():
+            raise ConfigError(f"option 'names' in section [topics]: {name!r} is a number; a "
+                              "topic's number is its place in the list (主题 <case> 2)")
+    if len(set(names)) != len(names):
+        raise ConfigError("option 'names' in section [topics] names a topic twice")
+    for menu in tree.values():
+        for digit, key in menu.keys.items():
+            if key.topic and key.topic not in names:
+                raise ConfigError(f"option '{_where(menu, digit)}.topic' in section [menu]: "
+                                  f"{key.topic!r} is not one of [topics] names "
+                                  f"({', '.join(names)})")
 
 
 def _no_loops(tree):
@@ -149,6 +176,9 @@ def example_lines(tree=None):
            "# prompt (played when chosen) and menu (for branch = \"submenu\"). Branches:"]
     out += [f"#   {name}: {doc}" for name, doc in BRANCHES.items()]
     out += ["# Sub-menus: [menu.submenu.NAME] with prompt = \"...\" and a keys table.",
+            "# A key may name the caller's topic ([topics]), e.g. a sub-menu after key 1",
+            "# with prompt = \"menu_topics\" (the default topics, keys 1-7) and keys such as",
+            "# \"2\" = { branch = \"consultation\", topic = \"劳动争议\" }.",
             "[menu.keys]"]
     out += [f'"{d}" = "{k.branch}"' for d, k in tree[TOP].keys.items()]
     return out
@@ -161,6 +191,7 @@ class Decision:
     key: str = None
     prompt: str = ""     # the chosen key's own prompt; submenu: the sub-menu's prompt
     menu: str = None
+    topic: str = ""      # the chosen key's topic ([topics])
 
 
 class Menu:
@@ -193,8 +224,10 @@ class Menu:
             return Decision("repeat", key=digit, prompt=key.prompt)
         if key.branch == "submenu":
             self.current = key.menu
-            return Decision("submenu", key=digit, prompt=key.prompt, menu=key.menu)
-        return Decision("branch", branch=key.branch, key=digit, prompt=key.prompt)
+            return Decision("submenu", key=digit, prompt=key.prompt, menu=key.menu,
+                            topic=key.topic)
+        return Decision("branch", branch=key.branch, key=digit, prompt=key.prompt,
+                        topic=key.topic)
 
     def timeout(self):
         self.path.append("timeout")

@@ -15,6 +15,7 @@ is unavailable, the call record says what failed and where.
 """
 
 import traceback
+from dataclasses import replace
 
 from ..errors import CallCut, CallEnded, LawlineError
 from ..phone import is_mobile
@@ -37,6 +38,9 @@ VOICEMAIL_BOXES = {
 CASE_KINDS = {"consultation": "consultation", "after_hours": "consultation",
               "service_request": "service_request", "urgent": "urgent",
               "complaint": "complaint"}
+# The caller hears how long is left this long before the longest message ends (point 7 of
+# issue 17; the prompt record_time_left says "ten seconds").
+WARN_BEFORE_END = 10.0
 STATUS_PROMPTS = {"new": "status_new", "assigned": "status_assigned",
                   "referred": "status_referred", "resolved": "status_resolved",
                   "caller_informed": "status_resolved"}
@@ -74,6 +78,7 @@ class CallScript:
         self.transfer = transfer
         self.recording = recording
         self.noticed = False
+        self.hunt_began = None     # when the box first rang a duty phone for this caller
         self._gen = self._script()
         self.done = False
 
@@ -161,7 +166,10 @@ class CallScript:
                                       f" s (max_call_seconds {self.limits.max_call_seconds:g})")
             yield act("last_words", "goodbye")
         except CallEnded:
-            yield self.say("caller hung up")
+            self._gave_up()
+            yield self.say("caller hung up" + (f" ({self.record['abandoned_in']}, after "
+                                               f"{self.record['abandoned_after_s']:.0f} s)"
+                                               if self.record.get("abandoned_in") else ""))
         except Exception as exc:  # noqa: BLE001 - one call must never stop the box
             self._failed(exc)
             yield act("say", self.record["error"], level="error",
@@ -177,6 +185,34 @@ class CallScript:
             last = frames[-1]
             self.record["error_at"] = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} " \
                                       f"in {last.name}"
+
+    def _gave_up(self):
+        """The caller hung up before anything was done for them: the call is abandoned,
+        with where they gave up and after how long they had waited there (records/
+        measures.py counts it; records/calls.py lists the number for a call back)."""
+        r = self.record
+        if r.get("voicemail") or r.get("case_number") or \
+                r.get("outcome") not in ("abandoned", "voicemail", "complaint"):
+            return          # something was done for them: a message, a case
+        if r["outcome"] != "abandoned":
+            where = "voicemail"          # hung up before the recording began
+        elif r.get("queued"):
+            where = "queue"
+        elif self.hunt_began is not None:
+            where = "hunt"
+        else:
+            where = "menu"
+        since = self.hunt_began if where in ("hunt", "queue") else self.started
+        r["outcome"] = "abandoned"
+        r["abandoned_in"] = where
+        r["abandoned_after_s"] = round(max(0.0, self.now - since), 1)
+
+    def _chose_topic(self, topic):
+        """The caller's topic ([topics]) from a menu key: on the call record and on every
+        case this call opens."""
+        if topic:
+            self.record["topic"] = topic
+            self.call = replace(self.call, topic=topic)
 
     def _finish(self):
         """The call's last outcomes in one durable step: the case of a bridged call (the duty
@@ -218,6 +254,7 @@ class CallScript:
             if key is None:
                 key = yield from self.wait_key(self.cfg_menu.key_timeout)
             decision = self.menu.key(key) if key is not None else self.menu.timeout()
+            self._chose_topic(decision.topic)
             if decision.action == "branch":
                 self.record["branch"] = decision.branch
                 yield self.say(f"chose {decision.branch} (key {decision.key})")
@@ -355,6 +392,10 @@ class CallScript:
             return False
         yield from self.play("connecting_urgent" if ring_all else "connecting",
                              interruptible=False)
+        self.record["wanted_person"] = True
+        if self.hunt_began is None:
+            self.hunt_began = self.now
+            self.record["ring_started"] = self.now    # the wait's start (records/measures.py)
         event = yield from self._do(act("ring", *numbers, category=category,
                                         ring_all=ring_all))
         if event.value == "all_busy":
@@ -418,6 +459,8 @@ class CallScript:
         self.record["outcome"] = "bridged"
         self.record["bridged_to"] = event.value
         self.record["seconds_to_person"] = round(self.now - self.started, 1)
+        if self.hunt_began is not None:       # time to answer (records/measures.py)
+            self.record["wait_s"] = round(self.now - self.hunt_began, 1)
         yield from self._before_bridge(event)
         yield self.say(f"bridged to duty phone {event.value}")
         yield from self._do(act("bridge", event.value, record=self._records()))
@@ -447,7 +490,10 @@ class CallScript:
             return
         yield from self.play(*([intro] if intro else []), VOICEMAIL_BOXES[box])  # a key skips
         # keys pressed so far are dropped, the beep, then the recording to '#' or its end
-        ended = yield act("record", box, max_seconds=self.vm.max_seconds)
+        ended = yield act("record", box, max_seconds=self.vm.max_seconds,
+                          silence_seconds=getattr(self.vm, "silence_seconds", 0.0),
+                          silence_level=getattr(self.vm, "silence_level", -45.0),
+                          warn_before=WARN_BEFORE_END)
         if ended.value is None:   # gone before the recording began (during the beep)
             yield from self._do(act("stopped"), ended)
         info = ended.value   # reason, seconds, complete, began, path
@@ -458,10 +504,15 @@ class CallScript:
                        + ("" if info["complete"] else " (header repaired)"))
         opened = bool(self.record["case_number"])     # urgent: opened when nobody accepted
         case = self.record["case_number"] or (yield from self.ask("new_case"))
+        # the voice in it: up to the last frame above the silence level (the whole length
+        # when the line cannot tell); a message with less than [voicemail] min_seconds of it
+        # is kept and flagged short, never dropped
+        voice = info.get("voice_s", info["seconds"])
+        short = min(info["seconds"], voice) < self.vm.min_seconds
         event = yield act("commit", Voicemail(
             self.call, box, case, "", info["path"], info["seconds"], info["reason"],
             started=info["began"], menu_path=tuple(self.menu.path),
-            short=info["seconds"] < self.vm.min_seconds,
+            short=short, voice_s=info.get("voice_s"),
             after_hours=self.record.get("branch") == "after_hours",
             named=self.named, case_open=opened))
         if event.kind == "commit_failed":
@@ -475,12 +526,17 @@ class CallScript:
             return
         self.record["case_number"] = case
         self.record["voicemail"] = {"case_number": case, "seconds": round(info["seconds"], 2)}
+        if info["reason"] == "silence" or short or info.get("warned"):
+            self.record["voicemail"].update(ended_by=info["reason"], short=short,
+                                            warned=bool(info.get("warned")))
         yield self.say(f"voicemail stored as case {case} in the outbox")
         if gone == "hangup":
             raise CallEnded()
         if gone == "cut":
             raise CallCut(info["reason"])
-        yield from self.play("recorded", interruptible=False)   # first: the message is safe
+        # first: the message is safe (after silence ended it, the caller is told why)
+        yield from self.play(*(["record_silence"] if info["reason"] == "silence" else []),
+                             "recorded", interruptible=False)
         readback = ["case_number"] + digits_prompts(case)
         yield from self._do(act("play", *readback, interruptible=False, joined=True))
         yield from self._do(act("play", *readback, interruptible=False, joined=True))  # twice

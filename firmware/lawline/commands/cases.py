@@ -131,7 +131,7 @@ def report_main(args):
         item = office.outbox.get(key)
         csv_path, html_path = item.files["report.csv"], item.files["report.html"]
     else:
-        _, csv_path, html_path, _ = report.write(office, start, end, kind, preview=True)
+        _, csv_path, html_path, *_ = report.write(office, start, end, kind, preview=True)
     print(f"# {office.name}: {kind} {start} .. {end - dt.timedelta(days=1)}")
     print(csv_path.read_text(encoding="utf-8"), end="")
     print(f"# chart: {html_path}")

@@ -6,16 +6,73 @@ pjsua2 bridge each run their own 20 ms clock; the jitter buffer between them abs
 from USB and the slow drift of one clock against the other.
 """
 
+import array
 import collections
 import logging
+import math
 import os
 import select
+import sys
 import threading
+import time
 
 import serial
 
 FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
+
+
+def dbfs_to_rms(dbfs):
+    """A level in dBFS as the RMS of 16-bit samples (0 dBFS: a full-scale sine's RMS is
+    -3 dBFS; here 0 dBFS is an RMS of 32768, as level meters of PCM commonly count)."""
+    return 32768.0 * math.pow(10.0, dbfs / 20.0)
+
+
+class VoiceMeter:
+    """When the caller's line last carried voice: a 20 ms frame whose RMS is above the
+    level set (`listen`). Fed by the jitter buffer, from the line's reader thread, for every
+    kind of line (serial PCM, a sound card, a V.253 modem's samples); read by the recorder
+    (call/driver.py) to end a message on silence."""
+
+    def __init__(self):
+        self.threshold = None       # RMS; None: not listening
+        self.voice_at = None        # time.monotonic() of the last voiced frame
+        self.since = None           # when listening began
+
+    def listen(self, dbfs):
+        self.threshold = dbfs_to_rms(dbfs)
+        self.voice_at = None
+        self.since = time.monotonic()
+
+    def stop(self):
+        self.threshold = None
+
+    def feed(self, data):
+        """Frames from the line (S16LE). Plain Python, not numpy: the box does not load
+        numpy (tests/unit/test_check.py), and 50 frames a second while a message records
+        cost little."""
+        threshold = self.threshold
+        if threshold is None:
+            return
+        n = len(data) // FRAME_BYTES * FRAME_BYTES
+        if not n:
+            return
+        samples = array.array("h", data[:n])
+        if sys.byteorder != "little":
+            samples.byteswap()
+        limit = threshold * threshold * (FRAME_BYTES // 2)
+        for start in range(0, len(samples), FRAME_BYTES // 2):
+            if sum(x * x for x in samples[start:start + FRAME_BYTES // 2]) > limit:
+                self.voice_at = time.monotonic()
+                return
+
+    def quiet_for(self, now=None):
+        """Seconds since the last voiced frame (or since listening began); None when not
+        listening."""
+        if self.threshold is None:
+            return None
+        now = time.monotonic() if now is None else now
+        return now - (self.voice_at if self.voice_at is not None else self.since)
 
 
 class JitterBuffer:
@@ -33,8 +90,10 @@ class JitterBuffer:
         self._lock = threading.Lock()
         self.dropped = 0
         self.underruns = 0
+        self.meter = VoiceMeter()       # voicemail ends on silence (call/driver.py)
 
     def push(self, data):
+        self.meter.feed(data)
         with self._lock:
             data = self._partial + data
             cut = len(data) - len(data) % self.frame_bytes

@@ -65,6 +65,9 @@ class V253Modem:
         self.can_bridge = False        # AT+VTR works (full duplex)
         self.can_sms = False
         self.notes = []                # plain sentences for `lawline check`
+        # [voicemail] silence_seconds, set by the box before start: the modem's own silence
+        # detector (AT+VSD) reports DLE s / DLE q after that long without voice
+        self.voice_silence = 0.0
         self.mode = "command"          # command, play (VTX), record (VRX), duplex (VTR)
         self.audio_backend = "v253"
         self._decoder = voice.DleDecoder()
@@ -118,6 +121,12 @@ class V253Modem:
         await self._setting(f"AT+VSM={chosen.cml},8000,0,0", "sample format", required=True)
         self.audio.format = chosen
         await self._setting("AT+VIT=0", "the modem may drop voice mode when idle")
+        # its silence detector: 128 nominal sensitivity, the period in 0.1 s, at most 25.5 s
+        # (reference/modems.md 4.4); 0 turns it off. The box's own level meter on the samples
+        # (line/audio.VoiceMeter) ends a message on silence too, this is the modem's view.
+        tenths = min(255, max(0, round(self.voice_silence * 10)))
+        await self._setting(f"AT+VSD=128,{tenths}", "the modem's silence detector is not "
+                            "set; the box's level meter still ends a message on silence")
         await self._setting("AT+VLS=0", "line state unknown")
         try:
             await self.at.command("AT+VTR=?", timeout=self.command_timeout)
@@ -286,6 +295,8 @@ class V253Modem:
         elif code in "sq":
             self.log.info("modem %s: DLE %s: %s", self.name, code,
                           "no voice at all" if code == "s" else "quiet after speech")
+            if self.in_call:
+                self._emit("silence", detail=f"DLE {code}")
         elif code in "ou":
             self.log.debug("modem %s: DLE %s: %s", self.name, code,
                            "receive overrun" if code == "o" else "transmit underrun")

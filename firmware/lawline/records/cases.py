@@ -196,6 +196,7 @@ class Case:
     head_alerted: float
     rating: int
     pin: str = ""    # told to the caller in the case SMS: key 9 from another phone (PIN_DIGITS)
+    topic: str = ""  # [topics]: chosen by the caller, or set by SMS or the page
 
     @property
     def open(self):
@@ -304,6 +305,7 @@ class Cases(DutyColumns, CaseNumbers):
             self._db.executescript(_CASE_SCHEMA)
         self._add_pin_column()
         self._add_duty_columns()        # issue 17 (DutyColumns)
+        self._add_topic_column()
 
     def _add_pin_column(self):
         """Case books written before the status PIN existed get the column (empty PINs: those
@@ -319,6 +321,14 @@ class Cases(DutyColumns, CaseNumbers):
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS case_history_step "
                              "ON case_history(step) WHERE step IS NOT NULL")
 
+    def _add_topic_column(self):
+        """Case books written before topics ([topics]) get the column: their cases are
+        unsorted (未分类) until someone sets one."""
+        with self._lock:
+            columns = [r[1] for r in self._db.execute("PRAGMA table_info(cases)")]
+            if "topic" not in columns:
+                self._db.execute("ALTER TABLE cases ADD COLUMN topic TEXT NOT NULL DEFAULT ''")
+
     def _tx(self, fn):
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -332,7 +342,7 @@ class Cases(DutyColumns, CaseNumbers):
 
     def open_case(self, number, kind, caller="", owner="", owner_name="", detail="",
                   call_id=None, state="new", due_hours=72.0, by="box", note="", now=None,
-                  pin=None):
+                  pin=None, topic=""):
         """Record a new case (the number comes from next()). Opening a number twice returns
         the existing case unchanged. `pin`: decided beforehand (sync/message.py: the caller's
         SMS already carries it), else a new one."""
@@ -351,6 +361,8 @@ class Cases(DutyColumns, CaseNumbers):
                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                        (number, kind, state, caller or "", owner or "", owner_name or "",
                         detail or "", call_id, now, now, due, pin or new_pin()))
+            if topic:
+                db.execute("UPDATE cases SET topic = ? WHERE number = ?", (topic, number))
             db.execute("INSERT INTO case_history (number, at, state, by, note) "
                        "VALUES (?,?,?,?,?)", (number, now, state, by, note or f"opened: {kind}"))
         self._tx(write)
@@ -453,17 +465,40 @@ class Cases(DutyColumns, CaseNumbers):
         self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
                                        (now or time.time(), number)))
 
-    SETTABLE = ("rating",) + tuple(DUTY_COLUMNS)
+    SETTABLE = ("rating", "topic") + tuple(DUTY_COLUMNS)
 
-    def set_fields(self, number, fields):
-        """Set a case's `fields` (a rating): idempotent, no history row."""
+    def set_fields(self, number, fields, history=None):
+        """Set a case's `fields` (a rating): idempotent, no history row. With `history`
+        (a topic: {state, by, note, step, at, expect}) the change is a row of the case's
+        history too, written once by its step, and refused (CaseChanged) when the case
+        changed since `expect` (its `updated` as the actor saw it)."""
         bad = set(fields) - set(self.SETTABLE)
         if bad:
             raise CaseError(f"case {number}: {', '.join(sorted(bad))} cannot be set")
+        if history is not None:
+            return self._set_with_history(number, fields, history)
         if fields:
             sets = ", ".join(f"{name} = ?" for name in fields)
             self._tx(lambda db: db.execute(f"UPDATE cases SET {sets} WHERE number = ?",
                                            (*fields.values(), number)))
+
+    def _set_with_history(self, number, fields, h):
+        def write(db):
+            if db.execute("SELECT 1 FROM case_history WHERE step = ?", (h["step"],)).fetchone():
+                return
+            row = db.execute("SELECT state, updated FROM cases WHERE number = ?",
+                             (number,)).fetchone()
+            if row is None:
+                raise CaseError(f"case {number} does not exist")
+            if h.get("expect") is not None and row[1] != h["expect"]:
+                raise CaseChanged(f"case {number} changed since it was shown (now {row[0]})")
+            sets = ", ".join(f"{name} = ?" for name in fields)
+            db.execute(f"UPDATE cases SET {sets}, updated = ? WHERE number = ?",
+                       (*fields.values(), h["at"], number))
+            db.execute("INSERT INTO case_history (number, at, state, by, note, step) "
+                       "VALUES (?,?,?,?,?,?)", (number, h["at"], row[0], h["by"], h["note"],
+                                                h["step"]))
+        self._tx(write)
 
     def set_pin(self, number, pin):
         """Give a case a new status PIN (records/office.try_pin: its old one was guessed at)."""
@@ -496,6 +531,9 @@ class Cases(DutyColumns, CaseNumbers):
                         str(record.get("owner") or ""), str(record.get("owner_name") or ""),
                         str(record.get("detail") or ""), record.get("call_id"), opened, updated,
                         record.get("due"), resolved))
+            if isinstance(record.get("topic"), str) and record["topic"]:
+                db.execute("UPDATE cases SET topic = ? WHERE number = ?",
+                           (record["topic"][:40], number))
             for h in history:
                 db.execute("INSERT INTO case_history (number, at, state, by, note) "
                            "VALUES (?,?,?,?,?)",
@@ -516,7 +554,7 @@ class Cases(DutyColumns, CaseNumbers):
 
 
 _FIELDS = ("number, kind, state, caller, owner, owner_name, detail, call_id, opened, updated, "
-           "due, resolved, owner_alerted, head_alerted, rating, pin")
+           "due, resolved, owner_alerted, head_alerted, rating, pin, topic")
 
 # The status PIN: four digits from the system's CSPRNG, sent only in the caller's case SMS.
 # Wrong PINs are bounded per calling number a day ([limits] wrong_pins_per_number_per_day),

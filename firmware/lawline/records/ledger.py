@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..sync.durable import fsync_dir, fsync_file, write_replace
+from .calls import CallBook
 from .cases import CaseError
 from .outcomes import Entry
 
@@ -50,11 +51,13 @@ class Ledger:
     """The journal under `spool/ledger` and what it applies to: the outbox, the case book
     and the SMS queue."""
 
-    def __init__(self, spool_dir: Path, outbox, cases, sms):
+    def __init__(self, spool_dir: Path, outbox, cases, sms, calls=None):
         self.spool = Path(spool_dir)
         self.folder = self.spool / FOLDER
         self.outbox, self.cases, self.sms = outbox, cases, sms
         self.availability = None    # who signed off, the line's mode (records/duties.py)
+        # the call book and callback list (records/calls.py), in the case book's file
+        self.calls = calls if calls is not None else CallBook(cases._db, cases._lock)
 
     # -- the one durable step ----------------------------------------------------------------
 
@@ -103,7 +106,8 @@ class Ledger:
                                      owner=c["owner"], owner_name=c["owner_name"],
                                      detail=c["detail"], call_id=c["call_id"],
                                      state=c["state"], due_hours=c["due_hours"],
-                                     note=c["note"], now=c["now"], pin=c["pin"])
+                                     note=c["note"], now=c["now"], pin=c["pin"],
+                                     topic=c.get("topic", ""))
                 if new:
                     log.info("case %s opened: %s from %s, %s%s", c["number"], c["kind"],
                              repr(c["caller"]) if c["caller"] else "a withheld number",
@@ -119,13 +123,28 @@ class Ledger:
                     raise ValueError(f"ledger entry {entry.key}: a checked move must come "
                                      "first")
             elif op == "set":
-                self.cases.set_fields(s["number"], s["fields"])
+                if s.get("history") is not None and s["history"].get("expect") is not None \
+                        and i != 0:
+                    raise ValueError(f"ledger entry {entry.key}: a checked change must come "
+                                     "first")
+                self.cases.set_fields(s["number"], s["fields"], history=s.get("history"))
             elif op == "availability":      # issue 17: by its key, kept once
                 self.availability.record(s["key"], s["at"], s["who"], s.get("name", ""),
                                          s["what"], s.get("until"), s["by"], s.get("via", ""))
             elif op == "note":              # a history row that keeps the case's state
                 self.cases.note(s["number"], s["by"], s["note"], now=s.get("at"),
                                 step=s["step"])
+            elif op == "call":
+                self.calls.add_call(s["call_id"], s["started"], s["caller"], s["record"])
+            elif op == "callback":
+                if self.calls.list_call(s["number"], s["day"], s["call_id"], s["at"]):
+                    log.info("callback list: %r (missed call %s) owed a call back", s["number"],
+                             s["call_id"])
+            elif op == "callback_done":
+                if self.calls.mark_done(s["number"], s["day"], s["at"], s["by"], s["how"],
+                                        s.get("note", "")):
+                    log.info("callback list: %r of %s called back (%s, by %r)", s["number"],
+                             s["day"], s["how"], s["by"])
             elif op == "sms":
                 if self.sms is not None:
                     self.sms.queue_once(s["number"], s["text"], s["purpose"], s["case"],

@@ -13,6 +13,9 @@ records/cases.py format_number):
     改派 2611280001 13900000002 | 派 ... | ASSIGN ...  hand it to that listed person
     到场 2611280001 | 到达 2611280001 | ARRIVED ...     I am at the scene (urgent disputes,
                                                      on-site service); the case is mine
+    主题 2611280001 劳动争议 | 主题 2611280001 2 | T ...  the case's topic ([topics], by name or
+                                                     by its number in the list)
+    回拨 13800138000 [note] | CB 13800138000            I called this missed caller back
 
 The case number is every digit in a row after the command word, looked up as it is
 (records/office.py): one digit too many or too few is no case, never a neighbouring one, and
@@ -50,6 +53,10 @@ _COMMANDS = (
     ("referred", r"(?:转办|转|F|REFER)"),
     ("reassigned", r"(?:改派|指派|派|ASSIGN)"),
     ("on_scene", r"(?:到场|到达|ARRIVED)"),     # issue 17.2: who went to the scene
+    # issue 17.5 and 17.6: a case's topic; a missed caller called back (records/office.py
+    # numbers_command: `case` is then the caller's number)
+    ("topic", r"(?:主题|分类|T|TOPIC)"),
+    ("called_back", r"(?:回拨|已回拨|CB|CALLBACK)"),
 )
 # full-width ASCII forms (U+FF01-FF5E) and the ideographic space, to their ASCII twins
 _NARROW = {0xFF01 + i: 0x21 + i for i in range(94)}
@@ -482,3 +489,34 @@ def urgent_taken(case, taker, caller, office=""):
     who = f"{taker.name}（{taker.mobile}）" if taker.name else taker.mobile
     return (f"{_tag(office or '0148')}紧急纠纷案件{case}（来电{caller or '号码未显示'}）"
             f"已由{who}接听处理，无需回拨。")
+
+
+# -- topics and the callback list (issue 17.5, 17.6) ----------------------------------------
+
+def topics_help(topics):
+    """The topics as a duty person keys them: "1婚姻家庭 2劳动争议 ..."."""
+    return " ".join(f"{i}{name}" for i, name in enumerate(topics, start=1))
+
+
+def topic_reply(case, topic, ok, reason=""):
+    if ok:
+        return f"【0148】案件{case}主题已设为：{topic}。"
+    return f"【0148】未能设置主题（案件{case}）：{reason}"
+
+
+def missed_call(caller, calls, last_at, where, office=""):
+    """To the duty person: a caller who hung up with no result; once per number a day
+    (records/office.py callbacks_due)."""
+    times = f"今天{calls}次来电未接通" if calls > 1 else "来电未接通"
+    return (f"{_tag(office or '0148')}待回拨：{caller}{times}（最近{last_at:%H:%M}，{where}）。"
+            f"请回拨，回拨后回复：回拨 {caller}")
+
+
+WHERE_WORDS = {"ringing": "振铃中挂断", "menu": "在语音菜单中挂断", "hunt": "等待值班人员时挂断",
+               "queue": "排队时挂断", "voicemail": "留言前挂断"}
+
+
+def callback_reply(number, done, reason=""):
+    if done:
+        return f"【0148】已记录：{number}已回拨（{done}条未接来电）。"
+    return f"【0148】未能记录回拨（{number}）：{reason}"

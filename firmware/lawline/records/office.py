@@ -21,10 +21,12 @@ from ..duty.roster import normal_mobile
 from ..errors import LawlineError
 from ..phone import is_mobile, national
 from ..prompts import Prompts
-from ..settings import AvailabilitySection, HandoffSection, OnsiteSection, ResultsSection
+from ..settings import (AvailabilitySection, CallbacksSection, HandoffSection, OnsiteSection,
+                        ResultsSection, TopicsSection)
 from ..sync.outbox import Outbox
 from . import messages as text
 from . import outcomes
+from .calls import CALL_BOOK_DAYS, CallBook
 from .cases import MOVES, Cases, CaseChanged, CaseError, new_pin
 from .duties import Duties
 from .ledger import Ledger
@@ -52,11 +54,15 @@ class OfficeSettings:
     results: object = dataclasses.field(default_factory=ResultsSection)
     availability: object = dataclasses.field(default_factory=AvailabilitySection)
     provider: tuple = ()
+    # issue 17, the numbers: [topics], [callbacks] (records/calls.py)
+    topics: object = dataclasses.field(default_factory=TopicsSection)
+    callbacks: object = dataclasses.field(default_factory=CallbacksSection)
 
     @classmethod
     def of(cls, cfg):
         return cls(cfg.office, cfg.cases, cfg.limits, cfg.duty, cfg.survey, cfg.report,
-                   tuple(getattr(cfg, "referral", ())), onsite=cfg.onsite,
+                   tuple(getattr(cfg, "referral", ())), topics=cfg.topics,
+                   callbacks=cfg.callbacks, onsite=cfg.onsite,
                    handoff=cfg.handoff, results=cfg.results, availability=cfg.availability,
                    provider=tuple(cfg.provider))
 
@@ -89,8 +95,10 @@ class Office:
             self._rota_refused(self.desk.rota_failure)
         self.outbox = outbox if outbox is not None else Outbox(
             spool_dir / "outbox.db", spool_dir, [], clock=self.clock)
+        # the call book and the callback list (records/calls.py), in the case book's file
+        self.calls = CallBook(self.cases._db, self.cases._lock)
         # every outcome (a case, its items upstream, its SMS) in one durable step
-        self.ledger = Ledger(spool_dir, self.outbox, self.cases, self.sms)
+        self.ledger = Ledger(spool_dir, self.outbox, self.cases, self.sms, self.calls)
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
         self.on_upload = None          # called after a commit (the box kicks its uploader)
@@ -167,7 +175,8 @@ class Office:
             urgent_due_hours=cfg.cases.urgent_due_hours, next_steps=cfg.cases.next_steps,
             hours=self.desk.hours.describe(), lawyer=self._first("lawyer"),
             mediator=self._first("mediator"), low_rating=cfg.survey.alert_at_or_below,
-            zone=cfg.office.timezone, **self.duties.rules())
+            zone=cfg.office.timezone, callbacks=cfg.callbacks.enabled,
+            callback_min_wait=cfg.callbacks.min_wait, **self.duties.rules())
 
     def on_duty(self, role="lawyer"):
         """Mobiles of `role` on duty now, in ringing order: the rota's, or without a rota the
@@ -222,6 +231,8 @@ class Office:
             self.ledger.commit(entry)
         else:
             self.ledger.commit(entry, step)
+        if step is None and any(s["op"] == "callback" for s in entry.steps):
+            self._callbacks_soon()       # the duty person hears of it now, in office hours
         if kick:
             self.kick()
         return entry
@@ -258,7 +269,7 @@ class Office:
         return outcomes.CaseNow(case.number, case.kind, case.state, case.caller, case.owner,
                                 case.owner_name, case.detail, case.call_id, case.opened,
                                 case.updated, case.due, tuple(self.cases.history(number)),
-                                self.cases.duties(number))
+                                self.cases.duties(number), topic=case.topic)
 
     # -- acting on cases --------------------------------------------------------------------
 
@@ -370,6 +381,8 @@ class Office:
         person = staff.get(sender)
         who = (person.name if person else "office head" if is_head else "duty") + f" ({number})"
         command = text.parse_command(body)
+        if command is not None and command.state in NUMBERS_COMMANDS:
+            return self.numbers_command(command, number, who, is_head, staff)
         if command is None:
             # 上门, 到场, 休息, 上班, 夜间, 日间, 恢复 (issue 17: records/duties.py)
             done = self.duties.staff_sms(number, body, person, is_head, who)
@@ -409,6 +422,160 @@ class Office:
             log.warning("sms from %s: no reply to this command (more than %d replies to this "
                         "number this hour)", who, REPLIES_PER_SENDER)
         return refused is None
+
+    # -- topics and the callback list (issue 17.5, 17.6) ----------------------------------
+
+    @property
+    def topics(self):
+        """[topics] names, in the report's order."""
+        return list(self.cfg.topics.names)
+
+    def topic_named(self, given):
+        """A topic of the list by its name or its number in the list (1-based), or None."""
+        given = (given or "").strip()
+        topics = self.topics
+        if given.isdigit() and 1 <= int(given) <= len(topics):
+            return topics[int(given) - 1]
+        return given if given in topics else None
+
+    def set_topic(self, number, topic, by, expect_updated=None):
+        """Set case `number`'s topic (one of [topics]): a history row and its journal item
+        upstream, one durable step. `expect_updated`: as in act(). Returns the Case."""
+        if topic not in self.topics:
+            raise CaseError(f"{topic!r} is not one of the topics ({', '.join(self.topics)})")
+        now = self.snapshot(number)
+        if now is None:
+            raise CaseError(f"case {number} does not exist")
+        if expect_updated is not None and now.updated != expect_updated:
+            raise CaseChanged(f"case {number} changed since it was shown (now {now.state})")
+        if now.topic == topic:
+            return self.cases.get(number)
+        self.commit([outcomes.Topic(now, topic, by)])
+        log.info("case %s: topic %r by %r", number, topic, by)
+        return self.cases.get(number)
+
+    def called_back(self, number, by, how, note=""):
+        """A duty person called `number` back (SMS 回拨, the page): every open entry of that
+        number on the callback list is done, and goes upstream. Returns how many calls they
+        answered (0: the number is on no open entry)."""
+        wanted = national(number)
+        entries = self.calls.entries(open_only=True, number=wanted) if wanted else []
+        if not entries:
+            return 0
+        self.commit([outcomes.CalledBack(tuple(entries), by, how, note[:200])])
+        return sum(e["calls"] for e in entries)
+
+    def numbers_command(self, command, number, who, is_head, staff):
+        """`主题 <case> <topic>` and `回拨 <number>` from a listed sender (on_sms checked
+        that). A topic: anyone listed, but a complaint only the head (and never one that
+        names the sender). Returns True (done) or False (refused, the sender told why)."""
+        by = f"{who} by SMS"
+        if command.state == "called_back":
+            n = self.called_back(command.case, by, "sms", command.note)
+            if n:
+                log.info("sms from %s: %s called back", who, command.case)
+                reply = text.callback_reply(command.case, n)
+            else:
+                log.info("sms from %s: %r is on no open entry of the callback list", who,
+                         command.case)
+                reply = text.callback_reply(command.case, 0, "回拨名单中没有这个号码的未接来电")
+            self._reply(number, reply, None, who)
+            return bool(n)
+        case = self.cases.get(command.case)
+        topic = self.topic_named(command.note)
+        refused = None
+        if case is None:
+            refused = "没有这个案件编号"
+        elif self.barred(case, number):
+            refused = "此投诉涉及您本人，由上级处理"
+        elif case.kind == "complaint" and not is_head:
+            refused = "投诉案件只能由负责人处理"
+        elif topic is None:
+            refused = "主题请用：" + text.topics_help(self.topics)
+        if refused is None:
+            try:
+                self.set_topic(case.number, topic, by)
+            except CaseError as exc:
+                refused = "案件刚被修改，请重试" if isinstance(exc, CaseChanged) else str(exc)
+        if refused:
+            log.info("sms from %s: topic of %r not set: %s", who, command.case, refused)
+        self._reply(number, text.topic_reply(command.case, topic, refused is None,
+                                             refused or ""), case.number if case else None,
+                    who)
+        return refused is None
+
+    def _reply(self, number, body, case, who):
+        if self._under_limit(REPLY, number, REPLIES_PER_SENDER, None):
+            self.sms.queue(number, body, REPLY, case)
+        else:
+            log.warning("sms from %s: no reply to this command (more than %d replies to this "
+                        "number this hour)", who, REPLIES_PER_SENDER)
+
+    def callbacks_due(self, now=None):
+        """The callback list's texts: each open entry not texted yet goes to the first duty
+        lawyer on duty now (else the office head) once, in office hours; after hours it
+        waits for the morning. An entry whose caller got through on a later call that day
+        (a person, a message, a case) is done without a text. Returns the numbers texted."""
+        if not self.cfg.callbacks.enabled:
+            return []
+        texted = []
+        for entry in self.calls.entries(open_only=True):
+            if entry["texted_at"] is not None:
+                continue
+            if self._got_through(entry):
+                self.commit([outcomes.CalledBack((entry,), "box", "caller",
+                                                 "来电人此后再次来电已接通")], kick=False)
+                continue
+            if not self.desk.is_open():
+                continue
+            duty = self._first("lawyer")
+            to = duty.mobile if duty is not None else self.head
+            if not to:
+                continue
+            last = self.clock.local(entry["last_at"])
+            body = text.missed_call(entry["number"], entry["calls"], last,
+                                    self._where(entry), self.name)
+            self.sms.queue_once(to, body, "missed call", None,
+                                ref=f"callback-{entry['day']}-{entry['number']}")
+            if self.calls.mark_texted(entry["number"], entry["day"], to, now):
+                log.info("callback list: %r (%d missed call(s) on %s) texted to %s",
+                         entry["number"], entry["calls"], entry["day"], to)
+                texted.append(entry["number"])
+        # no kick here: this may run off the loop (a call's commit); whoever committed
+        # kicks the sender on the loop, and the office's round kicks after its jobs
+        return texted
+
+    def _callbacks_soon(self):
+        try:
+            self.callbacks_due()
+        except Exception as exc:  # noqa: BLE001 - the periodic job tries again
+            log.error("callback list: not texted now (%r); the office's next round does it",
+                      exc, exc_info=True)
+
+    def _where(self, entry):
+        """Where the caller of an entry's last call gave up, in words."""
+        calls = self.calls.calls_from(entry["number"], entry["first_at"] - 1)
+        mine = [c for c in calls if c.get("call_id") in entry["call_ids"]]
+        where = mine[-1].get("abandoned_in") if mine else None
+        return text.WHERE_WORDS.get(where, "未接通")
+
+    def _got_through(self, entry):
+        """The caller of a callback entry reached a person, left a message or got a case on
+        a later call that day."""
+        for call in self.calls.calls_from(entry["number"], entry["first_at"]):
+            if call.get("call_id") in entry["call_ids"]:
+                continue
+            if call.get("outcome") in GOT_THROUGH or call.get("case_number"):
+                return True
+        return False
+
+    def forget_old_calls(self, now=None):
+        """The call book keeps CALL_BOOK_DAYS of calls (records/calls.py)."""
+        gone = self.calls.forget_before((now or time.time()) - CALL_BOOK_DAYS * 86400)
+        if gone:
+            log.info("call book: %d call record(s) older than %d days forgotten", gone,
+                     CALL_BOOK_DAYS)
+        return gone
 
     def _carry_out(self, command, case, who, number, staff, target):
         by = f"{who} by SMS"
@@ -560,7 +727,8 @@ class Office:
         try:
             while not stop.is_set():
                 for job in (self.check_overdue, self.check_cover, self.daily_summary,
-                            self.periodic_reports, self.duties.check):
+                            self.periodic_reports, self.duties.check,
+                            self.callbacks_due, self.forget_old_calls):
                     try:
                         job()
                     except Exception as exc:  # noqa: BLE001 - one bad job must not stop the rest
@@ -596,6 +764,11 @@ HELP_PER_SENDER = 1          # help texts to one sender an hour
 HELP_PER_HOUR = 10           # help texts to everyone an hour
 REPLY = "command reply"
 REPLIES_PER_SENDER = 30      # command replies to one sender an hour (a flood costs money)
+# commands that name a number of their own (a topic's case, a caller's number): decided by
+# Office.numbers_command, not may_act (issue 17.5, 17.6)
+NUMBERS_COMMANDS = ("topic", "called_back")
+# a later call of a listed caller with one of these outcomes got through (records/calls.py)
+GOT_THROUGH = ("bridged", "voicemail", "complaint", "referred", "callback", "status_told")
 
 
 def sender_refusal(number, sender_type):

@@ -16,10 +16,13 @@ Step kinds of an entry (records/ledger.py applies them, each idempotent by its o
     item   an outbox item: key, kind, record, files (spool-relative paths)
     open   a new case row (number, kind, caller, owner, state, due, PIN, ...)
     move   a case's move to a state (by, note, owner); `step` names it in the case's history
-    set    fields of a case (rating)
+    set    fields of a case (rating; a topic, with its history row: `history`)
     sms    a text to a number (purpose, and the reference it is owed for)
     note   a row in a case's history that leaves its state as it is (an urgent ladder's step
            nobody answered); `step` names it, as for a move
+    call     a call record in the office's call book (records/calls.py), by its call id
+    callback a number on the callback list (number, office day, call id)
+    callback_done  a callback-list entry done (number, day, by, how)
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class Rules:
     result_replace: tuple = ()          # ((word, plain words), ...)
     mask_mobiles: bool = True
     survey_sms: bool = False
+    callbacks: bool = True              # [callbacks] enabled: missed callers are listed
+    callback_min_wait: float = 0.0      # [callbacks] min_wait: shorter abandons only counted
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ class Call:
     call_id: str
     caller: str = ""                    # "" when withheld (line/callerid.py)
     line: str = ""                      # the line's own number
+    topic: str = ""                     # chosen by the caller in a sub-menu ([topics])
 
 
 # -- outcomes --------------------------------------------------------------------------------
@@ -114,6 +120,7 @@ class Voicemail:
     note: str = ""
     as_recorded: dict | None = None     # the item's record as it was committed once (its
     #                                     outbox row was lost): sent again unchanged
+    voice_s: float | None = None        # seconds up to the caller's last voiced frame
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,7 @@ class CaseNow:
     history: tuple                      # ((at, state, by, note), ...)
     facts: dict = field(default_factory=dict)   # the duty columns set (records/cases.py
     #                                     DUTY_COLUMNS): every journal item carries them
+    topic: str = ""                     # [topics]: set by the caller, an SMS or the page
 
 
 @dataclass(frozen=True)
@@ -278,8 +286,29 @@ class CallRecording:
     interrupted: bool = False           # recovered at start-up after a cut
 
 
+@dataclass(frozen=True)
+class Topic:
+    """A case's topic set or changed by staff (SMS `主题 <case> <topic>`, the office page):
+    one history row, its journal item upstream. Checked against the case as it was seen."""
+    case: CaseNow
+    topic: str
+    by: str
+
+
+@dataclass(frozen=True)
+class CalledBack:
+    """Callback-list entries done (records/calls.py): the duty person called the number
+    back (`how`: sms, page), or the caller got through on a later call (caller). `entries`:
+    the entries as the office read them (number, day, call_ids, first_at, last_at, calls,
+    texted_at)."""
+    entries: tuple
+    by: str
+    how: str
+    note: str = ""
+
+
 Outcome = Union[Voicemail, Bridged, Referred, Callback, Escalated, Rated, CallRecord, Opened,
-                Moved, LadderStep, OnScene, CallRecording]
+                Moved, LadderStep, OnScene, CallRecording, Topic, CalledBack]
 
 
 # -- the entry -------------------------------------------------------------------------------
@@ -350,6 +379,11 @@ def key_of(outcome: Outcome, at: float = 0.0) -> str:
         return "scene-" + _move_id(outcome.case.number, len(outcome.case.history) + 1, at)[5:]
     if isinstance(outcome, CallRecording):
         return f"recording-{outcome.call.call_id}"
+    if isinstance(outcome, Topic):
+        return "topic-" + _move_id(outcome.case.number, len(outcome.case.history) + 1, at)
+    if isinstance(outcome, CalledBack):
+        first = outcome.entries[0] if outcome.entries else {"number": "none"}
+        return f"calledback-{first['number']}-{int(at * 1_000_000)}"
     return f"{type(outcome).__name__.lower()}-{outcome.case}"
 
 
@@ -364,6 +398,8 @@ def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
               "short": v.short}
     if v.interrupted:
         record["interrupted"] = True
+    if v.voice_s is not None:
+        record["voice_s"] = round(v.voice_s, 2)     # [voicemail] silence: the voice in it
     if v.as_recorded is not None:
         record = v.as_recorded
     steps = [_item(v.case, "voicemail", record, {"voicemail.wav": v.recording})]
@@ -452,10 +488,85 @@ def _rated(g: Rated, r: Rules, at: float) -> list:
 
 
 def _call_record(c: CallRecord, r: Rules, at: float) -> list:
+    started = c.record.get("started")
     record = dict(c.record)
+    listed = _listed(record, r)
+    if listed:
+        record["callback"] = "listed"
     for key in ("started", "answered", "ended"):
         record[key] = _iso(record.get(key), r.zone)
-    return [_item(f"call-{c.call_id}", "call", record, {})]
+    if record.get("ring_started") is not None:    # the first duty phone rang (the wait)
+        record["ring_started"] = _iso(record["ring_started"], r.zone)
+    steps = [_item(f"call-{c.call_id}", "call", record, {})]
+    return steps + _call_book(c.call_id, started, record, listed, r)
+
+
+# -- the call book and the callback list (records/calls.py) --------------------------------------
+
+def _listed(record: dict, r: Rules) -> bool:
+    """A call that goes on the callback list: the caller hung up with no result (while it
+    rang, or before anything was done for them) and showed a number."""
+    if not r.callbacks or record.get("outcome") not in ("abandoned", "missed"):
+        return False
+    waited = record.get("abandoned_after_s")
+    if isinstance(waited, (int, float)) and waited < r.callback_min_wait:
+        return False
+    return bool(national(record.get("caller") or ""))
+
+
+def _call_book(call_id: str, started: Any, record: dict, listed: bool, r: Rules) -> list:
+    """The call in the office's call book (the reports read it after the outbox forgot
+    it), and its caller on the callback list when it is owed a call back."""
+    t = started if isinstance(started, (int, float)) and not isinstance(started, bool) \
+        else 0.0
+    steps = [{"op": "call", "call_id": call_id, "started": t,
+              "caller": record.get("caller") or "", "record": record}]
+    if listed:
+        steps.append({"op": "callback", "number": national(record["caller"]),
+                      "day": _day(t, r.zone), "call_id": call_id, "at": t})
+    return steps
+
+
+def _day(t: float, zone: str) -> str:
+    return datetime.fromtimestamp(t, ZoneInfo(zone)).strftime("%Y-%m-%d")
+
+
+def _called_back(c: CalledBack, r: Rules, at: float) -> list:
+    """Each entry marked done, and its record upstream (item `callback-<day>-<number>-<n>`):
+    what the centre reads to know a missed caller was called back."""
+    steps: list = []
+    for e in c.entries:
+        steps.append({"op": "callback_done", "number": e["number"], "day": e["day"],
+                      "at": at, "by": c.by, "how": c.how, "note": c.note})
+        record = {"office": r.office_id, "caller": e["number"], "day": e["day"],
+                  "call_ids": list(e.get("call_ids") or ()), "calls": e.get("calls"),
+                  "first_missed": _iso(e.get("first_at"), r.zone),
+                  "last_missed": _iso(e.get("last_at"), r.zone),
+                  "texted": _iso(e.get("texted_at"), r.zone),
+                  "done": _iso(at, r.zone), "done_by": c.by, "how": c.how,
+                  "note": c.note}
+        # one item per answer: a number that misses again that day after it was called
+        # back is listed again, and its second answer is an item of its own
+        key = f"callback-{e['day']}-{e['number']}-{e.get('calls') or 1}"
+        steps.append(_item(key, "callback", record, {}))
+    return steps
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+def _topic(t: Topic, r: Rules, at: float) -> list:
+    """The topic set on the case with a history row (so its journal item is a new one),
+    checked against the case as the actor saw it, like a move."""
+    case, history = t.case, list(t.case.history)
+    step_id = _move_id(case.number, len(history) + 1, at)
+    note = f"topic: {t.topic}"
+    steps: list = [{"op": "set", "number": case.number, "fields": {"topic": t.topic},
+                    "history": {"state": case.state, "by": t.by, "note": note,
+                                "step": step_id, "at": at, "expect": case.updated}}]
+    history.append((at, case.state, t.by, note))
+    steps.append(_journal(r, replace(case, topic=t.topic, updated=at,
+                                     history=tuple(history)), "topic"))
+    return steps
 
 
 def _iso(t: Any, zone: str) -> Any:
@@ -488,7 +599,8 @@ def _moved(m: Moved, r: Rules, at: float) -> list:
     owner = case.owner if m.owner is None else m.owner
     owner_name = case.owner_name if m.owner_name is None else m.owner_name
     now = CaseNow(case.number, case.kind, m.state, case.caller, owner, owner_name, case.detail,
-                  case.call_id, case.opened, at, case.due, tuple(history), dict(case.facts))
+                  case.call_id, case.opened, at, case.due, tuple(history), dict(case.facts),
+                  topic=case.topic)
     if m.state == "resolved" and m.note:         # the result the office wrote (issue 17)
         now = _with_facts(now, {"result": m.note}, steps)
     steps.append(_journal(r, now, m.state))
@@ -608,7 +720,8 @@ def _call_recording(c: CallRecording, r: Rules, at: float) -> list:
 _PLANNERS = {Voicemail: _voicemail, Bridged: _bridged, Referred: _referred,
              Callback: _callback, Escalated: _escalated_ladder, Rated: _rated,
              CallRecord: _call_record, Opened: _opened, Moved: _moved,
-             LadderStep: _ladder_step, OnScene: _on_scene, CallRecording: _call_recording}
+             LadderStep: _ladder_step, OnScene: _on_scene, CallRecording: _call_recording,
+             Topic: _topic, CalledBack: _called_back}
 
 
 # -- pieces ----------------------------------------------------------------------------------
@@ -621,9 +734,12 @@ def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, 
     row = {"number": number, "kind": kind, "caller": call.caller, "owner": owner.mobile,
            "owner_name": owner.name, "detail": detail, "call_id": call.call_id or None,
            "state": state, "due_hours": hours, "note": note, "now": at, "pin": pin}
+    if call.topic:
+        row["topic"] = call.topic
     due = at + hours * 3600 if hours else None
     now = CaseNow(number, kind, state, call.caller, owner.mobile, owner.name, detail,
-                  call.call_id or None, at, at, due, ((at, state, "box", note),))
+                  call.call_id or None, at, at, due, ((at, state, "box", note),),
+                  topic=call.topic)
     steps: list = [{"op": "open", "case": row}]
     if facts:
         now = _with_facts(now, facts, steps)
@@ -641,6 +757,8 @@ def _journal(r: Rules, case: CaseNow, event: str) -> dict:
                           for at, st, by, note in case.history]}
     for name, value in case.facts.items():      # issue 17's duty columns, as they are now
         record.setdefault(name, json.loads(value) if name in JSON_FACTS else value)
+    if case.topic:
+        record["topic"] = case.topic            # [topics]: the centre groups by it
     return _item(f"case-{case.number}-{len(case.history)}", "case", record, {})
 
 

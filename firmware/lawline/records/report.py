@@ -11,9 +11,12 @@ Where the figures come from:
   one row each time a limit stopped something (a call cut at its maximum length, a menu's
   tries used up, a number's daily cases, SMS, ring-alls or status tries, the hourly SMS cap).
 
-Output: a CSV (one row per category plus a total) and a one-page HTML file with inline SVG
-bars, readable in any browser without a spreadsheet; matplotlib would be 50 MB on a Pi for
-two bar charts. Both go upstream through the outbox as a "report" item.
+Output (issue 17.5: the leadership report, below): a CSV (total, each topic, each duty
+person, this period and the one before), a one-page HTML file with the service levels and
+each measure's rule, the chart as inline SVG and, for e-mail, as a PNG (records/chart.py;
+matplotlib would be 50 MB on a Pi for one bar chart). All go upstream through the outbox as
+a "report" item, and by e-mail to [email] leadership. The older table per menu branch
+(`build`, `to_csv`: the office page's report view) counts with the same measures.
 """
 
 import csv
@@ -27,6 +30,7 @@ import statistics
 import time
 from pathlib import Path
 
+from . import chart, measures
 from .limits import NAMES as LIMIT_WORDS
 from .messages import KIND_WORDS
 
@@ -57,8 +61,11 @@ def last_month(today):
     return prev, first
 
 
-def _ts(day):
-    return dt.datetime.combine(day, dt.time()).timestamp()
+def _ts(day, clock=None):
+    """The instant day `day` begins: in the office's zone with its `clock` (clock.py), else
+    in the system's (callers that have no clock)."""
+    midnight = dt.datetime.combine(day, dt.time())
+    return clock.instant(midnight) if clock is not None else midnight.timestamp()
 
 
 def _started(record):
@@ -68,12 +75,13 @@ def _started(record):
         return None
 
 
-def call_records(outbox_db, start, end):
-    """Call records whose call started in [start, end) (dates, local time)."""
+def call_records(outbox_db, start, end, clock=None):
+    """Call records whose call started in [start, end) (dates: the office's with its
+    `clock`, else the system's)."""
     path = Path(outbox_db)
     if not path.exists():
         return []
-    lo, hi = _ts(start), _ts(end)
+    lo, hi = _ts(start, clock), _ts(end, clock)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         # `created` is the commit time, never before the call started: it bounds the scan
@@ -91,11 +99,11 @@ def call_records(outbox_db, start, end):
     return out
 
 
-def figures(calls, cases, start, end, alert_at_or_below=2, now=None):
+def figures(calls, cases, start, end, alert_at_or_below=2, now=None, clock=None):
     """{category: {column: value}} plus a "total" row. A case is overdue when it was
     resolved after its due time, or is still open past it (by the period's end, or now
     for a period that has not ended yet)."""
-    hi = _ts(end)
+    hi = _ts(end, clock)
     until = min(hi, now or time.time())
     def empty():
         return {"calls": 0, "answered": 0, "abandoned": 0, "voicemails": 0, "_waits": [],
@@ -105,18 +113,18 @@ def figures(calls, cases, start, end, alert_at_or_below=2, now=None):
         category = record.get("branch") or "none"
         row = rows.setdefault(category, empty())
         row["calls"] += 1
-        if record.get("outcome") == "bridged":
+        if measures.answered(record):
             row["answered"] += 1
             if record.get("seconds_to_person") is not None:
                 row["_waits"].append(float(record["seconds_to_person"]))
-        elif record.get("outcome") == "abandoned":
+        elif measures.abandoned_any(record):
             row["abandoned"] += 1
         if record.get("voicemail"):
             row["voicemails"] += 1
-        if record.get("rating"):
-            row["_ratings"].append(int(record["rating"]))
+        if measures.rating(record) is not None:
+            row["_ratings"].append(measures.rating(record))
     by_kind = {kind: cat for cat, kind in CASE_KIND.items() if cat != "after_hours"}
-    lo = _ts(start)
+    lo = _ts(start, clock)
     for case in cases:
         row = rows[by_kind.get(case.kind, "none")]
         if lo <= case.opened < hi:
@@ -193,7 +201,8 @@ def _bars(title, table, series, width=640):
 def limit_figures(office, start, end):
     """{limit: times hit} in [start, end) (dates), every limit named, 0 when not hit."""
     limits = getattr(office, "limits", None)
-    hits = limits.hits(_ts(start), _ts(end)) if limits is not None else {}
+    clock = getattr(office, "clock", None)
+    hits = limits.hits(_ts(start, clock), _ts(end, clock)) if limits is not None else {}
     return {what: hits.get(what, 0) for what in LIMIT_WORDS} | \
         {what: n for what, n in hits.items() if what not in LIMIT_WORDS}
 
@@ -231,40 +240,309 @@ def to_html(table, office, start, end, kind, limits=None):
 
 
 def build(office, start, end):
-    calls = call_records(office.cases.db_path.parent / "outbox.db", start, end)
-    cases = office.cases.list(since=_ts(start) - 366 * 86400)
-    return figures(calls, cases, start, end, office.cfg.survey.alert_at_or_below), len(calls)
+    """The table per menu branch for the office's days [start, end): the call book's calls
+    (and the outbox's older ones), the case book's cases."""
+    clock = office.clock
+    calls = calls_between(office, _ts(start, clock), _ts(end, clock))
+    cases = office.cases.list(since=_ts(start, clock) - 366 * 86400)
+    return figures(calls, cases, start, end, office.cfg.survey.alert_at_or_below,
+                   clock=clock), len(calls)
 
 
-def write(office, start, end, kind, preview=False):
-    """Write CSV and HTML under spool/reports; returns (key, csv path, html path, table).
+# -- the leadership report: topics, duty people, service levels, the previous period ----------
+#
+# Issue 17.5. Every figure is a measure of records/measures.py (defined once, its rule printed
+# beside it) over the office's call book (records/calls.py; calls older than the book, from
+# the outbox), its case book (as case journal facts) and its callback list. Periods are the
+# office's days ([office] timezone), whatever the system's zone is.
+
+SUMMARY = ("offered", "wanted", "answered", "answered_15s", "service_level",
+           "connection_rate", "wait_p50", "wait_p90", "abandoned", "short_abandons", "missed",
+           "abandon_rate", "voicemails", "callbacks", "called_back", "cases_opened",
+           "cases_closed", "cases_overdue", "close_p50_h", "rated", "satisfaction")
+TOPIC_COLUMNS = ("offered", "answered", "connection_rate", "abandoned", "cases_opened",
+                 "cases_closed", "cases_overdue", "close_p50_h", "satisfaction")
+PERSON_COLUMNS = ("answered", "wait_p50", "service_level", "cases_opened", "cases_closed",
+                  "cases_overdue", "close_p50_h", "satisfaction")
+
+
+def previous(start, end, kind):
+    """The period before [start, end) of the same kind (the week before, the month
+    before)."""
+    if kind == "week":
+        return start - dt.timedelta(days=7), start
+    first = (start - dt.timedelta(days=1)).replace(day=1)
+    return first, start
+
+
+def case_records(office, since):
+    """Every case opened since `since` (seconds) as the facts of its latest journal item
+    (records/measures.case_facts), its rating from the case book."""
+    out = []
+    for case in office.cases.list(since=since):
+        record = {"case_number": case.number, "kind": case.kind, "state": case.state,
+                  "topic": case.topic, "owner": case.owner, "owner_name": case.owner_name,
+                  "call_id": case.call_id, "opened": case.opened, "due": case.due,
+                  "resolved": case.resolved, "rating": case.rating,
+                  "history": [{"at": at, "state": st} for at, st, _, _ in
+                              office.cases.history(case.number)]}
+        out.append(measures.case_facts(record))
+    return out
+
+
+def calls_between(office, lo, hi):
+    """Call records of calls started in [lo, hi) (seconds): the call book's, and the
+    outbox's for calls the book does not hold (committed before it existed)."""
+    book = office.calls.calls(lo, hi)
+    seen = {r.get("call_id") for r in book}
+    day = dt.timedelta(days=1)
+    local = office.clock.local
+    older = call_records(office.outbox.db_path, local(lo).date() - day,
+                         local(hi).date() + day)
+    extra = [r for r in older if r.get("call_id") not in seen and
+             measures.in_period(measures.when(r.get("started")), lo, hi)]
+    return book + extra
+
+
+def leadership(office, start, end, kind, now=None):
+    """The report's figures: this period and the one before, in all, by topic and by duty
+    person; the callback list. `start`, `end`: the office's dates."""
+    now = now or time.time()
+    clock = office.clock
+    p_start, p_end = previous(start, end, kind)
+    lo, hi = clock.instant(dt.datetime.combine(start, dt.time())), \
+        clock.instant(dt.datetime.combine(end, dt.time()))
+    p_lo = clock.instant(dt.datetime.combine(p_start, dt.time()))
+    calls = calls_between(office, p_lo, hi)
+    cases = case_records(office, p_lo - 366 * 86400)
+    callbacks = office.calls.entries(since=p_lo)
+    topics = office.topics
+    # a duty person by the rota's name, else the name their cases carry, else the number
+    names = {c["owner"]: c["owner_name"] for c in cases if c["owner"] and c["owner_name"]}
+    for mobile in {c.get("bridged_to") for c in calls} | set(names):
+        if mobile:
+            names[mobile] = office.duty_person(mobile).name or names.get(mobile, "")
+    cur = measures.figures(calls, cases, lo, hi, now, callbacks)
+    before = measures.figures(calls, cases, p_lo, lo, now, callbacks)
+    by_topic = measures.by_topic(calls, cases, lo, hi, now, topics)
+    by_topic_before = measures.by_topic(calls, cases, p_lo, lo, now, topics)
+    people = measures.by_person(calls, cases, lo, hi, now, names)
+    open_now = [e for e in office.calls.entries(open_only=True)]
+    return {"office": office.name, "office_id": office.cfg.office.id, "kind": kind,
+            "start": str(start), "end": str(end), "previous": [str(p_start), str(p_end)],
+            "total": cur, "total_before": before,
+            "topics": {t: {"now": f, "before": by_topic_before.get(t)}
+                       for t, f in by_topic.items()},
+            "people": people, "callbacks_open": len(open_now),
+            "abandon_rule": measures.ABANDON_RULE}
+
+
+def leadership_csv(data):
+    """One row per (section, group, period): total, each topic, each duty person."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("section", "group", "period") + SUMMARY)
+    writer.writerow(("total", "合计", "current") + tuple(_cell(data["total"].get(m))
+                                                        for m in SUMMARY))
+    writer.writerow(("total", "合计", "previous") +
+                    tuple(_cell(data["total_before"].get(m)) for m in SUMMARY))
+    for topic, both in data["topics"].items():
+        for period, f in (("current", both["now"]), ("previous", both["before"])):
+            if f is not None:
+                writer.writerow(("topic", topic, period) + tuple(_cell(f.get(m))
+                                                                 for m in SUMMARY))
+    for person, f in data["people"].items():
+        writer.writerow(("person", person, "current") + tuple(_cell(f.get(m))
+                                                              for m in SUMMARY))
+    return buf.getvalue()
+
+
+def _cell(value):
+    return "" if value is None else value
+
+
+def _show(value, unit=""):
+    if value is None:
+        return "—"
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text + ("%" if unit == "%" else "")
+
+
+def _delta(now, before, unit=""):
+    d = measures.change(now, before)
+    if d is None:
+        return ""
+    return (f"+{d:g}" if d > 0 else f"{d:g}") + ("个百分点" if unit == "%" else "")
+
+
+def chart_png(data):
+    """Calls by topic, the previous period beside this one (records/chart.py)."""
+    groups = [((both["before"] or {}).get("offered", 0), both["now"]["offered"])
+              for both in data["topics"].values()]
+    return chart.bars(groups)
+
+
+def _svg_chart(data, width=640):
+    """The same chart with its words, inline SVG, for the HTML report."""
+    rows = [(t, (b["before"] or {}).get("offered", 0), b["now"]["offered"])
+            for t, b in data["topics"].items()]
+    peak = max([v for _, p, c in rows for v in (p, c)] + [1])
+    bar, gap, label_w = 12, 10, 90
+    height = (2 * bar + gap) * len(rows) + 20
+    scale = (width - label_w - 50) / peak
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="12" role="img" aria-label="各主题来电">']
+    for i, (topic, before, now) in enumerate(rows):
+        y0 = 10 + i * (2 * bar + gap)
+        out.append(f'<text x="0" y="{y0 + bar + 4}">{i + 1}. {html.escape(topic)}</text>')
+        for j, (value, colour) in enumerate(((before, "#bdbdbd"), (now, "#4472c4"))):
+            y = y0 + j * bar
+            out.append(f'<rect x="{label_w}" y="{y}" width="{value * scale:.1f}" '
+                       f'height="{bar - 2}" fill="{colour}"/>')
+            out.append(f'<text x="{label_w + value * scale + 4:.1f}" y="{y + bar - 3}">'
+                       f'{value}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def leadership_html(data, chart_html=None, limits=None, branches=None):
+    """The report as one page: service levels against the previous period with each rule,
+    the chart (`chart_html`: the inline SVG by default; the e-mail puts its PNG there), by
+    topic, by duty person, the callback list, and the older by-branch table."""
+    period = "周报" if data["kind"] == "week" else "月报"
+    last = dt.date.fromisoformat(data["end"]) - dt.timedelta(days=1)
+    p_last = dt.date.fromisoformat(data["previous"][1]) - dt.timedelta(days=1)
+    e = html.escape
+    rows = []
+    for mid in SUMMARY:
+        m = measures.BY_ID[mid]
+        now, before = data["total"].get(mid), data["total_before"].get(mid)
+        status = m.status(now)
+        target = "" if m.target is None else ("≥ " if m.better == "high" else "≤ ") + \
+            _show(m.target, m.unit)
+        rows.append(f'<tr class="{status}"><th>{e(m.label)}</th><td>{_show(now, m.unit)}</td>'
+                    f"<td>{_show(before, m.unit)}</td><td>{_delta(now, before, m.unit)}</td>"
+                    f"<td>{e(target)}</td><td class=rule>{e(m.rule)}</td></tr>")
+    topic_head = "".join(f"<th>{e(measures.BY_ID[c].label)}</th>" for c in TOPIC_COLUMNS)
+    topic_rows = []
+    for i, (topic, both) in enumerate(data["topics"].items(), start=1):
+        now, before = both["now"], both["before"] or {}
+        cells = "".join(
+            f"<td>{_show(now.get(c), measures.BY_ID[c].unit)}"
+            + (f"<br><small>上期 {_show(before.get(c), measures.BY_ID[c].unit)}</small>"
+               if c in ("offered", "cases_opened") else "") + "</td>" for c in TOPIC_COLUMNS)
+        topic_rows.append(f"<tr><th>{i}. {e(topic)}</th>{cells}</tr>")
+    person_head = "".join(f"<th>{e(measures.BY_ID[c].label)}</th>" for c in PERSON_COLUMNS)
+    person_rows = "".join(
+        f"<tr><th>{e(person)}</th>" + "".join(
+            f"<td>{_show(f.get(c), measures.BY_ID[c].unit)}</td>" for c in PERSON_COLUMNS)
+        + "</tr>" for person, f in data["people"].items()) or \
+        f'<tr><td colspan="{len(PERSON_COLUMNS) + 1}">（本期无人工接听或负责的案件）</td></tr>'
+    total = data["total"]
+    callbacks = (f"<p>本期列入回拨名单 {total.get('callbacks', 0)} 个号码，已回拨 "
+                 f"{total.get('called_back', 0)} 个；目前仍待回拨 {data['callbacks_open']} 个。"
+                 "</p>")
+    parts = [
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(data['office'])} {period}</title><style>"
+        "body{font-family:sans-serif;max-width:760px;margin:1em auto;padding:0 8px;"
+        "color:#222}table{border-collapse:collapse;font-size:13px;margin:.5em 0;width:100%}"
+        "td,th{border:1px solid #bbb;padding:3px 5px;text-align:left;vertical-align:top}"
+        "th{background:#f3f3f3}.rule{font-size:11px;color:#555}"
+        "tr.ok td:nth-child(2){background:#c8e6c9}tr.short td:nth-child(2){"
+        "background:#ffcdd2}small{color:#666}.legend span{display:inline-block;width:12px;"
+        "height:12px;margin:0 4px 0 10px;vertical-align:middle}</style></head><body>",
+        f"<h1>{e(data['office'])} {period}</h1>",
+        f"<p>本期：{data['start']} 至 {last}；上期：{data['previous'][0]} 至 {p_last}。</p>",
+        "<h2>服务水平</h2><table><tr><th>指标</th><th>本期</th><th>上期</th><th>变化</th>"
+        "<th>目标</th><th>口径</th></tr>" + "".join(rows) + "</table>",
+        f"<p><b>放弃的计数规则：</b>{e(data['abandon_rule'])}</p>",
+        '<h2>各主题来电</h2><p class="legend"><span style="background:#bdbdbd"></span>上期'
+        '<span style="background:#4472c4"></span>本期</p>',
+        chart_html if chart_html is not None else _svg_chart(data),
+        f"<h2>按主题</h2><table><tr><th>主题</th>{topic_head}</tr>{''.join(topic_rows)}"
+        "</table>",
+        f"<h2>按值班人员</h2><table><tr><th>值班人员</th>{person_head}</tr>{person_rows}"
+        "</table>",
+        f"<h2>回拨名单</h2>{callbacks}",
+    ]
+    if branches is not None:
+        lines = list(csv.reader(io.StringIO(to_csv(branches))))
+        parts.append("<h2>按菜单分类</h2><table>" + "".join(
+            "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in line) + "</tr>"
+            for line in lines) + "</table>")
+    parts.append(_limits_html(limits))
+    parts.append("<p class=rule>各项指标的定义见 records/measures.py；期间按本办公室所在时区"
+                 "的自然日计算。</p></body></html>\n")
+    return "".join(parts)
+
+
+def write(office, start, end, kind, preview=False, now=None):
+    """Write the report under spool/reports: CSV, HTML (with its chart), the chart as PNG
+    and the e-mail's HTML (the PNG inline); returns (key, csv path, html path, data).
     A preview (`lawline report` without --publish) gets names of its own: the files of a
     published report belong to its outbox item and are never rewritten."""
-    table, ncalls = build(office, start, end)
+    data = leadership(office, start, end, kind, now)
+    branches, _ = build(office, start, end)
+    limits = limit_figures(office, start, end)
     key = f"report-{kind}-{start}"
     name = f"{key}-preview" if preview else key
     office.reports_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = office.reports_dir / f"{name}.csv"
-    html_path = office.reports_dir / f"{name}.html"
-    csv_path.write_text(to_csv(table), encoding="utf-8")
-    html_path.write_text(to_html(table, office.name, start, end, kind,
-                                 limit_figures(office, start, end)), encoding="utf-8")
-    return key, csv_path, html_path, table
+    paths = {"report.csv": office.reports_dir / f"{name}.csv",
+             "report.html": office.reports_dir / f"{name}.html",
+             "chart.png": office.reports_dir / f"{name}-chart.png",
+             "email.html": office.reports_dir / f"{name}-email.html"}
+    paths["report.csv"].write_text(leadership_csv(data), encoding="utf-8")
+    paths["report.html"].write_text(leadership_html(data, limits=limits, branches=branches),
+                                    encoding="utf-8")
+    paths["chart.png"].write_bytes(chart_png(data))
+    # the mail's body: the same page with the PNG in place of the SVG (sync/mail.py sends
+    # chart.png inline as cid:chart.png), without the long by-branch and limits tables
+    paths["email.html"].write_text(leadership_html(
+        data, chart_html='<p><img src="cid:chart.png" alt="各主题来电（编号同下表）" '
+        'width="640" height="280"></p>'), encoding="utf-8")
+    return key, paths["report.csv"], paths["report.html"], data, paths
 
 
-def publish(office, start, end, kind):
-    """Write the report and commit it to the outbox for upstream."""
-    key, csv_path, html_path, table = write(office, start, end, kind)
+def summary_text(data):
+    """The report in a few lines, for the e-mail's text part."""
+    t, b = data["total"], data["total_before"]
+    period = "周报" if data["kind"] == "week" else "月报"
+    last = dt.date.fromisoformat(data["end"]) - dt.timedelta(days=1)
+    lines = [f"{data['office']} {period}：{data['start']} 至 {last}",
+             f"来电 {t['offered']}（上期 {b['offered']}），人工接听 {t['answered']}，接通率 "
+             f"{_show(t['connection_rate'], '%')}（上期 {_show(b['connection_rate'], '%')}），"
+             f"15秒接听率 {_show(t['service_level'], '%')}。",
+             f"放弃 {t['abandoned']}，短时放弃 {t['short_abandons']} 另计；放弃率 "
+             f"{_show(t['abandon_rate'], '%')}。",
+             f"新案件 {t['cases_opened']}，办结 {t['cases_closed']}，超期 {t['cases_overdue']}；"
+             f"满意率 {_show(t['satisfaction'], '%')}。",
+             "主题：" + "，".join(f"{k} {v['now']['offered']}" for k, v in data["topics"].items()),
+             "详见附件（HTML、CSV）。"]
+    return "\n".join(lines)
+
+
+def publish(office, start, end, kind, now=None):
+    """Write the report and commit it to the outbox: upstream, and by e-mail with its chart
+    to [email] leadership (sync/mail.py)."""
+    key, csv_path, html_path, data, paths = write(office, start, end, kind, now=now)
+    last = end - dt.timedelta(days=1)
     record = {"office": office.cfg.office.id, "kind": kind, "start": str(start),
-              "end": str(end), "figures": table,
-              "limits_hit": limit_figures(office, start, end)}
+              "end": str(end), "figures": build(office, start, end)[0],
+              "service": {"now": data["total"], "before": data["total_before"]},
+              "topics": data["topics"], "people": data["people"],
+              "abandon_rule": data["abandon_rule"],
+              "limits_hit": limit_figures(office, start, end),
+              "subject": f"【{office.name}】{'周报' if kind == 'week' else '月报'} "
+                         f"{start} 至 {last}",
+              "summary": summary_text(data)}
     if office.outbox is not None:
-        office.outbox.commit(key, "report", record, {"report.csv": csv_path,
-                                                     "report.html": html_path})
+        office.outbox.commit(key, "report", record, paths)
         if office.on_upload:
             office.on_upload()
-    log.info("report: %s %s..%s written to %s%s", kind, start, end - dt.timedelta(days=1),
-             csv_path.parent, " and queued for upstream" if office.outbox else "")
+    log.info("report: %s %s..%s written to %s%s", kind, start, last, csv_path.parent,
+             " and queued for upstream and the leadership's mail" if office.outbox else "")
     return key
 
 

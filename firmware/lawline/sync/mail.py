@@ -30,16 +30,17 @@ SECURITY = ("starttls", "tls", "none")
 
 
 class EmailTarget:
-    """Sends each voicemail as one e-mail; other kinds are not owed to it (the outbox is
-    told so through `kinds`)."""
+    """Sends each voicemail as one e-mail to `to`, the box's status too, and with
+    `leadership` addresses each periodic report (with its chart inline); other kinds are
+    not owed to it (the outbox is told so through `kinds`)."""
 
-    kinds = ("voicemail", "health", "handoff")
+    kinds = ("voicemail", "health", "handoff")  # with `to`; an instance adds "report"
 
     def __init__(self, name: str, host: str, port: int, sender: str, to: list, *,
                  username: str | None = None, password: str | None = None,
                  security: str = "starttls", cafile: str | Path | None = None,
                  timeout: float = 30.0, office_name: str = "", office_id: str = "",
-                 complaint_to: list | None = None):
+                 complaint_to: list | None = None, leadership: list | None = None):
         if security not in SECURITY:
             raise ValueError(f"mail target {name}: security must be one of {SECURITY}")
         if username and security == "none":
@@ -50,6 +51,10 @@ class EmailTarget:
         self.sender = sender
         self.to = list(to)
         self.complaint_to = list(complaint_to or [])
+        self.leadership = list(leadership or [])      # the periodic report (issue 17.5)
+        # a referral's hand-off goes to its department's own address (issue 17.3)
+        self.kinds = (("voicemail", "health") if self.to else ()) + ("handoff",) + \
+            (("report",) if self.leadership else ())
         self.username = username or None
         self._password = password or ""
         self.security = security
@@ -82,6 +87,8 @@ class EmailTarget:
             return self._health(item, record)
         if item.kind == "handoff":
             return self._handoff(item, record)
+        if item.kind == "report":
+            return self._report(item, record)
         box = record.get("box", "unknown")
         box_name = BOX_NAMES.get(box, box)
         case = record.get("case_number", item.key)
@@ -108,6 +115,8 @@ class EmailTarget:
             lines.append("注意：录音因断电或重启而中断，已修复并按实际长度发送。")
         if record.get("short"):
             lines.append("注意：留言很短，可能没有内容。")
+        if record.get("ended_by") == "silence":
+            lines.append("注意：来电人长时间没有声音，留言已自动结束。")
         lines += ["", f"录音见附件 {item.key}.wav。请按案件号登记并回复来电人。", "",
                   f"—— {self.office_name or self.office_id} 自动发送"]
         # base64 keeps the body intact through servers without 8BITMIME; the charset is
@@ -158,6 +167,34 @@ class EmailTarget:
         msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="base64")
         msg.add_attachment(json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
                            maintype="application", subtype="json", filename=f"{item.key}.json")
+        return msg
+
+    def _report(self, item, record):
+        """The weekly or monthly report (records/report.py) to the leadership: the text
+        summary, the report's page as the HTML part with its chart inline (a PNG: mail
+        clients show PNG, not SVG), the full page and the CSV attached."""
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.leadership)
+        msg["Subject"] = record.get("subject") or f"【{self.office_name}】报表 {item.key}"
+        msg["Date"] = email.utils.format_datetime(
+            email.utils.localtime(_from_timestamp(item.created)))
+        msg["Message-ID"] = self.message_id(item.key)
+        msg["X-Lawline-Key"] = item.key
+        msg.set_content((record.get("summary") or "") + "\n", charset="utf-8", cte="base64")
+        body = item.files.get("email.html")
+        if body is not None:
+            msg.add_alternative(Path(body).read_text(encoding="utf-8"), subtype="html",
+                                charset="utf-8", cte="base64")
+            png = item.files.get("chart.png")
+            if png is not None:
+                msg.get_payload()[1].add_related(Path(png).read_bytes(), "image", "png",
+                                                 cid="<chart.png>", filename="chart.png")
+        for name, subtype in (("report.html", "html"), ("report.csv", "csv")):
+            path = item.files.get(name)
+            if path is not None:
+                msg.add_attachment(Path(path).read_bytes(), maintype="text", subtype=subtype,
+                                   filename=f"{item.key}.{subtype}")
         return msg
 
     def recipients(self, box):

@@ -40,7 +40,7 @@ def configured(config) -> list:
     names = []
     if config.upstream.url:
         names.append(UPSTREAM)
-    if config.email.to:
+    if config.email.to or config.email.leadership:
         names.append(EMAIL)
     if config.s3.endpoint:
         names.append(S3)
@@ -81,14 +81,16 @@ def validate_config(config) -> None:
     if config.upstream.username and not config.upstream.password_file:
         _fail("upstream", "password_file", "must be set when username is")
     email = config.email
-    if email.to:
+    if email.to or email.leadership:
+        given = "'to'" if email.to else "'leadership'"
         if not email.host:
-            _fail("email", "host", "must be set when 'to' is")
+            _fail("email", "host", f"must be set when {given} is")
         if "@" not in email.sender:
-            _fail("email", "sender", "must be an e-mail address when 'to' is")
-        for address in list(email.to) + list(email.complaint_to):
-            if "@" not in address:
-                _fail("email", "to", f"{address!r} is not an e-mail address")
+            _fail("email", "sender", f"must be an e-mail address when {given} is")
+        for option in ("to", "complaint_to", "leadership"):
+            for address in getattr(email, option):
+                if "@" not in address:
+                    _fail("email", option, f"{address!r} is not an e-mail address")
         if email.username and email.security == "none":
             _fail("email", "security", "must be starttls or tls when username is set: the "
                   "password never goes in the clear")
@@ -146,17 +148,18 @@ def build_targets(config) -> Targets:
                                          layout=LAYOUT)
         targets.where[UPSTREAM] = f"{base}/{LAYOUT}"
     email = config.email
-    if email.to:
+    if email.to or email.leadership:
         password = _secret("email", "password_file", email.password_file)
         cafile = _file("email", "ca_file", email.ca_file)
         sink = _build("email", "to", EmailTarget, EMAIL, email.host, email.port, email.sender,
                       email.to, username=email.username or None, password=password,
                       security=email.security, cafile=cafile, timeout=email.timeout,
                       office_name=config.office.name, office_id=office,
-                      complaint_to=email.complaint_to)
+                      complaint_to=email.complaint_to, leadership=email.leadership)
         targets.sinks[EMAIL] = sink
         targets.kinds[EMAIL] = set(sink.kinds)
-        targets.where[EMAIL] = f"{', '.join(email.to)} via {email.host}:{email.port}"
+        targets.where[EMAIL] = f"{', '.join(email.to + email.leadership)} via " \
+                               f"{email.host}:{email.port}"
     s3 = config.s3
     if s3.endpoint:
         secret = _secret("s3", "secret_file", s3.secret_file)

@@ -57,7 +57,8 @@ HEADERS = {
 KEPT = {"note": "办理结果", "mobile": "指派给（手机）", "name": "用户名", "display": "姓名",
         "role": "角色"}
 NAV = (("/", "状态", ALL), ("/cases", "案件", ALL), ("/voicemails", "留言", ALL),
-       ("/duty", "值班", ALL), ("/calls", "通话记录", ALL), ("/reports", "报表", ALL),
+       ("/duty", "值班", ALL), ("/calls", "通话记录", ALL), ("/callbacks", "回拨", ALL),
+       ("/reports", "报表", ALL),
        ("/settings", "设置", ("head", "clerk")), ("/users", "账号", ("head",)),
        ("/audit", "审计日志", ("head",)))
 CSRF_DETAIL = "the form's CSRF token (?csrf= in its action URL) is missing or not this session's"

@@ -87,7 +87,8 @@ def _case_or_refuse(request, web):
     return case, None
 
 
-@takes(done=(Choice("完成的操作", ("resolve", "take", "assign", "dispatch", "arrived")), ""))
+@takes(done=(Choice("完成的操作", ("resolve", "take", "assign", "dispatch", "arrived",
+                                   "topic")), ""))
 async def case_page(request, web, error="", status=200, note=""):
     case, refused = _case_or_refuse(request, web)
     if refused:
@@ -100,7 +101,7 @@ async def case_page(request, web, error="", status=200, note=""):
     return web.render(request, "case.html", status=status, title=f"案件 {case.number}",
                       case=case, history=web.box.cases.history(case.number),
                       sms=web.box.case_sms(case.number), voicemail=voicemail,
-                      people=people, error=error, note=note,
+                      people=people, error=error, note=note, topics=web.box.office.topics,
                       duties=case_view(web, case),        # issue 17 (dutypages.py)
                       done=request.state.query.get("done", ""))
 
@@ -153,7 +154,8 @@ async def case_action(request, web):
         return await case_page(request, web, error=changed, status=409, note=note)
     by = f"{user.label} ({user.name}) on the web page"
     office = web.box.office
-    refused = _duty_may_not(web, user, case, action, form)
+    # a topic is anyone's to set, as by SMS (主题 <case> <topic>); the rest as by SMS
+    refused = None if action == "topic" else _duty_may_not(web, user, case, action, form)
     if refused:
         return await case_page(request, web, status=403, note=note, error=refused)
     try:
@@ -183,6 +185,13 @@ async def case_action(request, web):
             office.sms.queue(person.mobile, duty_case(case.number, case.kind, case.caller,
                                                       office.name), "duty case", case.number)
             web.audit(request, "case_assigned", case.number, f"{person.name} {person.mobile}")
+        elif action == "topic":             # issue 17.5: what the case is about
+            topic = str(form.get("topic", ""))
+            if topic not in office.topics:
+                return await case_page(request, web, status=400, note=note,
+                                       error=f"“{topic[:20]}”不是设定的主题，请从列表中选择。")
+            office.set_topic(case.number, topic, by, expect_updated=case.updated)
+            web.audit(request, "case_topic", case.number, topic)
         else:
             return web.refuse(request, 404, "没有这个操作。")
     except CaseChanged as exc:          # changed between the check above and the write
@@ -292,6 +301,44 @@ async def calls_page(request, web):
                       total=len(rows), start=start, end=end)
 
 
+# -- the callback list (issue 17.6) -----------------------------------------------------------
+
+CALLBACK_DAYS = 7           # done entries shown this many office days back
+
+
+@takes(done=(Text("已回拨的号码", 20), ""))
+async def callbacks_page(request, web, error="", status=200):
+    """Callers who hung up with no result and showed a number: open entries first (oldest
+    first: who has waited longest), then those called back in the last week."""
+    office = web.box.office
+    clock = web.box.clock                 # the office's days, not the host's
+    since = clock.instant(dt.datetime.combine(clock.today() - dt.timedelta(days=CALLBACK_DAYS),
+                                              dt.time()))
+    entries = office.calls.entries(since=since)
+    open_ = sorted((e for e in entries if not e["done_at"]), key=lambda e: e["first_at"])
+    done = [e for e in entries if e["done_at"]]
+    older = [e for e in office.calls.entries(open_only=True) if e["last_at"] < since]
+    return web.render(request, "callbacks.html", status=status, title="回拨名单",
+                      open_entries=older + open_, done_entries=done, error=error,
+                      done=request.state.query.get("done", ""))
+
+
+@form()
+async def callback_done(request, web):
+    """A duty person called the number back from their own phone: every open entry of that
+    number is done (the same step as the SMS 回拨 <number>), audited."""
+    number = request.path_params["number"]
+    user = request.state.session.user
+    note = str(request.state.form.get("note", "")).strip()[:200]
+    by = f"{user.label} ({user.name}) on the web page"
+    answered = web.box.office.called_back(number, by, "page", note)
+    if not answered:
+        return await callbacks_page(request, web, status=404,
+                                    error=f"{number[:20]} 不在待回拨名单中（可能已有人回拨）。")
+    web.audit(request, "callback_done", number[:20], note)
+    return RedirectResponse(f"/callbacks?done={number[:20]}", 303)
+
+
 ROUTES = [
     ("/", status_page, ["GET"], ALL),
     ("/cases", cases_page, ["GET"], ALL),
@@ -301,4 +348,6 @@ ROUTES = [
     ("/voicemails/{key}/audio", voicemail_audio, ["GET"], ALL),
     ("/calls", calls_page, ["GET"], ALL),
     ("/recordings/{key}/audio", recording_audio, ["GET"], ALL),
+    ("/callbacks", callbacks_page, ["GET"], ALL),
+    ("/callbacks/{number}/done", callback_done, ["POST"], ALL),
 ]

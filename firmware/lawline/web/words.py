@@ -166,7 +166,9 @@ ACTION_WORDS = {"login": "登录", "login_failed": "登录失败", "logout": "�
                 "availability_night": "切换夜间模式", "availability_day": "切换日间模式",
                 "availability_auto": "恢复按办公时间",
                 # issue 17, the telephone's duties (pages.py recording_audio)
-                "recording_played": "播放通话录音", "recording_downloaded": "下载通话录音"}
+                "recording_played": "播放通话录音", "recording_downloaded": "下载通话录音",
+                # issue 17.5, 17.6: a case's topic, a missed caller called back
+                "case_topic": "设置主题", "callback_done": "已回拨"}
 ROLE_WORDS = {"head": "负责人", "clerk": "文员", "duty": "值班人员"}
 _DETAILS: list[tuple[str, str | None]] = [
     (r"unknown name, locked|name locked|account locked", "该用户名暂时锁定中"),
@@ -187,7 +189,8 @@ def audit_detail(action: str, detail: str) -> str:
     if not detail:
         return ""
     if action in ("case_resolved", "case_taken", "case_assigned", "complaint_viewed",
-                  "case_dispatched", "case_arrived") or action.startswith("availability_"):
+                  "case_dispatched", "case_arrived", "case_topic", "callback_done") \
+            or action.startswith("availability_"):
         return detail
     for pattern, words in _DETAILS:
         m = re.fullmatch(pattern, detail, re.S)

@@ -10,7 +10,8 @@ leaving one kind of outcome through the call-outcome ledger as the call does
 it: a header saying 0 bytes, raw frames appended, sizes filled in at the end), the end of a
 bridged call with its rating, a referral, a callback, an urgent escalation, and the
 resolution of an earlier case, a mediator taking an urgent dispute (the ladder), a bridged
-call with its recording; then the call record. It notes in a journal what the box
+call with its recording, a missed call (its record, the call book and the callback list:
+issue 17.6); then the call record. It notes in a journal what the box
 would have told someone once each commit returned. The parent SIGKILLs the child at a
 random instant (one trial in five while it may still be recovering, 2-40 ms after the fork,
 the others 0-150 ms after recovery finished, so a slow or loaded machine still kills
@@ -157,6 +158,8 @@ KINDS += ("voicemail", "request", "voicemail", "handoff", "dispatched", "voicema
           "arrived", "replied", "voicemail", "surveyed", "availability")
 ACTING = ("resolved", "dispatched", "arrived", "replied", "surveyed")
 PROVIDER, DEPARTMENT, DEPARTMENT_CODE = "13700000011", "13700000021", 6
+# issue 17.6: a caller who hangs up while it rings (a call record, the callback list)
+KINDS += ("voicemail", "missed")
 
 
 def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout: float):
@@ -198,7 +201,8 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
         record = {"call_id": call_id, "caller": caller, "started": began, "outcome": kind}
         if kind == "resolved":
             told = journal.read()["outcomes"].values()
-            open_ = [t["case"] for t in told if t["kind"] not in ACTING + ("availability",)
+            open_ = [t["case"] for t in told
+                     if t["kind"] not in ACTING + ("availability", "missed")
                      and _is_open(office.cases.get(t["case"]))]
             if not open_:
                 kind = "voicemail"
@@ -206,6 +210,13 @@ def child(root: Path, spec: dict, shared, seed: int, record: bool, drain_timeout
             open_ = _to_act_on(office, kind, journal.read()["outcomes"].values())
             if not open_:
                 kind = "voicemail"
+        if kind == "missed":
+            # the caller hung up while it rang: one record, no case (its number instead)
+            record.update(outcome="missed", abandoned_in="ringing", abandoned_after_s=6.0)
+            await commit(o.CallRecord(call_id, record))
+            journal.write(f"told {n} missed {caller}")
+            journal.write(f"call {n}")
+            return
         case = await asyncio.to_thread(office.cases.next) if kind not in ACTING else None
         if kind == "voicemail":
             path = await record_message(n, call_id, caller)
@@ -397,9 +408,14 @@ def case_facts(root: Path) -> dict:
                 "audit": items.get(f"audit-{key}") == "audit"}
     except sqlite3.OperationalError:        # no table: nobody signed off
         pass
+    listed = [list(r) for r in book.execute("SELECT call_id, number FROM callback_calls")]
+    entries = {number: calls for number, calls in book.execute(
+        "SELECT number, calls FROM callbacks")}
+    call_book = [r[0] for r in book.execute("SELECT call_id FROM call_book")]
     outbox.close()
     book.close()
-    return {"cases": found, "items": items, "availability": changes}
+    return {"cases": found, "items": items, "availability": changes, "listed": listed,
+            "entries": entries, "call_book": call_book}
 
 
 # What each kind of outcome leaves, besides its case: (journal items, SMS (purpose, to)).
@@ -463,7 +479,20 @@ def verify_outcomes(facts: dict) -> list:
         if call_id and len(numbers) > 1:
             problems.append(f"call {call_id} has {len(numbers)} cases: {sorted(numbers)}")
     resolved = {t["case"] for t in facts["outcomes"].values() if t["kind"] == "resolved"}
+    listed = facts["cases"].get("listed", [])
     for n, told in facts["outcomes"].items():
+        if told["kind"] == "missed":
+            # its caller on the callback list once, its call in the call book once
+            caller = told["case"]
+            mine = [c for c, number in listed if number == caller]
+            if len(mine) != 1 or facts["cases"]["entries"].get(caller) != 1:
+                problems.append(f"outcome {n} (missed call from {caller}): {len(mine)} "
+                                f"callback-list rows, entry counts "
+                                f"{facts['cases']['entries'].get(caller)} calls")
+            elif facts["cases"]["call_book"].count(mine[0]) != 1:
+                problems.append(f"outcome {n} (missed call {mine[0]}): not once in the "
+                                "call book")
+            continue
         if told["kind"] in ACTING + ("availability",):
             continue
         case = told["case"]

@@ -11,11 +11,16 @@ One pty carries AT commands and, in a data state, the samples. What it does:
   DLE <digit>; the host leaves with DLE ETX / DLE ! / DLE ^ and the modem closes with DLE ETX
   (not after VTX) and OK;
 - when the far end hangs up the modem hears a busy tone: DLE b (the profile's cue), repeated
-  every second while the line stays off-hook.
+  every second while the line stays off-hook;
+- AT+VSD=<sds>,<sdi> arms its silence detector (reference/modems.md 4.4): in a data state
+  that sends the far end's samples (record, duplex), `sdi` tenths of a second without voice
+  give DLE q after voice was heard, DLE s when none was; it then listens anew.
 """
 
 import logging
 import time
+
+import numpy as np
 
 from lawline.line import voice
 from .atparse import frame
@@ -28,6 +33,9 @@ DLE = b"\x10"
 # A pattern of sample bytes full of DLE and of bytes that follow DLE in events (ETX, s, b, !,
 # SUB): a host that does not undo the shielding byte by byte ends its recording on it.
 DLE_STORM = bytes([0x10, 0x03, 0x10, 0x10, 0x73, 0x10, 0x62, 0x10, 0x21, 0x10, 0x1A, 0x10])
+# A 20 ms frame of the far end louder than this (RMS of 32768, about -40 dBFS) is voice to
+# the silence detector at its nominal sensitivity (128)
+VOICE_RMS = 320.0
 
 
 class V253Stream:
@@ -53,6 +61,8 @@ class V253Stream:
         self.storm_until = 0.0
         self._timer = None
         self._next = 0.0
+        self.quiet_since = 0.0      # the silence detector: since when no voice, and
+        self.voiced = False         # whether voice came since it last listened anew
 
     @property
     def dropped(self):
@@ -79,6 +89,8 @@ class V253Stream:
         if self.sending and self._timer is None:
             self._next = loop.time() + self.period
             self._timer = loop.call_at(self._next, self._tick)
+        if self.sending:
+            self.quiet_since, self.voiced = loop.time(), False
         if not self.sending and self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -94,6 +106,7 @@ class V253Stream:
             far = self.far
             pcm = far.uplink.take(self.frame_bytes) if far is not None and far.on else \
                 bytes(self.frame_bytes)
+            self._detect(pcm, now)
             samples = self.modem.format.from_s16(pcm)
             if time.monotonic() < self.storm_until:
                 samples = (DLE_STORM * (len(samples) // len(DLE_STORM) + 1))[:len(samples)]
@@ -101,6 +114,22 @@ class V253Stream:
             self.frames += 1
             self._next += self.period
         self._timer = loop.call_at(self._next, self._tick)
+
+
+    def _detect(self, pcm, now):
+        """AT+VSD's silence detector over the far end's frame (reference/modems.md 4.4)."""
+        sdi = self.modem.vsd_sdi
+        if not sdi:
+            return
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        if x.size and float(np.sqrt(np.mean(x * x))) > VOICE_RMS:
+            self.quiet_since, self.voiced = now, True
+        elif now - self.quiet_since >= sdi / 10:
+            code = "q" if self.voiced else "s"
+            self.modem.log_decision(f"silence detector: {sdi / 10:g} s without voice: DLE "
+                                    f"{code} ({'quiet after voice' if self.voiced else 'no voice'})")
+            self.port.write(DLE + code.encode())
+            self.quiet_since, self.voiced = now, False
 
 
 class V253SimModem(SimModem):
@@ -122,6 +151,7 @@ class V253SimModem(SimModem):
         self.gci = "B5"             # the US, until told otherwise (4.6)
         self.off_hook = False
         self.vit = 10
+        self.vsd_sdi = 0            # AT+VSD: the silence period in 0.1 s (0: off)
         formats = voice.parse_vsm(self.profile.vsm_formats)
         self.format = formats[0] if formats else None
         if getattr(self, "data_mode", None):
@@ -332,6 +362,18 @@ class V253SimModem(SimModem):
             return Reply(final="CONNECT", then=lambda: self._start_data(mode))
         return handler
 
+    def _vsd(self, kind, args):
+        """AT+VSD=<sds>,<sdi>: sensitivity (128 nominal) and silence period in 0.1 s."""
+        if kind == "test":
+            return Reply(["(0-255),(0-255)"])
+        if kind == "read":
+            return Reply([f"128,{self.vsd_sdi}"])
+        if kind == "set" and 1 <= len(args) <= 2 and \
+                all(a.isdigit() and 0 <= int(a) <= 255 for a in args):
+            self.vsd_sdi = int(args[1]) if len(args) == 2 else self.vsd_sdi
+            return Reply()
+        return ERROR
+
     def _number(name, low, high, attr=None):
         def handler(self, kind, args):
             if kind == "test":
@@ -357,7 +399,7 @@ class V253SimModem(SimModem):
         "+VRX": _data_command("record"),
         "+VTR": _data_command("duplex"),
         "+VIT": _number("+VIT", 0, 255, "vit"),
-        "+VSD": _number("+VSD", 0, 255),
+        "+VSD": _vsd,
         "+VGT": _number("+VGT", 0, 255),
         "+VGR": _number("+VGR", 0, 255),
         "+VRA": _number("+VRA", 0, 255),
@@ -369,4 +411,4 @@ class V253SimModem(SimModem):
         "+GMR": fixed(lambda self: self.profile.revision),
     }
 
-    del _data_command, _number
+    del _data_command, _number, _vsd
