@@ -230,6 +230,17 @@ def office_text(attempt: Attempt) -> str:
             f"原因：{reason}")
 
 
+def failure_words(attempt: Attempt) -> str:
+    """A failed attempt in a few Chinese words, for the office page."""
+    v = attempt.get("version") or "未知版本"
+    state = attempt.get("state")
+    if state == "refused":
+        return f"更新包被拒绝（{v}）：{_refusal_words(str(attempt.get('reason') or ''))}"
+    if state == "interrupted":
+        return f"更新 {v} 安装中断（断电或重启），未生效"
+    return f"新版本 {v} 开机自检未通过，已自动退回"
+
+
 def _refusal_words(reason: str) -> str:
     if "another kind" in reason:
         return "不是本设备的更新包"
@@ -247,8 +258,7 @@ def part_state(record: dict[str, Any] | None, running_version: str,
     last = attempts[-1] if attempts else None
     here = f"运行版本 {running_version}"
     if last and last.get("state") in FAILED and now - last.get("started", 0) < TELL_DAYS * 86400:
-        return "warn", f"最近一次更新失败（{last.get('version') or '未知版本'}）：" \
-                       f"{last.get('reason')}；{here}"
+        return "warn", f"{failure_words(last)}；{here}（{last.get('reason')}）"
     if last and last.get("state") in ("installing", "written", "installed", "trying",
                                       "healthy", "rolling back"):
         return "ok", f"正在更新到 {last.get('version')}（{last.get('state')}）；{here}"

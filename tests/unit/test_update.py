@@ -193,6 +193,7 @@ def test_the_page_shows_a_recent_failure_as_a_warning_and_then_forgets_it():
                             "started": 1000.0}]}
     state, message = update.part_state(record, "1.0", 1000.0 + 3600)
     assert state == "warn" and "2.0" in message and "1.0" in message
+    assert message.startswith("新版本 2.0 开机自检未通过")
     assert update.part_state(record, "1.0", 1000.0 + 8 * 86400) == ("ok", "运行版本 1.0")
     assert update.part_state({}, "1.0", 0)[0] == "ok"
 
