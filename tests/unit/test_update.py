@@ -55,6 +55,9 @@ def test_the_update_section_has_safe_defaults():
         configuration.from_dict({"update": {"poll_hours": 0}})
     with pytest.raises(ConfigError, match=r"unknown option"):
         configuration.from_dict({"update": {"windows": "02:00-05:00"}})
+    # the shape passes the option's pattern, the hours do not: refused when the file is read
+    with pytest.raises(ConfigError, match=r"option 'window' in section \[update\]"):
+        configuration.from_dict({"update": {"window": "25:00-03:00"}})
 
 
 def decide(**kw):
