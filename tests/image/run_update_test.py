@@ -321,7 +321,7 @@ class CallerThread:
         self._loop = None
 
     async def _caller(self):
-        from lawline.call.prompts import Prompts
+        from lawline.prompts import Prompts
         from lawline_rig.probe.caller import Caller
         c = self.sim["caller"]
         caller = Caller(c["at"], c["audio"], Prompts(REPO / "prompts" / "zh-CN"),
