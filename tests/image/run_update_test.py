@@ -800,7 +800,7 @@ class Run:
         call = CallerThread(self.sim).start("hold")
         call.up.wait(120)
         assert not call.error, f"the holding call: {call.error}"
-        held = until("waiting for the line: 1 call(s) in progress (restart into", 1800)
+        until("waiting for the line: 1 call(s) in progress (restart into", 1800)
         time.sleep(10)
         assert not self.guest.boots(mark), "restarted with a call up"
         call.release()
