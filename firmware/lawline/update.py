@@ -397,6 +397,15 @@ def wait_idle(spool: str | Path, why: str, hold: bool,
         log.info("update: a call came in as the line was held; waiting for it to end")
 
 
+def sync_journal() -> None:
+    """Everything the journal holds so far onto LAWDATA now (journald writes it out every 5
+    minutes): a power cut during the install must not take the lines before it with it."""
+    try:
+        subprocess.run(["journalctl", "--sync"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("update: journalctl --sync did not run: %s", exc)
+
+
 def drop_flag(spool: str | Path) -> None:
     (Path(spool) / FLAG).unlink(missing_ok=True)
 

@@ -32,7 +32,8 @@ from ..update import (BOOT_FILES, BOOT_PARTITION, Attempt, Record, boot_outcome,
                       check_failures, download, drop_flag, health_missing, health_verdict,
                       in_window, install_decision, new_check_failures, other_slot,
                       parse_window, poll_due, rauc_info, rauc_install, rauc_mark,
-                      rauc_status, run, running_version, sync_boot_files, wait_idle)
+                      rauc_status, run, running_version, sync_boot_files, sync_journal,
+                      wait_idle)
 
 log = logging.getLogger("lawline.update")
 
@@ -77,6 +78,7 @@ class Updater:
         target = other_slot(booted, slots)
         wait_idle(self.spool, f"install {version}", hold=False)
         before = self.check_text()
+        sync_journal()
         attempt = self.record.start(state="installing", source=source, source_words=words,
                                     bundle=str(bundle), version=version, target=target,
                                     slot=booted, **{"from": current},
@@ -122,6 +124,7 @@ class Updater:
 
     def reboot(self, why: str) -> None:
         log.info("update: restarting the box (%s)", why)
+        sync_journal()
         subprocess.run(["systemctl", "reboot"], check=False)
 
     # -- sources --------------------------------------------------------------------------
