@@ -79,8 +79,6 @@ bench: prompts
 	$(PY) -m lawline_rig.sipbench
 	$(PY) -m lawline_rig.webbench
 
-# The Raspberry Pi image (README "The SD-card image"): as root on Debian 12; not in `make test`.
-# Cached under build/ (wheel, chroots, base rootfs); the long steps run at nice 19.
 # The prefecture's coordination centre (centre/, README "The prefecture centre"): an S3
 # server with generated records of 100 counties, ingested, and the page; and its figures
 # (a year of 100 counties against DuckDB reading the raw JSON files with read_json).
@@ -93,7 +91,12 @@ centre-demo: deps
 centre-bench: deps
 	$(PY) -m lawline_centre bench
 
-.PHONY: pjsua2-arm64 image image-test
+
+# The Raspberry Pi image (README "The SD-card image", "Field updates"): as root on Debian 12;
+# not in `make test`. Cached under build/ (wheel, chroots, base rootfs, development signing key);
+# the long steps run at nice 19; each target installs the host packages it needs.
+.PHONY: pjsua2-arm64 image image-test bundle update-test
+QEMU_PACKAGES := qemu-system-arm u-boot-qemu mtools dosfstools libubootenv-tool openssh-client
 pjsua2-arm64:
 	nice -n 19 image/pjsua2-arm64.sh wheel
 	flock /tmp/lawline-realtime.lock image/pjsua2-arm64.sh proof
@@ -102,8 +105,28 @@ image: prompts
 	nice -n 19 image/pjsua2-arm64.sh wheel
 	nice -n 19 image/build-image.sh all
 
-image-test: deps
+image-test: prompts
+	image/host-tools.sh $(QEMU_PACKAGES)
 	flock /tmp/lawline-realtime.lock $(PY) tests/image/run_image_test.py --second-boot
+
+# A signed RAUC bundle from the rootfs `make image` built (build/bundle/lawline-VERSION.raucb).
+# RAUC_KEY, RAUC_CERT, RAUC_KEYRING: a vendor's own keys (README "Field updates").
+bundle: prompts
+	nice -n 19 image/pjsua2-arm64.sh wheel
+	nice -n 19 image/build-bundle.sh
+
+# Every failure of an update, in QEMU (tests/image/run_update_test.py): its test bundles are
+# made first at nice 19, then each group of cases boots a fresh copy of the image under the
+# real-time lock, one hold per group (a hold stays under 10 minutes; others run between).
+UPDATE_TEST_GROUPS ?= wrong-key,unsigned,cut-check cut-write cut-held never-ready never-up \
+	good,committed
+update-test: prompts
+	image/host-tools.sh $(QEMU_PACKAGES) rauc squashfs-tools e2fsprogs nginx
+	nice -n 19 $(PY) tests/image/run_update_test.py --prepare-only
+	rc=0; for group in $(UPDATE_TEST_GROUPS); do \
+		flock /tmp/lawline-realtime.lock $(PY) tests/image/run_update_test.py --only $$group \
+			|| rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(VENV) $(PROMPTS)/generated .pytest_cache

@@ -8,10 +8,22 @@
 #
 #   base    mmdebstrap arm64 rootfs with kernel, initramfs, Pi firmware (cached: build/image/base)
 #   rootfs  copy of base + lawline venv, wheel, prompts, units, config (build/image/rootfs)
-#   img     build/image/lawline-arm64.img: p1 FAT (RASPIFIRM, /boot/firmware), p2 ext4
-#           (RASPIROOT, /, read-only), p3 ext4 (LAWDATA, /data: the box's state, /etc/lawline,
-#           the journal, ssh keys). No loop devices: mkfs.vfat -C + mcopy, mke2fs -d, sfdisk, dd.
+#   img     build/image/root.ext4 (root slot A, and what `make bundle` ships) and
+#           build/image/lawline-arm64.img, 4 GiB, MBR (README "The SD-card image"):
+#             p1 FAT   RASPIFIRM  /boot/firmware: Pi firmware, config.txt (+ board/$BOARD lines),
+#                                 U-Boot, boot.scr, uboot.env; the office's config drop
+#             p2 ext4  root A     /, read-only (this build)
+#             p3       root B     empty until the first update
+#             p4 ext4  LAWDATA    /data: the box's state, /etc/lawline, the journal, ssh keys,
+#                                 RAUC's status, update downloads; grown over the card at first
+#                                 boot; never written by an update
+#           No loop devices: mkfs.vfat -C + mcopy, mke2fs -d, sfdisk, dd.
 #   xz      build/image/lawline-arm64.img.xz
+#
+# BOARD=waveshare-sim7600x (default) | quectel-ec25-hat | usb-v253: whose board/*/config.txt
+# lines go into the FAT config.txt (and RAUC's compatible, so a bundle for one HAT is refused
+# by a box with another). VERSION= overrides the version (default: pyproject version +
+# build time + commit). RAUC_KEY/RAUC_CERT/RAUC_KEYRING: the vendor's keys (image/lib.sh).
 #
 # Why Debian and not Raspberry Pi OS: archive.raspberrypi.com is not reachable from the build
 # machines (only Debian's mirrors are), and Debian's raspi-firmware + linux-image-arm64 boot a
@@ -27,12 +39,15 @@ BASE=$OUT/base
 ROOTFS=$OUT/rootfs
 IMG=$OUT/lawline-arm64.img
 WHEELS=$BUILD/wheels
-# Sizes in MiB. The whole image is 2 GiB (a power of two, as qemu's raspi machines need).
-FAT_START=4 FAT_SIZE=252 ROOT_SIZE=1536 DATA_SIZE=256
-BASE_PACKAGES=systemd-sysv,systemd-timesyncd,systemd-resolved,udev,kmod,dbus,e2fsprogs,dosfstools,fdisk,iproute2,netbase,ca-certificates,tzdata,linux-image-arm64,raspi-firmware,initramfs-tools,zstd,python3,python3-venv,libpython3.11,libportaudio2,libasound2,libssl3,openssh-server,alsa-utils
+# Sizes in MiB. The whole image is 4 GiB (a power of two, as qemu's raspi machines need).
+FAT_START=4 FAT_SIZE=252 SLOT_SIZE=1536 DATA_SIZE=768
+BOARD=${BOARD:-waveshare-sim7600x}
+COMPATIBLE=lawline-rpi-arm64-$BOARD
+# The MBR's disk identifier: partitions are PARTUUID=1a7e0148-0N (RAUC's slots, U-Boot's root=)
+DISK_ID=1a7e0148
+BASE_PACKAGES=systemd-sysv,systemd-timesyncd,systemd-resolved,udev,kmod,dbus,e2fsprogs,dosfstools,fdisk,iproute2,netbase,ca-certificates,tzdata,linux-image-arm64,raspi-firmware,initramfs-tools,zstd,python3,python3-venv,libpython3.11,libportaudio2,libasound2,libssl3,openssh-server,alsa-utils,openssl,rauc,rauc-service,libubootenv-tool,u-boot-rpi
 # Installed on top of the cached base (added after the base; folded into BASE_PACKAGES later).
-# openssl: lawline-web makes its self-signed certificate with it.
-ROOTFS_PACKAGES="openssl"
+ROOTFS_PACKAGES=""
 stage=${1:-all}
 need_root
 
@@ -92,6 +107,7 @@ rootfs() {
 
     # The box package only (the `lawline` distribution of pyproject.toml; never rig/).
     log "rootfs: lawline wheel (host build, pure Python)"
+    [ -f "$repo/board/$BOARD/config.txt" ] || die "no board/$BOARD/config.txt (BOARD=$BOARD)"
     rm -rf "$OUT/dist"; mkdir -p "$OUT/dist"
     # from a clean copy of the working tree: setuptools' in-tree build/lib would keep modules
     # that were deleted since the last build
@@ -137,11 +153,13 @@ rootfs() {
     [ -f "$repo/systemd/lawline.sysusers" ] && install -m 0644 "$repo/systemd/lawline.sysusers" "$R/usr/lib/sysusers.d/lawline.conf"
     in_chroot "$R" -- systemd-sysusers
     local u enable=()
-    for u in "$repo"/systemd/*.service "$here/rootfs/lawline-imagetest.service"; do
+    for u in "$repo"/systemd/*.service "$repo"/systemd/*.timer \
+             "$here/rootfs/lawline-imagetest.service"; do
         install -m 0644 "$u" "$R/etc/systemd/system/$(basename "$u")"
         grep -q '^\[Install\]' "$u" && enable+=("$(basename "$u")")
     done
-    for u in "$repo"/board/*.rules "$here/rootfs/99-lawline-imagetest.rules"; do
+    for u in "$repo"/board/*.rules "$here/rootfs/99-lawline-imagetest.rules" \
+             "$here/rootfs/99-lawline-update-usb.rules"; do
         [ -f "$u" ] && install -m 0644 "$u" "$R/etc/udev/rules.d/$(basename "$u")"
     done
     install -m 0644 "$here/rootfs/fstab" "$R/etc/fstab"
@@ -165,47 +183,114 @@ rootfs() {
     in_chroot "$R" -- systemctl enable ssh.service >/dev/null
     # no login password anywhere: root is locked (console and SSH key only)
     in_chroot "$R" -- passwd -l root >/dev/null
-    # the kernel mounts the root read-only from the start
-    sed -i 's/ rw / ro /' "$R/boot/firmware/cmdline.txt"
-    install -m 0644 "$here/rootfs/README-LAWLINE.txt" "$R/boot/firmware/README-LAWLINE.txt"
+    updates "$R"
     rm -rf "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/* "$R"/var/log/* "$R"/tmp/* 2>/dev/null || true
     install -d -m 0755 "$R/var/log/journal"
     log "rootfs done in $((SECONDS - t0)) s ($(du -sh "$R" | cut -f1))"
 }
 
+image_version() {
+    local base sha
+    base=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml" | head -1)
+    sha=$(git -C "$repo" rev-parse --short=8 HEAD 2>/dev/null || echo nogit)
+    git -C "$repo" diff --quiet HEAD -- 2>/dev/null || sha="$sha.dirty"
+    echo "${VERSION:-$base+$(date -u +%Y%m%d.%H%M).g$sha}"
+}
+
+# Field updates (README "Field updates"): RAUC and its keyring, U-Boot's environment file,
+# and the FAT partition's files, which each slot carries in /usr/lib/lawline/boot-firmware.
+updates() {
+    local R=$1 version fw=$1/usr/lib/lawline/boot-firmware ver f
+    version=$(image_version)
+    echo "$version" > "$R/usr/lib/lawline/version"
+    log "rootfs: version $version, board $BOARD, RAUC compatible $COMPATIBLE"
+    install -d "$R/etc/rauc" "$R/etc/systemd/system/rauc.service.d" "$R/etc/systemd/system.conf.d"
+    sed -e "s/@COMPATIBLE@/$COMPATIBLE/" -e "s/@DISK_ID@/$DISK_ID/g" "$here/rootfs/rauc-system.conf" \
+        > "$R/etc/rauc/system.conf"
+    rauc_keys "$BUILD/rauc-keys"
+    [ -f "$KEYRING" ] || die "RAUC_KEYRING must be a PEM file (the CA the box trusts): $KEYRING"
+    install -m 0644 "$KEYRING" "$R/etc/rauc/keyring.pem"
+    install -m 0644 "$here/rootfs/fw_env.config" "$R/etc/fw_env.config"
+    install -m 0644 "$here/rootfs/rauc-lawline.conf" "$R/etc/systemd/system/rauc.service.d/lawline.conf"
+    install -m 0644 "$here/rootfs/watchdog.conf" "$R/etc/systemd/system.conf.d/lawline-watchdog.conf"
+    ln -sfn /opt/lawline/venv/bin/lawline "$R/usr/local/bin/lawline"    # `lawline update` on the box
+    # The FAT partition's files: Pi firmware and device trees as raspi-firmware's kernel hook
+    # laid them out, but not its kernel, initrd, config.txt and cmdline.txt: U-Boot loads the
+    # slot's own kernel and initrd from its /boot and sets the command line (boot.cmd).
+    host_tools u-boot-tools
+    rm -rf "$fw"; install -d "$fw"
+    for f in "$R"/boot/firmware/*; do
+        case ${f##*/} in vmlinuz*|initrd*|config.txt|cmdline.txt) ;; *) cp -a "$f" "$fw/" ;; esac
+    done
+    [ -n "$(ls "$fw"/*.dtb 2>/dev/null)" ] || die "no device trees from raspi-firmware in $R/boot/firmware"
+    install -m 0644 "$R/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$fw/u-boot.bin"
+    mkimage -A arm64 -T script -C none -n "lawline bootchooser" -d "$here/boot.cmd" "$fw/boot.scr" >/dev/null
+    { printf '%s\n' "# lawline $version, board/$BOARD (image/build-image.sh): the Raspberry Pi" \
+          "# firmware's settings. The firmware starts U-Boot (kernel=u-boot.bin), which picks root" \
+          "# slot A or B (boot.scr) and loads that slot's own kernel. Updates carry this file: it" \
+          "# is rewritten from the slot that runs once a new version is committed." \
+          "[all]" "arm_64bit=1" "upstream_kernel=1" "enable_uart=1" "kernel=u-boot.bin" "" \
+          "# board/$BOARD/config.txt"
+      cat "$repo/board/$BOARD/config.txt"; } > "$fw/config.txt"
+    install -m 0644 "$here/rootfs/README-LAWLINE.txt" "$fw/README-LAWLINE.txt"
+    rm -rf "$R/boot/firmware"; install -d "$R/boot/firmware"
+    # stable names for U-Boot (hard links: no second copy)
+    ver=$(ls "$R/lib/modules" | sort -V | tail -1)
+    ln -f "$R/boot/vmlinuz-$ver" "$R/boot/vmlinuz"
+    ln -f "$R/boot/initrd.img-$ver" "$R/boot/initrd.img"
+}
+
+# Root slot A's file system, content-sized so the bundle and its install stay small (RAUC
+# grows it to the slot: resize=true); `make bundle` ships this same file.
+root_ext4() {
+    local used size
+    used=$(du -sm "$ROOTFS" | cut -f1)
+    size=$(( (used * 112 / 100 + 96 + 63) / 64 * 64 ))
+    [ "$size" -le "$SLOT_SIZE" ] || die "the root needs $size MiB; a slot has $SLOT_SIZE"
+    rm -f "$OUT/root.ext4"
+    mke2fs -q -t ext4 -L lawline-root -i 8192 -d "$ROOTFS" "$OUT/root.ext4" "${size}M" \
+        || die "mke2fs root"
+    cp "$ROOTFS/usr/lib/lawline/version" "$OUT/root.ext4.version"
+    log "root.ext4: $size MiB for $used MiB of files ($(cat "$OUT/root.ext4.version"))"
+}
+
 img() {
     [ -d "$ROOTFS" ] || die "no rootfs: $0 rootfs"
-    host_tools dosfstools mtools e2fsprogs fdisk
+    host_tools dosfstools mtools e2fsprogs fdisk u-boot-tools
     local t0=$SECONDS w=$OUT/img.work
-    rm -rf "$w"; mkdir -p "$w/fat" "$w/data"
-    # p1: the FAT boot partition, from the rootfs' /boot/firmware
+    rm -rf "$w"; mkdir -p "$w/data"
+    # p1: the FAT partition: this slot's boot files, and U-Boot's state: slot A first, with
+    # its three tries; slot B none (it is empty)
     mkfs.vfat -C -F 32 -n RASPIFIRM "$w/boot.vfat" $((FAT_SIZE * 1024)) >/dev/null
-    mcopy -s -i "$w/boot.vfat" "$ROOTFS"/boot/firmware/* ::
-    # p2: the root, /boot/firmware left as an empty mount point
-    mkdir -p "$w/empty"
-    mv "$ROOTFS/boot/firmware" "$w/firmware.aside"; mkdir "$ROOTFS/boot/firmware"
-    mke2fs -q -t ext4 -L RASPIROOT -d "$ROOTFS" "$w/root.ext4" "${ROOT_SIZE}M" || { rmdir "$ROOTFS/boot/firmware"; mv "$w/firmware.aside" "$ROOTFS/boot/firmware"; die "mke2fs root"; }
-    rmdir "$ROOTFS/boot/firmware"; mv "$w/firmware.aside" "$ROOTFS/boot/firmware"
-    # p3: LAWDATA, its layout made here with the image's lawline user and journal group
+    mcopy -s -i "$w/boot.vfat" "$ROOTFS"/usr/lib/lawline/boot-firmware/* ::
+    printf '%s\n' "BOOT_ORDER=A B" "BOOT_A_LEFT=3" "BOOT_B_LEFT=0" > "$w/uboot.txt"
+    mkenvimage -s 0x4000 -o "$w/uboot.env" "$w/uboot.txt"
+    mcopy -i "$w/boot.vfat" "$w/uboot.env" ::
+    # p2: root slot A (/boot/firmware is an empty mount point in it)
+    root_ext4
+    # p4: LAWDATA, its layout made here with the image's lawline user and journal group
     local uid gid jgid
     uid=$(awk -F: '$1=="lawline"{print $3}' "$ROOTFS/etc/passwd"); gid=$(awk -F: '$1=="lawline"{print $4}' "$ROOTFS/etc/passwd")
     jgid=$(awk -F: '$1=="systemd-journal"{print $3}' "$ROOTFS/etc/group")
-    mkdir -p "$w/data/lawline" "$w/data/etc-lawline" "$w/data/journal" "$w/data/ssh"
+    mkdir -p "$w/data/lawline" "$w/data/etc-lawline" "$w/data/journal" "$w/data/ssh" "$w/data/rauc" "$w/data/update"
     chown "$uid:$gid" "$w/data/lawline" "$w/data/etc-lawline"; chmod 0700 "$w/data/lawline" "$w/data/etc-lawline" "$w/data/ssh"
     chown "0:$jgid" "$w/data/journal"; chmod 2755 "$w/data/journal"
     mke2fs -q -t ext4 -L LAWDATA -d "$w/data" "$w/data.ext4" "${DATA_SIZE}M"
-    # the disk: MBR, p1 FAT32 LBA (bootable), p2 and p3 Linux
-    local total=$((FAT_START + FAT_SIZE + ROOT_SIZE + DATA_SIZE))
-    rm -f "$IMG"; truncate -s "${total}M" "$IMG"
+    # the disk: MBR, p1 FAT32 LBA (bootable: U-Boot looks for boot.scr there), p2-p4 Linux
+    local a=$((FAT_START + FAT_SIZE)) b=$((FAT_START + FAT_SIZE + SLOT_SIZE))
+    local d=$((FAT_START + FAT_SIZE + 2 * SLOT_SIZE))
+    rm -f "$IMG"; truncate -s "$((d + DATA_SIZE))M" "$IMG"
     sfdisk -q "$IMG" <<SF
 label: dos
+label-id: 0x$DISK_ID
 start=${FAT_START}MiB, size=${FAT_SIZE}MiB, type=c, bootable
-start=$((FAT_START + FAT_SIZE))MiB, size=${ROOT_SIZE}MiB, type=83
-start=$((FAT_START + FAT_SIZE + ROOT_SIZE))MiB, size=${DATA_SIZE}MiB, type=83
+start=${a}MiB, size=${SLOT_SIZE}MiB, type=83
+start=${b}MiB, size=${SLOT_SIZE}MiB, type=83
+start=${d}MiB, size=${DATA_SIZE}MiB, type=83
 SF
     dd if="$w/boot.vfat" of="$IMG" bs=1M seek=$FAT_START conv=notrunc,sparse status=none
-    dd if="$w/root.ext4" of="$IMG" bs=1M seek=$((FAT_START + FAT_SIZE)) conv=notrunc,sparse status=none
-    dd if="$w/data.ext4" of="$IMG" bs=1M seek=$((FAT_START + FAT_SIZE + ROOT_SIZE)) conv=notrunc,sparse status=none
+    dd if="$OUT/root.ext4" of="$IMG" bs=1M seek=$a conv=notrunc,sparse status=none
+    dd if="$w/data.ext4" of="$IMG" bs=1M seek=$d conv=notrunc,sparse status=none
     rm -rf "$w"
     log "image: $IMG $(stat -c %s "$IMG") bytes ($(du -h "$IMG" | cut -f1) allocated), made in $((SECONDS - t0)) s"
 }

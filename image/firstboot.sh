@@ -19,8 +19,9 @@ say() { echo "lawline-firstboot: $*"; }
 
 # The data partition's layout (also made by the image build; redone here for a card whose
 # LAWDATA was made by hand). Ownership is re-asserted: a new image may number the user anew.
+# rauc/ and update/ are the updater's (RAUC's slot status; downloads and the record).
 layout() {
-    mkdir -p "$DATA/lawline" "$DATA/etc-lawline" "$DATA/journal" "$DATA/ssh"
+    mkdir -p "$DATA/lawline" "$DATA/etc-lawline" "$DATA/journal" "$DATA/ssh" "$DATA/rauc" "$DATA/update"
     chown lawline:lawline "$DATA/lawline" "$DATA/etc-lawline"
     chmod 0700 "$DATA/lawline" "$DATA/etc-lawline" "$DATA/ssh"
     chown -R lawline:lawline "$DATA/etc-lawline"
@@ -61,14 +62,14 @@ move_in() {   # move_in SRC DEST: copy with mode 0600 owned by the box, then del
 
 # The root is read-only, so /etc/machine-id is made anew at every boot, and the persistent
 # journal (one folder per machine id) would start a new folder each time. Pin this boot's id
-# on the kernel command line the Pi's firmware passes (cmdline.txt), once.
+# in U-Boot's environment on the FAT partition (uboot.env; image/boot.cmd puts it on the
+# kernel command line), once: both root slots start with it, so an update keeps the journal.
 pin_machine_id() {
     grep -q 'systemd.machine_id=' /proc/cmdline && return 0
-    [ -f "$BOOT/cmdline.txt" ] || return 0
-    grep -q 'systemd.machine_id=' "$BOOT/cmdline.txt" && return 0
+    [ -f "$BOOT/uboot.env" ] && command -v fw_setenv >/dev/null || return 0
     id=$(cat /etc/machine-id 2>/dev/null)
     echo "$id" | grep -Eq '^[0-9a-f]{32}$' || return 0
-    sed -i "1s/\$/ systemd.machine_id=$id/" "$BOOT/cmdline.txt" && say "machine id $id pinned in cmdline.txt"
+    fw_setenv lawline_machine_id "$id" && say "machine id $id pinned in U-Boot's environment"
 }
 
 layout

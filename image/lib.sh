@@ -4,6 +4,8 @@
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 SUITE=bookworm
+# sfdisk, mkfs.*, mke2fs, losetup, chroot live in sbin, which a plain `env -i` PATH lacks
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -69,3 +71,25 @@ in_chroot() {
 # proxy whose CA only the host trusts). Removed again by chroot_ca_remove; never left in an image.
 chroot_ca_copy() { install -m 0644 /etc/ssl/certs/ca-certificates.crt "$1/tmp/host-ca.crt"; }
 chroot_ca_remove() { rm -f "$1/tmp/host-ca.crt"; }
+
+# The key that signs update bundles, and the keyring the image trusts (README "Field updates").
+# A vendor's own: RAUC_KEY, RAUC_CERT (PEM files or PKCS#11 URLs) and RAUC_KEYRING (the CA the
+# image trusts; default RAUC_CERT). Without them a development key is made once into
+# build/rauc-keys/ (never committed, never for the field: its subject says so).
+rauc_keys() {
+    local dir=$1
+    if [ -n "${RAUC_KEY:-}" ] || [ -n "${RAUC_CERT:-}" ]; then
+        [ -n "${RAUC_KEY:-}" ] && [ -n "${RAUC_CERT:-}" ] || die "set both RAUC_KEY and RAUC_CERT"
+        SIGN_KEY=$RAUC_KEY SIGN_CERT=$RAUC_CERT KEYRING=${RAUC_KEYRING:-$RAUC_CERT}
+        return 0
+    fi
+    SIGN_KEY=$dir/dev.key.pem SIGN_CERT=$dir/dev.cert.pem KEYRING=${RAUC_KEYRING:-$dir/dev.cert.pem}
+    [ -f "$SIGN_KEY" ] && [ -f "$SIGN_CERT" ] && return 0
+    host_tools openssl
+    mkdir -p "$dir"; chmod 0700 "$dir"
+    log "making a development signing key: $SIGN_KEY (for tests; a vendor sets RAUC_KEY/RAUC_CERT)"
+    openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -keyout "$SIGN_KEY" -out "$SIGN_CERT" \
+        -subj "/O=lawline development/CN=lawline update signing DEVELOPMENT KEY not for the field" \
+        2>/dev/null || die "openssl could not make the development key"
+    chmod 0600 "$SIGN_KEY"
+}

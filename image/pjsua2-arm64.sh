@@ -35,6 +35,8 @@ make_chroot() {
     host_tools mmdebstrap arch-test
     arm64_binfmt
     rm -rf "$CHROOT" "$CHROOT.tmp"
+    # mmdebstrap resolves the target's parent: a fresh clone has no build/ yet
+    mkdir -p "$BUILD"
     log "mmdebstrap arm64 $SUITE build chroot -> $CHROOT"
     local t0=$SECONDS
     mmdebstrap --arch=arm64 --variant=apt --include="$PACKAGES" \

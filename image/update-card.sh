@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Updates a lawline SD card to a new image without touching its data partition (LAWDATA: the
-# spool, databases, /etc/lawline, the journal, ssh keys): writes only partitions 1 (boot) and 2
-# (root) of the image onto the card, after checking that both have the same layout.
+# Reflashes a lawline SD card from a PC without touching its data partition (LAWDATA: the
+# spool, databases, /etc/lawline, the journal, ssh keys): writes only partitions 1 (boot, with
+# U-Boot's environment: slot A first) and 2 (root slot A) of the image onto the card, after
+# checking that both have the same layout. Slot B and LAWDATA are left as they are. A box in
+# the field is updated without this: signed bundles and RAUC (README "Field updates").
 #
 #   image/update-card.sh build/image/lawline-arm64.img[.xz] /dev/sdX
 set -euo pipefail
@@ -23,4 +25,4 @@ for n in 1 2; do
     echo "writing partition $n ($((size / 2048)) MiB)"
     dd if="$img" of="$dev" bs=512 skip="$start" seek="$start" count="$size" conv=fsync status=progress
 done
-echo "done: partition 3 (LAWDATA) untouched"
+echo "done: partitions 3 (slot B) and 4 (LAWDATA) untouched; the box starts slot A"

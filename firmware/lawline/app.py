@@ -15,7 +15,7 @@ from .call.lines import Line, missed_record
 from .call.script import CallScript
 from .prompts import Prompts
 from .errors import ModemError
-from . import build, hat
+from . import build, hat, update
 from .records.recovery import start_up
 from .line import from_config as line_from_config
 from .line.supervisor import LineSupervisor
@@ -212,6 +212,9 @@ class Box:
             self.office.attach_modem(self.modem)
             tasks.append(asyncio.ensure_future(self.office.run(stop)))
             tasks.append(asyncio.ensure_future(self._health().run(stop)))
+            # field updates: the "update" part, and the office told of a failed one (update.py)
+            tasks.append(asyncio.ensure_future(update.watch(
+                self.status, self.office, cfg.update, cfg.office.head_mobile, stop)))
             serving = [asyncio.ensure_future(self._serve_line(line, stop, started=k == 0))
                        for k, line in enumerate(self.lines)]
             log.info("box: %s ready on %s, answering after %d ring(s)", cfg.office.name,
@@ -251,7 +254,9 @@ class Box:
         part = "modem" if number == 1 else f"modem {number}"
         supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)
         port = self.core.line if number == 1 else self.core.line_port(number)
-        return Line(number, section, modem, pcm, supervisor, port, section.number)
+        line = Line(number, section, modem, pcm, supervisor, port, section.number)
+        line.calls_held = lambda: update.calls_held(self.config.spool_dir)   # update.py
+        return line
 
     async def _serve_line(self, line, stop, started):
         """Start the line (line 1 already is), supervise it and take its calls until stop."""
@@ -320,6 +325,8 @@ class Box:
         (call/script.py); this is the last guard, so nothing one call does stops the box
         from answering the next."""
         self.calls += 1
+        self.status.calls += 1        # state.json: an update restarts the box only at 0
+        self.status.save()
         try:
             await CallDriver(self._script(line), self._call_parts(line, events)).run()
         except Exception as exc:  # noqa: BLE001 - the next call must be answered
@@ -329,6 +336,9 @@ class Box:
                 await line.modem.hangup()
             except Exception:  # noqa: BLE001
                 pass
+        finally:
+            self.status.calls -= 1
+            self.status.save()
 
 
     # -- the prefecture's switchboard (issue 17.9) ------------------------------------------

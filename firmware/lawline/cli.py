@@ -10,6 +10,7 @@
     lawline prompts [DIR]                              render missing prompt audio
     lawline web --config ...                           the office's web page (HTTPS)
     lawline web user add|list|unlock|passwd ...        its accounts
+    lawline update FILE|URL | --poll | --status        field updates (RAUC, on the SD-card image)
 
 The loopback line, the demo and the test rig are a separate package (`lawline-rig`, in rig/),
 never installed on the box. Where it is installed, `lawline sim|demo|dutyphone|receiver`
@@ -138,6 +139,12 @@ def main(argv=None, moved_to=None):
     p = sub.add_parser("web", help="the office's web page (HTTPS); 'web user ...' accounts")
     web_server.add_arguments(p)
     p.set_defaults(func=web_server.main)
+
+    from .commands import update
+    p = sub.add_parser("update", help="install a signed update bundle (file, URL, USB "
+                       "stick) into the other root slot; --status")
+    update.add_arguments(p)
+    p.set_defaults(func=update.main)
 
     p = sub.add_parser("prompts", help="render missing prompt audio")
     p.add_argument("rest", nargs=argparse.REMAINDER)

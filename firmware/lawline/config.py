@@ -37,13 +37,14 @@ from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSe
                        OutboxSection, PromptsSection, ReferralTable, ReportSection,
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
                        UpstreamSection, VoicemailSection, WebSection, TopicsSection,
-                       CallbacksSection)
+                       CallbacksSection, UpdateSection)
 from .settings import options as section_options
 from .records.duties import validate_config as validate_duties
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
 from .sip.switchboard import validate_config as validate_switchboard
 from .sync.settings import validate_config as validate_sync
+from .update import parse_window
 from .secretfile import read_secret
 
 REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -88,6 +89,7 @@ class Config:
     recording: RecordingSection
     topics: TopicsSection         # [topics] (records/measures.py, the report)
     callbacks: CallbacksSection   # [callbacks] (records/calls.py)
+    update: UpdateSection
     lines: tuple = ()             # every line, line 1 first (tuple of LineSection)
     referral: tuple = ()          # [[referral]] tables (tuple of ReferralTable)
     path: Path | None = None
@@ -230,6 +232,7 @@ def from_dict(data, path=None):
     validate_duties(config)    # [[provider]], [[referral]] sms/email, [results] (issue 17)
     validate_switchboard(config)   # [switchboard], [ladder] and [recording] numbers and roles
     validate_topics(config.topics.names, config.menu.tree)   # [topics] and the menu's keys
+    parse_window(config.update.window)   # [update] window: hours and minutes in range
     return config
 
 

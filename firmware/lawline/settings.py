@@ -644,6 +644,36 @@ class HatSection:
 
 
 @dataclass(frozen=True)
+class UpdateSection:
+    """Field updates (update.py, README "Field updates"): RAUC bundles signed with the
+    office's or vendor's key, into the root slot that is not running, tried once, kept only
+    if healthy."""
+    SECTION: ClassVar[str] = 'update'
+    url: str = option('',
+        'HTTPS address of the update bundle (*.raucb) the office or vendor publishes; the '
+        'box asks it every poll_hours and installs a new version in the window (empty: no '
+        'polling; `lawline update FILE|URL` and USB sticks still work)')
+    ca_file: str = option('',
+        "PEM file of the CA that signed that server's certificate (empty: the system's CAs)")
+    poll_hours: float = option(6.0,
+        'How often the box asks the url for a new bundle',
+        unit='h', minimum=0.25)
+    window: str = option('02:00-05:00',
+        'When (office time, HH:MM-HH:MM, past midnight allowed) a polled update is installed '
+        'and the box restarts; never during a call',
+        pattern='[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}')
+    health_minutes: float = option(10.0,
+        'How long a new version has on its first boot to be healthy (READY, modems '
+        'answering, trunk registered, lawline check without a new FAIL) before the box goes '
+        'back to the old one',
+        unit='min', minimum=1)
+    usb: bool = option(True, 'Install the update bundle on a USB stick plugged into the box')
+    dir: str = option('/data/update',
+        "Where downloads and the record of update attempts are kept (the image's data "
+        'partition)')
+
+
+@dataclass(frozen=True)
 class ReferralTable:
     """One [[referral]] department (key 4); every option is required."""
     SECTION: ClassVar[str] = 'referral'
@@ -826,5 +856,7 @@ SECTIONS: tuple[type, ...] = (
 SECTIONS += (OnsiteSection, HandoffSection, ResultsSection, AvailabilitySection)
 # issue 17 (the telephone's duties)
 SECTIONS += (LadderSection, SwitchboardSection, RecordingSection)
+# issue 20 (field updates)
+SECTIONS += (UpdateSection,)
 TABLES: dict[str, type] = {"referral": ReferralTable}
 TABLES["provider"] = ProviderTable

@@ -32,6 +32,7 @@ class Status:
         self.parts: dict[str, dict[str, Any]] = {}
         # called with the parts after each change (systemd STATUS=)
         self.on_change: Callable[[dict[str, dict[str, Any]]], None] | None = None
+        self.calls = 0          # calls in progress: an update restarts the box only at 0
 
     def set(self, part: str, state: str, message: str) -> None:
         """Record a part's state; logs only when it changes (one line per decision)."""
@@ -53,7 +54,8 @@ class Status:
     def save(self) -> None:
         if not self.path:
             return
-        data = {"pid": os.getpid(), "written": time.time(), "parts": self.parts}
+        data = {"pid": os.getpid(), "written": time.time(), "parts": self.parts,
+                "calls": self.calls}
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -1,27 +1,31 @@
 #!/usr/bin/env python3
-"""`make image-test`: boot the built SD-card image in qemu-system-aarch64 (-M virt, TCG) against
-the loopback line on the host, and check what the box does there.
+"""`make image-test`: boot the built SD-card image in qemu-system-aarch64 (-M virt, TCG) the way a
+Pi boots it from U-Boot on (tests/image/qemu.py), against the loopback line on the host, and
+check what the box does there.
 
     .venv/bin/python tests/image/run_image_test.py [--image build/image/lawline-arm64.img]
 
 - the host runs `lawline-rig sim` (the loopback line); the box modem's AT and audio ptys go to
   the guest as virtio consoles (hvc0, hvc1), which the image's test-only udev rule names
-  /dev/lawline-at and /dev/lawline-audio when the kernel command line has lawline.imagetest;
+  /dev/lawline-at and /dev/lawline-audio when the kernel command line has lawline.imagetest
+  (put into U-Boot's environment on the FAT partition, lawline_cmdline);
 - a copy of the image gets a FAT config for the test (lawline.toml, a secret file in lawline/,
-  an ssh key), written with mcopy; the guest boots the kernel and initrd of the built rootfs;
+  an ssh key), written with mcopy; U-Boot (Debian's u-boot-qemu) runs the image's boot.scr,
+  which starts root slot A with its own kernel and initrd;
 - the guest's lawline-imagetest.service prints LAWLINE-IMAGETEST lines on the serial console;
 - checks: first boot moved the config (gone from FAT, mode 0600 in /etc/lawline), `lawline
-  check` (run by first boot) passed, lawline.service active (READY), read-only root, data
-  partition mounts, time zone, NTP, ssh on with the key; then one call from the host's caller
-  port must hear the greeting.
+  check` (run by first boot) passed, lawline.service active (READY), read-only root from slot
+  A, data partition mounts, time zone, NTP, ssh on with the key, the boot counted good
+  (boot-complete.target, `rauc status mark-good`); then one call from the host's caller port
+  must hear the greeting.
 Exit 0 when every check passed. Needs root (the image's files are root's), qemu-system-arm,
-mtools, and the rig (`make deps`). Run under flock /tmp/lawline-realtime.lock (the Makefile does).
+u-boot-qemu, mtools, libubootenv-tool and the rig (`make deps`; the Makefile installs the host
+packages). Run under flock /tmp/lawline-realtime.lock (the Makefile does).
 """
 
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
@@ -32,21 +36,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FAT_OFFSET = 4 * 1024 * 1024          # image/build-image.sh FAT_START
-
-
-def log(msg):
-    print(f"[image-test {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def wait_for(pred, timeout, step=0.5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    return None
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import qemu  # noqa: E402  (tests/image/qemu.py)
+from qemu import log  # noqa: E402
 
 
 TEST_TOML = """\
@@ -65,35 +57,12 @@ audio_port = "/dev/lawline-audio"
 """
 
 
-def prepare_image(src, work):
-    img = work / "test.img"
-    subprocess.run(["cp", "--sparse=always", str(src), str(img)], check=True)
-    (work / "lawline.toml").write_text(TEST_TOML)
-    (work / "lawline").mkdir()
-    (work / "lawline" / "imagetest.secret").write_text("not a real secret\n")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "key")], check=True)
-    shutil.copy(work / "key.pub", work / "ssh_authorized_keys")
-    target = f"{img}@@{FAT_OFFSET}"
-    for name in ("lawline.toml", "lawline", "ssh_authorized_keys"):
-        subprocess.run(["mcopy", "-s", "-o", "-i", target, str(work / name), "::" + name], check=True)
-    return img
-
-
 def parse_facts(out):
     facts = {}
     for line in out.splitlines():
         if line.startswith("LAWLINE-IMAGETEST ") and "check:" not in line:
             facts.update(re.findall(r'(\S+?)=("[^"]*"|\S+)', line[len("LAWLINE-IMAGETEST "):]))
     return facts
-
-
-def kernel_initrd(rootfs):
-    boot = rootfs / "boot"
-    kernels = sorted(boot.glob("vmlinuz-*"))
-    if not kernels:
-        raise SystemExit(f"no kernel in {boot}: run make image")
-    ver = kernels[-1].name[len("vmlinuz-"):]
-    return kernels[-1], boot / f"initrd.img-{ver}"
 
 
 async def place_call(sim, seconds, wav):
@@ -125,25 +94,35 @@ async def place_call(sim, seconds, wav):
         await caller.close()
 
 
+def start_sim(work):
+    state = work / "sim"
+    rig = shutil.which("lawline-rig", path=str(REPO / ".venv/bin")) or "lawline-rig"
+    proc = subprocess.Popen([rig, "sim", "--profile", "simcom-sim7600", "--state-dir", str(state)],
+                            stdout=open(work / "sim.log", "w"), stderr=subprocess.STDOUT)
+    end = time.monotonic() + 20
+    while not (state / "sim.json").exists():
+        if time.monotonic() > end or proc.poll() is not None:
+            raise SystemExit("the loopback line did not start (sim.json)")
+        time.sleep(0.2)
+    return proc, state, json.loads((state / "sim.json").read_text())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--image", default=str(REPO / "build/image/lawline-arm64.img"))
-    ap.add_argument("--rootfs", default=str(REPO / "build/image/rootfs"))
     ap.add_argument("--boot-timeout", type=float, default=600)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--second-boot", action="store_true",
                     help="then cut the power (kill qemu) and boot the same disk again: config, "
-                         "check report and journal must survive")
+                         "check report, machine id and journal must survive")
     ap.add_argument("--no-call", action="store_true",
                     help="boot checks only (no real-time call: may run niced, outside the lock)")
     args = ap.parse_args()
-    image, rootfs = Path(args.image), Path(args.rootfs)
+    image = Path(args.image)
     if not image.exists():
         raise SystemExit(f"no image at {image}: run make image")
-    kernel, initrd = kernel_initrd(rootfs)
     work = Path(tempfile.mkdtemp(prefix="lawline-imagetest-"))
-    state = work / "sim"
-    procs = []
+    procs, guest = [], None
     results, failures = {}, []
 
     def check(name, ok, detail=""):
@@ -152,50 +131,22 @@ def main():
         log(f"{'PASS' if ok else 'FAIL'}: {name} {detail}")
 
     try:
-        img = prepare_image(image, work)
-        rig = shutil.which("lawline-rig", path=str(REPO / ".venv/bin")) or "lawline-rig"
-        sim_p = subprocess.Popen([rig, "sim", "--profile", "simcom-sim7600", "--state-dir", str(state)],
-                                 stdout=open(work / "sim.log", "w"), stderr=subprocess.STDOUT)
+        img = qemu.prepare(image, work, TEST_TOML, {"imagetest.secret": "not a real secret\n"})
+        sim_p, state, sim = start_sim(work)
         procs.append(sim_p)
-        if not wait_for(lambda: (state / "sim.json").exists(), 20):
-            raise SystemExit("the loopback line did not start (sim.json)")
-        sim = json.loads((state / "sim.json").read_text())
-        console = work / "console.log"
-        cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
-               "-nographic", "-monitor", "none", "-no-reboot", "-serial", f"file:{console}",
-               "-kernel", str(kernel), "-initrd", str(initrd),
-               "-append", "root=LABEL=RASPIROOT ro console=ttyAMA0 lawline.imagetest",
-               "-drive", f"if=none,file={img},format=raw,id=hd0,snapshot={'off' if args.second_boot else 'on'}",
-               "-device", "virtio-blk-pci,drive=hd0",
-               "-device", "virtio-serial-pci",
-               "-chardev", f"serial,id=at,path={os.path.realpath(sim['box']['at'])}",
-               "-device", "virtconsole,chardev=at,name=lawline-at",
-               "-chardev", f"serial,id=audio,path={os.path.realpath(sim['box']['audio'])}",
-               "-device", "virtconsole,chardev=audio,name=lawline-audio",
-               "-nic", "user,model=virtio-net-pci"]
+        guest = qemu.Guest(work, img, sim)
         t0 = time.monotonic()
-        log("booting: " + " ".join(cmd))
-        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(work / "qemu.log", "w"),
-                                stderr=subprocess.STDOUT)
-        procs.append(qemu)
-
-        def text():
-            return console.read_text(errors="replace") if console.exists() else ""
-
-        def seen(marker):
-            return marker in text() or qemu.poll() is not None
-
-        wait_for(lambda: seen("login:") or seen("LAWLINE-IMAGETEST BEGIN"), args.boot_timeout)
-        booted = time.monotonic() - t0
-        wait_for(lambda: seen("LAWLINE-IMAGETEST READY"), args.boot_timeout)
+        guest.start()
+        guest.wait(r"LAWLINE-IMAGETEST READY", args.boot_timeout, what="the guest's report")
         ready = time.monotonic() - t0
-        out = text()
+        out = guest.text()
         facts = parse_facts(out)
-        m = re.search(r"Reached target.*Multi-User", out)
-        log(f"boot: console READY after {ready:.0f} s (multi-user {'seen' if m else 'not seen'}; "
-            f"first marker {booted:.0f} s); facts: {json.dumps(facts, ensure_ascii=False)}")
+        log(f"boot: console READY after {ready:.0f} s; U-Boot started slot(s) "
+            f"{guest.boots()}; facts: {json.dumps(facts, ensure_ascii=False)}")
         results["boot_s"] = round(ready, 1)
         check("guest reported", "LAWLINE-IMAGETEST READY" in out)
+        check("U-Boot's bootchooser started slot A", guest.boots() == ["A"] and
+              facts.get("slot") == "A", f"{guest.boots()} {facts.get('slot')}")
         check("first boot ran", facts.get("firstboot") == "active")
         check("config moved off the FAT partition", facts.get("config_on_fat") == "no")
         etc = facts.get("etc", "")
@@ -205,11 +156,14 @@ def main():
               "\n" + "\n".join(l for l in out.splitlines() if "IMAGETEST check:" in l))
         check("lawline.service active", facts.get("lawline.service") == "active", facts.get("status", ""))
         check("read-only root", facts.get("root") == "ro")
-        check("data partition", facts.get("data", "").startswith("/dev/vda3"), facts.get("var_lib_lawline", ""))
+        check("data partition", facts.get("data", "").startswith("/dev/vda4"), facts.get("var_lib_lawline", ""))
         check("time zone Asia/Shanghai", facts.get("timezone") == "Asia/Shanghai")
         check("systemd-timesyncd enabled", facts.get("ntp") == "enabled")
         check("ssh on with the key from the FAT partition", facts.get("ssh") == "active")
         check("pjsua2 on the guest", facts.get("pjsua2") == "aarch64")
+        check("the boot counted good (boot-complete.target, rauc mark-good)",
+              facts.get("boot_complete") == "active" and facts.get("commit") == "active",
+              f"gate {facts.get('gate')} commit {facts.get('commit')}")
         check("no failed units", facts.get("failed", '""') == '""', facts.get("failed", ""))
         if args.no_call:
             log("call skipped (--no-call)")
@@ -226,26 +180,18 @@ def main():
         else:
             check("a call hears the greeting (then the menu)", False, "box not running")
         if args.second_boot:
+            env = qemu.read_env(img, work)
+            log(f"U-Boot's environment after first boot: {env}")
+            check("first boot pinned the machine id in U-Boot's environment",
+                  env.get("lawline_machine_id") == facts.get("machine_id"), str(env))
+            check("the slot got its tries back (mark-good)", env.get("BOOT_A_LEFT") == "3",
+                  str(env))
             log("power cut (qemu killed), booting the same disk again")
-            qemu.kill()
-            qemu.wait()
-            console = work / "console2.log"
-            cmd = [f"file:{console}" if c.startswith("file:") else c for c in cmd]
-            # the Pi's firmware passes cmdline.txt; QEMU does not: hand over what first boot
-            # pinned there (systemd.machine_id=)
-            fat_cmdline = subprocess.run(["mcopy", "-i", f"{img}@@{FAT_OFFSET}", "::cmdline.txt", "-"],
-                                         capture_output=True, text=True).stdout
-            pinned = re.search(r"systemd\.machine_id=[0-9a-f]{32}", fat_cmdline)
-            log(f"cmdline.txt after first boot: {fat_cmdline.strip()}")
-            if pinned:
-                i = cmd.index("-append") + 1
-                cmd[i] += " " + pinned.group(0)
+            guest.kill()
             t0 = time.monotonic()
-            qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(work / "qemu2.log", "w"),
-                                    stderr=subprocess.STDOUT)
-            procs.append(qemu)
-            wait_for(lambda: seen("LAWLINE-IMAGETEST READY"), args.boot_timeout)
-            out2 = text()
+            guest.start()
+            guest.wait(r"LAWLINE-IMAGETEST READY", args.boot_timeout, what="the guest's report")
+            out2 = guest.text()
             f2 = parse_facts(out2)
             log(f"second boot: READY after {time.monotonic() - t0:.0f} s; facts: {json.dumps(f2, ensure_ascii=False)}")
             check("second boot: lawline.service active", f2.get("lawline.service") == "active")
@@ -260,6 +206,8 @@ def main():
             if "PCM off after" in line:      # the line's own count of late or lost frames
                 log("line: " + line.split("INFO", 1)[-1].strip())
     finally:
+        if guest is not None:
+            guest.kill()
         for p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -268,7 +216,7 @@ def main():
                 except subprocess.TimeoutExpired:
                     p.kill()
         if failures or args.keep:
-            log(f"logs kept in {work} (console.log, sim.log)")
+            log(f"logs kept in {work} (console-*.log, sim.log)")
         else:
             shutil.rmtree(work, ignore_errors=True)
     log(f"result: {'FAIL ' + ', '.join(failures) if failures else 'all checks passed'}")

@@ -9,12 +9,13 @@ in file order.
 """
 
 import asyncio
+import json
 import shutil
 import time
 
 import pytest
 
-from lawline import config as configuration
+from lawline import config as configuration, update
 from lawline.errors import ModemError
 from lawline.records.cases import Cases
 from lawline_rig.probe import hearing, hotline, scenarios
@@ -238,3 +239,44 @@ def test_a_call_is_cut_at_its_maximum_length(rig):
     # the duty phone's leg was hung up too
     wait_until(lambda: "disconnected" in [e["event"] for e in rig.duty_events_list()], 15,
                "the duty phone's leg to be hung up")
+
+
+async def calls_in_state_during_a_call(rig):
+    caller, after = rig.caller, rig.last_id()
+    await caller.call(rig.box_number)
+    await caller.hear("greeting", 20)
+    up = json.loads((rig.spool_dir / "state.json").read_text())["calls"]
+    await caller.hang_up()
+    await caller.wait_ended(10)
+    await rig.next_record("call", after)
+    return up
+
+
+async def rings_unanswered(rig, seconds):
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(rig.caller.call(rig.box_number), seconds)
+    await rig.caller.hang_up()
+
+
+def test_an_update_holding_the_line_leaves_new_calls_ringing(rig):
+    """Field updates (issue 20, update.py): the updater restarts the box only when state.json
+    counts no call in progress, and its flag in the spool keeps new calls from being answered
+    until the restart; a flag of another boot holds nothing."""
+    state = rig.spool_dir / "state.json"
+    assert run_call(rig, calls_in_state_during_a_call) == 1
+    wait_until(lambda: json.loads(state.read_text())["calls"] == 0, 10, "calls back to 0")
+    flag = rig.spool_dir / update.FLAG
+    flag.write_text(update.flag_text(update.boot_id(), time.time(), "test: restart for 2.0"))
+    missed = rig.box_log().count("missed call from")
+    try:
+        run_call(rig, rings_unanswered, 12)
+        wait_until(lambda: rig.box_log().count("missed call from") > missed, 15,
+                   "the box to log the call it let ring")
+    finally:
+        flag.unlink()
+    assert "not answering new calls: test: restart for 2.0" in rig.box_log()
+    flag.write_text(update.flag_text("another boot", time.time(), "stale"))
+    try:
+        assert run_call(rig, scenarios.hang_up_in_greeting)["outcome"] == "abandoned"
+    finally:
+        flag.unlink()

@@ -15,8 +15,9 @@ LAYERS = [
     # the ground: plain facts and small tools every part may use
     {"errors", "events", "phone", "secretfile", "sdnotify", "status", "settings", "clock",
      "prompts", "hat", "__init__"},
-    # the parts, each talking to one kind of thing: modems, SIP, storage and upload, the rota
-    {"line", "sip", "sync", "duty"},
+    # the parts, each talking to one kind of thing: modems, SIP, storage and upload, the rota,
+    # RAUC (update: field updates)
+    {"line", "sip", "sync", "duty", "update"},
     # the office's rules: cases, the ledger, SMS, reports
     {"records"},
     # one call as a script, and its driver

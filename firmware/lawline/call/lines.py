@@ -26,6 +26,8 @@ class Line:
         self.calls = 0
         self.ringing_since = None     # when the ringing call's first ring came (time.time)
         self.rang_s = None            # how long the call being answered rang first
+        self.calls_held = lambda: None   # why no new call may be answered now (update.py)
+        self._held = None
 
     @property
     def name(self):
@@ -66,6 +68,15 @@ class Line:
                     self.ringing_since = time.time()
                 ready = ((event.kind == "caller_id" and self.modem.rings >= need) or
                          (event.kind == "ring" and self.modem.rings > need))
+                held = self.calls_held() if ready else self._held
+                if held != self._held:
+                    if held:
+                        log.warning("box: %s: not answering new calls: %s", self.name, held)
+                    else:
+                        log.info("box: %s: answering calls again", self.name)
+                    self._held = held
+                if ready and held:
+                    continue    # it rings on (a network forward on no answer still works)
                 if ready:
                     self.rang_s = round(time.time() - self.ringing_since, 1) \
                         if self.ringing_since is not None else None

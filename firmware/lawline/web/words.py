@@ -22,6 +22,7 @@ _PARTS = {
     "box": "设备程序", "calendar": "节假日日历", "duty rota": "值班表", "duty cover": "值班空缺",
     "duty": "值班", "target": "上报目标", "upload targets": "上报目标", "check": "自检",
     "hat": "扩展板", "led": "指示灯", "power key": "电源键", "sound card": "声卡",
+    "update": "软件更新",
 }
 _GENERIC = {"ok": "工作正常。", "warn": "需要注意，请技术人员查看技术信息。",
             "fail": "出现故障，请通知技术人员（见技术信息）。"}
@@ -101,6 +102,15 @@ _SENTENCES: list[tuple[str, str, str | None]] = [
     ("sim card", r"not ready.*", "SIM卡没有就绪。"),
     ("signal", r"unknown.*", "没有信号（没有网络？）。"),
     ("network", r".*", None),
+    # update.py part_state: the versions and the reason stay in the technician's line
+    ("update", r"更新包被拒绝.*", "收到的更新包被拒绝（签名不对、不是本设备的或已损坏），没有安装；"
+                                 "电话照常接听。"),
+    ("update", r"更新 .* 安装中断.*", "软件更新在安装时中断（断电或重启），没有生效；电话照常接听，"
+                                     "可以重新更新。"),
+    ("update", r"新版本 .* 开机自检未通过.*", "新版本软件开机自检未通过，已自动退回原来的版本；"
+                                           "电话照常接听。"),
+    ("update", r"正在更新到 .*", "正在更新软件，电话照常接听。"),
+    ("update", r".*等待夜间时段安装", "新版本软件已下载，等夜间时段安装。"),
 ]
 
 
@@ -139,6 +149,7 @@ SECTION_WORDS = {
     "referral": "转介单位",
     "onsite": "上门服务", "handoff": "转交回复", "results": "办理结果告知",
     "availability": "值班人员在岗", "provider": "上门服务机构",
+    "update": "软件更新",
 }
 
 
