@@ -88,8 +88,8 @@ def peer(port):
                     heard.feed(now, data)
                     if self.tone is not None:
                         self.tone.feed(now, data)
-            except Exception:       # noqa: BLE001
-                pass
+            except Exception as exc:       # noqa: BLE001
+                print(f"bare: {exc!r}", file=sys.stderr)
 
     state = {"call": None, "confirmed": False, "media": None, "gone": False}
 
@@ -101,17 +101,18 @@ def peer(port):
                     state["confirmed"] = True
                 elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                     state["gone"] = True
-            except Exception:       # noqa: BLE001
-                pass
+            except Exception as exc:       # noqa: BLE001
+                print(f"bare: {exc!r}", file=sys.stderr)
 
         def onCallMediaState(self, prm):
             try:
-                for media in self.getInfo().media:
+                info = self.getInfo()   # held: its media vector dies with it
+                for media in info.media:
                     if media.type == pj.PJMEDIA_TYPE_AUDIO and \
                             media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                         state["media"] = media.index
-            except Exception:       # noqa: BLE001
-                pass
+            except Exception as exc:       # noqa: BLE001
+                print(f"bare: {exc!r}", file=sys.stderr)
 
     class Account(pj.Account):
         def onIncomingCall(self, prm):
@@ -121,18 +122,21 @@ def peer(port):
                 op = pj.CallOpParam()
                 op.statusCode = 200
                 call.answer(op)
-            except Exception:       # noqa: BLE001
-                pass
+            except Exception as exc:       # noqa: BLE001
+                print(f"bare: {exc!r}", file=sys.stderr)
 
+    # pjsip's console log goes to stdout: the replies get a descriptor of their own, and
+    # stdout is stderr from here on
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     ep = pj.Endpoint()
-    saved = os.dup(1)
-    os.dup2(2, 1)                   # libCreate prints to stdout; stdout is our replies
     ep.libCreate()
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.level = 1
-    cfg.logConfig.consoleLevel = 1
+    cfg.logConfig.level = cfg.logConfig.consoleLevel = 1
+    if os.environ.get("BARE_LOG"):      # pjsip's log at level 5 in that file, to debug
+        cfg.logConfig.level, cfg.logConfig.filename = 5, os.environ["BARE_LOG"] + f".{os.getpid()}"
     cfg.medConfig.clockRate = RATE
     cfg.medConfig.sndClockRate = RATE
     cfg.medConfig.channelCount = 1
@@ -145,9 +149,8 @@ def peer(port):
     tcfg.boundAddress = "127.0.0.1"
     transport = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     ep.libStart()
-    sys.stdout.flush()
-    os.dup2(saved, 1)
-    os.close(saved)
+    if not port:                    # the port the system chose
+        port = int(ep.transportGetInfo(transport).localName.rsplit(":", 1)[1])
     ep.audDevManager().setNullDev()
     for codec in ep.codecEnum2():
         cid = codec.codecId
@@ -172,8 +175,8 @@ def peer(port):
     connected = []
 
     def reply(obj):
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
+        replies.write(json.dumps(obj) + "\n")
+        replies.flush()
 
     def wait(predicate, seconds):
         deadline = time.monotonic() + seconds
@@ -182,7 +185,8 @@ def peer(port):
         return predicate()
 
     def connect():
-        if state["confirmed"] and state["media"] is not None and not connected:
+        if state["confirmed"] and state["media"] is not None and not state["gone"] \
+                and not connected:
             audio = state["call"].getAudioMedia(state["media"])
             media_port.startTransmit(audio)
             audio.startTransmit(media_port)
@@ -208,9 +212,9 @@ def peer(port):
             line, buf = buf.split(b"\n", 1)
             command, _, arg = line.decode().strip().partition(" ")
             if command == "call":
-                call = Call(account)
-                state.update(call=call, confirmed=False, media=None, gone=False)
-                call.makeCall(arg, pj.CallOpParam(True))
+                # only `state` holds the call: it must go before libDestroy
+                state.update(call=Call(account), confirmed=False, media=None, gone=False)
+                state["call"].makeCall(arg, pj.CallOpParam(True))
                 ok = wait(lambda: state["confirmed"] and state["media"] is not None, 10)
                 connect()
                 reply({"ok": ok})

@@ -129,7 +129,8 @@ def delays(sent, heard, period_s, limit=None):
     """One-way delays (seconds): each click heard is paired with the last click sent before
     it, if that is less than a period earlier (or `limit` seconds). `sent`: times, or
     (marker, time) pairs; `heard`: times. Returns [(sent time, delay)]."""
-    times = sorted(t for _, t in sent) if sent and isinstance(sent[0], tuple) else sorted(sent)
+    times = sorted(t for _, t in sent) if sent and isinstance(sent[0], (tuple, list)) \
+        else sorted(sent)
     limit = period_s if limit is None else limit
     out, k = [], 0
     for h in sorted(heard):
