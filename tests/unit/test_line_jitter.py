@@ -74,12 +74,23 @@ def test_a_late_reader_is_one_underrun_and_the_surplus_goes_again():
     assert depths[-1] <= buffer.prefill + 1
 
 
-def test_a_full_buffer_drops_the_oldest_and_says_so(caplog):
+def test_a_full_buffer_drops_the_oldest_says_so_once_and_starts_afresh(caplog):
+    """The bridge takes no frame from the line (its port not yet connected): the buffer
+    keeps the newest, logs the overflow once (not a line every 20 ms), and the first frame
+    the bridge takes again is one `prefill` frames old, not `limit`."""
     buffer = JitterBuffer(limit=4, log=logging.getLogger("lawline.line"))
+    told = []
+    buffer.on_slip = lambda kind, frames: told.append(kind)
     with caplog.at_level(logging.INFO, logger="lawline.line"):
         buffer.push(bytes(FRAME_BYTES) * 7)
-    assert len(buffer) == 4 and buffer.dropped == 3
-    assert "was full and dropped 3 frame(s)" in caplog.text
+        for k in range(50):
+            buffer.push(bytes([k]) * FRAME_BYTES)
+    assert len(buffer) == 4 and buffer.dropped == buffer.overflowed == 53
+    assert caplog.text.count("was full") == 1 and "dropped 3 frame(s)" in caplog.text
+    assert buffer.pop() == bytes([48]) * FRAME_BYTES     # the two newest are left
+    assert buffer.pop() == bytes([49]) * FRAME_BYTES
+    assert buffer.drift_ppm() is None                    # an overflow is not drift
+    assert told == ["overflow"]
 
 
 def test_the_writer_plays_each_slip_the_other_way():
@@ -98,12 +109,17 @@ def test_the_writer_plays_each_slip_the_other_way():
         pcm.write(a)
         pcm.write(b)
         assert os.read(read, 4096) == b
-        for _ in range(5):                      # a stalled port: at most two owed
-            pcm.jitter.on_slip("underrun", 1)
+        for _ in range(5):                      # at most two owed
+            pcm.jitter.on_slip("slow", 1)
         for _ in range(4):
             pcm.write(a)
         assert os.read(read, 4096) == a + a
         assert (pcm.repeated_out, pcm.skipped_out) == (1, 3)
+        # not drift: a late reader's underrun, a port not yet connected
+        pcm.jitter.on_slip("underrun", 1)
+        pcm.jitter.on_slip("overflow", -5)
+        pcm.write(a)
+        assert os.read(read, 4096) == a
     finally:
         os.close(read)
         os.close(write)

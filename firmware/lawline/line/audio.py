@@ -87,12 +87,15 @@ class JitterBuffer:
     So the delay stays at `prefill` frames however long the call, instead of growing to
     `limit`. A bridge tick that finds the buffer empty plays silence for that frame and goes
     on (an underrun: the reader was late, or the modem slow). Beyond `limit` frames the
-    oldest go at once (a stall of the bridge).
+    oldest go at once: the bridge is not taking this line's frames (the line's port is not
+    connected yet, or the bridge stalled), and when it takes one again the buffer is cut
+    back to `prefill` at once, so what the caller says next is not heard 160 ms late.
 
-    Every frame dropped or put in is a slip, counted (`dropped`, `inserted`, `underruns`),
-    told to `on_slip(kind, net)` (the line's writer plays the same slip the other way, so
-    the modem's own playout buffer does not drift either) and, with `log`, logged with the
-    drift it amounts to in parts per million."""
+    Every frame dropped or put in is a slip, counted (`dropped`, `inserted`, `underruns`;
+    `overflowed` of the dropped ones went because the bridge took none), told to
+    `on_slip(kind, net)` (the line's writer plays a drift slip the other way, so the
+    modem's own playout buffer does not drift either) and, with `log`, logged with the
+    drift it amounts to in parts per million; an overflow is logged once, when it begins."""
 
     def __init__(self, prefill=2, limit=8, frame_bytes=FRAME_BYTES, window=250, log=None,
                  name="line"):
@@ -110,6 +113,8 @@ class JitterBuffer:
         self._depth_sum = 0
         self._depth_pops = 0
         self.dropped = 0        # frames dropped: drift (modem fast) or overflow
+        self.overflowed = 0     # of those, dropped because the bridge took none
+        self._overflowing = False
         self.inserted = 0       # frames of silence put in: drift (modem slow) or underrun
         self.underruns = 0
         self.pops = 0           # bridge ticks since playout started (the drift's time base)
@@ -128,8 +133,12 @@ class JitterBuffer:
             while len(self._frames) > self.limit:
                 self._frames.popleft()
                 self.dropped += 1
+                self.overflowed += 1
                 slips += 1
-        if slips:
+            began = slips and not self._overflowing
+            if slips:
+                self._overflowing = True
+        if began:
             self._slip("overflow", -slips)
 
     def pop(self):
@@ -153,6 +162,13 @@ class JitterBuffer:
 
     def _take(self):
         """One bridge tick while playing (the lock held): (frame or None, slip or None)."""
+        if self._overflowing:       # the bridge takes frames again: the stale ones go
+            self._overflowing = False
+            while len(self._frames) > self.prefill:
+                self._frames.popleft()
+                self.dropped += 1
+                self.overflowed += 1
+            self._depth_sum = self._depth_pops = 0
         self.pops += 1
         depth = len(self._frames)
         self._depth_sum += depth
@@ -182,8 +198,8 @@ class JitterBuffer:
         if kind == "refill":
             return
         with self._lock:
-            net, pops = self.dropped - self.inserted, self.pops
-            if self._first is None:
+            net, pops = self.dropped - self.overflowed - self.inserted, self.pops
+            if self._first is None and kind != "overflow":
                 self._first = (pops, net)
             ppm = self._ppm(net, pops)
         if self.log is not None:
@@ -209,7 +225,7 @@ class JitterBuffer:
         """The slips so far as a clock drift (ppm: frames dropped, modem fast, less frames
         put in, per million bridge ticks between the first slip and now), or None."""
         with self._lock:
-            return self._ppm(self.dropped - self.inserted, self.pops)
+            return self._ppm(self.dropped - self.overflowed - self.inserted, self.pops)
 
     def clear(self):
         with self._lock:
@@ -217,7 +233,8 @@ class JitterBuffer:
             self._partial = b""
             self._playing = False
             self._depth_sum = self._depth_pops = 0
-            self.dropped = self.inserted = self.underruns = self.pops = 0
+            self.dropped = self.inserted = self.underruns = self.pops = self.overflowed = 0
+            self._overflowing = False
             self._first = None
 
     def __len__(self):
@@ -266,10 +283,11 @@ class SerialPcm(PortLoss):
     or write error other than "would block", is the port lost (PortLoss): the reader ends,
     writes stop, and the supervisor is told.
 
-    The modem plays what the box writes on the same clock it sends with, so each slip the
-    jitter buffer makes (a frame dropped: the modem runs fast; put in: it runs slow) is made
-    the other way on what the box writes: a frame written twice, or one left out (at most
-    MIRROR_LIMIT owed at a time, so a port that stalls costs no more than that)."""
+    The modem plays what the box writes on the same clock it sends with, so each drift slip
+    the jitter buffer makes (a frame dropped: the modem runs fast; put in: it runs slow) is
+    made the other way on what the box writes: a frame written twice, or one left out (at
+    most MIRROR_LIMIT owed at a time). Underruns and overflows are not drift (a late reader,
+    a port not connected) and are not played back."""
 
     MIRROR_LIMIT = 2
 
@@ -355,6 +373,8 @@ class SerialPcm(PortLoss):
         return self.jitter.pop()
 
     def _mirror(self, kind, frames):
+        if kind not in ("fast", "slow"):
+            return
         with self._owed_lock:
             self._owed = max(-self.MIRROR_LIMIT, min(self.MIRROR_LIMIT, self._owed - frames))
 
