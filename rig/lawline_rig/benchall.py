@@ -7,7 +7,7 @@ ratio to it. JSON for machines (DIR/bench-all.json), a table for people (stdout)
 Parts: bare (the baseline), calls (bench.py: CPU, memory, delays, several lines),
 powercut (powercut.py), imports (importcost.py), sync (syncbench.py), trunk (sipbench.py),
 web (webbench.py). `--quick` shortens every window (for trying the bench, not for figures).
-Run it under the real-time lock (`make bench` does): it measures CPU and time.
+On a shared machine run it under the real-time lock: it measures CPU and time.
 """
 
 import argparse
