@@ -42,7 +42,7 @@ def _sub(module, args, state, name, timeout=1800):
     return figures
 
 
-def run(state, quick=False, skip=()):
+def run(state, quick=False, skip=(), kills=None):
     seconds = 8.0 if quick else 20.0
     out = {"started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
@@ -73,11 +73,12 @@ def run(state, quick=False, skip=()):
 
     def cut():
         held = powercut.buffers(str(state), 3.0 if quick else 5.0)
-        kills = powercut.kill_harness(state / "kills", 3 if quick else 10)
-        out["powercut"] = {"recorder_buffer_s": held, "kills": kills,
-                           "lost_s": bare.summary([k["lost_s"] for k in kills
+        trials = kills or (3 if quick else 10)
+        killed = powercut.kill_harness(state / "kills", trials)
+        out["powercut"] = {"recorder_buffer_s": held, "kills": killed,
+                           "lost_s": bare.summary([k["lost_s"] for k in killed
                                                    if "lost_s" in k], 1.0, 3),
-                           "failed_trials": sum("lost_s" not in k for k in kills)}
+                           "failed_trials": sum("lost_s" not in k for k in killed)}
 
     def sync():
         from . import syncbench
@@ -204,6 +205,7 @@ def main(argv=None):
     parser.add_argument("--state-dir")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip", default="", help=f"parts to leave out: {', '.join(PARTS)}")
+    parser.add_argument("--kills", type=int, help="power-cut trials (default 10; 3 quick)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     unknown = skip - set(PARTS)
@@ -211,7 +213,7 @@ def main(argv=None):
         parser.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
     state = Path(args.state_dir or tempfile.mkdtemp(prefix="lawline-bench-"))
     state.mkdir(parents=True, exist_ok=True)
-    out = run(state, args.quick, skip)
+    out = run(state, args.quick, skip, args.kills)
     out["table"] = rows(out)
     (state / "bench-all.json").write_text(json.dumps(out, indent=2))
     print_table(out, out["table"])

@@ -80,8 +80,9 @@ async def kill_while_recording(rig, seed):
     return result
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_kill_while_recording_loses_at_most_a_fifth_of_a_second(rig, seed):
+def test_a_kill_while_recording_loses_at_most_a_fifth_of_a_second(rig):
+    # one kill at a random instant here (CI's time); `make bench` kills ten times
+    seed = random.randrange(1 << 30)
     result = run_call(rig, kill_while_recording, seed)
-    assert "lost_s" in result, result
-    assert 0 <= result["lost_s"] <= 0.2, result
+    assert "lost_s" in result, (seed, result)
+    assert 0 <= result["lost_s"] <= 0.2, (seed, result)
