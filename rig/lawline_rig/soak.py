@@ -43,6 +43,14 @@ from .probe.scenarios import CALLER_TONE, DUTY_TONE
 
 SAMPLE_EVERY_CALLS = 50
 WARM_UP_CALLS = 100
+
+
+def sampling(calls):
+    """(sample every, warm-up) in calls: 50 and 100 for the thousand; a short soak samples
+    ten times and leaves out its first fifth."""
+    if calls >= 10 * SAMPLE_EVERY_CALLS:
+        return SAMPLE_EVERY_CALLS, WARM_UP_CALLS
+    return max(1, calls // 10), calls // 5
 DUTY = [f"1390000000{k}" for k in range(1, 5)]
 MEDIATORS = ["13900000011", "13900000012"]
 
@@ -191,7 +199,8 @@ BRANCHES = [bridged, request_hash, hang_up_in_greeting, referral, complaint_hang
 
 async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, done):
     """`total` calls over the callers (lines 2..), each line taking the next branch in
-    turn; a resource sample every SAMPLE_EVERY_CALLS calls."""
+    turn; a resource sample every sampling(total)[0] calls."""
+    every = sampling(total)[0]
     counter = {"n": 0}
     rng = random.Random(19)
 
@@ -212,7 +221,7 @@ async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, do
                     await caller.wait_ended(15)
                 except Exception:  # noqa: BLE001
                     pass
-            if n % SAMPLE_EVERY_CALLS == 0:
+            if n % every == 0:
                 samples.append({"calls": n, **resources(box_pid, rig.dir)})
     await asyncio.gather(*(line_loop(line, caller) for line, caller in callers))
     done.set()
@@ -293,7 +302,7 @@ def summarise(minutes, samples, failures, records, slips, seconds, ppm, calls_wa
         values = [m[key]["median"] for m in minutes if m.get(key)]
         return {"min": min(values), "max": max(values), "minutes": len(values)} \
             if values else None
-    warm = [s for s in samples if s["calls"] > WARM_UP_CALLS]
+    warm = [s for s in samples if s["calls"] > sampling(calls_wanted)[1]]
     per_1000 = {key: (lambda v: None if v is None else round(v * 1000, 3))(
         slope([s["calls"] for s in warm], [s.get(key) for s in warm]))
         for key in ("rss_mb", "fds", "threads", "bridge_ports", "objects", "record_ports")}
