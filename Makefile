@@ -14,7 +14,7 @@ PARALLEL ?= -n 4 --dist loadfile
 # the rig's own tests, and the prefecture centre's where it is present.
 TIERS   := tests rig/tests $(wildcard centre/tests)
 
-.PHONY: all deps test-deps prompts demo test unit lint fuzz scenarios bench clean hil
+.PHONY: all deps test-deps prompts demo test unit lint fuzz scenarios bench soak clean hil
 
 all: prompts
 
@@ -73,11 +73,17 @@ hil: prompts
 		--caller-number="$(CALLER_NUMBER)" --box-profile="$(BOX_PROFILE)" \
 		--caller-profile="$(CALLER_PROFILE)"
 
+# Figures, not pass/fail (issue 19): every bench beside the bare pjsua2 pair of the same run,
+# each figure absolute and as a ratio to it (a table, and bench-all.json); real time, so on a
+# shared machine run it under the real-time lock. BENCH_ARGS: e.g. --quick, --skip web.
 bench: prompts
-	$(PY) -m lawline_rig.bench
-	$(PY) -m lawline_rig.syncbench
-	$(PY) -m lawline_rig.sipbench
-	$(PY) -m lawline_rig.webbench
+	$(PY) -m lawline_rig.benchall $(BENCH_ARGS)
+
+# An hour's bridged call with +-100 ppm of clock skew beside 1000 calls back to back on the
+# other lines (rig/lawline_rig/soak.py); exits non-zero when a call failed or the box died.
+# SOAK_ARGS: e.g. --seconds 300 --calls 100 for a short one.
+soak: prompts
+	$(PY) -m lawline_rig.soak $(SOAK_ARGS)
 
 # The prefecture's coordination centre (centre/, README "The prefecture centre"): an S3
 # server with generated records of 100 counties, ingested, and the page; and its figures

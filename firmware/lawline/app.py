@@ -338,7 +338,9 @@ class Box:
                 pass
         finally:
             self.status.calls -= 1
-            self.status.save()
+            # what the media core holds once a call is over (a soak watches it not grow);
+            # note() saves state.json with the call count
+            self.status.note("media", {"calls": self.calls, **self.core.census()})
 
 
     # -- the prefecture's switchboard (issue 17.9) ------------------------------------------

@@ -16,7 +16,6 @@ import wave
 from pathlib import Path
 
 from .errors import LawlineError
-import argparse
 
 log = logging.getLogger("lawline.prompts")
 
@@ -149,6 +148,7 @@ class Prompts:
 
 
 def main(argv=None):
+    import argparse     # the command line only, not the box's process
     parser = argparse.ArgumentParser(description="Render missing prompt audio")
     parser.add_argument("dir", nargs="?", default=str(Path(__file__).resolve().parents[3]
                                                        / "prompts" / "zh-CN"))

@@ -30,6 +30,7 @@ class Status:
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
         self.parts: dict[str, dict[str, Any]] = {}
+        self.facts: dict[str, Any] = {}   # figures beside the states (the media census)
         # called with the parts after each change (systemd STATUS=)
         self.on_change: Callable[[dict[str, dict[str, Any]]], None] | None = None
         self.calls = 0          # calls in progress: an update restarts the box only at 0
@@ -51,11 +52,17 @@ class Status:
     def get(self, part: str) -> dict[str, Any] | None:
         return self.parts.get(part)
 
+    def note(self, name: str, value: Any) -> None:
+        """Keep a figure in state.json beside the states, without a log line (the media
+        core's census after each call: what a soak test watches for leaks)."""
+        self.facts[name] = value
+        self.save()
+
     def save(self) -> None:
         if not self.path:
             return
         data = {"pid": os.getpid(), "written": time.time(), "parts": self.parts,
-                "calls": self.calls}
+                "calls": self.calls, **({"facts": self.facts} if self.facts else {})}
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

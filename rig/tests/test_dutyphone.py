@@ -389,8 +389,11 @@ def test_event_log_lines_are_json_and_skip_empty_fields(tmp_path):
     lines = [json.loads(x) for x in path.read_text().splitlines()]   # flushed without close
     events.close()
     assert [x["event"] for x in lines] == ["incoming", "dtmf_sent"]
-    assert lines[1] == {"t": lines[1]["t"], "event": "dtmf_sent", "call": 1, "digit": "1"}
+    assert lines[1] == {"t": lines[1]["t"], "mono": lines[1]["mono"], "event": "dtmf_sent",
+                        "call": 1, "digit": "1"}
     assert abs(lines[0]["t"] - time.time()) < 5
+    # CLOCK_MONOTONIC beside the wall clock: the benches' shared clock across processes
+    assert abs(lines[0]["mono"] - time.monotonic()) < 5
 
 
 def test_main_without_pjsua2_fails_with_a_message(monkeypatch, caplog):

@@ -50,6 +50,17 @@ LAZY = {
     ("lawline.duty.calendar", "chinese_calendar"): "its data module is read when a year is "
                                                     "first asked about",
     ("lawline.duty.sheets", "openpyxl"): "only an XLSX rota needs it (about 10 MB resident)",
+    ("lawline.duty.sheets", "zipfile"): "memory on a Pi: only an XLSX rota is a zip (0.24 MB "
+                                        "of Python objects, lawline_rig.importcost)",
+    ("lawline.prompts", "argparse"): "memory on a Pi: the prompt renderer's command line, "
+                                     "never the box's process (0.3 MB)",
+    ("lawline.records.office", "lawline.records.report"): "memory on a Pi: statistics, "
+                                                          "decimal, html for the daily and "
+                                                          "weekly jobs, off the call path "
+                                                          "(0.7 MB, 9 modules)",
+    ("lawline.sync.settings", "lawline.sync.mail"): "memory on a Pi: smtplib only on a box "
+                                                    "with [email]",
+    ("lawline.sync.settings", "lawline.sync.s3"): "memory on a Pi: only on a box with [s3]",
     ("lawline.hat", "gpiozero"): "only a box with pins set uses GPIO",
     ("lawline.hat", "importlib.metadata"): "the pin factories installed, only when asked",
     ("lawline.line", "lawline.line"): "a line's driver by its profile: V.253 or GSM",

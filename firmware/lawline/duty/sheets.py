@@ -14,7 +14,6 @@ be a few hundred lines of somebody else's format to get wrong.
 import csv
 import datetime as dt
 import io
-import zipfile
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -117,6 +116,7 @@ def _xlsx_rows(path):
     except ImportError:
         raise SheetError(f"rota file {path}: reading .xlsx needs the 'openpyxl' package; "
                          "install it or save the sheet as .csv") from None
+    import zipfile      # with its bz2, lzma and shutil: an XLSX rota only
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())

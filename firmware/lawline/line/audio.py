@@ -76,24 +76,54 @@ class VoiceMeter:
 
 
 class JitterBuffer:
-    """Frames from the modem waiting for the bridge. Playout starts once `prefill` frames are
-    queued (absorbs USB burstiness); beyond `limit` frames the oldest are dropped so the delay
-    never grows (clock drift); an underrun plays silence and prefills again."""
+    """Frames from the modem waiting for the bridge, and the slips that keep the two clocks
+    together.
 
-    def __init__(self, prefill=2, limit=8, frame_bytes=FRAME_BYTES):
+    Playout starts once `prefill` frames are queued (absorbs USB burstiness). The modem's
+    clock and the bridge's drift apart (crystals differ by up to +-100 ppm: a frame every
+    200 s), so every `window` pops the buffer looks at how deep it was on average when the
+    bridge took a frame: a frame more than `prefill` all along, and it drops one (the modem
+    runs fast); a frame less, and it plays one frame of silence extra (the modem runs slow).
+    So the delay stays at `prefill` frames however long the call, instead of growing to
+    `limit`. A bridge tick that finds the buffer empty plays silence for that frame and goes
+    on (an underrun: the reader was late, or the modem slow). Beyond `limit` frames the
+    oldest go at once: the bridge is not taking this line's frames (the line's port is not
+    connected yet, or the bridge stalled), and when it takes one again the buffer is cut
+    back to `prefill` at once, so what the caller says next is not heard 160 ms late.
+
+    Every frame dropped or put in is a slip, counted (`dropped`, `inserted`, `underruns`;
+    `overflowed` of the dropped ones went because the bridge took none), told to
+    `on_slip(kind, net)` (the line's writer plays a drift slip the other way, so the
+    modem's own playout buffer does not drift either) and, with `log`, logged with the
+    drift it amounts to in parts per million; an overflow is logged once, when it begins."""
+
+    def __init__(self, prefill=2, limit=8, frame_bytes=FRAME_BYTES, window=250, log=None,
+                 name="line"):
         self.prefill = prefill
         self.limit = limit
         self.frame_bytes = frame_bytes
+        self.window = window
+        self.log = log
+        self.name = name
+        self.on_slip = None
         self._frames = collections.deque()
         self._partial = b""
         self._playing = False
         self._lock = threading.Lock()
-        self.dropped = 0
+        self._depth_sum = 0
+        self._depth_pops = 0
+        self.dropped = 0        # frames dropped: drift (modem fast) or overflow
+        self.overflowed = 0     # of those, dropped because the bridge took none
+        self._overflowing = False
+        self.inserted = 0       # frames of silence put in: drift (modem slow) or underrun
         self.underruns = 0
+        self.pops = 0           # bridge ticks since playout started (the drift's time base)
+        self._first = None      # (pops, net slips) at the first slip
         self.meter = VoiceMeter()       # voicemail ends on silence (call/driver.py)
 
     def push(self, data):
         self.meter.feed(data)
+        slips = 0
         with self._lock:
             data = self._partial + data
             cut = len(data) - len(data) % self.frame_bytes
@@ -103,24 +133,109 @@ class JitterBuffer:
             while len(self._frames) > self.limit:
                 self._frames.popleft()
                 self.dropped += 1
+                self.overflowed += 1
+                slips += 1
+            began = slips and not self._overflowing
+            if slips:
+                self._overflowing = True
+        if began:
+            self._slip("overflow", -slips)
 
     def pop(self):
+        slip = None
         with self._lock:
             if not self._playing:
                 if len(self._frames) < self.prefill:
-                    return None
-                self._playing = True
-            if self._frames:
-                return self._frames.popleft()
-            self._playing = False
-            self.underruns += 1
+                    if self.pops:               # refilling after an underrun: a frame put in
+                        self.pops += 1
+                        self.inserted += 1
+                        slip = ("refill", 1)
+                    frame = None
+                else:
+                    self._playing = True
+                    self._depth_sum = self._depth_pops = 0
+            if self._playing:
+                frame, slip = self._take()
+        if slip is not None:
+            self._slip(*slip)
+        return frame
+
+    def _take(self):
+        """One bridge tick while playing (the lock held): (frame or None, slip or None)."""
+        if self._overflowing:       # the bridge takes frames again: the stale ones go
+            self._overflowing = False
+            while len(self._frames) > self.prefill:
+                self._frames.popleft()
+                self.dropped += 1
+                self.overflowed += 1
+            self._depth_sum = self._depth_pops = 0
+        self.pops += 1
+        depth = len(self._frames)
+        self._depth_sum += depth
+        self._depth_pops += 1
+        if self._depth_pops >= self.window:
+            mean = self._depth_sum / self._depth_pops
+            self._depth_sum = self._depth_pops = 0
+            if mean >= self.prefill + 1 and depth > 1:
+                self._frames.popleft()              # the modem is ahead: one frame goes
+                self.dropped += 1
+                return self._frames.popleft(), ("fast", -1)
+            if mean <= self.prefill - 1:
+                self.inserted += 1                  # the modem is behind: one frame waits
+                return None, ("slow", 1)
+        if self._frames:
+            return self._frames.popleft(), None
+        # nothing for this tick: silence, and play again once `prefill` frames are back
+        self._playing = False
+        self.underruns += 1
+        self.inserted += 1
+        return None, ("underrun", 1)
+
+    def _slip(self, kind, frames):
+        tell = self.on_slip
+        if tell is not None:
+            tell(kind, frames)
+        if kind == "refill":
+            return
+        with self._lock:
+            net, pops = self.dropped - self.overflowed - self.inserted, self.pops
+            if self._first is None and kind != "overflow":
+                self._first = (pops, net)
+            ppm = self._ppm(net, pops)
+        if self.log is not None:
+            what = {"fast": "dropped a frame (the modem's clock runs fast)",
+                    "slow": "played a frame of silence (the modem's clock runs slow)",
+                    "underrun": "had no frame for the bridge (silence until "
+                                f"{self.prefill} frames are back)",
+                    "overflow": f"was full and dropped {-frames} frame(s)"}[kind]
+            self.log.info("audio %s: jitter buffer %s; %d dropped, %d put in over %.0f s%s",
+                          self.name, what, self.dropped, self.inserted,
+                          pops * self.frame_bytes / 16000,
+                          "" if ppm is None else
+                          f": the modem's clock {ppm:+.0f} ppm against the bridge's")
+
+    def _ppm(self, net, pops):
+        """Drift in ppm from the slips since the first one (the first only says where the
+        two clocks' phases started); None until there are two."""
+        if self._first is None or pops <= self._first[0]:
             return None
+        return 1e6 * (net - self._first[1]) / (pops - self._first[0])
+
+    def drift_ppm(self):
+        """The slips so far as a clock drift (ppm: frames dropped, modem fast, less frames
+        put in, per million bridge ticks between the first slip and now), or None."""
+        with self._lock:
+            return self._ppm(self.dropped - self.overflowed - self.inserted, self.pops)
 
     def clear(self):
         with self._lock:
             self._frames.clear()
             self._partial = b""
             self._playing = False
+            self._depth_sum = self._depth_pops = 0
+            self.dropped = self.inserted = self.underruns = self.pops = self.overflowed = 0
+            self._overflowing = False
+            self._first = None
 
     def __len__(self):
         return len(self._frames)
@@ -166,14 +281,27 @@ class SerialPcm(PortLoss):
     has no place on the event loop); `write` sends one frame without ever blocking the caller
     (it runs on pjmedia's clock thread: a full port drops the frame). End of file, or a read
     or write error other than "would block", is the port lost (PortLoss): the reader ends,
-    writes stop, and the supervisor is told."""
+    writes stop, and the supervisor is told.
+
+    The modem plays what the box writes on the same clock it sends with, so each drift slip
+    the jitter buffer makes (a frame dropped: the modem runs fast; put in: it runs slow) is
+    made the other way on what the box writes: a frame written twice, or one left out (at
+    most MIRROR_LIMIT owed at a time). Underruns and overflows are not drift (a late reader,
+    a port not connected) and are not played back."""
+
+    MIRROR_LIMIT = 2
 
     def __init__(self, path, name="box", log=None, jitter=None):
         super().__init__()
         self.path = path
         self.name = name
         self.log = log or logging.getLogger("lawline.line")
-        self.jitter = jitter or JitterBuffer()
+        self.jitter = jitter or JitterBuffer(log=self.log, name=name)
+        self.jitter.on_slip = self._mirror
+        self._owed = 0          # frames the writer owes the modem: + write twice, - leave out
+        self._owed_lock = threading.Lock()
+        self.repeated_out = 0
+        self.skipped_out = 0
         self._serial = None
         self._fd = None
         self._thread = None
@@ -196,6 +324,7 @@ class SerialPcm(PortLoss):
         os.set_blocking(self._fd, False)
         self._serial.reset_input_buffer()
         self.jitter.clear()
+        self._owed = 0
         self._stop.clear()
         self._found()
         self._thread = threading.Thread(target=self._reader, name=f"pcm-{self.name}", daemon=True)
@@ -243,13 +372,31 @@ class SerialPcm(PortLoss):
         """The next frame for the bridge, or None when the buffer has nothing to play."""
         return self.jitter.pop()
 
+    def _mirror(self, kind, frames):
+        if kind not in ("fast", "slow"):
+            return
+        with self._owed_lock:
+            self._owed = max(-self.MIRROR_LIMIT, min(self.MIRROR_LIMIT, self._owed - frames))
+
     def write(self, frame):
         fd = self._fd
         if fd is None or self.lost is not None:
             return
+        twice = False
+        if self._owed:
+            with self._owed_lock:
+                if self._owed < 0:
+                    self._owed += 1
+                    self.skipped_out += 1
+                    return
+                if self._owed > 0:
+                    self._owed -= 1
+                    twice = True
         try:
-            os.write(fd, frame)
+            os.write(fd, frame + frame if twice else frame)
             self.frames_out += 1
+            if twice:
+                self.repeated_out += 1
         except BlockingIOError:
             self.dropped_out += 1     # the port is full: this frame is dropped, not waited for
         except OSError as exc:

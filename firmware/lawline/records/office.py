@@ -32,7 +32,6 @@ from .duties import Duties
 from .ledger import Ledger
 from .limits import Limits
 from .smsqueue import SmsQueue
-from . import report
 
 log = logging.getLogger("lawline.office")
 
@@ -697,6 +696,7 @@ class Office:
         at = dt.datetime.strptime(self.cfg.cases.summary_at, "%H:%M").time()
         if when.time() < at or not self.cases.notice_once(f"summary:{when.date()}"):
             return False
+        from . import report     # statistics, html: once a day, not on the call path
         counts = report.day_counts(self, when.date())
         log.info("daily summary for %s: %s", when.date(), counts)
         self.sms.queue(self.head, text.daily_summary(when.date(), **counts), "daily summary")
@@ -708,6 +708,7 @@ class Office:
         if when.time() < at:
             return []
         made = []
+        from . import report     # statistics, html: once a week, not on the call path
         weekday = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                    "sunday").index(self.cfg.report.weekday)
         if when.weekday() == weekday:

@@ -15,7 +15,9 @@ import ctypes
 import gc
 import logging
 import os
+import struct
 import sys
+import threading
 import time
 
 import pjsua2 as pj
@@ -123,9 +125,135 @@ class Player(pj.AudioMediaPlayer):
             self.done.set_result(True)
 
 
+def _wav_header(data_bytes):
+    """The canonical 44-byte header of 8 kHz mono 16-bit PCM (sync/wavfile.header's form,
+    which its repair after a cut expects: a recording starts with data size 0)."""
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data" +
+            struct.pack("<I", data_bytes))
+
+
+class RecordPort(pj.AudioMediaPort):
+    """Where a voicemail is recorded: the frames the bridge sends to this port go to the
+    WAV file in small steps that reach the disk.
+
+    pjsua2's `AudioMediaRecorder` keeps what it records in a buffer of its own and writes
+    it out in large pieces: a kill or a power cut loses what that buffer held (measured by
+    `python -m lawline_rig.powercut`: up to 0.25 s, over the 0.2 s the box may lose). Here
+    the clock thread only appends each frame to a list; a writer thread of the port's own
+    writes what came every STEP seconds and fdatasync()s it, so a power cut loses at most
+    about STEP plus one write. The header says 0 bytes until the end, as the recorder's did,
+    and sync/wavfile.repair_wav mends a file cut short.
+
+    Created once and used again (a Python port deleted while the bridge clock runs races
+    with its callback, reference/pjsua2.md, Teardown)."""
+
+    STEP = 0.1
+
+    def __init__(self, name):
+        super().__init__()
+        self.port_name = name
+        self._lock = threading.Lock()        # the pending frames and the file's descriptor
+        self._io = threading.Lock()          # one flush at a time (writer thread or close)
+        self._pending = []
+        self._fd = None
+        self._bytes = 0
+        self._wake = threading.Event()
+        self._thread = None
+        self.error = None
+        self.createPort(name, MediaCore.FORMAT())
+
+    @property
+    def busy(self):
+        return self._fd is not None
+
+    def onFrameRequested(self, frame):
+        try:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+            frame.size = 0
+        except Exception:
+            pass
+
+    def onFrameReceived(self, frame):
+        try:
+            if self._fd is None:
+                return
+            if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+                data = SILENCE
+            else:
+                data = vector_bytes(frame.buf)
+            with self._lock:
+                if self._fd is not None:
+                    self._pending.append(data)
+        except Exception:
+            pass
+
+    def open(self, path):
+        """Start a recording in `path` (a new file: the spool's mode, from the umask)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            os.write(fd, _wav_header(0))
+            os.fdatasync(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        with self._lock:
+            self._pending = []
+            self._bytes = 0
+            self.error = None
+            self._fd = fd
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, daemon=True,
+                                            name=f"rec-{self.port_name}")
+            self._thread.start()
+        self._wake.set()
+
+    def _writer(self):
+        while True:
+            self._wake.clear()
+            if self._fd is None:
+                self._wake.wait()
+                continue
+            time.sleep(self.STEP)
+            self._flush()
+
+    def _flush(self, final=False):
+        """Write what came since the last step and make it durable. With `final`, also
+        the header's sizes, and close the file; returns True when all of it got there."""
+        with self._io:
+            return self._flush_locked(final)
+
+    def _flush_locked(self, final):
+        with self._lock:
+            fd, chunks, self._pending = self._fd, self._pending, []
+            if final:
+                self._fd = None
+        if fd is None:
+            return False
+        data = b"".join(chunks)
+        try:
+            if data and self.error is None:
+                os.write(fd, data)
+                self._bytes += len(data)
+                os.fdatasync(fd)
+            if final and self.error is None:
+                os.pwrite(fd, _wav_header(self._bytes), 0)
+                os.fsync(fd)
+        except OSError as exc:
+            self.error = exc        # logged by whoever finishes the recording
+        finally:
+            if final:
+                os.close(fd)
+        return self.error is None
+
+    def close(self):
+        """End the recording: the last frames, the header, closed. True when complete."""
+        return self._flush(final=True)
+
+
 class Recording:
-    """An `AudioMediaRecorder` fed by one source. Only this object holds the recorder, so
-    `finish()` really deletes it, which is when pjsua2 writes the WAV header."""
+    """A voicemail being recorded from one source (the line's port) through the core's
+    RecordPort (see there)."""
 
     def __init__(self, core, path, source, *also):
         """`also`: more sources mixed into the same file (a bridged call, both ways)."""
@@ -134,37 +262,38 @@ class Recording:
         self.source = source
         self.also = list(also)
         self.started = time.monotonic()
-        rec = pj.AudioMediaRecorder()
+        port = core.record_port()
         try:
-            rec.createRecorder(str(path))
-            for media in (source, *also):
-                media.startTransmit(rec)
-        except pj.Error as exc:
-            raise SipError(f"cannot record to {path}: {exc.info()}") from None
-        self._rec = core.keep(rec)
+            port.open(str(path))
+            for media in (source, *also):       # the bridge mixes them into the port
+                media.startTransmit(port)
+        except (pj.Error, OSError) as exc:
+            if port.busy:
+                port.close()
+            why = exc.info() if isinstance(exc, pj.Error) else str(exc)
+            raise SipError(f"cannot record to {path}: {why}") from None
+        self._port = port
 
     async def finish(self, timeout=2.0):
-        """Stop, delete the recorder and wait until its WAV header is on disk (pjsua2 writes
-        it about 100 ms after the deletion, reference/pjsua2.md, Teardown)."""
-        rec, self._rec = self._rec, None
-        if rec is None:
+        """Stop, and write the last frames and the header (off the loop: it syncs the
+        file); True when the file is complete."""
+        port, self._port = self._port, None
+        if port is None:
             return wav_complete(self.path)
         for media in (self.source, *self.also):
             try:
-                media.stopTransmit(rec)
+                media.stopTransmit(port)
             except pj.Error:
                 pass
-        self.core.release(rec)
         self.source = None
         self.also = []
-        del rec
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.core.handle_events()
-            if wav_complete(self.path):
-                return True
-            await asyncio.sleep(0.02)
-        return False
+        try:
+            done = await asyncio.wait_for(asyncio.to_thread(port.close), timeout)
+        except asyncio.TimeoutError:
+            done = False
+        if port.error is not None:
+            log.error("recording %s: %s", self.path, port.error)
+        return bool(done) and wav_complete(self.path)
 
 
 class MediaCore:
@@ -186,6 +315,7 @@ class MediaCore:
         self.trunk = None               # sip/trunk.Trunk when a [trunk] registrar is set
         self.line = None                # line 1's port; every line's in self.lines
         self.lines = []
+        self._record_ports = []         # sip/endpoint.RecordPort, made once, used again
         self._objects = set()   # players, recorders, calls: destroyed before libDestroy
         self._log_writer = None
         self._running = False
@@ -245,6 +375,14 @@ class MediaCore:
         ep.audDevManager().setNullDev()
         g711_only(ep)
         self.ep = ep
+        self._format = self.FORMAT()
+        self.line = self.line_port(1)
+        log.info("SIP: endpoint up on %s:%d (%s), bridge at 8 kHz, G.711 only", self.bind,
+                 self.port, self.transport.upper())
+
+    @staticmethod
+    def FORMAT():
+        """The media format of every Python port: 8 kHz mono 16-bit, 20 ms frames."""
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.id = pj.PJMEDIA_FORMAT_PCM
@@ -252,10 +390,17 @@ class MediaCore:
         fmt.channelCount = 1
         fmt.bitsPerSample = 16
         fmt.frameTimeUsec = 20000
-        self._format = fmt
-        self.line = self.line_port(1)
-        log.info("SIP: endpoint up on %s:%d (%s), bridge at 8 kHz, G.711 only", self.bind,
-                 self.port, self.transport.upper())
+        return fmt
+
+    def record_port(self):
+        """A RecordPort not recording now: one of those made before, or a new one (as
+        many as recordings at once, one per line at most)."""
+        for port in self._record_ports:
+            if not port.busy:
+                return port
+        port = RecordPort(f"rec{len(self._record_ports) + 1}")
+        self._record_ports.append(port)
+        return port
 
     def line_port(self, number):
         """One AudioMediaPort per line (several lines share this one bridge)."""
@@ -322,6 +467,17 @@ class MediaCore:
 
     # -- media objects -------------------------------------------------------------------
 
+    def census(self):
+        """What the core holds now, for leak watching: the bridge's ports in use (line
+        ports, players, recorders, calls' streams), the pjsua2 objects the box keeps
+        (players, legs), and the recorder ports made so far."""
+        try:
+            ports = self.ep.mediaActivePorts() if self.ep is not None else None
+        except pj.Error:
+            ports = None
+        return {"bridge_ports": ports, "objects": len(self._objects),
+                "record_ports": len(self._record_ports)}
+
     def keep(self, obj):
         self._objects.add(obj)
         return obj
@@ -370,6 +526,10 @@ class MediaCore:
             pass
         self.line = None
         self.lines = []
+        for port in self._record_ports:
+            if port.busy:
+                port.close()
+        self._record_ports = []
         account, self.account = self.account, None
         if self.trunk is not None:
             self.trunk.stop()

@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 from lawline.errors import ConfigError
 from lawline.secretfile import read_secret
 from lawline.sync.http import HttpPutTarget
-from lawline.sync.mail import EmailTarget
-from lawline.sync.s3 import S3Target
 
 log = logging.getLogger("lawline.sync")
 UPSTREAM, EMAIL, S3 = "upstream", "email", "s3"
@@ -149,6 +147,7 @@ def build_targets(config) -> Targets:
         targets.where[UPSTREAM] = f"{base}/{LAYOUT}"
     email = config.email
     if email.to or email.leadership:
+        from lawline.sync.mail import EmailTarget   # smtplib, email: only with [email]
         password = _secret("email", "password_file", email.password_file)
         cafile = _file("email", "ca_file", email.ca_file)
         sink = _build("email", "to", EmailTarget, EMAIL, email.host, email.port, email.sender,
@@ -162,6 +161,7 @@ def build_targets(config) -> Targets:
                                f"{email.host}:{email.port}"
     s3 = config.s3
     if s3.endpoint:
+        from lawline.sync.s3 import S3Target        # only with [s3]
         secret = _secret("s3", "secret_file", s3.secret_file)
         cafile = _file("s3", "ca_file", s3.ca_file)
         prefix = "/".join(p for p in (s3.prefix.strip("/"), office) if p)

@@ -36,6 +36,16 @@ class CallerAudio:
         self._voice_pos = 0
         self._lock = threading.Lock()
         self.first_audio_at = None  # monotonic time of the first non-silent frame heard
+        self.train = None           # probe/clicks.ClickTrain while speak_clicks() is on
+        self.clicks_heard = None    # probe/clicks.ClickLog: clicks heard, with their times
+        self.tone_heard = None      # probe/clicks.ToneLog: onsets of a tone heard
+        self._train_frame = 0
+        # Write one frame per frame read instead of every 20 ms of this machine's clock:
+        # the caller's phone then follows its modem's clock, as a handset follows its
+        # network's (the soak skews the loopback line's clocks against the box's).
+        self.paced_by_reads = False
+        self._reads = threading.Semaphore(0)
+        self._read_bytes = 0
         self._threads = [threading.Thread(target=self._reader, daemon=True, name="caller-rx"),
                          threading.Thread(target=self._writer, daemon=True, name="caller-tx")]
         for t in self._threads:
@@ -50,9 +60,23 @@ class CallerAudio:
     def quiet(self):
         with self._lock:
             self._voice = None
+            self.train = None
+
+    def speak_clicks(self, train):
+        """Send `train` (probe/clicks.ClickTrain) from its first frame, noting when each
+        click is written; and note from now on the clicks heard (`clicks_heard`)."""
+        from .clicks import ClickLog
+        with self._lock:
+            self._voice = None
+            self._train_frame = 0
+            self.train = train
+            self.clicks_heard = ClickLog()
 
     def _next_frame(self):
         with self._lock:
+            if self.train is not None:
+                i, self._train_frame = self._train_frame, self._train_frame + 1
+                return self.train.frame(i), i
             if not self._voice:
                 return bytes(FRAME)
             out = bytearray()
@@ -72,16 +96,37 @@ class CallerAudio:
             except (OSError, ValueError):
                 return
             if data:
+                if self.paced_by_reads:
+                    self._read_bytes += len(data)
+                    while self._read_bytes >= FRAME:
+                        self._read_bytes -= FRAME
+                        self._reads.release()
+                now = time.monotonic()
                 if self.first_audio_at is None and any(data):
-                    self.first_audio_at = time.monotonic()
+                    self.first_audio_at = now
                 self.listener.feed(data)
+                for log_ in (self.clicks_heard, self.tone_heard):
+                    if log_ is not None:
+                        log_.feed(now, data)
 
     def _writer(self):
         next_at = time.monotonic()
         while not self._stop.is_set():
+            if self.paced_by_reads:
+                if not self._reads.acquire(timeout=0.1):
+                    continue
+                next_at = time.monotonic() - 0.02
             next_at += 0.02
+            frame = self._next_frame()
             try:
-                os.write(self._fd, self._next_frame())
+                if isinstance(frame, tuple):
+                    frame, i = frame
+                    os.write(self._fd, frame)
+                    train = self.train
+                    if train is not None:
+                        train.note_sent(i, time.monotonic())
+                else:
+                    os.write(self._fd, frame)
             except (BlockingIOError, OSError):
                 pass
             delay = next_at - time.monotonic()

@@ -44,6 +44,7 @@ TONE_AMPLITUDE = 8000         # about -12 dBFS: loud, far from clipping after G.
 POLL_MS = 10                  # libHandleEvents() wait; 1-2 % of a core when idle
 WAV_FINISH_TIMEOUT = 1.0      # the recorder's header lands ~100 ms after deletion
 HANGUP_TIMEOUT = 2.0          # at shutdown, wait this long for BYE/CANCEL transactions
+CLICK_PORTS = 8               # --clicks: calls at once that each get their own media port
 
 
 # -- command line ------------------------------------------------------------------------
@@ -67,6 +68,11 @@ def add_arguments(parser):
     parser.add_argument("--tone-hz", type=float, default=1000.0, metavar="HZ",
                         help="accept: tone played into the call after pressing 1 "
                              "(default: 1000)")
+    parser.add_argument("--clicks", type=Path, metavar="FILE",
+                        help="accept: after pressing 1 send the tone with a click every "
+                             "second (probe/clicks.py) from a Python media port instead of "
+                             "a player, note the clicks heard, and append both to FILE as "
+                             "JSON lines with their CLOCK_MONOTONIC times (for the benches)")
     parser.add_argument("--announcement-hz", type=float, default=440.0, metavar="HZ",
                         help="silent: beeps (0.4 s on, 0.2 s off) played like a recorded "
                              "announcement (default: 440)")
@@ -171,6 +177,8 @@ class EventLog:
 
     def write(self, event, call, t=None, **fields):
         record = {"t": round(time.time() if t is None else t, 4), "event": event, "call": call}
+        if t is None:       # CLOCK_MONOTONIC, shared by every process: the benches' clock
+            record["mono"] = round(time.monotonic(), 5)
         record.update((key, value) for key, value in fields.items() if value is not None)
         details = "".join(f" {k}={v}" for k, v in record.items() if k not in ("t", "event", "call"))
         log.info("call %s: %s%s", call, event, details)
@@ -289,6 +297,94 @@ class _Call(pj.Call if pj else object):
         self.phone.post(self.n, "dtmf", prm.digit)
 
 
+class _ClickPort(pj.AudioMediaPort if pj else object):
+    """--clicks: what the duty person says is a tone with a click every second, sent from
+    this port on pjmedia's clock thread (each click's time noted as it is handed over), and
+    what they hear is searched for clicks (each dated at the tick that delivered it). The
+    main loop appends both to the clicks file; the callbacks only append to lists."""
+
+    def __init__(self, path, tone_hz, index=0):
+        super().__init__()
+        from .clicks import ClickLog, ClickTrain
+        from lawline.sip.endpoint import vector_bytes     # needs pjsua2: import here
+        self._read = vector_bytes
+        self._make_train = lambda: ClickTrain(tone_hz=tone_hz)
+        self._make_log = ClickLog
+        self.path = path
+        self.call = None
+        self.media = None
+        self.train = self._make_train()
+        self.heard = self._make_log()
+        self.n = 0
+        self._written = (0, 0)
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.id = pj.PJMEDIA_FORMAT_PCM
+        fmt.clockRate = RATE
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = 20000
+        self.createPort(f"clicks{index}", fmt)
+
+    def attach(self, call, media):
+        if self.call != call:
+            self.flush()
+            self.call, self.train, self.heard, self.n = call, self._make_train(), \
+                self._make_log(), 0
+            self._written = (0, 0)
+        self.media = media
+        self.startTransmit(media)
+        media.startTransmit(self)
+
+    def detach(self, call):
+        """Disconnect from `call` (None: whatever call); the port is free again once its
+        clicks are flushed."""
+        if call is not None and call != self.call:
+            return
+        if self.media is not None:
+            for a, b in ((self, self.media), (self.media, self)):
+                try:
+                    a.stopTransmit(b)
+                except pj.Error:
+                    pass
+            self.media = None
+        self.flush()
+        self.call = None
+
+    def onFrameRequested(self, frame):
+        try:
+            i, self.n = self.n, self.n + 1
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(self.train.frame(i))
+            frame.size = 2 * 160
+            self.train.note_sent(i, time.monotonic())
+        except Exception:                   # noqa: BLE001 - see _guarded
+            pass
+
+    def onFrameReceived(self, frame):
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+                self.heard.feed(time.monotonic(), self._read(frame.buf))
+        except Exception:                   # noqa: BLE001
+            pass
+
+    def flush(self):
+        """Append the clicks sent and heard since the last flush to the file."""
+        if self.call is None:
+            return
+        sent, heard = self._written
+        new_sent = self.train.sent[sent:]
+        new_heard = list(zip(self.heard.times[heard:], self.heard.positions[heard:]))
+        if not new_sent and not new_heard:
+            return
+        self._written = (sent + len(new_sent), heard + len(new_heard))
+        with open(self.path, "a", encoding="utf-8") as f:
+            for marker, t in new_sent:
+                f.write(json.dumps({"call": self.call, "sent": marker, "mono": t}) + "\n")
+            for t, position in new_heard:
+                f.write(json.dumps({"call": self.call, "heard": position, "mono": t}) + "\n")
+
+
 class _Leg:
     """One call as the duty phone sees it."""
 
@@ -322,6 +418,7 @@ class DutyPhone:
         self.ep = None
         self.account = None
         self.players = {}
+        self._click_ports = []
 
     # ---- events in
 
@@ -390,6 +487,8 @@ class DutyPhone:
             if leg is None or not leg.ended:
                 action(*values)
         self._finish_recordings()
+        for port in self._click_ports:
+            port.flush()
 
     # ---- call events
 
@@ -434,7 +533,14 @@ class DutyPhone:
                 leg.record = None
         if leg.recorder is not None:
             media.startTransmit(leg.recorder)
-        if leg.playing:
+        if leg.playing == "clicks":
+            port = next((p for p in self._click_ports if p.call in (None, leg.n)), None)
+            if port is None:
+                log.error("call %s: no click port free (%d in use)", leg.n,
+                          len(self._click_ports))
+            else:
+                port.attach(leg.n, media)
+        elif leg.playing:
             self.players[leg.playing].startTransmit(media)
 
     # ---- actions
@@ -474,7 +580,7 @@ class DutyPhone:
             return
         self.events.write("dtmf_sent", leg.n, digit=digit)
         if digit == "1" and leg.behaviour != "caller":
-            leg.playing = "tone"
+            leg.playing = "clicks" if self.args.clicks else "tone"
             self._media_ready(leg)
 
     # ---- a call this phone places (--call)
@@ -527,6 +633,9 @@ class DutyPhone:
     def _ended(self, leg, code, reason):
         leg.ended = True
         t = time.time()
+        if leg.playing == "clicks":
+            for port in self._click_ports:
+                port.detach(leg.n)
         if leg.recorder is not None:
             # Deleting the recorder queues its removal from the bridge; the clock thread
             # destroys it and only then writes the WAV header (reference/pjsua2.md).
@@ -664,6 +773,11 @@ class DutyPhone:
             player = pj.AudioMediaPlayer()
             player.createPlayer(str(path))        # loops by default
             self.players[name] = player
+        if self.args.clicks:
+            # ports for the phone's life, one per call at once: deleting a Python port while
+            # the bridge clock runs races with its callback (reference/pjsua2.md, Teardown)
+            self._click_ports = [_ClickPort(self.args.clicks, self.args.tone_hz, k)
+                                 for k in range(CLICK_PORTS)]
 
     def _hang_up_all(self):
         for leg in list(self.legs.values()):
@@ -691,6 +805,15 @@ class DutyPhone:
         self._inbox.clear()
         self._timers.clear()
         self.players.clear()
+        if self._click_ports:
+            for port in self._click_ports:
+                port.detach(None)
+                port.flush()
+            try:
+                self.ep.audDevManager().setNoDev()   # the clock stops before the port goes
+            except pj.Error:
+                pass
+            self._click_ports = []
         if self.account is not None:
             try:
                 self.account.shutdown()

@@ -326,3 +326,21 @@ class Listener:
             with self._changed:
                 if len(self._pcm) // 2 == available:
                     self._changed.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+
+
+# -- slips -------------------------------------------------------------------------------
+
+def click_slips(pcm, period_samples, after=0, threshold=None):
+    """Slips in a recording of a click train (probe/clicks.py: a tone with a click every
+    `period_samples`): every pair of neighbouring clicks that is not exactly a period apart
+    (a frame dropped or put in on the way), from sample `after` on. Returns
+    probe/clicks.slips' summary: clicks found, slips [(position, samples)], net samples,
+    clicks lost."""
+    from .clicks import CLICK_THRESHOLD, slips
+
+    x = samples(pcm)[after:]
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) >= (threshold or CLICK_THRESHOLD))
+    if len(loud) == 0:
+        return slips([], period_samples)
+    starts = loud[np.concatenate(([True], np.diff(loud) > RATE // 500))]
+    return slips([int(p) + after for p in starts], period_samples)

@@ -115,6 +115,8 @@ class Rig:
         self.callers = {}       # line number -> its Caller (line 1's is also self.caller)
         self.duty_calls = 0
         self.box_clock = None   # ISO local time the box's office clock starts at, or None
+        self.duty_args = []     # more `lawline dutyphone` options (the benches: --clicks)
+        self.box_env = {}       # more environment for the box's process (the benches)
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -159,7 +161,7 @@ class Rig:
             "dutyphone", "--port", str(self.duty_port), "--behaviour", default,
             *[arg for spec in per_number for arg in ("--behaviour-of", spec)],
             "--record", str(self.duty_record), "--events", str(self.duty_events),
-            "--ready-file", str(ready)), self.dir)
+            "--ready-file", str(ready), *self.duty_args), self.dir)
         wait_until(lambda: ready.exists() or not self.procs["duty"].alive(), 15,
                    "the duty phone to start")
         if not ready.exists():
@@ -217,6 +219,8 @@ class Rig:
             # The simulated EC25 sound card is an ALSA PCM defined in the simulator's
             # asoundrc (sim/uac.py, one file for every line): the box's PortAudio must read it.
             env = dict(os.environ, ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:" + alsa)
+        if self.box_env:
+            env = dict(env or os.environ, **self.box_env)
         argv = lawline_argv("-v", "run", "--config", str(self.config_path))
         if self.box_clock:   # office hours and rota on another day (probe/boxclock.py)
             argv[1:3] = ["-m", "lawline_rig.probe.boxclock", self.box_clock]
@@ -256,6 +260,15 @@ class Rig:
                 "audio_port": box.get("audio_link", box["audio"]),
                 **({"audio_backend": "soundcard", "sound_device": box["sound_device"]}
                    if box.get("sound_device") else {})}
+
+    def sim_request(self, message, line=1):
+        """One control request to the loopback line (sim/control.py); its reply, or
+        RuntimeError with the simulator's reason."""
+        from ..sim import control_request
+        reply = control_request(self.dir, message, line=line)
+        if not reply.get("ok"):
+            raise RuntimeError(f"loopback line refused {message!r}: {reply.get('error')}")
+        return reply
 
     def box_number_of(self, line=1):
         return self.line_info(line)["box"]["number"]

@@ -7,6 +7,7 @@ port, or silence when the far side's PCM is off or its FIFO ran dry. Deadlines a
 """
 
 import logging
+import time
 
 log = logging.getLogger("lawline_rig.sim")
 
@@ -86,6 +87,7 @@ class PcmStream:
         self._loop = None
         self._timer = None
         self._next = 0.0
+        self.tap = None  # MarkerTap while a bench listens for clicks at this port
 
     def attach(self, loop):
         self._loop = loop
@@ -95,6 +97,8 @@ class PcmStream:
         # While PCM is off the module reads and discards what the host writes.
         if self.on:
             self.uplink.push(data)
+            if self.tap is not None:
+                self.tap.feed("out_of_host", time.monotonic(), data)
 
     def set_skew(self, ppm):
         self.period = self.base_period * (1.0 + ppm / 1e6)
@@ -137,7 +141,10 @@ class PcmStream:
             self.skipped += missed
             self._next += missed * self.period
         while self._next <= now + EARLY:
-            self.port.write(self._frame())
+            frame = self._frame()
+            self.port.write(frame)
+            if self.tap is not None:
+                self.tap.feed("into_host", time.monotonic(), frame)
             self.frames += 1
             self._next += self.period
         self._timer = self._loop.call_at(self._next, self._tick)
@@ -157,3 +164,36 @@ class FarSide:
     @property
     def uplink(self):
         return self.card.uplink if self.card.on else self.pcm.uplink
+
+
+class MarkerTap:
+    """Clicks (probe/clicks.py) seen at one side's audio port, with their times: those the
+    simulator wrote to the host (`into_host`) and those the host wrote to it (`out_of_host`).
+    A bench uses them to keep the loopback line's own buffering (the playout cushion) out of
+    what it measures of the box: the box's share of a delay starts or ends here."""
+
+    def __init__(self, tones=None):
+        from ..probe.clicks import ClickLog, ToneLog
+        self.into_host = ClickLog()
+        self.out_of_host = ClickLog()
+        # optional tone onsets per direction, {"into_host": HZ, "out_of_host": HZ}
+        self.tones = {way: ToneLog(float(hz)) for way, hz in (tones or {}).items()}
+        self.started = time.monotonic()
+
+    def feed(self, way, t, data):
+        getattr(self, way).feed(t, data)
+        tone = self.tones.get(way)
+        if tone is not None:
+            tone.feed(t, data)
+
+    def report(self, stream):
+        return {"into_host": {"times": self.into_host.times,
+                              "positions": self.into_host.positions},
+                "out_of_host": {"times": self.out_of_host.times,
+                                "positions": self.out_of_host.positions},
+                "tone_onsets": {way: log.onsets for way, log in self.tones.items()},
+                "since": self.started,
+                "playout_underruns": stream.uplink.underruns,
+                "uplink_dropped_bytes": stream.uplink.dropped,
+                "skipped_frames": stream.skipped,
+                "port_dropped_bytes": stream.port.dropped}

@@ -15,6 +15,12 @@ presentation are the network's, for every line.
     {"presentation": {"number": "+8613800138000", "withheld": false, "clip_tail": "none",
                       "cid_spacing": "tight", "cid_name": "ZHANG", "cid_withheld": "O"}}
                                   ->  {"ok": true, "presentation": {...}}
+    {"markers": "on"|"read"|"off", "side": "box", "tones": {"out_of_host": 1000}}
+                                  ->  {"ok": true, "into_host": {"times", "positions"},
+                                       "out_of_host": {...}, "playout_underruns", ...}
+        (clicks, probe/clicks.py, seen at that side's serial PCM port with their times, and
+        the onsets of the tones named; "on" starts afresh, "read" and "off" answer what was
+        seen; for the benches)
 """
 
 import asyncio
@@ -86,6 +92,8 @@ class ControlServer:
                 log.info("sim: fault request refused: %s", exc)
                 return {"ok": False, "error": str(exc)}
             return {"ok": True}
+        if "markers" in message:
+            return self.markers(modems, message)
         if message.get("status"):
             return {"ok": True, **self.status(line_no)}
         if message.get("sms_sent"):
@@ -108,6 +116,32 @@ class ControlServer:
                 return {"ok": False, "error": str(exc)}
             return {"ok": True, "presentation": self.line.presentation}
         return {"ok": False, "error": USAGE}
+
+    def markers(self, modems, message):
+        from .audio import MarkerTap, PcmStream
+        side, what = message.get("side", "box"), message["markers"]
+        if side not in modems:
+            return {"ok": False, "error": f"side must be 'box' or 'caller', not {side!r}"}
+        stream = modems[side].pcm
+        if not isinstance(stream, PcmStream):
+            return {"ok": False, "error": "markers need a serial PCM port (SIM7600, EC25)"}
+        if what == "on":
+            tones = message.get("tones") or {}
+            if not isinstance(tones, dict) or not set(tones) <= {"into_host", "out_of_host"} \
+                    or not all(isinstance(hz, (int, float)) and 0 < hz < 4000
+                               for hz in tones.values()):
+                return {"ok": False, "error": "tones must map 'into_host' or 'out_of_host' "
+                                              "to a frequency in Hz below 4000"}
+            stream.tap = MarkerTap(tones)
+            return {"ok": True}
+        if what not in ("read", "off"):
+            return {"ok": False, "error": f"markers must be 'on', 'read' or 'off', not {what!r}"}
+        tap = stream.tap
+        if what == "off":
+            stream.tap = None
+        if tap is None:
+            return {"ok": False, "error": "markers are not on"}
+        return {"ok": True, **tap.report(stream)}
 
     def status(self, line_no=1):
         """Line `line_no`'s modems, keyed "box" and "caller", and its box's (else its
