@@ -588,7 +588,8 @@ class Reassembler:
         # (number, sender type, ref, total) -> {seq: (dcs, payload, text)}, first seen: a part
         # from an alphanumeric "13900000001" never joins a message from the mobile itself
         self._pending: dict[PendingKey, tuple[dict[int, Part], float]] = {}
-        self._evicted: list[tuple[PendingKey, tuple[dict[int, Part], float]]] = []  # keys pushed out by the cap, for the next expire
+        # keys pushed out by the cap, for the next expire
+        self._evicted: list[tuple[PendingKey, tuple[dict[int, Part], float]]] = []
         # on_undecoded(number, sender type, [Undecoded]): once per message that kept hex
         self.on_undecoded = on_undecoded
 
