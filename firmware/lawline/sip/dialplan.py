@@ -66,7 +66,7 @@ _PATTERN = re.compile(r"(?:[0-9X]|\[[0-9]+(?:-[0-9])?(?:[0-9]|-[0-9])*\]|\{area\
 _AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
 
 
-def area_code_of(number):
+def area_code_of(number: str) -> str:
     """The area code a national landline number starts with: 010 and 02X are three digits
     with the 0, every other area code four (0773)."""
     if re.match(r"0(?:10|2[0-9])", number):
@@ -76,7 +76,7 @@ def area_code_of(number):
     return ""
 
 
-def national(number):
+def national(number: object) -> tuple[str, None] | tuple[None, str]:
     """(national form, None) or (None, why it is not a number the box may dial)."""
     text = re.sub(r"[\s\-()]", "", str(number or ""))
     if text.startswith("+86"):
@@ -182,12 +182,12 @@ class DialPlan:
         return None
 
 
-def barred(number):
+def barred(number: object) -> str | None:
     """Why `number` is never dialled whatever the configuration (international, premium,
     information service, satellite, service number, not a number), or None. The check
     every rota reader applies even without a configured plan (duty/roster.load_file)."""
     text, why = national(number)
-    if why:
+    if text is None:
         return why
     local = text[len(area_code_of(text)):] if text.startswith("0") else None
     for prefix, what in BARRED:
