@@ -21,11 +21,11 @@ from ..clock import Clock
 from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
 from .roster import ROLE_WORDS, DutyRoster, Entry, Person, Shift, load_file, normal_mobile, \
     parse_shifts
-from ..sip.dialplan import DialPlan
+from ..sip.dialplan import DialPlan, PlanConfig
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..settings import CalendarSection, DutySection, HoursSection
+    from ..settings import (CalendarSection, CasesSection, DutySection, HoursSection,
+                            ReportSection)
 
 log = logging.getLogger("lawline.duty")
 
@@ -46,6 +46,24 @@ class SignOffs(Protocol):
     def mode(self, now: float) -> LineMode | None: ...
 
 
+class DeskConfig(PlanConfig, Protocol):
+    """What the desk is built from: [duty], [hours], [calendar], and the dial plan's."""
+    @property
+    def duty(self) -> DutySection: ...
+    @property
+    def hours(self) -> HoursSection: ...
+    @property
+    def calendar(self) -> CalendarSection: ...
+
+
+class DeskChecks(DeskConfig, Protocol):
+    """What validate_config reads: the desk's sections, and [cases] and [report] times."""
+    @property
+    def cases(self) -> CasesSection: ...
+    @property
+    def report(self) -> ReportSection: ...
+
+
 class NumberPlan(Protocol):
     """The dial plan, as the desk asks it of a rota's mobiles (sip/dialplan.DialPlan)."""
     def refusal(self, number: str) -> str | None: ...
@@ -58,7 +76,7 @@ def _hhmm(text: str, where: str) -> dt.time:
         raise ConfigError(f"{where}: {text!r} is not a time like 18:00") from None
 
 
-def validate_config(cfg: Config) -> None:
+def validate_config(cfg: DeskChecks) -> None:
     """Checks of [hours], [duty], [calendar], [cases], [report] that need parsing."""
     for option in ("numbers", "mediators", "referrals"):
         for number in getattr(cfg.duty, option):
@@ -121,7 +139,7 @@ class DutyDesk:
         self.reload()
 
     @classmethod
-    def from_config(cls, cfg: Config, clock: Clock | None = None) -> DutyDesk:
+    def from_config(cls, cfg: DeskConfig, clock: Clock | None = None) -> DutyDesk:
         """The desk's sections of the whole config (the box, the shells, `lawline check`)."""
         return cls(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
                    plan=DialPlan.from_config(cfg), clock=clock or Clock(cfg.office.timezone))

@@ -32,12 +32,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..settings import DialplanSection, DutySection, OfficeSection
+
+
+class PlanConfig(Protocol):
+    """What the dial plan reads of the configuration: [dialplan] and [office]."""
+    @property
+    def dialplan(self) -> DialplanSection: ...
+    @property
+    def office(self) -> OfficeSection: ...
+
+
+class PlanChecks(PlanConfig, Protocol):
+    """What validate_config reads: the plan's sections and the numbers of [duty]."""
+    @property
+    def duty(self) -> DutySection: ...
 
 DEFAULT_ALLOW = (
     "1[3-9]XXXXXXXXX",          # mobiles (the barred blocks below still apply)
@@ -141,7 +155,7 @@ class DialPlan:
                                            if p is not None])
 
     @classmethod
-    def from_config(cls, cfg: Config) -> DialPlan:
+    def from_config(cls, cfg: PlanConfig) -> DialPlan:
         board = getattr(cfg, "switchboard", None)
         return cls(tuple(cfg.dialplan.allow), tuple(cfg.dialplan.deny), area_of(cfg),
                    board.number if board is not None else "")
@@ -204,13 +218,13 @@ def barred(number: object) -> str | None:
     return None
 
 
-def area_of(cfg: Config) -> str:
+def area_of(cfg: PlanConfig) -> str:
     """[office] area_code, or the one the office's own number starts with (07730148: 0773)."""
     return cfg.office.area_code or area_code_of(re.sub(r"\D", "", cfg.office.number) if
                                                 cfg.office.number.startswith("0") else "")
 
 
-def validate_config(cfg: Config) -> DialPlan:
+def validate_config(cfg: PlanChecks) -> DialPlan:
     """The patterns compile, and every number in [duty] passes: errors name the option."""
     if cfg.office.area_code and not _AREA.fullmatch(cfg.office.area_code):
         raise ConfigError(f"option 'area_code' in section [office]: {cfg.office.area_code!r} "
