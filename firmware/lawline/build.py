@@ -8,6 +8,8 @@ and the shells can use it without pjsua2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .clock import Clock
 from .config import Config
 from .duty.desk import DutyDesk
@@ -15,6 +17,7 @@ from .records.office import Office, OfficeSettings
 from .sip.dialplan import DialPlan
 from .sync.outbox import Outbox
 from .sync.service import SyncService, SyncSettings
+from .status import Status
 from .sync.settings import build_targets
 
 
@@ -29,8 +32,10 @@ def desk(cfg: Config, office_clock: Clock) -> DutyDesk:
                     plan=DialPlan.from_config(cfg), clock=office_clock)
 
 
-def sync(cfg: Config, office_clock: Clock, alert=None, status=None) -> SyncService:
-    """The outbox with its targets, the upload worker and the outbox watch."""
+def sync(cfg: Config, office_clock: Clock, alert: Callable[[str], object] | None = None,
+         status: Status | None = None) -> SyncService:
+    """The outbox with its targets, the upload worker and the outbox watch. `alert(text)`
+    tells the office head (by SMS); `status` is the box's status file."""
     return SyncService(SyncSettings.of(cfg), build_targets(cfg), alert, status, office_clock)
 
 

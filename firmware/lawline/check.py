@@ -9,6 +9,9 @@ The check only reads: it never writes into the prompts directory or the spool, a
 a running box by the lock the box holds on its spool (status.py), never by signalling a PID.
 """
 
+from __future__ import annotations
+
+import argparse
 import asyncio
 import ctypes
 import importlib.util
@@ -18,12 +21,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config as configuration
 from . import status as box_status
 from .prompts import Prompts
 from .errors import LawlineError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .settings import LineSection
 
 MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -35,19 +44,19 @@ TIME_ERROR = 5      # adjtimex(2): the kernel clock is not synchronised (STA_UNS
 
 
 class Report:
-    def __init__(self):
-        self.rows = []
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str]] = []   # (state, part, message)
 
-    def add(self, state, part, message):
+    def add(self, state: str, part: str, message: str) -> None:
         self.rows.append((state, part, message))
         print(f"[{MARK[state]}] {part}: {message}", flush=True)
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
         return any(state == "fail" for state, _, _ in self.rows)
 
 
-async def probe_modem(cfg, report):
+async def probe_modem(cfg: Config, report: Report) -> None:
     """Every line's modem ([[line]], or the one [line]), one after the other."""
     for number, line in enumerate(cfg.lines, start=1):
         if len(cfg.lines) > 1:
@@ -56,11 +65,12 @@ async def probe_modem(cfg, report):
         await _probe_line(line, report)
 
 
-async def _probe_line(line, report):
+async def _probe_line(line: LineSection, report: Report) -> None:
     from .line import profiles as line_profiles
     if line_profiles.get(line.profile).kind == "v253":
         from .line.v253 import probe   # a voice modem: formats and full duplex, no SIM
-        return await probe(line, report)
+        await probe(line, report)
+        return
     from .line.modem import Modem
     modem = Modem(line.profile, line.at_port, line.audio_port,
                   name=line.at_port, command_timeout=line.command_timeout)
@@ -104,7 +114,7 @@ async def _probe_line(line, report):
         modem.close()
 
 
-def check_upstream(cfg, report):
+def check_upstream(cfg: Config, report: Report) -> None:
     """One HEAD to [upstream] url with its own CA file and token or basic auth, as uploads
     use them: a refused credential or an unknown CA shows here, not at the first voicemail."""
     if not cfg.upstream.url:
@@ -136,7 +146,7 @@ def check_upstream(cfg, report):
                    f"{', with its CA file' if cfg.upstream.ca_file else ''})")
 
 
-def check_pjsua2(report):
+def check_pjsua2(report: Report) -> bool:
     try:
         found = importlib.util.find_spec("pjsua2") is not None
     except (ImportError, ValueError):
@@ -148,7 +158,7 @@ def check_pjsua2(report):
     return True
 
 
-def check_prompts(cfg, report):
+def check_prompts(cfg: Config, report: Report) -> None:
     """Every prompt has audio on disk (recorded NAME.wav or generated/NAME.wav). Nothing is
     rendered or written here."""
     prompts = Prompts(cfg.prompts_dir)
@@ -167,7 +177,8 @@ def check_prompts(cfg, report):
                    f"{prompts.dir}")
 
 
-def system_zone(localtime=Path("/etc/localtime"), environ=None):
+def system_zone(localtime: str | os.PathLike[str] = Path("/etc/localtime"),
+                environ: Mapping[str, str] | None = None) -> str | None:
     """The system's time zone name: $TZ, else where /etc/localtime points, else
     /etc/timezone; None when none says."""
     env = os.environ if environ is None else environ
@@ -183,14 +194,17 @@ def system_zone(localtime=Path("/etc/localtime"), environ=None):
         return None
 
 
-def kernel_clock_state():
+def kernel_clock_state() -> int:
     """adjtimex(2) with no changes: its return value (TIME_ERROR: not synchronised)."""
     libc = ctypes.CDLL(None, use_errno=True)
     buf = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
-    return libc.adjtimex(buf)
+    state: int = libc.adjtimex(buf)
+    return state
 
 
-def check_clock(cfg, report, zone=None, synced_flag=TIMESYNC_FLAG, clock_state=None):
+def check_clock(cfg: Config, report: Report, zone: str | None = None,
+                synced_flag: str | os.PathLike[str] = TIMESYNC_FLAG,
+                clock_state: Callable[[], int] | None = None) -> None:
     """Time zone and synchronisation: office hours follow [office] timezone either way, but
     logs, case numbers and call records use the system's clock and zone."""
     want = cfg.office.timezone
@@ -215,7 +229,7 @@ def check_clock(cfg, report, zone=None, synced_flag=TIMESYNC_FLAG, clock_state=N
         report.add("ok", "clock", f"synchronised, time zone {zone}")
 
 
-def check_trunk(cfg, report, timeout=None):
+def check_trunk(cfg: Config, report: Report, timeout: float | None = None) -> None:
     """Without a running box: register once with the [trunk] (password file mode checked
     first), in a process of its own (pjsua2 allows one endpoint per process)."""
     from .sip.trunk import configured
@@ -240,14 +254,14 @@ def check_trunk(cfg, report, timeout=None):
         report.add("fail", "trunk", lines.splitlines()[-1].replace("lawline: ", ""))
 
 
-def check_lab_defaults(cfg, report):
+def check_lab_defaults(cfg: Config, report: Report) -> None:
     unset = configuration.still_lab_defaults(cfg)
     if unset:
         report.add("warn", "config", "still the example's lab values (set them for this "
                    f"office): {', '.join(unset)}")
 
 
-def check_storage(cfg, report):
+def check_storage(cfg: Config, report: Report) -> bool:
     """outbox.db and cases.db checked as the box checks them at start (sync/sqlitefile.py),
     reading only: a damaged one is reported, never moved (the box sets it aside itself)."""
     from .sync import sqlitefile
@@ -255,6 +269,7 @@ def check_storage(cfg, report):
     from .sync.outbox import Outbox
     for name, tables, columns in (("outbox.db", Outbox.TABLES, Outbox.JSON_COLUMNS),
                                   ("cases.db", ("case_counter",), None)):
+        reason: str | None
         try:
             reason = sqlitefile.problem(cfg.spool_dir / name, tables, columns)
         except (OSError, sqlite3.Error) as exc:
@@ -272,7 +287,7 @@ def check_storage(cfg, report):
     return damaged
 
 
-def check_outbox(cfg, report):
+def check_outbox(cfg: Config, report: Report) -> None:
     db = cfg.spool_dir / "outbox.db"
     if check_storage(cfg, report):
         return
@@ -297,7 +312,7 @@ def check_outbox(cfg, report):
                    f"{count} upload(s) waiting, oldest {age:.1f} h")
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     report = Report()
     try:
         cfg = configuration.load(args.config)

@@ -12,12 +12,19 @@ the only one that works on a Pi 5, whose GPIO sits behind the RP1 chip), then RP
 gpiozero's MockFactory and read the pin's history (STYLE.md: no GPIO fake of our own).
 """
 
+from __future__ import annotations
+
 import asyncio
 import importlib
 import logging
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import LawlineError
+
+if TYPE_CHECKING:
+    from .settings import HatSection, LineSection
 
 log = logging.getLogger("lawline.hat")
 
@@ -30,17 +37,17 @@ class HatError(LawlineError, RuntimeError):
     pass
 
 
-def choose_pin_factory(choices=FACTORIES):
+def choose_pin_factory(choices: Sequence[tuple[str, str, str]] = FACTORIES) -> object:
     """The first pin factory that works on this board, in the order above; or the one
     gpiozero's own GPIOZERO_PIN_FACTORY variable names (pigpio for a remote Pi; mock on the
     test rig, where the box's LED changes are read from its log)."""
     named = os.environ.get("GPIOZERO_PIN_FACTORY", "").strip().lower()
     if named:
         return _named_factory(named)
-    tried = []
+    tried: list[str] = []
     for name, module, cls in choices:
         try:
-            factory = getattr(importlib.import_module(module), cls)()
+            factory: object = getattr(importlib.import_module(module), cls)()
         except Exception as exc:  # noqa: BLE001 (each library fails its own way off a Pi)
             tried.append(f"{name}: {exc}")
             continue
@@ -52,14 +59,14 @@ def choose_pin_factory(choices=FACTORIES):
                    "status_led_pin to 0")
 
 
-def _named_factory(name):
+def _named_factory(name: str) -> object:
     from importlib.metadata import entry_points
     known = {e.name: e for e in entry_points(group="gpiozero_pin_factories")}
     if name not in known:
         raise HatError(f"GPIOZERO_PIN_FACTORY={name!r} is no pin factory gpiozero knows "
                        f"({', '.join(sorted(known))}); unset it to let the box choose")
     try:
-        factory = known[name].load()()
+        factory: object = known[name].load()()
     except Exception as exc:  # noqa: BLE001 (each library fails its own way)
         raise HatError(f"GPIOZERO_PIN_FACTORY={name!r} does not work here: {exc}") from exc
     log.info("hat: GPIO through %s (GPIOZERO_PIN_FACTORY)", name)
@@ -69,8 +76,8 @@ def _named_factory(name):
 class PowerKey:
     """The modem's power key. `press(seconds)` holds it; `power_cycle()` is off, wait, on."""
 
-    def __init__(self, pin=6, pin_factory=None, on_seconds=2.0, off_seconds=3.0,
-                 off_wait=18.0):
+    def __init__(self, pin: int = 6, pin_factory: object = None, on_seconds: float = 2.0,
+                 off_seconds: float = 3.0, off_wait: float = 18.0) -> None:
         from gpiozero import DigitalOutputDevice
         self.pin = pin
         self.on_seconds = on_seconds
@@ -79,14 +86,14 @@ class PowerKey:
         self.device = DigitalOutputDevice(pin, active_high=True, initial_value=False,
                                           pin_factory=pin_factory)
 
-    async def press(self, seconds):
+    async def press(self, seconds: float) -> None:
         self.device.on()
         try:
             await asyncio.sleep(seconds)
         finally:
             self.device.off()
 
-    async def power_cycle(self):
+    async def power_cycle(self) -> None:
         log.warning("hat: power-cycling the modem with the power key on BCM %d (%g s off, "
                     "%g s wait, %g s on)", self.pin, self.off_seconds, self.off_wait,
                     self.on_seconds)
@@ -94,7 +101,7 @@ class PowerKey:
         await asyncio.sleep(self.off_wait)
         await self.press(self.on_seconds)
 
-    def close(self):
+    def close(self) -> None:
         self.device.close()
 
 
@@ -103,14 +110,14 @@ class StatusLed:
     that line (`lawline check` says what). Off: the box is not running. Each line drives its
     own LED (line/supervisor.py LineState), so line 2's LED shows line 2's modem only."""
 
-    def __init__(self, pin, pin_factory=None, name="line 1"):
+    def __init__(self, pin: int, pin_factory: object = None, name: str = "line 1") -> None:
         from gpiozero import LED
         self.pin = pin
         self.name = name
         self.led = LED(pin, pin_factory=pin_factory)
-        self.state = None
+        self.state: bool | None = None
 
-    def show(self, ok):
+    def show(self, ok: bool) -> None:
         if ok == self.state:
             return
         self.state = ok
@@ -121,11 +128,11 @@ class StatusLed:
         else:
             self.led.blink(on_time=0.2, off_time=0.8)
 
-    def close(self):
+    def close(self) -> None:
         self.led.close()
 
 
-def led_pins(hat, lines=()):
+def led_pins(hat: HatSection, lines: Sequence[LineSection] = ()) -> list[int]:
     """The BCM pin of each line's status LED (0: none); line 1's is its own status_led_pin
     or else [hat] status_led_pin. Without lines: line 1's, from [hat]."""
     if not lines:
@@ -134,14 +141,15 @@ def led_pins(hat, lines=()):
             for k, line in enumerate(lines)]
 
 
-def parts(hat, lines=(), pin_factory=None):
+def parts(hat: HatSection, lines: Sequence[LineSection] = (),
+          pin_factory: object = None) -> tuple[PowerKey | None, list[StatusLed | None]]:
     """(PowerKey or None, [StatusLed or None, one per line]) from [hat] and the lines, on one
     pin factory (chosen here when a pin is set and none is given). The power key is line 1's
     modem's (the HAT's)."""
     pins = led_pins(hat, lines)
     if pin_factory is None and (hat.power_key_pin or any(pins)):
         pin_factory = choose_pin_factory()
-    key = None
+    key: PowerKey | None = None
     if hat.power_key_pin:
         key = PowerKey(hat.power_key_pin, pin_factory, hat.power_key_seconds,
                        hat.power_off_seconds)
@@ -150,7 +158,8 @@ def parts(hat, lines=(), pin_factory=None):
     return key, leds
 
 
-def from_config(hat, pin_factory=None):
+def from_config(hat: HatSection,
+                pin_factory: object = None) -> tuple[PowerKey | None, StatusLed | None]:
     """(PowerKey or None, StatusLed or None) from the [hat] section alone (one line)."""
     key, leds = parts(hat, (), pin_factory)
     return key, leds[0]

@@ -7,14 +7,18 @@
                                                  exit 1 when a file has errors
 """
 
+from __future__ import annotations
+
+import argparse
 import datetime as dt
 from pathlib import Path
 
 from .. import build, config as configuration
 from ..duty.roster import load_file
+from ..errors import ConfigError
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     p.add_argument("--at", type=dt.datetime.fromisoformat, metavar="YYYY-MM-DDTHH:MM",
                    help="ask about another moment (default: now)")
@@ -22,7 +26,7 @@ def add_arguments(p):
                    help="check rota files (CSV/XLSX) against [duty] shifts, without using them")
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     cfg = configuration.load(args.config)
     desk = build.desk(cfg, build.clock(cfg))
     if args.check:
@@ -32,7 +36,7 @@ def main(args):
                 loaded = load_file(Path(path), desk.shifts, desk.calendar,
                                    tuple(cfg.duty.required_roles),
                                    check_number=desk.dialplan.refusal)
-            except configuration.ConfigError as exc:
+            except ConfigError as exc:
                 print(f"ERROR {exc}")
                 bad += 1
                 continue

@@ -4,6 +4,7 @@ long and why (sync/backlog.describe writes it)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..sync.backlog import describe
@@ -14,8 +15,16 @@ from ..sync.sqlitefile import StorageDamaged
 from ..sync.watch import plain_age
 from ..sync.wavfile import BYTES_PER_SECOND
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def main(config) -> int:
+
+class Report(Protocol):
+    """Where `lawline check` collects its rows (check.Report)."""
+    def add(self, state: str, part: str, message: str) -> None: ...
+
+
+def main(config: Config) -> int:
     """Print the report for the configured box. Exit 1 when something has waited longer
     than [outbox] alert_after_hours, so scripts can act on it."""
     spool = config.spool_dir
@@ -35,13 +44,13 @@ def main(config) -> int:
     return 1 if late else 0
 
 
-def _guard(config):
+def _guard(config: Config) -> SpoolGuard:
     return SpoolGuard(config.spool_dir, config.spool.max_mb, config.spool.warn_percent,
                       config.spool.min_free_mb,
                       int(config.voicemail.max_seconds * BYTES_PER_SECOND))
 
 
-def check(config, report) -> None:
+def check(config: Config, report: Report) -> None:
     """Rows for `lawline check`: the spool against its budget, each configured target
     (secrets readable, CA file usable), and deliveries older than the alert limit."""
     spool = config.spool_dir

@@ -3,11 +3,15 @@
 One pjsua2 endpoint per process: run it beside the box, never inside it (the running box
 writes its own registration to its state for `lawline check`)."""
 
+from __future__ import annotations
+
+import argparse
+
 from .. import config as configuration
 from ..sip.trunk import configured, probe
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     cfg = configuration.load(args.config)
     if not configured(cfg):
         print("no [trunk] registrar configured: duty phones are called directly")

@@ -15,11 +15,17 @@ so well ahead: from `[calendar] warn_from` (1 December) it warns that next year 
 because a wrong calendar silently sends holiday callers to an empty office (field.md (c) 4).
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import logging
+import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,15 +39,26 @@ except ImportError:  # the box still runs, on weekdays only, and says so
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from ..settings import HoursSection
+
 log = logging.getLogger("lawline.duty")
 
 MAX_FILE_BYTES = 256 * 1024
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# Office hours of one day: [(start, end)], start inclusive, end exclusive
+Ranges = list[tuple[dt.time, dt.time]]
 
 
-def parse_time(h, m, where):
-    h, m = int(h), int(m)
+class HoursConfig(Protocol):
+    """What OfficeHours.from_config reads of a configuration: its [hours] section."""
+    @property
+    def hours(self) -> HoursSection: ...
+
+
+def parse_time(hour: str | int, minute: str | int, where: str) -> dt.time:
+    h, m = int(hour), int(minute)
     if h == 24 and m == 0:
         return dt.time(23, 59, 59, 999999)
     if not (0 <= h < 24 and 0 <= m < 60):
@@ -49,9 +66,9 @@ def parse_time(h, m, where):
     return dt.time(h, m)
 
 
-def parse_hours(text, where):
+def parse_hours(text: str, where: str) -> Ranges:
     """'08:30-12:00,13:30-17:30' -> [(08:30, 12:00), (13:30, 17:30)]; '' -> closed."""
-    ranges = []
+    ranges: Ranges = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = _RANGE.match(part)
         if not match:
@@ -65,7 +82,7 @@ def parse_hours(text, where):
     return ranges
 
 
-def _as_date(value, where):
+def _as_date(value: object, where: str) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -81,7 +98,8 @@ def _as_date(value, where):
 class Overrides:
     """The office's holidays.toml: `off`, `on` (lists of dates) and `years` (ints)."""
 
-    def __init__(self, off=(), on=(), years=(), path=None):
+    def __init__(self, off: Iterable[dt.date] = (), on: Iterable[dt.date] = (),
+                 years: Iterable[int] = (), path: str | os.PathLike[str] | None = None) -> None:
         self.off = set(off)
         self.on = set(on)
         self.years = set(years)
@@ -92,10 +110,10 @@ class Overrides:
             raise ConfigError(f"{path}: {day} is listed both as off and as on")
 
     @classmethod
-    def load(cls, path):
-        if not path:
+    def load(cls, name: str | os.PathLike[str] | None) -> Overrides:
+        if not name:
             return cls()
-        path = Path(path)
+        path = Path(name)
         try:
             with open(path, "rb") as f:
                 raw = f.read(MAX_FILE_BYTES + 1)
@@ -116,7 +134,7 @@ class Overrides:
         if unknown:
             raise ConfigError(f"holidays file {path}: unknown key '{sorted(unknown)[0]}'; "
                               "known keys: off, on, years")
-        lists = {}
+        lists: dict[str, list[object]] = {}
         for key in ("off", "on", "years"):
             value = data.get(key, [])
             if not isinstance(value, list):
@@ -124,7 +142,7 @@ class Overrides:
             lists[key] = value
         off = [_as_date(v, f"holidays file {path}, off[{i}]") for i, v in enumerate(lists["off"])]
         on = [_as_date(v, f"holidays file {path}, on[{i}]") for i, v in enumerate(lists["on"])]
-        years = []
+        years: list[int] = []
         for i, v in enumerate(lists["years"]):
             if not isinstance(v, int) or not 2000 <= v <= 2100:
                 raise ConfigError(f"holidays file {path}, years[{i}]: {v!r} is not a year")
@@ -135,21 +153,21 @@ class Overrides:
 class HolidayCalendar:
     """Working day or not, for any date; knows which years it really has data for."""
 
-    def __init__(self, overrides=None, national=True):
+    def __init__(self, overrides: Overrides | None = None, national: bool = True) -> None:
         self.overrides = overrides or Overrides()
-        self.national = chinese_calendar if national else None
-        self._years = set()
+        self.national: ModuleType | None = chinese_calendar if national else None
+        self._years: set[int] = set()
         if self.national is not None:
             from chinese_calendar import constants
             self._years = {d.year for d in constants.holidays}
 
-    def national_years(self):
+    def national_years(self) -> set[int]:
         return self._years
 
-    def known(self, year):
+    def known(self, year: int) -> bool:
         return year in self.overrides.years or year in self.national_years()
 
-    def kind(self, day):
+    def kind(self, day: dt.date) -> str:
         """workday | makeup (a weekend day worked) | holiday (a day off by notice or by the
         office) | weekend (an ordinary Saturday or Sunday)."""
         if day in self.overrides.on:
@@ -158,7 +176,7 @@ class HolidayCalendar:
             return "holiday"
         weekend = day.weekday() >= 5
         if self.national is not None and day.year in self.national_years():
-            working = self.national.is_workday(day)
+            working: bool = self.national.is_workday(day)
             if weekend and not working:
                 # a Saturday inside the National Day break is a holiday, not a weekend
                 return "holiday" if self.holiday_name(day) else "weekend"
@@ -167,16 +185,19 @@ class HolidayCalendar:
             return "workday" if working else "holiday"
         return "weekend" if weekend else "workday"
 
-    def is_working_day(self, day):
+    def is_working_day(self, day: dt.date) -> bool:
         return self.kind(day) in ("workday", "makeup")
 
-    def holiday_name(self, day):
+    def holiday_name(self, day: dt.date) -> str | None:
         if self.national is None or day.year not in self.national_years():
             return None
+        on_holiday: bool
+        name: str | None
         on_holiday, name = self.national.get_holiday_detail(day)
         return name if on_holiday and name else None
 
-    def coverage_warning(self, today, warn_from=(12, 1)):
+    def coverage_warning(self, today: dt.date,
+                         warn_from: tuple[int, int] = (12, 1)) -> str | None:
         """A sentence for the installer when the data runs out, else None."""
         if not self.known(today.year):
             return (f"no public-holiday data for {today.year}: holidays and make-up working "
@@ -196,24 +217,25 @@ class HolidayCalendar:
 class OfficeHours:
     """When the office answers in person: per weekday, plus make-up working days."""
 
-    def __init__(self, calendar, week, makeup):
+    def __init__(self, calendar: HolidayCalendar, week: dict[int, Ranges],
+                 makeup: Ranges) -> None:
         self.calendar = calendar
         self.week = week          # weekday index -> [(start, end), ...]
         self.makeup = makeup      # hours on a make-up working Saturday/Sunday
 
     @classmethod
-    def from_config(cls, cfg, calendar):
+    def from_config(cls, cfg: HoursConfig, calendar: HolidayCalendar) -> OfficeHours:
         return cls.from_section(cfg.hours, calendar)
 
     @classmethod
-    def from_section(cls, hours, calendar):
+    def from_section(cls, hours: HoursSection, calendar: HolidayCalendar) -> OfficeHours:
         """From the [hours] section alone."""
         week = {i: parse_hours(getattr(hours, name), f"option '{name}' in section [hours]")
                 for i, name in enumerate(WEEKDAYS)}
         makeup = parse_hours(hours.makeup_day, "option 'makeup_day' in section [hours]")
         return cls(calendar, week, makeup)
 
-    def ranges(self, day):
+    def ranges(self, day: dt.date) -> Ranges:
         kind = self.calendar.kind(day)
         if kind == "makeup":
             return self.makeup
@@ -221,11 +243,11 @@ class OfficeHours:
             return self.week[day.weekday()]
         return []
 
-    def is_open(self, when):
+    def is_open(self, when: dt.datetime) -> bool:
         t = when.time()
         return any(start <= t < end for start, end in self.ranges(when.date()))
 
-    def why(self, when):
+    def why(self, when: dt.datetime) -> str:
         """Plain words for the log: why the office is open or closed at `when`."""
         day = when.date()
         kind = self.calendar.kind(day)
@@ -240,19 +262,19 @@ class OfficeHours:
         state = "open" if self.is_open(when) else "closed"
         return f"{day} is a {label}, hours {text}: {state} at {when:%H:%M}"
 
-    def describe(self):
+    def describe(self) -> str:
         """Short Chinese text of the hours, for SMS ('周一至周五 08:30-17:30')."""
         names = "一二三四五六日"
-        groups = []
+        groups: list[tuple[int, int, str]] = []   # (first day, last day, hours)
         for i in range(7):
             text = ",".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in self.week[i])
             if not text:
                 continue
             if groups and groups[-1][2] == text and groups[-1][1] == i - 1:
-                groups[-1][1] = i
+                groups[-1] = (groups[-1][0], i, text)
             else:
-                groups.append([i, i, text])
-        parts = []
+                groups.append((i, i, text))
+        parts: list[str] = []
         for a, b, text in groups:
             days = f"周{names[a]}" if a == b else f"周{names[a]}至周{names[b]}"
             parts.append(f"{days} {text}")

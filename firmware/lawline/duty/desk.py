@@ -7,30 +7,76 @@ re-read when they change on disk, so an office can drop in next month's sheet wi
 restart; a sheet with errors is refused whole and the last good one stays in force.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import re
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..clock import Clock
 from .calendar import HolidayCalendar, OfficeHours, Overrides, WEEKDAYS, parse_hours
-from .roster import ROLE_WORDS, DutyRoster, load_file, normal_mobile, parse_shifts
-from ..sip.dialplan import DialPlan
+from .roster import ROLE_WORDS, DutyRoster, Entry, Person, Shift, load_file, normal_mobile, \
+    parse_shifts
+from ..sip.dialplan import DialPlan, PlanConfig
+
+if TYPE_CHECKING:
+    from ..settings import (CalendarSection, CasesSection, DutySection, HoursSection,
+                            ReportSection)
 
 log = logging.getLogger("lawline.duty")
 
 LOG_GAPS = 10    # gap lines logged when a rota loads; the rest are counted
+# A rota that fails to load: (problems, file names, whether an earlier rota stays in force)
+RotaFailure = tuple[tuple[str, ...], tuple[str, ...], bool]
+# (state, part, message) rows for `lawline check`
+Problem = tuple[str, str, str]
 
 
-def _hhmm(text, where):
+# The head's night or day mode: (night|day, until: seconds since the epoch, set by)
+LineMode = tuple[str, float, str]
+
+
+class SignOffs(Protocol):
+    """Who signed off and the line's mode (records/duties.Availability)."""
+    def off(self, now: float) -> Mapping[str, object]: ...   # national numbers signed off
+    def mode(self, now: float) -> LineMode | None: ...
+
+
+class DeskConfig(PlanConfig, Protocol):
+    """What the desk is built from: [duty], [hours], [calendar], and the dial plan's."""
+    @property
+    def duty(self) -> DutySection: ...
+    @property
+    def hours(self) -> HoursSection: ...
+    @property
+    def calendar(self) -> CalendarSection: ...
+
+
+class DeskChecks(DeskConfig, Protocol):
+    """What validate_config reads: the desk's sections, and [cases] and [report] times."""
+    @property
+    def cases(self) -> CasesSection: ...
+    @property
+    def report(self) -> ReportSection: ...
+
+
+class NumberPlan(Protocol):
+    """The dial plan, as the desk asks it of a rota's mobiles (sip/dialplan.DialPlan)."""
+    def refusal(self, number: str) -> str | None: ...
+
+
+def _hhmm(text: str, where: str) -> dt.time:
     try:
         return dt.datetime.strptime(text, "%H:%M").time()
     except ValueError:
         raise ConfigError(f"{where}: {text!r} is not a time like 18:00") from None
 
 
-def validate_config(cfg):
+def validate_config(cfg: DeskChecks) -> None:
     """Checks of [hours], [duty], [calendar], [cases], [report] that need parsing."""
     for option in ("numbers", "mediators", "referrals"):
         for number in getattr(cfg.duty, option):
@@ -64,7 +110,8 @@ class DutyDesk:
     """The duty desk from its own sections: [duty], [hours], [calendar], and the dial plan
     (sip/dialplan.py) its rota rows must pass."""
 
-    def __init__(self, *, duty, hours, calendar, plan, clock):
+    def __init__(self, *, duty: DutySection, hours: HoursSection, calendar: CalendarSection,
+                 plan: NumberPlan, clock: Clock) -> None:
         self.clock = clock                          # the office's (clock.py)
         self.duty_cfg = duty
         self.hours_cfg = hours
@@ -77,30 +124,30 @@ class DutyDesk:
         month, _, day = calendar.warn_from.partition("-")
         self.warn_from = (int(month), int(day))
         self.roster = DutyRoster(self.shifts, [], self.calendar, duty.numbers, self.anchor)
-        self.rota_errors = []      # of the last load attempt
-        self.rota_warnings = []
+        self.rota_errors: list[str] = []      # of the last load attempt
+        self.rota_warnings: list[str] = []
         # A rota that fails to load: (problems, files, what stays in force) for the office
         # head, once per failing version of the files (records/office.py sends it by SMS).
-        self.rota_failure = None
-        self.on_rota_failure = None
-        self._stamps = None
+        self.rota_failure: RotaFailure | None = None
+        self.on_rota_failure: Callable[[RotaFailure], None] | None = None
+        self._stamps: list[tuple[str, int | None, int | None]] | None = None
         # Who signed off and the line's night or day mode (issue 17): an object with
         # off(when) -> national numbers signed off, and mode(when) -> (night|day, until,
         # by) or None; the office gives it (records/duties.Availability), None: everyone
         # on the rota rings and the office hours rule.
-        self.availability = None
+        self.availability: SignOffs | None = None
         self.reload()
 
     @classmethod
-    def from_config(cls, cfg, clock=None):
+    def from_config(cls, cfg: DeskConfig, clock: Clock | None = None) -> DutyDesk:
         """The desk's sections of the whole config (the box, the shells, `lawline check`)."""
         return cls(duty=cfg.duty, hours=cfg.hours, calendar=cfg.calendar,
                    plan=DialPlan.from_config(cfg), clock=clock or Clock(cfg.office.timezone))
 
     # -- the rota files ----------------------------------------------------------------
 
-    def _file_stamps(self):
-        out = []
+    def _file_stamps(self) -> list[tuple[str, int | None, int | None]]:
+        out: list[tuple[str, int | None, int | None]] = []
         for path in self.files:
             try:
                 st = path.stat()
@@ -109,7 +156,7 @@ class DutyDesk:
                 out.append((str(path), None, None))
         return out
 
-    def reload(self):
+    def reload(self) -> bool:
         """Re-read the rota files if any changed. Returns True when a new rota is in force."""
         stamps = self._file_stamps()
         if stamps == self._stamps:
@@ -117,7 +164,9 @@ class DutyDesk:
         self._stamps = stamps
         if not self.files:
             return False
-        entries, errors, warnings = [], [], []
+        entries: list[Entry] = []
+        errors: list[str] = []
+        warnings: list[str] = []
         for n, path in enumerate(self.files):
             try:
                 loaded = load_file(path, self.shifts, self.calendar,
@@ -159,7 +208,7 @@ class DutyDesk:
                         "lists them all", len(warnings) - LOG_GAPS)
         return True
 
-    def check_files(self):
+    def check_files(self) -> tuple[list[str], list[str]]:
         """Errors and warnings of the rota files as they are on disk now."""
         self._stamps = None
         self.reload()
@@ -167,16 +216,16 @@ class DutyDesk:
 
     # -- what the call flow asks -------------------------------------------------------
 
-    def now(self):
+    def now(self) -> dt.datetime:
         return self.clock.now()
 
-    def is_open(self, when=None):
+    def is_open(self, when: dt.datetime | None = None) -> bool:
         mode = self.line_mode(when)
         if mode is not None:            # the head's night or day mode wins (issue 17)
             return mode[0] == "day"
         return self.hours_cfg.always_open or self.hours.is_open(when or self.now())
 
-    def why(self, when=None):
+    def why(self, when: dt.datetime | None = None) -> str:
         mode = self.line_mode(when)
         if mode is not None:
             what, until, by = mode
@@ -186,7 +235,7 @@ class DutyDesk:
             return "open around the clock ([hours] always_open)"
         return self.hours.why(when or self.now())
 
-    def numbers(self, role, when=None):
+    def numbers(self, role: str, when: dt.datetime | None = None) -> list[str]:
         """Mobiles to ring for `role` ('lawyer' for key 1, 'mediator' for key 3), in order:
         those who signed off (休息) are left out."""
         self.reload()
@@ -201,7 +250,7 @@ class DutyDesk:
 
     # -- who signed off, the line's mode (issue 17) --------------------------------------
 
-    def available(self, numbers, when=None):
+    def available(self, numbers: Sequence[str], when: dt.datetime | None = None) -> list[str]:
         """`numbers` without those who signed off at `when` (logged once per call)."""
         if self.availability is None:
             return list(numbers)
@@ -212,63 +261,63 @@ class DutyDesk:
                      ", ".join(n for n in numbers if n not in left))
         return left
 
-    def is_available(self, number, when=None):
+    def is_available(self, number: str, when: dt.datetime | None = None) -> bool:
         return bool(self.available([number], when))
 
-    def line_mode(self, when=None):
+    def line_mode(self, when: dt.datetime | None = None) -> LineMode | None:
         """(night|day, until, by) while the head's mode is in force, else None."""
         if self.availability is None:
             return None
         return self.availability.mode(self._instant(when))
 
-    def _instant(self, when):
+    def _instant(self, when: dt.datetime | None) -> float:
         """An office-local time as seconds since the epoch (now for None)."""
         return self.clock.instant(when) if when is not None else self.clock.instant(
             self.now())
 
-    def after_hours_numbers(self, when=None):
+    def after_hours_numbers(self, when: dt.datetime | None = None) -> list[str]:
         """Whoever the rota has on duty now (lawyers first, then mediators); [] without a
         rota, so the caller leaves a voicemail instead of ringing the day list at night."""
         self.reload()
         if not self.roster.configured:
             return []
         when = when or self.now()
-        out = []
+        out: list[str] = []
         for role in ("lawyer", "mediator"):
             for number in self.roster.numbers(role, when):
                 if number not in out:
                     out.append(number)
         return self.available(out, when)
 
-    def person(self, mobile):
+    def person(self, mobile: str) -> Person | None:
         self.reload()
         return self.roster.person(mobile)
 
-    def staff(self, staff_no):
+    def staff(self, staff_no: str) -> Person | None:
         self.reload()
         return self.roster.by_staff_no(staff_no)
 
     # -- what is wrong ahead -----------------------------------------------------------
 
-    def gaps(self, when=None):
+    def gaps(self, when: dt.datetime | None = None) -> list[tuple[dt.date, Shift, str]]:
         self.reload()
         when = when or self.now()
         return self.roster.gaps(when.date(), self.duty_cfg.gap_days,
                                 tuple(self.duty_cfg.required_roles), after=when)
 
-    def calendar_warning(self, when=None):
+    def calendar_warning(self, when: dt.datetime | None = None) -> str | None:
         return self.calendar.coverage_warning((when or self.now()).date(), self.warn_from)
 
-    def problems(self, when=None):
+    def problems(self, when: dt.datetime | None = None) -> list[Problem]:
         """[(state, part, message)] for `lawline check` and the periodic task."""
         when = when or self.now()
-        out = []
+        out: list[Problem] = []
         warning = self.calendar_warning(when)
         out.append(("warn", "calendar", warning) if warning else
                    ("ok", "calendar", f"holiday data for {when.year}"
                     f"{' and ' + str(when.year + 1) if self.calendar.known(when.year + 1) else ''}"
                     f"; today: {self.why(when)}"))
-        errors, _ = self.check_files() if self.files else ([], [])
+        errors: list[str] = self.check_files()[0] if self.files else []
         if not self.files:
             out.append(("ok", "duty rota", "no rota files: key 1 and 3 ring [duty] numbers "
                         f"({', '.join(self.duty_cfg.numbers) or 'none'})"))
@@ -292,7 +341,7 @@ class DutyDesk:
 
     # -- `lawline duty` ----------------------------------------------------------------
 
-    def status_lines(self, when=None):
+    def status_lines(self, when: dt.datetime | None = None) -> list[str]:
         when = when or self.now()
         self.reload()
         lines = [f"now: {when:%Y-%m-%d %H:%M} ({self.why(when)})"]
@@ -314,7 +363,7 @@ class DutyDesk:
         return lines
 
 
-def _people(entries):
+def _people(entries: Sequence[Entry]) -> str:
     if not entries:
         return "nobody"
     return ", ".join(f"{e.person.name} ({e.person.role}, {e.person.mobile}"

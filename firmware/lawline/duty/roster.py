@@ -18,11 +18,16 @@ names anyone for a shift, it replaces the pattern for that shift. Rows are the r
 `staff_no` is the short number a complainant may key (key 5); it never rings anyone.
 """
 
+from __future__ import annotations
+
 import bisect
 import datetime as dt
+import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..errors import ConfigError
 from . import sheets
@@ -31,7 +36,7 @@ from ..sip.dialplan import barred
 ROLES = {"lawyer": "lawyer", "律师": "lawyer", "mediator": "mediator", "调解员": "mediator",
          "人民调解员": "mediator"}
 ROLE_WORDS = {"lawyer": "律师", "mediator": "调解员"}
-_WEEKDAYS = {}
+_WEEKDAYS: dict[str, int] = {}
 for _i, _names in enumerate((("mon", "monday", "周一", "星期一", "1"),
                              ("tue", "tuesday", "周二", "星期二", "2"),
                              ("wed", "wednesday", "周三", "星期三", "3"),
@@ -53,9 +58,17 @@ _MOBILE = re.compile(r"\+?[0-9]{5,20}")
 # listed day by day): a typo like 2062 or 0026 is a cell error, not decades of gaps.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 MAX_SPAN_DAYS = 731
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A rota file's rows as sheets.read_rows gives them: (row number, cells)
+Rows = Sequence[tuple[int, Sequence[object]]]
 
 
-def _ascii_digits(text):
+class WorkingDays(Protocol):
+    """The holiday calendar, as the rota asks it (duty/calendar.py)."""
+    def is_working_day(self, day: dt.date) -> bool: ...
+
+
+def _ascii_digits(text: str) -> str:
     """Full-width digits (１３９, what a Chinese input method types) as ASCII; other
     characters stay, so '²' or '٣' still fail an ASCII check."""
     return "".join(unicodedata.normalize("NFKC", c) if "０" <= c <= "９" else c for c in text)
@@ -64,7 +77,7 @@ def _ascii_digits(text):
 class RotaError(ConfigError):
     """A rota file has errors; `problems` holds one message per bad cell."""
 
-    def __init__(self, path, problems):
+    def __init__(self, path: object, problems: Iterable[str]) -> None:
         self.problems = list(problems)
         head = f"rota file {path}: {len(self.problems)} problem(s)"
         super().__init__(head + "\n  " + "\n  ".join(self.problems))
@@ -78,27 +91,28 @@ class Shift:
     days: str = "all"        # all | workdays | restdays
 
     @property
-    def overnight(self):
+    def overnight(self) -> bool:
         return self.end <= self.start
 
-    def window(self, day):
+    def window(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
         begin = dt.datetime.combine(day, self.start)
         end = dt.datetime.combine(day + dt.timedelta(days=1) if self.overnight else day,
                                   self.end)
         return begin, end
 
-    def applies(self, day, calendar):
+    def applies(self, day: dt.date, calendar: WorkingDays | None) -> bool:
         if self.days == "all" or calendar is None:
             return True
         working = calendar.is_working_day(day)
         return working if self.days == "workdays" else not working
 
-    def label(self):
+    def label(self) -> str:
         return f"{self.name} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
-def parse_shifts(texts, where="option 'shifts' in section [duty]"):
-    shifts = {}
+def parse_shifts(texts: Iterable[str],
+                 where: str = "option 'shifts' in section [duty]") -> dict[str, Shift]:
+    shifts: dict[str, Shift] = {}
     for text in texts:
         match = _SHIFT.match(text)
         if not match:
@@ -127,22 +141,22 @@ class Person:
 class Entry:
     person: Person
     shift: str
-    date: dt.date = None       # dated rota
-    weekday: int = None        # weekly pattern
-    week: int = None           # pattern rotation week (1..N), None: every week
+    date: dt.date | None = None  # dated rota
+    weekday: int | None = None   # weekly pattern
+    week: int | None = None      # pattern rotation week (1..N), None: every week
     where: str = ""            # "rota.csv row 5", for messages
     order: int = 0
 
 
 @dataclass
 class Loaded:
-    entries: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)   # gaps: the rota is usable, but tell
+    entries: list[Entry] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # gaps: the rota is usable, but tell
 
 
-def _header(cells):
-    index = {}
+def _header(cells: Sequence[object]) -> dict[str, int]:
+    index: dict[str, int] = {}
     for i, cell in enumerate(cells):
         word = sheets.cell_text(cell).strip().lower()
         for key, names in COLUMNS.items():
@@ -151,8 +165,10 @@ def _header(cells):
     return index
 
 
-def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_base=0,
-              check_number=None):
+def load_file(path: str | os.PathLike[str], shifts: Mapping[str, Shift],
+              calendar: WorkingDays | None = None, required_roles: Sequence[str] = ("lawyer",),
+              order_base: int = 0,
+              check_number: Callable[[str], str | None] | None = None) -> Loaded:
     """Read one rota file. Returns Loaded: entries, errors (each naming row and column),
     and warnings (gaps in cover between its first and last date). `check_number(mobile)`
     returns why a mobile may not be dialled, or None (the dial plan, sip/dialplan.py);
@@ -160,8 +176,8 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
     if check_number is None:
         check_number = barred
     out = Loaded()
-    rows = sheets.read_rows(path)
-    name = getattr(path, "name", str(path))
+    rows: Rows = sheets.read_rows(path)
+    name: str = getattr(path, "name", str(path))
     if not rows:
         out.errors.append(f"{name}: the file is empty")
         return out
@@ -181,29 +197,30 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                           "duty rows")
         return out
 
-    def where(row, key):
+    def where(row: int, key: str) -> str:
         return f"{name} row {row}, column {sheets.column_letter(cols[key])} ({key})"
 
-    def cell(cells, key):
+    def cell(cells: Sequence[object], key: str) -> object:
         i = cols.get(key)
         return cells[i] if i is not None and i < len(cells) else ""
 
-    seen = {}
-    by_mobile = {}
-    by_staff = {}
+    seen: dict[tuple[dt.date | int | None, int | None, str, str], int] = {}
+    by_mobile: dict[str, tuple[str, int]] = {}
+    by_staff: dict[str, tuple[str, str]] = {}
     for row, cells in rows[1:]:
         bad = len(out.errors)
-        when = None
-        week = None
+        when: dt.date | int | None = None
+        week: int | None = None
         if kind == "date":
-            when = sheets.cell_date(cell(cells, "date"))
-            if when is None:
+            day: dt.date | None = sheets.cell_date(cell(cells, "date"))
+            if day is None:
                 out.errors.append(f"{where(row, 'date')}: {sheets.cell_text(cell(cells, 'date'))!r}"
                                   " is not a date like 2026-12-01")
-            elif not FIRST_YEAR <= when.year <= LAST_YEAR:
-                out.errors.append(f"{where(row, 'date')}: {when} is not a date a rota can "
+            elif not FIRST_YEAR <= day.year <= LAST_YEAR:
+                out.errors.append(f"{where(row, 'date')}: {day} is not a date a rota can "
                                   f"cover ({FIRST_YEAR}-{LAST_YEAR})")
-                when = None
+                day = None
+            when = day
         else:
             text = sheets.cell_text(cell(cells, "weekday")).lower()
             when = _WEEKDAYS.get(text)
@@ -216,14 +233,14 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                     week = int(text)
                 else:
                     out.errors.append(f"{where(row, 'week')}: {text!r} is not a week number 1..52")
-        shift = sheets.cell_text(cell(cells, "shift"))
+        shift: str = sheets.cell_text(cell(cells, "shift"))
         if shift not in shifts:
             out.errors.append(f"{where(row, 'shift')}: {shift!r} is not a shift; configured "
                               f"shifts: {', '.join(shifts)} ([duty] shifts)")
-        person = sheets.cell_text(cell(cells, "name"))
+        person: str = sheets.cell_text(cell(cells, "name"))
         if not person:
             out.errors.append(f"{where(row, 'name')}: missing name")
-        role_text = sheets.cell_text(cell(cells, "role"))
+        role_text: str = sheets.cell_text(cell(cells, "role"))
         role = ROLES.get(role_text.lower())
         if role is None:
             out.errors.append(f"{where(row, 'role')}: {role_text!r} is not a role "
@@ -245,10 +262,11 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                               "(1 to 4 digits)")
         if len(out.errors) > bad:
             continue
+        # a row without its date or weekday, role or mobile has an error and was skipped
+        assert when is not None and role is not None
         slot = (when, week, shift, mobile)
         if slot in seen:
-            label = when.isoformat() if kind == "date" else \
-                ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[when]
+            label = when.isoformat() if isinstance(when, dt.date) else _WEEKDAY_NAMES[when]
             out.errors.append(f"{where(row, 'shift')}: {person} is already on the {label} "
                               f"{shift} shift in row {seen[slot]} (duplicated shift)")
             continue
@@ -267,32 +285,36 @@ def load_file(path, shifts, calendar=None, required_roles=("lawyer",), order_bas
                 continue
             by_staff.setdefault(staff, (mobile, person))
         out.entries.append(Entry(Person(person, role, mobile, staff), shift,
-                                 date=when if kind == "date" else None,
-                                 weekday=when if kind == "weekday" else None, week=week,
+                                 date=when if isinstance(when, dt.date) else None,
+                                 weekday=when if isinstance(when, int) else None, week=week,
                                  where=f"{name} row {row}", order=order_base + row))
     if not out.errors and kind == "date" and out.entries:
-        first = min(out.entries, key=lambda e: e.date)
-        last = max(out.entries, key=lambda e: e.date)
-        if (last.date - first.date).days > MAX_SPAN_DAYS:
-            out.errors.append(f"{name}: dates from {first.date} ({first.where}) to {last.date} "
-                              f"({last.where}); one rota file covers at most two years")
+        dated = [(e.date, e.where) for e in out.entries if e.date is not None]
+        first, first_where = min(dated, key=lambda d: d[0])
+        last, last_where = max(dated, key=lambda d: d[0])
+        if (last - first).days > MAX_SPAN_DAYS:
+            out.errors.append(f"{name}: dates from {first} ({first_where}) to {last} "
+                              f"({last_where}); one rota file covers at most two years")
             return out
         out.warnings.extend(_sheet_gaps(name, rows, cols, out.entries, shifts, calendar,
                                         required_roles))
     return out
 
 
-def _sheet_gaps(name, rows, cols, entries, shifts, calendar, roles):
+def _sheet_gaps(name: str, rows: Rows, cols: Mapping[str, int], entries: Sequence[Entry],
+                shifts: Mapping[str, Shift], calendar: WorkingDays | None,
+                roles: Sequence[str]) -> list[str]:
     """Shifts without a person of a required role between the sheet's first and last date,
     each placed at the row where it belongs (the first row of a later date)."""
-    first = min(e.date for e in entries)
-    last = max(e.date for e in entries)
+    days = [e.date for e in entries if e.date is not None]   # a dated rota's: all of them
+    first, last = min(days), max(days)
     have = {(e.date, e.shift, e.person.role) for e in entries}
-    rows_of = {}
+    rows_of: dict[dt.date, list[int]] = {}
     for e in entries:
-        rows_of.setdefault(e.date, []).append(int(e.where.rsplit(" ", 1)[1]))
+        if e.date is not None:
+            rows_of.setdefault(e.date, []).append(int(e.where.rsplit(" ", 1)[1]))
     dates = sorted(rows_of)
-    out = []
+    out: list[str] = []
     day = first
     while day <= last:
         for shift in shifts.values():
@@ -319,14 +341,16 @@ def _sheet_gaps(name, rows, cols, entries, shifts, calendar, roles):
 class DutyRoster:
     """Dated entries and weekly pattern entries, merged, asked by time."""
 
-    def __init__(self, shifts, entries=(), calendar=None, fallback=(), anchor=None):
+    def __init__(self, shifts: Mapping[str, Shift], entries: Iterable[Entry] = (),
+                 calendar: WorkingDays | None = None, fallback: Iterable[str] = (),
+                 anchor: dt.date | None = None) -> None:
         self.shifts = dict(shifts)
         self.calendar = calendar
         self.fallback = list(fallback)
         self.anchor = anchor or dt.date(2024, 1, 1)
         self.entries = list(entries)
-        self.dated = {}
-        self.pattern = []
+        self.dated: dict[tuple[dt.date, str], list[Entry]] = {}
+        self.pattern: list[Entry] = []
         for e in sorted(self.entries, key=lambda e: e.order):
             if e.date is not None:
                 self.dated.setdefault((e.date, e.shift), []).append(e)
@@ -335,13 +359,13 @@ class DutyRoster:
         self.cycle = max([e.week for e in self.pattern if e.week] or [1])
 
     @property
-    def configured(self):
+    def configured(self) -> bool:
         return bool(self.entries)
 
-    def week_of(self, day):
+    def week_of(self, day: dt.date) -> int:
         return ((day - self.anchor).days // 7) % self.cycle + 1
 
-    def for_shift(self, day, shift):
+    def for_shift(self, day: dt.date, shift: str) -> list[Entry]:
         """Who works `shift` starting on `day` (ring order)."""
         if not self.shifts[shift].applies(day, self.calendar):
             return []
@@ -352,9 +376,9 @@ class DutyRoster:
         return [e for e in self.pattern if e.shift == shift and e.weekday == day.weekday()
                 and (e.week is None or e.week == week)]
 
-    def shifts_at(self, when):
+    def shifts_at(self, when: dt.datetime) -> list[tuple[dt.date, Shift]]:
         """[(start_day, Shift)] whose window holds `when` (start inclusive, end exclusive)."""
-        out = []
+        out: list[tuple[dt.date, Shift]] = []
         for day in (when.date() - dt.timedelta(days=1), when.date()):
             for shift in self.shifts.values():
                 begin, end = shift.window(day)
@@ -362,27 +386,28 @@ class DutyRoster:
                     out.append((day, shift))
         return out
 
-    def on_duty(self, when, role=None):
-        out = []
+    def on_duty(self, when: dt.datetime, role: str | None = None) -> list[Entry]:
+        out: list[Entry] = []
         for day, shift in self.shifts_at(when):
             for e in self.for_shift(day, shift.name):
                 if role is None or e.person.role == role:
                     out.append(e)
         return out
 
-    def numbers(self, role, when):
+    def numbers(self, role: str, when: dt.datetime) -> list[str]:
         """Mobiles to ring for `role` now; [duty] numbers when no rota is configured."""
         if not self.configured:
             return list(self.fallback)
-        seen = []
+        seen: list[str] = []
         for e in self.on_duty(when, role):
             if e.person.mobile not in seen:
                 seen.append(e.person.mobile)
         return seen
 
-    def next_shift(self, when, horizon_days=8):
+    def next_shift(self, when: dt.datetime,
+                   horizon_days: int = 8) -> tuple[dt.datetime, Shift, list[Entry]] | None:
         """(start datetime, Shift, [entries]) of the next shift that begins after `when`."""
-        starts = []
+        starts: list[tuple[dt.datetime, Shift, dt.date]] = []
         for offset in range(-1, horizon_days):
             day = when.date() + dt.timedelta(days=offset)
             for shift in self.shifts.values():
@@ -393,12 +418,13 @@ class DutyRoster:
             return begin, shift, self.for_shift(day, shift.name)
         return None
 
-    def gaps(self, start_day, days, roles=("lawyer",), after=None):
+    def gaps(self, start_day: dt.date, days: int, roles: Sequence[str] = ("lawyer",),
+             after: dt.datetime | None = None) -> list[tuple[dt.date, Shift, str]]:
         """[(day, Shift, role)] with nobody of `role` in the next `days` days; shifts that
         ended before `after` (a datetime) are past help and left out."""
         if not self.configured:
             return []
-        out = []
+        out: list[tuple[dt.date, Shift, str]] = []
         for offset in range(days):
             day = start_day + dt.timedelta(days=offset)
             for shift in self.shifts.values():
@@ -412,19 +438,19 @@ class DutyRoster:
                         out.append((day, shift, role))
         return out
 
-    def people(self):
-        out = {}
+    def people(self) -> dict[str, Person]:
+        out: dict[str, Person] = {}
         for e in sorted(self.entries, key=lambda e: e.order):
             out.setdefault(e.person.mobile, e.person)
         return out
 
-    def by_staff_no(self, staff_no):
+    def by_staff_no(self, staff_no: str) -> Person | None:
         for person in self.people().values():
             if person.staff_no and person.staff_no == staff_no:
                 return person
         return None
 
-    def person(self, mobile):
+    def person(self, mobile: str) -> Person | None:
         """The rota person with this mobile (+86 or not), or None."""
         want = normal_mobile(mobile)
         for number, person in self.people().items():
@@ -433,7 +459,7 @@ class DutyRoster:
         return None
 
 
-def normal_mobile(number):
+def normal_mobile(number: str | None) -> str:
     """+8613900000001 and 13900000001 are the same mobile."""
     number = (number or "").strip()
     if number.startswith("+86"):

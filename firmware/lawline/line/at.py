@@ -11,10 +11,13 @@ The channel lives on the asyncio loop: the serial port's file descriptor is watc
 `loop.add_reader`, so no thread is involved and only the loop touches the state.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import os
 import re
+from collections.abc import Callable, Iterable
 
 import serial
 
@@ -31,8 +34,14 @@ MAX_LINE = 4096
 # Bytes that can never be part of an AT response line: control characters and 8-bit noise.
 _NOISE = re.compile(r"[\x00-\x1f\x7f-\xff\ufffd]")
 
+# A V.253 data state's handler: each chunk read; returns the bytes that follow the end of the
+# data state, or None while it lasts.
+DataHandler = Callable[[bytes], "bytes | None"]
+# A command's final result line and its information lines.
+Reply = tuple[str, list[str]]
 
-def split_one(buffer):
+
+def split_one(buffer: bytes) -> tuple[bytes, int, int] | None:
     """The first complete line of `buffer`: (raw line, index where its text ends, index where
     the next line starts), or None while no complete line is there. Empty lines are skipped
     (the raw line is then b"")."""
@@ -47,9 +56,9 @@ def split_one(buffer):
     return raw, match.start(), match.end()
 
 
-def split_lines(buffer):
+def split_lines(buffer: bytes) -> tuple[list[bytes], bytes]:
     """Cut complete lines out of `buffer` (bytes); return (lines, rest)."""
-    lines = []
+    lines: list[bytes] = []
     while True:
         cut = split_one(buffer)
         if cut is None:
@@ -60,25 +69,27 @@ def split_lines(buffer):
             lines.append(raw)
 
 
-def clean(raw):
+def clean(raw: bytes) -> tuple[str, bool]:
     """Decode one response line, dropping line noise around the text."""
     text = raw.decode("latin-1")
     cleaned = _NOISE.sub("", text).strip()
     return cleaned, cleaned != text.strip()
 
 
-def is_final(line):
+def is_final(line: str) -> bool:
     if line in FINAL_OK:
         return True
     return any(line == f or (f.endswith(":") and line.startswith(f)) for f in FINAL_ERROR)
 
 
 class _Pending:
-    def __init__(self, command, expect, future, prompt=None, ok=FINAL_OK, data=None):
+    def __init__(self, command: str, expect: str | None, future: asyncio.Future[Reply],
+                 prompt: asyncio.Future[bool] | None = None, ok: tuple[str, ...] = FINAL_OK,
+                 data: DataHandler | None = None) -> None:
         self.command = command
         self.expect = expect
         self.future = future
-        self.lines = []
+        self.lines: list[str] = []
         self.prompt = prompt    # future set when the `> ` prompt arrives (AT+CMGS)
         self.ok = ok            # lines that end the command successfully
         self.data = data        # V.253: on CONNECT the port carries data; bytes go here
@@ -88,7 +99,9 @@ class ATChannel:
     """One AT port. `urc_prefixes` lists line prefixes that are unsolicited; `on_urc(line)` is
     called on the loop for each of them."""
 
-    def __init__(self, path, name, urc_prefixes, on_urc, baudrate=115200, log=None):
+    def __init__(self, path: str, name: str, urc_prefixes: Iterable[str],
+                 on_urc: Callable[[str], None], baudrate: int = 115200,
+                 log: logging.Logger | None = None) -> None:
         self.path = path
         self.name = name
         self.urc_prefixes = tuple(urc_prefixes)
@@ -96,24 +109,27 @@ class ATChannel:
         self.baudrate = baudrate
         self.log = log or logging.getLogger("lawline.line")
         self.wire = logging.getLogger("lawline.wire")
-        self._serial = None
+        self._serial: serial.Serial | None = None
         self._buffer = b""
         self._discard = False  # the rest of an over-long line is still coming: drop it
         self._lf_of_connect = False  # a read ended between CONNECT's CR and its LF
-        self._pending = None
-        self._data = None    # V.253 data-state handler while the port carries samples
-        self._clearing = None  # clear_leftovers: what the modem says to the clearing codes
+        self._pending: _Pending | None = None
+        # V.253 data-state handler while the port carries samples
+        self._data: DataHandler | None = None
+        # clear_leftovers: what the modem says to the clearing codes
+        self._clearing: bytearray | None = None
         self._lock = asyncio.Lock()
-        self._loop = None
-        self.on_lost = None  # called when the port disappears (USB re-enumeration)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # called when the port disappears (USB re-enumeration)
+        self.on_lost: Callable[[], None] | None = None
         # Until this loop time, a NO CARRIER belongs to a call that already ended.
         self.no_carrier_expected_until = 0.0
 
     @property
-    def is_open(self):
+    def is_open(self) -> bool:
         return self._serial is not None
 
-    def open(self):
+    def open(self) -> None:
         self._loop = asyncio.get_running_loop()
         try:
             self._serial = serial.Serial(self.path, self.baudrate, timeout=0, write_timeout=2)
@@ -125,23 +141,23 @@ class ATChannel:
         self._clearing = None
         self._loop.add_reader(self._serial.fileno(), self._on_readable)
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         return self._serial.fileno() if self._serial is not None else None
 
     @property
-    def busy(self):
+    def busy(self) -> bool:
         """A command is in flight (or waiting for its turn)."""
         return self._lock.locked()
 
     @property
-    def in_data_state(self):
+    def in_data_state(self) -> bool:
         return self._data is not None
 
-    def close(self):
+    def close(self) -> None:
         if self._serial is None:
             return
         try:
-            self._loop.remove_reader(self._serial.fileno())
+            self._running().remove_reader(self._serial.fileno())
         except (ValueError, OSError):
             pass
         try:
@@ -156,7 +172,15 @@ class ATChannel:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _on_readable(self):
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The loop the port was opened on (open() sets it before anything reads or sends)."""
+        if self._loop is None:
+            raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
+        return self._loop
+
+    def _on_readable(self) -> None:
+        if self._serial is None:   # close() removes this reader: nothing is open to read
+            return
         try:
             data = os.read(self._serial.fileno(), 4096)
         except BlockingIOError:
@@ -171,7 +195,7 @@ class ATChannel:
             return
         self._feed(data)
 
-    def _feed(self, data):
+    def _feed(self, data: bytes) -> None:
         if self._clearing is not None:   # clear_leftovers: the answers to the clearing codes
             self._clearing += data
             return
@@ -222,7 +246,7 @@ class ATChannel:
             self._buffer = b""
             self._discard = True
 
-    def _prompt_waits(self):
+    def _prompt_waits(self) -> bool:
         """AT+CMGS is waiting for its `> ` prompt (27.005 3.5.1: CR LF '>' space, with no
         line end and no OK; a URC may follow it in the same read). Takes the prompt off the
         buffer when it is there; True while the buffer may be its first half."""
@@ -240,7 +264,7 @@ class ATChannel:
         pending.prompt.set_result(True)
         return False
 
-    def _line(self, raw):
+    def _line(self, raw: bytes) -> None:
         line, noisy = clean(raw)
         if noisy:
             # Keep what noise was stuck to only if it is a result code or a URC we know;
@@ -254,7 +278,7 @@ class ATChannel:
             self.wire.debug("%s <<< %s", self.name, line)
             self._route(line)
 
-    def _route(self, line):
+    def _route(self, line: str) -> None:
         pending = self._pending
         if pending and not pending.future.done():
             if line == pending.command:  # echo (ATE1)
@@ -272,7 +296,7 @@ class ATChannel:
             if pending.expect and line.startswith(pending.expect):
                 pending.lines.append(line)
                 return
-            if line == "NO CARRIER" and self._loop.time() < self.no_carrier_expected_until:
+            if line == "NO CARRIER" and self._running().time() < self.no_carrier_expected_until:
                 # The tail of a call that already ended (EC25: +QIND "ccinfo" -1, then
                 # NO CARRIER), not the result of the dial now in flight.
                 self.no_carrier_expected_until = 0.0
@@ -297,12 +321,14 @@ class ATChannel:
         else:
             self.log.info("modem %s: unexpected line %r ignored", self.name, line)
 
-    def _is_urc(self, line):
+    def _is_urc(self, line: str) -> bool:
         return line.startswith(self.urc_prefixes)
 
     # -- commands ------------------------------------------------------------------------
 
-    async def command(self, command, timeout=5.0, expect=None, retries=0, ok=(), data=None):
+    async def command(self, command: str, timeout: float = 5.0, expect: str | None = None,
+                      retries: int = 0, ok: Iterable[str] = (),
+                      data: DataHandler | None = None) -> list[str]:
         """Send one command and return its information lines. Raises CommandError on ERROR
         (and on NO CARRIER/BUSY, which end dial and answer commands), ModemTimeout when the
         modem stays silent; a timeout is retried `retries` times.
@@ -322,22 +348,26 @@ class ATChannel:
                 self.log.warning("modem %s: no reply to %s, retrying (%d of %d)", self.name,
                                  command, attempt, retries)
 
-    def _start(self, command, expect, ok=(), data=None, prompt=False):
+    def _start(self, command: str, expect: str | None, ok: Iterable[str] = (),
+               data: DataHandler | None = None,
+               prompt: asyncio.Future[bool] | None = None) -> _Pending:
         if self._serial is None:
             raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
         if self._data is not None:
             raise ModemError(f"modem {self.name}: {command} not sent: the port is in a voice "
                              "data state")
-        future = self._loop.create_future()
-        pending = _Pending(command, expect, future,
-                           self._loop.create_future() if prompt else None,
+        loop = self._running()
+        future: asyncio.Future[Reply] = loop.create_future()
+        pending = _Pending(command, expect, future, prompt,
                            FINAL_OK + tuple(ok), data)
         self._pending = pending
         self.wire.debug("%s >>> %s", self.name, command)
         self._write(command.encode("ascii") + b"\r", command)
         return pending
 
-    def _write(self, data, what):
+    def _write(self, data: bytes, what: str) -> None:
+        if self._serial is None:
+            raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
         try:
             self._serial.write(data)
         except (serial.SerialException, OSError) as exc:
@@ -345,7 +375,7 @@ class ATChannel:
             raise ModemError(f"modem {self.name}: cannot write {what} to {self.path}: "
                              f"{exc}") from exc
 
-    async def _finish(self, pending, timeout):
+    async def _finish(self, pending: _Pending, timeout: float) -> list[str]:
         try:
             final, lines = await asyncio.wait_for(asyncio.shield(pending.future), timeout)
         except asyncio.TimeoutError:
@@ -358,19 +388,23 @@ class ATChannel:
             raise CommandError(pending.command, final, lines)
         return lines
 
-    async def _command_once(self, command, timeout, expect, ok=(), data=None):
+    async def _command_once(self, command: str, timeout: float, expect: str | None,
+                            ok: Iterable[str] = (),
+                            data: DataHandler | None = None) -> list[str]:
         async with self._lock:
             pending = self._start(command, expect, ok, data)
             return await self._finish(pending, timeout)
 
-    async def leave_data_state(self, codes, label, timeout, write, ok=("VCON",)):
+    async def leave_data_state(self, codes: bytes, label: str, timeout: float,
+                               write: Callable[[bytes], object],
+                               ok: Iterable[str] = ("VCON",)) -> list[str]:
         """End a V.253 data state: send the DLE `codes` with `write` (the writer shared with
         the audio thread) and wait for the final result that follows the data stream (the
         data handler passes the bytes after DLE ETX back to the line reader)."""
         async with self._lock:
             if self._serial is None:
                 raise ModemError(f"modem {self.name}: AT port {self.path} is not open")
-            future = self._loop.create_future()
+            future: asyncio.Future[Reply] = self._running().create_future()
             pending = _Pending(label, None, future, ok=FINAL_OK + tuple(ok))
             self._pending = pending
             self.wire.debug("%s >>> %s", self.name, label)
@@ -382,11 +416,11 @@ class ATChannel:
                                  f"{exc}") from exc
             return await self._finish(pending, timeout)
 
-    def end_data_state(self):
+    def end_data_state(self) -> None:
         """Forget the data state (the port was closed or reset under it)."""
         self._data = None
 
-    async def clear_leftovers(self, codes, settle=0.2):
+    async def clear_leftovers(self, codes: bytes, settle: float = 0.2) -> None:
         """Undo what a process that died mid-command left the modem in, before our first AT.
 
         A box killed between AT+CMGS's `> ` and its Ctrl-Z leaves a modem that takes every byte
@@ -414,17 +448,20 @@ class ATChannel:
         self._discard = self._lf_of_connect = False
         self._data = None
 
-    async def command_with_prompt(self, command, body, timeout=60.0, prompt_timeout=5.0,
-                                  expect=None):
+    async def command_with_prompt(self, command: str, body: str, timeout: float = 60.0,
+                                  prompt_timeout: float = 5.0,
+                                  expect: str | None = None) -> list[str]:
         """A two-phase command (27.005 AT+CMGS): send `command`, wait for the `> ` prompt,
         send `body` ended by Ctrl-Z, and return the information lines of the final result.
         If the modem answers ERROR instead of the prompt, CommandError; if no prompt comes,
         ESC cancels the input and ModemTimeout is raised. Sending may take seconds (the
         manual allows up to 120 s, modems.md 3.3), hence the long `timeout`."""
         async with self._lock:
-            pending = self._start(command, expect, prompt=True)
+            prompt: asyncio.Future[bool] = self._running().create_future()
+            pending = self._start(command, expect, prompt=prompt)
+            either: set[asyncio.Future[Reply] | asyncio.Future[bool]] = {pending.future, prompt}
             try:
-                await asyncio.wait({pending.future, pending.prompt}, timeout=prompt_timeout,
+                await asyncio.wait(either, timeout=prompt_timeout,
                                    return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 if self._pending is pending:
@@ -433,7 +470,7 @@ class ATChannel:
             if pending.future.done():
                 # A final result instead of the prompt (e.g. +CMS ERROR: 304)
                 return await self._finish(pending, timeout)
-            if not pending.prompt.done():
+            if not prompt.done():
                 self._write(b"\x1b", "ESC")
                 if self._pending is pending:
                     self._pending = None

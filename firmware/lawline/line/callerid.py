@@ -14,7 +14,10 @@ One pure function, used by every driver: the GSM modem (+CLIP, +CLCC, +QIND "cci
 MISSED_CALL; the EC25 in sound-card mode is that same driver) and the V.253 modem (NMBR).
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _NUMBER = re.compile(r"\+?[0-9*#]{1,32}", re.ASCII)
@@ -36,7 +39,7 @@ class CallerId:
     why: str = ""      # "" with a number; "withheld", "private", "unavailable", "not a number"
 
     @property
-    def withheld(self):
+    def withheld(self) -> bool:
         return not self.number
 
 
@@ -44,7 +47,7 @@ WITHHELD = CallerId("", "", "withheld")
 
 
 def read_caller_id(text: object, number_type: int | None = None,
-                   marks: dict[str, str] | None = None) -> CallerId:
+                   marks: Mapping[str, str] | None = None) -> CallerId:
     """The caller ID in `text` as the line presented it (the quoted +CLIP/+CLCC number, the
     V.253 NMBR value). `number_type` is 27.007's type of address: 145 (international) adds
     the "+" a modem left out. `marks` maps texts that mean "no number" on that line (V.253:
@@ -62,12 +65,12 @@ def read_caller_id(text: object, number_type: int | None = None,
     return CallerId("", text[:RAW_KEPT], "not a number")
 
 
-def is_caller_id(number):
+def is_caller_id(number: str) -> bool:
     """True for what a line event may carry as the caller: "" (withheld) or a number."""
     return number == "" or bool(_NUMBER.fullmatch(number) and _DIGIT.search(number))
 
 
-def described(caller):
+def described(caller: CallerId) -> str:
     """For a log line: the number, or why there is none (the refused text quoted)."""
     if caller.number:
         return caller.number

@@ -2,21 +2,45 @@
 (config.py calls these): every [[line]] table's values, one modem per line, and one GPIO pin
 per job (each line's status LED on its own pin, none on the power key's)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
 from ..errors import ConfigError
 
 
-def line_tables(tables, single, office_number, options, check):
+class LineOption(Protocol):
+    """What these checks read of an option (settings.Option)."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def default(self) -> object: ...
+    @property
+    def tables_only(self) -> bool: ...
+
+
+# The loader's check of one value: (where, option, value as given) -> value as kept
+CheckValue = Callable[[str, LineOption, object], object]
+Values = dict[str, object]
+
+
+def line_tables(tables: object, single: Mapping[str, object], office_number: str,
+                options: Sequence[LineOption], check: CheckValue) -> list[Values]:
     """Every line's values: the [[line]] tables, or the one [line] section as line 1 (its
     number the office's). `options`: the [line] options and the table-only ones; `check`:
     the loader's check of one value (config._check)."""
     extra = {o.name: o.default for o in options if o.tables_only}
     if tables is None:
         return [{**single, **extra, "number": office_number}]
-    if not tables or not all(isinstance(t, dict) for t in tables):
+    if not isinstance(tables, list) or not tables or \
+            not all(isinstance(t, dict) for t in tables):
         raise ConfigError("[[line]] must be written as one or more [[line]] tables")
-    out, ports = [], {}
+    out: list[Values] = []
+    ports: dict[object, int] = {}
     for k, given in enumerate(tables, start=1):
-        given, values = dict(given), {}
+        given = dict(given)
+        values: Values = {}
         for opt in options:
             values[opt.name] = check(f"[line] number {k}", opt, given.pop(opt.name)) \
                 if opt.name in given else opt.default
@@ -37,7 +61,7 @@ def line_tables(tables, single, office_number, options, check):
     return out
 
 
-def check_pins(hat, lines):
+def check_pins(hat: Mapping[str, object], lines: Sequence[Mapping[str, object]]) -> None:
     """One GPIO pin, one job: each line's status LED on its own pin, none on the power key's.
     Line 1's LED is its status_led_pin or else [hat] status_led_pin, not both. `hat` and
     `lines`: the values as read (dicts)."""
@@ -50,7 +74,7 @@ def check_pins(hat, lines):
         raise ConfigError(f"[[line]] number 1: option 'status_led_pin' (BCM {first}) and "
                           f"[hat] status_led_pin (BCM {hat['status_led_pin']}) both name line "
                           "1's status LED; set one of them")
-    taken = {}
+    taken: dict[object, int] = {}
     for k, values in enumerate(lines, start=1):
         pin = values["status_led_pin"] or (hat["status_led_pin"] if k == 1 else 0)
         if not pin:

@@ -9,7 +9,12 @@ the allowed twist. A digit is reported once, after two blocks in a row (>= 40 ms
 minimum), and again only after a block without it (the pause between key presses).
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 RATE = 8000
 BLOCK = 205
@@ -22,26 +27,28 @@ MIN_RATIO = 6.0           # strongest / second in each group (about 8 dB)
 MAX_TWIST = 10 ** (8 / 10)  # row/column power ratio either way: 8 dB
 
 
-def _basis(freqs):
+def _basis(freqs: Sequence[float]) -> npt.NDArray[np.complex128]:
     """The DFT rows of the bins nearest `freqs` (what Goertzel computes, one per frequency;
     as a matrix product it is one numpy call per block instead of a Python loop)."""
     k = np.round(np.asarray(freqs) * BLOCK / RATE)
     n = np.arange(BLOCK)
-    return np.exp(-2j * np.pi * np.outer(k, n) / BLOCK)
+    rows: npt.NDArray[np.complex128] = np.exp(-2j * np.pi * np.outer(k, n) / BLOCK)
+    return rows
 
 
 _ROWS = _basis(ROWS)
 _COLS = _basis(COLS)
 
 
-def bin_power(block, basis):
+def bin_power(block: npt.NDArray[np.float64],
+              basis: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
     """Power of `block` at each row of `basis` (equal to the Goertzel filter's output)."""
     return np.abs(basis @ block) ** 2
 
 
-def classify(block):
+def classify(samples: npt.ArrayLike) -> str | None:
     """The key in one block of BLOCK samples (float), or None."""
-    block = np.asarray(block, dtype=np.float64)
+    block = np.asarray(samples, dtype=np.float64)
     energy = float(np.dot(block, block))
     if energy < (MIN_LEVEL ** 2) * len(block):
         return None
@@ -65,15 +72,15 @@ def classify(block):
 class DtmfDetector:
     """Feed S16LE audio in any chunk size; `feed` returns the keys newly pressed."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buf = np.zeros(0, dtype=np.float64)
-        self._last = None       # key of the previous block
-        self._reported = None   # key reported and not yet released
+        self._last: str | None = None      # key of the previous block
+        self._reported: str | None = None  # key reported and not yet released
 
-    def feed(self, pcm):
+    def feed(self, pcm: bytes) -> list[str]:
         samples = np.frombuffer(bytes(pcm[:len(pcm) - len(pcm) % 2]), dtype="<i2")
         self._buf = np.concatenate([self._buf, samples.astype(np.float64)])
-        keys = []
+        keys: list[str] = []
         while len(self._buf) >= BLOCK:
             block, self._buf = self._buf[:BLOCK], self._buf[BLOCK:]
             key = classify(block)
@@ -86,7 +93,7 @@ class DtmfDetector:
         return keys
 
 
-def tone(key, seconds=0.1, amplitude=6000, rate=RATE):
+def tone(key: str, seconds: float = 0.1, amplitude: float = 6000, rate: int = RATE) -> bytes:
     """S16LE bytes of the DTMF tone for `key` (for simulators and tests)."""
     for r, row in enumerate(KEYS):
         if key in row:

@@ -10,7 +10,10 @@ Pure functions and small value objects only: the modem driver (modem.py) and the
 modems (sim/) both use them, and tests cross-check them against python-gsmmodem's codec.
 """
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import LawlineError
@@ -22,7 +25,7 @@ _BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#�
 _EXTENSION = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~",
               0x3E: "]", 0x40: "|", 0x65: "€"}
 _ESC = 0x1B
-_TO_SEPTETS = {ch: (i,) for i, ch in enumerate(_BASIC) if i != _ESC}
+_TO_SEPTETS: dict[str, tuple[int, ...]] = {ch: (i,) for i, ch in enumerate(_BASIC) if i != _ESC}
 _TO_SEPTETS.update({ch: (_ESC, code) for code, ch in _EXTENSION.items()})
 
 DCS_GSM7 = 0x00
@@ -41,9 +44,9 @@ class PduError(LawlineError, ValueError):
     """A PDU that cannot be decoded; the message says where it went wrong."""
 
 
-def gsm7_septets(text):
+def gsm7_septets(text: str) -> list[int] | None:
     """The septets of `text` in the GSM default alphabet, or None if a character is not in it."""
-    out = []
+    out: list[int] = []
     for ch in text:
         septets = _TO_SEPTETS.get(ch)
         if septets is None:
@@ -52,8 +55,9 @@ def gsm7_septets(text):
     return out
 
 
-def gsm7_text(septets):
-    out, escaped = [], False
+def gsm7_text(septets: Iterable[int]) -> str:
+    out: list[str] = []
+    escaped = False
     for s in septets:
         if escaped:
             out.append(_EXTENSION.get(s, " "))  # 23.038: unknown extension -> space
@@ -65,7 +69,7 @@ def gsm7_text(septets):
     return "".join(out)
 
 
-def pack_septets(septets, fill_bits=0):
+def pack_septets(septets: Iterable[int], fill_bits: int = 0) -> bytes:
     """Septets packed LSB first into octets, after `fill_bits` zero bits (UDH alignment)."""
     value, bits, out = 0, fill_bits, bytearray()
     for s in septets:
@@ -80,8 +84,9 @@ def pack_septets(septets, fill_bits=0):
     return bytes(out)
 
 
-def unpack_septets(data, count, fill_bits=0):
-    value, bits, out = 0, 0, []
+def unpack_septets(data: bytes, count: int, fill_bits: int = 0) -> list[int]:
+    value, bits = 0, 0
+    out: list[int] = []
     for octet in data:
         value |= octet << bits
         bits += 8
@@ -112,12 +117,12 @@ ADDRESS_TYPES = ("unknown", "international", "national", "network", "subscriber"
                  "alphanumeric", "abbreviated", "reserved")
 
 
-def address_type(toa):
+def address_type(toa: int) -> str:
     """The type of number of a type-of-address octet, by name (ADDRESS_TYPES)."""
     return ADDRESS_TYPES[(toa >> 4) & 0x07]
 
 
-def encode_address(number, toa=None):
+def encode_address(number: str, toa: int | None = None) -> bytes:
     """Address field (23.040 9.1.2.5): digit count, type of address, swapped BCD."""
     digits = number[1:] if number.startswith("+") else number
     if not digits or any(c not in "0123456789*#" for c in digits):
@@ -127,7 +132,7 @@ def encode_address(number, toa=None):
     return bytes([len(digits), toa]) + _bcd(digits)
 
 
-def encode_alphanumeric_address(name):
+def encode_alphanumeric_address(name: str) -> bytes:
     """An alphanumeric originator (TON 101): up to 11 GSM-7 characters, packed; the length
     counts the semi-octets the packed text fills."""
     septets = gsm7_septets(name)
@@ -136,16 +141,16 @@ def encode_alphanumeric_address(name):
     return bytes([(len(septets) * 7 + 3) // 4, TOA_ALPHANUMERIC]) + pack_septets(septets)
 
 
-def _bcd(digits):
+def _bcd(digits: str) -> bytes:
     table = {"*": 0xA, "#": 0xB}
-    nibbles = [table.get(d, None) if d in table else int(d) for d in digits]
+    nibbles = [table[d] if d in table else int(d) for d in digits]
     if len(nibbles) % 2:
         nibbles.append(0xF)
     return bytes(nibbles[i] | (nibbles[i + 1] << 4) for i in range(0, len(nibbles), 2))
 
 
-def _unbcd(data, count=None):
-    out = []
+def _unbcd(data: bytes, count: int | None = None) -> str:
+    out: list[str] = []
     for octet in data:
         for nibble in (octet & 0x0F, octet >> 4):
             if nibble == 0xF:
@@ -155,7 +160,7 @@ def _unbcd(data, count=None):
     return text[:count] if count is not None else text
 
 
-def decode_address(data, pos):
+def decode_address(data: bytes, pos: int) -> tuple[str, int]:
     """(number, next position) of the address field at `pos`."""
     try:
         count, toa = data[pos], data[pos + 1]
@@ -174,7 +179,7 @@ def decode_address(data, pos):
     return number, pos + 2 + octets
 
 
-def decode_smsc(data):
+def decode_smsc(data: bytes) -> tuple[str, int]:
     """(SMSC number or '', position of the TPDU) for a PDU that starts with the SMSC field."""
     length = data[0]
     if length == 0:
@@ -184,7 +189,7 @@ def decode_smsc(data):
     return ("+" + number if toa & 0x70 == 0x10 else number), 1 + length
 
 
-def encode_smsc(number):
+def encode_smsc(number: str) -> bytes:
     if not number:
         return b"\x00"
     digits = number.lstrip("+")
@@ -194,7 +199,7 @@ def encode_smsc(number):
 
 # -- time stamps (23.040 9.2.3.11) -------------------------------------------------------------
 
-def encode_scts(when=None, quarter_hours=32):
+def encode_scts(when: float | None = None, quarter_hours: int = 32) -> bytes:
     """Service-centre time stamp; China is +32 quarter-hours (modems.md 3.4)."""
     t = time.gmtime((time.time() if when is None else when) + quarter_hours * 900)
     fields = [t.tm_year % 100, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec]
@@ -204,13 +209,13 @@ def encode_scts(when=None, quarter_hours=32):
     return out + bytes([tz_octet])
 
 
-def decode_scts(raw):
+def decode_scts(raw: bytes) -> str:
     """'yy/MM/dd,hh:mm:ss+zz' (the text-mode spelling) from the 7 octets."""
     digits = [((o & 0x0F) * 10 + (o >> 4)) for o in raw[:6]]
     tz_octet = raw[6]
     tz = (tz_octet & 0x07) * 10 + (tz_octet >> 4)
     sign = "-" if tz_octet & 0x08 else "+"
-    return "{:02d}/{:02d}/{:02d},{:02d}:{:02d}:{:02d}{}{:02d}".format(*digits, sign, tz)
+    return "{:02d}/{:02d}/{:02d},{:02d}:{:02d}:{:02d}".format(*digits) + f"{sign}{tz:02d}"
 
 
 # -- user data -------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ class Concat:
     seq: int
 
 
-def _udh(concat):
+def _udh(concat: Concat | None) -> bytes:
     if concat is None:
         return b""
     if concat.ref > 0xFF:
@@ -232,7 +237,7 @@ def _udh(concat):
     return bytes([len(ie)]) + ie
 
 
-def _parse_udh(ud):
+def _parse_udh(ud: bytes) -> tuple[Concat | None, int]:
     """(Concat or None, header length in octets including its length octet)."""
     if not ud:
         raise PduError("user data header indicated but user data is empty")
@@ -240,7 +245,8 @@ def _parse_udh(ud):
     header = ud[1:1 + udhl]
     if len(header) < udhl:
         raise PduError("user data header longer than the user data")
-    concat, i = None, 0
+    concat: Concat | None = None
+    i = 0
     while i + 2 <= len(header):
         iei, length = header[i], header[i + 1]
         value = header[i + 2:i + 2 + length]
@@ -256,7 +262,8 @@ def _parse_udh(ud):
     return concat, udhl + 1
 
 
-def encode_user_data(dcs, payload, concat=None):
+def encode_user_data(dcs: int, payload: Sequence[int],
+                     concat: Concat | None = None) -> tuple[int, bytes]:
     """(UDL, UD bytes). `payload` is septets (GSM-7) or bytes (UCS-2, 8-bit)."""
     udh = _udh(concat)
     if dcs == DCS_GSM7:
@@ -269,11 +276,13 @@ def encode_user_data(dcs, payload, concat=None):
     return len(udh) + len(payload), udh + bytes(payload)
 
 
-def decode_user_data(dcs, udhi, udl, ud):
+def decode_user_data(dcs: int, udhi: bool, udl: int,
+                     ud: bytes) -> tuple[str | None, list[int] | bytes, Concat | None]:
     """(text or None for 8-bit and compressed data, raw payload bytes/septets, Concat or
     None)."""
     alphabet = data_alphabet(dcs)
-    concat, header = (None, 0)
+    concat: Concat | None = None
+    header = 0
     if udhi:
         concat, header = _parse_udh(ud)
     if alphabet == DCS_GSM7 and not compressed(dcs):
@@ -295,20 +304,20 @@ def decode_user_data(dcs, udhi, udl, ud):
     return None, body, concat
 
 
-def compressed(dcs):
+def compressed(dcs: int) -> bool:
     """23.038 4: bit 5 of the general data coding groups (00xx, 01xx) marks compressed text;
     its user data length counts octets (23.040 9.2.3.16), and the box has no decompressor."""
     return dcs & 0x80 == 0 and bool(dcs & 0x20)
 
 
-def coding(dcs):
+def coding(dcs: int) -> str:
     """How the box reads a part's user data: "gsm7", "ucs2", "8bit" or "compressed"."""
     if compressed(dcs):
         return "compressed"
     return {DCS_GSM7: "gsm7", DCS_UCS2: "ucs2"}.get(data_alphabet(dcs), "8bit")
 
 
-def data_alphabet(dcs):
+def data_alphabet(dcs: int) -> int:
     """23.038 4: the alphabet of a data coding scheme."""
     if dcs & 0xC0 == 0x00 or dcs & 0xC0 == 0x40:
         return (DCS_GSM7, DCS_8BIT, DCS_UCS2, DCS_8BIT)[(dcs >> 2) & 3]
@@ -321,7 +330,7 @@ def data_alphabet(dcs):
 
 # -- splitting a text into parts -------------------------------------------------------------
 
-def split_text(text):
+def split_text(text: str) -> tuple[int, list[list[int]] | list[bytes]]:
     """(dcs, [payload per part]) for `text`: GSM-7 septet lists when every character is in the
     default alphabet, UCS-2 byte strings otherwise. Escape pairs and surrogate pairs are never
     cut in two."""
@@ -329,7 +338,8 @@ def split_text(text):
     if septets is not None:
         if len(septets) <= SINGLE_GSM7:
             return DCS_GSM7, [septets]
-        parts, start = [], 0
+        parts: list[list[int]] = []
+        start = 0
         while start < len(septets):
             end = min(start + PART_GSM7, len(septets))
             if end < len(septets) and septets[end - 1] == _ESC and \
@@ -341,14 +351,15 @@ def split_text(text):
     units = text.encode("utf-16-be", "surrogatepass")
     if len(units) <= SINGLE_UCS2 * 2:
         return DCS_UCS2, [units]
-    parts, start = [], 0
+    chunks: list[bytes] = []
+    start = 0
     while start < len(units):
         end = min(start + PART_UCS2 * 2, len(units))
         if end < len(units) and 0xD8 <= units[end - 2] <= 0xDB:
             end -= 2  # a high surrogate: its low half goes with it into the next part
-        parts.append(units[start:end])
+        chunks.append(units[start:end])
         start = end
-    return DCS_UCS2, parts
+    return DCS_UCS2, chunks
 
 
 # -- SMS-SUBMIT (host to network) ----------------------------------------------------------
@@ -359,14 +370,14 @@ class SubmitPdu:
     tpdu_length: int      # AT+CMGS=<n>: octets without the SMSC field (modems.md 3.3)
 
 
-def encode_submit(number, text, ref=0, validity=0xA7):
+def encode_submit(number: str, text: str, ref: int = 0, validity: int = 0xA7) -> list[SubmitPdu]:
     """The SMS-SUBMIT PDUs for `text` to `number`: one, or several with a concatenation header
     sharing the 8-bit reference `ref`. Validity 0xA7 = 24 hours (relative format)."""
     dcs, payloads = split_text(text)
     total = len(payloads)
     if total > 255:
         raise ValueError(f"text too long for one SMS ({total} parts)")
-    out = []
+    out: list[SubmitPdu] = []
     for seq, payload in enumerate(payloads, 1):
         concat = Concat(ref & 0xFF, total, seq) if total > 1 else None
         udl, ud = encode_user_data(dcs, payload, concat)
@@ -385,16 +396,16 @@ class Message:
     dcs: int
     text: str                 # "" for 8-bit and compressed data (see decode_parts)
     payload: bytes            # the user data without its header (UCS-2/8-bit octets, septets)
-    concat: Concat = None
+    concat: Concat | None = None
     smsc: str = ""
     reference: int = 0        # TP-MR of a submit
     timestamp: str = ""       # deliver: 'yy/MM/dd,hh:mm:ss+zz'
     udhi: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
     sender_type: str = ""     # type of number of `number` (ADDRESS_TYPES): "alphanumeric"...
 
 
-def decode_pdu(hex_text, with_smsc=True):
+def decode_pdu(hex_text: str, with_smsc: bool = True) -> Message:
     """Decode an SMS-SUBMIT or SMS-DELIVER PDU given as hex. PduError when malformed."""
     try:
         data = bytes.fromhex(hex_text.strip())
@@ -408,7 +419,7 @@ def decode_pdu(hex_text, with_smsc=True):
         raise PduError("PDU ends early") from None
 
 
-def _decode(data, with_smsc):
+def _decode(data: bytes, with_smsc: bool) -> Message:
     smsc, pos = decode_smsc(data) if with_smsc else ("", 0)
     first = data[pos]
     mti = first & 0x03
@@ -435,14 +446,15 @@ def _decode(data, with_smsc):
         raise PduError(f"message type {mti} is neither SMS-DELIVER nor SMS-SUBMIT")
     udl = data[pos]
     ud = data[pos + 1:]
-    text, payload, concat = decode_user_data(dcs, udhi, udl, ud)
-    payload = bytes(payload)    # GSM-7: the septets, one per octet
+    text, septets_or_octets, concat = decode_user_data(dcs, udhi, udl, ud)
+    payload = bytes(septets_or_octets)    # GSM-7: the septets, one per octet
     return Message(kind, number, dcs, text or "", payload, concat, smsc, reference, stamp, udhi,
                    {"pid": pid}, address_type(data[address + 1]))
 
 
-def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", when=None,
-                   sender_type=None):
+def encode_deliver(sender: str, dcs: int, payload: Sequence[int], concat: Concat | None = None,
+                   smsc: str = "+8613800100500", when: float | None = None,
+                   sender_type: str | None = None) -> tuple[str, int]:
     """The SMS-DELIVER PDU (hex, SMSC field included) a network hands to the recipient.
     `sender_type` "alphanumeric" spells `sender` as a name, "national" marks a number national
     (TON 010); otherwise "+" makes it international and no "+" unknown."""
@@ -471,6 +483,13 @@ def encode_deliver(sender, dcs, payload, concat=None, smsc="+8613800100500", whe
 
 HEX_MARK = "[hex {}]"
 
+# A part as the reassembler keeps it: (dcs, payload, text); see Message.
+Part = tuple[int, bytes, str]
+# (number, sender type, concatenation reference, parts in all)
+PendingKey = tuple[str, str, int, int]
+# on_undecoded(number, sender type, [Undecoded]): what a message kept as hex
+OnUndecoded = Callable[[str, str, list["Undecoded"]], None]
+
 
 @dataclass(frozen=True)
 class Undecoded:
@@ -479,17 +498,18 @@ class Undecoded:
     why: str
     hex: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.coding} ({self.why}): {HEX_MARK.format(self.hex)}"
 
 
-def _hex(data, coding, why, out, kept):
+def _hex(data: bytes | bytearray, coding: str, why: str, out: list[str],
+         kept: list[Undecoded]) -> None:
     if data:
         kept.append(Undecoded(coding, why, bytes(data).hex()))
         out.append(HEX_MARK.format(kept[-1].hex))
 
 
-def _utf16(data, out, kept):
+def _utf16(data: bytes, out: list[str], kept: list[Undecoded]) -> None:
     """UCS-2/UTF-16 code units to text; lone surrogates and an odd last octet as hex."""
     bad = bytearray()
     whole = len(data) - len(data) % 2
@@ -513,7 +533,8 @@ def _utf16(data, out, kept):
     _hex(data[whole:], "UCS-2", "an odd octet", out, kept)
 
 
-def _octets(data, out, kept):
+def _octets(data: bytes | bytearray, out: list[str], kept: list[Undecoded]) -> None:
+    text: str | None
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError:
@@ -524,11 +545,12 @@ def _octets(data, out, kept):
         _hex(data, "8-bit", "data, not text", out, kept)
 
 
-def decode_parts(parts):
+def decode_parts(parts: Iterable[Part]) -> tuple[str, list[Undecoded]]:
     """(text, [Undecoded]) of parts [(dcs, payload, text)] in order, whatever their codings
     (see above). Never raises."""
-    out, kept = [], []
-    runs = []
+    out: list[str] = []
+    kept: list[Undecoded] = []
+    runs: list[tuple[str, bytearray]] = []
     for dcs, payload, _text in parts:
         kind = coding(dcs)
         if runs and runs[-1][0] == kind:
@@ -547,7 +569,7 @@ def decode_parts(parts):
     return "".join(out), kept
 
 
-def join_parts(parts):
+def join_parts(parts: Iterable[Part]) -> str:
     """The text of parts [(dcs, payload, text)] in order (decode_parts without the list)."""
     return decode_parts(parts)[0]
 
@@ -562,21 +584,22 @@ class Reassembler:
     # oldest is handed back early by expire(), as partial text: nothing is thrown away.
     MAX_PENDING = 200
 
-    def __init__(self, on_undecoded=None):
+    def __init__(self, on_undecoded: OnUndecoded | None = None) -> None:
         # (number, sender type, ref, total) -> {seq: (dcs, payload, text)}, first seen: a part
         # from an alphanumeric "13900000001" never joins a message from the mobile itself
-        self._pending = {}
-        self._evicted = []       # keys pushed out by the cap, for the next expire
+        self._pending: dict[PendingKey, tuple[dict[int, Part], float]] = {}
+        # keys pushed out by the cap, for the next expire
+        self._evicted: list[tuple[PendingKey, tuple[dict[int, Part], float]]] = []
         # on_undecoded(number, sender type, [Undecoded]): once per message that kept hex
         self.on_undecoded = on_undecoded
 
-    def _join(self, number, sender_type, parts):
+    def _join(self, number: str, sender_type: str, parts: Iterable[Part]) -> str:
         text, kept = decode_parts(parts)
         if kept and self.on_undecoded is not None:
             self.on_undecoded(number, sender_type, kept)
         return text
 
-    def add(self, message, now=None):
+    def add(self, message: Message, now: float | None = None) -> str | None:
         if message.concat is None or message.concat.total <= 1:
             return self._join(message.number, message.sender_type,
                               [(message.dcs, message.payload, message.text)])
@@ -592,15 +615,17 @@ class Reassembler:
         del self._pending[key]
         return self._join(key[0], key[1], [parts[i] for i in sorted(parts)])
 
-    def expire(self, older_than, now=None):
+    def expire(self, older_than: float,
+               now: float | None = None) -> list[tuple[str, str, list[int]]]:
         """[(number, partial text, missing part numbers)] for messages older than `older_than` s."""
         return [(number, text, missing) for number, text, missing, _ in
                 self.expire_parts(older_than, now)]
 
-    def expire_parts(self, older_than, now=None):
+    def expire_parts(self, older_than: float,
+                     now: float | None = None) -> list[tuple[str, str, list[int], str]]:
         """As expire, each with the sender's type of number last."""
         now = time.monotonic() if now is None else now
-        out = []
+        out: list[tuple[str, str, list[int], str]] = []
         due = [(key, entry) for key, entry in self._pending.items() if now - entry[1] >= older_than]
         for key, _ in due:
             del self._pending[key]
@@ -611,5 +636,5 @@ class Reassembler:
                         missing, key[1]))
         return out
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._pending)

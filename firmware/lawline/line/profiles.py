@@ -4,6 +4,8 @@ Facts are from reference/modems.md; the section is named next to each. Facts mar
 are guesses until measured on hardware (board/HIL.md lists how).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 
 # SMS setup shared by the GSM modems: PDU mode (concatenation needs it, 3.1), messages kept on
@@ -19,14 +21,14 @@ SMS_INIT = (
 class Profile:
     name: str
     description: str
-    init_commands: tuple          # sent once after the port opens; failures are logged
-    urc_prefixes: tuple           # lines routed as unsolicited
+    init_commands: tuple[str, ...]  # sent once after the port opens; failures are logged
+    urc_prefixes: tuple[str, ...]   # lines routed as unsolicited
     audio_on: str                 # opens call audio on the audio port
     audio_off: str
     audio_retries: int            # how often audio_on is retried when refused
     audio_retry_delay: float      # seconds between those retries
-    call_begin: tuple = ()        # URCs that mean "the call is up"
-    call_end: tuple = ()          # URCs that mean "the call is over"
+    call_begin: tuple[str, ...] = ()  # URCs that mean "the call is up"
+    call_end: tuple[str, ...] = ()    # URCs that mean "the call is over"
     dtmf_prefix: str = "+RXDTMF:"
     dtmf_is_ascii_code: bool = False
     frame_bytes: int = 320        # S16LE 8 kHz mono, 20 ms
@@ -41,8 +43,9 @@ class Profile:
     reset_command: str = "AT+CFUN=1,1"   # soft reset when the modem stops answering
     boot_seconds: float = 20.0    # a real module answers AT this long after a reset (1.7)
     usb_id: str = ""              # vendor:product, for board/99-lawline-modem.rules
-    usb_interfaces: dict = field(default_factory=dict)  # port role -> USB interface number
-    extra: dict = field(default_factory=dict)
+    # port role -> USB interface number
+    usb_interfaces: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 SIM7600 = Profile(
@@ -128,7 +131,7 @@ V253 = Profile(
 PROFILES = {p.name: p for p in (SIM7600, EC25, V253)}
 
 
-def get(name):
+def get(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:

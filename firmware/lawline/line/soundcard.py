@@ -10,12 +10,21 @@ as 48 kHz "slin48" [?]). DTMF is detected in-band on what the card hears (dtmf.p
 to `on_digit` (called on PortAudio's thread; the modem posts them to its loop).
 """
 
+from __future__ import annotations
+
 import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 from .audio import FRAME_BYTES, JitterBuffer, PortLoss
 from .dtmf import DtmfDetector
@@ -32,28 +41,46 @@ SILENT_LOST = 2.0       # seconds without a callback from a started card
 CLOCK_WINDOW = 0.5      # seconds over which the card's pace is measured
 TOO_FAST = 4.0          # callbacks delivering this many times real time: no clock behind it
 
+# Samples on their way through the resampler: the card's S16 as read, or filtered floats.
+Samples = npt.NDArray[np.int16] | npt.NDArray[np.float64]
 
-def _lowpass(factor, taps=48):
+
+class Stream(Protocol):
+    """What this file does with a sounddevice.RawStream."""
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def abort(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class CardBuffer(Protocol):
+    """The buffer a RawStream callback fills for the card to play (cffi's buffer)."""
+    def __len__(self) -> int: ...
+    def __setitem__(self, key: slice, value: bytes, /) -> None: ...
+
+
+def _lowpass(factor: int, taps: int = 48) -> npt.NDArray[np.float64]:
     """A windowed-sinc low-pass at 3.4 kHz for resampling by `factor` from/to 8 kHz."""
     rate = 8000 * factor
     n = np.arange(taps * factor) - (taps * factor - 1) / 2
     h = np.sinc(2 * 3400 / rate * n) * np.hamming(len(n))
-    return h / h.sum()
+    taps_scaled: npt.NDArray[np.float64] = h / h.sum()
+    return taps_scaled
 
 
 class Resampler:
     """8 kHz <-> 8 kHz * factor through one FIR low-pass, filter state kept across blocks."""
 
-    def __init__(self, factor):
+    def __init__(self, factor: int) -> None:
         self.factor = factor
         self.h = _lowpass(factor) if factor > 1 else None
-        keep = len(self.h) - 1 if factor > 1 else 0
+        keep = len(self.h) - 1 if self.h is not None else 0
         self._down_tail = np.zeros(keep)
         self._up_tail = np.zeros(keep)
         self._phase = 0
 
-    def down(self, x):
-        if self.factor == 1:
+    def down(self, x: Samples) -> Samples:
+        if self.h is None:     # factor 1
             return x
         full = np.concatenate([self._down_tail, x.astype(np.float64)])
         y = np.convolve(full, self.h, mode="valid")      # one output per input sample
@@ -62,8 +89,8 @@ class Resampler:
         self._phase = (self._phase - len(y)) % self.factor
         return out
 
-    def up(self, x):
-        if self.factor == 1:
+    def up(self, x: Samples) -> Samples:
+        if self.h is None:     # factor 1
             return x
         z = np.zeros(len(x) * self.factor)
         z[::self.factor] = x.astype(np.float64) * self.factor
@@ -74,25 +101,28 @@ class Resampler:
 
 
 class SoundCardPcm(PortLoss):
-    _open_cards = set()      # every card with a stream open in this process
-    _rescan = False          # a card was lost: PortAudio's device list may be stale
+    _open_cards: ClassVar[set[SoundCardPcm]] = set()  # every card with a stream open here
+    _rescan: ClassVar[bool] = False  # a card was lost: PortAudio's device list may be stale
 
-    def __init__(self, device, name="box", log=None, jitter=None, rates=RATES):
+    def __init__(self, device: str | int, name: str = "box", log: logging.Logger | None = None,
+                 jitter: JitterBuffer | None = None, rates: tuple[int, ...] = RATES) -> None:
         super().__init__()
         self.device = device
         self.name = name
         self.log = log or logging.getLogger("lawline.line")
         self.jitter = jitter or JitterBuffer()
         self.rates = rates
-        self.rate = None
-        self.stream = None
-        self._out = collections.deque(maxlen=8)      # frames from the bridge, 160 ms at most
+        self.rate: int | None = None
+        self.stream: Stream | None = None
+        # frames from the bridge, 160 ms at most
+        self._out: collections.deque[bytes] = collections.deque(maxlen=8)
         self._lock = threading.Lock()
         self._dtmf = DtmfDetector()
-        self._resampler = None
-        self.on_digit = None   # called with each key heard in-band (PortAudio's thread)
-        self.on_frame = None
-        self.frames_in = 0
+        self._resampler: Resampler | None = None
+        # called with each key heard in-band (PortAudio's thread)
+        self.on_digit: Callable[[str], object] | None = None
+        self.on_frame: Callable[[bytes], None] | None = None
+        self.frames_in: float = 0
         self.frames_out = 0
         self.underruns = 0
         self.overflows = 0     # frames from the bridge dropped: the card was not taking them
@@ -100,12 +130,12 @@ class SoundCardPcm(PortLoss):
         self._running = threading.Event()   # set by the first callback: the card's clock runs
         self._playing = False  # PREFILL frames were queued; False again after an underrun
         self._closing = False  # our own close(): the stream's end is no loss
-        self._abort = Exception  # sounddevice.CallbackAbort, once imported
+        self._abort: type[BaseException] = Exception  # sounddevice.CallbackAbort, once imported
         self.last_callback = 0.0  # monotonic time of the card's last callback
         self._pace_from = 0.0     # CLOCK_WINDOW: when it began, and the frames since
         self._pace_frames = 0
 
-    def open(self):
+    def open(self) -> None:
         if self.stream is not None:
             return
         import sounddevice as sd
@@ -118,7 +148,7 @@ class SoundCardPcm(PortLoss):
             sd._terminate()
             sd._initialize()
         device = self._device(sd)
-        errors = []
+        errors: list[str] = []
         for rate in self.rates:
             try:
                 stream = sd.RawStream(device=device, samplerate=rate, channels=1,
@@ -153,7 +183,7 @@ class SoundCardPcm(PortLoss):
             return
         raise OSError(f"sound card {self.device!r} cannot be opened: {'; '.join(errors)}")
 
-    def _device(self, sd):
+    def _device(self, sd: ModuleType) -> str | int:
         """The PortAudio device: by its exact name when the list has it (sounddevice would
         otherwise take the first name that contains it: `lawline_box_playback` for a
         `lawline_box` whose capture is gone), which must then both capture and play."""
@@ -167,7 +197,7 @@ class SoundCardPcm(PortLoss):
                 return index
         return self.device
 
-    def close(self):
+    def close(self) -> None:
         stream, self.stream = self.stream, None
         if stream is not None:
             self._closing = True
@@ -181,16 +211,16 @@ class SoundCardPcm(PortLoss):
         SoundCardPcm._open_cards.discard(self)
         self.jitter.clear()
 
-    def _finished(self):
+    def _finished(self) -> None:
         """PortAudio: the stream ended (its thread: our close, our abort, or an error)."""
         if not self._closing:
             self._card_lost("its stream stopped (the device went away?)")
 
-    def _card_lost(self, why):
+    def _card_lost(self, why: str) -> None:
         if self._lose(why, "sound card", repr(self.device)):
             SoundCardPcm._rescan = True
 
-    def check(self):
+    def check(self) -> str | None:
         """Why the card is lost, or None; a started card that has not called back for
         SILENT_LOST seconds is lost too (the supervisor asks at each health check)."""
         if self.lost is None and self.stream is not None and \
@@ -198,7 +228,7 @@ class SoundCardPcm(PortLoss):
             self._card_lost(f"no audio from it for {SILENT_LOST:g} s")
         return self.lost
 
-    def _paced(self, frames):
+    def _paced(self, frames: int) -> bool:
         """False when the card delivers far faster than real time (see TOO_FAST)."""
         now = time.monotonic()
         self.last_callback = now
@@ -206,6 +236,7 @@ class SoundCardPcm(PortLoss):
         span = now - self._pace_from
         if span < CLOCK_WINDOW:
             return True
+        assert self.rate is not None    # open() sets it before the stream starts
         speed = self._pace_frames / (self.rate * span)
         self._pace_from, self._pace_frames = now, 0
         if speed < TOO_FAST:
@@ -214,15 +245,18 @@ class SoundCardPcm(PortLoss):
                         "clock behind it (its capture reads end of file: the device is gone)")
         return False
 
-    def _callback(self, indata, outdata, frames, time_info, status):
+    def _callback(self, indata: Buffer, outdata: CardBuffer, frames: int, time_info: object,
+                  status: object) -> None:
         self._running.set()
+        resampler = self._resampler
+        assert resampler is not None    # open() sets it before the stream starts
         if not self._paced(frames) or self.lost is not None:
             outdata[:] = bytes(len(outdata))
             raise self._abort      # PortAudio stops calling back; close() tidies up
         if status:
             self.status_flags += 1
         heard = np.frombuffer(bytes(indata), dtype="<i2")
-        pcm = np.clip(np.rint(self._resampler.down(heard)), -32768, 32767).astype("<i2").tobytes()
+        pcm = np.clip(np.rint(resampler.down(heard)), -32768, 32767).astype("<i2").tobytes()
         if pcm:
             self.jitter.push(pcm)
             self.frames_in += len(pcm) / FRAME_BYTES
@@ -247,13 +281,14 @@ class SoundCardPcm(PortLoss):
             return
         self.frames_out += 1
         say = np.frombuffer(frame, dtype="<i2")
-        up = np.clip(np.rint(self._resampler.up(say)), -32768, 32767).astype("<i2").tobytes()
+        up = np.clip(np.rint(resampler.up(say)), -32768, 32767).astype("<i2").tobytes()
         outdata[:] = (up + bytes(need))[:need]
 
-    def read_frame(self):
-        return self.jitter.pop()
+    def read_frame(self) -> bytes | None:
+        frame: bytes | None = self.jitter.pop()
+        return frame
 
-    def write(self, frame):
+    def write(self, frame: bytes) -> None:
         with self._lock:
             full = len(self._out) == self._out.maxlen
             self._out.append(bytes(frame))

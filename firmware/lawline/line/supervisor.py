@@ -22,12 +22,20 @@ With `reset_after_hangup` (a SIM7600 firmware whose audio degrades from the seco
 the same reset-and-reopen runs after every call.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ModemError
+
+if TYPE_CHECKING:
+    from ..settings import LineSection
+    from ..status import Status
+    from .parts import CallAudio, LineModem
 
 log = logging.getLogger("lawline.line")
 
@@ -44,20 +52,31 @@ WAITING = "waiting"
 FLAP_SECONDS = 5.0
 
 
+class Led(Protocol):
+    """The line's status LED (hat.StatusLed)."""
+    def show(self, ok: bool) -> None: ...
+
+
+class PowerCycler(Protocol):
+    """The modem's power key (hat.PowerKey)."""
+    async def power_cycle(self) -> None: ...
+
+
 class LineState:
     """The modem's state as one sentence; logged and published only when it changes."""
 
-    def __init__(self, name, status=None, led=None, part="modem"):
+    def __init__(self, name: str, status: Status | None = None, led: Led | None = None,
+                 part: str = "modem") -> None:
         self.name = name
         self.part = part          # its key in the status file ("modem", "modem 2": its line)
         self.status = status
         self.led = led
-        self.state = None
+        self.state: str | None = None
         self.detail = ""
         self.since = time.time()
-        self.notes = []           # standing facts (e.g. "bridging unavailable ...")
+        self.notes: list[str] = []  # standing facts (e.g. "bridging unavailable ...")
 
-    def set(self, state, detail):
+    def set(self, state: str, detail: str) -> None:
         if (state, detail) == (self.state, self.detail):
             return
         self.state, self.detail, self.since = state, detail, time.time()
@@ -73,14 +92,15 @@ class LineState:
         if self.led is not None:
             self.led.show(state == READY)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return {"state": self.state, "detail": self.detail, "since": self.since,
                 "notes": list(self.notes)}
 
 
 class LineSupervisor:
-    def __init__(self, modem, audio, line, status=None, power_key=None, led=None,
-                 part="modem"):
+    def __init__(self, modem: LineModem, audio: CallAudio, line: LineSection,
+                 status: Status | None = None, power_key: PowerCycler | None = None,
+                 led: Led | None = None, part: str = "modem") -> None:
         """`line` is the config's [line] section (health_interval, health_timeout,
         recovery_max_backoff, reset_after_hangup)."""
         self.modem = modem
@@ -90,7 +110,7 @@ class LineSupervisor:
         self.state = LineState(modem.name, status, led, part)
         self._lost = asyncio.Event()
         self._lost_why = ""
-        self._loop = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._ready_since = float("-inf")
         self._flaps = 0
         self.recoveries = 0
@@ -99,16 +119,16 @@ class LineSupervisor:
             audio.on_lost = self._audio_lost
 
     @property
-    def path(self):
+    def path(self) -> str:
         return self.modem.at_port
 
-    def _where(self):
+    def _where(self) -> str:
         real = os.path.realpath(self.path)
         return self.path if real == self.path else f"{self.path} (now {real})"
 
     # -- start ---------------------------------------------------------------------------
 
-    async def start(self, stop=None):
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Bring the modem up; while it is missing or silent, keep trying with backoff."""
         self._loop = asyncio.get_running_loop()
         self.state.set(STARTING, f"opening {self._where()}")
@@ -116,7 +136,7 @@ class LineSupervisor:
             return True
         return await self._retry(stop, f"no modem answering on {self.path}")
 
-    async def _try_start(self):
+    async def _try_start(self) -> bool:
         modem = self.modem
         # The call audio first: a port that is not back yet fails here, before the modem's
         # start has logged it ready (once per retry, which read as the line coming back).
@@ -138,7 +158,7 @@ class LineSupervisor:
         self.state.set(READY, f"ready on {self._where()} ({modem.profile.description})")
         return True
 
-    async def _probe(self):
+    async def _probe(self) -> bool:
         """Open the AT port and ask `AT` once: is anybody there yet? (A booting module is
         silent; a full start would wait for every init command's timeout.)"""
         at = self.modem.at
@@ -159,7 +179,7 @@ class LineSupervisor:
         finally:
             at.close()
 
-    async def _retry(self, stop, why):
+    async def _retry(self, stop: asyncio.Event | None, why: str) -> bool:
         """Backoff loop until the modem is back; a power cycle once it stays silent."""
         delay, began, cycled = 1.0, time.monotonic(), False
         boot = getattr(self.modem.profile, "boot_seconds", 20.0)
@@ -195,12 +215,12 @@ class LineSupervisor:
 
     # -- watching ----------------------------------------------------------------------------
 
-    def _port_lost(self):
+    def _port_lost(self) -> None:
         self.modem.fail_call("modem port went away")
         self._lost_why = "the AT port went away"
         self._lost.set()
 
-    def _audio_lost(self, why):
+    def _audio_lost(self, why: str) -> None:
         """The call audio found its port lost (audio.PortLoss); any thread."""
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -210,14 +230,14 @@ class LineSupervisor:
         except RuntimeError:     # the loop closed meanwhile: the box is stopping
             pass
 
-    def _audio_gone(self, why):
+    def _audio_gone(self, why: str) -> None:
         if not self.modem.at.is_open:
             return       # already closed for a recovery: it reopens the audio too
         self.modem.fail_call(f"call audio lost ({why})")
         self._lost_why = f"the call audio went away ({why})"
         self._lost.set()
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         """The health check, until `stop` is set."""
         self._loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -249,7 +269,8 @@ class LineSupervisor:
                 continue
             await self.recover("modem stopped answering", stop=stop)
 
-    async def recover(self, why, reset=True, stop=None):
+    async def recover(self, why: str, reset: bool = True,
+                      stop: asyncio.Event | None = None) -> None:
         modem = self.modem
         self.state.set(PORT_GONE if not reset else NOT_ANSWERING,
                        f"{why} on {self.path}; the line is out of service")
@@ -278,7 +299,7 @@ class LineSupervisor:
                 await asyncio.sleep(pause)
         await self._retry(stop, why)
 
-    async def after_call(self):
+    async def after_call(self) -> None:
         """The CRESET-after-hangup workaround (reference/modems.md 5.1), when configured."""
         if not self.cfg.reset_after_hangup or not self.modem.at.is_open:
             return

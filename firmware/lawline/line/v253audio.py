@@ -6,11 +6,15 @@ the port; this moves the samples).
   the half-duplex backlog that holds what the box says while the modem records.
 """
 
+from __future__ import annotations
+
 import collections
+import logging
 import os
 import select
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,46 +34,47 @@ class PortWriter:
     blocking: a frame is dropped when the port is full) and DLE codes from the loop. What a
     partial write leaves is sent first next time, so a DLE pair is never split."""
 
-    def __init__(self):
-        self.fd = None
+    def __init__(self) -> None:
+        self.fd: int | None = None
         self.lock = threading.Lock()
         self.pending = bytearray()
         self.dropped = 0
         # The first write error since attach (the port's far end hung up: EIO for ever).
         # Samples are not written again until the port is attached anew: the AT reader sees
         # the same loss as end of file and tells the supervisor (at.py, supervisor.py).
-        self.error = None
+        self.error: OSError | None = None
 
-    def attach(self, fd):
+    def attach(self, fd: int) -> None:
         with self.lock:
             self.fd = fd
             self.pending.clear()
             self.error = None
 
-    def detach(self):
+    def detach(self) -> None:
         with self.lock:
             self.fd = None
             self.pending.clear()
 
-    def _flush(self):
+    def _flush(self, fd: int) -> None:
         while self.pending:
             try:
-                n = os.write(self.fd, self.pending)
+                n = os.write(fd, self.pending)
             except BlockingIOError:
                 return
             del self.pending[:n]
 
-    def audio(self, data):
+    def audio(self, data: bytes) -> bool:
         with self.lock:
-            if self.fd is None or self.error is not None:
+            fd = self.fd
+            if fd is None or self.error is not None:
                 return False
             try:
-                self._flush()
+                self._flush(fd)
                 if self.pending:
                     self.dropped += 1
                     return False
                 try:
-                    n = os.write(self.fd, data)
+                    n = os.write(fd, data)
                 except BlockingIOError:
                     n = 0
             except OSError as exc:
@@ -80,58 +85,61 @@ class PortWriter:
                 self.pending += data[n:]
             return True
 
-    def control(self, data, timeout=1.0):
+    def control(self, data: bytes, timeout: float = 1.0) -> None:
         with self.lock:
-            if self.fd is None:
+            fd = self.fd
+            if fd is None:
                 raise OSError("the port is closed")
             self.pending += data
             deadline = time.monotonic() + timeout
             while True:
-                self._flush()
+                self._flush(fd)
                 if not self.pending:
                     return
                 if time.monotonic() > deadline:
                     raise OSError("the port takes no more data")
-                select.select([], [self.fd], [], 0.05)
+                select.select([], [fd], [], 0.05)
 
 
 class V253Audio:
     """The call audio of a V.253 modem for the media bridge: read_frame/write like SerialPcm,
     but the samples travel in-band on the modem's one port (the modem moves them)."""
 
-    def __init__(self, name, log):
+    def __init__(self, name: str, log: logging.Logger) -> None:
         self.name = name
         self.log = log
         self.jitter = JitterBuffer()
-        self.format = None
+        self.format: voice.Format | None = None
         self.writer = PortWriter()
         self.sending = False           # play or duplex: write() puts samples on the wire
         self.last_sound = 0.0          # monotonic time the box last said something
-        self.backlog = collections.deque(maxlen=100)  # (frame, loud) said while not sending
+        # (frame, loud) said while not sending
+        self.backlog: collections.deque[tuple[bytes, bool]] = collections.deque(maxlen=100)
         self._loud_held = 0                            # loud frames in the backlog
         self._quiet = 0                                # samples since the box last spoke
-        self.frames_in = 0
+        self.frames_in: float = 0
         self.frames_out = 0
-        self.on_frame = None
+        self.on_frame: Callable[[bytes], None] | None = None
         self._half = b""   # 16-bit samples: the first byte of one a read cut in two
         self._write_failed = False
 
-    def open(self):
+    def open(self) -> None:
         self.jitter.clear()
         self._half = b""
         self._write_failed = False
 
-    def close(self):
+    def close(self) -> None:
         self.sending = False
         self.backlog.clear()
         self._loud_held = 0
         self.jitter.clear()
         self._half = b""
 
-    def read_frame(self):
-        return self.jitter.pop()
+    def read_frame(self) -> bytes | None:
+        frame: bytes | None = self.jitter.pop()
+        return frame
 
-    def write(self, frame):
+    def write(self, frame: bytes) -> None:
         """A 20 ms S16LE frame from the bridge (pjmedia's clock thread): never blocks.
 
         Half duplex: what the box says while the modem records waits in the backlog and is
@@ -163,17 +171,17 @@ class V253Audio:
                            "samples are sent until it is open again", self.name,
                            self.writer.error)
 
-    def _hold(self, frame, loud):
+    def _hold(self, frame: bytes, loud: bool) -> None:
         if len(self.backlog) == self.backlog.maxlen:
             self._loud_held -= self.backlog[0][1]
         self.backlog.append((frame, loud))
         self._loud_held += loud
 
-    def stream_start(self):
+    def stream_start(self) -> None:
         """A new data state begins (AT+VRX/VTR): its first byte starts a sample."""
         self._half = b""
 
-    def from_modem(self, data):
+    def from_modem(self, data: bytes) -> None:
         if self.format is None or not data:
             return
         if self.format.bytes_per_sample == 2:

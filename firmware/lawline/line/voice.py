@@ -12,17 +12,21 @@
   wrong, 4.5).
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 DLE, ETX, SUB = 0x10, 0x03, 0x1A
 
 # -- G.711 -------------------------------------------------------------------------------------
 
 
-def _ulaw_decode_table():
+def _ulaw_decode_table() -> npt.NDArray[np.int16]:
     codes = ~np.arange(256, dtype=np.int32) & 0xFF
     sign = codes & 0x80
     exponent = (codes >> 4) & 0x07
@@ -31,7 +35,7 @@ def _ulaw_decode_table():
     return np.where(sign, -magnitude, magnitude).astype(np.int16)
 
 
-def _alaw_decode_table():
+def _alaw_decode_table() -> npt.NDArray[np.int16]:
     codes = np.arange(256, dtype=np.int32) ^ 0x55
     sign = codes & 0x80
     exponent = (codes >> 4) & 0x07
@@ -41,7 +45,7 @@ def _alaw_decode_table():
     return np.where(sign, magnitude, -magnitude).astype(np.int16)
 
 
-def _encode_table(decode):
+def _encode_table(decode: npt.NDArray[np.int16]) -> npt.NDArray[np.uint8]:
     """For every 16-bit sample, the code whose level is nearest (exact inverse of `decode`)."""
     # Equal levels (µ-law has +0 and -0): the higher code first, so 0 encodes as 0xFF (+0).
     order = np.lexsort((-np.arange(len(decode)), decode))
@@ -55,11 +59,11 @@ def _encode_table(decode):
 
 ULAW_DECODE = _ulaw_decode_table()
 ALAW_DECODE = _alaw_decode_table()
-_ULAW_ENCODE = None
-_ALAW_ENCODE = None
+_ULAW_ENCODE: npt.NDArray[np.uint8] | None = None
+_ALAW_ENCODE: npt.NDArray[np.uint8] | None = None
 
 
-def _tables(codec):
+def _tables(codec: str) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.uint8]]:
     global _ULAW_ENCODE, _ALAW_ENCODE
     if codec == "ulaw":
         if _ULAW_ENCODE is None:
@@ -80,14 +84,15 @@ class Format:
     codec: str        # "ulaw", "alaw", "s16", "u8", "s8"
 
     @property
-    def bytes_per_sample(self):
+    def bytes_per_sample(self) -> int:
         return 2 if self.codec == "s16" else 1
 
-    def to_s16(self, data):
+    def to_s16(self, data: bytes) -> bytes:
         """Modem samples (bytes, DLE shielding already undone) -> S16LE bytes."""
         if self.codec == "s16":
             return bytes(data[:len(data) - len(data) % 2])
         raw = np.frombuffer(bytes(data), dtype=np.uint8)
+        out: npt.NDArray[np.int16]
         if self.codec == "u8":
             out = (raw.astype(np.int16) - 128) << 8
         elif self.codec == "s8":
@@ -96,19 +101,20 @@ class Format:
             out = _tables(self.codec)[0][raw]
         return out.astype("<i2").tobytes()
 
-    def from_s16(self, pcm):
+    def from_s16(self, pcm: bytes) -> bytes:
         """S16LE bytes -> modem samples (not yet DLE-shielded)."""
         if self.codec == "s16":
             return bytes(pcm[:len(pcm) - len(pcm) % 2])  # never half a sample on the wire
-        s = np.frombuffer(bytes(pcm[:len(pcm) - len(pcm) % 2]), dtype="<i2")
+        s: npt.NDArray[np.int16] = np.frombuffer(bytes(pcm[:len(pcm) - len(pcm) % 2]),
+                                                 dtype="<i2")
         if self.codec in ("u8", "s8"):
             # rounded, not truncated: half a step less noise and no DC offset
-            top = np.clip((s.astype(np.int32) + 128) >> 8, -128, 127)
+            top: npt.NDArray[np.int32] = np.clip((s.astype(np.int32) + 128) >> 8, -128, 127)
             return (top + 128).astype(np.uint8).tobytes() if self.codec == "u8" else \
                 top.astype(np.int8).tobytes()
         return _tables(self.codec)[1][s.astype(np.int32) + 32768].tobytes()
 
-    def silence(self, samples):
+    def silence(self, samples: int) -> bytes:
         return self.from_s16(bytes(2 * samples))
 
 
@@ -117,9 +123,9 @@ _VSM_LINE = re.compile(r'^(?:\+VSM:\s*)?(\d+)\s*,\s*"([^"]*)"\s*,\s*(\d+)(.*)$')
 _TABLE17 = {0: "signed", 1: "u8", 4: "ulaw", 5: "alaw"}
 
 
-def parse_vsm(lines):
+def parse_vsm(lines: Iterable[str]) -> list[Format]:
     """The formats an AT+VSM=? answer lists that run at 8000 samples/s: [Format]."""
-    out = []
+    out: list[Format] = []
     for line in lines:
         match = _VSM_LINE.match(line.strip())
         if not match:
@@ -129,7 +135,7 @@ def parse_vsm(lines):
         if rest and "8000" not in rest:
             continue  # no 8 kHz rate listed
         upper = name.upper().replace(" ", "").replace("-", "")
-        codec = None
+        codec: str | None = None
         if "G.711U" in upper or "ULAW" in upper or "MULAW" in upper or "µLAW" in upper:
             codec = "ulaw"
         elif "G.711A" in upper or "ALAW" in upper:
@@ -154,7 +160,7 @@ def parse_vsm(lines):
 PREFERENCE = ("ulaw", "alaw", "s16", "u8", "s8")
 
 
-def choose_format(formats):
+def choose_format(formats: Sequence[Format]) -> Format | None:
     """The best of `formats` (PREFERENCE order), or None when none is usable."""
     for codec in PREFERENCE:
         for f in formats:
@@ -165,7 +171,7 @@ def choose_format(formats):
 
 # -- DLE shielding ----------------------------------------------------------------------------
 
-def shield(data):
+def shield(data: bytes) -> bytes:
     """Data bytes for the wire: every DLE doubled."""
     return bytes(data).replace(b"\x10", b"\x10\x10")
 
@@ -177,12 +183,12 @@ class DleDecoder:
     one-character strings, in order), and, when `DLE ETX` came, the index in `chunk` just
     after it (None otherwise). IS-101 `DLE SUB` stands for two DLE data bytes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._dle = False
 
-    def feed(self, chunk):
+    def feed(self, chunk: bytes) -> tuple[bytes, list[str], int | None]:
         data = bytearray()
-        events = []
+        events: list[str] = []
         i, n = 0, len(chunk)
         while i < n:
             if self._dle:
@@ -207,5 +213,5 @@ class DleDecoder:
             i = j + 1
         return bytes(data), events, None
 
-    def reset(self):
+    def reset(self) -> None:
         self._dle = False

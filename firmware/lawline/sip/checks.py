@@ -2,12 +2,26 @@
 read (config.py calls `validate_config`; the trunk's password file itself is read, and its
 mode checked, when the box starts: sip/trunk.py)."""
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 
+if TYPE_CHECKING:
+    from ..settings import SipSection, TrunkSection
 
-def validate_config(cfg):
+
+class SipConfig(Protocol):
+    """What these checks read of the configuration: its [sip] and [trunk] sections."""
+    @property
+    def sip(self) -> SipSection: ...
+    @property
+    def trunk(self) -> TrunkSection: ...
+
+
+def validate_config(cfg: SipConfig) -> None:
     sip, trunk = cfg.sip, cfg.trunk
     if "{number}" not in sip.uri_template:
         raise ConfigError("option 'uri_template' in section [sip] must contain {number}")

@@ -28,11 +28,30 @@ Chinese numbering behind the defaults (MIIT numbering plan; numbers a county off
   number, never a person.
 """
 
+from __future__ import annotations
+
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..settings import DialplanSection, DutySection, OfficeSection
+
+
+class PlanConfig(Protocol):
+    """What the dial plan reads of the configuration: [dialplan] and [office]."""
+    @property
+    def dialplan(self) -> DialplanSection: ...
+    @property
+    def office(self) -> OfficeSection: ...
+
+
+class PlanChecks(PlanConfig, Protocol):
+    """What validate_config reads: the plan's sections and the numbers of [duty]."""
+    @property
+    def duty(self) -> DutySection: ...
 
 DEFAULT_ALLOW = (
     "1[3-9]XXXXXXXXX",          # mobiles (the barred blocks below still apply)
@@ -66,7 +85,7 @@ _PATTERN = re.compile(r"(?:[0-9X]|\[[0-9]+(?:-[0-9])?(?:[0-9]|-[0-9])*\]|\{area\
 _AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
 
 
-def area_code_of(number):
+def area_code_of(number: str) -> str:
     """The area code a national landline number starts with: 010 and 02X are three digits
     with the 0, every other area code four (0773)."""
     if re.match(r"0(?:10|2[0-9])", number):
@@ -76,7 +95,7 @@ def area_code_of(number):
     return ""
 
 
-def national(number):
+def national(number: object) -> tuple[str, None] | tuple[None, str]:
     """(national form, None) or (None, why it is not a number the box may dial)."""
     text = re.sub(r"[\s\-()]", "", str(number or ""))
     if text.startswith("+86"):
@@ -97,13 +116,13 @@ def national(number):
     return "0" + text, None      # +86 773 1234567: E.164 drops the trunk 0
 
 
-def _compile(pattern, area, where):
+def _compile(pattern: str, area: str, where: str) -> re.Pattern[str] | None:
     if not _PATTERN.fullmatch(pattern):
         raise ConfigError(f"{where}: {pattern!r} is not a dial pattern (digits, X for any "
                           "digit, [2-9] for a range, {area} for the area code)")
     if "{area}" in pattern and not area:
         return None
-    out = []
+    out: list[str] = []
     for token in re.findall(r"\[[^\]]+\]|\{area\}|.", pattern):
         if token == "X":
             out.append("[0-9]")
@@ -118,12 +137,15 @@ def _compile(pattern, area, where):
 
 @dataclass(frozen=True)
 class DialPlan:
-    allow: tuple = DEFAULT_ALLOW
-    deny: tuple = ()
+    allow: tuple[str, ...] = DEFAULT_ALLOW
+    deny: tuple[str, ...] = ()
     area_code: str = ""
     switchboard: str = ""       # [switchboard] number: the one 160 number, for that use only
+    # compiled in __post_init__: the allow patterns, and (pattern, entry as written) to deny
+    _allow: list[re.Pattern[str]] = field(init=False, repr=False, compare=False)
+    _deny: list[tuple[re.Pattern[str], str]] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         allow = [_compile(p, self.area_code, "option 'allow' in section [dialplan]")
                  for p in self.allow]
         deny = [_compile(p, self.area_code, "option 'deny' in section [dialplan]")
@@ -133,7 +155,7 @@ class DialPlan:
                                            if p is not None])
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "DialPlan":
+    def from_config(cls, cfg: PlanConfig) -> DialPlan:
         board = getattr(cfg, "switchboard", None)
         return cls(tuple(cfg.dialplan.allow), tuple(cfg.dialplan.deny), area_of(cfg),
                    board.number if board is not None else "")
@@ -145,9 +167,9 @@ class DialPlan:
         if purpose == "switchboard":
             return self._switchboard_refusal(number)
         why = barred(number)
-        if why:
-            return why
         text, _ = national(number)
+        if why or text is None:     # barred says why whenever national finds no number
+            return why
         for pattern, entry in self._deny:
             if pattern.match(text):
                 return f"denied by [dialplan] deny {entry!r}"
@@ -156,17 +178,17 @@ class DialPlan:
                    "landlines by default)"
         return None
 
-    def allows(self, number):
+    def allows(self, number: str) -> bool:
         return self.refusal(number) is None
 
-    def _switchboard_refusal(self, number):
+    def _switchboard_refusal(self, number: str) -> str | None:
         """The prefecture's 1600148 switchboard sits in the 160 information-service block
         that is barred for everything else. Only the number [switchboard] names, and only
         to hand a call up to it, passes that bar and the allow list; every other barred
         prefix and [dialplan] deny still apply (a 169 number is no switchboard)."""
         mine, _ = national(self.switchboard) if self.switchboard else (None, None)
         text, why = national(number)
-        if why:
+        if text is None:
             return why
         if not mine or text != mine:
             return "not the configured [switchboard] number"
@@ -182,12 +204,12 @@ class DialPlan:
         return None
 
 
-def barred(number):
+def barred(number: object) -> str | None:
     """Why `number` is never dialled whatever the configuration (international, premium,
     information service, satellite, service number, not a number), or None. The check
     every rota reader applies even without a configured plan (duty/roster.load_file)."""
     text, why = national(number)
-    if why:
+    if text is None:
         return why
     local = text[len(area_code_of(text)):] if text.startswith("0") else None
     for prefix, what in BARRED:
@@ -196,13 +218,13 @@ def barred(number):
     return None
 
 
-def area_of(cfg):
+def area_of(cfg: PlanConfig) -> str:
     """[office] area_code, or the one the office's own number starts with (07730148: 0773)."""
     return cfg.office.area_code or area_code_of(re.sub(r"\D", "", cfg.office.number) if
                                                 cfg.office.number.startswith("0") else "")
 
 
-def validate_config(cfg):
+def validate_config(cfg: PlanChecks) -> DialPlan:
     """The patterns compile, and every number in [duty] passes: errors name the option."""
     if cfg.office.area_code and not _AREA.fullmatch(cfg.office.area_code):
         raise ConfigError(f"option 'area_code' in section [office]: {cfg.office.area_code!r} "

@@ -27,11 +27,16 @@ the door falls back to the method alone (ALLOW passes, anything else is refused)
 pjsua2's own callbacks still refusing INVITE (trunk.py, leg.py), REFER and Replaces (leg.Leg).
 """
 
+from __future__ import annotations
+
 import ctypes
 import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Collection, Iterable
+
+from .checks import SipConfig
 
 log = logging.getLogger("lawline.sip")
 
@@ -49,28 +54,29 @@ PRIORITY = 15           # below PJSIP_MOD_PRIORITY_TSX_LAYER (16): seen before a
 class PjStr(ctypes.Structure):
     _fields_ = [("ptr", ctypes.c_void_p), ("slen", ctypes.c_ssize_t)]
 
-    def text(self):
+    def text(self) -> str:
         if not self.ptr or self.slen <= 0:
             return ""
         return ctypes.string_at(self.ptr, min(self.slen, 4096)).decode("latin-1")
 
 
-def _pj_str(data):
+def _pj_str(data: bytes) -> tuple[PjStr, ctypes.Array[ctypes.c_char]]:
     """A pj_str_t over bytes kept alive by the returned pair."""
     buf = ctypes.create_string_buffer(data)
     return PjStr(ctypes.cast(buf, ctypes.c_void_p), len(data)), buf
 
 
-_HDR_MEMBERS = [("prev", ctypes.c_void_p), ("next", ctypes.c_void_p), ("type", ctypes.c_int),
+_HDR_MEMBERS: list[tuple[str, type[ctypes.c_void_p] | type[ctypes.c_int] | type[PjStr]]] = [
+    ("prev", ctypes.c_void_p), ("next", ctypes.c_void_p), ("type", ctypes.c_int),
                 ("name", PjStr), ("sname", PjStr), ("vptr", ctypes.c_void_p)]
 
 
 class ArrayHdr(ctypes.Structure):       # pjsip_generic_array_hdr (Allow, Supported)
-    _fields_ = _HDR_MEMBERS + [("count", ctypes.c_uint), ("values", PjStr * 32)]
+    _fields_ = [*_HDR_MEMBERS, ("count", ctypes.c_uint), ("values", PjStr * 32)]
 
 
 class FromToHdr(ctypes.Structure):      # pjsip_fromto_hdr (To)
-    _fields_ = _HDR_MEMBERS + [("uri", ctypes.c_void_p), ("tag", PjStr)]
+    _fields_ = [*_HDR_MEMBERS, ("uri", ctypes.c_void_p), ("tag", PjStr)]
 
 
 class Method(ctypes.Structure):
@@ -97,7 +103,7 @@ class SockAddr(ctypes.Union):           # pj_sockaddr (pj_sockaddr_in6 is the la
     _fields_ = [("raw", ctypes.c_uint8 * 28), ("align", ctypes.c_uint32)]
 
 
-def _pkt_info(size):
+def _pkt_info(size: int) -> type[ctypes.Structure]:
     class PktInfo(ctypes.Structure):    # pjsip_rx_data.pkt_info, packet[PJSIP_MAX_PKT_LEN]
         _fields_ = [("tv_sec", ctypes.c_long), ("tv_msec", ctypes.c_long),
                     ("packet", ctypes.c_char * size), ("zero", ctypes.c_uint32),
@@ -120,7 +126,7 @@ class Module(ctypes.Structure):         # pjsip_module
                 ("on_tsx_state", ctypes.c_void_p)]
 
 
-def _library():
+def _library() -> ctypes.CDLL:
     import pjsua2 as pj     # here, not at the top: `lawline check` reads this file's rules
     lib = ctypes.CDLL(pj._pjsua2.__file__)
     lib.pjsua_get_pjsip_endpt.restype = ctypes.c_void_p
@@ -142,13 +148,13 @@ def _library():
 class Layout:
     """Where msg_info and the source address sit in this build's pjsip_rx_data."""
 
-    def __init__(self, pkt_cls):
+    def __init__(self, pkt_cls: type[ctypes.Structure]) -> None:
         self.pkt_cls = pkt_cls
         self.pkt_off = ctypes.sizeof(TpInfo)
         self.msg_off = self.pkt_off + ctypes.sizeof(pkt_cls)
 
     @classmethod
-    def find(cls, lib, rdata):
+    def find(cls, lib: ctypes.CDLL, rdata: int) -> Layout | None:
         """The layout of pjsip's default PJSIP_MAX_PKT_LEN (4000: the wheel, and
         tools/build-pjsua2.sh, which does not change it), if this request agrees with it:
         msg_info.info must be the pointer pjsip_rx_data_get_info() returns and msg_buf must
@@ -157,7 +163,7 @@ class Layout:
         layout = cls(_pkt_info(PJSIP_MAX_PKT_LEN))
         return layout if layout.valid(lib, rdata) else None
 
-    def valid(self, lib, rdata, info=None):
+    def valid(self, lib: ctypes.CDLL, rdata: int, info: int | None = None) -> bool:
         tp = TpInfo.from_address(rdata)
         if tp.rdata != rdata:
             return False
@@ -169,7 +175,7 @@ class Layout:
         return bool(head.info == info and head.msg and
                     packet <= (head.msg_buf or 0) < packet + size)
 
-    def read(self, rdata):
+    def read(self, rdata: int) -> tuple[str, str, int, bool, MsgInfoHead]:
         """(method, source host, source port, in dialog, MsgInfoHead) of one request."""
         pkt = self.pkt_cls.from_address(rdata + self.pkt_off)
         head = MsgInfoHead.from_address(rdata + self.msg_off)
@@ -179,14 +185,14 @@ class Layout:
         return msg.method.name.text(), host, pkt.src_port, in_dialog, head
 
 
-def trunk_addresses(cfg):
+def trunk_addresses(cfg: SipConfig) -> frozenset[tuple[str, int | None]]:
     """The (IP, port or None) pairs the trunk sends from: its registrar and outbound proxy,
     resolved once at start. TLS: the IP only (a connection the trunk opens to the box comes
     from any port)."""
     if not cfg.trunk.registrar:
         return frozenset()
     tls = cfg.trunk.transport == "tls"
-    out = set()
+    out: set[tuple[str, int | None]] = set()
     for uri in (cfg.trunk.registrar, cfg.trunk.outbound_proxy):
         if not uri:
             continue
@@ -198,14 +204,14 @@ def trunk_addresses(cfg):
                         "refused until the box restarts", host, exc)
             continue
         for info in infos:
-            out.add((info[4][0], None if tls else port))
+            out.add((str(info[4][0]), None if tls else port))
     return frozenset(out)
 
 
 WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
 
-def exposure(cfg):
+def exposure(cfg: SipConfig) -> tuple[str, str]:
     """(state, sentence) for `lawline check` and the log: where SIP listens, who may send
     requests outside a call. Listening on every interface is an error without a trunk
     (config.py) and a warning with one: a Pi with a mobile data link may have a public
@@ -228,7 +234,7 @@ def exposure(cfg):
     return "ok", text
 
 
-def split_host_port(uri, default_port):
+def split_host_port(uri: str, default_port: int) -> tuple[str, int]:
     """Host and port of a SIP URI like sip:user@host:5080;lr or sip:[::1]:5060."""
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     rest = rest.split("@", 1)[-1].split(";", 1)[0].split("?", 1)[0].strip("<>")
@@ -244,20 +250,24 @@ class SipDoor:
     """The pjsip module in front of pjsua. Create after libInit, on the loop's thread;
     keep it until after libDestroy (pjsip holds pointers into it)."""
 
-    def __init__(self, trusted=frozenset()):
+    def __init__(self, trusted: Iterable[tuple[str, int | None]] = frozenset()) -> None:
         self.trusted = frozenset(trusted)
         self.lib = _library()
-        self.endpt = self.lib.pjsua_get_pjsip_endpt()
-        self.layout = None
+        self.endpt: int | None = self.lib.pjsua_get_pjsip_endpt()
+        self.layout: Layout | None = None
         self.unreadable = False
-        self.refused = []               # (method, "host:port", why), most recent last
-        self._log_window = {}           # source -> [window start, lines logged, not logged]
-        self._keep = []
-        self.module = None
+        # (method, "host:port", why), most recent last
+        self.refused: list[tuple[str, str, str]] = []
+        # source -> [window start, lines logged, not logged]
+        self._log_window: dict[str, list[float]] = {}
+        self._keep: list[ctypes.Array[ctypes.c_char]] = []
+        self.module: Module | None = None
+        self.allow: list[str] = []
+        self.supported: list[str] = []
 
     # -- start ----------------------------------------------------------------------------
 
-    def install(self):
+    def install(self) -> SipDoor:
         import pjsua2 as pj
         self.allow = self.rewrite(pj.PJSIP_H_ALLOW, keep=ALLOW)
         self.supported = self.rewrite(pj.PJSIP_H_SUPPORTED, drop=NOT_SUPPORTED)
@@ -280,7 +290,8 @@ class SipDoor:
                      self.trusted, key=str)) or "nobody (no trunk)")
         return self
 
-    def rewrite(self, htype, keep=None, drop=()):
+    def rewrite(self, htype: int, keep: Collection[str] | None = None,
+                drop: Collection[str] = ()) -> list[str]:
         """Edit one of the endpoint's capability headers in place; returns its new values."""
         ptr = self.lib.pjsip_endpt_get_capability(self.endpt, htype, None)
         if not ptr:
@@ -295,21 +306,21 @@ class SipDoor:
         hdr.count = len(kept)
         return [text for text, _, _ in kept]
 
-    def uninstall(self):
+    def uninstall(self) -> None:
         """Before libDestroy is fine too; after it the endpoint is gone already."""
         if self.module is not None and self.endpt:
             self.lib.pjsip_endpt_unregister_module(self.endpt, ctypes.byref(self.module))
 
     # -- each request ---------------------------------------------------------------------
 
-    def _on_rx_request(self, rdata):
+    def _on_rx_request(self, rdata: int) -> int:
         try:
             return self.decide(rdata)
         except Exception:  # noqa: BLE001 - a C callback must never raise
             log.exception("SIP door: error reading a request; passed to pjsua's own guards")
             return 0
 
-    def decide(self, rdata):
+    def decide(self, rdata: int) -> int:
         if self.layout is None and not self.unreadable:
             self.layout = Layout.find(self.lib, rdata)
             if self.layout is None:
@@ -346,14 +357,14 @@ class SipDoor:
         return self.refuse(rdata, method, source, "the trunk may only send OPTIONS outside "
                                                   "a call")
 
-    def is_trunk(self, host, port):
+    def is_trunk(self, host: str, port: int) -> bool:
         try:
-            host = str(ipaddress.ip_address(host))
+            address = str(ipaddress.ip_address(host))
         except ValueError:
             return False
-        return (host, port) in self.trusted or (host, None) in self.trusted
+        return (address, port) in self.trusted or (address, None) in self.trusted
 
-    def _has(self, msg, name):
+    def _has(self, msg: int, name: bytes) -> bool:
         pjname, buf = _pj_str(name)
         return bool(self.lib.pjsip_msg_find_hdr_by_name(msg, ctypes.byref(pjname), None))
 
@@ -361,7 +372,7 @@ class SipDoor:
     # gets this many log lines a minute, then one line that counts the rest.
     LOG_PER_SOURCE_PER_MINUTE = 20
 
-    def _should_log(self, source, now):
+    def _should_log(self, source: str, now: float) -> bool:
         window = self._log_window.get(source)
         if window is None or now - window[0] >= 60:
             if window is not None and window[2]:
@@ -377,7 +388,7 @@ class SipDoor:
         window[2] += 1
         return False
 
-    def refuse(self, rdata, method, source, why):
+    def refuse(self, rdata: int, method: str, source: str, why: str) -> int:
         # logged before the answer leaves: whoever has the 403 can read the line
         if self._should_log(source, time.monotonic()):
             log.warning("SIP door: refused %r from %r with 403: %s", method, source, why)

@@ -9,24 +9,84 @@ The callee hears a whisper made of prompts: what kind of call it is, "press 1 to
 decline", and the caller's number digit by digit (reference/field.md, complaint 1).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from ..prompts import PromptMissing, Prompts, read_pcm, write_wav
 from ..phone import national as _normal
 from .leg import confirm_leg, hang_up
-from .leg import Leg
+from .leg import Leg, LegResult
+
+if TYPE_CHECKING:
+    from ..settings import DutySection, SipSection
+    from .dialplan import DialPlan
 
 log = logging.getLogger("lawline.sip")
 
 WHISPER_CATEGORIES = ("consultation", "urgent")
+# A header added to an INVITE: (name, value)
+Header = tuple[str, str]
 
 
-def destinations(duty, desk=None):
+class RotaPerson(Protocol):
+    @property
+    def mobile(self) -> str: ...
+
+
+class RotaEntry(Protocol):
+    """One rota row, as the dialler reads it (duty/roster.Entry)."""
+    @property
+    def order(self) -> int: ...
+    @property
+    def where(self) -> str: ...
+    @property
+    def person(self) -> RotaPerson: ...
+
+
+class Rota(Protocol):
+    @property
+    def entries(self) -> Sequence[RotaEntry]: ...
+
+
+class RotaSource(Protocol):
+    """The duty desk, as the dialler reads who is on its rota (duty/desk.DutyDesk)."""
+    def reload(self) -> bool: ...
+    @property
+    def roster(self) -> Rota: ...
+
+
+class LegKeeper(Protocol):
+    """The media core, as the dialler uses it: it keeps each new leg alive (sip/endpoint)."""
+    def keep(self, obj: object) -> None: ...
+
+
+class TrunkDialling(Protocol):
+    """The SIP trunk, as the dialler uses it (sip/trunk.py)."""
+    def uri_for(self, number: str) -> str: ...
+    def call_headers(self) -> list[Header]: ...
+    def suspect(self, code: int) -> None: ...
+
+
+class Placer(Protocol):
+    """What rings a duty phone (sip/leg.confirm_leg): the Dialler, or the Handover to the
+    prefecture's switchboard."""
+    @property
+    def core(self) -> LegKeeper: ...
+    def place(self, number: str) -> Leg | None: ...
+    def leg_failed(self, result: LegResult) -> None: ...
+
+
+def destinations(duty: DutySection, desk: RotaSource | None = None) -> dict[str, str]:
     """Every number the box may dial, with where it comes from ("[duty] referrals",
     "rota.csv row 5"): the [duty] section's numbers, mediators and referrals, and everyone
     in the duty rota (`desk`, duty/desk.DutyDesk) when there is one."""
-    out = {}
+    out: dict[str, str] = {}
     for option in ("numbers", "mediators", "referrals"):
         for number in getattr(duty, option, ()) or ():
             out.setdefault(_normal(number), f"[duty] {option}")
@@ -41,7 +101,7 @@ def destinations(duty, desk=None):
     return out
 
 
-def allowed_destinations(duty, desk=None):
+def allowed_destinations(duty: DutySection, desk: RotaSource | None = None) -> frozenset[str]:
     return frozenset(destinations(duty, desk))
 
 
@@ -53,7 +113,10 @@ class Dialler:
     It gets its own parts only: the [duty] section (who may be dialled), the [sip] section
     (uri_template, without a trunk), the dial plan, the trunk and the duty desk."""
 
-    def __init__(self, core, account, *, duty, sip, plan, trunk=None, desk=None, extra=()):
+    def __init__(self, core: LegKeeper, account: object, *, duty: DutySection, sip: SipSection,
+                 plan: DialPlan, trunk: TrunkDialling | None = None,
+                 desk: RotaSource | None = None,
+                 extra: Iterable[tuple[str, str, str]] = ()) -> None:
         self.core = core
         self.account = account
         self.sip = sip
@@ -69,12 +132,13 @@ class Dialler:
         self.allowed = frozenset(self.sources)
         self.plan = plan            # sip/dialplan.DialPlan
 
-    def uri(self, number):
+    def uri(self, number: str) -> str:
         if self.trunk is not None:
             return self.trunk.uri_for(number)
         return self.sip.uri_template.format(number=number)
 
-    def place(self, number, purpose="duty", headers=()):
+    def place(self, number: str, purpose: str = "duty",
+              headers: Sequence[Header] = ()) -> Leg | None:
         """A new, not yet dialled Leg, or None (logged) when `number` may not be called.
         `purpose` "switchboard": the prefecture's switchboard, the only number allowed for
         it (and allowed for nothing else); `headers`: added to the INVITE."""
@@ -90,17 +154,18 @@ class Dialler:
             log.error("toll-fraud guard: refused to dial %r (from %s): %s", number, where,
                       why)
             return None
-        headers = [*(self.trunk.call_headers() if self.trunk is not None else ()), *headers]
-        leg = Leg(self.account, self.core, number, self.uri(number), headers)
+        sent = [*(self.trunk.call_headers() if self.trunk is not None else ()), *headers]
+        leg = Leg(self.account, self.core, number, self.uri(number), sent)
         self.core.keep(leg)
         return leg
 
-    def leg_failed(self, result):
+    def leg_failed(self, result: LegResult) -> None:
         if self.trunk is not None and result.code in (408, 503):
             self.trunk.suspect(result.code)
 
 
-def build_whisper(prompts, category, caller, out_path):
+def build_whisper(prompts: Prompts, category: str, caller: str | None,
+                  out_path: str | os.PathLike[str]) -> Path:
     """The whisper WAV for one call. Falls back to the plain `whisper` prompt if a part is
     missing, so a missing recording never stops a call from being put through."""
     # The keys come before the number: the confirm timeout may run out before a mobile
@@ -112,32 +177,34 @@ def build_whisper(prompts, category, caller, out_path):
     else:
         names.append("whisper_withheld")
     try:
-        return prompts.concat(names, out_path, gap=0.05)
+        whisper: Path = prompts.concat(names, out_path, gap=0.05)
+        return whisper
     except (PromptMissing, OSError) as exc:
         log.warning("whisper: %s; using the plain whisper prompt", exc)
-        return prompts.path("whisper")
+        plain: Path = prompts.path("whisper")
+        return plain
 
 
 class Handover:
     """The dialler for handing a call up to the prefecture's switchboard (issue 17.9a): the
     one number for that use, with the overflow headers (sip/switchboard.overflow_headers)."""
 
-    def __init__(self, dialler, headers):
+    def __init__(self, dialler: Dialler, headers: Iterable[Header]) -> None:
         self.dialler = dialler
         self.core = dialler.core
         self.headers = list(headers)
 
-    def place(self, number):
+    def place(self, number: str) -> Leg | None:
         return self.dialler.place(number, purpose="switchboard", headers=self.headers)
 
-    def leg_failed(self, result):
+    def leg_failed(self, result: LegResult) -> None:
         self.dialler.leg_failed(result)
 
 
 COUNTY_PROMPT = "switchboard_county"
 
 
-def render_county_prompt(prompts_dir, office_name):
+def render_county_prompt(prompts_dir: str | Path, office_name: str) -> list[str]:
     """The switchboard whisper's first words, "<the county's line> transfers a caller",
     written into the spool's prompts (the office's name is in its config, not in the
     repository) and rendered when it changed; a recorded switchboard_county.wav wins."""
@@ -147,10 +214,12 @@ def render_county_prompt(prompts_dir, office_name):
     words = f"{office_name}转来的来电。"
     if not path.exists() or path.read_text(encoding="utf-8").strip() != words:
         path.write_text(words + "\n", encoding="utf-8")
-    return prompts.render_missing()
+    rendered: list[str] = prompts.render_missing()
+    return rendered
 
 
-def build_switchboard_whisper(prompts, county_dir, caller, out_path):
+def build_switchboard_whisper(prompts: Prompts, county_dir: str | Path,
+                              caller: str | None, out_path: Path) -> Path:
     """What the switchboard's agent hears before the caller is put through: the county's
     line by name, then the caller's number digit by digit. Without the county prompt (not
     rendered: no espeak-ng) the urgent whisper's words stand in; never stops the hand-over."""
@@ -159,7 +228,7 @@ def build_switchboard_whisper(prompts, county_dir, caller, out_path):
         ["whisper_withheld"]
     try:
         try:
-            first = [Prompts(county_dir).path(COUNTY_PROMPT)]
+            first: list[Path] = [Prompts(county_dir).path(COUNTY_PROMPT)]
         except PromptMissing as exc:
             log.warning("switchboard whisper: %s; the county is not named", exc)
             first = [prompts.path("whisper")]
@@ -169,13 +238,16 @@ def build_switchboard_whisper(prompts, county_dir, caller, out_path):
         return out_path
     except (PromptMissing, OSError) as exc:
         log.warning("switchboard whisper: %s; using the plain whisper prompt", exc)
-        return prompts.path("whisper")
+        plain: Path = prompts.path("whisper")
+        return plain
 
 
-async def sequential(dialler, numbers, whisper, ring_timeout, confirm_timeout, caller_gone):
+async def sequential(dialler: Placer, numbers: Iterable[str], whisper: Path, ring_timeout: float,
+                     confirm_timeout: float,
+                     caller_gone: asyncio.Event) -> tuple[list[LegResult], Leg | None]:
     """Ring the numbers one after the other. Returns (results, accepted leg or None); stops
     at the caller hanging up (last result 'caller_gone')."""
-    results = []
+    results: list[LegResult] = []
     for number in numbers:
         result, leg = await confirm_leg(dialler, number, whisper, ring_timeout,
                                         confirm_timeout, caller_gone)
@@ -187,7 +259,9 @@ async def sequential(dialler, numbers, whisper, ring_timeout, confirm_timeout, c
     return results, None
 
 
-async def ring_all(dialler, numbers, whisper, ring_timeout, confirm_timeout, caller_gone):
+async def ring_all(dialler: Placer, numbers: Sequence[str], whisper: Path, ring_timeout: float,
+                   confirm_timeout: float,
+                   caller_gone: asyncio.Event) -> tuple[list[LegResult], Leg | None]:
     """Ring every number at once; the first to press 1 wins, the others are cancelled
     (CANCEL while ringing, BYE once answered). Returns (results, accepted leg or None)."""
     stop = asyncio.Event()
@@ -195,8 +269,8 @@ async def ring_all(dialler, numbers, whisper, ring_timeout, confirm_timeout, cal
                                                confirm_timeout, caller_gone, stop))
              for n in dict.fromkeys(numbers)]
     log.info("urgent: ringing %d mediator(s) at once: %s", len(tasks), ", ".join(numbers))
-    winner = None
-    results = {}
+    winner: Leg | None = None
+    results: dict[asyncio.Future[tuple[LegResult, Leg | None]], LegResult] = {}
     try:
         pending = set(tasks)
         while pending:
