@@ -327,9 +327,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_config(path: str) -> Config:
     if not Path(path).exists():
         log.info("update: no %s yet; built-in settings", path)
-        cfg: Config = configuration.from_dict({}, Path(path))  # type: ignore[no-untyped-call]
+        cfg: Config = configuration.from_dict({}, Path(path))
     else:
-        cfg = configuration.load(path)  # type: ignore[no-untyped-call]
+        cfg = configuration.load(path)
     return cfg
 
 
