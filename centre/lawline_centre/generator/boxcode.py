@@ -245,6 +245,21 @@ class CountyBox:
         if question == "staff":
             person = office.desk.staff(args[0])
             return office.duty_person(person.mobile) if person else None
+        # the duties of issue 17: a generated caller keys no mobile for a referral's text,
+        # hears no result on the phone (find_case answers None), and a county's generated
+        # office has neither an urgent ladder nor the 1600148 switchboard configured
+        if question == "has_address":
+            return office.duties.has_address(args[0])
+        if question == "texts_left":
+            return 0
+        if question == "may_text":
+            return "生成的来电不留手机号"
+        if question == "result_prompt":
+            return None
+        if question == "ladder":
+            return []
+        if question == "switchboard":
+            return None
         raise RuntimeError(f"the generator has no answer to the question {question!r}")
 
     # -- later in a case's life ----------------------------------------------------------
