@@ -19,6 +19,7 @@ changes (a new ETag or size). Media files (a voicemail's WAV) are listed, not re
 
 from __future__ import annotations
 
+import collections
 import datetime
 import fcntl
 import logging
@@ -61,13 +62,14 @@ class IngestBusy(RuntimeError):
 
 
 class Ingest:
-    def __init__(self, source, store, *, rescan_days=7, batch=2000, workers=16,
+    def __init__(self, source, store, *, rescan_days=7, batch=2000, workers=16, listers=4,
                  lock_file=None, step=None):
         self.source = source
         self.store = store
         self.rescan_days = rescan_days
         self.batch = batch
         self.workers = workers          # GETs (or file reads) at once
+        self.listers = listers          # offices listed at once
         self.lock_file = Path(lock_file) if lock_file else None
         self.step = step or (lambda name: None)
 
@@ -105,14 +107,14 @@ class Ingest:
                  else f"from {self.rescan_days} days before each office's newest day",
                  self.source.describe(), len(offices))
         # Three stages at once, so the server, the reader and the database are all busy:
-        # one thread lists the offices in turn, one thread reads a batch (`workers` GETs at
-        # once, source.read_many) and parses it while the main thread writes the one before.
-        with ThreadPoolExecutor(1, thread_name_prefix="centre-list") as lister, \
+        # `listers` threads list offices (taken in order), one thread reads a batch
+        # (`workers` GETs at once, source.read_many) and parses it while the main thread
+        # writes the one before it.
+        with ThreadPoolExecutor(self.listers, thread_name_prefix="centre-list") as lister, \
                 ThreadPoolExecutor(1, thread_name_prefix="centre-read") as reader:
-            listings = [lister.submit(self._list, office, None if full or office not in
-                                      newest else _days_before(newest[office],
-                                                               self.rescan_days))
-                        for office in offices]
+            listings = self._listings(lister, offices, lambda office: None if full or
+                                      office not in newest else
+                                      _days_before(newest[office], self.rescan_days))
             previous = None
             for batch in self._batches(report, listings):
                 reading = (batch, reader.submit(self._read, batch))
@@ -131,6 +133,23 @@ class Ingest:
                        "refused": len(report.refused), "seconds": report.seconds})
         log.info("ingest: %s", report.line())
         return report
+
+    def _listings(self, lister, offices, since):
+        """The listing of each office in turn (futures), never more than two rounds of the
+        listers ahead of the reader: a listing that ran minutes ahead would hold its
+        objects in memory, and the server's cache of what it listed may be gone by the time
+        they are read."""
+        ahead = collections.deque()
+        left = iter(offices)
+        while True:
+            while len(ahead) < 2 * self.listers:
+                office = next(left, None)
+                if office is None:
+                    break
+                ahead.append(lister.submit(self._list, office, since(office)))
+            if not ahead:
+                return
+            yield ahead.popleft()
 
     def _list(self, office, since):
         """(objects listed, [(object, retry)] to read) of one office: those the store has
