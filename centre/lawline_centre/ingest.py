@@ -19,6 +19,7 @@ changes (a new ETag or size). Media files (a voicemail's WAV) are listed, not re
 
 from __future__ import annotations
 
+import collections
 import datetime
 import fcntl
 import logging
@@ -61,13 +62,14 @@ class IngestBusy(RuntimeError):
 
 
 class Ingest:
-    def __init__(self, source, store, *, rescan_days=7, batch=2000, workers=16,
+    def __init__(self, source, store, *, rescan_days=7, batch=2000, workers=16, listers=4,
                  lock_file=None, step=None):
         self.source = source
         self.store = store
         self.rescan_days = rescan_days
         self.batch = batch
-        self.workers = workers
+        self.workers = workers          # GETs (or file reads) at once
+        self.listers = listers          # offices listed at once
         self.lock_file = Path(lock_file) if lock_file else None
         self.step = step or (lambda name: None)
 
@@ -104,18 +106,18 @@ class Ingest:
         log.info("ingest: run %d (%s) of %s: %d office(s)", report.run, "full sweep" if full
                  else f"from {self.rescan_days} days before each office's newest day",
                  self.source.describe(), len(offices))
-        # Three stages at once, so the server, the readers and the database are all busy:
-        # one thread lists the offices in turn, the pool reads and parses a batch while the
-        # main thread writes the one before it.
-        with ThreadPoolExecutor(1, thread_name_prefix="centre-list") as lister, \
-                ThreadPoolExecutor(self.workers, thread_name_prefix="centre-read") as pool:
-            listings = [lister.submit(self._list, office, None if full or office not in
-                                      newest else _days_before(newest[office],
-                                                               self.rescan_days))
-                        for office in offices]
+        # Three stages at once, so the server, the reader and the database are all busy:
+        # `listers` threads list offices (taken in order), one thread reads a batch
+        # (`workers` GETs at once, source.read_many) and parses it while the main thread
+        # writes the one before it.
+        with ThreadPoolExecutor(self.listers, thread_name_prefix="centre-list") as lister, \
+                ThreadPoolExecutor(1, thread_name_prefix="centre-read") as reader:
+            listings = self._listings(lister, offices, lambda office: None if full or
+                                      office not in newest else
+                                      _days_before(newest[office], self.rescan_days))
             previous = None
             for batch in self._batches(report, listings):
-                reading = (batch, pool.map(self._read, [o for o, _ in batch]))
+                reading = (batch, reader.submit(self._read, batch))
                 if previous is not None:
                     self._batch(report, *previous)
                 previous = reading
@@ -131,6 +133,23 @@ class Ingest:
                        "refused": len(report.refused), "seconds": report.seconds})
         log.info("ingest: %s", report.line())
         return report
+
+    def _listings(self, lister, offices, since):
+        """The listing of each office in turn (futures), never more than two rounds of the
+        listers ahead of the reader: a listing that ran minutes ahead would hold its
+        objects in memory, and the server's cache of what it listed may be gone by the time
+        they are read."""
+        ahead = collections.deque()
+        left = iter(offices)
+        while True:
+            while len(ahead) < 2 * self.listers:
+                office = next(left, None)
+                if office is None:
+                    break
+                ahead.append(lister.submit(self._list, office, since(office)))
+            if not ahead:
+                return
+            yield ahead.popleft()
 
     def _list(self, office, since):
         """(objects listed, [(object, retry)] to read) of one office: those the store has
@@ -161,22 +180,38 @@ class Ingest:
         if pending:
             yield pending
 
-    def _read(self, obj):
-        """In a reader thread: (kind, row), ("media", None), or (None, why refused)."""
-        try:
-            _office, _day, _item, name = records.split_key(obj.key)
+    def _read(self, batch):
+        """In the reader thread: for each (object, retry) of the batch, (kind, row),
+        ("media", None), or (None, why refused). Media files and objects the listing shows
+        too large are not fetched."""
+        results = [None] * len(batch)
+        wanted = []
+        for i, (obj, _retry) in enumerate(batch):
+            try:
+                _office, _day, _item, name = records.split_key(obj.key)
+            except records.RecordRefused as exc:
+                results[i] = None, str(exc)
+                continue
             if name != RECORD_FILE:
-                return "media", None
-            body, why = self.source.read(obj)
-            if body is None:
-                raise records.RecordRefused(why)
-            return records.read(obj.key, body)
-        except records.RecordRefused as exc:
-            return None, str(exc)
+                results[i] = "media", None
+            elif obj.size > records.MAX_RECORD_BYTES:
+                results[i] = None, (f"record of {obj.size} bytes, more than "
+                                    f"{records.MAX_RECORD_BYTES}")
+            else:
+                wanted.append(i)
+        bodies = self.source.read_many([batch[i][0] for i in wanted], self.workers)
+        for i, (body, why) in zip(wanted, bodies):
+            try:
+                if body is None:
+                    raise records.RecordRefused(why)
+                results[i] = records.read(batch[i][0].key, body)
+            except records.RecordRefused as exc:
+                results[i] = None, str(exc)
+        return results
 
-    def _batch(self, report, batch, results):
+    def _batch(self, report, batch, reading):
+        results = reading.result()
         now = datetime.datetime.now(records.OFFICE_TZ).replace(tzinfo=None)
-        results = list(results)
         self.step("fetched")
         objects, rows = [], {kind: [] for kind in TABLES}
         counted, refused, media = {}, [], 0
