@@ -32,8 +32,9 @@ def test_the_monthly_report_goes_to_the_leadership_with_its_chart(tmp_path, smtp
                   "username": MAIL_USER, "password_file": str(secret),
                   "ca_file": str(test_ca.ca)}})
     targets = build_targets(cfg)
-    # leadership only: the report is owed to the mail target, voicemails are not
-    assert targets.kinds == {"email": {"report"}}
+    # the mail target owes the leadership's report and a referral's hand-off to its
+    # department (issue 17.3); voicemails are not
+    assert targets.kinds == {"email": {"report", "handoff"}}
     outbox = Outbox(spool / "outbox.db", spool, targets.names, kinds=targets.kinds)
     office = Office.from_config(cfg, spool, outbox,
                                 clock=Clock(cfg.office.timezone, moved_to="2026-12-01T07:00"))

@@ -104,10 +104,13 @@ def test_a_container_whose_systemd_never_answers_fails_within_a_minute_and_frees
     box = SleepsAsInit(tmp_path / "c", root, None, None, "")
     raised, took = bounded(lambda: box.boot(timeout=15))
     assert isinstance(raised, RuntimeError), raised
-    assert str(raised).startswith("the container did not boot within 15 s: its systemd did "
-                                  "not answer"), raised
+    # a loaded host may not even have started the container's PID 1 in 15 s: either way the
+    # boot fails in time, says why, and leaves nothing behind
+    assert str(raised).startswith((
+        "the container did not boot within 15 s: its systemd did not answer",
+        "the container did not boot within 15 s: no PID 1 appeared")), raised
     assert took < 60, f"{took:.0f} s"
-    assert box.proc.returncode is not None and box.leader and gone(box.leader)
+    assert box.proc.returncode is not None and (box.leader is None or gone(box.leader))
     assert box._turn is None and harness._turn_held is None
     wait_turn_free()     # (another worker may take the turn the moment it is given back)
 

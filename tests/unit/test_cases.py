@@ -202,7 +202,7 @@ def test_sms_queue_sends_and_retries(office):
 def test_daily_summary_once_a_day_to_the_head(office):
     import datetime as dt
     office.open_case("service_request", "13800000000")
-    early = dt.datetime.combine(dt.date.today(), dt.time(17, 0))
+    early = dt.datetime.combine(office.clock.today(), dt.time(17, 0))
     assert office.daily_summary(early) is False            # summary_at is 18:00
     late = early.replace(hour=18, minute=5)
     assert office.daily_summary(late) is True

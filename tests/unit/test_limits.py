@@ -141,7 +141,7 @@ def test_cases_per_number_and_the_report_counts_every_hit(office):
     office.limits.hit("menu_tries", "", "test")
     for i in range(3):    # the two cases' SMS and this one make the day's 3
         office.sms.queue(CALLER, "x", "caller case")
-    today = dt.date.today()
+    today = office.clock.today()      # the office's day, not the host's
     figures = report.limit_figures(office, today, today + dt.timedelta(days=1))
     assert figures["cases_per_day"] == 1 and figures["menu_tries"] == 1
     assert figures["sms_per_number"] == 2 and figures["call_length"] == 0

@@ -194,6 +194,7 @@ class SipLine:
         self.pcm = NoPcm()
         self.port = port                   # the call's AudioMedia in the bridge
         self.phone_number = phone_number   # the county's line the switchboard called
+        self.rang_s: float | None = None   # the box answers a switchboard call at once
 
     @property
     def name(self) -> str:
