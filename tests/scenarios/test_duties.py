@@ -62,6 +62,10 @@ def rig(module_rigs, tmp_path_factory):
         "duty": {"rota_files": [str(state / "rota.csv")], "gap_days": 0,
                  "shifts": ["day 08:30-17:30 workdays", "night 17:30-08:30"]},
         "cases": {"check_minutes": 0.05},
+        # every call of this module's one box comes from the same caller: its day's allowance
+        # of cases and SMS would run out before the last test (tests/unit/test_limits.py
+        # tests the caps)
+        "limits": {"sms_per_number_per_day": 100, "cases_per_number_per_day": 50},
         "onsite": {"missed_after_minutes": 1.0},
         "email": {"to": ["office@county.example"], "host": "127.0.0.1", "port": smtp.port,
                   "sender": MAIL_USER, "username": MAIL_USER,

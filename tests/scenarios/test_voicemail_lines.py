@@ -62,6 +62,7 @@ def test_a_v253_modems_own_silence_report_ends_the_message(rig):
     asyncio.run(rig.box_line_free())    # not while the last call's ATH is under way
     rig.procs.pop("box").stop()
     rig.start_box()
+    asyncio.run(rig.box_line_free())    # its restarted module booted (else NO CARRIER)
     try:
         noise = hearing.make_tone(300, 1.0, amplitude=60)     # about -55 dBFS
         result = run_call(rig, numbers.message_ended_by_silence, 2.0, noise)

@@ -290,12 +290,14 @@ class Rig:
     async def box_line_free(self, line=1, timeout=20):
         """Wait until line `line` has no call and its box modem is on-hook: a caller who
         redials at once must not ring into the box's hang-up of the last call (a V.253 box
-        sends ATH after the caller is gone; an ATH that meets the next RING refuses it)."""
+        sends ATH after the caller is gone; an ATH that meets the next RING refuses it), and
+        its module is not booting (a restarted box resets it: a dial meanwhile goes nowhere)."""
         from .. import sim
 
         def free():
             state = sim.status(self.dir, line=line)
-            return state["call"] is None and not state["box"].get("off_hook")
+            return state["call"] is None and not state["box"].get("off_hook") and \
+                not state["box"].get("booting")
         await async_wait_until(free, timeout, f"line {line}'s box to hang up the last call")
 
     def stop(self):
