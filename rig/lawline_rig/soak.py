@@ -40,6 +40,7 @@ from .bench import Line, PERIOD_S, PERIOD_SAMPLES, cpu_seconds, duty_clicks
 from .probe import clicks, hearing
 from .probe.rig import Rig
 from .probe.scenarios import CALLER_TONE, DUTY_TONE
+from .wait import async_wait_until
 
 SAMPLE_EVERY_CALLS = 50
 WARM_UP_CALLS = 100
@@ -197,9 +198,24 @@ BRANCHES = [bridged, request_hash, hang_up_in_greeting, referral, complaint_hang
             invalid_key, urgent, case_status, repeat]
 
 
+async def call_record(rig, line, after, timeout=30):
+    """The box's record of line `line`'s call (an outbox item after id `after`): once it is
+    in, the box is done with the call and the line's next RING is a new call's. A caller who
+    redials the instant it hangs up rings while the box still closes the call."""
+    number = rig.box_number_of(line)
+
+    def find():
+        for item in rig.items("call", after=after):
+            if item["record"].get("line") == number:
+                return item
+        return None
+    return await async_wait_until(find, timeout, f"line {line}'s call record", interval=0.1)
+
+
 async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, done):
     """`total` calls over the callers (lines 2..), each line taking the next branch in
-    turn; a resource sample every sampling(total)[0] calls."""
+    turn, each call after the box's record of the line's last one (as the bench's calls
+    do); a resource sample every sampling(total)[0] calls."""
     every = sampling(total)[0]
     counter = {"n": 0}
     rng = random.Random(19)
@@ -211,8 +227,10 @@ async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, do
             n = counter["n"]
             branch = BRANCHES[k % len(BRANCHES)]
             k += 1
+            before = rig.last_id()
             try:
                 await branch(rig, caller, line)
+                await call_record(rig, line, before)
             except Exception as exc:  # noqa: BLE001 - counted, and the soak goes on
                 failures.append({"call": n, "line": line, "branch": branch.__name__,
                                  "error": repr(exc)[:300]})

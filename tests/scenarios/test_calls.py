@@ -2,10 +2,13 @@
 caller's audio by cross-correlation), what the duty phone heard (the caller's tone), and that
 upstream holds bytes equal to the spooled files."""
 
+import asyncio
+
 import pytest
 
 from lawline_rig import sim
-from lawline_rig.probe import scenarios
+from lawline_rig.probe import hearing, scenarios
+from lawline_rig.wait import async_wait_until
 
 from ..conftest import run_call
 
@@ -60,6 +63,33 @@ def test_caller_hangs_up_during_the_greeting(rig):
     full_set_only(rig)
     call = run_call(rig, scenarios.hang_up_in_greeting)
     assert call["voicemail"] is None and call["case_number"] is None
+
+
+def test_a_caller_who_redials_the_instant_they_hang_up_is_answered(rig):
+    """The caller hangs up while leaving a complaint and redials at once, three times: the
+    RING comes while the box still stores the message and closes the call, and the box
+    must not hang up that new call as the old one's (it sent AT+CHUP then: NO CARRIER)."""
+    full_set_only(rig)
+
+    async def hangs_up_and_redials(rig):
+        caller, after = rig.caller, rig.last_id()
+        for _ in range(3):
+            await caller.call(rig.box_number)      # "the box did not answer" when refused
+            await caller.hear("greeting", 20)
+            await caller.press("5")
+            await caller.hear("beep", 40)
+            caller.audio.speak(hearing.make_tone(scenarios.CALLER_TONE, 1.0))
+            await asyncio.sleep(1.5)               # a message to store as the next RING comes
+            await caller.hang_up()
+            await caller.wait_ended(10)
+
+        def three():
+            found = rig.items("voicemail", after=after)
+            return found if len(found) >= 3 else None
+        return await async_wait_until(three, 30, "the three messages stored")
+    stored = run_call(rig, hangs_up_and_redials)
+    assert "rejects the call" not in rig.sim_log()
+    assert len(stored) == 3, stored
 
 
 def test_invalid_keys_then_silence_ends_the_call(rig):

@@ -234,3 +234,42 @@ def test_referral_tables_in_the_config():
         configuration.from_dict({"referral": [{"name": "x", "phone": "1", "address": "y",
                                                "hours": "z", "fax": "2"}]})
     assert "[[referral]]" in configuration.dump({"referral": [{"name": "x"}]})
+
+
+def test_a_page_of_the_list_is_the_list_filtered_and_cut(tmp_path):
+    """Cases.page (the office page's list, counted and cut in SQL) gives what filtering
+    every case in Python gave: the same count and the same cases, newest first."""
+    cases = Cases(tmp_path / "cases.db")
+    now = time.time()
+    kinds = ("consultation", "service_request", "complaint")
+    owners = (("", ""), ("13900000001", "张律师"), ("13900000002", "李调解"))
+    for i in range(250):
+        owner, name = owners[i % 3] if i % 5 else ("", "")
+        state = ("new", "assigned", "resolved", "referred")[i % 4]
+        # due in the past for every other case: overdue while open
+        cases.open_case(cases.next(now=now), kinds[i % 3], f"138{i:08d}", owner, name,
+                        state=state, due_hours=-1.0 if i % 2 else 72.0, now=now - 7200)
+    everything = list(reversed(cases.list()))          # newest first
+
+    def expected(states=None, kinds=None, owner="", overdue=False):
+        rows = [c for c in everything if (not states or c.state in states) and
+                (not kinds or c.kind in kinds) and
+                (not owner or owner in c.owner or owner in c.owner_name) and
+                (not overdue or c.overdue(now))]
+        return len(rows), rows
+
+    for query in ({}, {"states": ("new", "assigned", "referred")}, {"kinds": ("complaint",)},
+                  {"owner": "李"}, {"owner": "0001"}, {"overdue": True},
+                  {"states": ("resolved",), "kinds": ("consultation", "complaint")}):
+        total, rows = expected(**query)
+        assert total > 0, query
+        owner = query.get("owner", "")
+        owner_numbers = [n for n in cases.owners() if owner in n] if owner else None
+        for offset in (0, 40, total - 1):
+            got_total, got = cases.page(query.get("states"), query.get("kinds"),
+                                        owner_numbers, owner or None,
+                                        now if query.get("overdue") else None,
+                                        limit=40, offset=offset)
+            assert got_total == total, query
+            assert [c.number for c in got] == [c.number for c in rows[offset:offset + 40]]
+    assert sorted(cases.owners()) == ["13900000001", "13900000002"]

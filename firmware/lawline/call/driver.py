@@ -318,7 +318,8 @@ class CallDriver:
         return Event("key" if key is not None else "timeout", key, time.time())
 
     async def _hang_up(self):
-        await self.p.modem.hangup()
+        if not self.ended.is_set():     # once this call ended, the modem's call is the next
+            await self.p.modem.hangup()
 
     async def _last_words(self, *names):
         """Say `names` and hang up if the caller is still there; never raises (the line
@@ -342,7 +343,9 @@ class CallDriver:
         modem, port = self.p.modem, self.p.port
         port.source = None
         port.sink = None
-        if modem.in_call or modem.ringing:
+        # Once this call ended (the caller hung up), a call ringing now is the next caller:
+        # hanging it up would refuse them (a RING came 6 ms after the last call's end).
+        if (modem.in_call or modem.ringing) and not self.ended.is_set():
             try:
                 await modem.close_audio()
                 await modem.hangup()

@@ -104,7 +104,13 @@ class Line:
         try:
             await take_call(self, self.call_events)
         finally:
-            self.call_events = None
+            # What came after the call's end and the call did not take (the next caller's
+            # RING, an SMS: the call stops reading at its end, and closes for a while after)
+            # is the idle line's again, in order: it was dropped here, and the next caller
+            # was answered a ring late and the SMS lost (already deleted from the SIM).
+            left, self.call_events = self.call_events, None
+            while left is not None and not left.empty():
+                self.modem.events.put_nowait(left.get_nowait())
         try:
             await self.supervisor.after_call()   # [line] reset_after_hangup
         except Exception as exc:  # noqa: BLE001 - the supervisor brings the modem back

@@ -456,6 +456,43 @@ class Cases(DutyColumns, CaseNumbers):
         with self._lock:
             return [Case(*r) for r in self._db.execute(sql + " ORDER BY number", args)]
 
+    def page(self, states=None, kinds=None, owners=None, owner_name=None, overdue_at=None,
+             limit=100, offset=0):
+        """(how many cases match, the `limit` of them from `offset`, newest first): one
+        page of the office's list, counted and cut in SQL (a hundred thousand Case rows
+        built for every page took 0.8-1.7 s). `owners`: the owner numbers to keep, or with
+        `owner_name` any case whose owner_name holds it; `overdue_at`: open cases due
+        before that instant (Case.overdue)."""
+        sql, args = " FROM cases WHERE 1=1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        if owners is not None or owner_name:
+            either = [f"owner IN ({','.join('?' * len(owners or ()))})"] if owners else []
+            args += list(owners or ())
+            if owner_name:
+                either.append("instr(owner_name, ?) > 0")
+                args.append(owner_name)
+            sql += f" AND ({' OR '.join(either) or '0'})"
+        if overdue_at is not None:
+            sql += (f" AND state IN ({','.join('?' * len(OPEN_STATES))}) AND due IS NOT NULL"
+                    " AND due < ?")
+            args += [*OPEN_STATES, overdue_at]
+        with self._lock:
+            total = self._db.execute("SELECT COUNT(*)" + sql, args).fetchone()[0]
+            rows = self._db.execute(f"SELECT {_FIELDS}" + sql + " ORDER BY number DESC "
+                                    "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+        return total, [Case(*r) for r in rows]
+
+    def owners(self):
+        """Every owner number a case has (a few duty people): the page filters them by name."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT owner FROM cases "
+                                                   "WHERE owner != ''")]
+
     def overdue(self, now=None):
         now = now or time.time()
         return [c for c in self.list(OPEN_STATES) if c.overdue(now)]

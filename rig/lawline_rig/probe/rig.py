@@ -339,14 +339,15 @@ class Rig:
         return self.procs["box"].log_text() if "box" in self.procs else \
             (self.dir / "box.log").read_text(errors="replace")
 
-    def items(self, kind=None):
+    def items(self, kind=None, after=0):
+        """The outbox's items (of `kind`, with id > `after`), oldest first."""
         db = self.spool_dir / "outbox.db"
         if not db.exists():
             return []
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
         try:
             rows = con.execute("SELECT id, key, kind, record_json, files_json FROM items "
-                               "ORDER BY id").fetchall()
+                               "WHERE id > ? ORDER BY id", (after,)).fetchall()
         except sqlite3.OperationalError:
             return []
         finally:
