@@ -224,8 +224,11 @@ class Rig:
         argv = lawline_argv("-v", "run", "--config", str(self.config_path))
         if self.box_clock:   # office hours and rota on another day (probe/boxclock.py)
             argv[1:3] = ["-m", "lawline_rig.probe.boxclock", self.box_clock]
+        log = Path(self.dir) / "box.log"
+        before = len(log.read_text(errors="replace")) if log.exists() else 0
         self.procs["box"] = Process("box", argv, self.dir, env)
-        wait_until(lambda: "ready on" in self.procs["box"].log_text() or
+        # a restarted box appends to the same log: its own "ready on", not the last run's
+        wait_until(lambda: "ready on" in self.procs["box"].log_text()[before:] or
                    not self.procs["box"].alive(), 30, "the box to start")
         if not self.procs["box"].alive():
             raise RuntimeError("the box failed to start:\n" +
