@@ -5,10 +5,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= simcom-sim7600
 PROMPTS := prompts/zh-CN
-# Whole-call tests mostly wait on real-time audio, so test files run 4 at a time (each file
-# keeps its own rig in one worker; tests/conftest.py lets a file's modem profiles run apart).
-# PARALLEL= runs them one after the other.
-PARALLEL ?= -n 4 --dist loadfile
+# Whole-call tests mostly wait on real-time audio (a whole run used 0.85 of the two cores'
+# one), so test files run 6 at a time (each file keeps its own rig in one worker;
+# tests/conftest.py lets a file's modem profiles run apart). PARALLEL= runs them one after
+# the other.
+PARALLEL ?= -n 6 --dist loadfile
 # Every tier (DESIGN.md "Tests and benchmarks"): the pure unit tier, the line tier and its
 # modem contract, sip, commands, sync, servers, scenarios, web, systemd, the any-hour guard,
 # the rig's own tests, and the prefecture centre's where it is present.

@@ -31,7 +31,10 @@ def rig(request, module_rigs, hil_ports):
     profile = request.param
     if hil_ports and hil_ports.get("profile", FULL_SET) != profile:
         pytest.skip(f"the hardware-in-loop rig is a {hil_ports.get('profile')}, not {profile}")
-    rig = module_rigs.rig(f"line-{profile}", hil=True, profile=profile)
+    # every call of the module comes from one caller: a day's allowance of cases and SMS for
+    # all of them (tests/unit/test_limits.py tests the caps)
+    rig = module_rigs.rig(f"line-{profile}", hil=True, profile=profile, box_options={
+        "limits": {"cases_per_number_per_day": 50, "sms_per_number_per_day": 100}})
     yield rig
     module_rigs.stop(rig)        # before the next profile's rig starts
 
