@@ -25,6 +25,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ..phone import national
+from ..sync.durable import Transaction
 
 CALL_BOOK_DAYS = 400        # a year's comparisons and a month's margin
 
@@ -78,15 +79,9 @@ class CallBook:
             self._db.executescript(_SCHEMA)
 
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._db)
-                self._db.execute("COMMIT")
-                return result
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with Transaction(self._db, self._lock) as db:
+            result: T = fn(db)
+            return result
 
     # -- the call book ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..clock import Clock
 from ..duty.roster import normal_mobile
 from ..sync import sqlitefile
+from ..sync.durable import Transaction
 
 
 # Why ten digits (YYMMDD + NNNN). The old three-digit sequence ran out at the 1000th case of
@@ -87,36 +88,23 @@ class CaseNumbers:
         for day, seq in drawn:
             highest[day] = max(seq, highest.get(day, 0))
         raised = {}
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for day, seq in sorted(highest.items()):
-                    row = self._db.execute("SELECT last FROM case_counter WHERE day = ?",
-                                           (day,)).fetchone()
-                    if row is None or row[0] < seq:
-                        self._db.execute("INSERT OR REPLACE INTO case_counter (day, last) "
-                                         "VALUES (?, ?)", (day, seq))
-                        raised[day] = seq
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with Transaction(self._db, self._lock) as db:
+            for day, seq in sorted(highest.items()):
+                row = db.execute("SELECT last FROM case_counter WHERE day = ?",
+                                 (day,)).fetchone()
+                if row is None or row[0] < seq:
+                    db.execute("INSERT OR REPLACE INTO case_counter (day, last) "
+                               "VALUES (?, ?)", (day, seq))
+                    raised[day] = seq
         return raised
 
     def next(self, now=None):
         day = self.clock.local(now).strftime("%y%m%d")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT last FROM case_counter WHERE day = ?",
-                                       (day,)).fetchone()
-                seq = (row[0] if row else 0) + 1   # never runs out (format_number)
-                self._db.execute("INSERT OR REPLACE INTO case_counter (day, last) VALUES (?, ?)",
-                                 (day, seq))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with Transaction(self._db, self._lock) as db:
+            row = db.execute("SELECT last FROM case_counter WHERE day = ?", (day,)).fetchone()
+            seq = (row[0] if row else 0) + 1   # never runs out (format_number)
+            db.execute("INSERT OR REPLACE INTO case_counter (day, last) VALUES (?, ?)",
+                       (day, seq))
         return format_number(day, seq)
 
     def close(self):
@@ -330,15 +318,8 @@ class Cases(DutyColumns, CaseNumbers):
                 self._db.execute("ALTER TABLE cases ADD COLUMN topic TEXT NOT NULL DEFAULT ''")
 
     def _tx(self, fn):
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._db)
-                self._db.execute("COMMIT")
-                return result
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with Transaction(self._db, self._lock) as db:
+            return fn(db)
 
     def open_case(self, number, kind, caller="", owner="", owner_name="", detail="",
                   call_id=None, state="new", due_hours=72.0, by="box", note="", now=None,

@@ -7,6 +7,8 @@ and the reserve file that keeps a full disk from stopping acknowledgements.
 """
 
 import os
+import sqlite3
+import threading
 import tempfile
 from pathlib import Path
 
@@ -92,11 +94,11 @@ class Reserve:
 class Transaction:
     """BEGIN IMMEDIATE ... COMMIT under the outbox lock; ROLLBACK on any exception."""
 
-    def __init__(self, conn, lock):
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
         self._conn = conn
         self._lock = lock
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -105,9 +107,8 @@ class Transaction:
             raise
         return self._conn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._lock.release()
-        return False
