@@ -246,11 +246,15 @@ async def voicemail_audio(request, web):
         found = None
     if found is None:
         return web.refuse(request, 404, f"没有留言 {key[:32]}。")
-    record, wav = found
+    return _listen(request, web, key, found[1], "voicemail")
+
+def _listen(request, web, key, wav, what):
+    """A voicemail's or a recording's audio (`what`): played inline or downloaded, each
+    listening audited once however many byte ranges the player asks for (listening.py)."""
     if wav is None:
         return web.refuse(request, 410, "录音文件已不在本机（已上报并按保留期删除）。")
     download = request.state.query["download"] == "1"
-    action = "voicemail_downloaded" if download else "voicemail_played"
+    action = f"{what}_downloaded" if download else f"{what}_played"
     session = request.state.session
     if web.listenings.begins((session.user.name, session.csrf), key, action,
                              web.accounts.clock()):
@@ -276,19 +280,7 @@ async def recording_audio(request, web):
     found = web.box.recording(key)
     if found is None:
         return web.refuse(request, 404, "没有这段通话录音。")
-    record, wav = found
-    if wav is None:
-        return web.refuse(request, 410, "录音文件已不在本机（已上报并按保留期删除）。")
-    download = request.state.query["download"] == "1"
-    action = "recording_downloaded" if download else "recording_played"
-    session = request.state.session
-    if web.listenings.begins((session.user.name, session.csrf), key, action,
-                             web.accounts.clock()):
-        web.audit(request, action, key)
-    return FileResponse(wav, media_type="audio/wav",
-                        filename=f"{key}.wav" if download else None,
-                        content_disposition_type="attachment" if download else "inline",
-                        headers={"Cache-Control": "no-store"})
+    return _listen(request, web, key, found[1], "recording")
 
 
 # -- call records -----------------------------------------------------------------------------
