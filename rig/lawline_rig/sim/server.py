@@ -58,6 +58,14 @@ class PortLinks:
                 os.symlink(port.path, tmp)
                 os.replace(tmp, link)
 
+    def drop(self, side, kinds):
+        """The side's `kinds` ports went away: their links go with them, as udev removes
+        /dev/lawline-at when the modem leaves the bus. A link left pointing at a closed
+        /dev/pts/N would lead the box to whatever the kernel hands that number to next
+        (another program's pty)."""
+        for kind in kinds:
+            _remove(self.path(side, kind))
+
     def remove(self):
         for side, kinds in self.ports.items():
             for kind in kinds:
@@ -151,6 +159,8 @@ async def serve(state_dir, plan, ring_interval):
         if phase == "close":
             going = {ports[side][kind] for kind in kinds}
             gone[side] = gone.get(side, set()) | {port.path for port in going}
+            if links is not None:
+                links.drop(side, kinds)
             for port in going:
                 port.close()
             return
