@@ -34,10 +34,11 @@ demo: prompts
 	$(PY) -m lawline demo --profile $(PROFILE) --lines 2
 
 # -rs: every skip says why in the summary (a container test skips only where no container
-# can run, e.g. in a chroot; tests/systemd/hostcheck.py); -rfE names every failure at the end;
+# can run, e.g. in a chroot; tests/systemd/hostcheck.py); -rfE names every failure at the end,
+# -rR every real-time test that passed only at its second try (tests/conftest.py REAL_TIME);
 # --durations: the slowest tests, to keep the whole under 15 minutes on two cores
 test: prompts lint
-	$(PY) -m pytest -q -rsfE --durations=15 $(PARALLEL) $(TIERS)
+	$(PY) -m pytest -q -rsfER --durations=15 $(PARALLEL) $(TIERS)
 
 # Static checks, before any test runs: pyflakes' rules (an undefined name is a crash waiting
 # in a path no test took; unused imports and variables), and the type checker, strict on the
