@@ -94,7 +94,10 @@ class TrunkRig(Rig):
         ready = self.dir / f"phone-{number}.ready"
         events = self.dir / f"phone-{number}.events"
         record = self.dir / f"phone-{number}.wav"
-        ready.unlink(missing_ok=True)
+        # a phone started again (a test's second try) begins with no events or recordings:
+        # its calls are numbered from 1 again
+        for old in (ready, events, *self.dir.glob(f"phone-{number}-*.wav")):
+            old.unlink(missing_ok=True)
         proc = Process(f"phone-{number}", lawline_argv(
             "dutyphone", "--port", "0", "--behaviour", behaviour,
             "--registrar", self.kamailio.registrar, "--user", number,

@@ -27,13 +27,16 @@ TRIALS = int(os.environ.get("LAWLINE_CRASH_TRIALS", "200"))
 
 def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
         tmp_path, nginx, smtp, s3, test_ca):
-    bucket = s3.bucket("crash")
+    # a folder, a bucket and mail of this try's own: a second try (tests/conftest.py) must not
+    # count its first try's uploads as doubled
+    name, bucket = s3.fresh_bucket("crash")
+    mail_from = len(smtp.messages)
     spec = {
-        "upstream": {"url": f"{nginx.url}/dav/crash", "username": DAV_USER,
+        "upstream": {"url": f"{nginx.url}/dav/{name}", "username": DAV_USER,
                      "password": DAV_PASSWORD, "cafile": str(test_ca.ca)},
         "email": {"port": smtp.port, "username": MAIL_USER, "password": MAIL_PASSWORD,
                   "cafile": str(test_ca.ca)},
-        "s3": {"endpoint": s3.url, "bucket": "crash", "access_key": S3_KEY,
+        "s3": {"endpoint": s3.url, "bucket": name, "access_key": S3_KEY,
                "secret": S3_SECRET},
     }
     (tmp_path / "targets.json").write_text(json.dumps(spec))
@@ -53,14 +56,14 @@ def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
     office = crashbox.OFFICE
     results = {
         "upstream": crashbox.verify(facts, "upstream",
-                                    from_tree(nginx.root / "dav" / "crash" / office)),
-        "email": crashbox.verify(facts, "email", from_mail(smtp.messages, office)),
+                                    from_tree(nginx.root / "dav" / name / office)),
+        "email": crashbox.verify(facts, "email", from_mail(smtp.messages[mail_from:], office)),
         "s3": crashbox.verify(facts, "s3", from_tree(bucket / office)),
     }
     puts = sum(1 for method, uri, status in nginx.requests()
-               if method == "PUT" and uri.startswith("/dav/crash/") and uri.endswith(".wav"))
-    summary = {name: {k: v for k, v in r.items() if k != "problems"}
-               for name, r in results.items()}
+               if method == "PUT" and uri.startswith(f"/dav/{name}/") and uri.endswith(".wav"))
+    summary = {target: {k: v for k, v in r.items() if k != "problems"}
+               for target, r in results.items()}
     print(f"\ncrash harness: {TRIALS} kills in {facts['seconds_killing']} s "
           f"({elapsed:.0f} s with the final drain), where: {kills}; "
           f"nginx voicemail PUTs {puts}; per target {summary}")
@@ -75,15 +78,15 @@ def test_kills_while_recording_and_uploading_lose_and_duplicate_nothing(
     assert set(kinds) == set(crashbox.KINDS), kinds
     problems = crashbox.verify_outcomes(facts)
     assert not problems, "\n".join(problems[:20])
-    for name, r in results.items():
-        assert r["lost"] == 0 and r["duplicated"] == 0, (name, r)
-        assert r["messages"] >= r["told"] >= TRIALS // 60, (name, r)
+    for target, r in results.items():
+        assert r["lost"] == 0 and r["duplicated"] == 0, (target, r)
+        assert r["messages"] >= r["told"] >= TRIALS // 60, (target, r)
     # every other item (case journal items, call records) reached the targets that take
     # them, each under its own key: none lost, none under a key the box never committed
-    for name, tree in (("upstream", nginx.root / "dav" / "crash" / office),
-                       ("s3", bucket / office)):
-        items = crashbox.verify_items(facts, name, [k for k, _, _ in from_tree(tree)])
-        print(f"{name}: {items['items']} other items, lost {items['lost']}, "
+    for target, tree in (("upstream", nginx.root / "dav" / name / office),
+                         ("s3", bucket / office)):
+        items = crashbox.verify_items(facts, target, [k for k, _, _ in from_tree(tree)])
+        print(f"{target}: {items['items']} other items, lost {items['lost']}, "
               f"stray {items['stray']}")
         assert not items["problems"], "\n".join(items["problems"])
     assert len(facts["calls"]) >= TRIALS // 20

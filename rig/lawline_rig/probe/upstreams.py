@@ -287,6 +287,15 @@ class RcloneS3:
         S3Target("setup", self.url, name, self.access_key, self.secret).make_bucket()
         return self.data / name
 
+    def fresh_bucket(self, stem: str) -> tuple[str, Path]:
+        """A bucket this server has not had yet: `stem`, else stem-2, stem-3... (a test's
+        second try must not find its first try's objects). Its name and folder."""
+        name, n = stem, 1
+        while (self.data / name).exists():
+            n += 1
+            name = f"{stem}-{n}"
+        return name, self.bucket(name)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
