@@ -120,13 +120,14 @@ def check_upstream(cfg: Config, report: Report) -> None:
     if not cfg.upstream.url:
         report.add("warn", "upstream", "no [upstream] url: voicemails stay on this box")
         return
-    from .sync.http import UploadError
+    from .sync.http import HttpPutTarget, UploadError
     from .sync.settings import UPSTREAM, build_targets
     try:
         target = build_targets(cfg).sinks[UPSTREAM]
     except LawlineError as exc:
         report.add("fail", "upstream", str(exc))
         return
+    assert isinstance(target, HttpPutTarget)    # what build_targets makes of [upstream]
     url = cfg.upstream.url
     try:
         code = target.probe()

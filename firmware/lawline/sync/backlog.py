@@ -4,17 +4,22 @@ commands/outbox.py)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from lawline.sync.watch import plain_age
 
+if TYPE_CHECKING:
+    from lawline.sync.outbox import Outbox
+    from lawline.sync.spool import SpoolState
 
-def describe(outbox, configured: list, spool_state=None, now: float | None = None,
-             limit: int = 20) -> str:
+
+def describe(outbox: Outbox, configured: list[str], spool_state: SpoolState | None = None,
+             now: float | None = None, limit: int = 20) -> str:
     """The report: per target, the pending count, then the oldest items (up to `limit`)
     with their age, attempts and last error."""
     now = time.time() if now is None else now
     pending = outbox.pending(now=now)
-    lines = []
+    lines: list[str] = []
     if spool_state is not None:
         lines.append(spool_state.reason)
     targets = list(configured) + sorted({p.target for p in pending} - set(configured))

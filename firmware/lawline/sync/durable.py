@@ -6,6 +6,8 @@ everywhere (sync/outbox.py explains why it matters). Also the outbox's SQLite tr
 and the reserve file that keeps a full disk from stopping acknowledgements.
 """
 
+from __future__ import annotations
+
 import os
 import sqlite3
 import threading
@@ -13,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 
-def fsync_file(path):
+def fsync_file(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -21,7 +23,7 @@ def fsync_file(path):
         os.close(fd)
 
 
-def fsync_dir(path):
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -29,7 +31,7 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_replace(path, data):
+def write_replace(path: Path, data: bytes) -> None:
     """Write and fsync `data` under a temporary name, then rename it to `path`, so `path` is
     never half-written. The caller fsyncs the directory to make the rename durable."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -54,7 +56,7 @@ class Reserve:
     would free the disk. `release()` when a write fails for lack of space; `ensure()` puts it
     back once there is room again."""
 
-    def __init__(self, path, size: int):
+    def __init__(self, path: str | os.PathLike[str], size: int) -> None:
         self.path = Path(path)
         self.size = int(size)
 
@@ -94,7 +96,8 @@ class Reserve:
 class Transaction:
     """BEGIN IMMEDIATE ... COMMIT under the outbox lock; ROLLBACK on any exception."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(self, conn: sqlite3.Connection,
+                 lock: threading.Lock | threading.RLock) -> None:
         self._conn = conn
         self._lock = lock
 

@@ -21,10 +21,14 @@ import os
 import socket
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from lawline import __version__
 from lawline.errors import LawlineError
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import DueItem
 
 CONTENT_TYPES = {
     ".wav": "audio/wav",
@@ -42,7 +46,7 @@ class UploadError(LawlineError, IOError):
     and the URL and never carries the token."""
 
     def __init__(self, target: str, url: str, reason: str, status: int | None = None,
-                 whole_target: bool | None = None):
+                 whole_target: bool | None = None) -> None:
         super().__init__(f"{target}: {reason}")
         self.target = target
         self.url = url
@@ -66,7 +70,7 @@ class HttpPutTarget:
     def __init__(self, name: str, base_url: str, token: str | None = None,
                  timeout: float = 20.0, *, cafile: str | Path | None = None,
                  username: str | None = None, password: str | None = None,
-                 layout: str = "{key}/{file}"):
+                 layout: str = "{key}/{file}") -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upload target {name}: base_url {base_url!r} must be an http:// "
@@ -88,7 +92,7 @@ class HttpPutTarget:
         if "{key}" not in layout or "{file}" not in layout:
             raise ValueError(f"upload target {name}: layout must contain {{key}} and {{file}}")
         self.layout = layout
-        self._auth = None
+        self._auth: str | None = None
         if token:
             self._auth = f"Bearer {token}"
         elif username:
@@ -101,7 +105,7 @@ class HttpPutTarget:
         self._host = parts.hostname
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
-        self._ssl = None
+        self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             # Certificates are always checked; `cafile` adds the upstream's own CA (a
             # prefecture CA not in the system store) instead of turning checks off.
@@ -111,7 +115,7 @@ class HttpPutTarget:
                 raise ValueError(f"upload target {name}: cannot use the CA file {cafile}: "
                                  f"{getattr(e, 'strerror', None) or e}") from None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # The token stays out of reprs too: they end up in logs and tracebacks.
         return f"HttpPutTarget({self.name!r}, {self.base_url!r})"
 
@@ -122,7 +126,7 @@ class HttpPutTarget:
     def url_for(self, key: str, filename: str, day: str = "") -> str:
         return f"{self.base_url}/{self.relative(key, filename, day)}"
 
-    def put_item(self, item) -> None:
+    def put_item(self, item: DueItem) -> None:
         """PUT every file of `item` (a DueItem); return when upstream accepted all of them.
 
         Raises UploadError on an HTTP status other than 2xx or on a network failure, and
@@ -159,14 +163,15 @@ class HttpPutTarget:
         finally:
             conn.close()
 
-    def _connect(self):
+    def _connect(self) -> http.client.HTTPConnection:
         if self._ssl is not None:
             return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
                                                context=self._ssl, blocksize=_BLOCK)
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout,
                                           blocksize=_BLOCK)
 
-    def _put_file(self, conn, item, filename, path):
+    def _put_file(self, conn: http.client.HTTPConnection, item: DueItem, filename: str,
+                  path: Path) -> None:
         key, day = item.key, getattr(item, "day", "")
         url = self.url_for(key, filename, day)
         path_in_url = f"{self._prefix}/{self.relative(key, filename, day)}"
@@ -210,7 +215,7 @@ class HttpPutTarget:
             raise UploadError(self.name, url, f"{status_text} from {url}", status=status)
 
 
-def _describe(error):
+def _describe(error: BaseException) -> str:
     if isinstance(error, socket.gaierror):
         return f"cannot resolve host ({error.strerror or error})"
     if isinstance(error, OSError) and error.strerror:

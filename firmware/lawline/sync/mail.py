@@ -20,9 +20,13 @@ import ssl
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lawline.sync.http import UploadError
 import datetime
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import DueItem, Record
 
 BOX_NAMES = {"consultation": "法律咨询", "service_request": "法律服务申请",
              "complaint": "投诉", "unknown": "留言"}
@@ -34,13 +38,15 @@ class EmailTarget:
     `leadership` addresses each periodic report (with its chart inline); other kinds are
     not owed to it (the outbox is told so through `kinds`)."""
 
-    kinds = ("voicemail", "health", "handoff")  # with `to`; an instance adds "report"
+    # with `to`; an instance adds "report"
+    kinds: tuple[str, ...] = ("voicemail", "health", "handoff")
 
-    def __init__(self, name: str, host: str, port: int, sender: str, to: list, *,
+    def __init__(self, name: str, host: str, port: int, sender: str, to: list[str], *,
                  username: str | None = None, password: str | None = None,
                  security: str = "starttls", cafile: str | Path | None = None,
                  timeout: float = 30.0, office_name: str = "", office_id: str = "",
-                 complaint_to: list | None = None, leadership: list | None = None):
+                 complaint_to: list[str] | None = None,
+                 leadership: list[str] | None = None) -> None:
         if security not in SECURITY:
             raise ValueError(f"mail target {name}: security must be one of {SECURITY}")
         if username and security == "none":
@@ -61,7 +67,7 @@ class EmailTarget:
         self.timeout = float(timeout)
         self.office_name = office_name
         self.office_id = office_id or "lawline"
-        self._ssl = None
+        self._ssl: ssl.SSLContext | None = None
         if security != "none":
             try:
                 self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
@@ -69,18 +75,18 @@ class EmailTarget:
                 raise ValueError(f"mail target {name}: cannot use the CA file {cafile}: "
                                  f"{getattr(e, 'strerror', None) or e}") from None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"EmailTarget({self.name!r}, {self.host}:{self.port}, to={self.to})"
 
     @property
-    def where(self):
+    def where(self) -> str:
         return f"smtp://{self.host}:{self.port}"
 
     def message_id(self, key: str) -> str:
         domain = self.sender.rpartition("@")[2] or "lawline.invalid"
         return f"<{key}.{self.office_id}@{domain}>"
 
-    def build(self, item) -> EmailMessage:
+    def build(self, item: DueItem) -> EmailMessage:
         """The e-mail for one voicemail item (a DueItem with its record)."""
         record = dict(item.record or {})
         if item.kind == "health":
@@ -131,7 +137,7 @@ class EmailTarget:
                            maintype="application", subtype="json", filename=f"{item.key}.json")
         return msg
 
-    def _health(self, item, record):
+    def _health(self, item: DueItem, record: Record) -> EmailMessage:
         """The box's daily or changed status (records/health.py): its text, as it went by
         SMS; the first line is the subject."""
         text = record.get("text", "")
@@ -146,7 +152,7 @@ class EmailTarget:
         msg.set_content(text + "\n", charset="utf-8", cte="base64")
         return msg
 
-    def _handoff(self, item, record):
+    def _handoff(self, item: DueItem, record: Record) -> EmailMessage:
         """A referral handed to its department (issue 17, records/duties.py): to the
         department's own mailbox, the case and its reply code; the record attached as data."""
         msg = EmailMessage()
@@ -169,7 +175,7 @@ class EmailTarget:
                            maintype="application", subtype="json", filename=f"{item.key}.json")
         return msg
 
-    def _report(self, item, record):
+    def _report(self, item: DueItem, record: Record) -> EmailMessage:
         """The weekly or monthly report (records/report.py) to the leadership: the text
         summary, the report's page as the HTML part with its chart inline (a PNG: mail
         clients show PNG, not SVG), the full page and the CSV attached."""
@@ -188,8 +194,10 @@ class EmailTarget:
                                 charset="utf-8", cte="base64")
             png = item.files.get("chart.png")
             if png is not None:
-                msg.get_payload()[1].add_related(Path(png).read_bytes(), "image", "png",
-                                                 cid="<chart.png>", filename="chart.png")
+                html = msg.get_payload(1)
+                assert isinstance(html, EmailMessage)   # add_alternative made it one
+                html.add_related(Path(png).read_bytes(), "image", "png", cid="<chart.png>",
+                                 filename="chart.png")
         for name, subtype in (("report.html", "html"), ("report.csv", "csv")):
             path = item.files.get(name)
             if path is not None:
@@ -197,10 +205,10 @@ class EmailTarget:
                                    filename=f"{item.key}.{subtype}")
         return msg
 
-    def recipients(self, box):
+    def recipients(self, box: str) -> list[str]:
         return self.complaint_to if box == "complaint" and self.complaint_to else self.to
 
-    def put_item(self, item) -> None:
+    def put_item(self, item: DueItem) -> None:
         msg = self.build(item)  # a missing WAV raises OSError here: a local fault
         try:
             self._send(msg)
@@ -232,7 +240,8 @@ class EmailTarget:
                               f"{e.strerror if isinstance(e, OSError) and e.strerror else e}",
                               whole_target=True) from None
 
-    def _send(self, msg):
+    def _send(self, msg: EmailMessage) -> None:
+        smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                     context=self._ssl)
@@ -257,11 +266,11 @@ class EmailTarget:
                 smtp.close()
 
 
-def _from_timestamp(t):
+def _from_timestamp(t: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(t).astimezone()
 
 
-def _duration(seconds):
+def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "未知"
     seconds = float(seconds)
@@ -270,7 +279,7 @@ def _duration(seconds):
     return f"{seconds:.1f} 秒"
 
 
-def _text(value):
+def _text(value: bytes | str) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)

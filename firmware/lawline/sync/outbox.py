@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict, TypeVar, TypeVarTuple, Unpack
 
 from lawline.clock import Clock
 from lawline.errors import LawlineError
@@ -77,6 +79,11 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 RECORD = "record"
 _MAX_ERROR = 500
 
+# A record as JSON: each kind (voicemail, case, call, report, ...) has its own fields.
+Record = dict[str, Any]
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
+
 
 class OutboxError(LawlineError, IOError):
     """The outbox cannot keep its promise (database not durable, spool unusable)."""
@@ -95,7 +102,7 @@ class DueItem:
     attempts: int
     last_error: str | None
     day: str = ""  # local date of the commit, YYYY-MM-DD: upstream folders are by day
-    record: dict | None = None  # the record as committed (the spool copy may be damaged)
+    record: Record | None = None  # the record as committed (the spool copy may be damaged)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,30 @@ class PendingDelivery:
     last_error: str | None
 
 
+class Delivery(TypedDict):
+    """The state of one delivery of a StoredItem."""
+
+    state: str  # pending or done
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    done_at: float | None
+
+
+class Counts(TypedDict):
+    pending: int
+    done: int
+
+
+class Stats(TypedDict):
+    """Outbox.stats(): items, pending and done deliveries, and the same per target."""
+
+    items: int
+    pending: int
+    done: int
+    targets: dict[str, Counts]
+
+
 @dataclass(frozen=True)
 class StoredItem:
     """An item as committed, with the state of each of its deliveries."""
@@ -121,9 +152,9 @@ class StoredItem:
     key: str
     kind: str
     created: float
-    record: dict
+    record: Record
     files: dict[str, Path]  # name -> spool file
-    deliveries: dict  # target -> {"state", "attempts", "next_attempt", "last_error", "done_at"}
+    deliveries: dict[str, Delivery]  # target -> its delivery
 
 
 class Retry(NamedTuple):
@@ -150,9 +181,10 @@ class Outbox:
 
     def __init__(self, db_path: Path, spool_dir: Path, targets: list[str], *,
                  backoff_base: float = 2.0, backoff_cap: float = 600.0,
-                 rng: random.Random | None = None, kinds: dict | None = None,
+                 rng: random.Random | None = None,
+                 kinds: Mapping[str, Iterable[str]] | None = None,
                  reserve_bytes: int = 1_000_000, damaged_dir: Path | None = None,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None) -> None:
         """`clock`: the office's (clock.py): an item's day, the date in its upstream path, is
         the office's day it was committed on."""
         if backoff_base <= 0 or backoff_cap < backoff_base:
@@ -188,7 +220,7 @@ class Outbox:
         self.reserve = Reserve(self.spool_dir / "outbox.reserve", reserve_bytes)
         self.reserve.ensure()
 
-    def _open(self):
+    def _open(self) -> None:
         self._conn = sqlite3.connect(str(self.db_path), timeout=10.0, isolation_level=None,
                                      check_same_thread=False)
         try:
@@ -210,7 +242,7 @@ class Outbox:
             self._conn.close()
             raise
 
-    def _setup(self):
+    def _setup(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise OutboxError(f"outbox database {self.db_path} cannot use WAL mode "
@@ -231,19 +263,19 @@ class Outbox:
                 db.execute("UPDATE items SET day = date(created, 'unixepoch', 'localtime')")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Outbox:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- committing -------------------------------------------------------------------------
 
-    def commit(self, key: str, kind: str, record: dict, files: dict[str, Path]) -> int:
+    def commit(self, key: str, kind: str, record: Record, files: dict[str, Path]) -> int:
         """Make an item durable and owed to every target; return its id.
 
         `files` maps a name (e.g. "voicemail") to a file the caller already wrote under the
@@ -272,7 +304,7 @@ class Outbox:
                 # a database error is the same fault, so it must reach them as one.
                 raise OutboxError(f"outbox item {key} not stored: {error}") from error
 
-    def _commit_locked(self, key, kind, text, files):
+    def _commit_locked(self, key: str, kind: str, text: str, files: dict[str, Path]) -> int:
         existing = self._item_id(key)
         if existing is not None:
             return existing  # before looking at the files: they may have moved on since
@@ -287,7 +319,7 @@ class Outbox:
             record_dir.mkdir(exist_ok=True)
         record_path = record_dir / f"{key}.json"
         _write_replace(record_path, text.encode("utf-8"))
-        synced = set()
+        synced: set[Path] = set()
         for path in [*paths.values(), record_path]:
             self._fsync_dirs_up_to_spool(path.parent, synced)
 
@@ -302,13 +334,14 @@ class Outbox:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (key, kind, created, text, json.dumps(stored, ensure_ascii=False), day))
             item_id = cursor.lastrowid
+            assert item_id is not None      # an INSERT sets it
             db.executemany(
                 "INSERT INTO deliveries(item_id, target, state, attempts, next_attempt) "
                 "VALUES (?, ?, 'pending', 0, ?)",
                 [(item_id, target, created) for target in owed])
         return item_id
 
-    def _in_spool(self, key, path):
+    def _in_spool(self, key: str, path: Path) -> Path:
         resolved = path.resolve()
         if self._spool_root != resolved and self._spool_root not in resolved.parents:
             raise ValueError(f"outbox item {key}: {path} is not under the spool {self.spool_dir}")
@@ -316,15 +349,15 @@ class Outbox:
             raise FileNotFoundError(f"outbox item {key}: {path} is not a file")
         return resolved
 
-    def _relative(self, path):
+    def _relative(self, path: Path) -> str:
         # Stored relative to the spool, so the partition can be mounted elsewhere.
         return path.relative_to(self._spool_root).as_posix()
 
-    def relative(self, path) -> str:
+    def relative(self, path: str | os.PathLike[str]) -> str:
         """`path` (a file under the spool) as the outbox and the ledger store it."""
         return self._relative(Path(path).resolve())
 
-    def _fsync_dirs_up_to_spool(self, directory, synced):
+    def _fsync_dirs_up_to_spool(self, directory: Path, synced: set[Path]) -> None:
         directory = directory.resolve()
         while True:
             if directory not in synced:
@@ -336,7 +369,7 @@ class Outbox:
 
     # -- deliveries -------------------------------------------------------------------------
 
-    def due(self, target: str, now: float | None = None, limit: int = 20) -> list:
+    def due(self, target: str, now: float | None = None, limit: int = 20) -> list[DueItem]:
         """Pending deliveries to `target` whose time has come, oldest item first."""
         now = time.time() if now is None else now
         with self._lock:
@@ -353,7 +386,7 @@ class Outbox:
                         record=json.loads(row[8]))
                 for row in rows]
 
-    def _clock_jump_limit(self, now):
+    def _clock_jump_limit(self, now: float) -> float:
         # No backoff exceeds the cap, so a next_attempt further away than that means the wall
         # clock went backwards (a Pi has no RTC; fake-hwclock and NTP move it). Treat such
         # deliveries as due rather than stranding them until the clock catches up.
@@ -363,12 +396,12 @@ class Outbox:
         """The earliest next_attempt among pending deliveries (of `target`), or None."""
         now = time.time() if now is None else now
         query = "SELECT MIN(next_attempt) FROM deliveries WHERE state = 'pending'"
-        args = []
+        args: list[str] = []
         if target is not None:
             query += " AND target = ?"
             args.append(target)
         with self._lock:
-            earliest = self._conn.execute(query, args).fetchone()[0]
+            earliest: float | None = self._conn.execute(query, args).fetchone()[0]
         if earliest is not None and earliest > self._clock_jump_limit(now):
             return now
         return earliest
@@ -378,7 +411,7 @@ class Outbox:
         now = time.time() if now is None else now
         self._with_room(self._mark_done, item_id, target, now)
 
-    def _with_room(self, write, *args):
+    def _with_room(self, write: Callable[[Unpack[_Args]], _T], *args: Unpack[_Args]) -> _T:
         """Run a delivery write; when the disk is full, give up the reserve and try once
         more, so a full disk never stops acknowledgements (sync/durable.py, Reserve)."""
         try:
@@ -391,7 +424,7 @@ class Outbox:
                 "deliveries can still be recorded", self.spool_dir, self.reserve.size // 1000)
             return write(*args)
 
-    def _mark_done(self, item_id, target, now):
+    def _mark_done(self, item_id: int, target: str, now: float) -> None:
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE deliveries SET state = 'done', done_at = ? "
@@ -411,7 +444,8 @@ class Outbox:
         return self._with_room(self._mark_failed, item_id, target, str(error)[:_MAX_ERROR],
                                now)
 
-    def _mark_failed(self, item_id, target, error, now):
+    def _mark_failed(self, item_id: int, target: str, error: str,
+                     now: float) -> Retry | None:
         with self._transaction() as db:
             row = db.execute("SELECT state, attempts FROM deliveries "
                              "WHERE item_id = ? AND target = ?", (item_id, target)).fetchone()
@@ -430,24 +464,25 @@ class Outbox:
         """Delay after a failure when `attempts` earlier attempts had failed: min(cap,
         base * 2**attempts), with full jitter between 50% and 100% so many boxes coming back
         after an upstream outage do not retry in step."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(attempts, 32))
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2 ** min(attempts, 32))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
     @staticmethod
-    def _require_delivery(db, item_id, target):
+    def _require_delivery(db: sqlite3.Connection, item_id: int, target: str) -> None:
         if db.execute("SELECT 1 FROM deliveries WHERE item_id = ? AND target = ?",
                       (item_id, target)).fetchone() is None:
             raise KeyError(f"outbox has no delivery of item {item_id} to {target!r}")
 
     # -- reading ----------------------------------------------------------------------------
 
-    def pending(self, target: str | None = None, now: float | None = None) -> list:
+    def pending(self, target: str | None = None,
+                now: float | None = None) -> list[PendingDelivery]:
         """Every unacknowledged delivery, oldest item first."""
         now = time.time() if now is None else now
         query = ("SELECT i.id, i.key, i.kind, d.target, d.attempts, i.created, d.next_attempt, "
                  "d.last_error FROM deliveries d JOIN items i ON i.id = d.item_id "
                  "WHERE d.state = 'pending'")
-        args = []
+        args: list[str] = []
         if target is not None:
             query += " AND d.target = ?"
             args.append(target)
@@ -458,14 +493,15 @@ class Outbox:
                                 last_error=r[7])
                 for r in rows]
 
-    def stats(self) -> dict:
+    def stats(self) -> Stats:
         """Counts: items, pending and done deliveries, and the same per target."""
         with self._lock:
             items = self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
             rows = self._conn.execute(
                 "SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state").fetchall()
-        result = {"items": items, "pending": 0, "done": 0,
+        result: Stats = {"items": items, "pending": 0, "done": 0,
                   "targets": {name: {"pending": 0, "done": 0} for name in self.targets}}
+        state: Literal["pending", "done"]   # all the table's CHECK allows
         for target, state, count in rows:
             result[state] += count
             result["targets"].setdefault(target, {"pending": 0, "done": 0})[state] = count
@@ -492,14 +528,15 @@ class Outbox:
         """When the oldest unacknowledged item was committed (of `target`), or None."""
         query = ("SELECT MIN(i.created) FROM deliveries d JOIN items i ON i.id = d.item_id "
                  "WHERE d.state = 'pending'")
-        args = []
+        args: list[str] = []
         if target is not None:
             query += " AND d.target = ?"
             args.append(target)
         with self._lock:
-            return self._conn.execute(query, args).fetchone()[0]
+            oldest: float | None = self._conn.execute(query, args).fetchone()[0]
+        return oldest
 
-    def spool_files(self) -> set:
+    def spool_files(self) -> set[Path]:
         """Every spool file some item refers to, as a resolved Path (start-up recovery
         treats any other recording under incoming/ as never committed)."""
         with self._lock:
@@ -507,18 +544,19 @@ class Outbox:
         return {(self.spool_dir / rel).resolve()
                 for (files,) in rows for rel in json.loads(files).values()}
 
-    def keys(self) -> list:
+    def keys(self) -> list[str]:
         """Every item key (case numbers are in them: the counter is kept above these)."""
         with self._lock:
             return [row[0] for row in self._conn.execute("SELECT key FROM items")]
 
-    def settled(self, before: float, limit: int = 100, kinds: tuple = (),
-                except_kinds: tuple = ()) -> list:
+    def settled(self, before: float, limit: int = 100, kinds: tuple[str, ...] = (),
+                except_kinds: tuple[str, ...] = ()) -> list[tuple[int, str, dict[str, Path]]]:
         """Items committed before `before` that every target they were owed to has
         acknowledged, oldest first, as (item_id, key, files). An item owed to no target
         (none was configured) never settles: nobody has a copy of it. `kinds`: only these
         kinds; `except_kinds`: not these (retention keeps recordings their own days)."""
-        where, args = "", [before]
+        where = ""
+        args: list[float | str] = [before]
         if kinds:
             where += f" AND i.kind IN ({','.join('?' * len(kinds))})"
             args += list(kinds)
@@ -543,19 +581,19 @@ class Outbox:
             db.execute("DELETE FROM deliveries WHERE item_id = ?", (item_id,))
             db.execute("DELETE FROM items WHERE id = ?", (item_id,))
 
-    def _item_id(self, key):
+    def _item_id(self, key: str) -> int | None:
         with self._lock:
             row = self._conn.execute("SELECT id FROM items WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
-    def _files(self, files_json):
+    def _files(self, files_json: str) -> dict[str, Path]:
         return {name: self.spool_dir / rel for name, rel in json.loads(files_json).items()}
 
-    def _transaction(self):
+    def _transaction(self) -> Transaction:
         return Transaction(self._conn, self._lock)
 
 
-def _check_name(what, value):
+def _check_name(what: str, value: str) -> None:
     if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
         raise ValueError(f"outbox {what} {value!r} must be 1-128 letters, digits, '.', '_' or "
                          "'-', starting with a letter or digit")

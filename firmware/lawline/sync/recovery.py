@@ -23,11 +23,16 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lawline.sync import wavfile
 from lawline.sync.durable import fsync_dir
 from lawline.sync.durable import write_replace
+from lawline.sync.sqlitefile import CaseParts, ParseNumber
 from lawline.sync.sqlitefile import case_numbers_in, numbers_in_name, set_aside_copies
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import DueItem, Outbox, Record
 
 log = logging.getLogger("lawline.sync")
 
@@ -51,9 +56,10 @@ class Found:
     """What `scan` found that no outbox item nor ledger entry refers to."""
     incoming: Path
     damaged: Path
-    known: set
-    recordings: list = field(default_factory=list)
-    records: dict = field(default_factory=dict)      # path -> the record it holds
+    known: set[Path]
+    recordings: list[Path] = field(default_factory=list)
+    # path -> the record it holds (readable JSON, not yet known to be an object)
+    records: dict[Path, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,11 @@ class Recording:
     caller: str
     seconds: float
     repaired: bool
-    record: dict | None        # the voicemail record committed before (its row was lost)
+    record: Record | None      # the voicemail record committed before (its row was lost)
     whole: bool                # that record says the recording was finished: send it again
 
 
-def scan(outbox, incoming: Path, pending: set) -> Found | None:
+def scan(outbox: Outbox, incoming: Path, pending: set[Path]) -> Found | None:
     """Recordings and records under `incoming` that neither an outbox item nor a pending
     ledger entry (`pending`, resolved paths) refers to; None when there is no such folder."""
     incoming = Path(incoming)
@@ -104,7 +110,7 @@ def recording(wav: Path, found: Found) -> Recording | None:
     call_id = match["call_id"] if match else wav.stem
     box = match["box"] if match else "unknown"
     caller = match["caller"] if match and match["caller"] not in (None, WITHHELD) else ""
-    record = None
+    record: Record | None = None
     for path, candidate in list(found.records.items()):
         if (isinstance(candidate, dict) and candidate.get("call_id") == call_id
                 and candidate.get("box") == box
@@ -121,7 +127,7 @@ def recording(wav: Path, found: Found) -> Recording | None:
                      whole)
 
 
-def commit_leftovers(outbox, found: Found) -> list:
+def commit_leftovers(outbox: Outbox, found: Found) -> list[str]:
     """The records and reports `scan` found, back into the outbox (they need nothing else);
     a record that is neither a call record nor a case journal item is set aside."""
     recovered = []
@@ -135,12 +141,12 @@ def commit_leftovers(outbox, found: Found) -> list:
     return recovered
 
 
-def latest_case_records(incoming: Path) -> list:
+def latest_case_records(incoming: Path) -> list[tuple[str, Record]]:
     """(case number, record) of the latest journal item (`case-<case>-<n>.json`) of every
     case still on the spool, oldest number first."""
     if not Path(incoming).is_dir():
         return []
-    latest = {}
+    latest: dict[str, tuple[int, Path]] = {}
     for path in Path(incoming).glob("case-*-*.json"):
         number, _, n = path.stem[len("case-"):].rpartition("-")
         if n.isdigit() and int(n) > latest.get(number, (0, None))[0]:
@@ -162,7 +168,7 @@ def started_at(call_id: str) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.mktime(moment)))
 
 
-def _record_only(outbox, path, record):
+def _record_only(outbox: Outbox, path: Path, record: object) -> str | None:
     """Commit a record that has no file of its own (a call record, a case journal entry)
     and that no item refers to; None when it is neither."""
     if not isinstance(record, dict):
@@ -184,7 +190,7 @@ def _record_only(outbox, path, record):
     return key
 
 
-def _recover_reports(outbox, reports, known):
+def _recover_reports(outbox: Outbox, reports: Path, known: set[Path]) -> list[str]:
     """A published report (records/report.py: `<key>.json` beside `<key>.csv` and `.html`)
     that no item refers to is owed again (the outbox that held it was set aside)."""
     if not reports.is_dir():
@@ -205,7 +211,8 @@ def _recover_reports(outbox, reports, known):
     return recovered
 
 
-def numbers_given_out(spool_dir, outbox, parse) -> set:
+def numbers_given_out(spool_dir: str | os.PathLike[str], outbox: Outbox,
+                      parse: ParseNumber) -> set[CaseParts]:
     """Every case number this box has given out that is still on its disk, as (YYMMDD,
     sequence) pairs (`parse`: records/cases.parse_number): record files under the spool
     (`<case>.json`, `case-<case>-<n>.json`, also those set aside in damaged/), the outbox's
@@ -223,14 +230,14 @@ def numbers_given_out(spool_dir, outbox, parse) -> set:
     return found
 
 
-def _read_record(path):
+def _read_record(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def _drop_temporaries(incoming):
+def _drop_temporaries(incoming: Path) -> None:
     # `.<name>.<random>.tmp` are record copies a cut interrupted before their rename; the
     # record they held was never committed and is rewritten from the call when recovered.
     for tmp in incoming.rglob(".*.tmp"):
@@ -241,7 +248,7 @@ def _drop_temporaries(incoming):
             pass
 
 
-def _set_aside(path, damaged, why):
+def _set_aside(path: Path, damaged: Path, why: str) -> None:
     damaged.mkdir(exist_ok=True)
     target = damaged / path.name
     n = 1
@@ -254,7 +261,7 @@ def _set_aside(path, damaged, why):
     log.error("recovery: %s set aside in %s: %s; nothing was deleted", path.name, damaged, why)
 
 
-def check_item_files(item) -> None:
+def check_item_files(item: DueItem) -> None:
     """Before an upload: a record file that no longer holds its record is rewritten from the
     outbox's copy, and a WAV whose header disagrees with its audio (truncated on disk) is
     repaired, each with a log line. A missing file raises FileNotFoundError naming it."""

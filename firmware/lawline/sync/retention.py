@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lawline.sync.durable import fsync_dir
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import Outbox
 
 log = logging.getLogger("lawline.sync")
 DAY = 86400.0
 
 
-def purge(outbox, retention_days: float, now: float | None = None,
-          kinds_days: dict | None = None) -> tuple:
+def purge(outbox: Outbox, retention_days: float, now: float | None = None,
+          kinds_days: dict[str, float] | None = None) -> tuple[int, int]:
     """Remove settled items older than `retention_days`; return (items, bytes) removed.
     `kinds_days`: kinds kept for their own number of days instead (a bridged call's
     recording, [recording] keep_days): shorter or longer, still only once settled."""
@@ -37,14 +42,15 @@ def purge(outbox, retention_days: float, now: float | None = None,
     return items, removed
 
 
-def _purge(outbox, before: float, only: tuple, but: tuple) -> tuple:
+def _purge(outbox: Outbox, before: float, only: tuple[str, ...],
+           but: tuple[str, ...]) -> tuple[int, int]:
     items = removed = 0
     while True:
         batch = outbox.settled(before, limit=100, kinds=only, except_kinds=but)
         if not batch:
             break
         for item_id, key, files in batch:
-            dirs = set()
+            dirs: set[Path] = set()
             for path in files.values():
                 try:
                     removed += path.stat().st_size

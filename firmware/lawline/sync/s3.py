@@ -21,10 +21,14 @@ import http.client
 import socket
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from lawline import __version__
 from lawline.sync.http import CONTENT_TYPES, UploadError, remote_name
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import DueItem
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _BLOCK = 64 * 1024
@@ -42,8 +46,9 @@ def signing_key(secret: str, day: str, region: str, service: str = "s3") -> byte
     return _hmac(key, "aws4_request")
 
 
-def sign(method: str, path: str, headers: dict, payload_hash: str, *, access_key: str,
-         secret: str, region: str, now: datetime.datetime, query: str = "") -> dict:
+def sign(method: str, path: str, headers: dict[str, str], payload_hash: str, *,
+         access_key: str, secret: str, region: str, now: datetime.datetime,
+         query: str = "") -> dict[str, str]:
     """Headers for a signed request: `headers` plus x-amz-date, x-amz-content-sha256 and
     Authorization. `path` is already URI-encoded; `headers` must include Host."""
     stamp = now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -72,7 +77,7 @@ class S3Target:
 
     def __init__(self, name: str, endpoint: str, bucket: str, access_key: str, secret: str, *,
                  region: str = "us-east-1", prefix: str = "", timeout: float = 30.0,
-                 cafile: str | Path | None = None, layout: str = "{key}/{file}"):
+                 cafile: str | Path | None = None, layout: str = "{key}/{file}") -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"S3 target {name}: endpoint {endpoint!r} must be an http:// or "
@@ -92,7 +97,7 @@ class S3Target:
         self._host = parts.hostname
         self._port = parts.port
         self._netloc = parts.netloc
-        self._ssl = None
+        self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             try:
                 self._ssl = ssl.create_default_context(cafile=str(cafile) if cafile else None)
@@ -100,13 +105,13 @@ class S3Target:
                 raise ValueError(f"S3 target {name}: cannot use the CA file {cafile}: "
                                  f"{getattr(e, 'strerror', None) or e}") from None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"S3Target({self.name!r}, {self.endpoint}/{self.bucket}/{self.prefix})"
 
     def object_key(self, key: str, filename: str, day: str = "") -> str:
         return self.prefix + self.layout.format(key=key, file=filename, day=day or "undated")
 
-    def put_item(self, item) -> None:
+    def put_item(self, item: DueItem) -> None:
         files = [(remote_name(n, p), Path(p)) for n, p in item.files.items() if n != "record"]
         if "record" in item.files:
             files.append((remote_name("record", item.files["record"]),
@@ -182,7 +187,7 @@ class S3Target:
                               f"{self.bucket}: HTTP {response.status} {_s3_error(body)}",
                               status=response.status)
 
-    def _connect(self):
+    def _connect(self) -> http.client.HTTPConnection:
         if self._ssl is not None:
             return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
                                                context=self._ssl)

@@ -9,31 +9,57 @@ them acknowledged it. Errors name the section and the option (STYLE.md 7).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from lawline.errors import ConfigError
 from lawline.secretfile import read_secret
 from lawline.sync.http import HttpPutTarget
 
+if TYPE_CHECKING:
+    from lawline.settings import (EmailSection, OfficeSection, S3Section, SpoolSection,
+                                  UpstreamSection)
+    from lawline.sync.worker import Sink
+
 log = logging.getLogger("lawline.sync")
 UPSTREAM, EMAIL, S3 = "upstream", "email", "s3"
 LAYOUT = "{day}/{key}/{file}"
+_T = TypeVar("_T")
+
+
+class TargetsConfig(Protocol):
+    """What the targets are built from: [office], [upstream], [email] and [s3]."""
+    @property
+    def office(self) -> OfficeSection: ...
+    @property
+    def upstream(self) -> UpstreamSection: ...
+    @property
+    def email(self) -> EmailSection: ...
+    @property
+    def s3(self) -> S3Section: ...
+
+
+class TargetsChecks(TargetsConfig, Protocol):
+    """What validate_config reads: the targets' sections and [spool]."""
+    @property
+    def spool(self) -> SpoolSection: ...
 
 
 @dataclass
 class Targets:
-    sinks: dict = field(default_factory=dict)   # name -> object with put_item(item)
-    kinds: dict = field(default_factory=dict)   # name -> kinds it takes (absent: all)
-    where: dict = field(default_factory=dict)   # name -> where it sends, for the log
+    sinks: dict[str, Sink] = field(default_factory=dict)   # name -> its target
+    kinds: dict[str, set[str]] = field(default_factory=dict)   # name -> kinds it takes
+    where: dict[str, str] = field(default_factory=dict)   # name -> where it sends, for the log
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         return list(self.sinks)
 
 
-def configured(config) -> list:
+def configured(config: TargetsConfig) -> list[str]:
     """Names of the targets the configuration asks for, without reading any secret."""
     names = []
     if config.upstream.url:
@@ -45,7 +71,7 @@ def configured(config) -> list:
     return names
 
 
-def _split(section, option, url):
+def _split(section: str, option: str, url: str) -> SplitResult:
     """urlsplit, with the port read too: both raise ValueError on a broken URL."""
     try:
         parts = urlsplit(url)
@@ -55,7 +81,7 @@ def _split(section, option, url):
     return parts
 
 
-def validate_config(config) -> None:
+def validate_config(config: TargetsChecks) -> None:
     """Checks across options, at load time (files are read when the box starts)."""
     if config.spool.warn_percent > 100:
         _fail("spool", "warn_percent", "must be at most 100")
@@ -110,7 +136,7 @@ def validate_config(config) -> None:
                 _fail("s3", option, "must be set when 'endpoint' is")
 
 
-def insecure(config) -> dict:
+def insecure(config: TargetsConfig) -> dict[str, str]:
     """section -> what crosses the network in clear because of its allow_insecure = true
     (logged when the targets are built, a WARN row in `lawline check`). SMTP AUTH without
     TLS has no such switch: it is always refused (above, and sync/mail.py)."""
@@ -127,7 +153,7 @@ def insecure(config) -> dict:
     return found
 
 
-def build_targets(config) -> Targets:
+def build_targets(config: TargetsConfig) -> Targets:
     """The configured targets, with their secrets read from their files."""
     for sentence in insecure(config).values():
         log.warning("%s; anyone on the path can read it", sentence)
@@ -165,28 +191,29 @@ def build_targets(config) -> Targets:
         secret = _secret("s3", "secret_file", s3.secret_file)
         cafile = _file("s3", "ca_file", s3.ca_file)
         prefix = "/".join(p for p in (s3.prefix.strip("/"), office) if p)
-        sink = _build("s3", "endpoint", S3Target, S3, s3.endpoint, s3.bucket, s3.access_key,
-                      secret, region=s3.region, prefix=prefix, timeout=s3.timeout,
-                      cafile=cafile, layout=LAYOUT)
-        targets.sinks[S3] = sink
-        targets.where[S3] = f"{sink.endpoint}/{s3.bucket}/{sink.prefix}{LAYOUT}"
+        bucket = _build("s3", "endpoint", S3Target, S3, s3.endpoint, s3.bucket, s3.access_key,
+                        secret, region=s3.region, prefix=prefix, timeout=s3.timeout,
+                        cafile=cafile, layout=LAYOUT)
+        targets.sinks[S3] = bucket
+        targets.where[S3] = f"{bucket.endpoint}/{s3.bucket}/{bucket.prefix}{LAYOUT}"
     return targets
 
 
-def _build(section, option, cls, *args, **kw):
+def _build(section: str, option: str, cls: Callable[..., _T], *args: object,
+           **kw: object) -> _T:
     try:
         return cls(*args, **kw)
     except ValueError as e:
         raise ConfigError(f"option '{option}' in section [{section}]: {e}") from None
 
 
-def _secret(section, option, path):
+def _secret(section: str, option: str, path: str) -> str | None:
     if not path:
         return None
     return read_secret(path, section, option)   # refused when others may read the file
 
 
-def _file(section, option, path):
+def _file(section: str, option: str, path: str) -> str | None:
     if not path:
         return None
     if not Path(path).is_file():
@@ -195,5 +222,5 @@ def _file(section, option, path):
     return path
 
 
-def _fail(section, option, text):
+def _fail(section: str, option: str, text: str) -> NoReturn:
     raise ConfigError(f"option '{option}' in section [{section}] {text}")

@@ -35,14 +35,14 @@ class SpoolState:
 class SpoolGuard:
     def __init__(self, spool_dir: Path, max_mb: float, warn_percent: float = 80.0,
                  min_free_mb: float = 64.0, message_bytes: int = 2 * MB,
-                 cache_seconds: float = 2.0):
+                 cache_seconds: float = 2.0) -> None:
         self.dir = Path(spool_dir)
         self.limit = int(max_mb * MB)
         self.warn_percent = warn_percent
         self.min_free = int(min_free_mb * MB)
         self.message_bytes = int(message_bytes)
         self.cache_seconds = cache_seconds
-        self._last = None
+        self._last: SpoolState | None = None
         self._at = 0.0
 
     def state(self, fresh: bool = False) -> SpoolState:
@@ -63,7 +63,10 @@ class SpoolGuard:
         except OSError:
             free = 0
         need = self.message_bytes
-        mb = lambda n: f"{n / MB:.0f} MB" if n >= 10 * MB else f"{n / MB:.1f} MB"  # noqa: E731
+
+        def mb(n: int) -> str:
+            return f"{n / MB:.0f} MB" if n >= 10 * MB else f"{n / MB:.1f} MB"
+
         where = f"spool {self.dir}"
         if used + need > self.limit:
             return SpoolState(FULL, used, self.limit, free, need,
@@ -138,7 +141,7 @@ def make_private(root: Path) -> int:
     return changed
 
 
-def _tighten(path) -> int:
+def _tighten(path: str) -> int:
     try:
         mode = os.lstat(path).st_mode & 0o7777
         if mode & 0o077:

@@ -29,6 +29,7 @@ import re
 import sqlite3
 import struct
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -44,12 +45,17 @@ _WAL_MAGIC = (0x377F0682, 0x377F0683)   # sqlite.org/fileformat2.html#walformat
 _WAL_HEADER, _FRAME_HEADER = 32, 24
 _MOVED = re.compile(r".+\.db\.\d{8}-\d{6}(?:\.\d+)?")
 
+PathName = str | os.PathLike[str]
+CaseParts = tuple[str, int]     # a case number as (YYMMDD, sequence)
+ParseNumber = Callable[[str], CaseParts | None]     # records/cases.parse_number
+JsonColumns = Mapping[str, Sequence[str]]           # table -> its columns that hold JSON
+
 
 class StorageDamaged(LawlineError, IOError):
     """A database on the spool is damaged and was opened by something that may not repair it
     (`lawline check`, `lawline outbox`): the box sets it aside when it starts."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path: PathName, reason: str) -> None:
         super().__init__(f"{path} is damaged: {reason}; at its next start the box sets it "
                          f"aside in {Path(path).parent / 'damaged'} and starts a fresh one")
         self.path = Path(path)
@@ -62,21 +68,22 @@ class Damage:
 
     path: Path
     reason: str
-    kept: list = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
 
     def sentence(self) -> str:
         where = ", ".join(str(p) for p in self.kept)
         return f"{self.path.name} was damaged ({self.reason}); kept as {where}"
 
 
-def problem(path, tables=(), json_columns=None) -> str | None:
+def problem(path: PathName, tables: Iterable[str] = (),
+            json_columns: JsonColumns | None = None) -> str | None:
     """Why the database at `path` (with its log) cannot be trusted, in plain words, or None
     when it is usable or does not exist yet. Reads only; changes nothing on disk but the
     shared-memory file SQLite may create beside it."""
     return wal_problem(path) or database_problem(path, tables, json_columns)
 
 
-def wal_problem(path) -> str | None:
+def wal_problem(path: PathName) -> str | None:
     """Why the write-ahead log beside `path` is damaged, or None (absent, empty, intact, or
     only its last, never committed, write torn by a cut)."""
     wal = Path(f"{path}-wal")
@@ -118,7 +125,8 @@ def wal_problem(path) -> str | None:
     return None
 
 
-def _frame_ok(order, data, at, page_size, salt1, salt2, seed):
+def _frame_ok(order: str, data: bytes, at: int, page_size: int, salt1: int, salt2: int,
+              seed: tuple[int, int]) -> bool:
     head = data[at:at + _FRAME_HEADER]
     _page, _size, s1, s2, c1, c2 = struct.unpack(">6I", head)
     if (s1, s2) != (salt1, salt2):
@@ -128,7 +136,7 @@ def _frame_ok(order, data, at, page_size, salt1, salt2, seed):
     return len(page) == page_size and _checksum(order, page, seed) == (c1, c2)
 
 
-def _checksum(order, data, seed):
+def _checksum(order: str, data: bytes, seed: tuple[int, int]) -> tuple[int, int]:
     # SQLite's WAL checksum: pairs of 32-bit words in the log's own byte order.
     s0, s1 = seed
     words = struct.unpack(f"{order}{len(data) // 4}I", data)
@@ -139,7 +147,8 @@ def _checksum(order, data, seed):
     return s0, s1
 
 
-def database_problem(path, tables=(), json_columns=None) -> str | None:
+def database_problem(path: PathName, tables: Iterable[str] = (),
+                     json_columns: JsonColumns | None = None) -> str | None:
     """Why the database file itself is damaged, or None. `json_columns` ({table: columns})
     names text that must parse as JSON: SQLite keeps no checksum of a row's bytes, so a flip
     inside a record is found only by reading it."""
@@ -191,7 +200,7 @@ def database_problem(path, tables=(), json_columns=None) -> str | None:
     return None
 
 
-def _bad_json(conn, table, columns):
+def _bad_json(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> str | None:
     for row in conn.execute(f"SELECT rowid, {', '.join(columns)} FROM {table}"):
         for column, value in zip(columns, row[1:]):
             try:
@@ -201,7 +210,8 @@ def _bad_json(conn, table, columns):
     return None
 
 
-def set_aside(path, damaged_dir, *, log_only=False, now=None) -> list:
+def set_aside(path: PathName, damaged_dir: PathName, *, log_only: bool = False,
+              now: float | None = None) -> list[Path]:
     """Move the database at `path` and its side files into `damaged_dir` under a time stamp
     (never deleting anything); with `log_only` only the log and shared memory go. Returns
     the new paths."""
@@ -226,7 +236,8 @@ def set_aside(path, damaged_dir, *, log_only=False, now=None) -> list:
     return moved
 
 
-def open_checked(path, tables, damaged_dir=None, json_columns=None) -> Damage | None:
+def open_checked(path: PathName, tables: Iterable[str], damaged_dir: PathName | None = None,
+                 json_columns: JsonColumns | None = None) -> Damage | None:
     """Check the database at `path` before it is opened. Without `damaged_dir` a damaged
     file raises StorageDamaged; with it, the damaged log and/or database are set aside (one
     log line each) and the Damage is returned; the caller then creates a fresh file."""
@@ -256,7 +267,7 @@ def open_checked(path, tables, damaged_dir=None, json_columns=None) -> Damage | 
     return Damage(path, reason, kept)
 
 
-def set_aside_copies(damaged_dir) -> list:
+def set_aside_copies(damaged_dir: PathName) -> list[Path]:
     """The databases set aside so far in `damaged_dir` (without their side files)."""
     damaged_dir = Path(damaged_dir)
     if not damaged_dir.is_dir():
@@ -264,7 +275,7 @@ def set_aside_copies(damaged_dir) -> list:
     return sorted(p for p in damaged_dir.iterdir() if p.is_file() and _MOVED.fullmatch(p.name))
 
 
-def case_numbers_in(path, parse) -> set:
+def case_numbers_in(path: PathName, parse: ParseNumber) -> set[CaseParts]:
     """Every case number a (damaged) database still shows, as (YYMMDD, sequence) pairs:
     through SQLite where it can read (outbox item keys, the case register and its counter),
     else from the digit runs in its raw bytes that `parse` (records/cases.parse_number)
@@ -278,6 +289,7 @@ def case_numbers_in(path, parse) -> set:
     except sqlite3.Error:
         conn = None
     for query in queries if conn is not None else ():
+        assert conn is not None     # no query without a connection
         try:
             for row in conn.execute(query):
                 readable = True
@@ -302,7 +314,7 @@ def case_numbers_in(path, parse) -> set:
     return found
 
 
-def numbers_in_name(name, parse) -> set:
+def numbers_in_name(name: str, parse: ParseNumber) -> set[CaseParts]:
     """Case numbers in an outbox key or spool file name, as (YYMMDD, sequence) pairs:
     "<case>" (a voicemail), "case-<case>-<n>" (a case journal), with or without ".json"."""
     stem = name[:-5] if name.endswith(".json") else name

@@ -11,9 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lawline.sync import retention
 from lawline.sync.spool import FULL, OK
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import Outbox
+    from lawline.sync.spool import SpoolGuard
 
 log = logging.getLogger("lawline.sync")
 HOUR = 3600.0
@@ -31,10 +37,11 @@ def plain_age(seconds: float) -> str:
 
 
 class OutboxWatch:
-    def __init__(self, outbox, guard, alert, *, alert_after: float = 4 * HOUR,
+    def __init__(self, outbox: Outbox, guard: SpoolGuard | None, alert: Callable[[str], object],
+                 *, alert_after: float = 4 * HOUR,
                  alert_every: float = 12 * HOUR, retention_days: float = 30.0,
                  interval: float = 60.0, retention_every: float = 6 * HOUR,
-                 kinds_days: dict | None = None):
+                 kinds_days: dict[str, float] | None = None) -> None:
         self.outbox = outbox
         self.guard = guard
         self.alert = alert
@@ -44,9 +51,9 @@ class OutboxWatch:
         self.kinds_days = kinds_days or {}     # kinds kept their own days (recordings)
         self.interval = interval
         self.retention_every = retention_every
-        self._stuck_since_alert = {}   # target -> time of the last alert
+        self._stuck_since_alert: dict[str, float] = {}   # target -> time of the last alert
         self._spool_level = OK
-        self._last_retention = None
+        self._last_retention: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -70,7 +77,7 @@ class OutboxWatch:
         if not self.outbox.reserve.held and await asyncio.to_thread(self.outbox.reserve.ensure):
             log.info("outbox: room again on the spool partition; reserve restored")
 
-    async def _check_spool(self):
+    async def _check_spool(self) -> None:
         if self.guard is None:
             return
         state = await asyncio.to_thread(self.guard.state, True)
@@ -87,7 +94,7 @@ class OutboxWatch:
         else:
             log.warning("%s", state.reason)
 
-    async def _check_stuck(self, now):
+    async def _check_stuck(self, now: float) -> None:
         for target in self.outbox.targets:
             oldest = await asyncio.to_thread(self.outbox.oldest_pending, target)
             if oldest is None or now - oldest < self.alert_after:

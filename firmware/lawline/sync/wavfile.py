@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO, TypedDict
 
 HEADER = 44
 RATE = 8000          # the conference bridge clock (DESIGN.md, Runtime): what the recorder writes
@@ -25,7 +26,16 @@ def header(data_bytes: int, rate: int = RATE, channels: int = 1, bits: int = 16)
             + b"data" + struct.pack("<I", data_bytes))
 
 
-def inspect(path) -> dict:
+class WavFacts(TypedDict):
+    """What `inspect` finds (see there)."""
+    size: int
+    valid: bool
+    data_bytes: int | None
+    audio_bytes: int
+    complete: bool
+
+
+def inspect(path: str | os.PathLike[str]) -> WavFacts:
     """What the file's header says against what is on disk: size, data_bytes (header),
     audio_bytes (on disk, whole samples), complete (the two agree), valid (a RIFF/WAVE
     header is there at all)."""
@@ -42,7 +52,7 @@ def inspect(path) -> dict:
             "complete": valid and said == size - HEADER and riff == size - 8}
 
 
-def wav_seconds(path) -> float:
+def wav_seconds(path: str | os.PathLike[str]) -> float:
     """Length of the audio on disk, whatever the header says (0 for a missing file)."""
     try:
         size = os.path.getsize(path)
@@ -51,7 +61,7 @@ def wav_seconds(path) -> float:
     return max(0, size - HEADER) / BYTES_PER_SECOND
 
 
-def repair_wav(path) -> bool:
+def repair_wav(path: str | os.PathLike[str]) -> bool:
     """Make the header's sizes match the audio actually on disk; a file too short to hold
     a header (killed between create and the first write) gets a fresh 8 kHz mono header.
     A trailing odd byte (half a sample) is cut. Returns True when the file was changed.
@@ -84,6 +94,6 @@ def repair_wav(path) -> bool:
     return True
 
 
-def _read(f, n):
+def _read(f: BinaryIO, n: int) -> bytes:
     f.seek(0)
     return f.read(n)

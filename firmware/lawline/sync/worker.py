@@ -18,9 +18,14 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from lawline.sync.http import UploadError
 from lawline.sync.recovery import check_item_files
+
+if TYPE_CHECKING:
+    from lawline.sync.outbox import DueItem, Outbox
 
 # Statuses that say the upstream (or our standing with it) is the problem, not the item.
 _TARGET_STATUSES = frozenset({401, 403, 407, 408, 429})
@@ -28,25 +33,35 @@ _MAX_IDLE = 60.0  # re-read the outbox at least this often, whatever the schedul
 _OUTBOX_RETRY = 10.0
 
 
+class Sink(Protocol):
+    """What the worker needs of a target: HttpPutTarget, S3Target, EmailTarget."""
+
+    def put_item(self, item: DueItem) -> None:
+        """Deliver every file of `item`; return once the target has all of them. Raise
+        UploadError when the target refused or did not answer, OSError for a local fault."""
+
+
 class UploadWorker:
     """Delivers outbox items to targets: `targets` maps a target name to an object with
     `put_item(item)` (an HttpPutTarget, or any sink with the same contract)."""
 
-    def __init__(self, outbox, targets: dict, log: logging.Logger | None = None,
-                 batch: int = 20):
+    def __init__(self, outbox: Outbox, targets: Mapping[str, Sink],
+                 log: logging.Logger | None = None, batch: int = 20) -> None:
         self.outbox = outbox
         self.targets = dict(targets)
         self.log = log or logging.getLogger("lawline.sync")
         self.batch = batch
-        self._loop = None
-        self._wake = {}  # target name -> asyncio.Event, made inside the running loop
-        self._changed = None  # set whenever a delivery is decided, for drain()
-        self._stop = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # target name -> asyncio.Event, made inside the running loop
+        self._wake: dict[str, asyncio.Event] = {}
+        # set whenever a delivery is decided, for drain(); made inside the running loop
+        self._changed: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
         # target -> why its task cannot read or write the outbox, while that lasts (logged
         # when it begins and when it ends, never per try); on_outbox_error(target, why or
         # None) is told the same, on the loop.
-        self.outbox_errors = {}
-        self.on_outbox_error = None
+        self.outbox_errors: dict[str, str] = {}
+        self.on_outbox_error: Callable[[str, str | None], object] | None = None
         self.outbox_retry = _OUTBOX_RETRY     # seconds to the first retry; doubles to _MAX_IDLE
 
     # -- control ----------------------------------------------------------------------------
@@ -69,7 +84,7 @@ class UploadWorker:
         except RuntimeError:
             pass  # that loop has closed; the next run() reads the outbox when it starts
 
-    def _set_all(self):
+    def _set_all(self) -> None:
         for event in self._wake.values():
             event.set()
 
@@ -88,20 +103,20 @@ class UploadWorker:
             for task in tasks:
                 task.cancel()
 
-    def _bind(self):
+    def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
             self._wake = {name: asyncio.Event() for name in self.targets}
             self._changed = asyncio.Event()
 
-    def _warn_unserved(self):
+    def _warn_unserved(self) -> None:
         for name, counts in self.outbox.stats()["targets"].items():
             if counts["pending"] and name not in self.targets:
                 self.log.warning("outbox holds %d deliveries for target %s, which is not "
                                  "configured; they wait until it is", counts["pending"], name)
 
-    async def _serve(self, name, stop):
+    async def _serve(self, name: str, stop: asyncio.Event) -> None:
         wake = self._wake[name]
         retry = self.outbox_retry
         while not stop.is_set():
@@ -126,7 +141,7 @@ class UploadWorker:
             except asyncio.TimeoutError:
                 pass
 
-    def _outbox_failed(self, name, error, retry):
+    def _outbox_failed(self, name: str, error: Exception, retry: float) -> None:
         why = f"{type(error).__name__}: {error}"
         first = name not in self.outbox_errors
         self.outbox_errors[name] = why
@@ -139,7 +154,7 @@ class UploadWorker:
         else:
             self.log.debug("uploads to %s still paused: %s", name, why)
 
-    def _outbox_works(self, name):
+    def _outbox_works(self, name: str) -> None:
         why = self.outbox_errors.pop(name)
         self.log.warning("uploads to %s resumed: the outbox works again (it failed with %s)",
                          name, why)
@@ -157,7 +172,7 @@ class UploadWorker:
         due = [t for t in results if t is not None]
         return min(due) if due else None
 
-    async def _round(self, name):
+    async def _round(self, name: str) -> float | None:
         sink = self.targets[name]
         items = await asyncio.to_thread(self.outbox.due, name, None, self.batch)
         for item in items:
@@ -174,10 +189,11 @@ class UploadWorker:
                 count = len(item.files)
                 self.log.info("upload %s to %s: done (%d file%s, %s)", item.key, name, count,
                               "" if count == 1 else "s", _size(size))
+                assert self._changed is not None    # _bind made it
                 self._changed.set()
         return await asyncio.to_thread(self.outbox.next_due, name)
 
-    async def _failed(self, name, item, error):
+    async def _failed(self, name: str, item: DueItem, error: Exception) -> float | None:
         """Record a failed attempt; when the whole target should wait, return until when."""
         if isinstance(error, UploadError):
             reason = error.reason
@@ -191,6 +207,7 @@ class UploadWorker:
             whole_target = False
             level = logging.ERROR  # a local fault, e.g. a spool file gone missing
         retry = await asyncio.to_thread(self.outbox.mark_failed, item.item_id, name, reason)
+        assert self._changed is not None    # _bind made it
         self._changed.set()
         if retry is None:
             return None
@@ -205,6 +222,7 @@ class UploadWorker:
         self._bind()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        assert self._changed is not None    # _bind made it
         while True:
             self._changed.clear()
             if not await asyncio.to_thread(self.outbox.pending):
@@ -218,18 +236,18 @@ class UploadWorker:
                 pass
 
 
-def _put(sink, item):
+def _put(sink: Sink, item: DueItem) -> int:
     check_item_files(item)
     size = sum(os.stat(path).st_size for path in item.files.values())
     sink.put_item(item)
     return size
 
 
-def _seconds(delay):
+def _seconds(delay: float) -> str:
     return f"{delay:.0f} s" if delay >= 10 else f"{delay:.1f} s"
 
 
-def _size(n):
+def _size(n: int) -> str:
     if n < 1000:
         return f"{n} B"
     if n < 1000 * 1000:
