@@ -67,6 +67,25 @@ REAL_TIME = ("tests/scenarios/", "tests/web/", "tests/systemd/", "tests/line/",
 SECOND_TRY = pytest.mark.flaky(reruns=1, reruns_delay=1)
 
 
+_FIRST_TRIES = []      # (nodeid, why) of every real-time test's failed first try
+
+
+def pytest_runtest_logreport(report):
+    if report.outcome == "rerun":
+        lines = (report.longreprtext or "").strip().splitlines()
+        errors = [line[1:].strip() for line in lines if line.startswith("E ")][:3]
+        _FIRST_TRIES.append((report.nodeid, " / ".join(errors) or (lines[-1] if lines else "")))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What each second try followed: the first try's error lines, so a failure that a
+    second try hid is still read."""
+    if _FIRST_TRIES:
+        terminalreporter.section("first tries that failed")
+        for nodeid, why in _FIRST_TRIES:
+            terminalreporter.line(f"{nodeid}: {why[:500]}")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     def tier(item):
