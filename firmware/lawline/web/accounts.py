@@ -253,7 +253,7 @@ class Accounts:
     # -- users ------------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password: str, display: str = "",
-                 mobile: str = "") -> User | None:
+                 mobile: str = "") -> User:
         if not _NAME.fullmatch(name or ""):
             raise AccountError(f"用户名 {name!r} 只能用字母、数字、点、下划线或减号（1-32个）")
         if role not in ROLES:
@@ -274,7 +274,9 @@ class Accounts:
         except sqlite3.IntegrityError:
             raise AccountError(f"用户 {name} 已存在") from None
         log.info("web: user %s added (%s)", name, role)
-        return self.user(name)
+        user = self.user(name)
+        assert user is not None             # just added
+        return user
 
     def set_password(self, name: str, password: str) -> None:
         _check_password(password)
