@@ -11,16 +11,74 @@ They work on the spool the box uses, while it runs (SQLite WAL allows that); tex
 queue are sent by the running box within half a minute.
 """
 
+from __future__ import annotations
+
+import argparse
+import builtins
 import datetime as dt
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import build, config as configuration
-from ..records import report
+from ..records import report as _report_module
 from ..records.cases import CaseError
 from ..records.messages import KIND_WORDS
+from ..records.office import Office
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
-def add_case_arguments(p):
+class _Report(Protocol):
+    """What the shell calls of records/report.py (not yet typed there)."""
+    def last_week(self, today: dt.date) -> tuple[dt.date, dt.date]: ...
+    def last_month(self, today: dt.date) -> tuple[dt.date, dt.date]: ...
+    def publish(self, office: Office, start: dt.date, end: dt.date, kind: str) -> str: ...
+    def write(self, office: Office, start: dt.date, end: dt.date, kind: str,
+              preview: bool = False) -> tuple[str, Path, Path, dict[str, Any],
+                                              dict[str, Path]]: ...
+
+
+report: _Report = _report_module
+
+
+class _Case(Protocol):
+    """What the shell shows of a case (records/cases.Case)."""
+    @property
+    def number(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def caller(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def owner_name(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def opened(self) -> float: ...
+    @property
+    def due(self) -> float: ...
+    @property
+    def rating(self) -> int: ...
+    def overdue(self, now: float | None = None) -> bool: ...
+
+
+class _CaseBook(Protocol):
+    """What the shell reads of the case book (records/cases.Cases, not yet typed there)."""
+    def list(self, states: Sequence[str] | None = None,
+             kinds: Sequence[str] | None = None) -> builtins.list[_Case]: ...
+    def get(self, number: str) -> _Case | None: ...
+    def duties(self, number: str) -> dict[str, Any]: ...
+    def history(self, number: str) -> builtins.list[tuple[float, str, str, str]]: ...
+
+
+def add_case_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     sub = p.add_subparsers(dest="action", required=True)
     q = sub.add_parser("list", help="open cases (--all: every case)")
@@ -38,7 +96,7 @@ def add_case_arguments(p):
     q.add_argument("--note", default="")
 
 
-def add_report_arguments(p):
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--week", action="store_true", help="a week, Monday to Sunday (default)")
@@ -49,7 +107,7 @@ def add_report_arguments(p):
                    help="also queue the report for upstream (the box does this by itself)")
 
 
-def open_office(cfg):
+def open_office(cfg: Config) -> Office:
     """The office on the box's spool, as build.py makes it (its outbox owed to the
     configured targets: what the shell changes goes upstream like the box's own)."""
     cfg.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -57,12 +115,12 @@ def open_office(cfg):
     return build.office(cfg, clock, build.outbox(cfg, clock))
 
 
-def case_main(args):
+def case_main(args: argparse.Namespace) -> int:
     cfg = configuration.load(args.config)
     office = open_office(cfg)
-    def _when(t):
+    def _when(t: float | None) -> str:
         return office.clock.local(t).strftime("%Y-%m-%d %H:%M") if t else "-"
-    cases = office.cases
+    cases: _CaseBook = office.cases
     if args.action == "list":
         rows = cases.list(None if args.all else ("new", "assigned", "referred"),
                           [args.kind] if args.kind else None)
@@ -109,11 +167,13 @@ def case_main(args):
     except CaseError as exc:
         print(f"lawline: {exc}", file=sys.stderr)
         return 1
-    print(f"case {case.number}: {cases.get(case.number).state}")
+    now = cases.get(case.number)
+    assert now is not None                  # the case just changed: it is there
+    print(f"case {case.number}: {now.state}")
     return 0
 
 
-def report_main(args):
+def report_main(args: argparse.Namespace) -> int:
     cfg = configuration.load(args.config)
     office = open_office(cfg)
     kind = "month" if args.month else "week"
@@ -129,6 +189,7 @@ def report_main(args):
     if args.publish:
         key = report.publish(office, start, end, kind)
         item = office.outbox.get(key)
+        assert item is not None             # publish just committed it
         csv_path, html_path = item.files["report.csv"], item.files["report.html"]
     else:
         _, csv_path, html_path, *_ = report.write(office, start, end, kind, preview=True)

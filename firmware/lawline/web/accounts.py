@@ -30,13 +30,16 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from ..errors import LawlineError
 from . import lockout
 
 log = logging.getLogger("lawline.web")
+T = TypeVar("T")
 
 ROLES = {"head": "负责人", "clerk": "文员", "duty": "值班人员"}
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
@@ -63,9 +66,9 @@ MAX_PASSWORD = 256                # longer is no password anyone types (and scry
 _HASHING = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrypt")
 
 
-def _scrypt(password, salt, **params):
+def _scrypt(password: str, salt: bytes, *, n: int, r: int, p: int) -> bytes:
     return _HASHING.submit(hashlib.scrypt, password.encode("utf-8"), salt=salt, dklen=32,
-                           **params).result()
+                           n=n, r=r, p=p).result()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users(
@@ -146,18 +149,18 @@ class User:
     role: str
     mobile: str
     failures: int
-    locked: float
+    locked: float | None        # when the name's lock ends, or None
 
     @property
-    def head(self):
+    def head(self) -> bool:
         return self.role == "head"
 
     @property
-    def sees_complaints(self):
+    def sees_complaints(self) -> bool:
         return self.role == "head"
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.display or self.name
 
 
@@ -168,21 +171,22 @@ class Session:
     seen: float
 
 
-def _check_password(password):
+def _check_password(password: str | None) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(f"密码至少{MIN_PASSWORD}位")
+    assert password is not None         # it has MIN_PASSWORD characters
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"密码最多{MAX_PASSWORD}位")
 
 
-def hash_password(password):
+def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, **SCRYPT)
+    digest = _scrypt(password, salt, n=SCRYPT["n"], r=SCRYPT["r"], p=SCRYPT["p"])
     return "scrypt${n}${r}${p}$".format(**SCRYPT) + \
         base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
-def check_password(password, stored):
+def check_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
@@ -198,10 +202,18 @@ def check_password(password, stored):
 _DUMMY = hash_password(secrets.token_hex(8))
 
 
+class AuditOutbox(Protocol):
+    """Where audit entries go upstream: the box's outbox (sync/outbox.Outbox)."""
+    def commit(self, key: str, kind: str, record: dict[str, Any],
+               files: dict[str, Path]) -> object: ...
+
+
 class Accounts:
-    def __init__(self, db_path, session_minutes=30.0, max_failures=5, address_failures=20,
-                 outbox=None, office_id="", head_mobile="", sms=None, office_name="",
-                 clock=time.time):
+    def __init__(self, db_path: str | Path, session_minutes: float = 30.0,
+                 max_failures: int = 5, address_failures: int = 20,
+                 outbox: AuditOutbox | None = None, office_id: str = "",
+                 head_mobile: str = "", sms: Callable[[str, str], object] | None = None,
+                 office_name: str = "", clock: Callable[[], float] = time.time) -> None:
         """`sms(number, text)` queues a text (the box's SMS queue); without it, and without
         `head_mobile` or a head account's own mobile, no unlock code is ever sent. `clock`:
         the time, for tests of the locks' lengths."""
@@ -224,10 +236,10 @@ class Accounts:
         with self._lock:
             self._db.executescript(_SCHEMA)
 
-    def close(self):
+    def close(self) -> None:
         self._db.close()
 
-    def _tx(self, fn):
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -240,7 +252,8 @@ class Accounts:
 
     # -- users ------------------------------------------------------------------------
 
-    def add_user(self, name, role, password, display="", mobile=""):
+    def add_user(self, name: str, role: str, password: str, display: str = "",
+                 mobile: str = "") -> User:
         if not _NAME.fullmatch(name or ""):
             raise AccountError(f"用户名 {name!r} 只能用字母、数字、点、下划线或减号（1-32个）")
         if role not in ROLES:
@@ -250,7 +263,7 @@ class Accounts:
             raise AccountError(f"手机号 {mobile!r} 不是电话号码")
         hashed = hash_password(password)
 
-        def add(db):
+        def add(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO users (name, display, role, mobile, password, created) "
                        "VALUES (?,?,?,?,?,?)", (name, display or "", role, mobile or "",
                                                 hashed, self.clock()))
@@ -261,14 +274,16 @@ class Accounts:
         except sqlite3.IntegrityError:
             raise AccountError(f"用户 {name} 已存在") from None
         log.info("web: user %s added (%s)", name, role)
-        return self.user(name)
+        user = self.user(name)
+        assert user is not None             # just added
+        return user
 
-    def set_password(self, name, password):
+    def set_password(self, name: str, password: str) -> None:
         _check_password(password)
         user = self._require(name)
         hashed = hash_password(password)
 
-        def change(db):
+        def change(db: sqlite3.Connection) -> int:
             db.execute("UPDATE users SET password = ? WHERE id = ?", (hashed, user.id))
             # a new password ends every session the old one opened (a stolen cookie too),
             # and every browser it was remembered in
@@ -281,30 +296,30 @@ class Accounts:
              "CASE WHEN n.locked_until > ? THEN n.locked_until END FROM users u "
              "LEFT JOIN name_locks n ON n.name = u.name")
 
-    def user(self, name):
+    def user(self, name: str) -> User | None:
         with self._lock:
             row = self._db.execute(self._USER + " WHERE u.name = ?",
                                    (self.clock(), name)).fetchone()
         return User(*row) if row else None
 
-    def users(self):
+    def users(self) -> list[User]:
         with self._lock:
             rows = self._db.execute(self._USER + " ORDER BY u.name", (self.clock(),)).fetchall()
         return [User(*r) for r in rows]
 
-    def _require(self, name):
+    def _require(self, name: str) -> User:
         user = self.user(name)
         if user is None:
             raise AccountError(f"没有用户 {name}")
         return user
 
-    def unlock(self, name):
+    def unlock(self, name: str) -> None:
         """Lift the lock of an account's name (and forget its strikes)."""
         self._require(name)
         self._tx(lambda db: db.execute("DELETE FROM name_locks WHERE name = ?", (name,)))
         log.info("web: user %s unlocked", name)
 
-    def unlock_address(self, address):
+    def unlock_address(self, address: str) -> None:
         self._tx(lambda db: (db.execute("DELETE FROM address_locks WHERE address = ?",
                                         (address,)),
                              db.execute("DELETE FROM address_failures WHERE address = ?",
@@ -313,7 +328,7 @@ class Accounts:
 
     # -- locks ------------------------------------------------------------------------
 
-    def locked_until(self, name, now=None):
+    def locked_until(self, name: str, now: float | None = None) -> float | None:
         """When the lock of `name` ends (a time), or None when it is not locked."""
         now = self.clock() if now is None else now
         with self._lock:
@@ -321,17 +336,18 @@ class Accounts:
                                    (name,)).fetchone()
         return row[0] if row and row[0] and row[0] > now else None
 
-    def address_locked_until(self, address, now=None):
+    def address_locked_until(self, address: str,
+                             now: float | None = None) -> float | None:
         now = self.clock() if now is None else now
         with self._lock:
             row = self._db.execute("SELECT locked_until FROM address_locks WHERE address = ?",
                                    (address,)).fetchone()
         return row[0] if row and row[0] and row[0] > now else None
 
-    def address_blocked(self, address, now=None):
+    def address_blocked(self, address: str, now: float | None = None) -> bool:
         return self.address_locked_until(address, now) is not None
 
-    def _address_failure(self, db, address, now):
+    def _address_failure(self, db: sqlite3.Connection, address: str, now: float) -> bool:
         """Count one wrong try from `address` (in the write transaction); True when it
         locked the address now."""
         db.execute("INSERT INTO address_failures (address, at) VALUES (?, ?)", (address, now))
@@ -342,7 +358,8 @@ class Accounts:
             return False
         row = db.execute("SELECT strikes, last_failure FROM address_locks WHERE address = ?",
                          (address,)).fetchone()
-        strike = lockout.strikes_now(*(row or (0, None)), now) + 1
+        strikes, last = row or (0, None)
+        strike = lockout.strikes_now(strikes, last, now) + 1
         until = now + lockout.address_lock(strike)
         db.execute("INSERT INTO address_locks (address, strikes, locked_until, last_failure) "
                    "VALUES (?,?,?,?) ON CONFLICT(address) DO UPDATE SET strikes = excluded."
@@ -355,7 +372,8 @@ class Accounts:
                     "min (lock %d)", address, until - now, count, ADDRESS_WINDOW / 60, strike)
         return True
 
-    def _name_failure(self, db, name, now):
+    def _name_failure(self, db: sqlite3.Connection, name: str,
+                      now: float) -> tuple[str | None, float | None]:
         """Count one wrong password for `name`: None, 'locked' (it already was, by a guess
         sent at the same time) or 'locked now' (with how long)."""
         row = db.execute("SELECT failures, strikes, locked_until, last_failure FROM name_locks "
@@ -379,7 +397,7 @@ class Accounts:
 
     # -- devices (browsers that logged in before) ----------------------------------------
 
-    def _device(self, user, tokens, now):
+    def _device(self, user: User | None, tokens: Iterable[str], now: float) -> str | None:
         """The digest of the first of `tokens` that is a live device cookie of `user`."""
         if user is None:
             return None
@@ -394,7 +412,7 @@ class Accounts:
                 return _digest(token)
         return None
 
-    def remember_device(self, name):
+    def remember_device(self, name: str) -> str:
         """A new device cookie token for `name` (set it in the browser that just logged in)."""
         user = self._require(name)
         token = secrets.token_urlsafe(24)
@@ -405,17 +423,17 @@ class Accounts:
                                         (now - DEVICE_LIFETIME,))))
         return token
 
-    def knows_device(self, name, tokens):
+    def knows_device(self, name: str, tokens: Iterable[str]) -> bool:
         return self._device(self.user(name), tokens, self.clock()) is not None
 
     # -- unlock codes by SMS (the office head) -------------------------------------------
 
-    def _head_number(self, user):
+    def _head_number(self, user: User | None) -> str:
         if user is None or not user.head:
             return ""
         return self.head_mobile or user.mobile
 
-    def request_unlock_code(self, name, password, address):
+    def request_unlock_code(self, name: str, password: str, address: str) -> bool:
         """Send an unlock code by SMS when `name` is a locked head account with a mobile and
         `password` is its password (a stranger cannot make the head's phone ring, nor learn
         whether a guess was right: the page answers alike whatever happened). True when
@@ -437,10 +455,11 @@ class Accounts:
             log.info("web: unlock code for %s asked from %s; none sent (not a locked head "
                      "account with a mobile)", name, address)
             return False
+        assert user is not None             # the number is a head account's
         code = f"{secrets.randbelow(10 ** 6):06d}"
         salt = secrets.token_hex(8)
 
-        def store(db):
+        def store(db: sqlite3.Connection) -> bool:
             sent = db.execute("SELECT created FROM unlock_codes WHERE user_id = ? AND "
                               "created > ? ORDER BY created DESC", (user.id, now - 86400)
                               ).fetchall()
@@ -460,12 +479,13 @@ class Accounts:
         self.audit(name, user.role, address, "unlock_code_sent", name, number)
         return True
 
-    def _code_matches(self, user, code, now):
+    def _code_matches(self, user: User | None, code: str | None, now: float) -> int | bool:
         """True when `code` is the latest unlock code of `user`, fresh and not used; a wrong
         one counts against the code's tries."""
         code = (code or "").strip()
 
-        def check(db):
+        def check(db: sqlite3.Connection) -> int | bool:
+            assert user is not None         # asked only for a user (below)
             row = db.execute("SELECT id, code, created, tries FROM unlock_codes WHERE user_id = ? "
                              "AND used = 0 ORDER BY created DESC LIMIT 1", (user.id,)).fetchone()
             if row is None or now - row[2] > CODE_VALID or row[3] >= CODE_TRIES:
@@ -473,14 +493,16 @@ class Accounts:
             salt, digest = row[1].split("$", 1)
             if re.fullmatch(r"[0-9]{6}", code) and \
                     hmac.compare_digest(_digest(salt + code), digest):
-                return row[0]
+                code_id: int = row[0]
+                return code_id
             db.execute("UPDATE unlock_codes SET tries = tries + 1 WHERE id = ?", (row[0],))
             return False
         return self._tx(check) if user is not None and code else False
 
     # -- logging in -------------------------------------------------------------------
 
-    def login(self, name, password, address, devices=(), code=None):
+    def login(self, name: str, password: str, address: str, devices: Iterable[str] = (),
+              code: str | None = None) -> tuple[str, None] | tuple[None, str]:
         """(token, None) or (None, reason): reason is 'address' (this address waits),
         'locked' (this name waits), 'code' (an unlock code that is wrong or old) or
         'wrong'. `devices`: the device cookie tokens the browser sent; `code`: an unlock
@@ -497,7 +519,7 @@ class Accounts:
             log.warning("web: login for %r from %s refused: that address waits after too many "
                         "wrong passwords", name, address)
             return None, "address"
-        code_id = None
+        code_id: int | bool | None = None
         if device is None and self.locked_until(name, now):
             if code:
                 # the password first: only its owner can spend a code's tries, and a wrong
@@ -517,7 +539,7 @@ class Accounts:
         else:
             ok = check_password(password, row[0] if row else _DUMMY) and row is not None
         if not ok:
-            def fail(db):
+            def fail(db: sqlite3.Connection) -> tuple[str | None, float | None]:
                 if device is not None:
                     db.execute("UPDATE devices SET failures = failures + 1 WHERE token = ?",
                                (device,))
@@ -528,6 +550,7 @@ class Accounts:
             if locked == "locked":
                 return None, "locked"
             if locked:
+                assert until is not None    # a name locked now comes with its lock's end
                 log.warning("web: name %r locked for %.0f s after %d wrong passwords (last from "
                             "%s)", name, until - now, self.max_failures, address)
                 self.audit(name if user else "-", user.role if user else "", address,
@@ -539,10 +562,11 @@ class Accounts:
             self.audit(name if user else "-", user.role if user else "", address,
                        "login_failed", name, "wrong password" if user else "unknown name")
             return None, "wrong"
+        assert user is not None             # the password (or code) was right: its row exists
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
 
-        def start(db):
+        def start(db: sqlite3.Connection) -> bool:
             if device is None and code_id is None:
                 until = db.execute("SELECT locked_until FROM name_locks WHERE name = ?",
                                    (name,)).fetchone()
@@ -569,17 +593,17 @@ class Accounts:
                    "unlock code" if code_id else "")
         return token, None
 
-    def _session_row(self, token):
+    def _session_row(self, token: str) -> Any:
         with self._lock:
             return self._db.execute(
                 "SELECT u.id, u.name, u.display, u.role, u.mobile, 0, NULL, "
                 "s.csrf, s.seen, s.created FROM sessions s JOIN users u ON u.id = s.user_id "
                 "WHERE s.token = ?", (_digest(token),)).fetchone()
 
-    def _ended(self, row, now):
-        return now - row[8] > self.session_seconds or now - row[9] > SESSION_LIFETIME
+    def _ended(self, row: Any, now: float) -> bool:
+        return bool(now - row[8] > self.session_seconds or now - row[9] > SESSION_LIFETIME)
 
-    def session(self, token, touch=True):
+    def session(self, token: str | None, touch: bool = True) -> Session | None:
         """The live session of a cookie token, or None (unknown or idle too long). A lock on
         the name does not end it: strangers' wrong passwords must not log its owner out."""
         if not token or len(token) > 128:
@@ -589,13 +613,14 @@ class Accounts:
         if row is None or self._ended(row, now):
             return None
         user = self.user(row[1])
+        assert user is not None             # the row joins its user; accounts stay
         if touch and now - row[8] > TOUCH_EVERY:
             # not on every request: each write is an fsync on the Pi's SD card
             self._tx(lambda db: db.execute("UPDATE sessions SET seen = ? WHERE token = ?",
                                            (now, _digest(token))))
         return Session(user, row[7], now)
 
-    def ended_session(self, token):
+    def ended_session(self, token: str | None) -> Session | None:
         """The Session a cookie token had when it has ended within the last day (idle too
         long, or its 12 hours up), else None: a form it sent may be shown back as typed."""
         if not token or len(token) > 128:
@@ -607,15 +632,18 @@ class Accounts:
         ended = min(row[8] + self.session_seconds, row[9] + SESSION_LIFETIME)
         if now - ended > ENDED_KEPT:
             return None
-        return Session(self.user(row[1]), row[7], row[8])
+        user = self.user(row[1])
+        assert user is not None             # the row joins its user; accounts stay
+        return Session(user, row[7], row[8])
 
-    def logout(self, token):
+    def logout(self, token: str) -> None:
         self._tx(lambda db: db.execute("DELETE FROM sessions WHERE token = ?",
                                        (_digest(token),)))
 
     # -- the audit log ----------------------------------------------------------------
 
-    def audit(self, user, role, address, action, target="", detail=""):
+    def audit(self, user: str, role: str, address: str, action: str, target: object = "",
+              detail: object = "") -> None:
         """Keep one action; it also goes upstream through the box's outbox (kind 'audit')."""
         now = self.clock()
         self._tx(lambda db: db.execute(
@@ -626,7 +654,7 @@ class Accounts:
                  target, f" ({detail!r})" if detail else "")
         self.forward()
 
-    def forward(self):
+    def forward(self) -> int:
         """Commit audit entries not yet in the outbox; kept here until an outbox exists."""
         if self.outbox is None:
             return 0
@@ -649,7 +677,7 @@ class Accounts:
             done += 1
         return done
 
-    def audit_entries(self, limit=300):
+    def audit_entries(self, limit: int = 300) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT at, user, role, address, action, target, detail, "
                                     "sent FROM audit ORDER BY id DESC LIMIT ?",
@@ -658,5 +686,5 @@ class Accounts:
         return [dict(zip(keys, r)) for r in rows]
 
 
-def _digest(token):
+def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -18,25 +18,34 @@ session's own (accounts.ended_session), the log-in page says so in Chinese and s
 was typed, so nothing is lost silently; a stranger's POST is never read.
 """
 
+from __future__ import annotations
+
 import hmac
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..records.office import national
+from ..phone import national
 from . import body, fmt, lockout, query
 from .accounts import ROLES, Accounts
 from .boxdata import BoxData
 from .listening import Listenings
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("lawline.web")
 
@@ -62,35 +71,41 @@ NAV = (("/", "状态", ALL), ("/cases", "案件", ALL), ("/voicemails", "留言"
        ("/settings", "设置", ("head", "clerk")), ("/users", "账号", ("head",)),
        ("/audit", "审计日志", ("head",)))
 CSRF_DETAIL = "the form's CSRF token (?csrf= in its action URL) is missing or not this session's"
-LOGIN_QUERY = {"next": (query.Path("登录后返回的页面"), "/")}
+LOGIN_QUERY: query.Spec = {"next": (query.Path("登录后返回的页面"), "/")}
 
 
-def client_address(request):
+# A page: its request and the Web it belongs to, to its answer.
+Handler = Callable[[Request, "Web"], Awaitable[Response]]
+H = TypeVar("H", bound=Handler)
+
+
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def takes(**spec):
+def takes(**spec: tuple[query.Kind, Any]) -> Callable[[H], H]:
     """A page's query parameters: name=(kind, default), kinds from query.py."""
-    def mark(handler):
-        handler.query = spec
+    def mark(handler: H) -> H:
+        setattr(handler, "query", spec)             # read back by Web.guard
         return handler
     return mark
 
 
-def form(cap=body.FORM_CAP, files=False):
+def form(cap: int = body.FORM_CAP, files: bool = False) -> Callable[[H], H]:
     """A POST page's body cap (bytes) and whether a file may come with it."""
-    def mark(handler):
-        handler.body_cap, handler.files = cap, files
+    def mark(handler: H) -> H:
+        setattr(handler, "body_cap", cap)           # read back by Web.guard
+        setattr(handler, "files", files)
         return handler
     return mark
 
 
 class Web:
-    def __init__(self, cfg, data_dir):
+    def __init__(self, cfg: Config, data_dir: str | Path) -> None:
         self.cfg = cfg
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._people = None
+        self._people: tuple[float, dict[str, str]] | None = None
         self.box = BoxData(cfg, accounts_people=self._account_people)
         self.accounts = Accounts(self.data_dir / "web.db", cfg.web.session_minutes,
                                  cfg.web.max_failures, cfg.web.address_failures,
@@ -107,7 +122,7 @@ class Web:
         self.jinja.globals["recording_roles"] = tuple(cfg.recording.play_roles)
         self.jinja.filters.update(self.formats.filters())
 
-    def _account_people(self):
+    def _account_people(self) -> dict[str, str]:
         """{national mobile: name} of the page's accounts (names for numbers off the rota)."""
         now = self.accounts.clock()
         if self._people is None or now - self._people[0] > 5:    # one read per page, not row
@@ -115,20 +130,21 @@ class Web:
                                   if u.mobile and national(u.mobile)})
         return self._people[1]
 
-    def _sms(self, number, text):
+    def _sms(self, number: str, text: str) -> None:
         """An unlock code for the office head, through the box's own SMS queue (the box's
         sender takes it from cases.db within its poll interval)."""
         self.box.office.sms.queue(number, text, "web unlock code")
 
     # -- rendering ----------------------------------------------------------------------
 
-    def render(self, request, template, status=200, **values):
+    def render(self, request: Request, template: str, status: int = 200,
+               **values: Any) -> HTMLResponse:
         session = getattr(request.state, "session", None)
         nav = [(href, label) for href, label, roles in NAV
                if session is not None and session.user.role in roles]
         csrf = session.csrf if session else ""
 
-        def post(path):
+        def post(path: str) -> str:
             """A form's action: the path with the session's CSRF token in it."""
             return f"{path}?{urlencode({'csrf': csrf})}"
         html = self.jinja.get_template(template).render(
@@ -136,25 +152,28 @@ class Web:
             csrf=csrf, post=post, roles=ROLES, names=self.box.names, **values)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def refuse(self, request, status, message, detail=""):
+    def refuse(self, request: Request, status: int, message: str,
+               detail: str = "") -> HTMLResponse:
         log.info("web: %s %s refused (%d): %s", request.method, request.url.path, status,
                  message)
         return self.render(request, "refused.html", status=status, message=message,
                            detail=detail)
 
-    def audit(self, request, action, target="", detail=""):
+    def audit(self, request: Request, action: str, target: object = "",
+              detail: object = "") -> None:
         session = request.state.session
         self.accounts.audit(session.user.name, session.user.role, client_address(request),
                             action, target, detail)
 
     # -- the guard ------------------------------------------------------------------------
 
-    def guard(self, handler, roles=ALL):
+    def guard(self, handler: Handler,
+              roles: Sequence[str] = ALL) -> Callable[[Request], Awaitable[Response]]:
         spec = getattr(handler, "query", {})
         cap = getattr(handler, "body_cap", body.FORM_CAP)
         files = getattr(handler, "files", False)
 
-        async def endpoint(request):
+        async def endpoint(request: Request) -> Response:
             request.state.session = None
             if self.box.fresh():
                 self.accounts.outbox = self.box.outbox
@@ -186,10 +205,11 @@ class Web:
                 log.info("web: %s %s: bad query %r: %s", request.method, request.url.path,
                          shown, exc)
                 return self.refuse(request, 400, f"{exc} 请返回上一页重新选择。")
-        endpoint.handler = handler
+        setattr(endpoint, "handler", handler)
         return endpoint
 
-    async def _read_form(self, request, cap, files):
+    async def _read_form(self, request: Request, cap: int,
+                         files: bool) -> HTMLResponse | None:
         """Put the form in request.state.form, or return the refusal (413, 400)."""
         try:
             request.state.form = await body.form(request.headers, request.receive, cap, files)
@@ -210,7 +230,7 @@ class Web:
                                detail=str(exc))
         return None
 
-    async def _ended(self, request):
+    async def _ended(self, request: Request) -> HTMLResponse:
         """A POST without a live session: the log-in page. What was typed is shown back only
         when the form carries the CSRF token of the session that just ended (a person whose
         session ran out, not a stranger: a stranger's body is never read)."""
@@ -221,7 +241,7 @@ class Web:
             try:
                 typed = await body.form(request.headers, request.receive, body.EXPIRED_CAP)
             except (body.TooLarge, body.BadForm):
-                typed = {}
+                typed = FormData()
             # what the person typed, in words; never a password or a token
             kept = {KEPT[k]: v for k, v in typed.items()
                     if k in KEPT and isinstance(v, str) and v.strip()}
@@ -231,7 +251,7 @@ class Web:
         return self.login_page(request, status=401, expired=True, kept=kept,
                                next_url=_referer_path(request))
 
-    def _same_origin(self, request):
+    def _same_origin(self, request: Request) -> bool:
         origin = request.headers.get("origin")
         if not origin or origin == "null":
             return origin is None
@@ -239,8 +259,10 @@ class Web:
 
     # -- logging in -----------------------------------------------------------------------
 
-    def login_page(self, request, status=200, error="", expired=False, kept=None,
-                   next_url="/", name="", locked=False, code_sent=False):
+    def login_page(self, request: Request, status: int = 200, error: str = "",
+                   expired: bool = False, kept: dict[str, str] | None = None,
+                   next_url: str = "/", name: str = "", locked: bool = False,
+                   code_sent: bool = False) -> HTMLResponse:
         nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
         if len(nonce) > 64:
             nonce = secrets.token_urlsafe(16)
@@ -251,7 +273,7 @@ class Web:
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=True, samesite="strict")
         return response
 
-    async def login_get(self, request):
+    async def login_get(self, request: Request) -> HTMLResponse:
         request.state.session = None
         try:
             q = query.parse(request.query_params.multi_items(), LOGIN_QUERY)
@@ -259,7 +281,7 @@ class Web:
             q = {"next": "/"}
         return self.login_page(request, next_url=q["next"])
 
-    async def login_post(self, request):
+    async def login_post(self, request: Request) -> Response:
         """The one form a stranger may send: its nonce (in the URL, against the log-in
         cookie) and origin are checked, and the body is read, at most 2 KB of it."""
         request.state.session = None
@@ -289,6 +311,7 @@ class Web:
         token, why = await run_in_threadpool(self.accounts.login, name, password, address,
                                              devices, code)
         if token is None:
+            assert why is not None          # login gives no token only with its reason
             return self._login_refused(request, why, name, address, next_url)
         response = RedirectResponse(next_url, 303)
         response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict")
@@ -299,7 +322,8 @@ class Web:
                                 path="/login", httponly=True, secure=True, samesite="strict")
         return response
 
-    def _login_refused(self, request, why, name, address, next_url):
+    def _login_refused(self, request: Request, why: str, name: str, address: str,
+                       next_url: str) -> HTMLResponse:
         now = self.accounts.clock()
         if why == "address":
             until = self.accounts.address_locked_until(address) or now
@@ -316,7 +340,7 @@ class Web:
                                    locked=True)
         return self.login_page(request, 401, "用户名或密码错误。", next_url=next_url, name=name)
 
-    async def logout(self, request):
+    async def logout(self, request: Request) -> Response:
         token = request.cookies.get(COOKIE)
         session = self.accounts.session(token, touch=False)
         if session is not None:
@@ -326,19 +350,20 @@ class Web:
                                    detail=CSRF_DETAIL)
             self.accounts.audit(session.user.name, session.user.role, client_address(request),
                                 "logout", session.user.name)
+            assert token is not None        # the session was found by it
             self.accounts.logout(token)
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE)
         return response
 
 
-def _token_matches(request, expected):
+def _token_matches(request: Request, expected: str) -> bool:
     """The CSRF token of a POST, from its URL (`?csrf=`) or an X-CSRF-Token header."""
     got = request.query_params.get("csrf") or request.headers.get("x-csrf-token") or ""
     return bool(expected) and hmac.compare_digest(got.encode(), expected.encode())
 
 
-def _referer_path(request):
+def _referer_path(request: Request) -> str:
     ref = request.headers.get("referer", "")
     parts = urlsplit(ref)
     if parts.netloc and parts.netloc != request.headers.get("host"):
@@ -349,7 +374,7 @@ def _referer_path(request):
         return "/"
 
 
-def build(cfg, data_dir):
+def build(cfg: Config, data_dir: str | Path) -> Starlette:
     """The Starlette application for `cfg`; its Web object is app.state.web."""
     from . import dutypages, pages, officepages
     web = Web(cfg, data_dir)
@@ -361,15 +386,15 @@ def build(cfg, data_dir):
             dutypages.ROUTES + pages.ROUTES + officepages.ROUTES:     # duties' first
         routes.append(Route(path, web.guard(handler, roles), methods=methods))
 
-    async def not_found(request, exc):
+    async def not_found(request: Request, exc: Exception) -> Response:
         request.state.session = web.accounts.session(request.cookies.get(COOKIE), touch=False)
         return web.render(request, "refused.html", status=404, message="没有这个页面。")
 
-    async def not_allowed(request, exc):
+    async def not_allowed(request: Request, exc: Exception) -> Response:
         request.state.session = web.accounts.session(request.cookies.get(COOKIE), touch=False)
         return web.render(request, "refused.html", status=405, message="此页面不能这样打开。")
 
-    async def broken(request, exc):
+    async def broken(request: Request, exc: Exception) -> Response:
         # a fault of the page itself, never a person's mistake: said in Chinese, logged whole
         log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
         request.state.session = None

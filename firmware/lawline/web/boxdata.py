@@ -8,6 +8,8 @@ records/report.call_records; the running box's parts from status.py's state.json
 Listing voicemails reads the outbox file read-only, as records/report.py does for calls.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import json
 import logging
@@ -15,17 +17,22 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import __version__
 from .. import status as box_status
 from ..clock import Clock
-from ..records import report
-from ..records.office import Office, national
+from ..phone import national
+from ..records import report as _report_module
+from ..records.office import Office
 from ..sync.outbox import Outbox
 from ..sync.settings import build_targets
 from .fmt import Formats
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("lawline.web")
 DATABASES = ("outbox.db", "cases.db")
@@ -34,8 +41,20 @@ VOICEMAIL_BOXES = {"consultation": "法律咨询", "service_request": "服务申
                    "urgent": "紧急纠纷", "complaint": "投诉"}
 
 
+class _Report(Protocol):
+    """What the page calls of records/report.py (not yet typed there)."""
+    def call_records(self, outbox_db: str | Path, start: dt.date,
+                     end: dt.date) -> list[dict[str, Any]]: ...
+    def build(self, office: Office, start: dt.date,
+              end: dt.date) -> tuple[dict[str, dict[str, Any]], Any]: ...
+
+
+report: _Report = _report_module
+
+
 class BoxData:
-    def __init__(self, cfg, accounts_people=None):
+    def __init__(self, cfg: Config,
+                 accounts_people: Callable[[], dict[str, str]] | None = None) -> None:
         self.cfg = cfg
         self.spool = cfg.spool_dir
         self.spool.mkdir(parents=True, exist_ok=True)
@@ -44,7 +63,7 @@ class BoxData:
         self.clock = Clock(cfg.office.timezone)     # the office's days, not the host's
         self._open()
 
-    def _open(self):
+    def _open(self) -> None:
         targets = build_targets(self.cfg)
         self.outbox = Outbox(self.spool / "outbox.db", self.spool, targets.names,
                              kinds=targets.kinds)
@@ -53,9 +72,9 @@ class BoxData:
         self.desk = self.office.desk
         self._files = self._identity()      # the files just opened (made, if they were new)
 
-    def _identity(self):
+    def _identity(self) -> tuple[tuple[int, int] | None, ...]:
         """Which files outbox.db and cases.db are now (device and inode; None: missing)."""
-        files = []
+        files: list[tuple[int, int] | None] = []
         for name in DATABASES:
             try:
                 st = os.stat(self.spool / name)
@@ -64,7 +83,7 @@ class BoxData:
                 files.append(None)
         return tuple(files)
 
-    def fresh(self):
+    def fresh(self) -> bool:
         """Follow the box when it has set a damaged database aside and begun a new one
         (sync/sqlitefile.py): what the page reads and writes must go to the file in use, not
         to the one in damaged/. True when the page reopened them. A file still missing (the
@@ -80,13 +99,13 @@ class BoxData:
         self._open()
         return True
 
-    def close(self):
+    def close(self) -> None:
         self.outbox.close()
         self.cases.close()
 
     # -- status -----------------------------------------------------------------------
 
-    def status(self):
+    def status(self) -> dict[str, Any]:
         running = box_status.read(self.spool / "state.json")
         parts = []
         uptime = None
@@ -111,7 +130,7 @@ class BoxData:
 
     # -- voicemails -------------------------------------------------------------------
 
-    def _read(self, sql, args=()):
+    def _read(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
         path = self.spool / "outbox.db"
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
@@ -119,9 +138,10 @@ class BoxData:
         finally:
             con.close()
 
-    def voicemails(self, day=None, box=None, limit=300):
+    def voicemails(self, day: str | None = None, box: str | None = None,
+                   limit: int = 300) -> list[dict[str, Any]]:
         sql = "SELECT key, created, record_json, files_json FROM items WHERE kind = 'voicemail'"
-        args = []
+        args: list[object] = []
         if day:
             sql += " AND day = ?"
             args.append(day)
@@ -141,7 +161,7 @@ class BoxData:
                 break
         return out
 
-    def voicemail(self, key):
+    def voicemail(self, key: str) -> tuple[dict[str, Any], Path | None] | None:
         """(record, wav path or None) of one voicemail item, or None."""
         item = self.outbox.get(key)
         if item is None or item.kind != "voicemail":
@@ -160,7 +180,7 @@ class BoxData:
 
     # -- calls and reports --------------------------------------------------------------
 
-    def calls(self, start, end):
+    def calls(self, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """Call records of the office's days [start, end), newest first. report.call_records
         cuts days in the host's zone: asked a day wider each side, and cut here by the
         office's day of each start ([office] timezone)."""
@@ -171,7 +191,7 @@ class BoxData:
         rows.sort(key=lambda r: _started(r.get("started")), reverse=True)
         return rows
 
-    def names(self, number):
+    def names(self, number: str) -> str:
         """The name the office knows a phone number by (the rota's, else a page account's),
         or "" (a caller, or nobody's)."""
         want = national(number)
@@ -182,17 +202,18 @@ class BoxData:
         except Exception:  # noqa: BLE001 - a rota that does not load names nobody
             person = None
         if person is not None:
-            return person.name
+            name: str = person.name         # the roster's Person (duty/roster.py)
+            return name
         return self.accounts_people().get(want, "")
 
-    def report(self, start, end):
+    def report(self, start: dt.date, end: dt.date) -> dict[str, dict[str, Any]]:
         table, _ = report.build(self.office, start, end)
         return table
 
-    def case_sms(self, number):
+    def case_sms(self, number: str) -> list[Any]:
         return [r for r in self.office.sms.rows() if r["case_number"] == number]
 
-    def rota_in_force(self):
+    def rota_in_force(self) -> Path | None:
         """The first configured rota file when it loads cleanly (it is what the box uses)."""
         for path in self.desk.files:
             if Path(path).is_file():
@@ -200,7 +221,7 @@ class BoxData:
         return None
 
 
-def _started(text):
+def _started(text: str | None) -> float:
     """A call record's start as a sortable instant (records written in different zones)."""
     try:
         return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z").timestamp()

@@ -9,13 +9,30 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import ConfigError, LawlineError
 
 log = logging.getLogger("lawline.web")
 
 
-def ensure(cfg, data_dir):
+class CertFiles(Protocol):
+    """What the certificate takes of [web] (the box's WebSection, or the centre's own)."""
+    @property
+    def cert_file(self) -> str: ...
+    @property
+    def key_file(self) -> str: ...
+    @property
+    def bind(self) -> str: ...
+
+
+class CertConfig(Protocol):
+    """A configuration with a [web] section."""
+    @property
+    def web(self) -> CertFiles: ...
+
+
+def ensure(cfg: CertConfig, data_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """(certificate path, key path) the page serves."""
     if cfg.web.cert_file or cfg.web.key_file:
         if not (cfg.web.cert_file and cfg.web.key_file):
@@ -33,7 +50,7 @@ def ensure(cfg, data_dir):
     return cert, key
 
 
-def make_self_signed(cert, key, bind=""):
+def make_self_signed(cert: Path, key: Path, bind: str = "") -> None:
     host = socket.gethostname()
     names = [f"DNS:{host}", "DNS:localhost", "IP:127.0.0.1"]
     if bind and bind not in ("0.0.0.0", "127.0.0.1", "::"):

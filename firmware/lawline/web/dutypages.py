@@ -13,25 +13,28 @@ import datetime as dt
 import logging
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..records.cases import CaseChanged, CaseError
+from ..records.cases import Case, CaseChanged, CaseError
 from ..records.duties import DISPATCH_KINDS, Refused
 from ..phone import same
 from . import dutywords, fmt
+from .accounts import User
+from .app import Web
 from . import officepages as _office
 from . import pages as _pages
 
 log = logging.getLogger("lawline.web")
-# pages.py is not yet typed (pyproject.toml): its handlers, as values
-case_page: Any = _pages.case_page
-case_or_refuse: Any = _pages._case_or_refuse
-changed_since: Any = _pages._changed_since
-duty_page: Any = _office.duty_page
+# the case and duty pages' handlers this module builds on
+case_page = _pages.case_page
+case_or_refuse = _pages._case_or_refuse
+changed_since = _pages._changed_since
+duty_page = _office.duty_page
 ALL = ("head", "clerk", "duty")
 
 
-def case_view(web: Any, case: Any) -> dict[str, Any]:
+def case_view(web: Web, case: Case) -> dict[str, Any]:
     """What the case page shows of the duties, and which duty forms it offers."""
     facts = web.box.cases.duties(case.number)
     duties = web.box.office.duties
@@ -44,11 +47,11 @@ def case_view(web: Any, case: Any) -> dict[str, Any]:
             "today": web.box.clock.today().isoformat()}
 
 
-def _by(user: Any) -> str:
+def _by(user: User) -> str:
     return f"{user.label} ({user.name}) on the web page"
 
 
-def _duty_refusal(web: Any, user: Any, case: Any) -> str | None:
+def _duty_refusal(web: Web, user: User, case: Case) -> str | None:
     """Duty staff dispatch and report only on cases they own (as by SMS); the head and
     clerks act for the office."""
     if user.role != "duty":
@@ -60,11 +63,12 @@ def _duty_refusal(web: Any, user: Any, case: Any) -> str | None:
     return None
 
 
-async def case_duty(request: Any, web: Any) -> Response:
+async def case_duty(request: Request, web: Web) -> Response:
     """POST /cases/{number}/dispatch and /cases/{number}/arrived."""
     case, refused = case_or_refuse(request, web)
     if refused:
-        return refused                          # type: ignore[no-any-return]
+        return refused
+    assert case is not None                     # no refusal: the case
     action = request.url.path.rsplit("/", 1)[-1]
     form = request.state.form
     user = request.state.session.user
@@ -73,10 +77,10 @@ async def case_duty(request: Any, web: Any) -> Response:
     if changed:
         log.info("web: %s on case %s by %s not done: the case changed since the page was "
                  "shown", action, case.number, user.name)
-        return await case_page(request, web, error=changed, status=409)  # type: ignore
+        return await case_page(request, web, error=changed, status=409)
     refusal = _duty_refusal(web, user, case)
     if refusal:
-        return await case_page(request, web, error=refusal, status=403)  # type: ignore
+        return await case_page(request, web, error=refusal, status=403)
     duties = web.box.office.duties
     try:
         if action == "dispatch":
@@ -94,27 +98,27 @@ async def case_duty(request: Any, web: Any) -> Response:
             duties.arrived(case.number, _by(user), note, expect_updated=case.updated)
             web.audit(request, "case_arrived", case.number, note)
         else:
-            return web.refuse(request, 404, "没有这个操作。")  # type: ignore[no-any-return]
+            return web.refuse(request, 404, "没有这个操作。")
     except Refused as exc:
         log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
-        return await case_page(request, web, status=400,             # type: ignore
+        return await case_page(request, web, status=400,
                                error=f"{exc.reason}（操作没有执行）")
     except CaseChanged as exc:
         log.info("web: %s on case %s by %s not done: %s", action, case.number, user.name, exc)
         fresh = web.box.cases.get(case.number)
-        return await case_page(request, web, status=409,             # type: ignore
+        return await case_page(request, web, status=409,
                                error=changed_since(request, web, fresh))
     except CaseError as exc:
         log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
         state = web.box.cases.get(case.number).state
-        return await case_page(request, web, status=409, error=(      # type: ignore
+        return await case_page(request, web, status=409, error=(
             f"案件当前状态（{fmt.STATE_WORDS.get(state, state)}）不能这样处理，操作没有执行。"))
     return RedirectResponse(f"/cases/{case.number}?done={action}", 303)
 
 
 # -- availability (the duty page) -------------------------------------------------------------
 
-def availability_view(web: Any, user: Any) -> dict[str, Any]:
+def availability_view(web: Web, user: User) -> dict[str, Any]:
     """What the duty page shows of who signed off and the line's mode, and whom this person
     may sign off or on (the head and clerks: anyone on the rota; duty staff: themselves)."""
     duties = web.box.office.duties
@@ -142,7 +146,7 @@ def _hours(form: Any) -> float | None:
     return hours
 
 
-async def availability_action(request: Any, web: Any) -> Response:
+async def availability_action(request: Request, web: Web) -> Response:
     """POST /duty/availability (what=off|on, mobile, hours) and /duty/mode (what=night|day|
     auto, hours): the same step as 休息/上班 and 夜间/日间/恢复 by SMS, audited here."""
     form = request.state.form
@@ -178,10 +182,10 @@ async def availability_action(request: Any, web: Any) -> Response:
                       f"{until:%Y-%m-%d %H:%M}" if until else "")
     except Refused as exc:
         log.info("web: availability %r by %s refused: %s", what, user.name, exc)
-        return await duty_page(request, web, 400,                     # type: ignore
+        return await duty_page(request, web, 400,
                                availability_error=f"{exc.reason}（没有更改）")
     log.info("web: availability %r by %s: %s", what, user.name, done)
-    return await duty_page(request, web, availability_done=done)      # type: ignore
+    return await duty_page(request, web, availability_done=done)
 
 
 ROUTES = [

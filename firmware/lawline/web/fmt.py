@@ -6,7 +6,8 @@ put into Chinese with the row and column the clerk sees in Excel or WPS."""
 import datetime as dt
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from ..records.messages import KIND_WORDS
@@ -29,10 +30,10 @@ ROLE_WORDS = {"lawyer": "律师", "mediator": "调解员"}
 class Formats:
     """Times as the office reads them, in its own zone."""
 
-    def __init__(self, zone="Asia/Shanghai"):
+    def __init__(self, zone: str = "Asia/Shanghai") -> None:
         self.zone = ZoneInfo(zone)
 
-    def when(self, t, seconds=False):
+    def when(self, t: float | str | None, seconds: bool = False) -> str:
         """A time (seconds since the epoch) as '2026-12-01 10:00' in the office's zone."""
         if not t:
             return "-"
@@ -42,7 +43,7 @@ class Formats:
             return "-"
         return moment.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
 
-    def iso_when(self, text):
+    def iso_when(self, text: str | None) -> str:
         """A call record's time ('2026-12-01T02:00:05+0000', written in the box's system zone)
         as '2026-12-01 10:00:05' in the office's zone."""
         try:
@@ -51,7 +52,7 @@ class Formats:
             return (text or "-").replace("T", " ")[:19]
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
-    def day_of(self, text):
+    def day_of(self, text: str | None) -> dt.date | None:
         """The office's date of a call record's time, or None."""
         try:
             return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z").astimezone(
@@ -59,7 +60,7 @@ class Formats:
         except ValueError:
             return None
 
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return dict(FILTERS, when=self.when, iso_when=self.iso_when)
 
 
@@ -69,20 +70,20 @@ DEFAULT = Formats()
 ACTION_WORDS = words.ACTION_WORDS
 
 
-def when(t, seconds=False):
+def when(t: float | str | None, seconds: bool = False) -> str:
     return DEFAULT.when(t, seconds)
 
 
-def iso_when(text):
+def iso_when(text: str | None) -> str:
     return DEFAULT.iso_when(text)
 
 
-def file_name(path):
+def file_name(path: str | os.PathLike[str]) -> str:
     """A path as staff read it: its file name (the folder is for the technician)."""
     return os.path.basename(str(path).rstrip("/")) or str(path)
 
 
-def duration(seconds):
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
@@ -92,7 +93,7 @@ def duration(seconds):
     return (f"{days}天" if days else "") + f"{rest // 3600}小时{rest % 3600 // 60}分"
 
 
-def who(by, names=None):
+def who(by: str, names: Callable[[str], str] | None = None) -> str:
     """A case history's `by` in the page's words: "张律师 (13900000001) by SMS" ->
     "张律师（短信）", "王主任 (head) on the web page" -> "王主任（网页）"; a bare number by its
     name on the rota (`names(number)`) when there is one."""
@@ -115,7 +116,7 @@ _NOTES = {"resolution SMS queued": "已排队发送结案短信给来电人",
           "caller heard it by phone": "来电人已电话查询得知"}
 
 
-def note(text):
+def note(text: str) -> str:
     """A case history note the box wrote in English, in Chinese; staff's own notes as typed."""
     if text.startswith("opened: "):
         return "登记：" + KIND_WORDS.get(text[8:], text[8:])
@@ -167,13 +168,20 @@ def line_note(text: str) -> str | None:
 
 def ladder_step(step: dict[str, Any]) -> str:
     """A call record's ladder step ({step, number, outcome}) as one line on the calls page."""
-    return (f"{LADDER_STEP_WORDS.get(step.get('step'), '其他')} "
-            f"{LADDER_OUTCOME_WORDS.get(step.get('outcome'), '其他')}")
+    return (f"{LADDER_STEP_WORDS.get(str(step.get('step')), '其他')} "
+            f"{LADDER_OUTCOME_WORDS.get(str(step.get('outcome')), '其他')}")
 
 
-def sms_text(text):
+def sms_text(text: str) -> str:
     """An SMS as staff may see it: the caller's status-query PIN is not theirs to read."""
     return re.sub(r"(查询密码|密码)\s*\d{3,8}", r"\1****", text)
+
+
+class RotaProblem(TypedDict):
+    """One rota checker line as the rota page shows it."""
+    row: int | None
+    column: str
+    text: str
 
 
 _KEYS = {"date": "日期", "weekday": "星期", "week": "周次", "shift": "班次", "name": "姓名",
@@ -200,7 +208,7 @@ _WHERE = re.compile(r"^(?P<file>.+?) row (?P<row>\d+), column (?P<col>[A-Z]+) \(
 _HEADER = re.compile(r"^(?P<file>.+?) row (?P<row>\d+): header lacks column\(s\) (?P<cols>.*?);")
 
 
-def rota_problem(text):
+def rota_problem(text: str) -> RotaProblem:
     """One rota checker line as {'row', 'column', 'text'} in Chinese (English kept when the
     sentence is not one the checker is known to write)."""
     match = _WHERE.match(text)
@@ -231,13 +239,13 @@ SHIFT_WORDS = {"day": "白班", "night": "夜班", "morning": "上午班", "afte
                "evening": "晚班", "weekend": "周末班", "late": "晚班", "early": "早班"}
 
 
-def shift_name(name):
+def shift_name(name: str) -> str:
     """A shift as the office calls it: the default shifts' names ("day", "night") in
     Chinese; a name the office gave its own shift as given."""
     return SHIFT_WORDS.get(str(name).lower(), name)
 
 
-def backlog(pending, oldest_age):
+def backlog(pending: int, oldest_age: float | None) -> str:
     """What waits to go upstream, from the outbox itself (the same reading as `lawline check`
     and the box: the box's own sentence may be up to a health tick old)."""
     if not pending:
@@ -254,6 +262,6 @@ GLOBALS = {"backlog": backlog, "STATE_WORDS": STATE_WORDS, "KIND_WORDS": KIND_WO
            "part_sentence": words.sentence, "audit_detail": words.audit_detail,
            "audit_who": words.audit_who, "audit_address": words.audit_address,
            "section_name": words.section_name}
-FILTERS = {"shift": shift_name, "note": note, "sms_text": sms_text, "who": who,
+FILTERS: dict[str, Callable[..., Any]] = {"shift": shift_name, "note": note, "sms_text": sms_text, "who": who,
            "duration": duration, "exact": repr, "file_name": file_name, "when": when,
            "iso_when": iso_when}

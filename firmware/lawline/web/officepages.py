@@ -8,6 +8,8 @@ named, and the rota in force stays. Only a clean sheet replaces the first file o
 the box re-reads by itself on the next call (duty/desk.py).
 """
 
+from __future__ import annotations
+
 import csv
 import datetime as dt
 import io
@@ -18,8 +20,12 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from .. import config as configuration
@@ -29,19 +35,24 @@ from ..errors import ConfigError
 from ..records import report
 from . import body, fmt
 from .accounts import AccountError
-from .app import form, takes
-from .query import Choice, Date
+from .app import Web, form, takes
+from .query import Choice, Date, Spec
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("lawline.web")
 ALL = ("head", "clerk", "duty")
 MAX_UPLOAD = 2 * 2 ** 20
 _SECRET = re.compile(r"password|secret|token|access_key", re.I)
 CHECK_CACHE_SECONDS = 60
+# records/report.py is not yet typed: a report's table ({category: {column: value}}) as CSV
+to_csv: Callable[[dict[str, dict[str, Any]]], str] = report.to_csv
 
 
 # -- duty -------------------------------------------------------------------------------------
 
-def _duty_view(web):
+def _duty_view(web: Web) -> dict[str, Any]:
     desk = web.box.desk
     desk.reload()
     now = desk.now()
@@ -58,14 +69,15 @@ def _duty_view(web):
             if desk.rota_errors else [], "gap_days": web.cfg.duty.gap_days}
 
 
-async def duty_page(request, web, status=200, **extra):
+async def duty_page(request: Request, web: Web, status: int = 200,
+                    **extra: Any) -> Response:
     from .dutypages import availability_view          # issue 17: who signed off, the mode
     return web.render(request, "duty.html", status=status, title="值班", duty=_duty_view(web),
                       availability=availability_view(web, request.state.session.user),
                       can_upload=request.state.session.user.role in ("head", "clerk"), **extra)
 
 
-def _looks_like_sheet(name, raw):
+def _looks_like_sheet(name: str, raw: bytes) -> str | None:
     suffix = os.path.splitext(name.lower())[1]
     if suffix in (".xlsx", ".xlsm"):
         return suffix if raw[:4] == b"PK\x03\x04" else None
@@ -81,7 +93,7 @@ def _looks_like_sheet(name, raw):
     return None
 
 
-def _write_as(target, upload_path, suffix):
+def _write_as(target: Path, upload_path: Path, suffix: str) -> None:
     """Write the checked sheet to `target` atomically, in the target's own format."""
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     want = target.suffix.lower()
@@ -104,7 +116,7 @@ def _write_as(target, upload_path, suffix):
     os.replace(tmp, target)
 
 
-def _discard(path):
+def _discard(path: Path) -> None:
     """An upload is done with: its file and its own folder go."""
     path.unlink(missing_ok=True)
     try:
@@ -114,7 +126,7 @@ def _discard(path):
 
 
 @form(body.UPLOAD_CAP, files=True)
-async def rota_upload(request, web):
+async def rota_upload(request: Request, web: Web) -> Response:
     form = request.state.form
     upload = form.get("rota")
     desk = web.box.desk
@@ -180,7 +192,7 @@ async def rota_upload(request, web):
         upload_warnings=[fmt.rota_problem(w) for w in loaded.warnings])
 
 
-async def rota_download(request, web):
+async def rota_download(request: Request, web: Web) -> Response:
     path = web.box.rota_in_force()
     if path is None:
         return web.refuse(request, 404, "没有值班表文件（还没有设置）。",
@@ -193,11 +205,11 @@ async def rota_download(request, web):
 
 # -- reports ------------------------------------------------------------------------------------
 
-PERIOD = {"kind": (Choice("报表类型", ("week", "month")), "week"),
+PERIOD: Spec = {"kind": (Choice("报表类型", ("week", "month")), "week"),
           "start": (Date("开始日期"), None)}
 
 
-def _period(request, web):
+def _period(request: Request, web: Web) -> tuple[str, dt.date, dt.date]:
     q = request.state.query
     kind, start = q["kind"], q["start"]
     today = web.box.clock.today()                # the office's day, not the host's
@@ -212,11 +224,12 @@ def _period(request, web):
     return kind, start, end
 
 
-def _rows(table):
-    return list(csv.reader(io.StringIO(report.to_csv(table))))
+def _rows(table: dict[str, dict[str, Any]]) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(to_csv(table))))
 
 
-def _chart(table, series):
+def _chart(table: dict[str, dict[str, Any]],
+           series: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
     cats = [c for c in table if c != "total" and any(table[c][k] for k, _, _ in series)]
     peak = max([table[c][k] for c in cats for k, _, _ in series] or [1]) or 1
     groups = []
@@ -229,7 +242,7 @@ def _chart(table, series):
 
 
 @takes(**PERIOD)
-async def reports_page(request, web):
+async def reports_page(request: Request, web: Web) -> Response:
     kind, start, end = _period(request, web)
     table = web.box.report(start, end)
     rows = _rows(table)
@@ -246,7 +259,7 @@ async def reports_page(request, web):
 
 
 @takes(**PERIOD)
-async def report_download(request, web):
+async def report_download(request: Request, web: Web) -> Response:
     kind, start, end = _period(request, web)
     form = request.path_params["format"]
     if form not in ("csv", "xlsx"):
@@ -255,7 +268,7 @@ async def report_download(request, web):
     name = f"report-{kind}-{start}"
     web.audit(request, "report_downloaded", f"{name}.{form}")
     if form == "csv":
-        return Response(("\ufeff" + report.to_csv(table)).encode("utf-8"),
+        return Response(("\ufeff" + to_csv(table)).encode("utf-8"),
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     import openpyxl
@@ -271,7 +284,7 @@ async def report_download(request, web):
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
-def _number(text):
+def _number(text: str) -> int | float | str:
     try:
         return int(text)
     except ValueError:
@@ -283,7 +296,7 @@ def _number(text):
 
 # -- settings ----------------------------------------------------------------------------------
 
-def masked(name, value):
+def masked(name: str, value: Any) -> Any:
     if _SECRET.search(name) and not name.endswith("_file") and value:
         return "******"
     if isinstance(value, str):
@@ -293,8 +306,8 @@ def masked(name, value):
     return value
 
 
-def settings_rows(cfg):
-    out = []
+def settings_rows(cfg: Config) -> list[tuple[str, list[tuple[str, Any, str, bool]]]]:
+    out: list[tuple[str, list[tuple[str, Any, str, bool]]]] = []
     for section, options in configuration.SCHEMA.items():
         values = getattr(cfg, section)
         out.append((section, [(o.name, masked(o.name, getattr(values, o.name)), o.doc,
@@ -308,10 +321,10 @@ def settings_rows(cfg):
     return out
 
 
-_check_cache = {}
+_check_cache: dict[str, tuple[float, list[tuple[str, str, str]], float]] = {}
 
 
-def run_check(cfg):
+def run_check(cfg: Config) -> tuple[list[tuple[str, str, str]], float]:
     """`lawline check --no-modem` in its own process (it must never open the modem the box
     owns); [(state, part, message)], cached for a minute."""
     cached = _check_cache.get(str(cfg.path))
@@ -324,7 +337,7 @@ def run_check(cfg):
         out = done.stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         return [("fail", "check", f"lawline check did not finish: {exc}")], time.time()
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for line in out.splitlines():
         m = re.match(r"\[(ok  |WARN|FAIL)\] ([^:]+): (.*)", line)
         if m:
@@ -333,7 +346,7 @@ def run_check(cfg):
     return rows, time.time()
 
 
-async def settings_page(request, web):
+async def settings_page(request: Request, web: Web) -> Response:
     rows, at = await run_in_threadpool(run_check, web.cfg)
     web.audit(request, "settings_viewed", str(web.cfg.path))
     return web.render(request, "settings.html", title="设置", sections=settings_rows(web.cfg),
@@ -342,13 +355,14 @@ async def settings_page(request, web):
 
 # -- accounts and audit (the office head) ---------------------------------------------------
 
-async def users_page(request, web, status=200, error="", done=""):
+async def users_page(request: Request, web: Web, status: int = 200, error: str = "",
+                     done: str = "") -> Response:
     return web.render(request, "users.html", status=status, title="账号",
                       users=web.accounts.users(), error=error, done=done)
 
 
 @form()
-async def user_add(request, web):
+async def user_add(request: Request, web: Web) -> Response:
     form = request.state.form
     name = str(form.get("name", "")).strip()
     try:
@@ -363,7 +377,7 @@ async def user_add(request, web):
 
 
 @form(body.KIB)
-async def user_unlock(request, web):
+async def user_unlock(request: Request, web: Web) -> Response:
     name = request.path_params["name"]
     try:
         web.accounts.unlock(name)
@@ -373,7 +387,7 @@ async def user_unlock(request, web):
     return RedirectResponse("/users", 303)
 
 
-async def audit_page(request, web):
+async def audit_page(request: Request, web: Web) -> Response:
     labels = {u.name: u.display for u in web.accounts.users() if u.display}
     return web.render(request, "audit.html", title="审计日志",
                       entries=web.accounts.audit_entries(), labels=labels)

@@ -10,22 +10,29 @@ page says what happened instead, so nobody's change is overwritten unseen.
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-from starlette.responses import FileResponse, RedirectResponse
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from ..records.cases import KINDS, OPEN_STATES, STATES, CaseChanged, CaseError
-from ..records.messages import duty_case
+from ..records import messages as _messages
+from ..records.cases import KINDS, OPEN_STATES, STATES, Case, CaseChanged, CaseError
 from . import fmt
-from .app import form, takes
+from .accounts import User
+from .app import Web, form, takes
 from .boxdata import VOICEMAIL_BOXES
 from .query import Choice, Date, Number, Text, span
 
 log = logging.getLogger("lawline.web")
 ALL = ("head", "clerk", "duty")
 PAGE_SIZE = 100
+# records/messages.py is not yet typed: its duty SMS (case, kind, caller, office) -> text
+duty_case: Callable[[str, str, str, str], str] = _messages.duty_case
 
 
-def _kinds_for(user, wanted=None):
+def _kinds_for(user: User, wanted: str | None = None) -> list[str]:
     kinds = [k for k in KINDS if user.sees_complaints or k != "complaint"]
     if wanted:
         kinds = [k for k in kinds if k == wanted]
@@ -34,7 +41,7 @@ def _kinds_for(user, wanted=None):
 
 # -- status --------------------------------------------------------------------------------
 
-async def status_page(request, web):
+async def status_page(request: Request, web: Web) -> Response:
     st = web.box.status()
     user = request.state.session.user
     if not user.sees_complaints:
@@ -47,7 +54,7 @@ async def status_page(request, web):
 @takes(state=(Choice("状态", ("open", "all") + STATES), "open"),
        kind=(Choice("类别", KINDS), ""), owner=(Text("经办人", 32), ""),
        overdue=(Choice("只看超期", ("1",)), ""), page=(Number("页码", 1, 100000), 1))
-async def cases_page(request, web):
+async def cases_page(request: Request, web: Web) -> Response:
     user = request.state.session.user
     q = request.state.query
     state, kind, owner, page = q["state"], q["kind"], q["owner"], q["page"]
@@ -62,11 +69,13 @@ async def cases_page(request, web):
         if owner and kinds else None
     at = time.time() if overdue else None
 
-    def one_page(number):               # counted and cut in SQL: 100 000 cases stay quick
+    def one_page(number: int) -> tuple[int, list[Case]]:               # counted and cut in SQL: 100 000 cases stay quick
         if not kinds:
             return 0, []
-        return cases.page(states, kinds, owners, owner or None, at, limit=PAGE_SIZE,
-                          offset=(number - 1) * PAGE_SIZE)
+        found: tuple[int, list[Case]] = cases.page(states, kinds, owners, owner or None, at,
+                                                   limit=PAGE_SIZE,
+                                                   offset=(number - 1) * PAGE_SIZE)
+        return found
     total, shown = one_page(page)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     if page > pages:                     # past the last page: the last page
@@ -78,7 +87,8 @@ async def cases_page(request, web):
                       states=STATES)
 
 
-def _case_or_refuse(request, web):
+def _case_or_refuse(request: Request,
+                    web: Web) -> tuple[Case, None] | tuple[None, HTMLResponse]:
     """The case of the path, or the refusal. A complaint is answered to those who may not
     see it exactly as a number that is no case (404, the same words): a clerk cannot tell
     which numbers are complaints (issue 15)."""
@@ -96,10 +106,12 @@ def _case_or_refuse(request, web):
 
 @takes(done=(Choice("完成的操作", ("resolve", "take", "assign", "dispatch", "arrived",
                                    "topic")), ""))
-async def case_page(request, web, error="", status=200, note=""):
+async def case_page(request: Request, web: Web, error: str | None = "", status: int = 200,
+                    note: str = "") -> Response:
     case, refused = _case_or_refuse(request, web)
     if refused:
         return refused
+    assert case is not None                 # no refusal: the case
     if case.kind == "complaint" and request.method == "GET":
         web.audit(request, "complaint_viewed", case.number)
     voicemail = web.box.voicemail(case.number)
@@ -113,7 +125,7 @@ async def case_page(request, web, error="", status=200, note=""):
                       done=request.state.query.get("done", ""))
 
 
-def _changed_since(request, web, case):
+def _changed_since(request: Request, web: Web, case: Case) -> str | None:
     """None when the case is as the form saw it, else a Chinese sentence of what changed."""
     seen = request.state.form.get("seen", "")
     if seen == repr(case.updated):
@@ -127,14 +139,16 @@ def _changed_since(request, web, case):
             "您的操作没有执行，下面是最新情况。")
 
 
-def _duty_may_not(web, user, case, action, form):
+def _duty_may_not(web: Web, user: User, case: Case, action: str,
+                  form: Mapping[str, Any]) -> str | None:
     """Duty staff act on the page as they would by SMS (records/office.may_act: take a case
     before resolving it, only the owner resolves or hands it on); the head and clerks act
     for the office. Returns the refusal in Chinese, or None."""
     if user.role != "duty":
         return None
     from ..records.messages import Command
-    from ..records.office import may_act, national
+    from ..phone import national
+    from ..records.office import may_act
     state = {"resolve": "resolved", "take": "assigned"}.get(action, "reassigned")
     to = str(form.get("mobile", "")) if action == "assign" else ""
     sender = national(user.mobile)
@@ -142,14 +156,15 @@ def _duty_may_not(web, user, case, action, form):
     refused = may_act(Command(state, case.number, "", to), case, sender, False,
                       web.box.office.barred(case, user.mobile),
                       national(to) in staff if to else False)
-    return refused[1] + "（操作没有执行）" if refused else None
+    return str(refused[1]) + "（操作没有执行）" if refused else None
 
 
 @form()
-async def case_action(request, web):
+async def case_action(request: Request, web: Web) -> Response:
     case, refused = _case_or_refuse(request, web)
     if refused:
         return refused
+    assert case is not None                 # no refusal: the case
     action = request.path_params["action"]
     form = request.state.form
     user = request.state.session.user
@@ -162,9 +177,9 @@ async def case_action(request, web):
     by = f"{user.label} ({user.name}) on the web page"
     office = web.box.office
     # a topic is anyone's to set, as by SMS (主题 <case> <topic>); the rest as by SMS
-    refused = None if action == "topic" else _duty_may_not(web, user, case, action, form)
-    if refused:
-        return await case_page(request, web, status=403, note=note, error=refused)
+    may_not = None if action == "topic" else _duty_may_not(web, user, case, action, form)
+    if may_not:
+        return await case_page(request, web, status=403, note=note, error=may_not)
     try:
         if action == "resolve":
             if not note:
@@ -217,7 +232,7 @@ async def case_action(request, web):
 # -- voicemails -------------------------------------------------------------------------------
 
 @takes(day=(Date("日期"), None), box=(Choice("信箱", VOICEMAIL_BOXES), ""))
-async def voicemails_page(request, web):
+async def voicemails_page(request: Request, web: Web) -> Response:
     user = request.state.session.user
     day = request.state.query["day"]
     day = day.isoformat() if day else ""
@@ -232,7 +247,7 @@ async def voicemails_page(request, web):
 
 
 @takes(download=(Choice("下载", ("1",)), ""))
-async def voicemail_audio(request, web):
+async def voicemail_audio(request: Request, web: Web) -> Response:
     """A recording's bytes, any range of them. Each request belongs to a listening, and the
     listening's first request writes its audit row (listening.py): no range is served
     unaudited, and one listening, however many ranges it takes, is one row. The page's
@@ -248,7 +263,7 @@ async def voicemail_audio(request, web):
         return web.refuse(request, 404, f"没有留言 {key[:32]}。")
     return _listen(request, web, key, found[1], "voicemail")
 
-def _listen(request, web, key, wav, what):
+def _listen(request: Request, web: Web, key: str, wav: Path | None, what: str) -> Response:
     """A voicemail's or a recording's audio (`what`): played inline or downloaded, each
     listening audited once however many byte ranges the player asks for (listening.py)."""
     if wav is None:
@@ -268,7 +283,7 @@ def _listen(request, web, key, wav, what):
 # -- bridged calls' recordings (issue 17.10) ---------------------------------------------------
 
 @takes(download=(Choice("下载", ("1",)), ""))
-async def recording_audio(request, web):
+async def recording_audio(request: Request, web: Web) -> Response:
     """A bridged call's recording, to the roles in [recording] play_roles only; every
     listening audited as a voicemail's is (listening.py)."""
     key = request.path_params["key"]
@@ -286,7 +301,7 @@ async def recording_audio(request, web):
 # -- call records -----------------------------------------------------------------------------
 
 @takes(start=(Date("从"), None), end=(Date("到"), None))
-async def calls_page(request, web):
+async def calls_page(request: Request, web: Web) -> Response:
     user = request.state.session.user
     today = web.box.clock.today()                # the office's day, not the host's
     q = request.state.query
@@ -306,7 +321,8 @@ CALLBACK_DAYS = 7           # done entries shown this many office days back
 
 
 @takes(done=(Text("已回拨的号码", 20), ""))
-async def callbacks_page(request, web, error="", status=200):
+async def callbacks_page(request: Request, web: Web, error: str = "",
+                         status: int = 200) -> Response:
     """Callers who hung up with no result and showed a number: open entries first (oldest
     first: who has waited longest), then those called back in the last week."""
     office = web.box.office
@@ -323,7 +339,7 @@ async def callbacks_page(request, web, error="", status=200):
 
 
 @form()
-async def callback_done(request, web):
+async def callback_done(request: Request, web: Web) -> Response:
     """A duty person called the number back from their own phone: every open entry of that
     number is done (the same step as the SMS 回拨 <number>), audited."""
     number = request.path_params["number"]

@@ -11,6 +11,9 @@ The page is its own process (systemd/lawline-web.service): a crash or a slow pag
 touches call answering, and the box answers calls with the page stopped.
 """
 
+from __future__ import annotations
+
+import argparse
 import asyncio
 import getpass
 import logging
@@ -18,14 +21,19 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config as configuration
 from ..errors import LawlineError
 
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..sdnotify import Notifier
+
 log = logging.getLogger("lawline.web")
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="/etc/lawline/lawline.toml")
     p.add_argument("--bind", help="address to listen on (default: [web] bind)")
     p.add_argument("--port", type=int, help="HTTPS port (default: [web] port; 0: any free)")
@@ -49,11 +57,11 @@ def add_arguments(p):
     q.add_argument("--password-stdin", action="store_true")
 
 
-def data_dir(cfg):
+def data_dir(cfg: Config) -> Path:
     return Path(cfg.web.data_dir) if cfg.web.data_dir else cfg.spool_dir / "web"
 
 
-def _password(args):
+def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("password: ")
@@ -62,7 +70,7 @@ def _password(args):
     return first
 
 
-def main(args):
+def main(args: argparse.Namespace) -> int:
     # web.db holds password hashes and the audit log: 0600 also when an admin runs
     # `lawline web user add` from a shell with umask 022 (the unit sets UMask=0077 itself)
     os.umask(0o077)
@@ -72,7 +80,7 @@ def main(args):
     return serve(cfg, args.bind, args.port, args.ready_file)
 
 
-def user_main(cfg, args):
+def user_main(cfg: Config, args: argparse.Namespace) -> int:
     from .accounts import ROLES, AccountError, Accounts
     from .fmt import Formats
     formats = Formats(cfg.office.timezone)           # the office's clock, not the host's
@@ -108,7 +116,7 @@ def user_main(cfg, args):
     return 0
 
 
-def _owned_like_the_data_dir(directory):
+def _owned_like_the_data_dir(directory: Path) -> None:
     """`lawline web user add` run as root must not leave web.db to root: the page runs as the
     lawline user and could no longer write it. Its files take the owner of the data
     directory that holds them (/var/lib/lawline, the service user's), when that is not root."""
@@ -127,7 +135,8 @@ def _owned_like_the_data_dir(directory):
             log.warning("web: could not give %s to the service user: %s", path, exc)
 
 
-def serve(cfg, bind=None, port=None, ready_file=None):
+def serve(cfg: Config, bind: str | None = None, port: int | None = None,
+          ready_file: str | None = None) -> int:
     import uvicorn
     from . import cert
     from .app import build
@@ -174,17 +183,17 @@ def serve(cfg, bind=None, port=None, ready_file=None):
 
 
 class _NoNotifier:
-    def ready(self, status):
+    def ready(self, status: str) -> None:
         pass
 
-    def stopping(self):
+    def stopping(self) -> None:
         pass
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
-def _notifier():
+def _notifier() -> Notifier | _NoNotifier:
     try:
         from ..sdnotify import Notifier
     except ImportError:      # a tree without sdnotify.py: nothing to tell systemd
