@@ -532,7 +532,7 @@ def topics_help(topics: Iterable[str]) -> str:
     return " ".join(f"{i}{name}" for i, name in enumerate(topics, start=1))
 
 
-def topic_reply(case: str, topic: str, ok: bool, reason: str = "") -> str:
+def topic_reply(case: str, topic: str | None, ok: bool, reason: str = "") -> str:
     if ok:
         return f"【0148】案件{case}主题已设为：{topic}。"
     return f"【0148】未能设置主题（案件{case}）：{reason}"
