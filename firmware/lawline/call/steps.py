@@ -32,7 +32,7 @@ class Event:
     kind: str                 # answered key timeout prompt_ended hangup cut failed
     #                           leg_accepted leg_failed bridge_ended recording_ended
     #                           committed commit_failed answer done
-    value: object = None      # key: the digit; cut: the limit; answer: the reply ...
+    value: Any = None         # key: the digit; cut: the limit; answer: the reply ...
     at: float = 0.0           # when it happened (the driver's clock)
     record: dict[str, Any] = field(default_factory=dict)   # facts for the call record (duty_legs ...)
 
