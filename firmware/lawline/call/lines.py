@@ -6,38 +6,65 @@ calls); from the answer to the end of a call they go to that call, and only ther
 answers on its own task, so several lines take calls at once ([[line]] in the config).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+from ..events import PartEvent
+from ..line.parts import LineModem
+
+if TYPE_CHECKING:
+    from ..line.parts import CallAudio
+    from ..line.supervisor import LineSupervisor
+    from ..settings import LineSection
 
 log = logging.getLogger("lawline.box")
 
 
+class RingingModem(LineModem, Protocol):
+    """A line's modem as the idle line reads it: the rings of the call ringing now."""
+    rings: int
+
+
+# take_call(line, events): one call, from the answer to its end
+TakeCall = Callable[["Line", "asyncio.Queue[PartEvent]"], Awaitable[None]]
+
+
 class Line:
-    def __init__(self, number, config, modem, pcm, supervisor, port, phone_number):
+    def __init__(self, number: int, config: LineSection, modem: RingingModem, pcm: CallAudio,
+                 supervisor: LineSupervisor, port: Any, phone_number: str) -> None:
         self.number = number          # 1, 2, ...: its place in the config
         self.cfg = config             # its [line] / [[line]] section
         self.modem = modem
         self.pcm = pcm
         self.supervisor = supervisor
-        self.port = port              # its AudioMediaPort in the shared media core
+        self.port = port              # its AudioMediaPort in the shared media core (pjsua2)
         self.phone_number = phone_number
-        self.call_events = None       # an asyncio.Queue while a call is up
+        # an asyncio.Queue while a call is up
+        self.call_events: asyncio.Queue[PartEvent] | None = None
         self.calls = 0
-        self.ringing_since = None     # when the ringing call's first ring came (time.time)
-        self.rang_s = None            # how long the call being answered rang first
-        self.calls_held = lambda: None   # why no new call may be answered now (update.py)
-        self._held = None
+        # when the ringing call's first ring came (time.time)
+        self.ringing_since: float | None = None
+        self.rang_s: float | None = None    # how long the call being answered rang first
+        # why no new call may be answered now (update.py)
+        self.calls_held: Callable[[], str | None] = lambda: None
+        self._held: str | None = None
 
     @property
-    def name(self):
+    def name(self) -> str:
         return f"line {self.number} ({self.phone_number})"
 
     @property
-    def busy(self):
+    def busy(self) -> bool:
         return self.call_events is not None
 
-    async def serve(self, stop, take_call, on_sms, on_missed=None):
+    async def serve(self, stop: asyncio.Event, take_call: TakeCall,
+                    on_sms: Callable[[PartEvent], object],
+                    on_missed: Callable[[Line, PartEvent, float | None], object] | None = None
+                    ) -> None:
         """Route the modem's events until `stop`: to the call when one is up, else answer
         once caller ID is in (it follows each RING, reference/modems.md 1.2), or at the next
         ring if the network sends none. `take_call(line, events)` runs one call;
@@ -45,7 +72,8 @@ class Line:
         record, the callback list: issue 17.6)."""
         need = self.cfg.answer_after_rings
         stopping = asyncio.ensure_future(stop.wait())
-        call = get = None
+        call: asyncio.Future[None] | None = None
+        get: asyncio.Future[PartEvent] | None = None
         try:
             while True:
                 active = call is not None and not call.done()
@@ -54,8 +82,10 @@ class Line:
                 # Once stopping, no new call is answered, but a call in progress still gets
                 # its events until it ends (its record is committed as always).
                 get = get or asyncio.ensure_future(self.modem.events.get())
-                other = call if stop.is_set() else stopping
-                done, _ = await asyncio.wait({get, other}, return_when=asyncio.FIRST_COMPLETED)
+                other: asyncio.Future[Any] | None = call if stop.is_set() else stopping
+                assert other is not None        # stopping without a call left the loop above
+                waiting: set[asyncio.Future[Any]] = {get, other}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if get not in done:
                     continue
                 event, get = get.result(), None
@@ -100,7 +130,8 @@ class Line:
             if get is not None:
                 get.cancel()
 
-    async def _call(self, take_call):
+    async def _call(self, take_call: TakeCall) -> None:
+        assert self.call_events is not None     # serve sets it before the call starts
         try:
             await take_call(self, self.call_events)
         finally:
@@ -117,7 +148,8 @@ class Line:
             log.error("box: %s: after the call: %r", self.name, exc, exc_info=True)
 
 
-def missed_record(call_id, line, caller, rang_from, now, caller_raw=""):
+def missed_record(call_id: str, line: str, caller: str | None, rang_from: float | None,
+                  now: float, caller_raw: str = "") -> dict[str, Any]:
     """The call record of a caller who hung up while the line rang (records/measures.py:
     offered, missed, abandoned; records/calls.py lists the number for a call back)."""
     rang = round(max(0.0, now - (rang_from or now)), 1)

@@ -9,6 +9,7 @@ caller's tries over that tree: pure logic, no I/O.
 
 import re
 from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 from ..errors import ConfigError
 
@@ -44,14 +45,18 @@ class Key:
 class MenuDef:
     name: str
     prompt: str
-    keys: dict = field(default_factory=dict)    # digit -> Key
+    keys: dict[str, Key] = field(default_factory=dict)    # digit -> Key
 
 
-def default_tree():
+# menu name -> its definition; TOP is the one the caller hears first
+Tree = dict[str, MenuDef]
+
+
+def default_tree() -> Tree:
     return {TOP: MenuDef(TOP, "menu", {d: Key(b) for d, b in DEFAULT_KEYS.items()})}
 
 
-def parse(keys=None, submenus=None, prompt="menu"):
+def parse(keys: object = None, submenus: object = None, prompt: object = "menu") -> Tree:
     """The menu tree from [menu] keys, submenu and prompt (TOML values). Raises ConfigError."""
     tree = {TOP: _menu(TOP, "keys", prompt, DEFAULT_KEYS if keys is None else keys)}
     if submenus is None:
@@ -85,18 +90,18 @@ def parse(keys=None, submenus=None, prompt="menu"):
     return tree
 
 
-def _where(menu, digit):
+def _where(menu: MenuDef, digit: str) -> str:
     return ("keys" if menu.name == TOP else f"submenu.{menu.name}.keys") + f".{digit}"
 
 
-def _menu(name, where, prompt, keys):
+def _menu(name: str, where: str, prompt: object, keys: object) -> MenuDef:
     if not isinstance(prompt, str) or not PROMPT_NAME.fullmatch(prompt):
         raise ConfigError(f"option '{where.rsplit('keys', 1)[0]}prompt' in section [menu]: "
                           f"{prompt!r} is no prompt name (lower-case letters, digits, _)")
     if not isinstance(keys, dict) or not keys:
         raise ConfigError(f"option '{where}' in section [menu] must be a table of keys, "
                           'e.g. "1" = "consultation"')
-    out = {}
+    out: dict[str, Key] = {}
     for digit, given in keys.items():
         option = f"{where}.{digit}"
         if digit not in KEYS:
@@ -134,7 +139,7 @@ def _menu(name, where, prompt, keys):
     return MenuDef(name, prompt, out)
 
 
-def validate_topics(names, tree):
+def validate_topics(names: Sequence[str], tree: Mapping[str, MenuDef]) -> None:
     """[topics] names: at least one, each once, short; every menu key's topic one of them
     (called from config.from_dict)."""
     if not names:
@@ -156,9 +161,9 @@ def validate_topics(names, tree):
                                   f"({', '.join(names)})")
 
 
-def _no_loops(tree):
+def _no_loops(tree: Mapping[str, MenuDef]) -> None:
     """A sub-menu that leads back to itself would hold the caller in a circle."""
-    def walk(name, path):
+    def walk(name: str, path: list[str]) -> None:
         for digit, key in sorted(tree[name].keys.items()):
             if key.branch != "submenu":
                 continue
@@ -169,7 +174,7 @@ def _no_loops(tree):
     walk(TOP, [TOP])
 
 
-def example_lines(tree=None):
+def example_lines(tree: Mapping[str, MenuDef] | None = None) -> list[str]:
     """The default menu as TOML, for `lawline config --example`."""
     tree = tree or default_tree()
     out = ['# The menu: per key its branch ("1" = "consultation") or a table with branch,',
@@ -187,10 +192,10 @@ def example_lines(tree=None):
 @dataclass(frozen=True)
 class Decision:
     action: str          # branch | repeat | submenu | invalid | no_key | give_up
-    branch: str = None
-    key: str = None
+    branch: str | None = None
+    key: str | None = None
     prompt: str = ""     # the chosen key's own prompt; submenu: the sub-menu's prompt
-    menu: str = None
+    menu: str | None = None
     topic: str = ""      # the chosen key's topic ([topics])
 
 
@@ -198,18 +203,19 @@ class Menu:
     """The caller's walk through the tree: invalid keys, silences and repeats are tries
     ([menu] max_tries), counted over the whole call."""
 
-    def __init__(self, max_tries=3, tree=None):
+    def __init__(self, max_tries: int = 3, tree: Tree | None = None) -> None:
         self.max_tries = max_tries
         self.tree = tree or default_tree()
         self.current = TOP
         self.failures = 0
-        self.path = []   # what the caller did, for the call record: ["1"], ["x9", "timeout", "2"]
+        # what the caller did, for the call record: ["1"], ["x9", "timeout", "2"]
+        self.path: list[str] = []
 
     @property
-    def prompt(self):
+    def prompt(self) -> str:
         return self.tree[self.current].prompt
 
-    def key(self, digit):
+    def key(self, digit: str) -> Decision:
         key = self.tree[self.current].keys.get(digit)
         if key is None:
             self.path.append(f"invalid:{digit}")
@@ -229,11 +235,11 @@ class Menu:
         return Decision("branch", branch=key.branch, key=digit, prompt=key.prompt,
                         topic=key.topic)
 
-    def timeout(self):
+    def timeout(self) -> Decision:
         self.path.append("timeout")
         return self._fail("no_key", None)
 
-    def _fail(self, action, digit):
+    def _fail(self, action: str, digit: str | None) -> Decision:
         self.failures += 1
         if self.failures >= self.max_tries:
             return Decision("give_up", key=digit)

@@ -16,15 +16,80 @@ is unavailable, the call record says what failed and where.
 
 import traceback
 from dataclasses import replace
+from typing import Any, Generator, Mapping, Protocol, TypeVar
 
 from ..errors import CallCut, CallEnded, LawlineError
 from ..phone import is_mobile
 from ..records.cases import NUMBER_DIGITS, PIN_DIGITS
 from ..records.outcomes import (Bridged, Call, Callback, CallRecord, CallRecording, Duty,
-                                Escalated, LadderStep, Rated, Referred, Voicemail)
+                                Escalated, LadderStep, Outcome, Rated, Referred, Voicemail)
 from ..records.outcomes import ReferralTexted, Told
-from .menu import Menu
-from .steps import NO_WAIT, Event, act
+from .menu import Menu, Tree
+from .steps import NO_WAIT, Action, Event, act
+
+T = TypeVar("T")
+# a piece of the script: the actions it yields, the events sent back, what it returns
+Steps = Generator[Action, Event, T]
+
+
+# What the script reads of its config sections (settings.py: [menu], [limits], [voicemail],
+# [survey], [recording]) and of a transfer (sip/switchboard.Transfer): it imports neither,
+# being pure (tests/unit/test_call_script.py).
+class MenuOptions(Protocol):
+    @property
+    def max_tries(self) -> int: ...
+    @property
+    def key_timeout(self) -> float: ...
+    @property
+    def tree(self) -> Any: ...
+
+
+class CallLimits(Protocol):
+    @property
+    def max_call_seconds(self) -> float: ...
+    @property
+    def ring_alls_per_number_per_day(self) -> int: ...
+    @property
+    def cases_per_number_per_day(self) -> int: ...
+    @property
+    def status_tries_per_call(self) -> int: ...
+    @property
+    def status_tries_per_number_per_day(self) -> int: ...
+
+
+class VoicemailOptions(Protocol):
+    @property
+    def max_seconds(self) -> float: ...
+    @property
+    def min_seconds(self) -> float: ...
+
+
+class SurveyOptions(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def key_timeout(self) -> float: ...
+
+
+class RecordingOptions(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def keep_days(self) -> float: ...
+
+
+class Transfer(Protocol):
+    @property
+    def switchboard(self) -> str: ...
+    @property
+    def caller_from(self) -> str: ...
+    @property
+    def branch(self) -> str | None: ...
+    @property
+    def codes(self) -> Mapping[str, str]: ...
+    @property
+    def code_seconds(self) -> float: ...
+    def as_record(self) -> dict[str, str | None]: ...
 
 VOICEMAIL_BOXES = {
     # box: instruction prompt
@@ -47,7 +112,7 @@ STATUS_PROMPTS = {"new": "status_new", "assigned": "status_assigned",
 GRACE = 1.5          # after the last digit: the '#' callers press anyway
 
 
-def digits_prompts(number):
+def digits_prompts(number: str) -> list[str]:
     return [f"digit_{d}" for d in number if d.isdigit()]
 
 
@@ -55,15 +120,18 @@ class CallScript:
     """One call. `start(at)` gives the first actions; `send(event)` the next ones, up to and
     including the next action that waits for an event (or END)."""
 
-    def __init__(self, caller, call_id, line, office_id, menu, limits, voicemail, survey,
-                 tree=None, started=0.0, transfer=None, recording=None):
+    def __init__(self, caller: str | None, call_id: str, line: str, office_id: str,
+                 menu: MenuOptions, limits: CallLimits, voicemail: VoicemailOptions,
+                 survey: SurveyOptions, tree: Tree | None = None, started: float = 0.0,
+                 transfer: Transfer | None = None,
+                 recording: RecordingOptions | None = None) -> None:
         self.caller = caller or ""
         self.id = call_id
         self.cfg_menu, self.limits, self.vm, self.survey = menu, limits, voicemail, survey
         self.menu = Menu(menu.max_tries, tree or menu.tree)
         self.started = self.now = started
         self.ended = False      # the caller hung up (or the line failed)
-        self.record = {
+        self.record: dict[str, Any] = {
             "call_id": call_id, "line": line, "caller": self.caller, "started": started,
             "answered": None, "ended": None, "duration_s": None,
             "menu_path": self.menu.path, "branch": None, "outcome": "abandoned",
@@ -71,31 +139,32 @@ class CallScript:
         }
         self.office_id = office_id
         self.call = Call(call_id, self.caller, line)
-        self.named = None          # complaint: the staff member it names (a Duty)
+        self.named: Duty | None = None     # complaint: the staff member it names (a Duty)
         self.case_opened = False   # by the branch itself (referral, urgent nobody took)
         # issue 17: a call the prefecture's switchboard transferred down (sip/switchboard.
         # Transfer), and [recording] (bridged calls recorded, the caller told first)
         self.transfer = transfer
         self.recording = recording
         self.noticed = False
-        self.hunt_began = None     # when the box first rang a duty phone for this caller
+        # when the box first rang a duty phone for this caller
+        self.hunt_began: float | None = None
         self._gen = self._script()
         self.done = False
 
     # -- the machine -----------------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> list[Action]:
         return self._collect(next(self._gen))
 
-    def send(self, event):
+    def send(self, event: Event) -> list[Action]:
         self.now = event.at or self.now
         return self._collect(self._gen.send(event))
 
-    def throw(self, exc):
+    def throw(self, exc: BaseException) -> list[Action]:
         """The driver could not do the last action: `exc` is raised where the script is."""
         return self._collect(self._gen.throw(exc))
 
-    def _collect(self, action):
+    def _collect(self, action: Action) -> list[Action]:
         out = [action]
         while action.kind in NO_WAIT:
             action = self._gen.send(Event("done", at=self.now))
@@ -104,7 +173,7 @@ class CallScript:
             self.done = True
         return out
 
-    def _do(self, action, event=None):
+    def _do(self, action: Action, event: Event | None = None) -> Steps[Event]:
         """One action; its event back. Hang-up and cut raise here, wherever the script is.
         With `event`, the action already happened and that is how it ended."""
         if event is None:
@@ -125,36 +194,36 @@ class CallScript:
             raise CallCut(event.value)
         return event
 
-    def say(self, text, level="info"):
+    def say(self, text: str, level: str = "info") -> Action:
         return act("say", text, level=level)
 
-    def play(self, *names, interruptible=True):
+    def play(self, *names: str, interruptible: bool = True) -> Steps[str | None]:
         """The key that interrupted the prompts, or None when they played to the end."""
         event = yield from self._do(act("play", *names, interruptible=interruptible))
         return event.value if event.kind == "key" else None
 
-    def wait_key(self, timeout):
+    def wait_key(self, timeout: float) -> Steps[str | None]:
         event = yield from self._do(act("wait_key", timeout=timeout))
         return event.value if event.kind == "key" else None
 
-    def ask(self, question, *args):
+    def ask(self, question: str, *args: object) -> Steps[Any]:
         event = yield from self._do(act("ask", question, *args))
         return event.value
 
-    def hang_up(self):
+    def hang_up(self) -> Steps[None]:
         yield from self._do(act("hang_up"))
 
-    def goodbye(self, *before):
+    def goodbye(self, *before: str) -> Steps[None]:
         yield from self.play(*before, "goodbye", interruptible=False)
         yield from self.hang_up()
 
-    def limit_hit(self, what, detail):
+    def limit_hit(self, what: str, detail: str) -> Steps[None]:
         self.record.setdefault("limits_hit", []).append(what)
         yield act("limit", what, detail=detail)
 
     # -- the call --------------------------------------------------------------------------
 
-    def _script(self):
+    def _script(self) -> Steps[None]:
         try:
             yield from self._do(act("answer"))
             self.record["answered"] = self.now
@@ -177,7 +246,7 @@ class CallScript:
             yield act("last_words", "service_unavailable", "goodbye")
         yield from self._finish()
 
-    def _failed(self, exc):
+    def _failed(self, exc: BaseException) -> None:
         self.record["outcome"] = "error"
         self.record["error"] = f"{type(exc).__name__}: {exc}"
         frames = traceback.extract_tb(exc.__traceback__)
@@ -186,7 +255,7 @@ class CallScript:
             self.record["error_at"] = f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} " \
                                       f"in {last.name}"
 
-    def _gave_up(self):
+    def _gave_up(self) -> None:
         """The caller hung up before anything was done for them: the call is abandoned,
         with where they gave up and after how long they had waited there (records/
         measures.py counts it; records/calls.py lists the number for a call back)."""
@@ -203,26 +272,27 @@ class CallScript:
         else:
             where = "menu"
         since = self.hunt_began if where in ("hunt", "queue") else self.started
+        assert since is not None            # a caller in the queue was hunted for first
         r["outcome"] = "abandoned"
         r["abandoned_in"] = where
         r["abandoned_after_s"] = round(max(0.0, self.now - since), 1)
 
-    def _chose_topic(self, topic):
+    def _chose_topic(self, topic: str) -> None:
         """The caller's topic ([topics]) from a menu key: on the call record and on every
         case this call opens."""
         if topic:
             self.record["topic"] = topic
             self.call = replace(self.call, topic=topic)
 
-    def _finish(self):
+    def _finish(self) -> Steps[None]:
         """The call's last outcomes in one durable step: the case of a bridged call (the duty
         person owns it), its rating, and the call record itself."""
         event = yield act("finish")
         self.now = event.at or self.now
         self.record["ended"] = self.now
         self.record["duration_s"] = round(self.now - self.started, 1)
-        items = []
-        kind = CASE_KINDS.get(self.record.get("branch"))
+        items: list[Outcome] = []
+        kind = CASE_KINDS.get(self.record.get("branch") or "")
         if kind and self.record.get("outcome") == "bridged" and not self.case_opened:
             case = yield from self._new_case()
             items.append(Bridged(self.call, kind, case, "", Duty(self.record["bridged_to"])))
@@ -238,13 +308,13 @@ class CallScript:
         yield self.say(f"call over: {self.record['outcome']}, {self.record['duration_s']:.0f} s")
         yield act("end")
 
-    def _new_case(self):
+    def _new_case(self) -> Steps[Any]:
         """A case number drawn for this call (the record keeps it)."""
         case = yield from self.ask("new_case")
         self.record["case_number"] = case
         return case
 
-    def _flow(self):
+    def _flow(self) -> Steps[None]:
         opened, why = yield from self.ask("office_open")
         if not opened:
             yield from self._after_hours(why)
@@ -262,6 +332,7 @@ class CallScript:
                     return
                 if decision.prompt:
                     yield from self.play(decision.prompt, interruptible=False)
+                assert decision.branch is not None      # a "branch" decision names it
                 yield from getattr(self, "_" + decision.branch)()
                 return
             if decision.action in ("repeat", "submenu"):
@@ -283,7 +354,7 @@ class CallScript:
                 yield from self.goodbye()
                 return
 
-    def _after_hours(self, why):
+    def _after_hours(self, why: str) -> Steps[None]:
         """Outside office hours: the after-hours greeting, then whoever the rota has on duty
         now, else voicemail."""
         self.record["branch"] = "after_hours"
@@ -307,7 +378,7 @@ class CallScript:
 
     # -- branches --------------------------------------------------------------------------
 
-    def _consultation(self):
+    def _consultation(self) -> Steps[None]:
         if (yield from self._trunk_down()):
             yield from self._voicemail("consultation", intro="trunk_down")
             return
@@ -315,7 +386,7 @@ class CallScript:
             return
         yield from self._voicemail("consultation", intro="duty_unavailable")
 
-    def _urgent(self):
+    def _urgent(self) -> Steps[None]:
         """Ring every mediator on duty at once; the first to press 1 is bridged."""
         if (yield from self._trunk_down()):
             yield from self._voicemail("urgent", intro="trunk_down")
@@ -341,16 +412,16 @@ class CallScript:
             return
         yield from self._voicemail("urgent", intro="mediator_unavailable")
 
-    def _service_request(self):
+    def _service_request(self) -> Steps[None]:
         yield from self._voicemail("service_request")
 
-    def _complaint(self):
+    def _complaint(self) -> Steps[None]:
         if (yield from self._told_spool_full()):
             return   # before the staff-number question: no point asking it
         yield from self._ask_staff_number()
         yield from self._voicemail("complaint")
 
-    def _trunk_down(self):
+    def _trunk_down(self) -> Steps[bool]:
         sentence = yield from self.ask("trunk_down")
         if not sentence:
             return False
@@ -358,14 +429,14 @@ class CallScript:
         yield self.say(f"{sentence}; straight to voicemail")
         return True
 
-    def _told_spool_full(self):
+    def _told_spool_full(self) -> Steps[bool]:
         if (yield from self.ask("can_record")):
             return False
         self.record["outcome"] = "spool_full"
         yield from self.goodbye("service_unavailable")
         return True
 
-    def _told_cases_limit(self):
+    def _told_cases_limit(self) -> Steps[bool]:
         """This number already opened its day's cases ([limits] cases_per_number_per_day)."""
         if (yield from self.ask("cases_left")) > 0:
             return False
@@ -375,7 +446,8 @@ class CallScript:
         yield from self.goodbye("limit_reached")
         return True
 
-    def _hunt(self, numbers=None, category="consultation", ring_all=False):
+    def _hunt(self, numbers: list[str] | None = None, category: str = "consultation",
+              ring_all: bool = False) -> Steps[bool]:
         """Ring the duty phones (one after the other, or all at once); bridge the first that
         accepts with 1. True when the caller was bridged (and the bridge has ended)."""
         if numbers is None:
@@ -406,7 +478,7 @@ class CallScript:
         yield from self._bridge(event)
         return True
 
-    def _queue(self, numbers, category, ring_all):
+    def _queue(self, numbers: list[str], category: str, ring_all: bool) -> Steps[bool]:
         """Every duty phone is in a call from this box: the caller hears their place in the
         queue and may press 1 to be called back; else the box rings again. True when the
         caller was bridged or booked a callback; False: voicemail."""
@@ -435,7 +507,7 @@ class CallScript:
         yield self.say("left the queue without a duty phone; voicemail")
         return False
 
-    def _callback(self, numbers):
+    def _callback(self, numbers: list[str]) -> Steps[None]:
         """The callback request is a case with the caller's number; the duty person gets
         it by SMS, the office sees it in the case book."""
         case = yield from self._new_case()
@@ -447,7 +519,7 @@ class CallScript:
         yield self.say(f"callback requested: case {case}")
         yield from self.goodbye("callback_booked")
 
-    def _commit(self, *items):
+    def _commit(self, *items: Outcome) -> Steps[Event]:
         """Outcomes in one durable step (records/ledger.py); raises when nothing could be
         stored: the call ends with the caller told the service is unavailable."""
         event = yield from self._do(act("commit", *items))
@@ -455,7 +527,7 @@ class CallScript:
             raise LawlineError(f"outcome not stored: {event.value}")
         return event
 
-    def _bridge(self, event):
+    def _bridge(self, event: Event) -> Steps[None]:
         self.record["outcome"] = "bridged"
         self.record["bridged_to"] = event.value
         self.record["seconds_to_person"] = round(self.now - self.started, 1)
@@ -468,7 +540,7 @@ class CallScript:
                        f"{self.record.get('bridged_s', 0):.0f} s")
         yield from self._after_bridge()
 
-    def _after_bridge(self):
+    def _after_bridge(self) -> Steps[None]:
         """The duty person hung up first and the caller is still there: ask for a rating."""
         if self.survey.enabled:
             key = yield from self.play("rate_call")
@@ -484,7 +556,7 @@ class CallScript:
 
     # -- voicemail ---------------------------------------------------------------------------
 
-    def _voicemail(self, box, intro=None):
+    def _voicemail(self, box: str, intro: str | None = None) -> Steps[None]:
         self.record["outcome"] = "voicemail" if box != "complaint" else "complaint"
         if (yield from self._told_spool_full()):
             return
@@ -544,7 +616,7 @@ class CallScript:
 
     # -- keys ------------------------------------------------------------------------------
 
-    def read_digits(self, most, timeout, first=None):
+    def read_digits(self, most: int, timeout: float, first: str | None = None) -> Steps[str]:
         """Keys until '#' or `timeout` of silence. After `most` digits it waits GRACE more
         for the '#' callers press anyway; a digit then makes the answer too long, which
         matches no case or PIN (never a shorter one)."""
@@ -559,7 +631,7 @@ class CallScript:
 
     # -- case status -------------------------------------------------------------------------
 
-    def _case_status(self):
+    def _case_status(self) -> Steps[None]:
         """A case's status only to its caller: on the phone that opened it, or with the PIN
         from the case SMS. Whether the number exists is never told. Tries are bounded per
         call and per number per day ([limits]); a lookup never changes the case."""
@@ -601,7 +673,7 @@ class CallScript:
                                       "case status tries in this call")
         yield from self.goodbye()
 
-    def _tell_status(self, case, how):
+    def _tell_status(self, case: Mapping[str, Any], how: str) -> Steps[None]:
         yield self.say(f"case status {case['number']}: {case['state']}, told ({how})")
         yield from self._do(act("play", "case_number", *digits_prompts(case["number"]),
                                 STATUS_PROMPTS[case["state"]], interruptible=False,
@@ -610,7 +682,7 @@ class CallScript:
         if case.get("result"):
             yield from self._tell_result(case)
 
-    def _tell_result(self, case):
+    def _tell_result(self, case: Mapping[str, Any]) -> Steps[None]:
         """On the phone that opened a resolved case: the result the office wrote (issue
         17.4), spoken; a caller not told yet (no mobile to text) is told now, and the case
         records it."""
@@ -630,7 +702,7 @@ class CallScript:
 
     # -- referrals -------------------------------------------------------------------------
 
-    def _referral(self):
+    def _referral(self) -> Steps[None]:
         count = yield from self.ask("referrals")
         self.record["outcome"] = "referral_none"
         if not count:
@@ -664,7 +736,7 @@ class CallScript:
         yield from self._referral_details(chosen, case, department)
         yield from self.goodbye(*(["referral_sent"] if is_mobile(self.caller) else []))
 
-    def _referral_details(self, index, case, department):
+    def _referral_details(self, index: int, case: str, department: Any) -> Steps[None]:
         """The department's phone digit by digit and its address (a prompt rendered from the
         config, records/duties.py); 1 hears them again, 2 keys a mobile to have them texted
         there (checked against the dial plan's rules for mobiles, never dialled). Issue 17.3"""
@@ -687,7 +759,7 @@ class CallScript:
             if key != "2":
                 return
 
-    def _text_details(self, case, department):
+    def _text_details(self, case: str, department: Any) -> Steps[bool]:
         """The caller keys a mobile; the department's details are texted there. True when
         it was sent (or no more may be: the call goes on to goodbye)."""
         if not (yield from self.ask("texts_left")):
@@ -713,7 +785,7 @@ class CallScript:
 
     # -- complaint: who it is about --------------------------------------------------------
 
-    def _ask_staff_number(self):
+    def _ask_staff_number(self) -> Steps[None]:
         """The caller may key the staff number of the person complained about; that person
         is kept out of everything about this complaint (reference/field.md (b) 7)."""
         key = yield from self.play("complaint_staff")
@@ -733,7 +805,7 @@ class CallScript:
     # 2: the urgent ladder; 9: the prefecture's switchboard, up (a hand-over) and down (a
     # transfer straight to its branch); 10: bridged calls recorded with the caller's consent.
 
-    def _ladder(self, case, mediators):
+    def _ladder(self, case: str, mediators: list[str]) -> Steps[bool]:
         """No mediator accepted an urgent dispute (its case is open, everyone texted): call
         the next step of [ladder] steps (the office head, the prefecture's number), each with
         the urgent whisper and "press 1", or hand the call up to the switchboard. Every step
@@ -773,7 +845,7 @@ class CallScript:
             rung.append(number)
         return False
 
-    def _leg_outcome(self, event):
+    def _leg_outcome(self, event: Event) -> str:
         """How one ring ended, as the ladder and the call record say it."""
         if event.kind == "leg_accepted":
             return "accepted"
@@ -782,7 +854,7 @@ class CallScript:
         legs = (event.record or {}).get("duty_legs") or []
         return legs[-1]["outcome"] if legs else "failed"
 
-    def _before_bridge(self, event):
+    def _before_bridge(self, event: Event) -> Steps[None]:
         """A mediator accepted an urgent dispute: its case opens now, theirs, and everyone
         else rung is told who took it while the caller is put through (the notice asks for a
         fast response: nobody should call the caller back twice)."""
@@ -802,7 +874,7 @@ class CallScript:
                                            opens=True))
         self.case_opened = True
 
-    def _handover(self, reason, case=None):
+    def _handover(self, reason: str, case: str | None = None) -> Steps[bool]:
         """Hand the call up to the prefecture's switchboard (1600148) over the trunk, with
         a whisper naming the county and the caller: nobody here accepted and the office is
         closed (`reason` after_hours), or the urgent ladder reached it (ladder, with its
@@ -839,11 +911,12 @@ class CallScript:
         yield from self.goodbye()
         return True
 
-    def _transferred(self):
+    def _transferred(self) -> Steps[None]:
         """A call the switchboard transferred down: its original caller is this call's
         caller; with a reason (the header, or a DTMF code keyed just after the answer) the
         call goes straight to that branch without the menu, otherwise the menu plays."""
         t = self.transfer
+        assert t is not None                    # _script calls this for a transfer only
         self.record["transferred"] = t.as_record()
         yield self.say(f"transferred down by the switchboard {t.switchboard}; caller "
                        f"{self.caller or 'withheld'}" + (f" (from {t.caller_from})"
@@ -870,7 +943,7 @@ class CallScript:
             yield from self.play(*notice, interruptible=False)
         yield from getattr(self, "_" + branch)()
 
-    def _reason_code(self, seconds):
+    def _reason_code(self, seconds: float) -> Steps[str]:
         """Digits the switchboard keys just after the answer, up to '#' (or a pause)."""
         digits = ""
         key = yield from self.wait_key(seconds)
@@ -880,7 +953,7 @@ class CallScript:
             key = yield from self.wait_key(GRACE)
         return digits
 
-    def _notice(self):
+    def _notice(self) -> list[str]:
         """The recording notice, once per call, before anything that may be recorded."""
         if self.recording is None or not self.recording.enabled or self.noticed:
             return []
@@ -888,15 +961,16 @@ class CallScript:
         self.record["recording_notice"] = True
         return ["recording_notice"]
 
-    def _records(self):
+    def _records(self) -> bool:
         """Whether this bridge is recorded: [recording] on, and the caller was told."""
         return bool(self.recording is not None and self.recording.enabled and self.noticed)
 
-    def _recording_items(self):
+    def _recording_items(self) -> list[CallRecording]:
         """The bridged call's recording (driver: bridge), an item like a voicemail's."""
         made = self.record.get("recording")
         if not isinstance(made, dict) or "path" not in made:
             return []
+        assert self.recording is not None       # a bridge is recorded with [recording] only
         key = f"recording-{self.id}"
         self.record["recording"] = {"key": key, "seconds": made["seconds"]}
         return [CallRecording(self.call, made["path"], made["seconds"], made.get("started"),

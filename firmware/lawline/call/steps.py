@@ -6,6 +6,7 @@ the script owns no clock.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Actions the driver answers at once with a DONE event; the script goes straight on.
 NO_WAIT = {"say", "limit"}
@@ -15,10 +16,11 @@ NO_WAIT = {"say", "limit"}
 class Action:
     kind: str                 # answer play wait_key record ring bridge ask commit
     #                           last_words hang_up finish say limit end
-    names: tuple = ()         # play: prompts in a row; ask: the question and its arguments
-    options: dict = field(default_factory=dict)
+    # play: prompts in a row; ask: the question and its arguments; commit: outcomes
+    names: tuple[object, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def __str__(self):
+    def __str__(self) -> str:
         # a commit's names are outcomes (records/outcomes.py): shown by their kind
         return " ".join([self.kind.upper()] + [
             str(n) if isinstance(n, (str, int, float)) else type(n).__name__
@@ -30,13 +32,13 @@ class Event:
     kind: str                 # answered key timeout prompt_ended hangup cut failed
     #                           leg_accepted leg_failed bridge_ended recording_ended
     #                           committed commit_failed answer done
-    value: object = None      # key: the digit; cut: the limit; answer: the reply ...
+    value: Any = None         # key: the digit; cut: the limit; answer: the reply ...
     at: float = 0.0           # when it happened (the driver's clock)
-    record: dict = field(default_factory=dict)   # facts for the call record (duty_legs ...)
+    record: dict[str, Any] = field(default_factory=dict)   # facts for the call record (duty_legs ...)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.kind.upper() + ("" if self.value is None else f" {self.value}")
 
 
-def act(kind, *names, **options):
+def act(kind: str, *names: object, **options: Any) -> Action:
     return Action(kind, tuple(names), options)

@@ -11,7 +11,11 @@ new -> assigned -> referred -> resolved -> caller_informed, each move kept in a 
 with who made it, in the same database (spool/cases.db, WAL, synchronous=FULL).
 """
 
+from __future__ import annotations
+
+import builtins     # Cases.list hides the builtin in its class body's annotations
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -19,11 +23,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeGuard, TypeVar
 
 from ..clock import Clock
 from ..duty.roster import normal_mobile
 from ..sync import sqlitefile
 from ..sync.durable import Transaction
+
+T = TypeVar("T")
 
 
 # Why ten digits (YYMMDD + NNNN). The old three-digit sequence ran out at the 1000th case of
@@ -42,19 +49,19 @@ NUMBER_DIGITS = 6 + SEQUENCE_DIGITS            # what callers are asked to key
 NUMBER_PATTERN = r"\d{6}(?:\d{3}|\d{4,6})"      # old (9) and new (10, and more past 9999)
 
 
-def format_number(day, seq):
+def format_number(day: str, seq: int) -> str:
     """The case number of the `seq`th case of `day` (YYMMDD)."""
     return f"{day}{seq:0{SEQUENCE_DIGITS}d}"
 
 
-def parse_number(number):
+def parse_number(number: object) -> tuple[str, int] | None:
     """(YYMMDD, sequence) of a case number of either format, or None when it is not one."""
     if not is_case_number(number):
         return None
     return number[:6], int(number[6:])
 
 
-def is_case_number(number):
+def is_case_number(number: object) -> TypeGuard[str]:
     return isinstance(number, str) and number.isascii() and \
         re.fullmatch(NUMBER_PATTERN, number) is not None
 
@@ -62,7 +69,8 @@ def is_case_number(number):
 class CaseNumbers:
     TABLES = ("case_counter",)      # without it a database is not a case book
 
-    def __init__(self, db_path, damaged_dir=None, clock=None):
+    def __init__(self, db_path: str | os.PathLike[str], damaged_dir: Path | None = None,
+                 clock: Clock | None = None) -> None:
         """Open the case book (`clock`: the office's; a case number's day is the office's
         day, clock.py). A damaged file is set aside into `damaged_dir` and a fresh
         one started (the box: `damage` says what happened; the box then keeps the counter
@@ -79,15 +87,15 @@ class CaseNumbers:
         self._db.execute("CREATE TABLE IF NOT EXISTS case_counter "
                          "(day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
 
-    def keep_above(self, drawn):
+    def keep_above(self, drawn: Iterable[tuple[str, int]]) -> dict[str, int]:
         """Raise each day's counter to at least the highest sequence in `drawn`, (YYMMDD,
         sequence) pairs of numbers already given out (parse_number): after a case book was
         lost or set aside, next() never gives a number a recording, journal or upload
         already carries. Returns {day: new last} for the days it raised."""
-        highest = {}
+        highest: dict[str, int] = {}
         for day, seq in drawn:
             highest[day] = max(seq, highest.get(day, 0))
-        raised = {}
+        raised: dict[str, int] = {}
         with Transaction(self._db, self._lock) as db:
             for day, seq in sorted(highest.items()):
                 row = db.execute("SELECT last FROM case_counter WHERE day = ?",
@@ -98,7 +106,7 @@ class CaseNumbers:
                     raised[day] = seq
         return raised
 
-    def next(self, now=None):
+    def next(self, now: float | None = None) -> str:
         day = self.clock.local(now).strftime("%y%m%d")
         with Transaction(self._db, self._lock) as db:
             row = db.execute("SELECT last FROM case_counter WHERE day = ?", (day,)).fetchone()
@@ -107,7 +115,7 @@ class CaseNumbers:
                        (day, seq))
         return format_number(day, seq)
 
-    def close(self):
+    def close(self) -> None:
         self._db.close()
 
 
@@ -175,22 +183,22 @@ class Case:
     owner: str
     owner_name: str
     detail: str
-    call_id: str
+    call_id: str | None
     opened: float
     updated: float
-    due: float
-    resolved: float
-    owner_alerted: float
-    head_alerted: float
-    rating: int
+    due: float | None
+    resolved: float | None
+    owner_alerted: float | None
+    head_alerted: float | None
+    rating: int | None
     pin: str = ""    # told to the caller in the case SMS: key 9 from another phone (PIN_DIGITS)
     topic: str = ""  # [topics]: chosen by the caller, or set by SMS or the page
 
     @property
-    def open(self):
+    def open(self) -> bool:
         return self.state in OPEN_STATES
 
-    def overdue(self, now=None):
+    def overdue(self, now: float | None = None) -> bool:
         return self.open and self.due is not None and (now or time.time()) > self.due
 
 
@@ -221,8 +229,10 @@ DUTY_COLUMNS = {
 
 class DutyColumns:
     """The case book's side of the duty columns (a part of Cases, on its database)."""
+    _db: sqlite3.Connection             # set by CaseNumbers.__init__ (Cases is both)
+    _lock: threading.Lock
 
-    def _add_duty_columns(self):
+    def _add_duty_columns(self) -> None:
         """Case books before issue 17 get the duty columns (empty for old cases)."""
         with self._lock:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(cases)")}
@@ -232,7 +242,7 @@ class DutyColumns:
             self._db.execute("CREATE INDEX IF NOT EXISTS cases_reply_code ON "
                              "cases(reply_code) WHERE reply_code IS NOT NULL")
 
-    def duties(self, number):
+    def duties(self, number: str) -> dict[str, Any]:
         """A case's duty columns that are set, as a dict ({} for none, or no such case)."""
         names = ", ".join(DUTY_COLUMNS)
         with self._lock:
@@ -240,7 +250,8 @@ class DutyColumns:
                                    (number,)).fetchone()
         return {k: v for k, v in zip(DUTY_COLUMNS, row or ()) if v is not None}
 
-    def with_duty(self, where, args=(), states=None):
+    def with_duty(self, where: str, args: Sequence[object] = (),
+                  states: Iterable[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
         """[(number, {its duty columns set})] of the cases in `states` (default: open)
         matching `where` (SQL on the duty columns), oldest first."""
         names = ", ".join(DUTY_COLUMNS)
@@ -253,16 +264,17 @@ class DutyColumns:
         return [(r[0], {k: v for k, v in zip(DUTY_COLUMNS, r[1:]) if v is not None})
                 for r in rows]
 
-    def by_reply_code(self, code):
+    def by_reply_code(self, code: str) -> str | None:
         """The number of the case a department was handed with reply code `code`, or None."""
         with self._lock:
             row = self._db.execute("SELECT number FROM cases WHERE reply_code = ?",
                                    (code,)).fetchone()
         return row[0] if row else None
 
-    def _restore_duties(self, db, number, record):
+    def _restore_duties(self, db: sqlite3.Connection, number: str,
+                        record: Mapping[str, Any]) -> None:
         """The duty columns a journal item carried (restore: a case book set aside)."""
-        values = {}
+        values: dict[str, Any] = {}
         for name, kind in DUTY_COLUMNS.items():
             value = record.get(name)
             if isinstance(value, dict):
@@ -275,19 +287,21 @@ class DutyColumns:
             db.execute(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in values)} "
                        "WHERE number = ?", (*values.values(), number))
 
-    def surveyed(self, since):
+    def surveyed(self, since: float) -> list[tuple[str, str]]:
         """[(number, caller)] of cases whose survey SMS went at or after `since` and that
         have no score yet, the newest survey first."""
         with self._lock:
-            return self._db.execute("SELECT number, caller FROM cases WHERE survey_sent >= ? "
-                                    "AND survey_score IS NULL ORDER BY survey_sent DESC, "
-                                    "number DESC", (since,)).fetchall()
+            rows: list[tuple[str, str]] = self._db.execute(
+                "SELECT number, caller FROM cases WHERE survey_sent >= ? AND survey_score IS "
+                "NULL ORDER BY survey_sent DESC, number DESC", (since,)).fetchall()
+        return rows
 
 
 class Cases(DutyColumns, CaseNumbers):
     """Case numbers plus each case's state and history, in the same SQLite file (WAL)."""
 
-    def __init__(self, db_path, damaged_dir=None, clock=None):
+    def __init__(self, db_path: str | os.PathLike[str], damaged_dir: Path | None = None,
+                 clock: Clock | None = None) -> None:
         super().__init__(db_path, damaged_dir, clock)
         with self._lock:
             self._db.executescript(_CASE_SCHEMA)
@@ -295,7 +309,7 @@ class Cases(DutyColumns, CaseNumbers):
         self._add_duty_columns()        # issue 17 (DutyColumns)
         self._add_topic_column()
 
-    def _add_pin_column(self):
+    def _add_pin_column(self) -> None:
         """Case books written before the status PIN existed get the column (empty PINs: those
         cases answer key 9 only on the caller's own phone); before the ledger, the history's
         step ids (records/ledger.py: a move applied twice after a cut is written once)."""
@@ -309,7 +323,7 @@ class Cases(DutyColumns, CaseNumbers):
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS case_history_step "
                              "ON case_history(step) WHERE step IS NOT NULL")
 
-    def _add_topic_column(self):
+    def _add_topic_column(self) -> None:
         """Case books written before topics ([topics]) get the column: their cases are
         unsorted (未分类) until someone sets one."""
         with self._lock:
@@ -317,13 +331,15 @@ class Cases(DutyColumns, CaseNumbers):
             if "topic" not in columns:
                 self._db.execute("ALTER TABLE cases ADD COLUMN topic TEXT NOT NULL DEFAULT ''")
 
-    def _tx(self, fn):
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with Transaction(self._db, self._lock) as db:
             return fn(db)
 
-    def open_case(self, number, kind, caller="", owner="", owner_name="", detail="",
-                  call_id=None, state="new", due_hours=72.0, by="box", note="", now=None,
-                  pin=None, topic=""):
+    def open_case(self, number: str, kind: str, caller: str | None = "", owner: str | None = "",
+                  owner_name: str | None = "", detail: str | None = "",
+                  call_id: str | None = None, state: str = "new", due_hours: float = 72.0,
+                  by: str = "box", note: str = "", now: float | None = None,
+                  pin: str | None = None, topic: str = "") -> Case | None:
         """Record a new case (the number comes from next()). Opening a number twice returns
         the existing case unchanged. `pin`: decided beforehand (sync/message.py: the caller's
         SMS already carries it), else a new one."""
@@ -334,7 +350,7 @@ class Cases(DutyColumns, CaseNumbers):
         now = now or time.time()
         due = now + due_hours * 3600 if due_hours else None
 
-        def write(db):
+        def write(db: sqlite3.Connection) -> None:
             if db.execute("SELECT 1 FROM cases WHERE number = ?", (number,)).fetchone():
                 return
             db.execute("INSERT INTO cases (number, kind, state, caller, owner, owner_name, "
@@ -349,19 +365,23 @@ class Cases(DutyColumns, CaseNumbers):
         self._tx(write)
         return self.get(number)
 
-    def get(self, number):
+    def get(self, number: str) -> Case | None:
         with self._lock:
             row = self._db.execute(f"SELECT {_FIELDS} FROM cases WHERE number = ?",
                                    (number,)).fetchone()
         return Case(*row) if row else None
 
-    def history(self, number):
+    def history(self, number: str) -> list[tuple[float, str, str, str]]:
         with self._lock:
-            return self._db.execute("SELECT at, state, by, note FROM case_history "
-                                    "WHERE number = ? ORDER BY id", (number,)).fetchall()
+            rows: list[tuple[float, str, str, str]] = self._db.execute(
+                "SELECT at, state, by, note FROM case_history WHERE number = ? ORDER BY id",
+                (number,)).fetchall()
+        return rows
 
-    def move(self, number, state, by, note="", owner=None, owner_name=None, now=None,
-             expect_updated=None, step=None, same=False):
+    def move(self, number: str, state: str, by: str, note: str = "", owner: str | None = None,
+             owner_name: str | None = None, now: float | None = None,
+             expect_updated: float | None = None, step: str | None = None,
+             same: bool = False) -> Case | None:
         """Move a case to `state`; raises CaseError naming the case and both states.
         `same`: a history row that keeps the state (an arrival, a late reply alerted, a
         survey answered): the case must be in `state` already.
@@ -373,7 +393,7 @@ class Cases(DutyColumns, CaseNumbers):
         done, and nothing is written again."""
         now = now or time.time()
 
-        def write(db):
+        def write(db: sqlite3.Connection) -> None:
             if step is not None and db.execute("SELECT 1 FROM case_history WHERE step = ?",
                                                (step,)).fetchone():
                 return
@@ -387,6 +407,7 @@ class Cases(DutyColumns, CaseNumbers):
                 raise CaseError(f"case {number} is {row[0]}, no longer {state}")
             if not same and state not in MOVES[row[0]]:
                 raise CaseError(f"case {number} is {row[0]}; it cannot become {state}")
+            args: list[object]
             sets, args = ["state = ?", "updated = ?"], [state, now]
             if state == "resolved":
                 sets.append("resolved = ?")
@@ -403,12 +424,13 @@ class Cases(DutyColumns, CaseNumbers):
         self._tx(write)
         return self.get(number)
 
-    def note(self, number, by, note, now=None, step=None):
+    def note(self, number: str, by: str, note: str, now: float | None = None,
+             step: str | None = None) -> None:
         """A row in the case's history that keeps its state (an urgent ladder's step nobody
         answered, records/outcomes.LadderStep). `step`: the ledger's id, written once."""
         now = now or time.time()
 
-        def write(db):
+        def write(db: sqlite3.Connection) -> None:
             if step is not None and db.execute("SELECT 1 FROM case_history WHERE step = ?",
                                                (step,)).fetchone():
                 return
@@ -420,7 +442,9 @@ class Cases(DutyColumns, CaseNumbers):
                        "VALUES (?,?,?,?,?,?)", (number, now, row[0], by, note, step))
         self._tx(write)
 
-    def list(self, states=None, kinds=None, since=None, until=None):
+    def list(self, states: Collection[str] | None = None, kinds: Collection[str] | None = None,
+             since: float | None = None, until: float | None = None) -> list[Case]:
+        args: list[object]
         sql, args = f"SELECT {_FIELDS} FROM cases WHERE 1=1", []
         if states:
             sql += f" AND state IN ({','.join('?' * len(states))})"
@@ -437,13 +461,16 @@ class Cases(DutyColumns, CaseNumbers):
         with self._lock:
             return [Case(*r) for r in self._db.execute(sql + " ORDER BY number", args)]
 
-    def page(self, states=None, kinds=None, owners=None, owner_name=None, overdue_at=None,
-             limit=100, offset=0):
+    def page(self, states: Collection[str] | None = None, kinds: Collection[str] | None = None,
+             owners: Collection[str] | None = None, owner_name: str | None = None,
+             overdue_at: float | None = None, limit: int = 100,
+             offset: int = 0) -> tuple[int, builtins.list[Case]]:
         """(how many cases match, the `limit` of them from `offset`, newest first): one
         page of the office's list, counted and cut in SQL (a hundred thousand Case rows
         built for every page took 0.8-1.7 s). `owners`: the owner numbers to keep, or with
         `owner_name` any case whose owner_name holds it; `overdue_at`: open cases due
         before that instant (Case.overdue)."""
+        args: list[object]
         sql, args = " FROM cases WHERE 1=1", []
         if states:
             sql += f" AND state IN ({','.join('?' * len(states))})"
@@ -463,29 +490,30 @@ class Cases(DutyColumns, CaseNumbers):
                     " AND due < ?")
             args += [*OPEN_STATES, overdue_at]
         with self._lock:
-            total = self._db.execute("SELECT COUNT(*)" + sql, args).fetchone()[0]
+            total: int = self._db.execute("SELECT COUNT(*)" + sql, args).fetchone()[0]
             rows = self._db.execute(f"SELECT {_FIELDS}" + sql + " ORDER BY number DESC "
                                     "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return total, [Case(*r) for r in rows]
 
-    def owners(self):
+    def owners(self) -> builtins.list[str]:
         """Every owner number a case has (a few duty people): the page filters them by name."""
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT DISTINCT owner FROM cases "
                                                    "WHERE owner != ''")]
 
-    def overdue(self, now=None):
+    def overdue(self, now: float | None = None) -> builtins.list[Case]:
         now = now or time.time()
         return [c for c in self.list(OPEN_STATES) if c.overdue(now)]
 
-    def mark_alerted(self, number, who, now=None):
+    def mark_alerted(self, number: str, who: str, now: float | None = None) -> None:
         column = {"owner": "owner_alerted", "head": "head_alerted"}[who]
         self._tx(lambda db: db.execute(f"UPDATE cases SET {column} = ? WHERE number = ?",
                                        (now or time.time(), number)))
 
     SETTABLE = ("rating", "topic") + tuple(DUTY_COLUMNS)
 
-    def set_fields(self, number, fields, history=None):
+    def set_fields(self, number: str, fields: Mapping[str, object],
+                   history: Mapping[str, Any] | None = None) -> None:
         """Set a case's `fields` (a rating): idempotent, no history row. With `history`
         (a topic: {state, by, note, step, at, expect}) the change is a row of the case's
         history too, written once by its step, and refused (CaseChanged) when the case
@@ -500,8 +528,9 @@ class Cases(DutyColumns, CaseNumbers):
             self._tx(lambda db: db.execute(f"UPDATE cases SET {sets} WHERE number = ?",
                                            (*fields.values(), number)))
 
-    def _set_with_history(self, number, fields, h):
-        def write(db):
+    def _set_with_history(self, number: str, fields: Mapping[str, object],
+                          h: Mapping[str, Any]) -> None:
+        def write(db: sqlite3.Connection) -> None:
             if db.execute("SELECT 1 FROM case_history WHERE step = ?", (h["step"],)).fetchone():
                 return
             row = db.execute("SELECT state, updated FROM cases WHERE number = ?",
@@ -518,12 +547,12 @@ class Cases(DutyColumns, CaseNumbers):
                                                 h["step"]))
         self._tx(write)
 
-    def set_pin(self, number, pin):
+    def set_pin(self, number: str, pin: str) -> None:
         """Give a case a new status PIN (records/office.try_pin: its old one was guessed at)."""
         self._tx(lambda db: db.execute("UPDATE cases SET pin = ? WHERE number = ?",
                                        (pin, number)))
 
-    def restore(self, record):
+    def restore(self, record: Mapping[str, Any]) -> bool:
         """Put a case back from its latest journal entry (records/office.py _journal: the
         record every case change commits to the outbox, kept on the spool) into a case book
         that lost it (a damaged cases.db set aside). A case the book already has is left as
@@ -539,7 +568,7 @@ class Cases(DutyColumns, CaseNumbers):
         resolved = next((float(h.get("at") or updated) for h in reversed(history)
                          if h.get("state") == "resolved"), None)
 
-        def write(db):
+        def write(db: sqlite3.Connection) -> bool:
             if db.execute("SELECT 1 FROM cases WHERE number = ?", (number,)).fetchone():
                 return False
             db.execute("INSERT INTO cases (number, kind, state, caller, owner, owner_name, "
@@ -561,10 +590,10 @@ class Cases(DutyColumns, CaseNumbers):
             return True
         return self._tx(write)
 
-    def notice_once(self, key, now=None):
+    def notice_once(self, key: str, now: float | None = None) -> bool:
         """True the first time `key` is seen: alerts (a cover gap, a missing calendar year,
         the daily summary) go out once, even across restarts."""
-        def write(db):
+        def write(db: sqlite3.Connection) -> bool:
             cur = db.execute("INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)",
                              (key, now or time.time()))
             return cur.rowcount == 1
@@ -582,11 +611,11 @@ _FIELDS = ("number, kind, state, caller, owner, owner_name, detail, call_id, ope
 PIN_DIGITS = 4
 
 
-def new_pin():
+def new_pin() -> str:
     return f"{secrets.randbelow(10 ** PIN_DIGITS):0{PIN_DIGITS}d}"
 
 
-def same_number(a, b):
+def same_number(a: str | None, b: str | None) -> bool:
     """Two calling numbers are the same phone (+86 or 0086 in front aside); never true for a
     withheld number."""
     return bool(normal_mobile(a)) and normal_mobile(a) == normal_mobile(b)

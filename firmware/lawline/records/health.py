@@ -12,15 +12,26 @@ anyone. The "upstream" part of the box's status (systemd STATUS=, lawline check)
 the same sample.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
+import datetime as dt
 import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Protocol, TypedDict
 
 from ..clock import Clock
-from ..status import OK, WARN
+from ..settings import HealthSection, OfficeSection, OutboxSection
+from ..status import OK, WARN, Status
+
+if TYPE_CHECKING:
+    from ..line.parts import LineModem
+    from ..sync.outbox import Outbox
+    from .smsqueue import SmsQueue
 
 log = logging.getLogger("lawline.health")
 
@@ -28,6 +39,29 @@ DAY = 86400.0
 WEAK_DBM = -95          # CSQ 9: calls break up below this (reference/modems.md, signal)
 LOW_DISK_MB = 200       # what lawline check calls low, too
 TREND_DB = 6            # a change of this much over the day is a trend, less is steady
+
+Signal = Callable[[], Awaitable[int | None]]       # async () -> dBm or None
+
+
+class TrunkState(Protocol):
+    """What a report reads of a trunk's registration (sip/trunk.TrunkState)."""
+    @property
+    def registered(self) -> bool: ...
+    def sentence(self) -> str: ...
+
+
+class SipTrunk(Protocol):
+    """The SIP trunk (sip/trunk.Trunk, which loads pjsua2: named here by its shape)."""
+    @property
+    def state(self) -> TrunkState: ...
+
+
+class Bands(TypedDict):
+    """Where each part of a report stands; a move between them is a change."""
+    signal: str             # "good", "weak", "none"
+    trunk: bool | None      # registered; None: no trunk
+    backlog: str            # "none", "waiting", "overdue"
+    disk: str               # "ok", "low"
 
 
 @dataclass
@@ -42,7 +76,7 @@ class HealthReport:
     disk_free_mb: float
     overdue_hours: float = 4.0      # [outbox] alert_after_hours
 
-    def bands(self):
+    def bands(self) -> Bands:
         signal = ("none" if self.signal_dbm is None else
                   "weak" if self.signal_dbm < WEAK_DBM else "good")
         backlog = ("none" if not self.backlog else
@@ -50,7 +84,7 @@ class HealthReport:
         return {"signal": signal, "trunk": self.trunk, "backlog": backlog,
                 "disk": "low" if self.disk_free_mb < LOW_DISK_MB else "ok"}
 
-    def troubles(self):
+    def troubles(self) -> list[str]:
         b = self.bands()
         out = []
         if b["signal"] != "good":
@@ -63,7 +97,7 @@ class HealthReport:
             out.append("磁盘将满")
         return out
 
-    def text(self, office_name, clock):
+    def text(self, office_name: str, clock: Clock) -> str:
         """The SMS and e-mail body: one line per part, Chinese, short; the time the office's
         (`clock`)."""
         when = clock.local(self.at).strftime("%m-%d %H:%M")
@@ -82,7 +116,7 @@ class HealthReport:
                           f"磁盘剩余：{self.disk_free_mb / 1024:.1f} GB"])
 
 
-def trend(readings, now, window=DAY):
+def trend(readings: Iterable[tuple[float, int | None]], now: float, window: float = DAY) -> str:
     """'rising', 'falling' or 'steady' from (time, dBm) readings of the last `window`."""
     recent = [(t, d) for t, d in readings if now - t <= window and d is not None]
     if len(recent) < 2:
@@ -95,8 +129,11 @@ class Health:
     """Samples the parts every [health] check_minutes; tells the office when due. It gets
     its own sections only: [health], [office] (name, head), [outbox] (alert_after_hours)."""
 
-    def __init__(self, *, health, office, outbox_cfg, spool_dir, outbox, sms=None,
-                 status=None, signal=None, trunk=None, mail=None, clock=None):
+    def __init__(self, *, health: HealthSection, office: OfficeSection,
+                 outbox_cfg: OutboxSection, spool_dir: Path, outbox: Outbox | None,
+                 sms: SmsQueue | None = None, status: Status | None = None,
+                 signal: Signal | None = None, trunk: SipTrunk | None = None,
+                 mail: Callable[[], None] | None = None, clock: Clock | None = None) -> None:
         self.clock = clock or Clock(office.timezone)    # the office's (clock.py)
         self.health = health
         self.office = office
@@ -108,12 +145,13 @@ class Health:
         self.signal = signal            # async () -> dBm or None
         self.trunk = trunk              # sip/trunk.Trunk or None
         self.mail = mail                # commit health items for the mail target
-        self.readings = collections.deque(maxlen=24 * 60)
-        self.reported = None            # bands of the last report sent
-        self._pending_change = None     # bands seen once, different from `reported`
-        self.last_daily = None          # date of the last daily report
+        self.readings: collections.deque[tuple[float, int | None]] = \
+            collections.deque(maxlen=24 * 60)
+        self.reported: Bands | None = None          # bands of the last report sent
+        self._pending_change: Bands | None = None   # seen once, different from `reported`
+        self.last_daily: dt.date | None = None      # date of the last daily report
 
-    async def sample(self, now=None):
+    async def sample(self, now: float | None = None) -> HealthReport:
         now = time.time() if now is None else now
         dbm = None
         if self.signal is not None:
@@ -139,7 +177,7 @@ class Health:
         self._set_upstream_status(report)
         return report
 
-    def _set_upstream_status(self, report):
+    def _set_upstream_status(self, report: HealthReport) -> None:
         if self.status is None:
             return
         band = report.bands()["backlog"]
@@ -150,7 +188,7 @@ class Health:
                             f"{report.backlog} upload(s) waiting, the oldest "
                             f"{report.oldest_hours:.1f} h")
 
-    def due(self, report):
+    def due(self, report: HealthReport) -> str | None:
         """Why a report is due now ('daily', 'changed'), or None."""
         bands = report.bands()
         at = self.health.at
@@ -172,7 +210,7 @@ class Health:
             self._pending_change = None
         return None
 
-    def send(self, report, reason):
+    def send(self, report: HealthReport, reason: str) -> None:
         self.reported = report.bands()
         self._pending_change = None
         text = report.text(self.office.name, self.clock)
@@ -187,7 +225,7 @@ class Health:
             if self.mail is not None:
                 self.mail()
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         every = self.health.check_minutes * 60
         while not stop.is_set():
             try:
@@ -203,10 +241,10 @@ class Health:
                 pass
 
 
-def modem_signal(modem, timeout=3.0):
+def modem_signal(modem: LineModem | None, timeout: float = 3.0) -> Signal:
     """An async reader of the modem's signal in dBm (AT+CSQ), None while a call is up or the
     network is unknown (CSQ 99)."""
-    async def read():
+    async def read() -> int | None:
         if modem is None or modem.in_call or getattr(modem, "ringing", False):
             return None
         reply = " ".join(await modem.at.command("AT+CSQ", timeout=timeout, expect="+CSQ:"))

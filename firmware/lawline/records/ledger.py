@@ -30,12 +30,17 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..sync.durable import fsync_dir, fsync_file, write_replace
 from .calls import CallBook
-from .cases import CaseError
-from .outcomes import Entry
+from .cases import CaseError, Cases
+from .outcomes import Entry, Step
+
+if TYPE_CHECKING:
+    from ..sync.outbox import Outbox
+    from .duties import Availability
+    from .smsqueue import SmsQueue
 
 log = logging.getLogger("lawline.ledger")
 
@@ -51,11 +56,13 @@ class Ledger:
     """The journal under `spool/ledger` and what it applies to: the outbox, the case book
     and the SMS queue."""
 
-    def __init__(self, spool_dir: Path, outbox, cases, sms, calls=None):
+    def __init__(self, spool_dir: Path, outbox: Outbox, cases: Cases, sms: SmsQueue | None,
+                 calls: CallBook | None = None) -> None:
         self.spool = Path(spool_dir)
         self.folder = self.spool / FOLDER
         self.outbox, self.cases, self.sms = outbox, cases, sms
-        self.availability = None    # who signed off, the line's mode (records/duties.py)
+        # who signed off, the line's mode (records/duties.py sets it)
+        self.availability: Availability | None = None
         # the call book and callback list (records/calls.py), in the case book's file
         self.calls = calls if calls is not None else CallBook(cases._db, cases._lock)
 
@@ -129,6 +136,7 @@ class Ledger:
                                      "first")
                 self.cases.set_fields(s["number"], s["fields"], history=s.get("history"))
             elif op == "availability":      # issue 17: by its key, kept once
+                assert self.availability is not None    # the office's Duties set it
                 self.availability.record(s["key"], s["at"], s["who"], s.get("name", ""),
                                          s["what"], s.get("until"), s["by"], s.get("via", ""))
             elif op == "note":              # a history row that keeps the case's state
@@ -155,11 +163,11 @@ class Ledger:
 
     # -- start-up ----------------------------------------------------------------------------
 
-    def replay(self) -> list:
+    def replay(self) -> list[str]:
         """At start-up, before the spool re-scan: apply every entry a cut left, oldest first,
         then remove it. Returns their keys. An unreadable entry is set aside in
         spool/damaged/; a move the case no longer allows is dropped with a log line."""
-        found = []
+        found: list[tuple[float, str, Path, Entry]] = []
         for path in self._entries():
             try:
                 entry = _read(path)
@@ -190,10 +198,10 @@ class Ledger:
                 tmp.unlink(missing_ok=True)     # an entry cut mid-write: never a commit
         return done
 
-    def pending_files(self) -> set:
+    def pending_files(self) -> set[Path]:
         """The spool files (resolved) that entries not applied yet carry: the re-scan must
         not take their recordings for cut ones."""
-        found = set()
+        found: set[Path] = set()
         for path in self._entries():
             try:
                 found |= {(self.spool / rel).resolve() for rel in _read(path).files()}
@@ -201,7 +209,7 @@ class Ledger:
                 continue
         return found
 
-    def _entries(self) -> list:
+    def _entries(self) -> list[Path]:
         return [p for folder in (self.folder, self.spool / OLD_FOLDER) if folder.is_dir()
                 for p in sorted(folder.glob("*.json"))]
 
@@ -231,10 +239,10 @@ def _read(path: Path) -> Entry:
     return Entry.from_json(data)
 
 
-def _from_message(m: dict) -> Entry:
+def _from_message(m: dict[str, Any]) -> Entry:
     """A voicemail journalled by a box before the ledger (spool/messages/<case>.json: item,
     case, case_journal, sms) as the entry it stands for, so an update never loses one."""
-    steps: list = [{"op": "item", "key": m["key"], "kind": m["kind"], "record": m["record"],
+    steps: list[Step] = [{"op": "item", "key": m["key"], "kind": m["kind"], "record": m["record"],
                     "files": m["files"]}]
     if m.get("case"):
         steps.append({"op": "open", "case": m["case"]})

@@ -17,12 +17,20 @@ plagued by withheld pranks may choose `"pooled"`: all withheld callers share one
 daily allowance, as before.
 """
 
+from __future__ import annotations
+
 import logging
+import sqlite3
 import threading
 import time
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 from ..clock import Clock
 from ..duty.roster import normal_mobile
+from ..settings import LimitsSection
+
+if TYPE_CHECKING:
+    from .cases import Case
 
 log = logging.getLogger("lawline.limits")
 
@@ -54,7 +62,7 @@ CREATE INDEX IF NOT EXISTS limit_hits_at ON limit_hits(at);
 """
 
 
-def who(number, call_id=None, pooled=False):
+def who(number: str | None, call_id: str | None = None, pooled: bool = False) -> str:
     """The counting key of a calling number: +86 and 0086 dropped. A withheld number ('')
     is its call ("withheld 261207-101500-ab12") unless withheld callers are `pooled` (or no
     call is named: SMS, the office's own counts), then "withheld"."""
@@ -64,8 +72,15 @@ def who(number, call_id=None, pooled=False):
     return WITHHELD if pooled or not call_id else f"{WITHHELD} {call_id}"
 
 
+class CaseList(Protocol):
+    """What cases_left reads of the case book (records/cases.Cases)."""
+
+    def list(self, *, since: float | None = None) -> Iterable[Case]: ...
+
+
 class Limits:
-    def __init__(self, cfg, db, lock=None, clock=None):
+    def __init__(self, cfg: LimitsSection, db: sqlite3.Connection,
+                 lock: threading.Lock | None = None, clock: Clock | None = None) -> None:
         """`cfg` is the [limits] section; `db` the case book's sqlite3 connection; `clock`
         the office's (a day is the office's day: clock.py)."""
         self.cfg = cfg
@@ -76,48 +91,53 @@ class Limits:
         with self._lock:
             self._db.executescript(_SCHEMA)
 
-    def who(self, number, call_id=None):
+    def who(self, number: str | None, call_id: str | None = None) -> str:
         """The counting key of this caller under the office's withheld policy."""
         return who(number, call_id, self.pooled)
 
-    def used(self, what, number, now=None, call_id=None):
+    def used(self, what: str, number: str | None, now: float | None = None,
+             call_id: str | None = None) -> int:
         with self._lock:
             row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
                                    "who = ?", (self.clock.day(now), what, self.who(number, call_id))
                                    ).fetchone()
         return row[0] if row else 0
 
-    def take(self, what, number, now=None, call_id=None):
+    def take(self, what: str, number: str | None, now: float | None = None,
+             call_id: str | None = None) -> int:
         """Count one use of `what` by `number` (in call `call_id`) today; returns the count
         with this one."""
         key = (self.clock.day(now), what, self.who(number, call_id))
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, 1) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + 1", key)
-            return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                    "who = ?", key).fetchone()[0]
+            n: int = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? "
+                                      "AND who = ?", key).fetchone()[0]
+            return n
 
-    def count(self, what, key, now=None):
+    def count(self, what: str, key: str, now: float | None = None) -> int:
         """Today's count of `what` for a key that is not a caller ("case 2612070001")."""
         with self._lock:
             row = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
                                    "who = ?", (self.clock.day(now), what, key)).fetchone()
         return row[0] if row else 0
 
-    def add(self, what, key, n=1, now=None):
+    def add(self, what: str, key: str, n: int = 1, now: float | None = None) -> int:
         """Add `n` to today's count of `what` for `key`; returns the new count."""
         row = (self.clock.day(now), what, key, n)
         with self._lock:
             self._db.execute("INSERT INTO limit_counts (day, what, who, n) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (day, what, who) DO UPDATE SET n = n + excluded.n", row)
-            return self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND what = ? AND "
-                                    "who = ?", row[:3]).fetchone()[0]
+            total: int = self._db.execute("SELECT n FROM limit_counts WHERE day = ? AND "
+                                          "what = ? AND who = ?", row[:3]).fetchone()[0]
+            return total
 
-    def wrong_pins(self, case_number, now=None):
+    def wrong_pins(self, case_number: str, now: float | None = None) -> int:
         """Wrong PINs keyed for this case's present PIN today, from any calling number."""
         return self.count("case_pin", f"case {case_number}", now)
 
-    def hit(self, what, number, detail="", now=None, call_id=None):
+    def hit(self, what: str, number: str | None, detail: str = "", now: float | None = None,
+            call_id: str | None = None) -> None:
         """A limit was reached: one log line, one row for the report."""
         key = self.who(number, call_id)
         log.warning("limit hit: %s by %s: %s", what, key, detail)
@@ -125,7 +145,7 @@ class Limits:
             self._db.execute("INSERT INTO limit_hits (at, what, who, detail) VALUES (?,?,?,?)",
                              (now or time.time(), what, key, detail))
 
-    def hits(self, since, until):
+    def hits(self, since: float, until: float) -> dict[str, int]:
         """{what: times hit} in [since, until) (timestamps)."""
         with self._lock:
             rows = self._db.execute("SELECT what, COUNT(*) FROM limit_hits WHERE at >= ? AND "
@@ -134,7 +154,8 @@ class Limits:
 
     # -- the daily limits the call flow asks about -------------------------------------------
 
-    def cases_left(self, cases, caller, now=None, call_id=None):
+    def cases_left(self, cases: CaseList, caller: str | None, now: float | None = None,
+                   call_id: str | None = None) -> int:
         """How many more cases `caller` (in call `call_id`) may open today, counted from the
         case book: a withheld caller's are its call's, or every withheld caller's when
         pooled."""

@@ -28,9 +28,38 @@ reading their own SMS could not tell which case it names; the box only acts on w
 the same to people and to it. Whoever may act at all is decided in records/office.py.
 """
 
+from __future__ import annotations
+
+import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from ..duty.roster import Shift
+
+
+# What the texts read of the outcomes' records (records/outcomes.py imports this module)
+class Referral(Protocol):
+    """A [[referral]] department (outcomes.Department)."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def hours(self) -> str: ...
+
+
+class Person(Protocol):
+    """Staff a complaint names, or who took an urgent dispute (outcomes.Duty)."""
+    @property
+    def mobile(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def staff_no(self) -> str: ...
 
 KIND_WORDS = {
     "consultation": "法律咨询",
@@ -76,7 +105,7 @@ class Command:
     to: str = ""        # reassigned: the number of the person it goes to
 
 
-def odd_digits(text):
+def odd_digits(text: str) -> bool:
     """True when `text` has a decimal digit that is neither ASCII nor full-width."""
     return any(ch.isdecimal() and not ("0" <= ch <= "9" or "０" <= ch <= "９")
                for ch in text)
@@ -105,11 +134,12 @@ def parse_command(text: str | None) -> "Command | None":
     return Command(state, case, note[:200], to)
 
 
-def _tag(office):
+def _tag(office: str) -> str:
     return f"【{office}】"
 
 
-def caller_case(office, case, kind, next_steps, hours="", line="", pin=""):
+def caller_case(office: str, case: str, kind: str, next_steps: str, hours: str = "",
+                line: str = "", pin: str = "") -> str:
     """To the caller: the case number, what happens next, how to ask about it. Key 9 answers
     on the caller's own phone; from another phone it asks for the PIN (records/cases.py)."""
     text = f"{_tag(office)}您的{KIND_WORDS[kind]}已登记，案件编号{case}。{next_steps}"
@@ -121,20 +151,22 @@ def caller_case(office, case, kind, next_steps, hours="", line="", pin=""):
     return text
 
 
-def duty_case(case, kind, caller, office=""):
+def duty_case(case: str, kind: str, caller: str, office: str = "") -> str:
     """To the duty person: case, category, caller's number, how to close it."""
     who = caller or "号码未显示"
     return (f"{_tag(office or '0148')}新案件{case}（{KIND_WORDS[kind]}），来电{who}。"
             f"请及时回复来电人。办结后回复：结案 {case}")
 
 
-def urgent_escalation(case, caller, minutes_waited=None, office=""):
+def urgent_escalation(case: str, caller: str, minutes_waited: int | None = None,
+                      office: str = "") -> str:
     waited = f"等待{minutes_waited}分钟" if minutes_waited else ""
     return (f"{_tag(office or '0148')}紧急纠纷无人接听！案件{case}，来电{caller or '号码未显示'}"
             f"{'，' + waited if waited else ''}。请立即回拨，接手后回复：接 {case}")
 
 
-def caller_resolved(office, case, result="", kind="", line=""):
+def caller_resolved(office: str, case: str, result: str = "", kind: str = "",
+                    line: str = "") -> str:
     """To the caller: the case is resolved, with the result the office wrote in plain words
     (plain_result) when it wrote one."""
     what = f"（{KIND_WORDS[kind]}）" if kind in KIND_WORDS else ""
@@ -143,47 +175,48 @@ def caller_resolved(office, case, result="", kind="", line=""):
     return f"{_tag(office)}您的案件{case}已办结{what}。{told}{again}"
 
 
-def caller_referral(office, case, referral, pin=""):
+def caller_referral(office: str, case: str, referral: Referral, pin: str = "") -> str:
     return (f"{_tag(office)}转介信息（案件{case}）：{referral.name}，电话{referral.phone}，"
             f"地址{referral.address}，时间{referral.hours}。"
             + (f"查询密码{pin}。" if pin else ""))
 
 
-def caller_new_pin(office, case, pin):
+def caller_new_pin(office: str, case: str, pin: str) -> str:
     """To a case's caller: its PIN was changed because others keyed wrong ones."""
     return (f"{_tag(office)}有人多次输错您案件{case}的查询密码，为安全起见密码已更换为{pin}。"
             "用本机来电查询无需密码。")
 
 
-def pins_guessed(case, wrong, office=""):
+def pins_guessed(case: str, wrong: int, office: str = "") -> str:
     """To the office head: someone is guessing a case's PIN."""
     return (f"{_tag(office or '0148')}提醒：今天有人对案件{case}连续输错查询密码{wrong}次，"
             "已更换密码并短信告知来电人。请留意是否有人冒充来电人查询。")
 
 
-def complaint_to_head(case, caller, named=None, office=""):
+def complaint_to_head(case: str, caller: str, named: Person | None = None,
+                      office: str = "") -> str:
     about = f"，被投诉人工号{named.staff_no}（{named.name}）" if named else ""
     return (f"{_tag(office or '0148')}新投诉{case}，来电{caller or '号码未显示'}{about}。"
             "录音已存档并上报。此投诉不会通知被投诉人。")
 
 
-def low_rating(case, rating, caller, duty_name, office=""):
+def low_rating(case: str, rating: int, caller: str, duty_name: str, office: str = "") -> str:
     return (f"{_tag(office or '0148')}差评提醒：案件{case}来电人{caller or '号码未显示'}"
             f"评分{rating}分（满分5分），接听人{duty_name}。请回访。")
 
 
-def overdue_owner(case, kind, caller, hours):
+def overdue_owner(case: str, kind: str, caller: str, hours: float) -> str:
     return (f"【0148】案件{case}（{KIND_WORDS[kind]}）已超过{hours:g}小时未办结，"
             f"来电{caller or '号码未显示'}。办结后回复：结案 {case}")
 
 
-def overdue_head(case, kind, owner_name, owner, hours):
+def overdue_head(case: str, kind: str, owner_name: str, owner: str, hours: float) -> str:
     who = f"{owner_name}（{owner}）" if owner else "无人认领"
     return (f"【0148】督办：案件{case}（{KIND_WORDS[kind]}）超期未办结，已超过{hours:g}小时，"
             f"经办人{who}。")
 
 
-def gap_alert(gaps):
+def gap_alert(gaps: Sequence[tuple[dt.date, Shift, str]]) -> str:
     """`gaps`: [(date, Shift, role)]."""
     words = {"lawyer": "律师", "mediator": "调解员"}
     parts = [f"{d:%m月%d日}{s.name}班缺{words.get(r, r)}" for d, s, r in gaps[:5]]
@@ -191,23 +224,24 @@ def gap_alert(gaps):
     return f"【0148】值班表有空缺：{'；'.join(parts)}{more}。请尽快安排。"
 
 
-def calendar_alert(year):
+def calendar_alert(year: int) -> str:
     return (f"【0148】热线设备缺少{year}年节假日数据，请管理员更新（chinesecalendar 或 "
             "holidays 文件）。")
 
 
-def daily_summary(day, calls, answered, voicemails, opened, resolved, overdue):
+def daily_summary(day: dt.date, calls: int, answered: int, voicemails: int, opened: int,
+                  resolved: int, overdue: int) -> str:
     return (f"【0148】{day:%m月%d日}日报：来电{calls}，接通{answered}，留言{voicemails}；"
             f"新案件{opened}，办结{resolved}，超期{overdue}。")
 
 
-def command_help():
+def command_help() -> str:
     """To a listed person whose SMS is not a command (at most once an hour, office.py)."""
     return ("【0148】未识别的指令。办结请回复：结案 案件编号；接手请回复：接 案件编号"
             "（案件编号用数字0-9）")
 
 
-def command_reply(command, case, ok, reason=""):
+def command_reply(command: Command, case: str, ok: bool, reason: str = "") -> str:
     if ok:
         done = {"resolved": "已结案", "assigned": "已由您接手", "referred": "已标记为转办",
                 "reassigned": f"已改派给{command.to}", "on_scene": "已记录您到达现场"}
@@ -215,7 +249,7 @@ def command_reply(command, case, ok, reason=""):
     return f"【0148】未能处理（案件{case}）：{reason}"
 
 
-def rota_alert(files, problems, kept):
+def rota_alert(files: Sequence[str], problems: Sequence[str], kept: bool) -> str:
     """To the office head: a rota file was refused (duty/desk.py); what is in force now."""
     first = problems[0] if problems else ""
     first = first if len(first) <= 60 else first[:57] + "..."
@@ -461,14 +495,14 @@ def uncovered(name: str, mobile: str, until_words: str, roles: tuple[str, ...]) 
             "来电将转留言。请安排人员。")
 
 
-def nobody_available(roles: tuple[str, ...], day: Any, shift: str) -> str:
+def nobody_available(roles: tuple[str, ...], day: dt.date, shift: str) -> str:
     """To the office head: everyone of `roles` on this shift signed off (periodic check)."""
     words = {"lawyer": "律师", "mediator": "调解员"}
     what = "、".join(words.get(r, r) for r in roles)
     return f"【0148】提醒：{day:%m月%d日}{shift}班的{what}均已请假休息，当前无人在岗。请安排人员。"
 
 
-def duty_reply(command: Any, ok: bool, reason: str = "", case: str = "",
+def duty_reply(command: DutyCommand | None, ok: bool, reason: str = "", case: str = "",
                done: str = "") -> str:
     """To staff, about an SMS of the office's duties."""
     if ok:
@@ -476,14 +510,14 @@ def duty_reply(command: Any, ok: bool, reason: str = "", case: str = "",
     return f"【0148】未能处理{('（案件' + case + '）') if case else ''}：{reason}"
 # -- the urgent ladder (issue 17.2) ------------------------------------------------------
 
-def urgent_taker(case, caller, office=""):
+def urgent_taker(case: str, caller: str, office: str = "") -> str:
     """To whoever accepted an urgent dispute (a mediator, the head, the prefecture): the
     case, and how to say they reached the scene and how it ended."""
     return (f"{_tag(office or '0148')}您已接听紧急纠纷，案件{case}，来电{caller or '号码未显示'}。"
             f"到达现场后请回复：到场 {case}；处理完毕请回复：结案 {case} 处理结果")
 
 
-def urgent_taken(case, taker, caller, office=""):
+def urgent_taken(case: str, taker: Person, caller: str, office: str = "") -> str:
     """To everyone else the ladder rang: who took the urgent dispute, so nobody calls back
     twice. `taker`: records/outcomes.Duty."""
     who = f"{taker.name}（{taker.mobile}）" if taker.name else taker.mobile
@@ -493,18 +527,19 @@ def urgent_taken(case, taker, caller, office=""):
 
 # -- topics and the callback list (issue 17.5, 17.6) ----------------------------------------
 
-def topics_help(topics):
+def topics_help(topics: Iterable[str]) -> str:
     """The topics as a duty person keys them: "1婚姻家庭 2劳动争议 ..."."""
     return " ".join(f"{i}{name}" for i, name in enumerate(topics, start=1))
 
 
-def topic_reply(case, topic, ok, reason=""):
+def topic_reply(case: str, topic: str | None, ok: bool, reason: str = "") -> str:
     if ok:
         return f"【0148】案件{case}主题已设为：{topic}。"
     return f"【0148】未能设置主题（案件{case}）：{reason}"
 
 
-def missed_call(caller, calls, last_at, where, office=""):
+def missed_call(caller: str, calls: int, last_at: dt.datetime, where: str,
+                office: str = "") -> str:
     """To the duty person: a caller who hung up with no result; once per number a day
     (records/office.py callbacks_due)."""
     times = f"今天{calls}次来电未接通" if calls > 1 else "来电未接通"
@@ -516,7 +551,7 @@ WHERE_WORDS = {"ringing": "振铃中挂断", "menu": "在语音菜单中挂断",
                "queue": "排队时挂断", "voicemail": "留言前挂断"}
 
 
-def callback_reply(number, done, reason=""):
+def callback_reply(number: str, done: int, reason: str = "") -> str:
     if done:
         return f"【0148】已记录：{number}已回拨（{done}条未接来电）。"
     return f"【0148】未能记录回拨（{number}）：{reason}"

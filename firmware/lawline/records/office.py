@@ -6,6 +6,8 @@ The call flow opens cases here and the box's SMS handler passes duty staff's rep
 goes through the SMS queue and is logged in one plain line.
 """
 
+from __future__ import annotations
+
 import asyncio
 import dataclasses
 import datetime as dt
@@ -15,19 +17,24 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from ..duty.desk import DutyDesk
-from ..duty.roster import normal_mobile
+from ..duty.desk import DeskConfig, DutyDesk, RotaFailure
+from ..duty.roster import Person, normal_mobile
 from ..errors import LawlineError
 from ..phone import is_mobile, national
+from ..clock import Clock
 from ..prompts import Prompts
-from ..settings import (AvailabilitySection, CallbacksSection, HandoffSection, OnsiteSection,
-                        ResultsSection, TopicsSection)
+from ..settings import (AvailabilitySection, CallbacksSection, CasesSection, DutySection,
+                        HandoffSection, LimitsSection, OfficeSection, OnsiteSection,
+                        ProviderTable, ReferralTable, ReportSection, ResultsSection,
+                        SurveySection, TopicsSection)
 from ..sync.outbox import Outbox
 from . import messages as text
 from . import outcomes
 from .calls import CALL_BOOK_DAYS, CallBook
-from .cases import MOVES, Cases, CaseChanged, CaseError, new_pin
+from .cases import MOVES, Case, Cases, CaseChanged, CaseError, new_pin
 from .duties import Duties
 from .ledger import Ledger
 from .limits import Limits
@@ -36,29 +43,56 @@ from .smsqueue import SmsQueue
 log = logging.getLogger("lawline.office")
 
 
+class OfficeConfig(DeskConfig, Protocol):
+    """The whole configuration (config.Config) as the office is built from it: its own
+    sections and the desk's. [[referral]] is read when there is one."""
+    @property
+    def cases(self) -> CasesSection: ...
+    @property
+    def limits(self) -> LimitsSection: ...
+    @property
+    def survey(self) -> SurveySection: ...
+    @property
+    def report(self) -> ReportSection: ...
+    @property
+    def onsite(self) -> OnsiteSection: ...
+    @property
+    def handoff(self) -> HandoffSection: ...
+    @property
+    def results(self) -> ResultsSection: ...
+    @property
+    def availability(self) -> AvailabilitySection: ...
+    @property
+    def provider(self) -> Iterable[ProviderTable]: ...
+    @property
+    def topics(self) -> TopicsSection: ...
+    @property
+    def callbacks(self) -> CallbacksSection: ...
+
+
 @dataclass(frozen=True)
 class OfficeSettings:
     """The config sections the office reads, and no others."""
-    office: object            # [office]: name, number, id, head_mobile
-    cases: object             # [cases]: due times, next steps, the summary
-    limits: object            # [limits]: abuse limits (records/limits.py)
-    duty: object              # [duty]: numbers and mediators (staff without a rota)
-    survey: object            # [survey]: the alert level of the reports
-    report: object            # [report]: when the periodic report goes
-    referral: tuple = ()      # [[referral]] tables: the referral prompts
+    office: OfficeSection     # [office]: name, number, id, head_mobile
+    cases: CasesSection       # [cases]: due times, next steps, the summary
+    limits: LimitsSection     # [limits]: abuse limits (records/limits.py)
+    duty: DutySection         # [duty]: numbers and mediators (staff without a rota)
+    survey: SurveySection     # [survey]: the alert level of the reports
+    report: ReportSection     # [report]: when the periodic report goes
+    referral: tuple[ReferralTable, ...] = ()    # [[referral]] tables: the referral prompts
     # issue 17, the office's duties (records/duties.py): [onsite], [handoff], [results],
     # [availability], [[provider]]
-    onsite: object = dataclasses.field(default_factory=OnsiteSection)
-    handoff: object = dataclasses.field(default_factory=HandoffSection)
-    results: object = dataclasses.field(default_factory=ResultsSection)
-    availability: object = dataclasses.field(default_factory=AvailabilitySection)
-    provider: tuple = ()
+    onsite: OnsiteSection = dataclasses.field(default_factory=OnsiteSection)
+    handoff: HandoffSection = dataclasses.field(default_factory=HandoffSection)
+    results: ResultsSection = dataclasses.field(default_factory=ResultsSection)
+    availability: AvailabilitySection = dataclasses.field(default_factory=AvailabilitySection)
+    provider: tuple[ProviderTable, ...] = ()
     # issue 17, the numbers: [topics], [callbacks] (records/calls.py)
-    topics: object = dataclasses.field(default_factory=TopicsSection)
-    callbacks: object = dataclasses.field(default_factory=CallbacksSection)
+    topics: TopicsSection = dataclasses.field(default_factory=TopicsSection)
+    callbacks: CallbacksSection = dataclasses.field(default_factory=CallbacksSection)
 
     @classmethod
-    def of(cls, cfg):
+    def of(cls, cfg: OfficeConfig) -> OfficeSettings:
         return cls(cfg.office, cfg.cases, cfg.limits, cfg.duty, cfg.survey, cfg.report,
                    tuple(getattr(cfg, "referral", ())), topics=cfg.topics,
                    callbacks=cfg.callbacks, onsite=cfg.onsite,
@@ -70,7 +104,8 @@ class Office:
     """The office from its own sections (`OfficeSettings`) and the duty desk; `self.cfg`
     is those sections only."""
 
-    def __init__(self, settings, spool_dir, *, desk, outbox=None, damaged_dir=None):
+    def __init__(self, settings: OfficeSettings, spool_dir: Path, *, desk: DutyDesk,
+                 outbox: Outbox | None = None, damaged_dir: Path | None = None) -> None:
         """`outbox`: what the box owes upstream (sync/outbox.Outbox); without one, an outbox
         with no targets on the spool (a box with no upload target keeps everything)."""
         self.cfg = settings
@@ -100,12 +135,14 @@ class Office:
         self.ledger = Ledger(spool_dir, self.outbox, self.cases, self.sms, self.calls)
         self.reports_dir = spool_dir / "reports"
         self.prompts_dir = spool_dir / "prompts"
-        self.on_upload = None          # called after a commit (the box kicks its uploader)
+        # called after a commit (the box kicks its uploader)
+        self.on_upload: Callable[[], None] | None = None
         # on-site service, referral hand-off, results told, availability (issue 17)
         self.duties = Duties(self)
 
     @classmethod
-    def from_config(cls, cfg, spool_dir, outbox=None, damaged_dir=None, clock=None):
+    def from_config(cls, cfg: OfficeConfig, spool_dir: Path, outbox: Outbox | None = None,
+                    damaged_dir: Path | None = None, clock: Clock | None = None) -> Office:
         """The office as the shells and the web page open it: its sections of `cfg` and a
         duty desk of its own (on `clock`, else the office's clock from [office] timezone)."""
         return cls(OfficeSettings.of(cfg), spool_dir, desk=DutyDesk.from_config(cfg, clock),
@@ -113,7 +150,7 @@ class Office:
 
     # -- referral prompts ------------------------------------------------------------------
 
-    def render_referral_prompts(self):
+    def render_referral_prompts(self) -> list[str]:
         """Write one prompt text per [[referral]] ("按1，县劳动保障监察大队") into
         spool/prompts and render what changed with espeak-ng. The list lives in the box's
         own config, not in the repository, so `make prompts` cannot know it; rendering at
@@ -138,10 +175,10 @@ class Office:
             log.info("referral prompts rendered: %s", ", ".join(done))
         return done
 
-    def referral_prompt(self, index):
+    def referral_prompt(self, index: int) -> Path:
         return Prompts(self.prompts_dir).path(f"referral_{index + 1}")
 
-    def barred(self, case, number):
+    def barred(self, case: Case, number: str | None) -> bool:
         """True when `number` must never hear about `case`: the person a complaint names."""
         if case.kind != "complaint" or not case.detail or not number:
             return False
@@ -151,7 +188,7 @@ class Office:
             return False
         return bool(named.get("mobile")) and _same(named["mobile"], number)
 
-    def attach_modem(self, modem):
+    def attach_modem(self, modem: object) -> None:
         send = getattr(modem, "send_sms", None)
         if send is None:
             log.warning("sms: the line driver cannot send SMS; texts wait in the queue")
@@ -159,12 +196,12 @@ class Office:
 
     # -- opening cases ---------------------------------------------------------------------
 
-    def new_number(self):
+    def new_number(self) -> str:
         return self.cases.next()
 
     # -- outcomes: planned by the office's rules, committed in one durable step ------------
 
-    def rules(self):
+    def rules(self) -> outcomes.Rules:
         """The office's rules and who is on duty now, as the planner takes them
         (records/outcomes.Rules)."""
         cfg = self.cfg
@@ -177,35 +214,36 @@ class Office:
             zone=cfg.office.timezone, callbacks=cfg.callbacks.enabled,
             callback_min_wait=cfg.callbacks.min_wait, **self.duties.rules())
 
-    def on_duty(self, role="lawyer"):
+    def on_duty(self, role: str = "lawyer") -> list[str]:
         """Mobiles of `role` on duty now, in ringing order: the rota's, or without a rota the
         [duty] numbers (lawyers) and mediators."""
         if role == "mediator" and not self.desk.roster.configured:
             return self.desk.available(self.cfg.duty.mediators)
         return self.desk.numbers(role)
 
-    def _first(self, role):
+    def _first(self, role: str) -> outcomes.Duty | None:
         numbers = self.on_duty(role)
         if not numbers:
             return None
         return self.duty_person(numbers[0])
 
-    def duty_person(self, mobile):
+    def duty_person(self, mobile: str) -> outcomes.Duty:
         """A mobile with the rota's name for it (records/outcomes.Duty)."""
         person = self.desk.person(mobile) if mobile else None
         return outcomes.Duty(mobile, person.name if person else "",
                              person.staff_no if person and person.staff_no else "")
 
-    def plan(self, items, key=None, now=None):
+    def plan(self, items: Iterable[outcomes.Outcome], key: str | None = None,
+             now: float | None = None) -> outcomes.Entry:
         """The ledger entry `items` (records/outcomes) make under the office's rules now."""
         return outcomes.plan(self.complete(items), self.rules(), now or time.time(), key)
 
-    def complete(self, items):
+    def complete(self, items: Iterable[outcomes.Outcome]) -> list[outcomes.Outcome]:
         """What the call could not know, filled in: a PIN for each case it opens, the rota's
         names for the mobiles it names, a recording's path relative to the spool."""
         out = []
         for item in items:
-            changes = {}
+            changes: dict[str, Any] = {}
             if getattr(item, "pin", None) == "" and not getattr(item, "case_open", False):
                 changes["pin"] = new_pin()
             for name in ("owner", "named", "taker"):
@@ -220,7 +258,9 @@ class Office:
             out.append(dataclasses.replace(item, **changes) if changes else item)
         return [self.duties.complete(item) for item in out]
 
-    def commit(self, items, key=None, now=None, kick=True, step=None):
+    def commit(self, items: Iterable[outcomes.Outcome], key: str | None = None,
+               now: float | None = None, kick: bool = True,
+               step: Callable[[str], None] | None = None) -> outcomes.Entry:
         """Plan `items` and commit them in one durable step (blocking: fsync, SQLite; the
         call runs it off the loop with `kick` False and kicks afterwards, on the loop).
         Returns the entry. Raises OSError when nothing could be stored,
@@ -236,15 +276,17 @@ class Office:
             self.kick()
         return entry
 
-    def kick(self):
+    def kick(self) -> None:
         """Wake the SMS sender and the uploader (on the box's loop; a no-op elsewhere)."""
         self.sms.kick()
         if self.on_upload:
             self.on_upload()
 
-    def open_case(self, kind, caller, number=None, owner="", owner_name="", detail="",
-                  call_id=None, state="new", notify_caller=True, notify_duty=(), note="",
-                  next_steps=None):
+    def open_case(self, kind: str, caller: str | None, number: str | None = None,
+                  owner: str | None = "", owner_name: str | None = "",
+                  detail: str | None = "", call_id: str | None = None, state: str = "new",
+                  notify_caller: bool = True, notify_duty: Iterable[str] = (),
+                  note: str = "", next_steps: str | None = None) -> Case | None:
         """Open a case by hand (the shell, the page, a rule), with the caller's SMS and the
         duty SMS, through the ledger. Returns the Case."""
         number = number or self.cases.next()
@@ -253,14 +295,14 @@ class Office:
                                      notify_caller, tuple(notify_duty), next_steps)])
         return self.cases.get(number)
 
-    def duty_for(self, role="lawyer"):
+    def duty_for(self, role: str = "lawyer") -> tuple[str, str, list[str]]:
         """(first mobile, name, all mobiles) of `role` on duty now, for a case's owner."""
         numbers = self.on_duty(role)
         if not numbers:
             return "", "", []
         return numbers[0], self.duty_person(numbers[0]).name, numbers
 
-    def snapshot(self, number):
+    def snapshot(self, number: str) -> outcomes.CaseNow | None:
         """A case as the planner takes it (records/outcomes.CaseNow), or None."""
         case = self.cases.get(number)
         if case is None:
@@ -272,8 +314,9 @@ class Office:
 
     # -- acting on cases --------------------------------------------------------------------
 
-    def act(self, number, state, by, note="", owner=None, owner_name=None, expect_updated=None,
-            notify=()):
+    def act(self, number: str, state: str, by: str, note: str = "", owner: str | None = None,
+            owner_name: str | None = None, expect_updated: float | None = None,
+            notify: Iterable[str] = ()) -> Case | None:
         """Move a case (from an SMS, the shell or the office page), with its journal item
         upstream and, when it is resolved, the caller's SMS: one durable step.
         `expect_updated`: the case's `updated` time as the actor saw it (the page's form):
@@ -292,7 +335,8 @@ class Office:
 
     # -- case status PINs (key 9 from another phone) ---------------------------------------
 
-    def try_pin(self, number, pin, caller, call_id=None, now=None):
+    def try_pin(self, number: str, pin: str | None, caller: str | None,
+                call_id: str | None = None, now: float | None = None) -> bool:
         """Does `pin` open case `number` for `caller` (in call `call_id`)? Wrong PINs are
         bounded per calling number a day ([limits] wrong_pins_per_number_per_day; a withheld
         caller per call), and after wrong_pins_per_case_per_day wrong ones from anywhere the
@@ -325,7 +369,8 @@ class Office:
             self._renew_pin(case, wrong, caller, now, call_id)
         return False
 
-    def _renew_pin(self, case, wrong, caller, now, call_id):
+    def _renew_pin(self, case: Case, wrong: int, caller: str | None, now: float | None,
+                   call_id: str | None) -> None:
         limits, key = self.limits, f"case {case.number}"
         limits.add("case_pin", key, -wrong, now)       # the new PIN starts at no wrong tries
         if limits.count("pin_renewal", key, now) >= PIN_RENEWALS_PER_DAY:
@@ -345,18 +390,19 @@ class Office:
             self.sms.queue(self.head, text.pins_guessed(case.number, wrong, self.name),
                            "pins guessed", case.number)
 
-    def staff(self):
+    def staff(self) -> dict[str, Person | None]:
         """{national number: Person or None} of everyone who may send commands besides the
         head: the rota's people, or without a rota the [duty] numbers and mediators."""
         self.desk.reload()
         roster = self.desk.roster
+        listed: Iterable[tuple[str, Person | None]]
         if roster.configured:
             listed = roster.people().items()
         else:
             listed = [(n, None) for n in (*self.cfg.duty.numbers, *self.cfg.duty.mediators)]
         return {national(n): person for n, person in listed if national(n)}
 
-    def on_sms(self, number, body, sender_type):
+    def on_sms(self, number: str, body: str | None, sender_type: str | None) -> bool | None:
         """An SMS arrived (`sender_type`: the originator's type of number, line/pdu.py). Act
         on it when it is a command from a numeric address the rota or the office lists and
         that person may make it (may_act); otherwise log it and, for a listed person, send
@@ -406,6 +452,7 @@ class Office:
                           if case else False, target in staff or (
                               bool(target) and target == national(self.head)))
         if refused is None:
+            assert case is not None             # may_act refuses a case that is not there
             try:
                 self._carry_out(command, case, who, number, staff, target)
             except CaseError as exc:
@@ -425,11 +472,11 @@ class Office:
     # -- topics and the callback list (issue 17.5, 17.6) ----------------------------------
 
     @property
-    def topics(self):
+    def topics(self) -> list[str]:
         """[topics] names, in the report's order."""
         return list(self.cfg.topics.names)
 
-    def topic_named(self, given):
+    def topic_named(self, given: str | None) -> str | None:
         """A topic of the list by its name or its number in the list (1-based), or None."""
         given = (given or "").strip()
         topics = self.topics
@@ -437,7 +484,8 @@ class Office:
             return topics[int(given) - 1]
         return given if given in topics else None
 
-    def set_topic(self, number, topic, by, expect_updated=None):
+    def set_topic(self, number: str, topic: str, by: str,
+                  expect_updated: float | None = None) -> Case | None:
         """Set case `number`'s topic (one of [topics]): a history row and its journal item
         upstream, one durable step. `expect_updated`: as in act(). Returns the Case."""
         if topic not in self.topics:
@@ -453,7 +501,7 @@ class Office:
         log.info("case %s: topic %r by %r", number, topic, by)
         return self.cases.get(number)
 
-    def called_back(self, number, by, how, note=""):
+    def called_back(self, number: str, by: str, how: str, note: str = "") -> int:
         """A duty person called `number` back (SMS 回拨, the page): every open entry of that
         number on the callback list is done, and goes upstream. Returns how many calls they
         answered (0: the number is on no open entry)."""
@@ -464,7 +512,8 @@ class Office:
         self.commit([outcomes.CalledBack(tuple(entries), by, how, note[:200])])
         return sum(e["calls"] for e in entries)
 
-    def numbers_command(self, command, number, who, is_head, staff):
+    def numbers_command(self, command: text.Command, number: str, who: str, is_head: bool,
+                        staff: Mapping[str, Person | None]) -> bool:
         """`主题 <case> <topic>` and `回拨 <number>` from a listed sender (on_sms checked
         that). A topic: anyone listed, but a complaint only the head (and never one that
         names the sender). Returns True (done) or False (refused, the sender told why)."""
@@ -492,6 +541,7 @@ class Office:
         elif topic is None:
             refused = "主题请用：" + text.topics_help(self.topics)
         if refused is None:
+            assert case is not None and topic is not None     # else refused above
             try:
                 self.set_topic(case.number, topic, by)
             except CaseError as exc:
@@ -503,14 +553,14 @@ class Office:
                     who)
         return refused is None
 
-    def _reply(self, number, body, case, who):
+    def _reply(self, number: str, body: str, case: str | None, who: str) -> None:
         if self._under_limit(REPLY, number, REPLIES_PER_SENDER, None):
             self.sms.queue(number, body, REPLY, case)
         else:
             log.warning("sms from %s: no reply to this command (more than %d replies to this "
                         "number this hour)", who, REPLIES_PER_SENDER)
 
-    def callbacks_due(self, now=None):
+    def callbacks_due(self, now: float | None = None) -> list[str]:
         """The callback list's texts: each open entry not texted yet goes to the first duty
         lawyer on duty now (else the office head) once, in office hours; after hours it
         waits for the morning. An entry whose caller got through on a later call that day
@@ -544,21 +594,21 @@ class Office:
         # kicks the sender on the loop, and the office's round kicks after its jobs
         return texted
 
-    def _callbacks_soon(self):
+    def _callbacks_soon(self) -> None:
         try:
             self.callbacks_due()
         except Exception as exc:  # noqa: BLE001 - the periodic job tries again
             log.error("callback list: not texted now (%r); the office's next round does it",
                       exc, exc_info=True)
 
-    def _where(self, entry):
+    def _where(self, entry: Mapping[str, Any]) -> str:
         """Where the caller of an entry's last call gave up, in words."""
         calls = self.calls.calls_from(entry["number"], entry["first_at"] - 1)
         mine = [c for c in calls if c.get("call_id") in entry["call_ids"]]
-        where = mine[-1].get("abandoned_in") if mine else None
-        return text.WHERE_WORDS.get(where, "未接通")
+        where: str | None = mine[-1].get("abandoned_in") if mine else None
+        return text.WHERE_WORDS.get(where or "", "未接通")
 
-    def _got_through(self, entry):
+    def _got_through(self, entry: Mapping[str, Any]) -> bool:
         """The caller of a callback entry reached a person, left a message or got a case on
         a later call that day."""
         for call in self.calls.calls_from(entry["number"], entry["first_at"]):
@@ -568,7 +618,7 @@ class Office:
                 return True
         return False
 
-    def forget_old_calls(self, now=None):
+    def forget_old_calls(self, now: float | None = None) -> int:
         """The call book keeps CALL_BOOK_DAYS of calls (records/calls.py)."""
         gone = self.calls.forget_before((now or time.time()) - CALL_BOOK_DAYS * 86400)
         if gone:
@@ -576,7 +626,8 @@ class Office:
                      CALL_BOOK_DAYS)
         return gone
 
-    def _carry_out(self, command, case, who, number, staff, target):
+    def _carry_out(self, command: text.Command, case: Case, who: str, number: str,
+                   staff: Mapping[str, Person | None], target: str) -> None:
         by = f"{who} by SMS"
         if command.state == "assigned":
             person = staff.get(national(number))
@@ -594,7 +645,8 @@ class Office:
         else:
             self.act(case.number, command.state, by, command.note)
 
-    def reply(self, number, body, case=None, help=False):
+    def reply(self, number: str, body: str, case: str | None = None,
+              help: bool = False) -> None:
         """Answer an SMS, within the reply limits (`help`: a help text's tighter ones)."""
         if help:
             if self._under_limit(HELP, number, HELP_PER_SENDER, HELP_PER_HOUR):
@@ -605,7 +657,8 @@ class Office:
         else:
             log.warning("sms to %s: no reply (more than %d replies to this number this hour)",
                         number, REPLIES_PER_SENDER)
-    def on_scene(self, number, mobile, name, by, note="", expect_updated=None):
+    def on_scene(self, number: str, mobile: str, name: str, by: str, note: str = "",
+                 expect_updated: float | None = None) -> Case | None:
         """`mobile` is at the scene of case `number` (SMS 到场, or the page): who went and
         when, on the case and its journal upstream, in one durable step; the case is theirs
         from now on (records/outcomes.OnScene)."""
@@ -621,7 +674,8 @@ class Office:
                  f", note {note!r}" if note else "")
         return self.cases.get(number)
 
-    def _under_limit(self, purpose, number, per_sender, in_all, now=None):
+    def _under_limit(self, purpose: str, number: str, per_sender: int, in_all: int | None,
+                     now: float | None = None) -> bool:
         """True while fewer than `per_sender` `purpose` texts went to `number` and fewer than
         `in_all` (None: no cap) to anyone in the last hour. Help texts: two auto-responders
         (the box and a phone's "I am driving") answer each other once an hour at most.
@@ -631,7 +685,7 @@ class Office:
         mine = sum(1 for n in recent if national(n) == national(number))
         return mine < per_sender and (in_all is None or len(recent) < in_all)
 
-    def _rota_refused(self, failure):
+    def _rota_refused(self, failure: RotaFailure) -> None:
         """A rota file failed to load: the desk logged each problem and kept what was in
         force; the office head is told by SMS (as for cover gaps) so it gets fixed."""
         problems, files, kept = failure
@@ -644,7 +698,7 @@ class Office:
 
     # -- the office's clock -----------------------------------------------------------------
 
-    def check_overdue(self, now=None):
+    def check_overdue(self, now: float | None = None) -> None:
         now = now or time.time()
         head_after = self.cfg.cases.head_after_hours * 3600
         for case in self.cases.overdue(now):
@@ -672,7 +726,7 @@ class Office:
                                "overdue head", case.number)
                 self.cases.mark_alerted(case.number, "head", now)
 
-    def check_cover(self, when=None):
+    def check_cover(self, when: dt.datetime | None = None) -> None:
         when = when or self.clock.now()
         new = [g for g in self.desk.gaps(when)
                if self.cases.notice_once(f"gap:{g[0]}:{g[1].name}:{g[2]}")]
@@ -689,7 +743,7 @@ class Office:
             if self.cases.notice_once(f"calendar-sms:{missing}"):
                 self.sms.queue(self.head, text.calendar_alert(missing), "calendar")
 
-    def daily_summary(self, when=None):
+    def daily_summary(self, when: dt.datetime | None = None) -> bool:
         when = when or self.clock.now()
         if not self.cfg.cases.summary_at:
             return False
@@ -702,7 +756,7 @@ class Office:
         self.sms.queue(self.head, text.daily_summary(when.date(), **counts), "daily summary")
         return True
 
-    def periodic_reports(self, when=None):
+    def periodic_reports(self, when: dt.datetime | None = None) -> list[str]:
         when = when or self.clock.now()
         at = dt.datetime.strptime(self.cfg.report.at, "%H:%M").time()
         if when.time() < at:
@@ -721,7 +775,7 @@ class Office:
                 made.append(report.publish(self, start, end, "month"))
         return made
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         """The office's periodic task, next to the SMS sender."""
         sender = asyncio.ensure_future(self.sms.run(stop))
         period = self.cfg.cases.check_minutes * 60
@@ -746,7 +800,7 @@ class Office:
                 sender.cancel()
 
 
-def _same(a, b):
+def _same(a: str | None, b: str | None) -> bool:
     return normal_mobile(a) == normal_mobile(b)
 
 
@@ -772,7 +826,7 @@ NUMBERS_COMMANDS = ("topic", "called_back")
 GOT_THROUGH = ("bridged", "voicemail", "complaint", "referred", "callback", "status_told")
 
 
-def sender_refusal(number, sender_type):
+def sender_refusal(number: str, sender_type: str | None) -> str | None:
     """Why an SMS from this originator can never be a command, or None."""
     if sender_type not in NUMERIC_SENDERS:
         return f"its originator is {sender_type or 'of no known type'}, not a phone number"
@@ -781,7 +835,8 @@ def sender_refusal(number, sender_type):
     return None
 
 
-def may_act(command, case, sender, is_head, barred=False, target_listed=False):
+def may_act(command: text.Command, case: Case | None, sender: str, is_head: bool,
+            barred: bool = False, target_listed: bool = False) -> tuple[str, str] | None:
     """None when `sender` (national form) may make `command` on `case`, else (why, for the
     log; reason, for the reply). The office head may do anything but act on a complaint
     that names them; a complaint is the head's alone; a case's owner may resolve, refer or

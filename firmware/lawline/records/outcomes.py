@@ -31,7 +31,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 from ..phone import is_mobile, national, same
 from . import messages as text
@@ -39,6 +39,12 @@ from . import messages as text
 KINDS = ("consultation", "service_request", "urgent", "complaint", "referral")
 # What a bridged caller's SMS says comes next.
 AFTER_TALK = "如需继续办理，请来电并提供案件编号。"
+
+# A step of an entry, and an item's record: JSON objects, their keys by kind (the module's
+# docstring; records/ledger.py reads them back)
+Step = dict[str, Any]
+Record = dict[str, Any]
+HistoryRow = tuple[float, str, str, str]        # (at, state, by, note)
 
 
 # -- what the planner knows ----------------------------------------------------------------
@@ -79,7 +85,7 @@ class Rules:
     zone: str = "Asia/Shanghai"         # [office] timezone: the times of a call record
     # issue 17: the result as the caller gets it ([results]) and the survey SMS ([survey])
     result_max: int = 120
-    result_replace: tuple = ()          # ((word, plain words), ...)
+    result_replace: tuple[tuple[str, str], ...] = ()    # ((word, plain words), ...)
     mask_mobiles: bool = True
     survey_sms: bool = False
     callbacks: bool = True              # [callbacks] enabled: missed callers are listed
@@ -109,7 +115,7 @@ class Voicemail:
     ended_by: str
     started: float | str | None = None  # when recording began: seconds since the epoch
     #                                     (or the ISO text a recovered record already had)
-    menu_path: tuple = ()
+    menu_path: tuple[str, ...] = ()
     short: bool = False
     after_hours: bool = False           # nobody owns it until the morning
     named: Duty | None = None           # complaint: the staff member it names
@@ -118,7 +124,7 @@ class Voicemail:
     interrupted: bool = False           # recovered at start-up after a cut
     detail: str = ""
     note: str = ""
-    as_recorded: dict | None = None     # the item's record as it was committed once (its
+    as_recorded: Record | None = None   # the item's record as it was committed once (its
     #                                     outbox row was lost): sent again unchanged
     voice_s: float | None = None        # seconds up to the caller's last voiced frame
 
@@ -163,7 +169,7 @@ class Escalated:
     call: Call
     case: str
     pin: str
-    told: tuple                         # the mediators' mobiles (the head is added)
+    told: tuple[str, ...]               # the mediators' mobiles (the head is added)
     waited_s: float | None = None
 
 
@@ -180,7 +186,7 @@ class Rated:
 class CallRecord:
     """The call record itself (call/script.py's record, times in ISO form)."""
     call_id: str
-    record: dict
+    record: Record
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ class Opened:
     state: str = "new"
     note: str = ""
     notify_caller: bool = True
-    notify_duty: tuple = ()
+    notify_duty: tuple[str, ...] = ()
     next_steps: str | None = None
 
 
@@ -215,8 +221,8 @@ class CaseNow:
     opened: float
     updated: float
     due: float | None
-    history: tuple                      # ((at, state, by, note), ...)
-    facts: dict = field(default_factory=dict)   # the duty columns set (records/cases.py
+    history: tuple[HistoryRow, ...]     # ((at, state, by, note), ...)
+    facts: dict[str, Any] = field(default_factory=dict)   # the duty columns set (records/cases.py
     #                                     DUTY_COLUMNS): every journal item carries them
     topic: str = ""                     # [topics]: set by the caller, an SMS or the page
 
@@ -232,7 +238,7 @@ class Moved:
     note: str = ""
     owner: str | None = None
     owner_name: str | None = None
-    notify: tuple = ()                  # mobiles that get the case by SMS (a new owner)
+    notify: tuple[str, ...] = ()        # mobiles that get the case by SMS (a new owner)
 
 
 # -- the telephone's duties (issue 17: the urgent ladder, call recording) -------------------
@@ -255,7 +261,7 @@ class LadderStep:
     #                                     no_key, failed
     after_s: float | None = None        # seconds into the call
     taker: Duty | None = None           # accepted: who took it
-    others: tuple = ()                  # accepted: the other phones rung, told who took it
+    others: tuple[str, ...] = ()        # accepted: the other phones rung, told who took it
     opens: bool = False                 # the case opens with this step (a mediator took it)
     seen: CaseNow | None = None         # the case as it is (Office.complete fills it in)
 
@@ -301,14 +307,14 @@ class CalledBack:
     back (`how`: sms, page), or the caller got through on a later call (caller). `entries`:
     the entries as the office read them (number, day, call_ids, first_at, last_at, calls,
     texted_at)."""
-    entries: tuple
+    entries: tuple[dict[str, Any], ...]     # records/calls.CallBook entries
     by: str
     how: str
     note: str = ""
 
 
-Outcome = Union[Voicemail, Bridged, Referred, Callback, Escalated, Rated, CallRecord, Opened,
-                Moved, LadderStep, OnScene, CallRecording, Topic, CalledBack]
+CallOutcome = Union[Voicemail, Bridged, Referred, Callback, Escalated, Rated, CallRecord,
+                    Opened, Moved, LadderStep, OnScene, CallRecording, Topic, CalledBack]
 
 
 # -- the entry -------------------------------------------------------------------------------
@@ -319,7 +325,7 @@ class Entry:
     it writes, in order."""
     key: str
     at: float
-    steps: tuple = field(default_factory=tuple)
+    steps: tuple[Step, ...] = field(default_factory=tuple)
 
     def to_json(self) -> str:
         return json.dumps({"key": self.key, "at": self.at, "steps": list(self.steps)},
@@ -334,12 +340,12 @@ class Entry:
             raise ValueError("not a ledger entry (key, at, steps)")
         return cls(data["key"], float(data.get("at") or 0), tuple(data["steps"]))
 
-    def files(self) -> list:
+    def files(self) -> list[str]:
         """The spool-relative files its items carry."""
         return [rel for s in self.steps if s["op"] == "item"
                 for rel in (s.get("files") or {}).values()]
 
-    def cases(self) -> list:
+    def cases(self) -> list[str]:
         """The case numbers it opens or moves."""
         return [s["case"]["number"] if s["op"] == "open" else s["number"]
                 for s in self.steps if s["op"] in ("open", "move", "set", "note")]
@@ -348,7 +354,7 @@ class Entry:
 def plan(outcomes: Sequence[Outcome], rules: Rules, at: float, key: str | None = None) -> Entry:
     """The one entry for `outcomes`, under the office's `rules`, planned at `at` (seconds
     since the epoch). Its key is `key`, else the first outcome's own."""
-    steps: list = []
+    steps: list[Step] = []
     for outcome in outcomes:
         steps += _PLANNERS[type(outcome)](outcome, rules, at)
     return Entry(key or key_of(outcomes[0], at), at, tuple(steps))
@@ -389,7 +395,7 @@ def key_of(outcome: Outcome, at: float = 0.0) -> str:
 
 # -- the rules, one outcome at a time --------------------------------------------------------
 
-def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
+def _voicemail(v: Voicemail, r: Rules, at: float) -> list[Step]:
     kind = v.box if v.box in KINDS else "consultation"
     record = {"case_number": v.case, "box": v.box, "caller": v.call.caller, "line": v.call.line,
               "office": r.office_id, "menu_path": list(v.menu_path), "call_id": v.call.call_id,
@@ -430,7 +436,7 @@ def _voicemail(v: Voicemail, r: Rules, at: float) -> list:
     return steps + sms
 
 
-def _bridged(b: Bridged, r: Rules, at: float) -> list:
+def _bridged(b: Bridged, r: Rules, at: float) -> list[Step]:
     steps = _open(r, at, b.case, b.kind, b.call, b.owner, "assigned", "", f"opened: {b.kind}",
                   b.pin)
     if is_mobile(b.call.caller):
@@ -440,7 +446,7 @@ def _bridged(b: Bridged, r: Rules, at: float) -> list:
     return steps
 
 
-def _referred(f: Referred, r: Rules, at: float) -> list:
+def _referred(f: Referred, r: Rules, at: float) -> list[Step]:
     detail = json.dumps({"referral": f.department.name}, ensure_ascii=False)
     facts, handoff = _handoff_facts(f)          # issue 17: the department gets the case
     steps = _open(r, at, f.case, "referral", f.call, Duty(""), "referred", detail,
@@ -452,7 +458,7 @@ def _referred(f: Referred, r: Rules, at: float) -> list:
     return steps + handoff
 
 
-def _callback(c: Callback, r: Rules, at: float) -> list:
+def _callback(c: Callback, r: Rules, at: float) -> list[Step]:
     owner = c.owner or Duty("")
     detail = json.dumps({"callback": True, "queue_place": c.place})
     steps = _open(r, at, c.case, "consultation", c.call, owner,
@@ -466,7 +472,7 @@ def _callback(c: Callback, r: Rules, at: float) -> list:
     return steps
 
 
-def _escalated(e: Escalated, r: Rules, at: float) -> list:
+def _escalated(e: Escalated, r: Rules, at: float) -> list[Step]:
     steps = _open(r, at, e.case, "urgent", e.call, Duty(""), "new", "",
                   "no mediator accepted", e.pin)
     if is_mobile(e.call.caller):
@@ -478,8 +484,8 @@ def _escalated(e: Escalated, r: Rules, at: float) -> list:
     return steps
 
 
-def _rated(g: Rated, r: Rules, at: float) -> list:
-    steps: list = [{"op": "set", "number": g.case, "fields": {"rating": g.rating}}]
+def _rated(g: Rated, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = [{"op": "set", "number": g.case, "fields": {"rating": g.rating}}]
     if g.rating <= r.low_rating and r.head:
         owner = g.owner.name or g.owner.mobile if g.owner else ""
         steps.append(_sms(r.head, text.low_rating(g.case, g.rating, g.call.caller, owner,
@@ -487,7 +493,7 @@ def _rated(g: Rated, r: Rules, at: float) -> list:
     return steps
 
 
-def _call_record(c: CallRecord, r: Rules, at: float) -> list:
+def _call_record(c: CallRecord, r: Rules, at: float) -> list[Step]:
     started = c.record.get("started")
     record = dict(c.record)
     listed = _listed(record, r)
@@ -503,7 +509,7 @@ def _call_record(c: CallRecord, r: Rules, at: float) -> list:
 
 # -- the call book and the callback list (records/calls.py) --------------------------------------
 
-def _listed(record: dict, r: Rules) -> bool:
+def _listed(record: Record, r: Rules) -> bool:
     """A call that goes on the callback list: the caller hung up with no result (while it
     rang, or before anything was done for them) and showed a number."""
     if not r.callbacks or record.get("outcome") not in ("abandoned", "missed"):
@@ -514,7 +520,8 @@ def _listed(record: dict, r: Rules) -> bool:
     return bool(national(record.get("caller") or ""))
 
 
-def _call_book(call_id: str, started: Any, record: dict, listed: bool, r: Rules) -> list:
+def _call_book(call_id: str, started: Any, record: Record, listed: bool,
+               r: Rules) -> list[Step]:
     """The call in the office's call book (the reports read it after the outbox forgot
     it), and its caller on the callback list when it is owed a call back."""
     t = started if isinstance(started, (int, float)) and not isinstance(started, bool) \
@@ -531,10 +538,10 @@ def _day(t: float, zone: str) -> str:
     return datetime.fromtimestamp(t, ZoneInfo(zone)).strftime("%Y-%m-%d")
 
 
-def _called_back(c: CalledBack, r: Rules, at: float) -> list:
+def _called_back(c: CalledBack, r: Rules, at: float) -> list[Step]:
     """Each entry marked done, and its record upstream (item `callback-<day>-<number>-<n>`):
     what the centre reads to know a missed caller was called back."""
-    steps: list = []
+    steps: list[Step] = []
     for e in c.entries:
         steps.append({"op": "callback_done", "number": e["number"], "day": e["day"],
                       "at": at, "by": c.by, "how": c.how, "note": c.note})
@@ -554,13 +561,13 @@ def _called_back(c: CalledBack, r: Rules, at: float) -> list:
 
 # -- topics -----------------------------------------------------------------------------------
 
-def _topic(t: Topic, r: Rules, at: float) -> list:
+def _topic(t: Topic, r: Rules, at: float) -> list[Step]:
     """The topic set on the case with a history row (so its journal item is a new one),
     checked against the case as the actor saw it, like a move."""
     case, history = t.case, list(t.case.history)
     step_id = _move_id(case.number, len(history) + 1, at)
     note = f"topic: {t.topic}"
-    steps: list = [{"op": "set", "number": case.number, "fields": {"topic": t.topic},
+    steps: list[Step] = [{"op": "set", "number": case.number, "fields": {"topic": t.topic},
                     "history": {"state": case.state, "by": t.by, "note": note,
                                 "step": step_id, "at": at, "expect": case.updated}}]
     history.append((at, case.state, t.by, note))
@@ -577,7 +584,7 @@ def _iso(t: Any, zone: str) -> Any:
     return datetime.fromtimestamp(t, ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _opened(o: Opened, r: Rules, at: float) -> list:
+def _opened(o: Opened, r: Rules, at: float) -> list[Step]:
     steps = _open(r, at, o.case, o.kind, Call(o.call_id or "", o.caller),
                   Duty(o.owner, o.owner_name), o.state, o.detail, o.note or f"opened: {o.kind}",
                   o.pin)
@@ -589,10 +596,10 @@ def _opened(o: Opened, r: Rules, at: float) -> list:
     return steps
 
 
-def _moved(m: Moved, r: Rules, at: float) -> list:
+def _moved(m: Moved, r: Rules, at: float) -> list[Step]:
     case, history = m.case, list(m.case.history)
     step_id = _move_id(case.number, len(history) + 1, at)
-    steps: list = [{"op": "move", "number": case.number, "state": m.state, "by": m.by,
+    steps: list[Step] = [{"op": "move", "number": case.number, "state": m.state, "by": m.by,
                     "note": m.note, "owner": m.owner, "owner_name": m.owner_name,
                     "expect": case.updated, "step": step_id, "at": at}]
     history.append((at, m.state, m.by, m.note))
@@ -615,7 +622,7 @@ def _moved(m: Moved, r: Rules, at: float) -> list:
 
 # -- the telephone's duties (issue 17) -------------------------------------------------------
 
-def _ladder_step(s: LadderStep, r: Rules, at: float) -> list:
+def _ladder_step(s: LadderStep, r: Rules, at: float) -> list[Step]:
     facts = {"step": s.step, "number": s.number, "outcome": s.outcome, "after_s": s.after_s,
              "call_id": s.call.call_id}
     who = (s.taker.name or s.taker.mobile) if s.taker else s.number
@@ -659,7 +666,7 @@ def _ladder_step(s: LadderStep, r: Rules, at: float) -> list:
     return steps
 
 
-def _escalated_ladder(e: Escalated, r: Rules, at: float) -> list:
+def _escalated_ladder(e: Escalated, r: Rules, at: float) -> list[Step]:
     """The escalation is the ladder's first step (the mediators, rung together, nobody
     took it): its opening journal item says so, as every later step's does."""
     return _journal_facts(_escalated(e, r, at), "ladder", {
@@ -668,7 +675,7 @@ def _escalated_ladder(e: Escalated, r: Rules, at: float) -> list:
         "call_id": e.call.call_id})
 
 
-def _taken_sms(s: LadderStep, r: Rules, taker: Duty) -> list:
+def _taken_sms(s: LadderStep, r: Rules, taker: Duty) -> list[Step]:
     """The taker learns the commands that report arrival and outcome; everyone else the
     ladder rang learns who took it."""
     steps = [_sms(taker.mobile, text.urgent_taker(s.case, s.call.caller, r.office_name),
@@ -683,7 +690,7 @@ def _taken_sms(s: LadderStep, r: Rules, taker: Duty) -> list:
     return steps
 
 
-def _journal_facts(steps: list, name: str, facts: dict) -> list:
+def _journal_facts(steps: list[Step], name: str, facts: dict[str, Any]) -> list[Step]:
     """The case journal items among `steps` carry `facts` under `name` (the prefecture's
     centre reads them: the ladder's steps, who went to the scene)."""
     for step in steps:
@@ -692,7 +699,7 @@ def _journal_facts(steps: list, name: str, facts: dict) -> list:
     return steps
 
 
-def _on_scene(o: OnScene, r: Rules, at: float) -> list:
+def _on_scene(o: OnScene, r: Rules, at: float) -> list[Step]:
     case = o.case
     mine = bool(case.owner) and same(case.owner, o.mobile)
     note = "on the scene" + (f": {o.note}" if o.note else "")
@@ -706,7 +713,7 @@ def _on_scene(o: OnScene, r: Rules, at: float) -> list:
     return steps
 
 
-def _call_recording(c: CallRecording, r: Rules, at: float) -> list:
+def _call_recording(c: CallRecording, r: Rules, at: float) -> list[Step]:
     record = {"call_id": c.call.call_id, "caller": c.call.caller, "line": c.call.line,
               "office": r.office_id, "case_number": c.case, "with": c.other,
               "started": _iso(c.started, r.zone), "duration_s": round(c.seconds, 2),
@@ -717,17 +724,18 @@ def _call_recording(c: CallRecording, r: Rules, at: float) -> list:
                   {"recording.wav": c.recording})]
 
 
-_PLANNERS = {Voicemail: _voicemail, Bridged: _bridged, Referred: _referred,
-             Callback: _callback, Escalated: _escalated_ladder, Rated: _rated,
-             CallRecord: _call_record, Opened: _opened, Moved: _moved,
-             LadderStep: _ladder_step, OnScene: _on_scene, CallRecording: _call_recording,
-             Topic: _topic, CalledBack: _called_back}
+# outcome class -> its planner, which takes that class (hence the `...`)
+_PLANNERS: dict[type, Callable[..., list[Step]]] = {
+    Voicemail: _voicemail, Bridged: _bridged, Referred: _referred, Callback: _callback,
+    Escalated: _escalated_ladder, Rated: _rated, CallRecord: _call_record, Opened: _opened,
+    Moved: _moved, LadderStep: _ladder_step, OnScene: _on_scene,
+    CallRecording: _call_recording, Topic: _topic, CalledBack: _called_back}
 
 
 # -- pieces ----------------------------------------------------------------------------------
 
 def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, state: str,
-          detail: str, note: str, pin: str, facts: dict | None = None) -> list:
+          detail: str, note: str, pin: str, facts: dict[str, Any] | None = None) -> list[Step]:
     """A new case row, and its first journal item upstream. `facts`: duty columns it opens
     with (a referral's hand-off), set before the journal item that carries them."""
     hours = r.urgent_due_hours if kind == "urgent" else r.due_hours
@@ -740,13 +748,13 @@ def _open(r: Rules, at: float, number: str, kind: str, call: Call, owner: Duty, 
     now = CaseNow(number, kind, state, call.caller, owner.mobile, owner.name, detail,
                   call.call_id or None, at, at, due, ((at, state, "box", note),),
                   topic=call.topic)
-    steps: list = [{"op": "open", "case": row}]
+    steps: list[Step] = [{"op": "open", "case": row}]
     if facts:
         now = _with_facts(now, facts, steps)
     return steps + [_journal(r, now, "opened")]
 
 
-def _journal(r: Rules, case: CaseNow, event: str) -> dict:
+def _journal(r: Rules, case: CaseNow, event: str) -> Step:
     """Every case change goes upstream too (the prefecture keeps the register): item
     `case-<number>-<n>`, n the length of its history with this change."""
     record = {"case_number": case.number, "event": event, "kind": case.kind,
@@ -762,11 +770,11 @@ def _journal(r: Rules, case: CaseNow, event: str) -> dict:
     return _item(f"case-{case.number}-{len(case.history)}", "case", record, {})
 
 
-def _item(key: str, kind: str, record: dict, files: dict) -> dict:
+def _item(key: str, kind: str, record: Record, files: dict[str, str]) -> Step:
     return {"op": "item", "key": key, "kind": kind, "record": record, "files": files}
 
 
-def _sms(number: str, body: str, purpose: str, case: str, ref: str | None = None) -> dict:
+def _sms(number: str, body: str, purpose: str, case: str, ref: str | None = None) -> Step:
     """A text owed for `case`; `ref` names the step it belongs to when the same case may owe
     `number` the same kind of text again later (a case handed back to someone)."""
     step = {"op": "sms", "number": number, "text": body, "purpose": purpose, "case": case}
@@ -776,12 +784,12 @@ def _sms(number: str, body: str, purpose: str, case: str, ref: str | None = None
 
 
 def _caller_case(r: Rules, caller: str, case: str, kind: str, pin: str,
-                 next_steps: str | None = None) -> dict:
+                 next_steps: str | None = None) -> Step:
     return _sms(caller, text.caller_case(r.office_name, case, kind, next_steps or r.next_steps,
                                          r.hours, r.office_number, pin), "caller case", case)
 
 
-def _unique(numbers: Sequence[str]) -> list:
+def _unique(numbers: Sequence[str]) -> list[str]:
     seen, out = set(), []
     for n in numbers:
         if n and national(n) not in seen:
@@ -837,14 +845,14 @@ class Arrived:
 class AppointmentMissed:
     """Nobody reported arriving at an appointment in time: `tell` (the head, the owner)."""
     case: CaseNow
-    tell: tuple
+    tell: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class ReplyOverdue:
     """A department did not reply within its working days: `tell` (the head, the owner)."""
     case: CaseNow
-    tell: tuple
+    tell: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -899,26 +907,28 @@ class AvailabilityChanged:
     by: str
     via: str                            # sms, page
     confirm: str = ""
-    uncovered: tuple = ()
+    uncovered: tuple[str, ...] = ()
     audit: bool = True
 
 
 DUTY_OUTCOMES = (Dispatched, Arrived, AppointmentMissed, ReplyOverdue, Replied, Told,
                  Surveyed, ReferralTexted, AvailabilityChanged)
-Outcome = Union[Outcome, Dispatched, Arrived, AppointmentMissed, ReplyOverdue, Replied, Told,
-                Surveyed, ReferralTexted, AvailabilityChanged]
+DutyOutcome = Union[Dispatched, Arrived, AppointmentMissed, ReplyOverdue, Replied, Told,
+                    Surveyed, ReferralTexted, AvailabilityChanged]
+Outcome = Union[CallOutcome, DutyOutcome]
 
 
-def _duty_key(outcome: Outcome, at: float) -> str:
+def _duty_key(outcome: DutyOutcome, at: float) -> str:
     if isinstance(outcome, ReferralTexted):
         return f"texted-{outcome.case}-{national(outcome.number) or 'x'}"
     if isinstance(outcome, AvailabilityChanged):
         return f"duty-{outcome.what}-{national(outcome.who) or 'line'}-{int(at * 1_000_000)}"
     case = outcome.case
+    assert case is not None                 # a Told's case: the office fills it in (duties.py)
     return _move_id(case.number, len(case.history) + 1, at)
 
 
-def _with_facts(case: CaseNow, facts: dict, steps: list) -> CaseNow:
+def _with_facts(case: CaseNow, facts: dict[str, Any], steps: list[Step]) -> CaseNow:
     """`facts` set on the case (a `set` step into `steps`); the case as it is then."""
     stored = {k: json.dumps(v, ensure_ascii=False) if k in JSON_FACTS else v
               for k, v in facts.items()}
@@ -926,8 +936,9 @@ def _with_facts(case: CaseNow, facts: dict, steps: list) -> CaseNow:
     return replace(case, facts={**case.facts, **stored})
 
 
-def _step(r: Rules, case: CaseNow, state: str, by: str, note: str, at: float, steps: list,
-          facts: dict | None = None, checked: bool = True, event: str = "") -> CaseNow:
+def _step(r: Rules, case: CaseNow, state: str, by: str, note: str, at: float,
+          steps: list[Step], facts: dict[str, Any] | None = None, checked: bool = True,
+          event: str = "") -> CaseNow:
     """A case's next history row (`state`, or the same state kept), its duty facts and its
     journal item, into `steps`; the case as it is then. `checked`: against the case as the
     actor saw it (the first move of an entry)."""
@@ -945,7 +956,7 @@ def _step(r: Rules, case: CaseNow, state: str, by: str, note: str, at: float, st
     return now
 
 
-def _tell_result(r: Rules, case: CaseNow, at: float) -> list:
+def _tell_result(r: Rules, case: CaseNow, at: float) -> list[Step]:
     """A resolved case's result to its caller, complainants too: by SMS in plain words
     (the office's wording rules, a length cap) to a mobile, with the satisfaction survey;
     the case records when and how they were told and moves on to caller_informed. A caller
@@ -967,11 +978,11 @@ def _tell_result(r: Rules, case: CaseNow, at: float) -> list:
     return steps
 
 
-def _dispatched(d: Dispatched, r: Rules, at: float) -> list:
+def _dispatched(d: Dispatched, r: Rules, at: float) -> list[Step]:
     p, case = d.provider, d.case
     dispatch = {"provider": p.name, "kind": p.kind, "mobile": p.mobile, "email": p.email,
                 "area": p.area, "when": d.when, "place": d.place, "by": d.by, "note": d.note}
-    steps: list = []
+    steps: list[Step] = []
     now = _step(r, case, case.state, d.by, f"dispatched on site to {p.name}, {d.when}, "
                 f"{d.place}" + (f": {d.note}" if d.note else ""), at, steps,
                 {"dispatch": dispatch, "appointment": d.appointment},
@@ -988,15 +999,15 @@ def _dispatched(d: Dispatched, r: Rules, at: float) -> list:
     return steps
 
 
-def _arrived(a: Arrived, r: Rules, at: float) -> list:
-    steps: list = []
+def _arrived(a: Arrived, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
     _step(r, a.case, a.case.state, a.by, "arrived on site" + (f": {a.note}" if a.note else ""),
           at, steps, {"arrived": at}, event="arrived")
     return steps
 
 
-def _appointment_missed(m: AppointmentMissed, r: Rules, at: float) -> list:
-    steps: list = []
+def _appointment_missed(m: AppointmentMissed, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
     now = _step(r, m.case, m.case.state, "box", "appointment missed: nobody reported "
                 "arriving", at, steps, {"missed_alerted": at}, event="appointment_missed")
     dispatch = json.loads(now.facts.get("dispatch") or "{}")
@@ -1007,8 +1018,8 @@ def _appointment_missed(m: AppointmentMissed, r: Rules, at: float) -> list:
     return steps
 
 
-def _reply_overdue(o: ReplyOverdue, r: Rules, at: float) -> list:
-    steps: list = []
+def _reply_overdue(o: ReplyOverdue, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
     now = _step(r, o.case, o.case.state, "box", "the department has not replied in time",
                 at, steps, {"reply_alerted": at}, event="reply_overdue")
     handoff = json.loads(now.facts.get("handoff") or "{}")
@@ -1019,23 +1030,24 @@ def _reply_overdue(o: ReplyOverdue, r: Rules, at: float) -> list:
     return steps
 
 
-def _replied(p: Replied, r: Rules, at: float) -> list:
-    steps: list = []
+def _replied(p: Replied, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
     now = _step(r, p.case, "resolved", p.by, p.result, at, steps,
                 {"reply_at": at, "reply_result": p.result, "result": p.result},
                 event="replied")
     return steps + _tell_result(r, now, at)
 
 
-def _told(t: Told, r: Rules, at: float) -> list:
-    steps: list = []
+def _told(t: Told, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
+    assert t.case is not None               # the office fills it in (records/duties.py)
     _step(r, t.case, "caller_informed", "box", f"result told on the phone (call {t.call.call_id})",
           at, steps, {"told_at": at, "told_how": t.how}, event="caller_informed")
     return steps
 
 
-def _surveyed(v: Surveyed, r: Rules, at: float) -> list:
-    steps: list = []
+def _surveyed(v: Surveyed, r: Rules, at: float) -> list[Step]:
+    steps: list[Step] = []
     now = _step(r, v.case, v.case.state, "caller by SMS", f"survey answered: {v.score} of 5",
                 at, steps, {"survey_score": v.score, "survey_at": at}, event="surveyed")
     steps.append(_sms(now.caller, text.survey_thanks(r.office_name, now.number),
@@ -1047,14 +1059,14 @@ def _surveyed(v: Surveyed, r: Rules, at: float) -> list:
     return steps
 
 
-def _referral_texted(t: ReferralTexted, r: Rules, at: float) -> list:
+def _referral_texted(t: ReferralTexted, r: Rules, at: float) -> list[Step]:
     return [_sms(t.number, text.caller_referral(r.office_name, t.case, t.department),
                  "referral details", t.case)]
 
 
-def _availability(a: AvailabilityChanged, r: Rules, at: float) -> list:
+def _availability(a: AvailabilityChanged, r: Rules, at: float) -> list[Step]:
     key = _duty_key(a, at)
-    steps: list = [{"op": "availability", "key": key, "at": at, "who": national(a.who),
+    steps: list[Step] = [{"op": "availability", "key": key, "at": at, "who": national(a.who),
                     "name": a.name, "what": a.what, "until": a.until, "by": a.by,
                     "via": a.via}]
     if a.audit:
@@ -1073,7 +1085,7 @@ def _availability(a: AvailabilityChanged, r: Rules, at: float) -> list:
     return steps
 
 
-def _handoff_facts(f: Referred) -> tuple:
+def _handoff_facts(f: Referred) -> tuple[dict[str, Any], list[Step]]:
     """A referral's hand-off: (the duty facts it opens with, its SMS and e-mail steps) when
     its department has an SMS number or a mailbox; else nothing."""
     d = f.department
@@ -1082,7 +1094,7 @@ def _handoff_facts(f: Referred) -> tuple:
     handoff = {"department": d.name, "phone": d.phone, "sms": d.sms, "email": d.email,
                "due_words": f.due_words}
     facts = {"handoff": handoff, "reply_code": f.code, "reply_due": f.reply_due}
-    steps: list = []
+    steps: list[Step] = []
     body = text.handoff(f.case, f.call.caller, d.name, f.code, f.due_words)
     if d.sms:
         steps.append(_sms(d.sms, body, "handoff", f.case))

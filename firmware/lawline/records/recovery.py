@@ -25,11 +25,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from ..sync import recovery as spool_scan
+from ..sync.sqlitefile import Damage
 from . import outcomes, recordings
-from .cases import format_number, new_pin, parse_number
-from ..status import OK, WARN
+from .cases import Cases, format_number, new_pin, parse_number
+from ..status import OK, WARN, Status
+
+if TYPE_CHECKING:
+    from ..sync.outbox import Outbox
+    from .office import Office
 
 log = logging.getLogger("lawline.recovery")
 
@@ -38,12 +45,13 @@ INTERRUPTED = "录音中断（断电或重启），开机后恢复"
 
 @dataclass(frozen=True)
 class StartUp:
-    damage: list          # sync/sqlitefile.Damage of each database set aside
-    recovered: list       # keys of what was made whole
+    damage: list[Damage]  # sync/sqlitefile.Damage of each database set aside
+    recovered: list[str]  # keys of what was made whole
 
 
-def start_up(office, outbox, spool, *, line_number, min_seconds=1.0, alert=None,
-             status=None) -> StartUp:
+def start_up(office: Office, outbox: Outbox, spool: Path, *, line_number: str,
+             min_seconds: float = 1.0, alert: Callable[[str], None] | None = None,
+             status: Status | None = None) -> StartUp:
     """Steps 1-3 on the box's spool."""
     try:
         damage = storage_damage(office, outbox, spool, alert, status)
@@ -79,7 +87,9 @@ def start_up(office, outbox, spool, *, line_number, min_seconds=1.0, alert=None,
     return StartUp(damage, done)
 
 
-def storage_damage(office, outbox, spool, alert=None, status=None) -> list:
+def storage_damage(office: Office, outbox: Outbox, spool: Path,
+                   alert: Callable[[str], None] | None = None,
+                   status: Status | None = None) -> list[Damage]:
     """After the outbox and the case book are open: keep the case counter above every number
     still on disk, restore the cases of a set-aside case book, and for each database that
     was set aside one log line, an alert to the office and a "storage" state."""
@@ -106,7 +116,7 @@ def storage_damage(office, outbox, spool, alert=None, status=None) -> list:
     return damage
 
 
-def _a_day(day):
+def _a_day(day: str) -> bool:
     # a digit run read from a damaged file's raw bytes may be a phone number, not a case
     try:
         time.strptime(day, "%y%m%d")
@@ -115,7 +125,7 @@ def _a_day(day):
         return False
 
 
-def restore_cases(incoming, cases) -> list:
+def restore_cases(incoming: Path, cases: Cases) -> list[str]:
     """After the case book was set aside as damaged: put back every case whose journal items
     (`case-<case>-<n>.json`, what each case change owes upstream) are still on the spool,
     from its latest (records/cases.Cases.restore). Returns the numbers."""
@@ -132,7 +142,8 @@ def restore_cases(incoming, cases) -> list:
     return restored
 
 
-def recover_spool(office, outbox, incoming, *, line_number, min_seconds=1.0) -> list:
+def recover_spool(office: Office, outbox: Outbox, incoming: Path, *, line_number: str,
+                  min_seconds: float = 1.0) -> list[str]:
     """Commit what a cut left uncommitted under `incoming`; returns the keys committed."""
     found = spool_scan.scan(outbox, incoming, office.ledger.pending_files())
     if found is None:
@@ -146,7 +157,8 @@ def recover_spool(office, outbox, incoming, *, line_number, min_seconds=1.0) -> 
     return recovered
 
 
-def _recording(office, outbox, wav, found, line_number, min_seconds):
+def _recording(office: Office, outbox: Outbox, wav: Path, found: spool_scan.Found,
+               line_number: str, min_seconds: float) -> str | None:
     """One recording no item refers to: repaired, then a voicemail through the ledger."""
     facts = spool_scan.recording(wav, found)
     if facts is None:
@@ -157,7 +169,7 @@ def _recording(office, outbox, wav, found, line_number, min_seconds):
     whole = facts.whole
     voicemail = outcomes.Voicemail(
         call, facts.box, case, new_pin(), outbox.relative(wav), facts.seconds,
-        record.get("ended_by") if whole else "interrupted", started=record.get("started")
+        record.get("ended_by", "") if whole else "interrupted", started=record.get("started")
         or spool_scan.started_at(facts.call_id), menu_path=tuple(record.get("menu_path") or ()),
         short=facts.seconds < min_seconds, case_open=office.cases.get(case) is not None,
         interrupted=not whole, detail="" if whole else INTERRUPTED,

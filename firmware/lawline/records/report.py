@@ -19,20 +19,30 @@ a "report" item, and by e-mail to [email] leadership. The older table per menu b
 (`build`, `to_csv`: the office page's report view) counts with the same measures.
 """
 
+from __future__ import annotations
+
 import csv
 import datetime as dt
 import html
 import io
 import json
 import logging
+import os
 import sqlite3
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, TypedDict
 
 from . import chart, measures
 from .limits import NAMES as LIMIT_WORDS
+from .measures import Figures, Record
 from .messages import KIND_WORDS
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from .cases import Case
+    from .office import Office
 
 log = logging.getLogger("lawline.report")
 
@@ -48,34 +58,38 @@ COLUMNS = ("category", "name", "calls", "answered", "abandoned", "voicemails",
            "median_answer_s", "cases_opened", "cases_resolved", "cases_overdue", "ratings",
            "mean_rating", "low_ratings")
 
+# the table per menu branch: {category: {column: value}} (COLUMNS), and a "total" row
+Table = dict[str, dict[str, Any]]
 
-def last_week(today):
+
+def last_week(today: dt.date) -> tuple[dt.date, dt.date]:
     """(Monday, next Monday) of the last complete week before `today`."""
     monday = today - dt.timedelta(days=today.weekday())
     return monday - dt.timedelta(days=7), monday
 
 
-def last_month(today):
+def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
     first = today.replace(day=1)
     prev = (first - dt.timedelta(days=1)).replace(day=1)
     return prev, first
 
 
-def _ts(day, clock=None):
+def _ts(day: dt.date, clock: Clock | None = None) -> float:
     """The instant day `day` begins: in the office's zone with its `clock` (clock.py), else
     in the system's (callers that have no clock)."""
     midnight = dt.datetime.combine(day, dt.time())
     return clock.instant(midnight) if clock is not None else midnight.timestamp()
 
 
-def _started(record):
+def _started(record: Record) -> float | None:
     try:
         return dt.datetime.strptime(record["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def call_records(outbox_db, start, end, clock=None):
+def call_records(outbox_db: str | os.PathLike[str], start: dt.date, end: dt.date,
+                 clock: Clock | None = None) -> list[Record]:
     """Call records whose call started in [start, end) (dates: the office's with its
     `clock`, else the system's)."""
     path = Path(outbox_db)
@@ -99,13 +113,15 @@ def call_records(outbox_db, start, end, clock=None):
     return out
 
 
-def figures(calls, cases, start, end, alert_at_or_below=2, now=None, clock=None):
+def figures(calls: Iterable[Record], cases: Iterable[Case], start: dt.date, end: dt.date,
+            alert_at_or_below: int = 2, now: float | None = None,
+            clock: Clock | None = None) -> Table:
     """{category: {column: value}} plus a "total" row. A case is overdue when it was
     resolved after its due time, or is still open past it (by the period's end, or now
     for a period that has not ended yet)."""
     hi = _ts(end, clock)
     until = min(hi, now or time.time())
-    def empty():
+    def empty() -> dict[str, Any]:
         return {"calls": 0, "answered": 0, "abandoned": 0, "voicemails": 0, "_waits": [],
                 "cases_opened": 0, "cases_resolved": 0, "cases_overdue": 0, "_ratings": []}
     rows = {c: empty() for c in CATEGORIES}
@@ -134,10 +150,10 @@ def figures(calls, cases, start, end, alert_at_or_below=2, now=None, clock=None)
                 row["cases_overdue"] += 1
         if case.resolved and lo <= case.resolved < hi:
             row["cases_resolved"] += 1
-    total = {k: 0 for k in ("calls", "answered", "abandoned", "voicemails", "cases_opened",
-                            "cases_resolved", "cases_overdue")}
+    total: dict[str, Any] = {k: 0 for k in ("calls", "answered", "abandoned", "voicemails",
+                                            "cases_opened", "cases_resolved", "cases_overdue")}
     total["_waits"], total["_ratings"] = [], []
-    out = {}
+    out: Table = {}
     for category, row in rows.items():
         for key in total:
             total[key] += row[key]
@@ -146,7 +162,7 @@ def figures(calls, cases, start, end, alert_at_or_below=2, now=None, clock=None)
     return out
 
 
-def _finish(row, low):
+def _finish(row: dict[str, Any], low: int) -> dict[str, Any]:
     waits, ratings = row["_waits"], row["_ratings"]
     out = {k: v for k, v in row.items() if not k.startswith("_")}
     out["median_answer_s"] = round(statistics.median(waits), 1) if waits else ""
@@ -156,7 +172,7 @@ def _finish(row, low):
     return out
 
 
-def to_csv(table):
+def to_csv(table: Table) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -170,7 +186,8 @@ def to_csv(table):
     return buf.getvalue()
 
 
-def _bars(title, table, series, width=640):
+def _bars(title: str, table: Table, series: Sequence[tuple[str, str, str]],
+          width: int = 640) -> str:
     """A horizontal grouped bar chart as inline SVG."""
     cats = [c for c in table if c != "total" and any(table[c][s] for s, _, _ in series)]
     if not cats:
@@ -198,7 +215,7 @@ def _bars(title, table, series, width=640):
     return f"<h2>{html.escape(title)}</h2><p>{legend}</p>" + "".join(parts)
 
 
-def limit_figures(office, start, end):
+def limit_figures(office: Office, start: dt.date, end: dt.date) -> dict[str, int]:
     """{limit: times hit} in [start, end) (dates), every limit named, 0 when not hit."""
     limits = getattr(office, "limits", None)
     clock = getattr(office, "clock", None)
@@ -207,7 +224,7 @@ def limit_figures(office, start, end):
         {what: n for what, n in hits.items() if what not in LIMIT_WORDS}
 
 
-def _limits_html(limits):
+def _limits_html(limits: Mapping[str, int] | None) -> str:
     if limits is None:
         return ""
     rows = "".join(f"<tr><td>{html.escape(what)}</td><td>"
@@ -217,7 +234,8 @@ def _limits_html(limits):
            f"{rows}</table>"
 
 
-def to_html(table, office, start, end, kind, limits=None):
+def to_html(table: Table, office: str, start: dt.date, end: dt.date, kind: str,
+            limits: Mapping[str, int] | None = None) -> str:
     period = "周报" if kind == "week" else "月报"
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in line) + "</tr>"
@@ -239,7 +257,7 @@ def to_html(table, office, start, end, kind, limits=None):
             + "</body></html>\n")
 
 
-def build(office, start, end):
+def build(office: Office, start: dt.date, end: dt.date) -> tuple[Table, int]:
     """The table per menu branch for the office's days [start, end): the call book's calls
     (and the outbox's older ones), the case book's cases."""
     clock = office.clock
@@ -266,7 +284,29 @@ PERSON_COLUMNS = ("answered", "wait_p50", "service_level", "cases_opened", "case
                   "cases_overdue", "close_p50_h", "satisfaction")
 
 
-def previous(start, end, kind):
+class TopicFigures(TypedDict):
+    now: Figures
+    before: Figures | None          # None: the topic had no figures the period before
+
+
+class Leadership(TypedDict):
+    """The leadership report's figures (leadership): the CSV, the HTML and the outbox
+    item's record are made from them."""
+    office: str
+    office_id: str
+    kind: str                       # week, month
+    start: str                      # the period's first day (ISO)
+    end: str                        # the day after its last
+    previous: list[str]             # [start, end] of the period before
+    total: Figures
+    total_before: Figures
+    topics: dict[str, TopicFigures]
+    people: dict[str, Figures]
+    callbacks_open: int
+    abandon_rule: str
+
+
+def previous(start: dt.date, end: dt.date, kind: str) -> tuple[dt.date, dt.date]:
     """The period before [start, end) of the same kind (the week before, the month
     before)."""
     if kind == "week":
@@ -275,7 +315,7 @@ def previous(start, end, kind):
     return first, start
 
 
-def case_records(office, since):
+def case_records(office: Office, since: float) -> list[Figures]:
     """Every case opened since `since` (seconds) as the facts of its latest journal item
     (records/measures.case_facts), its rating from the case book."""
     out = []
@@ -290,7 +330,7 @@ def case_records(office, since):
     return out
 
 
-def calls_between(office, lo, hi):
+def calls_between(office: Office, lo: float, hi: float) -> list[Record]:
     """Call records of calls started in [lo, hi) (seconds): the call book's, and the
     outbox's for calls the book does not hold (committed before it existed)."""
     book = office.calls.calls(lo, hi)
@@ -304,7 +344,8 @@ def calls_between(office, lo, hi):
     return book + extra
 
 
-def leadership(office, start, end, kind, now=None):
+def leadership(office: Office, start: dt.date, end: dt.date, kind: str,
+               now: float | None = None) -> Leadership:
     """The report's figures: this period and the one before, in all, by topic and by duty
     person; the callback list. `start`, `end`: the office's dates."""
     now = now or time.time()
@@ -337,7 +378,7 @@ def leadership(office, start, end, kind, now=None):
             "abandon_rule": measures.ABANDON_RULE}
 
 
-def leadership_csv(data):
+def leadership_csv(data: Leadership) -> str:
     """One row per (section, group, period): total, each topic, each duty person."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -357,32 +398,32 @@ def leadership_csv(data):
     return buf.getvalue()
 
 
-def _cell(value):
+def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _show(value, unit=""):
+def _show(value: object, unit: str = "") -> str:
     if value is None:
         return "—"
     text = f"{value:g}" if isinstance(value, float) else str(value)
     return text + ("%" if unit == "%" else "")
 
 
-def _delta(now, before, unit=""):
+def _delta(now: float | None, before: float | None, unit: str = "") -> str:
     d = measures.change(now, before)
     if d is None:
         return ""
     return (f"+{d:g}" if d > 0 else f"{d:g}") + ("个百分点" if unit == "%" else "")
 
 
-def chart_png(data):
+def chart_png(data: Leadership) -> bytes:
     """Calls by topic, the previous period beside this one (records/chart.py)."""
     groups = [((both["before"] or {}).get("offered", 0), both["now"]["offered"])
               for both in data["topics"].values()]
     return chart.bars(groups)
 
 
-def _svg_chart(data, width=640):
+def _svg_chart(data: Leadership, width: int = 640) -> str:
     """The same chart with its words, inline SVG, for the HTML report."""
     rows = [(t, (b["before"] or {}).get("offered", 0), b["now"]["offered"])
             for t, b in data["topics"].items()]
@@ -405,7 +446,9 @@ def _svg_chart(data, width=640):
     return "".join(out)
 
 
-def leadership_html(data, chart_html=None, limits=None, branches=None):
+def leadership_html(data: Leadership, chart_html: str | None = None,
+                    limits: Mapping[str, int] | None = None,
+                    branches: Table | None = None) -> str:
     """The report as one page: service levels against the previous period with each rule,
     the chart (`chart_html`: the inline SVG by default; the e-mail puts its PNG there), by
     topic, by duty person, the callback list, and the older by-branch table."""
@@ -478,7 +521,8 @@ def leadership_html(data, chart_html=None, limits=None, branches=None):
     return "".join(parts)
 
 
-def write(office, start, end, kind, preview=False, now=None):
+def write(office: Office, start: dt.date, end: dt.date, kind: str, preview: bool = False,
+          now: float | None = None) -> tuple[str, Path, Path, Leadership, dict[str, Path]]:
     """Write the report under spool/reports: CSV, HTML (with its chart), the chart as PNG
     and the e-mail's HTML (the PNG inline); returns (key, csv path, html path, data).
     A preview (`lawline report` without --publish) gets names of its own: the files of a
@@ -505,7 +549,7 @@ def write(office, start, end, kind, preview=False, now=None):
     return key, paths["report.csv"], paths["report.html"], data, paths
 
 
-def summary_text(data):
+def summary_text(data: Leadership) -> str:
     """The report in a few lines, for the e-mail's text part."""
     t, b = data["total"], data["total_before"]
     period = "周报" if data["kind"] == "week" else "月报"
@@ -523,7 +567,8 @@ def summary_text(data):
     return "\n".join(lines)
 
 
-def publish(office, start, end, kind, now=None):
+def publish(office: Office, start: dt.date, end: dt.date, kind: str,
+            now: float | None = None) -> str:
     """Write the report and commit it to the outbox: upstream, and by e-mail with its chart
     to [email] leadership (sync/mail.py)."""
     key, csv_path, html_path, data, paths = write(office, start, end, kind, now=now)
@@ -546,7 +591,7 @@ def publish(office, start, end, kind, now=None):
     return key
 
 
-def day_counts(office, day):
+def day_counts(office: Office, day: dt.date) -> dict[str, int]:
     """Figures for the daily summary SMS."""
     table, _ = build(office, day, day + dt.timedelta(days=1))
     total = table["total"]

@@ -15,13 +15,17 @@ turn). Staff alerts are never held by that cap nor queued behind strangers: afte
 callers' receipts, an urgent escalation to the duty mediator is still the next text out.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
+from typing import Awaitable, Callable, TypedDict
 
 from ..errors import LawlineError
-from .limits import who
+from .limits import Limits, who
 
 log = logging.getLogger("lawline.sms")
 
@@ -53,9 +57,26 @@ MAX_ATTEMPTS = 8
 POLL = 30.0
 BACKOFF = (5, 15, 60, 300, 900, 1800, 3600)
 
+# async fn(number, text) -> the message references (line/modem.py send_sms)
+Sender = Callable[[str, str], Awaitable[list[int] | None]]
+
+
+class SmsRow(TypedDict):
+    """One text as rows() gives it (the office page, `lawline case`)."""
+    id: int
+    number: str
+    text: str
+    purpose: str
+    case_number: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+    created: float
+    sent: float | None
+
 
 class SmsQueue:
-    def __init__(self, db, lock=None):
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock | None = None) -> None:
         """`db` is a sqlite3 connection in autocommit mode (the case book's)."""
         self._db = db
         self._lock = lock or threading.Lock()
@@ -67,13 +88,14 @@ class SmsQueue:
                                  "DEFAULT 2")
             if "ref" not in columns:           # ... and before the ledger's step refs
                 self._db.execute("ALTER TABLE sms ADD COLUMN ref TEXT")
-        self._wake = None
-        self.sender = None            # async fn(number, text) -> list[int]
-        self.limits = None            # records/limits.Limits, set by the office
-        self.exempt = lambda number: False   # office staff: no daily cap
+        self._wake: asyncio.Event | None = None
+        self.sender: Sender | None = None    # async fn(number, text) -> list[int]
+        self.limits: Limits | None = None    # records/limits.Limits, set by the office
+        self.exempt: Callable[[str], bool] = lambda number: False   # office staff: no cap
         self._held = False            # the hourly cap holds texts back now
 
-    def queue(self, number, text, purpose, case_number=None, kick=True, ref=None):
+    def queue(self, number: str, text: str, purpose: str, case_number: str | None = None,
+              kick: bool = True, ref: str | None = None) -> int | None:
         """Owe `number` this text. Returns the row id, or None for an empty number."""
         if not number:
             log.info("sms: no number for the %s message%s; not sent", purpose,
@@ -95,7 +117,8 @@ class SmsQueue:
             self.kick()
         return cur.lastrowid
 
-    def queue_once(self, number, text, purpose, case_number, ref=None):
+    def queue_once(self, number: str, text: str, purpose: str, case_number: str | None,
+                   ref: str | None = None) -> int | None:
         """queue() unless this text is owed already: by `ref` (a ledger step: the same move
         applied again after a cut) when given, else when this case already owes `number` a
         `purpose` text (records/ledger.py applies an entry again after a cut). Never kicks
@@ -115,13 +138,13 @@ class SmsQueue:
             return None
         return self.queue(number, text, purpose, case_number, kick=False, ref=ref)
 
-    def priority(self, number, purpose):
+    def priority(self, number: str, purpose: str) -> int:
         """URGENT for an urgent escalation, STAFF for anyone the office lists, else CALLER."""
         if purpose in URGENT_PURPOSES:
             return URGENT
         return STAFF if self.exempt(number) else CALLER
 
-    def _over_daily_cap(self, number, purpose, now):
+    def _over_daily_cap(self, number: str, purpose: str, now: float) -> bool:
         if self.limits is None or self.exempt(number):
             return False
         with self._lock:
@@ -135,7 +158,7 @@ class SmsQueue:
                         f"{purpose} message is not sent")
         return True
 
-    def _hourly_wait(self, now):
+    def _hourly_wait(self, now: float) -> float:
         """Seconds until the hourly cap lets one more text to a caller go (0: now). Texts to
         staff are neither counted nor held."""
         if self.limits is None:
@@ -148,18 +171,20 @@ class SmsQueue:
         if len(rows) < cap:
             self._held = False
             return 0
-        wait = rows[len(rows) - cap][0] + 3600 - now
+        wait: float = rows[len(rows) - cap][0] + 3600 - now
         if not self._held:
             self._held = True
             self.limits.hit("sms_per_hour", "all", f"{len(rows)} SMS to callers in the last "
                             f"hour (cap {cap}); the rest wait {wait:.0f} s")
         return max(wait, 0.05)
 
-    def kick(self):
+    def kick(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
-    def rows(self, state=None, purpose=None, since=None):
+    def rows(self, state: str | None = None, purpose: str | None = None,
+             since: float | None = None) -> list[SmsRow]:
+        args: list[str | float]
         sql, args = "SELECT id, number, text, purpose, case_number, state, attempts, " \
                     "last_error, created, sent FROM sms WHERE 1=1", []
         if state:
@@ -171,22 +196,23 @@ class SmsQueue:
         if since is not None:
             sql += " AND created >= ?"
             args.append(since)
-        keys = ("id", "number", "text", "purpose", "case_number", "state", "attempts",
-                "last_error", "created", "sent")
         with self._lock:
-            return [dict(zip(keys, r)) for r in self._db.execute(sql + " ORDER BY id", args)]
+            return [SmsRow(id=r[0], number=r[1], text=r[2], purpose=r[3], case_number=r[4],
+                           state=r[5], attempts=r[6], last_error=r[7], created=r[8], sent=r[9])
+                    for r in self._db.execute(sql + " ORDER BY id", args)]
 
-    def _due(self, now, callers=True):
+    def _due(self, now: float, callers: bool = True) -> tuple[int, str, str, str, int] | None:
         """The next text due: the most urgent first, then the oldest; none to a caller while
         the hourly cap holds (`callers` False)."""
         below = CALLER + 1 if callers else CALLER
         with self._lock:
-            return self._db.execute("SELECT id, number, text, purpose, attempts FROM sms "
-                                    "WHERE state = 'pending' AND next_attempt <= ? AND "
-                                    "priority < ? ORDER BY priority, id LIMIT 1",
-                                    (now, below)).fetchone()
+            row: tuple[int, str, str, str, int] | None = self._db.execute(
+                "SELECT id, number, text, purpose, attempts FROM sms WHERE state = 'pending' "
+                "AND next_attempt <= ? AND priority < ? ORDER BY priority, id LIMIT 1",
+                (now, below)).fetchone()
+        return row
 
-    def _next_wake(self, hold=0.0):
+    def _next_wake(self, hold: float = 0.0) -> float | None:
         """When the next text is due: a caller's not before the hourly cap lets it go."""
         with self._lock:
             staff, callers = self._db.execute(
@@ -198,7 +224,7 @@ class SmsQueue:
         times = [t for t in (staff, callers) if t is not None]
         return min(times) if times else None
 
-    async def send_due(self):
+    async def send_due(self) -> int:
         """Send every text that is due now; returns how many went out."""
         sent = 0
         while True:
@@ -236,7 +262,7 @@ class SmsQueue:
                      len(refs or []) or 1)
             sent += 1
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         self._wake = asyncio.Event()
         stopping = asyncio.ensure_future(stop.wait())
         try:
