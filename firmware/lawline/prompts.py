@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import wave
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import LawlineError
@@ -20,7 +21,7 @@ from .errors import LawlineError
 log = logging.getLogger("lawline.prompts")
 
 RATE = 8000
-TONES = {
+TONES: dict[str, list[tuple[int, float]]] = {
     # name: list of (frequency Hz or 0 for silence, seconds)
     "beep": [(0, 0.1), (1000, 0.4), (0, 0.1)],
     # Chinese ringback: 450 Hz, 1 s on, 4 s off (YD/T tone plan as networks play it).
@@ -32,7 +33,7 @@ class PromptMissing(LawlineError, FileNotFoundError):
     pass
 
 
-def write_wav(path, pcm):
+def write_wav(path: str | os.PathLike[str], pcm: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with wave.open(str(tmp), "wb") as w:
@@ -43,7 +44,7 @@ def write_wav(path, pcm):
     os.replace(tmp, path)
 
 
-def read_pcm(path):
+def read_pcm(path: str | os.PathLike[str]) -> bytes:
     with wave.open(str(path), "rb") as w:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (RATE, 1, 2):
             raise PromptMissing(f"prompt {path} must be 8 kHz mono 16-bit PCM WAV, not "
@@ -52,7 +53,7 @@ def read_pcm(path):
         return w.readframes(w.getnframes())
 
 
-def tone_pcm(parts, amplitude=6000):
+def tone_pcm(parts: Iterable[tuple[int, float]], amplitude: int = 6000) -> bytes:
     out = bytearray()
     for freq, seconds in parts:
         n = int(seconds * RATE)
@@ -69,10 +70,10 @@ class Prompts:
         self.dir = Path(directory)
         self.generated = self.dir / "generated"
 
-    def names(self):
+    def names(self) -> list[str]:
         return sorted({p.stem for p in self.dir.glob("*.txt")} | set(TONES))
 
-    def text(self, name):
+    def text(self, name: str) -> str | None:
         path = self.dir / f"{name}.txt"
         return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
@@ -90,11 +91,11 @@ class Prompts:
         raise PromptMissing(f"prompt '{name}' has no audio in {self.dir}: record {name}.wav "
                             f"or run 'make prompts' to render it from {name}.txt")
 
-    def has_audio(self, name):
+    def has_audio(self, name: str) -> bool:
         """Audio on disk for `name`, recorded or generated (nothing is made here)."""
         return (self.dir / f"{name}.wav").exists() or (self.generated / f"{name}.wav").exists()
 
-    def missing(self):
+    def missing(self) -> list[str]:
         out = []
         for name in self.names():
             try:
@@ -103,11 +104,12 @@ class Prompts:
                 out.append(name)
         return out
 
-    def duration(self, name):
+    def duration(self, name: str) -> float:
         with wave.open(str(self.path(name)), "rb") as w:
             return w.getnframes() / w.getframerate()
 
-    def concat(self, names, out_path, gap=0.05):
+    def concat(self, names: Iterable[str], out_path: str | os.PathLike[str],
+               gap: float = 0.05) -> Path:
         """One WAV of several prompts in a row (the case number read digit by digit)."""
         silence = bytes(2 * int(gap * RATE))
         pcm = silence.join(read_pcm(self.path(n)) for n in names)
@@ -123,7 +125,7 @@ class Prompts:
             raise LawlineError("rendering prompts needs espeak-ng and sox "
                                "(apt-get install espeak-ng sox)")
         self.generated.mkdir(parents=True, exist_ok=True)
-        done = []
+        done: list[str] = []
         for txt in sorted(self.dir.glob("*.txt")):
             name = txt.stem
             out = self.generated / f"{name}.wav"
@@ -147,7 +149,7 @@ class Prompts:
         return done
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     import argparse     # the command line only, not the box's process
     parser = argparse.ArgumentParser(description="Render missing prompt audio")
     parser.add_argument("dir", nargs="?", default=str(Path(__file__).resolve().parents[3]

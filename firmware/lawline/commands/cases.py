@@ -14,68 +14,18 @@ queue are sent by the running box within half a minute.
 from __future__ import annotations
 
 import argparse
-import builtins
 import datetime as dt
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from .. import build, config as configuration
-from ..records import report as _report_module
+from ..records import report
 from ..records.cases import CaseError
 from ..records.messages import KIND_WORDS
 from ..records.office import Office
 
 if TYPE_CHECKING:
     from ..config import Config
-
-
-class _Report(Protocol):
-    """What the shell calls of records/report.py (not yet typed there)."""
-    def last_week(self, today: dt.date) -> tuple[dt.date, dt.date]: ...
-    def last_month(self, today: dt.date) -> tuple[dt.date, dt.date]: ...
-    def publish(self, office: Office, start: dt.date, end: dt.date, kind: str) -> str: ...
-    def write(self, office: Office, start: dt.date, end: dt.date, kind: str,
-              preview: bool = False) -> tuple[str, Path, Path, dict[str, Any],
-                                              dict[str, Path]]: ...
-
-
-report: _Report = _report_module
-
-
-class _Case(Protocol):
-    """What the shell shows of a case (records/cases.Case)."""
-    @property
-    def number(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def caller(self) -> str: ...
-    @property
-    def owner(self) -> str: ...
-    @property
-    def owner_name(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-    @property
-    def opened(self) -> float: ...
-    @property
-    def due(self) -> float: ...
-    @property
-    def rating(self) -> int: ...
-    def overdue(self, now: float | None = None) -> bool: ...
-
-
-class _CaseBook(Protocol):
-    """What the shell reads of the case book (records/cases.Cases, not yet typed there)."""
-    def list(self, states: Sequence[str] | None = None,
-             kinds: Sequence[str] | None = None) -> builtins.list[_Case]: ...
-    def get(self, number: str) -> _Case | None: ...
-    def duties(self, number: str) -> dict[str, Any]: ...
-    def history(self, number: str) -> builtins.list[tuple[float, str, str, str]]: ...
 
 
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
@@ -120,7 +70,7 @@ def case_main(args: argparse.Namespace) -> int:
     office = open_office(cfg)
     def _when(t: float | None) -> str:
         return office.clock.local(t).strftime("%Y-%m-%d %H:%M") if t else "-"
-    cases: _CaseBook = office.cases
+    cases = office.cases
     if args.action == "list":
         rows = cases.list(None if args.all else ("new", "assigned", "referred"),
                           [args.kind] if args.kind else None)

@@ -14,7 +14,10 @@ be a few hundred lines of somebody else's format to get wrong.
 import csv
 import datetime as dt
 import io
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import ConfigError
 
@@ -32,8 +35,13 @@ MAX_ROWS = 20000
 MAX_COLUMNS = 64
 MAX_CELL = 256
 
+# One row as it comes out: its number as the clerk sees it, and its cells (str from CSV; str,
+# datetime, date, int, float... as openpyxl gives an XLSX cell's value)
+Row = tuple[int, Sequence[object]]
+_Cells = TypeVar("_Cells")
 
-def column_letter(index):
+
+def column_letter(index: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA (how spreadsheets label columns)."""
     out = ""
     index += 1
@@ -43,13 +51,13 @@ def column_letter(index):
     return out
 
 
-def read_rows(path):
+def read_rows(path: str | os.PathLike[str]) -> list[Row]:
     """[(row_number, [cell, ...]), ...] for every non-empty row, row numbers from 1.
     Cells are str, or datetime/date/int/float as XLSX stores them."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        reader = _xlsx_rows
+        reader: Callable[[Path], list[Row]] = _xlsx_rows
     elif suffix in (".csv", ".txt"):
         reader = _csv_rows
     else:
@@ -64,7 +72,7 @@ def read_rows(path):
     return [(number, _bounded(path, number, cells)) for number, cells in reader(path)]
 
 
-def _bounded(path, number, cells):
+def _bounded(path: Path, number: int, cells: Iterable[object]) -> list[object]:
     """The row's cells, or SheetError naming the first cell no rota has."""
     cells = list(cells)
     while len(cells) > MAX_COLUMNS and cell_text(cells[-1]) == "":
@@ -79,7 +87,7 @@ def _bounded(path, number, cells):
     return cells
 
 
-def _counted(path, rows):
+def _counted(path: Path, rows: Iterable[tuple[int, _Cells]]) -> Iterator[tuple[int, _Cells]]:
     """Rows up to MAX_ROWS (empty ones count: a sheet of a million blank rows is no rota)."""
     for number, cells in rows:
         if number > MAX_ROWS:
@@ -87,7 +95,7 @@ def _counted(path, rows):
         yield number, cells
 
 
-def _csv_rows(path):
+def _csv_rows(path: Path) -> list[Row]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -100,7 +108,7 @@ def _csv_rows(path):
             continue
     else:
         raise SheetError(f"rota file {path}: neither UTF-8 nor GB18030 text")
-    rows = []
+    rows: list[Row] = []
     try:
         for number, cells in _counted(path, enumerate(csv.reader(io.StringIO(text)), start=1)):
             if any(c.strip() for c in cells):
@@ -110,7 +118,7 @@ def _csv_rows(path):
     return rows
 
 
-def _xlsx_rows(path):
+def _xlsx_rows(path: Path) -> list[Row]:
     try:
         import openpyxl
     except ImportError:
@@ -134,7 +142,7 @@ def _xlsx_rows(path):
         raise SheetError(f"rota file {path}: not a readable .xlsx workbook ({exc})") from None
     try:
         sheet = book.worksheets[0]
-        rows = []
+        rows: list[Row] = []
         for number, cells in _counted(path, enumerate(sheet.iter_rows(values_only=True),
                                                       start=1)):
             cells = ["" if c is None else c for c in cells]
@@ -151,7 +159,7 @@ def _xlsx_rows(path):
         book.close()
 
 
-def cell_text(value):
+def cell_text(value: object) -> str:
     """A cell as text: 13900000001.0 (a number cell) -> '13900000001'."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -160,7 +168,7 @@ def cell_text(value):
     return str(value).strip()
 
 
-def cell_date(value):
+def cell_date(value: object) -> dt.date | None:
     """A date cell or text: 2026-12-01, 2026/12/1, 2026.12.1, 2026年12月1日. None if not."""
     if isinstance(value, dt.datetime):
         return value.date()

@@ -15,6 +15,7 @@ import select
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import serial
 
@@ -22,7 +23,7 @@ FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
 
 
-def dbfs_to_rms(dbfs):
+def dbfs_to_rms(dbfs: float) -> float:
     """A level in dBFS as the RMS of 16-bit samples (0 dBFS: a full-scale sine's RMS is
     -3 dBFS; here 0 dBFS is an RMS of 32768, as level meters of PCM commonly count)."""
     return 32768.0 * math.pow(10.0, dbfs / 20.0)
@@ -34,20 +35,20 @@ class VoiceMeter:
     kind of line (serial PCM, a sound card, a V.253 modem's samples); read by the recorder
     (call/driver.py) to end a message on silence."""
 
-    def __init__(self):
-        self.threshold = None       # RMS; None: not listening
-        self.voice_at = None        # time.monotonic() of the last voiced frame
-        self.since = None           # when listening began
+    def __init__(self) -> None:
+        self.threshold: float | None = None     # RMS; None: not listening
+        self.voice_at: float | None = None      # time.monotonic() of the last voiced frame
+        self.since: float | None = None         # when listening began
 
-    def listen(self, dbfs):
+    def listen(self, dbfs: float) -> None:
         self.threshold = dbfs_to_rms(dbfs)
         self.voice_at = None
         self.since = time.monotonic()
 
-    def stop(self):
+    def stop(self) -> None:
         self.threshold = None
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> None:
         """Frames from the line (S16LE). Plain Python, not numpy: the box does not load
         numpy (tests/unit/test_check.py), and 50 frames a second while a message records
         cost little."""
@@ -66,13 +67,15 @@ class VoiceMeter:
                 self.voice_at = time.monotonic()
                 return
 
-    def quiet_for(self, now=None):
+    def quiet_for(self, now: float | None = None) -> float | None:
         """Seconds since the last voiced frame (or since listening began); None when not
         listening."""
         if self.threshold is None:
             return None
         now = time.monotonic() if now is None else now
-        return now - (self.voice_at if self.voice_at is not None else self.since)
+        last = self.voice_at if self.voice_at is not None else self.since
+        assert last is not None     # listen() set both the threshold and `since`
+        return now - last
 
 
 class JitterBuffer:
@@ -97,16 +100,17 @@ class JitterBuffer:
     modem's own playout buffer does not drift either) and, with `log`, logged with the
     drift it amounts to in parts per million; an overflow is logged once, when it begins."""
 
-    def __init__(self, prefill=2, limit=8, frame_bytes=FRAME_BYTES, window=250, log=None,
-                 name="line"):
+    def __init__(self, prefill: int = 2, limit: int = 8, frame_bytes: int = FRAME_BYTES,
+                 window: int = 250, log: logging.Logger | None = None,
+                 name: str = "line") -> None:
         self.prefill = prefill
         self.limit = limit
         self.frame_bytes = frame_bytes
         self.window = window
         self.log = log
         self.name = name
-        self.on_slip = None
-        self._frames = collections.deque()
+        self.on_slip: Callable[[str, int], object] | None = None
+        self._frames: collections.deque[bytes] = collections.deque()
         self._partial = b""
         self._playing = False
         self._lock = threading.Lock()
@@ -118,10 +122,10 @@ class JitterBuffer:
         self.inserted = 0       # frames of silence put in: drift (modem slow) or underrun
         self.underruns = 0
         self.pops = 0           # bridge ticks since playout started (the drift's time base)
-        self._first = None      # (pops, net slips) at the first slip
+        self._first: tuple[int, int] | None = None   # (pops, net slips) at the first slip
         self.meter = VoiceMeter()       # voicemail ends on silence (call/driver.py)
 
-    def push(self, data):
+    def push(self, data: bytes) -> None:
         self.meter.feed(data)
         slips = 0
         with self._lock:
@@ -141,8 +145,9 @@ class JitterBuffer:
         if began:
             self._slip("overflow", -slips)
 
-    def pop(self):
-        slip = None
+    def pop(self) -> bytes | None:
+        frame: bytes | None
+        slip: tuple[str, int] | None = None
         with self._lock:
             if not self._playing:
                 if len(self._frames) < self.prefill:
@@ -160,7 +165,7 @@ class JitterBuffer:
             self._slip(*slip)
         return frame
 
-    def _take(self):
+    def _take(self) -> tuple[bytes | None, tuple[str, int] | None]:
         """One bridge tick while playing (the lock held): (frame or None, slip or None)."""
         if self._overflowing:       # the bridge takes frames again: the stale ones go
             self._overflowing = False
@@ -191,7 +196,7 @@ class JitterBuffer:
         self.inserted += 1
         return None, ("underrun", 1)
 
-    def _slip(self, kind, frames):
+    def _slip(self, kind: str, frames: int) -> None:
         tell = self.on_slip
         if tell is not None:
             tell(kind, frames)
@@ -214,20 +219,20 @@ class JitterBuffer:
                           "" if ppm is None else
                           f": the modem's clock {ppm:+.0f} ppm against the bridge's")
 
-    def _ppm(self, net, pops):
+    def _ppm(self, net: int, pops: int) -> float | None:
         """Drift in ppm from the slips since the first one (the first only says where the
         two clocks' phases started); None until there are two."""
         if self._first is None or pops <= self._first[0]:
             return None
         return 1e6 * (net - self._first[1]) / (pops - self._first[0])
 
-    def drift_ppm(self):
+    def drift_ppm(self) -> float | None:
         """The slips so far as a clock drift (ppm: frames dropped, modem fast, less frames
         put in, per million bridge ticks between the first slip and now), or None."""
         with self._lock:
             return self._ppm(self.dropped - self.overflowed - self.inserted, self.pops)
 
-    def clear(self):
+    def clear(self) -> None:
         with self._lock:
             self._frames.clear()
             self._partial = b""
@@ -237,7 +242,7 @@ class JitterBuffer:
             self._overflowing = False
             self._first = None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._frames)
 
 
@@ -251,16 +256,20 @@ class PortLoss:
     then returns b'' (end of file) for ever, or as errors on every write: a loop that took
     that as "nothing yet" would spin at full CPU, silently (issue 15, point 8)."""
 
-    def __init__(self):
-        self.lost = None        # why the port is lost, until it is opened again
-        self.on_lost = None     # callable(why), set by the line's supervisor
+    name: str                   # the subclass's: its modem's name and log, for _lose's line
+    log: logging.Logger
+
+    def __init__(self) -> None:
+        self.lost: str | None = None    # why the port is lost, until it is opened again
+        # callable(why), set by the line's supervisor
+        self.on_lost: Callable[[str], object] | None = None
         self._loss_lock = threading.Lock()
 
-    def _found(self):
+    def _found(self) -> None:
         with self._loss_lock:
             self.lost = None
 
-    def _lose(self, why, what, where):
+    def _lose(self, why: str, what: str, where: str) -> bool:
         with self._loss_lock:
             if self.lost is not None:
                 return False
@@ -271,7 +280,7 @@ class PortLoss:
             tell(f"{what} {where} lost: {why}")
         return True
 
-    def check(self):
+    def check(self) -> str | None:
         """Why the port is lost, or None (the supervisor asks at each health check)."""
         return self.lost
 
@@ -291,7 +300,8 @@ class SerialPcm(PortLoss):
 
     MIRROR_LIMIT = 2
 
-    def __init__(self, path, name="box", log=None, jitter=None):
+    def __init__(self, path: str, name: str = "box", log: logging.Logger | None = None,
+                 jitter: JitterBuffer | None = None) -> None:
         super().__init__()
         self.path = path
         self.name = name
@@ -302,21 +312,22 @@ class SerialPcm(PortLoss):
         self._owed_lock = threading.Lock()
         self.repeated_out = 0
         self.skipped_out = 0
-        self._serial = None
-        self._fd = None
-        self._thread = None
+        self._serial: serial.Serial | None = None
+        self._fd: int | None = None
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.frames_in = 0
+        self.frames_in: float = 0
         self.frames_out = 0
         self.dropped_out = 0
-        self.on_frame = None  # optional tap: called with each chunk read (tests, level meter)
+        # optional tap: called with each chunk read (tests, level meter)
+        self.on_frame: Callable[[bytes], None] | None = None
 
     @property
-    def reader(self):
+    def reader(self) -> threading.Thread | None:
         """The reader thread (tests measure its CPU time)."""
         return self._thread
 
-    def open(self):
+    def open(self) -> None:
         if self._serial is not None:
             return
         self._serial = serial.Serial(self.path, 115200, timeout=0, write_timeout=0)
@@ -330,10 +341,11 @@ class SerialPcm(PortLoss):
         self._thread = threading.Thread(target=self._reader, name=f"pcm-{self.name}", daemon=True)
         self._thread.start()
 
-    def close(self):
+    def close(self) -> None:
         if self._serial is None:
             return
         self._stop.set()
+        assert self._thread is not None     # open() started it
         self._thread.join(timeout=1)
         try:
             self._serial.close()
@@ -343,8 +355,9 @@ class SerialPcm(PortLoss):
         self._fd = None
         self.jitter.clear()
 
-    def _reader(self):
+    def _reader(self) -> None:
         fd = self._fd
+        assert fd is not None       # open() set it before starting this thread
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([fd], [], [], 0.1)
@@ -368,17 +381,17 @@ class SerialPcm(PortLoss):
             if self.on_frame:
                 self.on_frame(data)
 
-    def read_frame(self):
+    def read_frame(self) -> bytes | None:
         """The next frame for the bridge, or None when the buffer has nothing to play."""
         return self.jitter.pop()
 
-    def _mirror(self, kind, frames):
+    def _mirror(self, kind: str, frames: int) -> None:
         if kind not in ("fast", "slow"):
             return
         with self._owed_lock:
             self._owed = max(-self.MIRROR_LIMIT, min(self.MIRROR_LIMIT, self._owed - frames))
 
-    def write(self, frame):
+    def write(self, frame: bytes) -> None:
         fd = self._fd
         if fd is None or self.lost is not None:
             return

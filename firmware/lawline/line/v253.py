@@ -15,10 +15,14 @@ open_audio, close_audio, make_audio, in_call. Inside, everything differs:
   DLE l (loop current break). DLE h/H are the local handset, never the caller (4.3).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import re
 import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CommandError, ModemError, ModemTimeout
 from . import profiles, voice
@@ -26,6 +30,10 @@ from .at import ATChannel
 from .callerid import V253_MARKS, described, read_caller_id
 from ..events import PartEvent
 from .v253audio import V253Audio
+
+if TYPE_CHECKING:
+    from ..settings import LineSection
+    from .profiles import Profile
 
 _CID = re.compile(r"^(DATE|TIME|NMBR|NAME|MESG|DDN_NMBR)\s*=\s*(.*)$")
 HANGUP_CUES = {"b": "busy tone", "d": "dial tone", "l": "loop current break",
@@ -35,10 +43,16 @@ SWITCH_TO_RECORD = 0.5    # half duplex: this long without sound from the box ->
 RING_GONE_AFTER = 8.0     # no RING for this long while ringing: the caller gave up
 
 
+class Report(Protocol):
+    """`lawline check`'s rows (check.Report), as probe adds to them."""
+    def add(self, state: str, part: str, message: str) -> None: ...
+
+
 class V253Modem:
-    def __init__(self, profile, at_port, audio_port=None, name="box", log=None,
-                 command_timeout=5.0, audio_retry_delay=None, audio_backend=None,
-                 sound_device=None):
+    def __init__(self, profile: str | Profile, at_port: str, audio_port: str | None = None,
+                 name: str = "box", log: logging.Logger | None = None,
+                 command_timeout: float = 5.0, audio_retry_delay: float | None = None,
+                 audio_backend: str | None = None, sound_device: str | None = None) -> None:
         self.profile = profiles.get(profile) if isinstance(profile, str) else profile
         self.name = name
         self.at_port = at_port
@@ -51,20 +65,20 @@ class V253Modem:
             self.log.warning("modem %s: audio_backend %s ignored: a V.253 modem's audio is "
                              "in-band on %s", name, audio_backend, at_port)
         self.command_timeout = command_timeout
-        self.events = asyncio.Queue()
+        self.events: asyncio.Queue[PartEvent] = asyncio.Queue()
         self.at = ATChannel(at_port, name, self.profile.urc_prefixes, self._on_urc, log=self.log)
         self.audio = V253Audio(name, self.log)
         self.in_call = False
         self.ringing = False
         self.dialling = False
         self.rings = 0
-        self.caller = None
+        self.caller: str | None = None
         self.caller_raw = ""           # an NMBR refused as no number (callerid.py), as it came
-        self.caller_name = None
+        self.caller_name: str | None = None
         self.audio_open = False
         self.can_bridge = False        # AT+VTR works (full duplex)
         self.can_sms = False
-        self.notes = []                # plain sentences for `lawline check`
+        self.notes: list[str] = []     # plain sentences for `lawline check`
         # [voicemail] silence_seconds, set by the box before start: the modem's own silence
         # detector (AT+VSD) reports DLE s / DLE q after that long without voice
         self.voice_silence = 0.0
@@ -74,22 +88,23 @@ class V253Modem:
         self._play_dle = False
         self._host_ended = False
         self._mode_lock = asyncio.Lock()
-        self._ring_timer = None
-        self._steer_task = None
-        self._tasks = set()
+        self._ring_timer: asyncio.TimerHandle | None = None
+        self._steer_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def make_audio(self):
+    def make_audio(self) -> V253Audio:
         return self.audio
 
-    def _spawn(self, coroutine):
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _setting(self, command, why, required=False):
+    async def _setting(self, command: str, why: str,
+                       required: bool = False) -> list[str] | None:
         try:
             return await self.at.command(command, timeout=self.command_timeout, retries=1)
         except CommandError as exc:
@@ -98,14 +113,16 @@ class V253Modem:
             self.log.warning("modem %s: %s refused (%s); %s", self.name, command, exc.final, why)
             return None
 
-    async def wake(self):
+    async def wake(self) -> None:
         """Right after the port opens: end a voice state a killed box left running (DLE !
         ends a receive, DLE ^ a duplex, DLE ETX a transmit; V.253 4.3)."""
         await self.at.clear_leftovers(b"\x10!\x10^\x10\x03")
 
-    async def start(self):
+    async def start(self) -> None:
         self.at.open()
-        self.audio.writer.attach(self.at.fileno())
+        fd = self.at.fileno()
+        assert fd is not None   # open() raised if the port did not open
+        self.audio.writer.attach(fd)
         await self.wake()
         await self.at.command("AT", timeout=self.command_timeout, retries=2)
         await self._setting("ATE0", "echo stays on")
@@ -144,7 +161,7 @@ class V253Modem:
         self.log.info("modem %s: ready on %s (%s), %s", self.name, self.at_port,
                       self.profile.description, "; ".join(self.notes))
 
-    def close(self):
+    def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._ring_timer is not None:
@@ -152,7 +169,7 @@ class V253Modem:
         self.audio.writer.detach()
         self.at.close()
 
-    def fail_call(self, why):
+    def fail_call(self, why: str) -> None:
         """The supervisor gave up on the modem: end the call with a `failed` event."""
         if self.in_call or self.ringing:
             self.log.error("modem %s: the call from %s ends: %s", self.name,
@@ -166,7 +183,7 @@ class V253Modem:
             self.at.end_data_state()
             self._emit("failed", detail=why)
 
-    async def ping(self, timeout):
+    async def ping(self, timeout: float) -> bool:
         if self.at.in_data_state or self.at.busy:
             return True  # samples are flowing, or a command is in flight: leave it alone
         try:
@@ -175,16 +192,18 @@ class V253Modem:
         except (ModemTimeout, CommandError):
             return False
 
-    async def send_sms(self, number, text):
+    async def send_sms(self, number: str, text: str) -> list[int]:
         raise ModemError(f"modem {self.name}: a V.253 voice modem on an analog line cannot "
                          "send SMS")
 
     # -- lines from the modem ------------------------------------------------------------
 
-    def _emit(self, kind, **fields):
-        self.events.put_nowait(PartEvent(f"line {self.name}", kind, **fields))
+    def _emit(self, kind: str, number: str | None = None, digit: str | None = None,
+              detail: str = "", raw: str = "") -> None:
+        self.events.put_nowait(PartEvent(f"line {self.name}", kind, number=number, digit=digit,
+                                         detail=detail, raw=raw))
 
-    def _on_urc(self, line):
+    def _on_urc(self, line: str) -> None:
         if line == "RING":
             if self.in_call:
                 return
@@ -201,7 +220,7 @@ class V253Modem:
         else:
             self.log.debug("modem %s: %s", self.name, line)
 
-    def _caller_id(self, tag, value, line):
+    def _caller_id(self, tag: str, value: str, line: str) -> None:
         if self.in_call:
             return
         if tag == "NMBR":
@@ -225,19 +244,19 @@ class V253Modem:
         else:
             self.log.debug("modem %s: caller-ID %s", self.name, line)
 
-    def _arm_ring_timer(self):
+    def _arm_ring_timer(self) -> None:
         if self._ring_timer is not None:
             self._ring_timer.cancel()
         self._ring_timer = asyncio.get_running_loop().call_later(RING_GONE_AFTER,
                                                                  self._rings_stopped)
 
-    def _rings_stopped(self):
+    def _rings_stopped(self) -> None:
         self._ring_timer = None
         if self.ringing and not self.in_call:
             # An analog line says nothing when the caller gives up: the rings just stop.
             self._call_over(f"no RING for {RING_GONE_AFTER:g} s")
 
-    def _call_over(self, why):
+    def _call_over(self, why: str) -> None:
         if not (self.in_call or self.ringing):
             return
         missed = self.ringing and not self.in_call
@@ -258,7 +277,7 @@ class V253Modem:
 
     # -- the data state --------------------------------------------------------------------
 
-    def _on_data(self, chunk):
+    def _on_data(self, chunk: bytes) -> bytes | None:
         """Bytes read in a data state (ATChannel hands them over after CONNECT). Returns what
         follows the end of the data state, or None while it lasts."""
         if self.mode == "play":
@@ -282,7 +301,7 @@ class V253Modem:
             self._dle_event(code)
         return None if end is None else chunk[end:]
 
-    def _dle_event(self, code):
+    def _dle_event(self, code: str) -> None:
         if code in DTMF_KEYS:
             if self.in_call:
                 self._emit("dtmf", digit=code, detail=f"DLE {code}")
@@ -305,7 +324,7 @@ class V253Modem:
         else:
             self.log.debug("modem %s: DLE event %r", self.name, code)
 
-    async def _enter(self, mode):
+    async def _enter(self, mode: str) -> None:
         command = {"play": "AT+VTX", "record": "AT+VRX", "duplex": "AT+VTR"}[mode]
         self._decoder.reset()
         self.audio.stream_start()
@@ -319,7 +338,7 @@ class V253Modem:
             raise
         self.audio.sending = mode in ("play", "duplex")
 
-    async def _leave(self):
+    async def _leave(self) -> None:
         mode = self.mode
         if mode == "command":
             return
@@ -335,7 +354,7 @@ class V253Modem:
         finally:
             self.mode = "command"
 
-    async def _set_mode(self, mode):
+    async def _set_mode(self, mode: str) -> None:
         async with self._mode_lock:
             if self.mode == mode or not self.in_call:
                 return
@@ -346,7 +365,7 @@ class V253Modem:
             except (ModemError, CommandError) as exc:
                 self.log.warning("modem %s: switching to %s failed: %s", self.name, mode, exc)
 
-    async def _steer(self):
+    async def _steer(self) -> None:
         """Half duplex: play while the box speaks, record while it is silent."""
         audio = self.audio
         while self.in_call and self.audio_open:
@@ -360,7 +379,7 @@ class V253Modem:
 
     # -- actions -------------------------------------------------------------------------
 
-    async def answer(self):
+    async def answer(self) -> None:
         """Off-hook (AT+VLS=1): the call is up at once; an analog line has no 'begin'."""
         await self.at.command("AT+VLS=1", timeout=self.command_timeout, ok=("VCON",))
         if self._ring_timer is not None:
@@ -372,7 +391,7 @@ class V253Modem:
                       self.caller or "a withheld number")
         self._emit("begin", number=self.caller, detail="AT+VLS=1")
 
-    async def open_audio(self):
+    async def open_audio(self) -> None:
         if not self.in_call:
             raise ModemError(f"modem {self.name}: call ended before audio could open")
         self.audio.backlog.clear()
@@ -384,7 +403,7 @@ class V253Modem:
         if not self.can_bridge:
             self._steer_task = self._spawn(self._steer())
 
-    async def close_audio(self):
+    async def close_audio(self) -> None:
         self.audio_open = False
         if self._steer_task is not None:
             self._steer_task.cancel()
@@ -396,7 +415,7 @@ class V253Modem:
                 self.log.info("modem %s: leaving the voice data state: %s", self.name, exc)
                 self.at.end_data_state()
 
-    async def _on_hook(self):
+    async def _on_hook(self) -> None:
         await self.close_audio()
         try:
             await self.at.command(self.profile.hangup_command, timeout=self.command_timeout,
@@ -404,7 +423,7 @@ class V253Modem:
         except (CommandError, ModemError) as exc:
             self.log.warning("modem %s: hang-up not confirmed (%s)", self.name, exc)
 
-    async def hangup(self):
+    async def hangup(self) -> None:
         if self.in_call:
             self.in_call = False  # from here on, DLE events of this call are not the caller's
             await self._on_hook()
@@ -423,19 +442,19 @@ class V253Modem:
             await self._on_hook()
             self._call_over("the box refused the call")
 
-    async def dial(self, number):
+    async def dial(self, number: str) -> None:
         raise ModemError(f"modem {self.name}: dialling out on the analog line is not "
                          "implemented")
 
-    async def send_dtmf(self, digits):
+    async def send_dtmf(self, digits: str) -> None:
         for digit in digits:
             await self.at.command(f"AT+VTS={digit}", timeout=self.command_timeout)
 
-    async def next_event(self, timeout=None):
+    async def next_event(self, timeout: float | None = None) -> PartEvent:
         return await asyncio.wait_for(self.events.get(), timeout)
 
 
-async def probe(line, report):
+async def probe(line: LineSection, report: Report) -> None:
     """`lawline check` for a V.253 modem: does it answer, which sample format, full duplex?
     `report.add(state, part, message)` as in check.py."""
     modem = V253Modem("v253", line.at_port, line.audio_port, name=line.at_port,

@@ -10,6 +10,8 @@ Measured pitfalls this file follows (reference/pjsua2.md):
   Python media ports are created once and reused (deleting one while the clock runs races).
 """
 
+from __future__ import annotations
+
 import asyncio
 import ctypes
 import gc
@@ -19,6 +21,8 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
 
 import pjsua2 as pj
 
@@ -31,26 +35,56 @@ log = logging.getLogger("lawline.sip")
 POLL_LOST = 2.0         # seconds of failing polls: the SIP stack is lost
 POLL_BACKOFF = 1.0      # seconds between polls while it is
 
+_Kept = TypeVar("_Kept")
 
-class _LogWriter(pj.LogWriter):
-    def write(self, entry):
+
+class FrameSource(Protocol):
+    """What a LinePort plays into the bridge: the line's call audio (line/parts.CallAudio)."""
+    def read_frame(self) -> bytes | None: ...
+
+
+class FrameSink(Protocol):
+    """Where a LinePort sends what the bridge gives the line: the line's call audio."""
+    def write(self, frame: bytes) -> None: ...
+
+
+class RegistrationState(Protocol):
+    """The trunk's registration, as `trunk_state` hands it on (sip/trunk.TrunkState)."""
+    @property
+    def registered(self) -> bool: ...
+    def sentence(self) -> str: ...
+
+
+class CoreTrunk(Protocol):
+    """The SIP trunk as the core holds it (sip/trunk.Trunk, which imports this file): its
+    state, and its timers stopped at teardown."""
+    @property
+    def state(self) -> RegistrationState: ...
+    def stop(self) -> None: ...
+
+
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class _LogWriter(pj.LogWriter):  # type: ignore[misc]
+    def write(self, entry: pj.LogEntry) -> None:
         try:
             log.debug("pjsua2: %s", entry.msg.rstrip())
         except Exception:  # a director callback must never raise (pjsua2.md, Teardown)
             pass
 
 
-def _vector_reader():
+def _vector_reader() -> Callable[[pj.ByteVector], bytes]:
     """A fast copy of a SWIG `ByteVector` into bytes. `bytes(vector)` walks it element by
     element (~400 us a frame, reference/pjsua2.md); std::vector<unsigned char> starts with its
     begin and end pointers in libstdc++, so the bytes can be read in one go (~5 us). Checked
     once at import against the slow path; if the layout differs, the slow path is used."""
-    def slow(vector):
+    def slow(vector: pj.ByteVector) -> bytes:
         return bytes(bytearray(vector))
 
-    def fast(vector):
+    def fast(vector: pj.ByteVector) -> bytes:
+        # the two pointers read as addresses (c_size_t: an int, where c_void_p gives None
+        # for NULL; the same bytes, and `not begin` still catches NULL)
         begin, end = ctypes.cast(int(vector.this),
-                                 ctypes.POINTER(ctypes.c_void_p * 2)).contents
+                                 ctypes.POINTER(ctypes.c_size_t * 2)).contents
         if not begin or end - begin != vector.size():
             return slow(vector)
         return ctypes.string_at(begin, end - begin)
@@ -67,18 +101,20 @@ def _vector_reader():
 vector_bytes = _vector_reader()
 
 
-class LinePort(pj.AudioMediaPort):
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class LinePort(pj.AudioMediaPort):  # type: ignore[misc]
     """The phone line inside the bridge. Frames the bridge sends to it go to the modem; frames
     it gives the bridge come from the modem's jitter buffer. Runs on pjmedia's clock thread:
     no decisions, no locks held long, no exceptions escaping."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.source = None   # object with read_frame() -> bytes | None
-        self.sink = None     # object with write(bytes)
-        self.taps = []       # callables fed every frame sent to the line (what the caller hears)
+        self.source: FrameSource | None = None     # the line's audio: read_frame()
+        self.sink: FrameSink | None = None         # the line's audio: write(bytes)
+        # fed every frame sent to the line (what the caller hears)
+        self.taps: list[Callable[[bytes], object]] = []
 
-    def onFrameRequested(self, frame):
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
             data = self.source.read_frame() if self.source else None
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
@@ -87,7 +123,7 @@ class LinePort(pj.AudioMediaPort):
         except Exception:
             pass
 
-    def onFrameReceived(self, frame):
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         try:
             sink = self.sink
             if sink is None and not self.taps:
@@ -104,28 +140,30 @@ class LinePort(pj.AudioMediaPort):
             pass
 
 
-class Player(pj.AudioMediaPlayer):
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class Player(pj.AudioMediaPlayer):  # type: ignore[misc]
     """A prompt. `done` (an asyncio.Future) resolves when the file has played to its end."""
 
-    def __init__(self, loop, path, repeat=False):
+    def __init__(self, loop: asyncio.AbstractEventLoop, path: str | os.PathLike[str],
+                 repeat: bool = False) -> None:
         super().__init__()
         self.loop = loop
         self.path = path
-        self.done = loop.create_future()
+        self.done: asyncio.Future[bool] = loop.create_future()
         self.createPlayer(str(path), 0 if repeat else pj.PJMEDIA_FILE_NO_LOOP)
 
-    def onEof2(self):
+    def onEof2(self) -> None:
         try:
             self.loop.call_soon_threadsafe(self._finish)
         except Exception:
             pass
 
-    def _finish(self):
+    def _finish(self) -> None:
         if not self.done.done():
             self.done.set_result(True)
 
 
-def _wav_header(data_bytes):
+def _wav_header(data_bytes: int) -> bytes:
     """The canonical 44-byte header of 8 kHz mono 16-bit PCM (sync/wavfile.header's form,
     which its repair after a cut expects: a recording starts with data size 0)."""
     return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " +
@@ -133,7 +171,8 @@ def _wav_header(data_bytes):
             struct.pack("<I", data_bytes))
 
 
-class RecordPort(pj.AudioMediaPort):
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class RecordPort(pj.AudioMediaPort):  # type: ignore[misc]
     """Where a voicemail is recorded: the frames the bridge sends to this port go to the
     WAV file in small steps that reach the disk.
 
@@ -150,31 +189,31 @@ class RecordPort(pj.AudioMediaPort):
 
     STEP = 0.1
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         super().__init__()
         self.port_name = name
         self._lock = threading.Lock()        # the pending frames and the file's descriptor
         self._io = threading.Lock()          # one flush at a time (writer thread or close)
-        self._pending = []
-        self._fd = None
+        self._pending: list[bytes] = []
+        self._fd: int | None = None
         self._bytes = 0
         self._wake = threading.Event()
-        self._thread = None
-        self.error = None
+        self._thread: threading.Thread | None = None
+        self.error: OSError | None = None
         self.createPort(name, MediaCore.FORMAT())
 
     @property
-    def busy(self):
+    def busy(self) -> bool:
         return self._fd is not None
 
-    def onFrameRequested(self, frame):
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
             frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
             frame.size = 0
         except Exception:
             pass
 
-    def onFrameReceived(self, frame):
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         try:
             if self._fd is None:
                 return
@@ -188,7 +227,7 @@ class RecordPort(pj.AudioMediaPort):
         except Exception:
             pass
 
-    def open(self, path):
+    def open(self, path: str) -> None:
         """Start a recording in `path` (a new file: the spool's mode, from the umask)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
@@ -208,7 +247,7 @@ class RecordPort(pj.AudioMediaPort):
             self._thread.start()
         self._wake.set()
 
-    def _writer(self):
+    def _writer(self) -> None:
         while True:
             self._wake.clear()
             if self._fd is None:
@@ -217,13 +256,13 @@ class RecordPort(pj.AudioMediaPort):
             time.sleep(self.STEP)
             self._flush()
 
-    def _flush(self, final=False):
+    def _flush(self, final: bool = False) -> bool:
         """Write what came since the last step and make it durable. With `final`, also
         the header's sizes, and close the file; returns True when all of it got there."""
         with self._io:
             return self._flush_locked(final)
 
-    def _flush_locked(self, final):
+    def _flush_locked(self, final: bool) -> bool:
         with self._lock:
             fd, chunks, self._pending = self._fd, self._pending, []
             if final:
@@ -246,7 +285,7 @@ class RecordPort(pj.AudioMediaPort):
                 os.close(fd)
         return self.error is None
 
-    def close(self):
+    def close(self) -> bool:
         """End the recording: the last frames, the header, closed. True when complete."""
         return self._flush(final=True)
 
@@ -255,7 +294,8 @@ class Recording:
     """A voicemail being recorded from one source (the line's port) through the core's
     RecordPort (see there)."""
 
-    def __init__(self, core, path, source, *also):
+    def __init__(self, core: MediaCore, path: str | os.PathLike[str], source: pj.AudioMedia,
+                 *also: pj.AudioMedia) -> None:
         """`also`: more sources mixed into the same file (a bridged call, both ways)."""
         self.core = core
         self.path = path
@@ -272,9 +312,9 @@ class Recording:
                 port.close()
             why = exc.info() if isinstance(exc, pj.Error) else str(exc)
             raise SipError(f"cannot record to {path}: {why}") from None
-        self._port = port
+        self._port: RecordPort | None = port
 
-    async def finish(self, timeout=2.0):
+    async def finish(self, timeout: float = 2.0) -> bool:
         """Stop, and write the last frames and the header (off the loop: it syncs the
         file); True when the file is complete."""
         port, self._port = self._port, None
@@ -299,8 +339,10 @@ class Recording:
 class MediaCore:
     """Owns the pjsua2 Endpoint. Create it on the loop's thread; poll it with `run()`."""
 
-    def __init__(self, bind="127.0.0.1", port=5060, log_level=1, poll_interval=0.02,
-                 transport="udp", ca_file=None, trusted=()):
+    def __init__(self, bind: str = "127.0.0.1", port: int = 5060, log_level: int = 1,
+                 poll_interval: float = 0.02, transport: str = "udp",
+                 ca_file: str | None = None,
+                 trusted: Iterable[tuple[str, int | None]] = ()) -> None:
         self.bind = bind
         self.port = port
         self.log_level = log_level
@@ -308,24 +350,25 @@ class MediaCore:
         self.transport = transport      # "udp", or "tls" towards a trunk (sip/trunk.py)
         self.ca_file = ca_file          # CA of the trunk's TLS certificate
         self.trusted = frozenset(trusted)   # the trunk's (IP, port): sip/door.trunk_addresses
-        self.door = None                # sip/door.SipDoor: which requests reach pjsua
-        self.transport_id = None
-        self.ep = None
-        self.account = None
-        self.trunk = None               # sip/trunk.Trunk when a [trunk] registrar is set
-        self.line = None                # line 1's port; every line's in self.lines
-        self.lines = []
-        self._record_ports = []         # sip/endpoint.RecordPort, made once, used again
-        self._objects = set()   # players, recorders, calls: destroyed before libDestroy
-        self._log_writer = None
+        self.door: SipDoor | None = None    # which requests reach pjsua
+        self.transport_id: int | None = None
+        self.ep: pj.Endpoint | None = None
+        self.account: pj.Account | None = None
+        self.trunk: CoreTrunk | None = None     # when a [trunk] registrar is set
+        self.line: LinePort | None = None   # line 1's port; every line's in self.lines
+        self.lines: list[LinePort] = []
+        self._record_ports: list[RecordPort] = []   # made once, used again
+        # players, recorders, calls: destroyed before libDestroy
+        self._objects: set[object] = set()
+        self._log_writer: _LogWriter | None = None
         self._running = False
         # The event poller (run): why pjsua2 is failing, while it keeps failing, and who is
         # told (on_lost(why) on the loop, once a failure lasts POLL_LOST seconds; on_lost(None)
         # when polling works again).
-        self.lost = None
-        self.on_lost = None
+        self.lost: str | None = None
+        self.on_lost: Callable[[str | None], object] | None = None
 
-    def start(self):
+    def start(self) -> None:
         ep = pj.Endpoint()
         stdout_to_stderr(ep.libCreate)    # it prints ~6 lines to stdout (pjsua2.md)
         cfg = pj.EpConfig()
@@ -381,7 +424,7 @@ class MediaCore:
                  self.port, self.transport.upper())
 
     @staticmethod
-    def FORMAT():
+    def FORMAT() -> pj.MediaFormatAudio:
         """The media format of every Python port: 8 kHz mono 16-bit, 20 ms frames."""
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
@@ -392,7 +435,7 @@ class MediaCore:
         fmt.frameTimeUsec = 20000
         return fmt
 
-    def record_port(self):
+    def record_port(self) -> RecordPort:
         """A RecordPort not recording now: one of those made before, or a new one (as
         many as recordings at once, one per line at most)."""
         for port in self._record_ports:
@@ -402,32 +445,34 @@ class MediaCore:
         self._record_ports.append(port)
         return port
 
-    def line_port(self, number):
+    def line_port(self, number: int) -> LinePort:
         """One AudioMediaPort per line (several lines share this one bridge)."""
         port = LinePort()
         port.createPort("line" if number == 1 else f"line{number}", self._format)
         self.lines.append(port)
         return port
 
-    def add_account(self, account):
+    def add_account(self, account: pj.Account) -> None:
         self.account = account
 
     @property
-    def trunk_state(self):
+    def trunk_state(self) -> RegistrationState | None:
         """The trunk's registration state (sip/trunk.TrunkState), None without a trunk."""
         return self.trunk.state if self.trunk is not None else None
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         """Poll pjsua2 on the loop thread until `stop` is set. A poll that raises is never the
         poller's end (nothing would handle SIP again, silently): the first failure is logged,
         a failure lasting POLL_LOST seconds is the SIP stack lost (logged once, `lost` set,
         `on_lost` told), and while it lasts the poller slows to POLL_BACKOFF, so a failing
         stack never spins nor fills the log; when a poll works again, that is logged too."""
         self._running = True
-        failing_since = None
+        failing_since: float | None = None
         try:
             while not stop.is_set():
                 try:
+                    # stop() may have ended the endpoint: a failing poll, as before
+                    assert self.ep is not None
                     self.ep.libHandleEvents(0)
                 except Exception as exc:  # noqa: BLE001 (pj.Error, or a SWIG error)
                     failing_since = self._poll_failed(exc, failing_since)
@@ -440,7 +485,7 @@ class MediaCore:
         finally:
             self._running = False
 
-    def _poll_failed(self, exc, since):
+    def _poll_failed(self, exc: Exception, since: float | None) -> float:
         why = exc.info() if hasattr(exc, "info") else f"{type(exc).__name__}: {exc}"
         now = time.monotonic()
         if since is None:
@@ -454,20 +499,20 @@ class MediaCore:
                 self.on_lost(self.lost)
         return since
 
-    def _poll_works(self):
+    def _poll_works(self) -> None:
         was, self.lost = self.lost, None
         log.warning("SIP: handling pjsua2's events works again%s",
                     f" (after: {was})" if was else "")
         if was is not None and self.on_lost is not None:
             self.on_lost(None)
 
-    def handle_events(self):
+    def handle_events(self) -> None:
         if self.ep is not None:
             self.ep.libHandleEvents(0)
 
     # -- media objects -------------------------------------------------------------------
 
-    def census(self):
+    def census(self) -> dict[str, int | None]:
         """What the core holds now, for leak watching: the bridge's ports in use (line
         ports, players, recorders, calls' streams), the pjsua2 objects the box keeps
         (players, legs), and the recorder ports made so far."""
@@ -478,21 +523,21 @@ class MediaCore:
         return {"bridge_ports": ports, "objects": len(self._objects),
                 "record_ports": len(self._record_ports)}
 
-    def keep(self, obj):
+    def keep(self, obj: _Kept) -> _Kept:
         self._objects.add(obj)
         return obj
 
-    def release(self, obj):
+    def release(self, obj: object) -> None:
         self._objects.discard(obj)
 
-    def player(self, path, repeat=False):
+    def player(self, path: str | os.PathLike[str], repeat: bool = False) -> Player:
         loop = asyncio.get_running_loop()
         try:
             return self.keep(Player(loop, path, repeat))
         except pj.Error as exc:
             raise SipError(f"cannot play {path}: {exc.info()}") from None
 
-    def stop_player(self, player, *targets):
+    def stop_player(self, player: Player, *targets: pj.AudioMedia) -> None:
         for target in targets:
             try:
                 player.stopTransmit(target)
@@ -500,14 +545,15 @@ class MediaCore:
                 pass
         self.release(player)
 
-    def recorder(self, path, source, *also):
+    def recorder(self, path: str | os.PathLike[str], source: pj.AudioMedia,
+                 *also: pj.AudioMedia) -> Recording:
         """Record what `source` (an AudioMedia) sends, and `also` mixed in, into a WAV file;
         see Recording."""
         return Recording(self, path, source, *also)
 
     # -- teardown ------------------------------------------------------------------------
 
-    def stop(self):
+    def stop(self) -> None:
         """Tear down in the order that does not abort: calls hung up, then every media
         object and the line port released with the bridge clock stopped, then libDestroy."""
         if self.ep is None:
@@ -556,7 +602,7 @@ class MediaCore:
         del account
 
 
-def g711_only(ep):
+def g711_only(ep: pj.Endpoint) -> None:
     """G.711 only, PCMA first (China): speex/16000 leads by default and garbled a pure tone in
     9 of 11 calls (reference/pjsua2.md, The package). Used by the box and the duty phone."""
     for codec in ep.codecEnum2():
@@ -566,7 +612,7 @@ def g711_only(ep):
         ep.codecSetPriority(cid, priority)
 
 
-def _flush_c_stdio():
+def _flush_c_stdio() -> None:
     """Flush the C library's stdio buffers (fflush(NULL)).
 
     pjlib prints its start-up lines with printf(). When stdout is a pipe (a test, systemd,
@@ -579,7 +625,7 @@ def _flush_c_stdio():
         pass
 
 
-def stdout_to_stderr(fn):
+def stdout_to_stderr(fn: Callable[[], object]) -> None:
     """Run `fn` with file descriptor 1 pointing at stderr: stdout stays for command output
     (`python -m lawline.sip.trunk` prints one sentence, the duty phone its JSON report).
     Whatever `fn` printed through C stdio is flushed before fd 1 is given back."""
@@ -595,7 +641,7 @@ def stdout_to_stderr(fn):
         os.close(saved)
 
 
-def wav_complete(path):
+def wav_complete(path: str | os.PathLike[str]) -> bool:
     """True when a RIFF/WAVE file's header sizes agree with the bytes on disk."""
     try:
         size = os.path.getsize(path)

@@ -17,11 +17,15 @@ call the prefecture's switchboard transfers down through the trunk (`on_incoming
 sip/switchboard.py).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
@@ -30,6 +34,10 @@ from ..secretfile import read_secret
 from .endpoint import MediaCore
 from ..status import FAIL, OK
 
+if TYPE_CHECKING:
+    from ..settings import OfficeSection, SipSection, TrunkSection
+    from ..status import Status
+
 log = logging.getLogger("lawline.sip")
 
 SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
@@ -37,35 +45,50 @@ SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
 REFRESH_MARGIN = 5      # s: pjsua2 registers again this long before the registration expires
 
 
-def configured(cfg):
+class TrunkConfig(Protocol):
+    """What `configured` reads of the configuration: its [trunk] section."""
+    @property
+    def trunk(self) -> TrunkSection: ...
+
+
+class ProbeConfig(TrunkConfig, Protocol):
+    """What `probe` reads: [sip] (the endpoint), [trunk] and [office] (its number)."""
+    @property
+    def sip(self) -> SipSection: ...
+    @property
+    def office(self) -> OfficeSection: ...
+
+
+def configured(cfg: TrunkConfig) -> bool:
     return bool(cfg.trunk.registrar)
 
 
-def read_password(path):
+def read_password(path: str) -> str:
     """The trunk password from its file. Refused when group or others may read the file:
     the password is the key to the county's phone bill (secretfile.py, shared by every
     secret the box reads)."""
     return read_secret(path, "trunk", "password_file")
 
 
-def _host(uri):
+def _host(uri: str) -> str:
     m = re.match(r"sips?:(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>]+)", uri)
     return m.group(1) if m else uri
 
 
-def _with_tls(uri):
+def _with_tls(uri: str) -> str:
     """pjsip picks the transport from the URI: a TLS trunk's URIs must say so."""
     if not uri or "transport=" in uri.lower() or uri.startswith("sips:"):
         return uri
     return uri + ";transport=tls"
 
 
-def retry_delay(failures, first, longest):
+def retry_delay(failures: int, first: float, longest: float) -> float:
     """Wait before registration attempt number `failures` + 1: doubling, capped."""
-    return min(longest, first * 2 ** max(0, failures - 1))
+    doublings: int = 2 ** max(0, failures - 1)
+    return min(longest, first * doublings)
 
 
-def explain(code, reason, user):
+def explain(code: int, reason: str, user: str) -> str:
     """A registrar's answer in plain words, naming the account."""
     if code in (401, 407):
         return f"{code} wrong password for user {user}"
@@ -88,24 +111,28 @@ class TrunkState:
     user: str
     aor: str
     registered: bool = False
-    code: int = None
+    code: int | None = None
     why: str = "not registered yet"
     since: float = field(default_factory=time.time)
-    expires: int = None
+    expires: int | None = None
     failures: int = 0
 
-    def sentence(self):
+    def sentence(self) -> str:
         if self.registered:
             return (f"SIP trunk {self.registrar} registered as {self.aor} (user {self.user}), "
                     f"expires in {self.expires} s")
         return f"SIP trunk {self.registrar} unregistered: {self.why}"
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return dict(asdict(self), sentence=self.sentence())
 
 
-def _guard(fn):
-    def wrapper(self, prm):
+# a pjsua2 callback of TrunkAccount: (account, its pjsua2 parameter)
+Callback = Callable[["TrunkAccount", Any], None]
+
+
+def _guard(fn: Callback) -> Callback:
+    def wrapper(self: TrunkAccount, prm: Any) -> None:
         try:
             fn(self, prm)
         except Exception:  # noqa: BLE001 - a director callback must never raise (pjsua2.md)
@@ -114,24 +141,25 @@ def _guard(fn):
     return wrapper
 
 
-class TrunkAccount(pj.Account):
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class TrunkAccount(pj.Account):  # type: ignore[misc]
     """pjsua2 callbacks only post to the loop (STYLE.md 6)."""
 
-    def __init__(self, trunk):
+    def __init__(self, trunk: Trunk) -> None:
         super().__init__()
         self.trunk = trunk
 
     @_guard
-    def onRegState(self, prm):
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         self.trunk.post(PartEvent("trunk", "registration", code=prm.code, detail=prm.reason,
                                   expires=prm.expiration))
 
     @_guard
-    def onSendRequest(self, prm):
+    def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
         self.trunk.post(PartEvent("trunk", "ping", code=prm.e.body.tsxState.tsx.statusCode))
 
     @_guard
-    def onIncomingCall(self, prm):
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         source = prm.rdata.srcAddress
         # the prefecture's switchboard transferring a caller down (issue 17.9b, app.py):
         # taken there; everything else is refused as before
@@ -148,7 +176,8 @@ class Trunk:
     """The trunk from its config sections: [trunk], and [office] for the number it shows
     when [trunk] caller_id is empty."""
 
-    def __init__(self, trunk, office, status=None):
+    def __init__(self, trunk: TrunkSection, office: OfficeSection,
+                 status: Status | None = None) -> None:
         t = self.settings = trunk
         self.tls = t.transport == "tls"
         self.registrar = _with_tls(t.registrar) if self.tls else t.registrar
@@ -160,30 +189,31 @@ class Trunk:
         self.password = read_password(t.password_file)
         self.status = status            # app Status: the "trunk" part for lawline check
         self.state = TrunkState(t.registrar, self.user, self.aor)
-        self.account = None
-        self.loop = None
-        self.on_incoming = None         # (account, prm) -> True when a call was taken
-        self._timers = {}
-        self._ping_out = None           # loop time an unanswered OPTIONS was sent
-        self._reg_out = None            # loop time a REGISTER we asked for was sent
+        self.account: TrunkAccount | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # (account, prm) -> True when a call was taken
+        self.on_incoming: Callable[[TrunkAccount, pj.OnIncomingCallParam], bool] | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._ping_out: float | None = None     # loop time an unanswered OPTIONS was sent
+        self._reg_out: float | None = None      # loop time a REGISTER we asked for was sent
         self._stopped = False
 
     # -- what the rest of the box uses -------------------------------------------------
 
     @property
-    def registered(self):
+    def registered(self) -> bool:
         return self.state.registered
 
-    def uri_for(self, number):
+    def uri_for(self, number: str) -> str:
         uri = self.settings.dial_template.format(number=number, domain=self.domain)
         return _with_tls(uri) if self.tls and not self.proxy else uri
 
-    def call_headers(self):
+    def call_headers(self) -> list[tuple[str, str]]:
         """Extra headers of every outbound INVITE: the hotline number is what the duty
         phone sees, never the caller's (reference/field.md (b) 14)."""
         return [("P-Asserted-Identity", f"<sip:{self.aor}>")]
 
-    def suspect(self, code):
+    def suspect(self, code: int) -> None:
         """A call through the trunk failed in a way that smells of an outage (408, 503):
         ask the registrar now instead of at the next keepalive."""
         log.info("SIP trunk %s: call failed with %s; checking the trunk now",
@@ -192,7 +222,7 @@ class Trunk:
 
     # -- start and stop ------------------------------------------------------------------
 
-    def account_config(self, core):
+    def account_config(self, core: MediaCore) -> pj.AccountConfig:
         t = self.settings
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{self.aor}"
@@ -216,7 +246,7 @@ class Trunk:
         acfg.mediaConfig.srtpSecureSignaling = 1 if (self.tls and t.srtp != "off") else 0
         return acfg
 
-    def start(self, core):
+    def start(self, core: MediaCore) -> TrunkAccount:
         """Create the account (it registers at once). Call on the running loop's thread."""
         self.loop = asyncio.get_running_loop()
         t = self.settings
@@ -235,7 +265,7 @@ class Trunk:
             self._later("ping", t.keepalive, self._ping)
         return self.account
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped = True
         for handle in self._timers.values():
             handle.cancel()
@@ -243,7 +273,7 @@ class Trunk:
 
     # -- events (on the loop) -----------------------------------------------------------
 
-    def post(self, event):
+    def post(self, event: PartEvent) -> None:
         """A trunk PartEvent from a pjsua2 callback: handled on the loop (STYLE.md 6)."""
         if self.loop is None or self._stopped:
             return
@@ -252,15 +282,18 @@ class Trunk:
         except RuntimeError:
             pass
 
-    def _event(self, event):
+    def _event(self, event: PartEvent) -> None:
         if self._stopped:
             return
         if event.kind == "registration":
+            # TrunkAccount's events: pjsua2 always gives the code and the expiry
+            assert event.code is not None and event.expires is not None
             self._on_reg(event.code, event.detail, event.expires)
         elif event.kind == "ping":
+            assert event.code is not None
             self._on_ping(event.code)
 
-    def _on_reg(self, code, reason, expiration):
+    def _on_reg(self, code: int, reason: str, expiration: int) -> None:
         self._reg_out = None
         self._cancel("reply")
         if 200 <= code < 300 and expiration > 0:
@@ -276,7 +309,7 @@ class Trunk:
         else:
             self._failed(code, explain(code, reason, self.user))
 
-    def _on_ping(self, code):
+    def _on_ping(self, code: int) -> None:
         self._ping_out = None
         in_time = "pingwait" in self._timers
         self._cancel("pingwait")
@@ -290,17 +323,17 @@ class Trunk:
             # the trunk answers again: register now rather than at the next retry
             self._register()
 
-    def _no_reply(self, what):
+    def _no_reply(self, what: str) -> None:
         self._timers.pop("reply", None)
         self._failed(None, f"no reply from the registrar to {what} within "
                      f"{self.settings.reply_timeout:g} s")
 
-    def _ping_timeout(self):
+    def _ping_timeout(self) -> None:
         self._timers.pop("pingwait", None)
         self._failed(None, f"no reply from the trunk to OPTIONS within "
                      f"{self.settings.reply_timeout:g} s")
 
-    def _failed(self, code, why):
+    def _failed(self, code: int | None, why: str) -> None:
         self.state.failures += 1
         self._set(False, code, why)
         if "retry" not in self._timers:
@@ -311,14 +344,15 @@ class Trunk:
 
     # -- actions -------------------------------------------------------------------------
 
-    def _retry(self):
+    def _retry(self) -> None:
         self._timers.pop("retry", None)
         if not self._register():
             self._failed(self.state.code, self.state.why)
 
-    def _register(self):
+    def _register(self) -> bool:
         """Send a REGISTER now. False while pjsip still waits for an earlier one (it has no
         way to abandon it; its retransmissions may still reach a trunk that came back)."""
+        assert self.account is not None and self.loop is not None   # start() ran
         try:
             self.account.setRegistration(True)
         except pj.Error as exc:
@@ -328,7 +362,7 @@ class Trunk:
         self._later("reply", self.settings.reply_timeout, self._no_reply, "REGISTER")
         return True
 
-    def _ping(self):
+    def _ping(self) -> None:
         t = self.settings
         if t.keepalive and not self._stopped:
             self._later("ping", t.keepalive, self._ping)
@@ -342,12 +376,14 @@ class Trunk:
         except pj.Error as exc:
             self._failed(None, f"cannot send OPTIONS to the trunk: {exc.info()}")
             return
+        assert self.loop is not None    # start() set it with the account
         self._ping_out = self.loop.time()
         self._later("pingwait", t.reply_timeout, self._ping_timeout)
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _set(self, registered, code, why, expires=None):
+    def _set(self, registered: bool, code: int | None, why: str,
+             expires: int | None = None) -> None:
         s = self.state
         if registered != s.registered:
             s.since = time.time()
@@ -358,11 +394,12 @@ class Trunk:
             (log.info if registered else log.error)("%s", s.sentence())
         self._logged = (registered, why)
 
-    def _later(self, name, delay, fn, *args):
+    def _later(self, name: str, delay: float, fn: Callable[..., None], *args: object) -> None:
+        assert self.loop is not None    # start() set it; every timer comes after
         self._cancel(name)
         self._timers[name] = self.loop.call_later(delay, fn, *args)
 
-    def _cancel(self, name):
+    def _cancel(self, name: str) -> None:
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
@@ -370,11 +407,11 @@ class Trunk:
 
 # -- a one-shot probe, for `lawline check` and the tests ---------------------------------
 
-def probe(cfg, timeout=None, port=0):
+def probe(cfg: ProbeConfig, timeout: float | None = None, port: int = 0) -> TrunkState:
     """Register once with the configured trunk from a fresh endpoint on a free port, and
     return the TrunkState. One pjsua2 endpoint per process: do not call this inside the
     running box (read its state file instead)."""
-    async def run():
+    async def run() -> TrunkState:
         core = MediaCore(cfg.sip.bind, port, cfg.sip.log_level, transport=cfg.trunk.transport,
                          ca_file=cfg.trunk.ca_file or None)
         trunk = Trunk(cfg.trunk, cfg.office)

@@ -19,13 +19,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .. import status as box_status
 from ..clock import Clock
 from ..phone import national
-from ..records import report as _report_module
+from ..records import report
 from ..records.office import Office
 from ..sync.outbox import Outbox
 from ..sync.settings import build_targets
@@ -39,17 +39,6 @@ DATABASES = ("outbox.db", "cases.db")
 
 VOICEMAIL_BOXES = {"consultation": "法律咨询", "service_request": "服务申请",
                    "urgent": "紧急纠纷", "complaint": "投诉"}
-
-
-class _Report(Protocol):
-    """What the page calls of records/report.py (not yet typed there)."""
-    def call_records(self, outbox_db: str | Path, start: dt.date,
-                     end: dt.date) -> list[dict[str, Any]]: ...
-    def build(self, office: Office, start: dt.date,
-              end: dt.date) -> tuple[dict[str, dict[str, Any]], Any]: ...
-
-
-report: _Report = _report_module
 
 
 class BoxData:

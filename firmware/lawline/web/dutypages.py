@@ -105,12 +105,12 @@ async def case_duty(request: Request, web: Web) -> Response:
                                error=f"{exc.reason}（操作没有执行）")
     except CaseChanged as exc:
         log.info("web: %s on case %s by %s not done: %s", action, case.number, user.name, exc)
-        fresh = web.box.cases.get(case.number)
+        fresh = web.box.cases.get(case.number) or case     # cases are never deleted
         return await case_page(request, web, status=409,
                                error=changed_since(request, web, fresh))
     except CaseError as exc:
         log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
-        state = web.box.cases.get(case.number).state
+        state = (web.box.cases.get(case.number) or case).state
         return await case_page(request, web, status=409, error=(
             f"案件当前状态（{fmt.STATE_WORDS.get(state, state)}）不能这样处理，操作没有执行。"))
     return RedirectResponse(f"/cases/{case.number}?done={action}", 303)

@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,6 @@ ALL = ("head", "clerk", "duty")
 MAX_UPLOAD = 2 * 2 ** 20
 _SECRET = re.compile(r"password|secret|token|access_key", re.I)
 CHECK_CACHE_SECONDS = 60
-# records/report.py is not yet typed: a report's table ({category: {column: value}}) as CSV
-to_csv: Callable[[dict[str, dict[str, Any]]], str] = report.to_csv
 
 
 # -- duty -------------------------------------------------------------------------------------
@@ -225,7 +223,7 @@ def _period(request: Request, web: Web) -> tuple[str, dt.date, dt.date]:
 
 
 def _rows(table: dict[str, dict[str, Any]]) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(to_csv(table))))
+    return list(csv.reader(io.StringIO(report.to_csv(table))))
 
 
 def _chart(table: dict[str, dict[str, Any]],
@@ -268,7 +266,7 @@ async def report_download(request: Request, web: Web) -> Response:
     name = f"report-{kind}-{start}"
     web.audit(request, "report_downloaded", f"{name}.{form}")
     if form == "csv":
-        return Response(("\ufeff" + to_csv(table)).encode("utf-8"),
+        return Response(("\ufeff" + report.to_csv(table)).encode("utf-8"),
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     import openpyxl

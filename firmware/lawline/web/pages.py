@@ -10,14 +10,14 @@ page says what happened instead, so nobody's change is overwritten unseen.
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from ..records import messages as _messages
+from ..records.messages import duty_case
 from ..records.cases import KINDS, OPEN_STATES, STATES, Case, CaseChanged, CaseError
 from . import fmt
 from .accounts import User
@@ -28,8 +28,6 @@ from .query import Choice, Date, Number, Text, span
 log = logging.getLogger("lawline.web")
 ALL = ("head", "clerk", "duty")
 PAGE_SIZE = 100
-# records/messages.py is not yet typed: its duty SMS (case, kind, caller, office) -> text
-duty_case: Callable[[str, str, str, str], str] = _messages.duty_case
 
 
 def _kinds_for(user: User, wanted: str | None = None) -> list[str]:
@@ -218,13 +216,13 @@ async def case_action(request: Request, web: Web) -> Response:
             return web.refuse(request, 404, "没有这个操作。")
     except CaseChanged as exc:          # changed between the check above and the write
         log.info("web: %s on case %s by %s not done: %s", action, case.number, user.name, exc)
-        fresh = web.box.cases.get(case.number)
+        fresh = web.box.cases.get(case.number) or case     # cases are never deleted
         return await case_page(request, web, error=_changed_since(request, web, fresh),
                                status=409, note=note)
     except CaseError as exc:
         log.info("web: %s on case %s by %s refused: %s", action, case.number, user.name, exc)
         return await case_page(request, web, status=409, note=note, error=(
-            f"案件当前状态（{fmt.STATE_WORDS[web.box.cases.get(case.number).state]}）"
+            f"案件当前状态（{fmt.STATE_WORDS[(web.box.cases.get(case.number) or case).state]}）"
             "不能这样处理，操作没有执行。"))
     return RedirectResponse(f"/cases/{case.number}?done={action}", 303)
 
