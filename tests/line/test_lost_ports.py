@@ -11,6 +11,8 @@ import pty
 import time
 import tty
 
+import pytest
+
 from lawline.line.audio import SerialPcm
 
 from .cpu import thread_seconds
@@ -47,3 +49,29 @@ def test_a_pcm_port_whose_far_end_hangs_up_ends_its_reader_and_says_so_once(capl
                         "hung up)"], lost
     finally:
         pcm.close()
+
+
+def test_a_pcm_port_that_goes_while_it_opens_is_not_left_half_open(monkeypatch):
+    """A USB modem re-enumerating between the port's open and its set-up: the open fails
+    and leaves nothing behind (it looked open with no reader, and its close failed), and the
+    supervisor's next open takes the port."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    pcm = SerialPcm(os.ttyname(slave), name="box")
+    real = os.set_blocking
+
+    def gone(fd, blocking):
+        monkeypatch.setattr(os, "set_blocking", real)
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(os, "set_blocking", gone)
+    try:
+        with pytest.raises(OSError):
+            pcm.open()
+        assert pcm.reader is None
+        pcm.close()                              # nothing to close: no error
+        pcm.open()                               # the supervisor's next try
+        assert pcm.reader is not None and pcm.reader.is_alive()
+    finally:
+        pcm.close()
+        os.close(master)
+        os.close(slave)

@@ -97,6 +97,8 @@ def test_refusals_in_plain_words_naming_the_user():
 
 def test_retries_double_up_to_the_longest_wait():
     assert [trunk.retry_delay(n, 2, 60) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    # a trunk away for days: thousands of failures still wait the longest, never overflow
+    assert trunk.retry_delay(1100, 5.0, 300.0) == trunk.retry_delay(10 ** 6, 5.0, 300.0) == 300.0
 
 
 def test_dial_uri_caller_id_and_pai(tmp_path):

@@ -330,10 +330,17 @@ class SerialPcm(PortLoss):
     def open(self) -> None:
         if self._serial is not None:
             return
-        self._serial = serial.Serial(self.path, 115200, timeout=0, write_timeout=0)
-        self._fd = self._serial.fileno()
-        os.set_blocking(self._fd, False)
-        self._serial.reset_input_buffer()
+        # the port is ours once it is set up: a port gone between its open and its set-up
+        # (a USB modem re-enumerating) must not stay half open, looking open with no reader
+        port = serial.Serial(self.path, 115200, timeout=0, write_timeout=0)
+        try:
+            fd = port.fileno()
+            os.set_blocking(fd, False)
+            port.reset_input_buffer()
+        except BaseException:
+            port.close()
+            raise
+        self._serial, self._fd = port, fd
         self.jitter.clear()
         self._owed = 0
         self._stop.clear()

@@ -83,8 +83,11 @@ def _with_tls(uri: str) -> str:
 
 
 def retry_delay(failures: int, first: float, longest: float) -> float:
-    """Wait before registration attempt number `failures` + 1: doubling, capped."""
-    doublings: int = 2 ** max(0, failures - 1)
+    """Wait before registration attempt number `failures` + 1: doubling, capped. The count
+    grows for as long as the trunk stays away (every ping that goes unanswered adds one):
+    the doubling stops at 2**30, or a day's outage would make a number too large for a
+    float (OverflowError in the loop's callback, and no retry armed again)."""
+    doublings: int = 2 ** min(30, max(0, failures - 1))
     return min(longest, first * doublings)
 
 
