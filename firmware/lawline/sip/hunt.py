@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..prompts import PromptMissing, Prompts, read_pcm, write_wav
 from ..phone import national as _normal
 from .leg import confirm_leg, hang_up
-from .leg import Leg, LegResult
+from .leg import Leg, LegCore, LegResult, Placer
 
 if TYPE_CHECKING:
     from ..settings import DutySection, SipSection
@@ -61,8 +61,9 @@ class RotaSource(Protocol):
     def roster(self) -> Rota: ...
 
 
-class LegKeeper(Protocol):
-    """The media core, as the dialler uses it: it keeps each new leg alive (sip/endpoint)."""
+class LegKeeper(LegCore, Protocol):
+    """The media core, as the dialler uses it: it keeps each new leg alive (sip/endpoint),
+    and its legs use it as a LegCore (sip/leg.py)."""
     def keep(self, obj: object) -> None: ...
 
 
@@ -71,15 +72,6 @@ class TrunkDialling(Protocol):
     def uri_for(self, number: str) -> str: ...
     def call_headers(self) -> list[Header]: ...
     def suspect(self, code: int) -> None: ...
-
-
-class Placer(Protocol):
-    """What rings a duty phone (sip/leg.confirm_leg): the Dialler, or the Handover to the
-    prefecture's switchboard."""
-    @property
-    def core(self) -> LegKeeper: ...
-    def place(self, number: str) -> Leg | None: ...
-    def leg_failed(self, result: LegResult) -> None: ...
 
 
 def destinations(duty: DutySection, desk: RotaSource | None = None) -> dict[str, str]:

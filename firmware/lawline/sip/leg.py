@@ -13,27 +13,53 @@ Legs are only ever created by a `hunt.Dialler`, which refuses numbers outside th
 lists (toll fraud, DESIGN.md Security).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
 from ..errors import SipError
 from ..events import PartEvent
 
+if TYPE_CHECKING:
+    from .endpoint import Player
+
 log = logging.getLogger("lawline.sip")
 
-DTMF_METHODS = {pj.PJSUA_DTMF_METHOD_RFC2833: "RFC 4733", pj.PJSUA_DTMF_METHOD_SIP_INFO:
-                "SIP INFO"}
+DTMF_METHODS: dict[int, str] = {pj.PJSUA_DTMF_METHOD_RFC2833: "RFC 4733",
+                                 pj.PJSUA_DTMF_METHOD_SIP_INFO: "SIP INFO"}
 
 
-class LocalAccount(pj.Account):
+class AccountCore(Protocol):
+    """The media core, as the local account reads it (sip/endpoint.MediaCore)."""
+    @property
+    def transport_id(self) -> int | None: ...
+    @property
+    def bind(self) -> str: ...
+
+
+class LegCore(Protocol):
+    """The media core, as a leg uses it (sip/endpoint.MediaCore): it plays the whisper to the
+    leg and lets the leg go once hung up. The dialler's core also keeps each new leg alive
+    (sip/hunt.LegKeeper)."""
+    def release(self, obj: object) -> None: ...
+    def player(self, path: str | os.PathLike[str], repeat: bool = False) -> Player: ...
+    def stop_player(self, player: Player, *targets: pj.AudioMedia) -> None: ...
+
+
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class LocalAccount(pj.Account):  # type: ignore[misc]
     """The box's SIP identity without a trunk: nothing registers, duty phones are called
     directly, and every incoming request is refused: the box needs no open door for callers
     from the SIP side."""
 
-    def __init__(self, core, uri):
+    def __init__(self, core: AccountCore, uri: str) -> None:
         super().__init__()
         cfg = pj.AccountConfig()
         cfg.idUri = uri
@@ -44,7 +70,7 @@ class LocalAccount(pj.Account):
         self.create(cfg)
         self.core = core
 
-    def onIncomingCall(self, prm):
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         try:
             source = prm.rdata.srcAddress
             call = pj.Call(self, prm.callId)
@@ -57,33 +83,37 @@ class LocalAccount(pj.Account):
             pass
 
 
-class Leg(pj.Call):
+# pjsua2 has no type information: subclassing its classes (Any) is the boundary
+class Leg(pj.Call):  # type: ignore[misc]
     """One call to one duty phone. Every pjsua2 callback only posts to the loop."""
 
-    def __init__(self, account, core, number, uri, headers=()):
+    def __init__(self, account: pj.Account, core: LegCore, number: str, uri: str,
+                 headers: Iterable[tuple[str, str]] = ()) -> None:
         super().__init__(account)
         self.core = core
         self.number = number
         self.uri = uri
         self.headers = list(headers)
         self.loop = asyncio.get_running_loop()
-        self.events = asyncio.Queue()
-        self.audio = None
+        self.events: asyncio.Queue[PartEvent] = asyncio.Queue()
+        self.audio: pj.AudioMedia | None = None
         self.confirmed = False
         self.disconnected = False
-        self.last_code = None
-        self.dialled_at = None      # loop time of makeCall
-        self.confirmed_at = None    # loop time the 200 OK was acknowledged (CONFIRMED)
-        self.dtmf_method = None
+        self.last_code: int | None = None
+        self.dialled_at: float | None = None    # loop time of makeCall
+        self.confirmed_at: float | None = None  # loop time the 200 OK was acknowledged
+        self.dtmf_method: str | None = None
 
-    def _post(self, kind, **fields):
-        event = PartEvent(f"leg {self.uri}", kind, number=self.number, **fields)
+    def _post(self, kind: str, *, code: int | None = None, detail: str = "",
+              digit: str | None = None, index: int | None = None) -> None:
+        event = PartEvent(f"leg {self.uri}", kind, number=self.number, digit=digit, code=code,
+                          detail=detail, index=index)
         try:
             self.loop.call_soon_threadsafe(self.events.put_nowait, event)
         except RuntimeError:
             pass
 
-    def onCallState(self, prm):
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
             info = self.getInfo()
             kind = {pj.PJSIP_INV_STATE_CONFIRMED: "begin",
@@ -92,7 +122,7 @@ class Leg(pj.Call):
         except Exception:
             pass
 
-    def onCallMediaState(self, prm):
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         try:
             info = self.getInfo()
             for media in info.media:
@@ -102,7 +132,7 @@ class Leg(pj.Call):
         except Exception:
             pass
 
-    def onDtmfDigit(self, prm):
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         try:
             self._post("dtmf", digit=prm.digit,
                        detail=DTMF_METHODS.get(prm.method, str(prm.method)))
@@ -111,7 +141,7 @@ class Leg(pj.Call):
 
     # A far end that tries to move the call elsewhere. The door (sip/door.py) refuses both
     # before pjsua sees them; these refuse them again should a request ever get past it.
-    def onCallTransferRequest(self, prm):
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
         try:
             prm.statusCode = 403        # never dial the Refer-To: toll fraud
             log.warning("duty %s: refused a transfer (REFER) to %r with 403", self.number,
@@ -119,7 +149,7 @@ class Leg(pj.Call):
         except Exception:
             pass
 
-    def onCallReplaceRequest(self, prm):
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:
         try:
             prm.statusCode = 403        # no one takes over a duty leg
             log.warning("duty %s: refused an INVITE with Replaces from %r with 403",
@@ -127,7 +157,7 @@ class Leg(pj.Call):
         except Exception:
             pass
 
-    def dial(self):
+    def dial(self) -> None:
         op = pj.CallOpParam(True)
         for name, value in self.headers:
             header = pj.SipHeader()
@@ -140,7 +170,7 @@ class Leg(pj.Call):
             raise SipError(f"SIP: cannot call {self.uri}: {exc.info()}") from None
         self.dialled_at = self.loop.time()
 
-    def cancel(self):
+    def cancel(self) -> None:
         """CANCEL while it rings, BYE once answered (pjsua2 picks by the call's state)."""
         if self.disconnected:
             return
@@ -151,7 +181,7 @@ class Leg(pj.Call):
         except pj.Error:
             pass
 
-    def take_event(self, event):
+    def take_event(self, event: PartEvent) -> PartEvent:
         """Update own state from one of its events; returns the event."""
         if event.kind in ("progress", "begin", "ended"):
             self.last_code = event.code
@@ -168,7 +198,7 @@ class Leg(pj.Call):
         return event
 
     @property
-    def setup_s(self):
+    def setup_s(self) -> float | None:
         """INVITE sent to call CONFIRMED, seconds (None if never answered)."""
         if self.dialled_at is None or self.confirmed_at is None:
             return None
@@ -180,16 +210,25 @@ class LegResult:
     number: str
     # accepted, busy, no_answer, declined, no_key, failed, caller_gone, cancelled, refused
     outcome: str
-    code: int = None
-    seconds_to_answer: float = None     # from dialling to the accepting key
-    setup_s: float = None               # INVITE to CONFIRMED
+    code: int | None = None
+    seconds_to_answer: float | None = None  # from dialling to the accepting key
+    setup_s: float | None = None            # INVITE to CONFIRMED
 
-    def as_record(self):
+    def as_record(self) -> dict[str, str | int | float | None]:
         return {"number": self.number, "outcome": self.outcome, "sip_code": self.code,
                 "seconds_to_accept": self.seconds_to_answer, "setup_s": self.setup_s}
 
 
-def _outcome(code):
+class Placer(Protocol):
+    """What rings a duty phone (confirm_leg): the Dialler, or the Handover to the
+    prefecture's switchboard (sip/hunt.py)."""
+    @property
+    def core(self) -> LegCore: ...
+    def place(self, number: str) -> Leg | None: ...
+    def leg_failed(self, result: LegResult) -> None: ...
+
+
+def _outcome(code: int | None) -> str:
     if code in (486, 600):
         return "busy"
     if code == 603:
@@ -199,8 +238,10 @@ def _outcome(code):
     return "failed"
 
 
-async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeout,
-                      caller_gone, stop=None, confirm=True):
+async def confirm_leg(dialler: Placer, number: str, whisper_path: str | os.PathLike[str],
+                      ring_timeout: float, confirm_timeout: float, caller_gone: asyncio.Event,
+                      stop: asyncio.Event | None = None,
+                      confirm: bool = True) -> tuple[LegResult, Leg | None]:
     """Call one duty phone and wait for it to accept. Returns (LegResult, leg or None); the
     leg is returned only when accepted, with its audio ready to bridge. `caller_gone` is an
     asyncio.Event: when it is set, the leg is cancelled at once; so it is when `stop` is
@@ -213,9 +254,9 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
     if leg is None:
         return LegResult(number, "refused"), None
     core = dialler.core
-    whisper = None
-    heard = None            # confirm False: the whisper's end accepts
-    result = None
+    whisper: Player | None = None
+    heard: asyncio.Future[bool] | None = None   # confirm False: the whisper's end accepts
+    result: LegResult | None = None
     answered = False
     waits = [asyncio.ensure_future(caller_gone.wait())]
     if stop is not None:
@@ -231,8 +272,8 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
                 result = LegResult(number, outcome, leg.last_code)
                 break
             get = asyncio.ensure_future(leg.events.get())
-            done, _ = await asyncio.wait({get, *waits, *([heard] if heard else [])},
-                                         timeout=deadline - now,
+            watched: set[asyncio.Future[Any]] = {get, *waits, *([heard] if heard else [])}
+            done, _ = await asyncio.wait(watched, timeout=deadline - now,
                                          return_when=asyncio.FIRST_COMPLETED)
             if get not in done:
                 get.cancel()
@@ -295,7 +336,7 @@ async def confirm_leg(dialler, number, whisper_path, ring_timeout, confirm_timeo
     return result, None
 
 
-async def hang_up(core, leg, timeout=2.0):
+async def hang_up(core: LegCore, leg: Leg, timeout: float = 2.0) -> None:
     """End a leg and wait until pjsua2 reports it gone, then let it be deleted."""
     leg.cancel()
     loop = asyncio.get_running_loop()
