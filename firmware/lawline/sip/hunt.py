@@ -64,7 +64,7 @@ class RotaSource(Protocol):
 class LegKeeper(LegCore, Protocol):
     """The media core, as the dialler uses it: it keeps each new leg alive (sip/endpoint),
     and its legs use it as a LegCore (sip/leg.py)."""
-    def keep(self, obj: object) -> None: ...
+    def keep(self, obj: object) -> object: ...
 
 
 class TrunkDialling(Protocol):
