@@ -13,10 +13,13 @@ an object the composition root builds from [office] timezone (build.py, clock.Cl
 """
 
 import math
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,7 +41,7 @@ from .settings import (SECTIONS, TABLES as TABLE_TYPES, CalendarSection, CasesSe
                        S3Section, SipSection, SpoolSection, SurveySection, TrunkSection,
                        UpstreamSection, VoicemailSection, WebSection, TopicsSection,
                        CallbacksSection, UpdateSection)
-from .settings import options as section_options
+from .settings import Option, options as section_options
 from .records.duties import validate_config as validate_duties
 from .sip.checks import validate_config as validate_sip
 from .sip.dialplan import validate_config as validate_dialplan
@@ -90,8 +93,8 @@ class Config:
     topics: TopicsSection         # [topics] (records/measures.py, the report)
     callbacks: CallbacksSection   # [callbacks] (records/calls.py)
     update: UpdateSection
-    lines: tuple = ()             # every line, line 1 first (tuple of LineSection)
-    referral: tuple = ()          # [[referral]] tables (tuple of ReferralTable)
+    lines: tuple[LineSection, ...] = ()     # every line, line 1 first
+    referral: tuple[ReferralTable, ...] = ()    # [[referral]] tables
     path: Path | None = None
     # issue 17, the office's duties: on-site service, referral hand-off, results told,
     # staff availability (records/duties.py)
@@ -99,18 +102,18 @@ class Config:
     handoff: HandoffSection = field(default_factory=HandoffSection)
     results: ResultsSection = field(default_factory=ResultsSection)
     availability: AvailabilitySection = field(default_factory=AvailabilitySection)
-    provider: tuple = ()          # [[provider]] tables (tuple of ProviderTable)
+    provider: tuple[ProviderTable, ...] = ()    # [[provider]] tables
 
     @property
-    def spool_dir(self):
+    def spool_dir(self) -> Path:
         return Path(self.spool.dir)
 
     @property
-    def prompts_dir(self):
+    def prompts_dir(self) -> Path:
         base = Path(self.prompts.dir) if self.prompts.dir else REPO_PROMPTS
         return base / self.prompts.language
 
-    def upstream_token(self):
+    def upstream_token(self) -> str | None:
         if not self.upstream.token_file:
             return None
         return read_secret(self.upstream.token_file, "upstream", "token_file")
@@ -125,7 +128,7 @@ LARGEST_FILE = 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _shown(value):
+def _shown(value: object) -> str:
     """A value for an error message: short, and never a 5000-digit integer (which Python
     refuses to turn into text)."""
     if isinstance(value, int) and abs(value) > LARGEST:
@@ -133,14 +136,20 @@ def _shown(value):
     return repr(value)[:80]
 
 
-def _check_text(where, value):
+def _check_text(where: str, value: str) -> None:
     if len(value) > LONGEST_TEXT:
         raise ConfigError(f"{where} is {len(value)} characters long; at most {LONGEST_TEXT}")
     if _CONTROL.search(value):
         raise ConfigError(f"{where}: {value[:80]!r} contains a control character")
 
 
-def _check(section, opt, value):
+# One section's values, by option. A value as given is what tomllib read (Any to a type
+# checker); _check finds out at run time that it has its option's kind, which a type checker
+# cannot follow, and the values then make a section (cls(**values)) or Config(**sections).
+Values = dict[str, Any]
+
+
+def _check(section: str, opt: Option, value: Any) -> object:
     where = f"option '{opt.name}' in section [{section}]"
     kind = opt.kind
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -175,7 +184,7 @@ def _check(section, opt, value):
     return value
 
 
-def still_lab_defaults(config):
+def still_lab_defaults(config: Config) -> list[str]:
     """Options every office must set that still hold the example's lab value, as
     "[section] option" strings (lawline check warns about them)."""
     out = []
@@ -190,7 +199,7 @@ def still_lab_defaults(config):
     return out
 
 
-def from_dict(data, path=None):
+def from_dict(data: Mapping[str, Any], path: Path | None = None) -> Config:
     """The typed configuration of `data` (a TOML document as dicts); ConfigError naming the
     section and option at the first thing wrong."""
     line_tables_given = None
@@ -206,18 +215,20 @@ def from_dict(data, path=None):
         if not isinstance(data[name], dict):
             raise ConfigError(f"[{name}] must be a section, not a value")
     tables = {name: _tables(name, TABLES[name], data.get(name, [])) for name in TABLES}
-    values, menu_tables = {}, {}
+    values: dict[str, Values] = {}
+    menu_tables: dict[str, Any] = {}
     for cls in SECTIONS:
         name = cls.SECTION
         given = dict(data.get(name, {}))
         if name == "menu":   # [menu.keys] and [menu.submenu.NAME]: the tree (call/menu.py)
             menu_tables = {k: given.pop(k) for k in ("keys", "submenu") if k in given}
         values[name] = _section(name, SCHEMA[name], given)
-    lines = line_tables(line_tables_given, values["line"], values["office"]["number"],
-                        SCHEMA["line"] + LINE_OPTIONS, _check)
+    lines: list[Values] = line_tables(line_tables_given, values["line"],
+                                      values["office"]["number"],
+                                      SCHEMA["line"] + LINE_OPTIONS, _check)
     check_pins(values["hat"], lines)
-    sections = {cls.SECTION: cls(**values[cls.SECTION]) for cls in SECTIONS
-                if cls.SECTION not in ("line", "menu")}
+    sections: dict[str, Any] = {cls.SECTION: cls(**values[cls.SECTION]) for cls in SECTIONS
+                                if cls.SECTION not in ("line", "menu")}
     all_lines = tuple(LineSection(**v) for v in lines)
     menu = MenuSection(**values["menu"], tree=parse_menu(
         menu_tables.get("keys"), menu_tables.get("submenu"), values["menu"]["prompt"]))
@@ -236,8 +247,8 @@ def from_dict(data, path=None):
     return config
 
 
-def _section(name, options_, given):
-    values = {}
+def _section(name: str, options_: list[Option], given: dict[str, Any]) -> Values:
+    values: Values = {}
     for opt in options_:
         values[opt.name] = _check(name, opt, given.pop(opt.name)) if opt.name in given \
             else opt.default
@@ -248,14 +259,14 @@ def _section(name, options_, given):
     return values
 
 
-def _tables(name, options_, entries):
+def _tables(name: str, options_: list[Option], entries: object) -> list[Values]:
     """[[name]] entries: their values; each option required."""
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"[[{name}]] must be written as one or more [[{name}]] tables")
     out = []
     for number, given in enumerate(entries, start=1):
         given = dict(given)
-        values = {}
+        values: Values = {}
         for opt in options_:
             if opt.name not in given:
                 if not opt.required:
@@ -270,7 +281,7 @@ def _tables(name, options_, entries):
     return out
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Config:
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -295,7 +306,7 @@ def load(path):
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def _toml_value(value):
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -308,7 +319,7 @@ def _toml_value(value):
     return repr(value)
 
 
-def example():
+def example() -> str:
     """The example configuration: every option, its unit and its default."""
     out = ["# lawline configuration (/etc/lawline/lawline.toml).",
            "# Every option is shown with its default; delete what you do not change.",
@@ -343,7 +354,7 @@ def example():
     return "\n".join(out)
 
 
-def dump(values):
+def dump(values: Mapping[str, Mapping[str, object] | list[dict[str, object]]]) -> str:
     """TOML text for a dict of sections (used by the demo to write its config)."""
     out = []
     for name, options in values.items():

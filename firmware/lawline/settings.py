@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, ClassVar, Protocol, get_type_hints
 
 
 @dataclass(frozen=True)
@@ -845,8 +845,16 @@ class RecordingSection:
         'every listening is audited')
 
 
+class Section(Protocol):
+    """A section or a [[table]] entry, as the loader makes it (config.from_dict): named by
+    SECTION in the file, made from its values once each is checked against its option."""
+    SECTION: ClassVar[str]
+
+    def __init__(self, **values: Any) -> None: ...
+
+
 # The sections in the order the example file shows them, and the [[name]] tables.
-SECTIONS: tuple[type, ...] = (
+SECTIONS: tuple[type[Section], ...] = (
     OfficeSection, LineSection, MenuSection, LimitsSection, DutySection, DialplanSection,
     HoursSection, CalendarSection, CasesSection, SurveySection, ReportSection, TopicsSection,
     CallbacksSection, HealthSection,
@@ -858,5 +866,5 @@ SECTIONS += (OnsiteSection, HandoffSection, ResultsSection, AvailabilitySection)
 SECTIONS += (LadderSection, SwitchboardSection, RecordingSection)
 # issue 20 (field updates)
 SECTIONS += (UpdateSection,)
-TABLES: dict[str, type] = {"referral": ReferralTable}
+TABLES: dict[str, type[Section]] = {"referral": ReferralTable}
 TABLES["provider"] = ProviderTable

@@ -5,7 +5,7 @@ per job (each line's status LED on its own pin, none on the power key's)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import ConfigError
 
@@ -20,13 +20,15 @@ class LineOption(Protocol):
     def tables_only(self) -> bool: ...
 
 
-# The loader's check of one value: (where, option, value as given) -> value as kept
-CheckValue = Callable[[str, LineOption, object], object]
+_Option = TypeVar("_Option", bound=LineOption)
+# The loader's check of one value: (where, option, value as given) -> value as kept; it
+# reads more of the option than LineOption names (config._check: its kind, bounds, pattern)
+CheckValue = Callable[[str, _Option, object], object]
 Values = dict[str, object]
 
 
 def line_tables(tables: object, single: Mapping[str, object], office_number: str,
-                options: Sequence[LineOption], check: CheckValue) -> list[Values]:
+                options: Sequence[_Option], check: CheckValue[_Option]) -> list[Values]:
     """Every line's values: the [[line]] tables, or the one [line] section as line 1 (its
     number the office's). `options`: the [line] options and the table-only ones; `check`:
     the loader's check of one value (config._check)."""
