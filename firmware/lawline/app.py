@@ -10,6 +10,8 @@ import os
 import signal
 import time
 
+from .clock import Clock
+from .config import Config
 from .call.driver import CallDriver, CallParts, new_call_id
 from .call.lines import Line, missed_record
 from .call.script import CallScript
@@ -417,14 +419,14 @@ class Box:
             self.core.release(call)
 
 
-def run(config, clock=None):
+def run(config: Config, clock: Clock | None = None) -> int:
     """Run the box until SIGTERM or SIGINT. Returns the process exit code. `clock`: the
     office's, moved by the test rig (rig/lawline_rig/probe/boxclock.py); else [office]
     timezone's."""
     # Recordings, records and databases are the callers': whatever the box creates from here
     # on is readable by the service only (directories 0700, files 0600).
     os.umask(SPOOL_UMASK)
-    async def main():
+    async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
