@@ -12,7 +12,9 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from ..clock import Clock
 from ..errors import CallCut, CallEnded, ModemError
 from ..phone import is_mobile
 from ..records.cases import CaseError, is_case_number, same_number
@@ -23,6 +25,7 @@ from ..sip import switchboard as boards
 from ..sync.recovery import recording_name
 from ..sync.wavfile import repair_wav, wav_seconds
 from ..prompts import PromptMissing
+from .script import CallScript
 from .steps import Event
 
 log = logging.getLogger("lawline.call")
@@ -93,13 +96,13 @@ def _first(*awaitables):
     return race()
 
 
-def new_call_id(clock, now=None):
+def new_call_id(clock: Clock, now: float | None = None) -> str:
     """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
     return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 class CallDriver:
-    def __init__(self, script, parts):
+    def __init__(self, script: CallScript, parts: CallParts) -> None:
         self.s = script
         self.p = parts
         self.id = script.id
@@ -177,7 +180,7 @@ class CallDriver:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def run(self):
+    async def run(self) -> dict[str, Any]:
         self._pump = asyncio.ensure_future(self._pump_events())
         deadline = None
         actions = self.s.start()
