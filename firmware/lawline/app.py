@@ -9,16 +9,23 @@ import logging
 import os
 import signal
 import time
+from typing import Any
 
+from .clock import Clock
+from .config import Config
 from .call.driver import CallDriver, CallParts, new_call_id
-from .call.lines import Line, missed_record
+from .call.lines import Line, RingingModem, missed_record
 from .call.script import CallScript
 from .prompts import Prompts
 from .errors import ModemError
+from .events import PartEvent
 from . import build, hat, update
+from .hat import PowerKey, StatusLed
 from .records.recovery import start_up
 from .line import from_config as line_from_config
+from .line.modem import Modem
 from .line.supervisor import LineSupervisor
+from .line.v253 import V253Modem
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -27,20 +34,29 @@ from .sip.dialplan import DialPlan
 from .sip.endpoint import MediaCore
 from .sip import inbound
 from .sip.leg import LocalAccount
-from .sip.trunk import Trunk, configured as trunk_configured
+from .sip.trunk import Trunk, TrunkAccount, configured as trunk_configured
+from .settings import LineSection
+from .sync.outbox import Outbox
+from .sync.service import SyncService
+from .sync.worker import UploadWorker
 from .sync.spool import UMASK as SPOOL_UMASK, make_private
 from .status import FAIL, OK, BoxLock, Status
 from .line import profiles as line_profiles
 from .records.health import Health, modem_signal
+from .records.cases import Cases
+from .records.office import Office
 from .records.outcomes import CallRecord
 
 log = logging.getLogger("lawline.box")
+
+# the line a call runs on: a modem's, or a call the switchboard transferred down
+CallLine = Line | inbound.SipLine
 
 UPSTREAM = "upstream"
 
 
 class Box:
-    def __init__(self, config, clock=None):
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
         """The box on `config`; `clock`: the office's (the test rig moves one: clock.py)."""
         self.config = config
         self.clock = clock or build.clock(config)
@@ -48,27 +64,28 @@ class Box:
         self.incoming_dir = spool / "incoming"
         self.tmp_dir = spool / "tmp"
         self.prompts = Prompts(config.prompts_dir)
-        self.core = None
-        self.account = None
-        self.trunk = None       # sip/trunk.Trunk with a [trunk] registrar; its .state for check
-        self.lines = []         # call/lines.Line, one per modem ([line] or [[line]])
-        self.modem = None       # line 1's modem: SMS out, signal for the health report
-        self.duty_busy = set()  # duty phones this box is ringing or has in a call
-        self.queue = []         # call ids waiting for a duty phone, any line, first first
-        self.switchboard_calls = set()   # calls the switchboard transferred down, up now
+        self.core: MediaCore | None = None
+        self.account: TrunkAccount | LocalAccount | None = None
+        self.trunk: Trunk | None = None   # with a [trunk] registrar; its .state for check
+        self.lines: list[Line] = []       # one per modem ([line] or [[line]])
+        self.modem: RingingModem | None = None   # line 1's: SMS out, signal for the health report
+        self.duty_busy: set[str] = set()  # duty phones this box is ringing or has in a call
+        self.queue: list[str] = []        # call ids waiting for a duty phone, any line, first first
+        # calls the switchboard transferred down, up now
+        self.switchboard_calls: set[asyncio.Task[None]] = set()
         self.switchboard_count = 0
-        self.outbox = None
-        self.worker = None
-        self.sync = None
-        self.cases = None
-        self.office = None
+        self.outbox: Outbox | None = None
+        self.worker: UploadWorker | None = None
+        self.sync: SyncService | None = None
+        self.cases: Cases | None = None
+        self.office: Office | None = None
         self.calls = 0
         self.status = Status(None)
         self.notify = Notifier()    # systemd: READY=1, STATUS=, WATCHDOG=1 (sdnotify.py)
         self.ready = False
-        self.lock = None
+        self.lock: BoxLock | None = None
 
-    def _open_storage(self):
+    def _open_storage(self) -> None:
         spool = self.config.spool_dir
         for d in (spool, self.incoming_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -97,22 +114,23 @@ class Box:
                  min_seconds=self.config.voicemail.min_seconds, alert=self.alert,
                  status=self.status)
 
-    def on_sms(self, event):
+    def on_sms(self, event: PartEvent) -> bool | None:
         """An incoming SMS (duty staff replying "结案 2611280001"): the office acts on it only
         from a numeric sender it lists (records/office.py); the type of number goes with it."""
         if self.office is not None:
+            assert event.number is not None     # a modem's SMS event names its sender
             return self.office.on_sms(event.number, event.detail, event.sender_type)
         return None
 
-    def kick_upload(self):
+    def kick_upload(self) -> None:
         if self.sync is not None:
             self.sync.kick()
 
-    def can_record(self):
+    def can_record(self) -> bool:
         """False when the spool cannot take one more longest message (sync/spool.py)."""
         return self.sync is None or self.sync.can_record()
 
-    def alert(self, text):
+    def alert(self, text: str) -> None:
         """Something the office must act on: the log, and an SMS to [office] head_mobile
         when the modem can send one."""
         log.error("alert: %s", text)
@@ -124,7 +142,7 @@ class Box:
         send = getattr(self.modem, "send_sms", None)
         if not head or send is None:
             return
-        async def deliver():
+        async def deliver() -> None:
             try:
                 await send(head, text)
                 log.info("alert: sent by SMS to the office head %s", head)
@@ -135,8 +153,9 @@ class Box:
         except RuntimeError:
             log.warning("alert: not sent by SMS (no running loop)")
 
-    def _health(self):
+    def _health(self) -> Health:
         """Signal, trunk, backlog, disk: to the office daily and on change (records/health)."""
+        assert self.office is not None     # _open_storage made it
         gsm = line_profiles.get(self.config.line.profile).kind != "v253"
         cfg = self.config
         self.health = Health(health=cfg.health, office=cfg.office, outbox_cfg=cfg.outbox,
@@ -146,7 +165,7 @@ class Box:
                              trunk=self.trunk, mail=self.kick_upload, clock=self.clock)
         return self.health
 
-    def _sip_lost(self, why):
+    def _sip_lost(self, why: str | None) -> None:
         """pjsua2's event poller fails (why) or works again (None): the box's state says so,
         `lawline check` and systemd's STATUS show it (sip/endpoint.py)."""
         if why is None:
@@ -154,7 +173,7 @@ class Box:
         else:
             self.status.set("sip", FAIL, why)
 
-    def _outbox_error(self, target, why):
+    def _outbox_error(self, target: str, why: str | None) -> None:
         """The outbox cannot be read for `target` (why), or can again (None): the upload
         worker retries less often meanwhile (sync/worker.py); the state says so."""
         if why is None:
@@ -162,17 +181,18 @@ class Box:
         else:
             self.status.set("outbox", FAIL, f"the outbox cannot be read for {target}: {why}")
 
-    def status_line(self):
+    def status_line(self) -> str:
         """systemd's STATUS=: waiting for calls or not, then modem, trunk, upstream."""
         return (("waiting for calls" if self.ready else "starting") + "; " +
                 status_summary(self.status.parts))
 
-    async def run(self, stop):
+    async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         missing = self.prompts.missing()
         if missing:
             log.warning("prompts without audio: %s (run 'make prompts')", ", ".join(missing))
         self._open_storage()
+        assert self.sync is not None and self.office is not None   # _open_storage made them
         # With a [trunk] registrar the box registers there (the password file is read, and
         # its mode checked, now); without one it keeps calling duty phones directly.
         self.trunk = Trunk(cfg.trunk, cfg.office, self.status) \
@@ -240,16 +260,20 @@ class Box:
                 self.lock.release()
             log.info("box: stopped")
 
-    def _line(self, number, section, key, led):
+    def _line(self, number: int, section: LineSection, key: PowerKey | None,
+              led: StatusLed | None) -> Line:
         """One line: its modem, call audio, supervisor and port in the shared media core.
         Where call audio flows is the modem's business (serial PCM port, V.253 in-band on
         the AT port, or a sound card): line/__init__.py, line/*.make_audio. The supervisor
         starts the modem (retrying with backoff while it is missing or silent), checks its
         health and brings it back; it sets the line's status ("modem", "modem 2", ...) and
         its status LED (`led`, None without one)."""
+        assert self.core is not None       # run() starts it before the lines
         modem = line_from_config(section)
+        assert isinstance(modem, (Modem, V253Modem))    # the two line.create_modem makes
         # a V.253 modem's own silence detector (AT+VSD) ends messages too ([voicemail])
-        modem.voice_silence = self.config.voicemail.silence_seconds
+        if isinstance(modem, V253Modem):
+            modem.voice_silence = self.config.voicemail.silence_seconds
         pcm = modem.make_audio()
         part = "modem" if number == 1 else f"modem {number}"
         supervisor = LineSupervisor(modem, pcm, section, self.status, key, led, part)
@@ -258,7 +282,7 @@ class Box:
         line.calls_held = lambda: update.calls_held(self.config.spool_dir)   # update.py
         return line
 
-    async def _serve_line(self, line, stop, started):
+    async def _serve_line(self, line: Line, stop: asyncio.Event, started: bool) -> None:
         """Start the line (line 1 already is), supervise it and take its calls until stop."""
         if not started and not await line.supervisor.start(stop):
             return
@@ -273,7 +297,7 @@ class Box:
             except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
                 log.warning("box: %s: health check did not stop cleanly: %s", line.name, exc)
 
-    def _script(self, line):
+    def _script(self, line: CallLine) -> CallScript:
         cfg = self.config
         script = CallScript(line.modem.caller, new_call_id(self.clock), line.phone_number,
                             cfg.office.id, cfg.menu, cfg.limits, cfg.voicemail, cfg.survey,
@@ -284,7 +308,7 @@ class Box:
             script.record["rang_s"] = line.rang_s     # before the box answered
         return script
 
-    def _missed(self, line, event, rang_from):
+    def _missed(self, line: Line, event: PartEvent, rang_from: float | None) -> None:
         """The caller hung up while `line` rang: its call record through the ledger, off the
         loop (the callback list, the report: issue 17.6)."""
         now = time.time()
@@ -292,7 +316,8 @@ class Box:
                                event.number, rang_from, now)
         asyncio.ensure_future(self._commit_missed(line, record))
 
-    async def _commit_missed(self, line, record):
+    async def _commit_missed(self, line: Line, record: dict[str, Any]) -> None:
+        assert self.office is not None     # _open_storage made it before any line
         try:
             await asyncio.to_thread(self.office.commit,
                                     [CallRecord(record["call_id"], record)], None, None, False)
@@ -304,11 +329,13 @@ class Box:
         log.info("box: %s: missed call %s from %s stored (rang %.0f s)", line.name,
                  record["call_id"], record["caller"] or "a withheld number", record["rang_s"])
 
-    def _call_parts(self, line, events):
+    def _call_parts(self, line: CallLine, events: asyncio.Queue[PartEvent]) -> CallParts:
+        assert self.core is not None and self.office is not None   # run() made them
         cfg = self.config
+        core = self.core
         return CallParts(
             modem=line.modem, pcm=line.pcm, events=events, core=self.core, port=line.port,
-            dialler=hunt.Dialler(self.core, self.account, duty=cfg.duty, sip=cfg.sip,
+            dialler=hunt.Dialler(core, self.account, duty=cfg.duty, sip=cfg.sip,
                                  plan=DialPlan.from_config(cfg), trunk=self.trunk,
                                  desk=self.office.desk,
                                  extra=boards.destinations(cfg.office, cfg.ladder,
@@ -320,10 +347,11 @@ class Box:
             ladder=cfg.ladder, switchboard=cfg.switchboard,
             recordings_dir=cfg.spool_dir / "recordings" if cfg.recording.enabled else None)
 
-    async def _take_call(self, line, events):
+    async def _take_call(self, line: CallLine, events: asyncio.Queue[PartEvent]) -> None:
         """One call on `line`. The call script ends its own call on any error
         (call/script.py); this is the last guard, so nothing one call does stops the box
         from answering the next."""
+        assert self.core is not None       # run() starts it before any call
         self.calls += 1
         self.status.calls += 1        # state.json: an update restarts the box only at 0
         self.status.save()
@@ -345,31 +373,34 @@ class Box:
 
     # -- the prefecture's switchboard (issue 17.9) ------------------------------------------
 
-    def _switchboard_prompt(self):
+    def _switchboard_prompt(self) -> None:
         """The first words of the hand-over whisper name the county: rendered from [office]
         name into the spool's prompts (sip/hunt.render_county_prompt)."""
         if not self.config.switchboard.number:
             return
+        assert self.office is not None     # _open_storage made it
         try:
             hunt.render_county_prompt(self.office.prompts_dir, self.config.office.name)
         except Exception as exc:  # noqa: BLE001 - the whisper then goes without the county
             log.warning("switchboard: the whisper naming the county is not rendered (%s); "
                         "the switchboard hears the caller's number only", exc)
 
-    def _switchboard_door(self):
+    def _switchboard_door(self) -> None:
         """Calls the switchboard transfers down arrive through the trunk: taken here
         (sip/switchboard.check_invite), everything else still refused by the account."""
         board = self.config.switchboard
         if board.number and board.accept_transfers:
+            assert self.trunk is not None  # run() opens the door only with a [trunk]
             self.trunk.on_incoming = self._switchboard_incoming
             log.info("switchboard: calls the prefecture's switchboard %s transfers down "
                      "through the trunk are answered (at most %d at once); every other "
                      "incoming call is refused", board.number, board.max_calls)
 
-    def _switchboard_incoming(self, account, prm):
+    def _switchboard_incoming(self, account: TrunkAccount, prm: Any) -> bool:
         """An INVITE from the trunk's address (sip/door.py). True when it is the
         switchboard's and was taken: 180 now, answered on the loop (or 486 when [switchboard]
         max_calls are up already); False: the account refuses it with 403."""
+        assert self.core is not None       # the trunk's account lives in it
         board = self.config.switchboard
         transfer, why = boards.check_invite(prm.rdata.wholeMsg, board)
         if transfer is None or not self.ready:
@@ -392,9 +423,11 @@ class Box:
         task.add_done_callback(self.switchboard_calls.discard)
         return True
 
-    async def _switchboard_call(self, call, transfer):
+    async def _switchboard_call(self, call: inbound.InboundCall,
+                                transfer: boards.Transfer) -> None:
         """One call the switchboard transferred down, on a line of its own (sip/inbound.py):
         answered, then the call script as on any line."""
+        assert self.core is not None       # the call came through it
         caller = transfer.caller.number or "a withheld number"
         log.info("switchboard: %s transfers a call from %s (%s)", transfer.switchboard,
                  caller, f"reason {transfer.branch!r} in the header" if transfer.branch
@@ -417,14 +450,14 @@ class Box:
             self.core.release(call)
 
 
-def run(config, clock=None):
+def run(config: Config, clock: Clock | None = None) -> int:
     """Run the box until SIGTERM or SIGINT. Returns the process exit code. `clock`: the
     office's, moved by the test rig (rig/lawline_rig/probe/boxclock.py); else [office]
     timezone's."""
     # Recordings, records and databases are the callers': whatever the box creates from here
     # on is readable by the service only (directories 0700, files 0600).
     os.umask(SPOOL_UMASK)
-    async def main():
+    async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,20 +22,21 @@ import importlib.util
 import os
 import logging
 import sys
+from collections.abc import Sequence
 
 from .errors import ConfigError, LawlineError
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 
 
-def setup_logging(verbose=False):
+def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT,
                         stream=sys.stderr)
     if not verbose:
         logging.getLogger("lawline.wire").setLevel(logging.INFO)
 
 
-def _cmd_run(args):
+def _cmd_run(args: argparse.Namespace) -> int:
     from . import config
     cfg = config.load(args.config)
     try:
@@ -49,12 +50,12 @@ def _cmd_run(args):
     return app.run(cfg, build.clock(cfg, args.moved_to))
 
 
-def _cmd_check(args):
+def _cmd_check(args: argparse.Namespace) -> int:
     from . import check
     return check.main(args)
 
 
-def _cmd_config(args):
+def _cmd_config(args: argparse.Namespace) -> int:
     from . import config
     if args.example:
         print(config.example())
@@ -67,13 +68,13 @@ def _cmd_config(args):
     return 2
 
 
-def _cmd_outbox(args):
+def _cmd_outbox(args: argparse.Namespace) -> int:
     from . import config
     from .commands.outbox import main
     return main(config.load(args.config))
 
 
-def _cmd_trunk(args):
+def _cmd_trunk(args: argparse.Namespace) -> int:
     try:
         from .commands import trunk
     except ModuleNotFoundError as exc:
@@ -84,12 +85,12 @@ def _cmd_trunk(args):
     return trunk.main(args)
 
 
-def _cmd_prompts(args):
+def _cmd_prompts(args: argparse.Namespace) -> int:
     from . import prompts
     return prompts.main(args.rest)
 
 
-def main(argv=None, moved_to=None):
+def main(argv: Sequence[str] | None = None, moved_to: str | None = None) -> int:
     """`moved_to`: the office clock's moved "now" for `run` (the test rig only, in-process:
     rig/lawline_rig/probe/boxclock.py; no option or variable reaches it)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -156,7 +157,7 @@ def main(argv=None, moved_to=None):
 RIG_COMMANDS = ("sim", "demo", "dutyphone", "receiver")
 
 
-def _rig(argv):
+def _rig(argv: list[str]) -> int:
     """`lawline sim ...` on a development machine: hand over to the rig's own command, in
     its own program (the rig builds on the box's package; the box never imports the rig)."""
     if importlib.util.find_spec("lawline_rig") is None:
@@ -169,7 +170,7 @@ def _rig(argv):
     os.execv(sys.executable, [sys.executable, "-m", "lawline_rig", *argv])
 
 
-def run_command(parser, argv):
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     """Parse, set up the log, run the chosen command, and turn typed errors into exit codes."""
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

@@ -32,7 +32,7 @@ class Status:
         self.parts: dict[str, dict[str, Any]] = {}
         self.facts: dict[str, Any] = {}   # figures beside the states (the media census)
         # called with the parts after each change (systemd STATUS=)
-        self.on_change: Callable[[dict[str, dict[str, Any]]], None] | None = None
+        self.on_change: Callable[[dict[str, dict[str, Any]]], object] | None = None
         self.calls = 0          # calls in progress: an update restarts the box only at 0
 
     def set(self, part: str, state: str, message: str) -> None:

@@ -7,28 +7,76 @@ thrown into the script, which ends that call only. The call receives what it use
 (`CallParts`), never the box.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..clock import Clock
 from ..errors import CallCut, CallEnded, ModemError
 from ..phone import is_mobile
 from ..records.cases import CaseError, is_case_number, same_number
-from ..records.outcomes import Department, Escalated
+from ..records.outcomes import Department, Duty, Escalated, Outcome
 from ..sip import hunt
 from ..sip import leg as legs
 from ..sip import switchboard as boards
 from ..sync.recovery import recording_name
 from ..sync.wavfile import repair_wav, wav_seconds
 from ..prompts import PromptMissing
-from .steps import Event
+from .script import CallScript
+from .steps import Action, Event
+
+if TYPE_CHECKING:    # the media core and the trunk load pjsua2
+    from ..duty.desk import NumberPlan
+    from ..events import PartEvent
+    from ..line.parts import Jitter
+    from ..prompts import Prompts
+    from ..records.office import Office
+    from ..settings import (DutySection, LadderSection, LimitsSection, ReferralTable,
+                            SwitchboardSection)
+    from ..sip.endpoint import MediaCore, Player, Recording
+    from ..sip.trunk import Trunk
 
 log = logging.getLogger("lawline.call")
 
+T = TypeVar("T")
 
-def phones_for(call_id, numbers, busy, queue, urgent=False):
+
+class CallModem(Protocol):
+    """A line's modem as one call uses it: line/modem.Modem, line/v253.V253Modem, or a
+    switchboard call's sip/inbound.SipCallModem."""
+    audio_open: bool
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def caller_raw(self) -> str: ...
+    @property
+    def in_call(self) -> bool: ...
+    @property
+    def ringing(self) -> bool: ...
+    @property
+    def can_bridge(self) -> bool: ...
+    async def answer(self) -> None: ...
+    async def open_audio(self) -> None: ...
+    async def close_audio(self) -> None: ...
+    async def hangup(self) -> None: ...
+
+
+class CallPcm(Protocol):
+    """A line's call audio as one call uses it (line/parts.CallAudio, sip/inbound.NoPcm)."""
+    @property
+    def jitter(self) -> Jitter: ...
+
+
+def phones_for(call_id: str, numbers: Sequence[str], busy: set[str], queue: list[str],
+               urgent: bool = False) -> tuple[list[str], int]:
     """(the duty phones this call may ring now, how many callers wait ahead of it).
 
     A phone already rung or in a call from this box is not free. A freed phone goes to the
@@ -46,31 +94,31 @@ def phones_for(call_id, numbers, busy, queue, urgent=False):
 class CallParts:
     """What one call uses: its line, the shared media core and dialler, the office (whose
     ledger commits what the call leaves), the spool, and its config sections."""
-    modem: object          # line/modem.Modem or line/v253.V253Modem
-    pcm: object            # the line's call audio (line/*.make_audio)
-    events: asyncio.Queue  # the line's PartEvents while the call is up (call/lines.py)
-    core: object           # sip/endpoint.MediaCore
-    port: object           # the line's AudioMediaPort in the core
-    dialler: object        # sip/hunt.Dialler
-    trunk: object          # sip/trunk.Trunk or None
-    office: object         # records/office.Office: its rules, ledger, limits, desk
-    prompts: object        # prompts.Prompts
-    incoming_dir: object
-    tmp_dir: object
-    can_record: object     # () -> bool (sync/spool.py)
-    on_sms: object         # (PartEvent) -> None: a duty reply during a call is acted on
-    duty: object           # [duty] section
-    limits: object         # [limits] section
-    referrals: list        # [[referral]] tables
-    duty_busy: set         # duty phones this box is ringing or has in a call (any line)
-    queue: list            # call ids waiting for a duty phone, first first (any line)
+    modem: CallModem       # line/modem.Modem or line/v253.V253Modem
+    pcm: CallPcm           # the line's call audio (line/*.make_audio)
+    events: asyncio.Queue[PartEvent]  # the line's events while the call is up (call/lines.py)
+    core: MediaCore
+    port: Any              # the line's AudioMediaPort in the core (pjsua2)
+    dialler: hunt.Dialler
+    trunk: Trunk | None
+    office: Office         # its rules, ledger, limits, desk
+    prompts: Prompts
+    incoming_dir: Path
+    tmp_dir: Path
+    can_record: Callable[[], bool]   # sync/spool.py
+    on_sms: Callable[[PartEvent], object]  # a duty reply during a call is acted on
+    duty: DutySection
+    limits: LimitsSection
+    referrals: list[ReferralTable]   # [[referral]] tables
+    duty_busy: set[str]    # duty phones this box is ringing or has in a call (any line)
+    queue: list[str]       # call ids waiting for a duty phone, first first (any line)
     # issue 17: the urgent ladder, the prefecture's switchboard, call recording
-    ladder: object = None          # [ladder] section
-    switchboard: object = None     # [switchboard] section
-    recordings_dir: object = None  # where bridged calls are recorded ([recording] on)
+    ladder: LadderSection | None = None
+    switchboard: SwitchboardSection | None = None
+    recordings_dir: Path | None = None  # where bridged calls are recorded ([recording] on)
 
 
-def mobile_refusal(digits, plan):
+def mobile_refusal(digits: str, plan: NumberPlan) -> str | None:
     """Why `digits` (keyed by a caller) cannot receive a referral's details by SMS, or None:
     an 11-digit mobile the dial plan allows (its barred blocks and [dialplan] deny too)."""
     if not digits or not is_mobile(digits) or len(digits) != 11:
@@ -79,9 +127,9 @@ def mobile_refusal(digits, plan):
     return f"refused by the dial plan: {why}" if why else None
 
 
-def _first(*awaitables):
+def _first(*awaitables: Awaitable[object]) -> Coroutine[Any, Any, object]:
     """The result of whichever of `awaitables` ends first (the others are cancelled)."""
-    async def race():
+    async def race() -> object:
         tasks = [asyncio.ensure_future(a) for a in awaitables]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -93,37 +141,38 @@ def _first(*awaitables):
     return race()
 
 
-def new_call_id(clock, now=None):
+def new_call_id(clock: Clock, now: float | None = None) -> str:
     """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
     return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 class CallDriver:
-    def __init__(self, script, parts):
+    def __init__(self, script: CallScript, parts: CallParts) -> None:
         self.s = script
         self.p = parts
         self.id = script.id
         self.caller = script.caller
         if getattr(parts.modem, "caller_raw", ""):   # a caller ID refused as no number
             script.record["caller_raw"] = parts.modem.caller_raw
-        self.keys = asyncio.Queue()
+        self.keys: asyncio.Queue[str | None] = asyncio.Queue()
         self.ended = asyncio.Event()     # the caller hung up (or the line failed)
         self.stopped = asyncio.Event()   # ended, or the box cut the call (self.cut says why)
         self.begun = asyncio.Event()
-        self.failed = None
-        self.cut = None
-        self.leg = None                  # the accepted duty leg, between ring and bridge
-        self._pump = None
+        self.failed: str | None = None
+        self.cut: str | None = None
+        self.leg: legs.Leg | None = None   # the accepted duty leg, between ring and bridge
+        self._pump: asyncio.Future[None] | None = None
         self.texted = 0                  # mobiles keyed for a referral's details (issue 17)
-        self.modem_silence = None        # when the modem last said "no voice" (V.253 DLE s/q)
+        # when the modem last said "no voice" (V.253 DLE s/q)
+        self.modem_silence: float | None = None
         self._silence = asyncio.Event()
 
-    def say(self, message, *args, level=logging.INFO):
+    def say(self, message: str, *args: object, level: int = logging.INFO) -> None:
         log.log(level, "call %s from %s: " + message, self.id, self.caller or "withheld", *args)
 
     # -- the line's events -----------------------------------------------------------------
 
-    async def _pump_events(self):
+    async def _pump_events(self) -> None:
         while True:
             event = await self.p.events.get()
             if event.kind == "dtmf":
@@ -143,22 +192,22 @@ class CallDriver:
                 self.stopped.set()
                 return
 
-    def _stop_error(self):
+    def _stop_error(self) -> CallEnded:
         return CallEnded() if self.ended.is_set() or self.cut is None else CallCut(self.cut)
 
-    def _stop_event(self, record=None):
+    def _stop_event(self, record: dict[str, Any] | None = None) -> Event:
         if self.failed is not None:
             return Event("failed", self.failed, time.time(), record or {})
         if self.ended.is_set() or self.cut is None:
             return Event("hangup", None, time.time(), record or {})
         return Event("cut", self.cut, time.time(), record or {})
 
-    def _cut(self, reason):
+    def _cut(self, reason: str) -> None:
         if not self.stopped.is_set():
             self.cut = reason
             self.stopped.set()
 
-    async def _race(self, awaitable, timeout=None):
+    async def _race(self, awaitable: Awaitable[T], timeout: float | None = None) -> T | None:
         """`awaitable`'s result, None at the timeout; raises when the call stops."""
         task = asyncio.ensure_future(awaitable)
         gone = asyncio.ensure_future(self.stopped.wait())
@@ -177,7 +226,7 @@ class CallDriver:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def run(self):
+    async def run(self) -> dict[str, Any]:
         self._pump = asyncio.ensure_future(self._pump_events())
         deadline = None
         actions = self.s.start()
@@ -208,26 +257,27 @@ class CallDriver:
             # the queue (phones_for), so a place left behind would hold every caller back
             self._q_queue_leave()
 
-    async def _perform(self, action):
+    async def _perform(self, action: Action) -> Event:
         do = getattr(self, "_" + action.kind)
         result = await do(*action.names, **action.options)
         if isinstance(result, Event):
             return result
         return Event("done", result, time.time())
 
-    def _quick(self, action):
+    def _quick(self, action: Action) -> None:
         try:
             if action.kind == "say":
                 self._say_action(action)
             elif action.kind == "limit":
                 what, = action.names
+                assert isinstance(what, str)    # the script's limit names one
                 self.p.office.limits.hit(what, self.caller,
                                          f"call {self.id}: {action.options['detail']}",
                                          call_id=self.id)
         except Exception as exc:  # noqa: BLE001 - a log line or a count must not end the call
             log.error("call %s: %s not done: %s", self.id, action.kind, exc, exc_info=True)
 
-    def _say_action(self, action):
+    def _say_action(self, action: Action) -> None:
         text, = action.names
         opts = action.options
         if "exc" in opts:
@@ -242,7 +292,7 @@ class CallDriver:
 
     # -- the steps -------------------------------------------------------------------------
 
-    async def _answer(self):
+    async def _answer(self) -> Event:
         modem = self.p.modem
         await modem.answer()
         if not modem.in_call:
@@ -255,14 +305,15 @@ class CallDriver:
         self.p.port.sink = self.p.pcm
         return Event("answered", None, time.time())
 
-    def _path(self, name):
+    def _path(self, name: str) -> Path:
         if name.startswith("referral:"):
             return self.p.office.referral_prompt(int(name.split(":", 1)[1]))
         if name.startswith(("result:", "referral_address:")):   # rendered (issue 17)
             return self.p.office.duties.prompt_path(name)
         return self.p.prompts.path(name)
 
-    async def _play(self, *names, interruptible=True, joined=False):
+    async def _play(self, *names: str, interruptible: bool = True,
+                    joined: bool = False) -> Event:
         if joined:
             out = self.p.tmp_dir / f"{self.id}-{secrets.token_hex(2)}.wav"
             self.p.prompts.concat(list(names), out)
@@ -289,18 +340,19 @@ class CallDriver:
                 return self._key_event(key)
         return self._key_event(None)
 
-    def _key_event(self, key):
+    def _key_event(self, key: str | None) -> Event:
         return Event("key" if key is not None else "prompt_ended", key, time.time())
 
-    async def _play_file(self, path, interruptible):
+    async def _play_file(self, path: Path, interruptible: bool) -> str | None:
         core, port = self.p.core, self.p.port
         player = core.player(path)
         player.startTransmit(port)
         try:
             if interruptible:
                 get = asyncio.ensure_future(self.keys.get())
+                either: set[asyncio.Future[Any]] = {get, player.done}
                 try:
-                    await self._race(asyncio.wait({get, player.done},
+                    await self._race(asyncio.wait(either,
                                                   return_when=asyncio.FIRST_COMPLETED))
                 finally:
                     if not get.done():
@@ -313,15 +365,15 @@ class CallDriver:
         finally:
             core.stop_player(player, port)
 
-    async def _wait_key(self, timeout):
+    async def _wait_key(self, timeout: float) -> Event:
         key = await self._race(self.keys.get(), timeout)
         return Event("key" if key is not None else "timeout", key, time.time())
 
-    async def _hang_up(self):
+    async def _hang_up(self) -> None:
         if not self.ended.is_set():     # once this call ended, the modem's call is the next
             await self.p.modem.hangup()
 
-    async def _last_words(self, *names):
+    async def _last_words(self, *names: str) -> None:
         """Say `names` and hang up if the caller is still there; never raises (the line
         itself may be what failed)."""
         if self.ended.is_set() or not self.p.modem.in_call:
@@ -339,7 +391,7 @@ class CallDriver:
         except Exception as exc:  # noqa: BLE001 - finish tries again
             log.warning("call %s: hang-up failed: %s", self.id, exc)
 
-    async def _finish(self):
+    async def _finish(self) -> Event:
         modem, port = self.p.modem, self.p.port
         port.source = None
         port.sink = None
@@ -362,46 +414,46 @@ class CallDriver:
 
     # -- questions to the office and the line ------------------------------------------------
 
-    async def _ask(self, question, *args):
+    async def _ask(self, question: str, *args: object) -> Event:
         answer = getattr(self, "_q_" + question)(*args)
         if asyncio.iscoroutine(answer):      # one that writes (a case number): off the loop
             answer = await answer
         return Event("answer", answer, time.time())
 
-    async def _q_new_case(self):
+    async def _q_new_case(self) -> str:
         """A case number for this call: the counter is a durable write, so off the loop."""
         return await asyncio.to_thread(self.p.office.cases.next)
 
-    def _q_office_open(self):
+    def _q_office_open(self) -> tuple[bool, str]:
         desk = self.p.office.desk
         return desk.is_open(), desk.why()
 
-    def _q_cases_left(self):
+    def _q_cases_left(self) -> int:
         return self.p.office.limits.cases_left(self.p.office.cases, self.caller,
                                                call_id=self.id)
 
-    def _q_trunk_down(self):
+    def _q_trunk_down(self) -> str | None:
         trunk = self.p.trunk
         return None if trunk is None or trunk.registered else trunk.state.sentence()
 
-    def _q_can_bridge(self):
+    def _q_can_bridge(self) -> bool:
         return self.p.modem.can_bridge
 
-    def _q_can_record(self):
+    def _q_can_record(self) -> bool:
         return self.p.can_record()
 
-    def _q_numbers(self, role):
+    def _q_numbers(self, role: str) -> list[str]:
         if role == "after_hours":
             return self.p.office.desk.after_hours_numbers()
         return self.p.office.on_duty(role)
 
-    def _q_take(self, what):
+    def _q_take(self, what: str) -> int:
         return self.p.office.limits.take(what, self.caller, call_id=self.id)
 
-    def _q_used(self, what):
+    def _q_used(self, what: str) -> int:
         return self.p.office.limits.used(what, self.caller, call_id=self.id)
 
-    def _q_find_case(self, digits):
+    def _q_find_case(self, digits: str) -> dict[str, Any] | None:
         case = self.p.office.cases.get(digits) if is_case_number(digits) else None
         if case is None:
             return None
@@ -412,42 +464,43 @@ class CallDriver:
                 "result": mine and duties.results.tell_by_phone and
                 bool(duties.result_words(case.number))}
 
-    def _q_pin_matches(self, number, pin):
+    def _q_pin_matches(self, number: str, pin: str | None) -> bool:
         """The PIN of the case SMS, within the office's bounds (records/office.try_pin)."""
         return self.p.office.try_pin(number, pin, self.caller, self.id)
 
-    def _q_queue_place(self):
+    def _q_queue_place(self) -> int:
         """This call's place among the callers waiting for a duty phone (1: next)."""
         queue = self.p.queue
         if self.id not in queue:
             queue.append(self.id)
         return queue.index(self.id) + 1
 
-    def _q_queue_leave(self):
+    def _q_queue_leave(self) -> None:
         if self.id in self.p.queue:
             self.p.queue.remove(self.id)
 
-    def _q_referrals(self):
+    def _q_referrals(self) -> int:
         return len(self.p.referrals)
 
-    def _q_referral(self, index):
+    def _q_referral(self, index: int) -> Department:
         chosen = self.p.referrals[index]
         return Department(chosen.name, chosen.phone, chosen.address, chosen.hours,
                           chosen.sms, chosen.email)
 
     # -- issue 17: the office's duties -------------------------------------------------------
 
-    async def _q_result_prompt(self, number):
+    async def _q_result_prompt(self, number: str) -> str | None:
         """The result of case `number` rendered for the phone (espeak-ng: off the loop)."""
         return await asyncio.to_thread(self.p.office.duties.result_prompt, number)
 
-    def _q_has_address(self, index):
+    def _q_has_address(self, index: int) -> bool:
         return self.p.office.duties.has_address(index)
 
-    def _q_texts_left(self):
-        return max(0, self.p.office.duties.handoff.mobiles_per_call - self.texted)
+    def _q_texts_left(self) -> int:
+        per_call: int = self.p.office.duties.handoff.mobiles_per_call
+        return max(0, per_call - self.texted)
 
-    def _q_may_text(self, digits):
+    def _q_may_text(self, digits: str) -> str | None:
         """None when a referral's details may be texted to the mobile the caller keyed
         (a mobile by the dial plan's rules; it is never dialled), else why not."""
         why = mobile_refusal(digits, self.p.office.desk.dialplan)
@@ -455,14 +508,15 @@ class CallDriver:
             self.texted += 1
         return why
 
-    def _q_staff(self, digits):
+    def _q_staff(self, digits: str) -> Duty | None:
         """The rota's person with this staff number (records/outcomes.Duty), or None."""
         person = self.p.office.desk.staff(digits)
         return self.p.office.duty_person(person.mobile) if person else None
 
     # -- duty phones -------------------------------------------------------------------------
 
-    async def _ring(self, *numbers, category, ring_all, step=None):
+    async def _ring(self, *numbers: str, category: str, ring_all: bool,
+                    step: str | None = None) -> Event:
         """`step`: a step of the urgent ladder ([ladder] ring_timeout; waits behind nobody)."""
         core, port, prompts = self.p.core, self.p.port, self.p.prompts
         busy = self.p.duty_busy
@@ -479,13 +533,14 @@ class CallDriver:
             free = []
         if not free:
             return Event("leg_failed", "all_busy", time.time())
-        numbers = free
+        numbers = tuple(free)
         busy.update(numbers)   # being rung by this call: no other line rings them meanwhile
         whisper = hunt.build_whisper(prompts, category, self.caller,
                                      self.p.tmp_dir / f"{self.id}-whisper.wav")
         ringback = core.player(prompts.path("ringback"), repeat=True)
         ringback.startTransmit(port)
-        results, accepted = [], None
+        results: list[legs.LegResult] = []
+        accepted: legs.Leg | None = None
         try:
             ring = hunt.ring_all if ring_all else hunt.sequential
             results, accepted = await ring(self.p.dialler, list(numbers), whisper,
@@ -508,19 +563,24 @@ class CallDriver:
         self.leg = accepted         # its number stays busy until the bridge ends (_bridge)
         return Event("leg_accepted", accepted.number, time.time(), record)
 
-    async def _bridge(self, number, record=False):
+    async def _bridge(self, number: str, record: bool = False) -> Event:
         """Caller and far end both ways until one hangs up; `record`: the call is recorded
         both ways ([recording], the caller was told), its WAV named in the event's record."""
         leg, self.leg = self.leg, None
+        assert leg is not None      # the script bridges only a leg it was told was accepted
         port, audio = self.p.port, leg.audio
+        assert audio is not None    # confirm_leg returns a leg only with its audio (sip/leg.py)
         port.startTransmit(audio)
         audio.startTransmit(port)
         began = time.time()
         recording = self._start_recording(number, audio) if record else None
+        facts: dict[str, Any]
         facts, gone = {}, False
         try:
             while not leg.disconnected:
-                leg.take_event(await self._race(leg.events.get()))
+                event = await self._race(leg.events.get())
+                assert event is not None    # no timeout: only the call's stop ends it (raises)
+                leg.take_event(event)
         except CallEnded:
             gone = True
         finally:
@@ -540,7 +600,7 @@ class CallDriver:
 
     # -- issue 17: recording, the ladder, the switchboard ----------------------------------
 
-    def _start_recording(self, number, audio):
+    def _start_recording(self, number: str, audio: Any) -> Recording | None:
         """Record the bridged call both ways (the caller's side and the far end's, mixed) to
         spool/recordings; a recorder that cannot start leaves the call unrecorded, never
         ends it."""
@@ -557,8 +617,10 @@ class CallDriver:
         self.say("recording the call with %s to %s", number, path.name)
         return recording
 
-    async def _finish_recording(self, recording, number, began):
+    async def _finish_recording(self, recording: Recording, number: str,
+                                began: float) -> dict[str, Any]:
         path = recording.path
+        assert isinstance(path, Path)   # _start_recording named it
         complete = await recording.finish()
         if not complete:
             try:
@@ -568,7 +630,7 @@ class CallDriver:
         return {"path": str(path), "seconds": round(wav_seconds(path), 2),
                 "started": began, "other": number}
 
-    def _q_ladder(self):
+    def _q_ladder(self) -> list[tuple[str, str, str]]:
         """[ladder] steps as (step, number, name): the office head, the prefecture's number,
         the switchboard; a step without a number is skipped (and said so)."""
         ladder, board = self.p.ladder, self.p.switchboard
@@ -586,7 +648,7 @@ class CallDriver:
                 self.say("urgent ladder: no number for the %s step; skipped", step)
         return out
 
-    def _q_switchboard(self, reason):
+    def _q_switchboard(self, reason: str) -> str | None:
         """The switchboard's number when this call may be handed up to it, else None."""
         board = self.p.switchboard
         if board is None or not board.number:
@@ -597,7 +659,7 @@ class CallDriver:
             return None             # it came down from there: never back up (no loops)
         return board.number
 
-    async def _handover(self, number, reason):
+    async def _handover(self, number: str, reason: str) -> Event:
         """Call the switchboard over the trunk with the overflow headers; it accepts by
         answering (an ACD has nobody to press 1): the whisper naming the county and the
         caller plays to its agent, then the caller is put through (the script's bridge)."""
@@ -607,6 +669,7 @@ class CallDriver:
         if trunk is not None and not trunk.registered:
             self.say("switchboard: not called, %s", trunk.state.sentence())
             return Event("leg_failed", "trunk_down", time.time())
+        assert board is not None    # the script hands over to the number _q_switchboard gave
         whisper = hunt.build_switchboard_whisper(
             prompts, self.p.office.prompts_dir, self.caller,
             self.p.tmp_dir / f"{self.id}-switchboard.wav")
@@ -638,8 +701,8 @@ class CallDriver:
 
     # -- voicemail ---------------------------------------------------------------------------
 
-    async def _record(self, box, max_seconds, silence_seconds=0.0, silence_level=-45.0,
-                      warn_before=0.0):
+    async def _record(self, box: str, max_seconds: float, silence_seconds: float = 0.0,
+                      silence_level: float = -45.0, warn_before: float = 0.0) -> Event:
         """The beep, then the caller's message until # , the longest message, or
         `silence_seconds` without the caller's voice (the line's level meter on every kind
         of line; on a V.253 modem its own DLE s / DLE q too). `warn_before` seconds before
@@ -686,6 +749,7 @@ class CallDriver:
                     continue
                 if self._silence.is_set():
                     self._silence.clear()
+                    assert self.modem_silence is not None   # set before _silence (_pump_events)
                     # the modem's detector runs from the answer: a report that lands in the
                     # first silence_seconds of the message is about the menu, not the message
                     if silence_seconds and warning is None and \
@@ -728,7 +792,7 @@ class CallDriver:
                 if voice_at is not None else 0.0
         return Event(kind, info, time.time())
 
-    def _time_left(self):
+    def _time_left(self) -> tuple[Player | None, float]:
         """Start the time-left prompt over the recording: (player, seconds it adds).
 
         Where the line is full duplex (serial PCM, a sound card, V.253 with AT+VTR), the
@@ -750,7 +814,7 @@ class CallDriver:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    async def _commit(self, *items):
+    async def _commit(self, *items: Outcome) -> Event:
         """The script's outcomes (records/outcomes.py) in one durable step through the
         office's ledger, off the loop; then the SMS sender and the uploader are woken."""
         office = self.p.office

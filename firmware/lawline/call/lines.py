@@ -25,8 +25,13 @@ log = logging.getLogger("lawline.box")
 
 
 class RingingModem(LineModem, Protocol):
-    """A line's modem as the idle line reads it: the rings of the call ringing now."""
+    """A line's modem as the idle line reads it: the rings of the call ringing now; and as
+    one call uses it (call/driver.CallModem)."""
     rings: int
+    ringing: bool
+    can_bridge: bool
+    audio_open: bool
+    caller_raw: str
 
 
 # take_call(line, events): one call, from the answer to its end
