@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .clock import Clock
 from .config import Config
@@ -23,9 +23,7 @@ from . import build, hat, update
 from .hat import PowerKey, StatusLed
 from .records.recovery import start_up
 from .line import from_config as line_from_config
-from .line.modem import Modem
 from .line.supervisor import LineSupervisor
-from .line.v253 import V253Modem
 from .sdnotify import Notifier, summary as status_summary
 from .sip.door import trunk_addresses
 from .sip import hunt
@@ -46,6 +44,10 @@ from .records.health import Health, modem_signal
 from .records.cases import Cases
 from .records.office import Office
 from .records.outcomes import CallRecord
+
+if TYPE_CHECKING:     # the V.253 driver loads numpy: only a voice modem's box imports it
+    from .line.modem import Modem
+    from .line.v253 import V253Modem
 
 log = logging.getLogger("lawline.box")
 
@@ -269,10 +271,12 @@ class Box:
         health and brings it back; it sets the line's status ("modem", "modem 2", ...) and
         its status LED (`led`, None without one)."""
         assert self.core is not None       # run() starts it before the lines
-        modem = line_from_config(section)
-        assert isinstance(modem, (Modem, V253Modem))    # the two line.create_modem makes
+        # the two drivers line.create_modem makes
+        modem = cast("Modem | V253Modem", line_from_config(section))
         # a V.253 modem's own silence detector (AT+VSD) ends messages too ([voicemail])
-        if isinstance(modem, V253Modem):
+        if modem.profile.kind == "v253":
+            from .line.v253 import V253Modem as VoiceModem   # numpy: a voice modem's box only
+            assert isinstance(modem, VoiceModem)
             modem.voice_silence = self.config.voicemail.silence_seconds
         pcm = modem.make_audio()
         part = "modem" if number == 1 else f"modem {number}"

@@ -64,6 +64,8 @@ LAZY = {
     ("lawline.hat", "gpiozero"): "only a box with pins set uses GPIO",
     ("lawline.hat", "importlib.metadata"): "the pin factories installed, only when asked",
     ("lawline.line", "lawline.line"): "a line's driver by its profile: V.253 or GSM",
+    ("lawline.app", "lawline.line.v253"): "the V.253 driver loads numpy (line/voice.py): "
+                                          "only a voice modem's box sets its silence time",
     ("lawline.line.modem", "lawline.line"): "a sound-card line loads numpy and PortAudio",
     ("lawline.line.soundcard", "sounddevice"): "PortAudio, for sound-card lines only",
     ("lawline.line.supervisor", "lawline.status"): "status names for the LED",
