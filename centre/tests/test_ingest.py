@@ -116,7 +116,9 @@ def test_the_measures_match_a_count_of_the_json_files(generated, folder, tmp_pat
         rated = [c["rating"] for c in calls if c.get("rating")]
         f = figures[office]
         assert f["offered"] == len(calls) > 0
-        assert f["answered"] > 0 and f["short_abandons"] + f["abandoned"] > 0, f
+        # (whether a county's month so far holds an abandoned call depends on the date: the
+        # month may be a day old; each figure is compared with the box's own below)
+        assert f["answered"] > 0, f
         for key in ("offered", "wanted", "answered", "answered_15s", "short_abandons",
                     "abandoned", "missed", "voicemails", "wait_p50", "wait_p90",
                     "connection_rate", "service_level", "abandon_rate"):

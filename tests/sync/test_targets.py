@@ -13,6 +13,7 @@ import time
 import pytest
 
 from lawline import config as configuration
+from lawline.clock import Clock
 from lawline.errors import ConfigError
 from lawline.sync import Outbox, UploadError, UploadWorker
 from lawline.sync.http import HttpPutTarget
@@ -49,7 +50,7 @@ def test_https_put_lands_by_county_and_date_and_a_retry_leaves_one_object(
     target = dav(nginx, test_ca, "t1")
     target.put_item(item)
     target.put_item(item)  # as after a cut between the upload and its acknowledgement
-    day = time.strftime("%Y-%m-%d")
+    day = Clock().day()         # the office's day (Asia/Shanghai), as the outbox's clock
     stored = nginx.root / "dav" / "t1" / "county-0148" / day / KEY
     assert sorted(p.name for p in stored.iterdir()) == ["record.json", "voicemail.wav"]
     assert (stored / "voicemail.wav").read_bytes() == wav_bytes()
@@ -199,7 +200,7 @@ def test_s3_put_overwrite_and_wrong_secret(outbox, s3):
                       layout=LAYOUT, timeout=5)
     target.put_item(item)
     target.put_item(item)
-    day = time.strftime("%Y-%m-%d")
+    day = Clock().day()         # the office's day (Asia/Shanghai), as the outbox's clock
     stored = bucket / "box" / "county-0148" / day / KEY
     assert sorted(p.name for p in stored.iterdir()) == ["record.json", "voicemail.wav"]
     assert (stored / "voicemail.wav").read_bytes() == wav_bytes()
@@ -259,7 +260,7 @@ def test_config_with_all_three_targets_delivers_to_each(tmp_path, nginx, smtp, s
         await task
         return ok
     assert asyncio.run(run()), caplog.text
-    day = time.strftime("%Y-%m-%d")
+    day = Clock().day()         # the office's day (Asia/Shanghai), as the outbox's clock
     assert (nginx.root / "dav/cfg/county-0148" / day / KEY / "voicemail.wav").read_bytes() \
         == path.read_bytes()
     assert (bucket / "county-0148" / day / KEY / "voicemail.wav").read_bytes() \

@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from lawline import config as configuration
+from lawline.clock import Clock
 from lawline.prompts import Prompts
 from ..wait import async_wait_until, wait_until  # noqa: F401  (the rig's users import them here too)
 from .caller import Caller
@@ -386,9 +386,14 @@ class Rig:
 
     def upstream_path(self, key, name):
         # Upstream folders are by day: {office}/{YYYY-MM-DD}/{key}/{file} (sync/settings.py)
-        office = self.upstream_dir / self.box_config()["office"]["id"]
+        # (the box's day is its office's, not this machine's: from 16:00 UTC it is the next
+        # day in Asia/Shanghai)
+        settings = self.box_config()["office"]
+        office = self.upstream_dir / settings["id"]
         found = sorted(office.glob(f"*/{key}/{name}"))
-        return found[-1] if found else office / time.strftime("%Y-%m-%d") / key / name
+        if found:
+            return found[-1]
+        return office / Clock(settings.get("timezone") or "Asia/Shanghai").day() / key / name
 
     def duty_events_list(self):
         try:
