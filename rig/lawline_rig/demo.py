@@ -48,6 +48,9 @@ DEMO_OPTIONS = {
     "duty": {"mediators": ["13900000002", "13900000003"]},
     "ladder": {"steps": ["head", "prefecture"], "prefecture_number": "07732345678",
                "ring_timeout": 6.0},
+    # one simulated caller places every call of the demo: its seventh case of the day (the
+    # urgent dispute) met the per-number daily cap of 6 and was sent away
+    "limits": {"cases_per_number_per_day": 50, "sms_per_number_per_day": 100},
 }
 
 log = logging.getLogger("lawline_rig.demo")
