@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Protocol, Typed
 
 from ..clock import Clock
 from ..settings import HealthSection, OfficeSection, OutboxSection
+from ..sip.registration import TrunkState
 from ..status import OK, WARN, Status
 
 if TYPE_CHECKING:
@@ -41,13 +42,6 @@ LOW_DISK_MB = 200       # what lawline check calls low, too
 TREND_DB = 6            # a change of this much over the day is a trend, less is steady
 
 Signal = Callable[[], Awaitable[int | None]]       # async () -> dBm or None
-
-
-class TrunkState(Protocol):
-    """What a report reads of a trunk's registration (sip/trunk.TrunkState)."""
-    @property
-    def registered(self) -> bool: ...
-    def sentence(self) -> str: ...
 
 
 class SipTrunk(Protocol):

@@ -29,6 +29,7 @@ import pjsua2 as pj
 from ..errors import SipError
 from ..line.audio import FRAME_BYTES, SILENCE
 from .door import WILDCARDS, SipDoor
+from .registration import TrunkState
 
 log = logging.getLogger("lawline.sip")
 
@@ -48,18 +49,11 @@ class FrameSink(Protocol):
     def write(self, frame: bytes) -> None: ...
 
 
-class RegistrationState(Protocol):
-    """The trunk's registration, as `trunk_state` hands it on (sip/trunk.TrunkState)."""
-    @property
-    def registered(self) -> bool: ...
-    def sentence(self) -> str: ...
-
-
 class CoreTrunk(Protocol):
     """The SIP trunk as the core holds it (sip/trunk.Trunk, which imports this file): its
     state, and its timers stopped at teardown."""
     @property
-    def state(self) -> RegistrationState: ...
+    def state(self) -> TrunkState: ...
     def stop(self) -> None: ...
 
 
@@ -456,8 +450,8 @@ class MediaCore:
         self.account = account
 
     @property
-    def trunk_state(self) -> RegistrationState | None:
-        """The trunk's registration state (sip/trunk.TrunkState), None without a trunk."""
+    def trunk_state(self) -> TrunkState | None:
+        """The trunk's registration state, None without a trunk."""
         return self.trunk.state if self.trunk is not None else None
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -24,7 +24,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
@@ -33,6 +32,7 @@ from ..events import PartEvent
 from ..secretfile import read_secret
 from .endpoint import MediaCore
 from ..status import FAIL, OK
+from .registration import TrunkState
 
 if TYPE_CHECKING:
     from ..settings import OfficeSection, SipSection, TrunkSection
@@ -105,29 +105,6 @@ def explain(code: int, reason: str, user: str) -> str:
                                                                 "bad gateway"):
         return f"{code} cannot reach the registrar: {reason}"
     return f"{code} {reason}".strip()
-
-
-@dataclass
-class TrunkState:
-    """What `lawline check` and the call flow read: registered or not, and why."""
-    registrar: str
-    user: str
-    aor: str
-    registered: bool = False
-    code: int | None = None
-    why: str = "not registered yet"
-    since: float = field(default_factory=time.time)
-    expires: int | None = None
-    failures: int = 0
-
-    def sentence(self) -> str:
-        if self.registered:
-            return (f"SIP trunk {self.registrar} registered as {self.aor} (user {self.user}), "
-                    f"expires in {self.expires} s")
-        return f"SIP trunk {self.registrar} unregistered: {self.why}"
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(asdict(self), sentence=self.sentence())
 
 
 # a pjsua2 callback of TrunkAccount: (account, its pjsua2 parameter)
