@@ -68,8 +68,7 @@ class PortLinks:
 
     def remove(self):
         for side, kinds in self.ports.items():
-            for kind in kinds:
-                _remove(self.path(side, kind))
+            self.drop(side, kinds)
 
 
 def _ports_changed(ready, state, ports, links, entries):
