@@ -67,13 +67,12 @@ async def cases_page(request: Request, web: Web) -> Response:
         if owner and kinds else None
     at = time.time() if overdue else None
 
-    def one_page(number: int) -> tuple[int, list[Case]]:               # counted and cut in SQL: 100 000 cases stay quick
+    # counted and cut in SQL: 100 000 cases stay quick
+    def one_page(number: int) -> tuple[int, list[Case]]:
         if not kinds:
             return 0, []
-        found: tuple[int, list[Case]] = cases.page(states, kinds, owners, owner or None, at,
-                                                   limit=PAGE_SIZE,
-                                                   offset=(number - 1) * PAGE_SIZE)
-        return found
+        return cases.page(states, kinds, owners, owner or None, at, limit=PAGE_SIZE,
+                          offset=(number - 1) * PAGE_SIZE)
     total, shown = one_page(page)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     if page > pages:                     # past the last page: the last page
@@ -154,7 +153,7 @@ def _duty_may_not(web: Web, user: User, case: Case, action: str,
     refused = may_act(Command(state, case.number, "", to), case, sender, False,
                       web.box.office.barred(case, user.mobile),
                       national(to) in staff if to else False)
-    return str(refused[1]) + "（操作没有执行）" if refused else None
+    return refused[1] + "（操作没有执行）" if refused else None
 
 
 @form()
