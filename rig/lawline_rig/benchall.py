@@ -43,6 +43,7 @@ def _sub(module, args, state, name, timeout=1800):
 
 
 def run(state, quick=False, skip=(), kills=None):
+    bench.compile_ahead()
     seconds = 8.0 if quick else 20.0
     out = {"started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from . import bare
+from . import bench
 from .bench import Line, PERIOD_S, PERIOD_SAMPLES, cpu_seconds, duty_clicks
 from .probe import clicks, hearing
 from .probe.rig import Rig
@@ -374,6 +375,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     state = Path(args.state_dir or tempfile.mkdtemp(prefix="lawline-soak-"))
     state.mkdir(parents=True, exist_ok=True)
+    bench.compile_ahead()
     load = os.getloadavg()
     rig = Rig(state, duty_behaviour="accept", lines=args.lines)
     rig.duty_args = ["--clicks", str(state / "duty-clicks.jsonl")]
