@@ -581,6 +581,8 @@ class CallDriver:
                 event = await self._race(leg.events.get())
                 assert event is not None    # no timeout: only the call's stop ends it (raises)
                 leg.take_event(event)
+                if event.kind == "media" and leg.audio is not None:
+                    audio = self._follow(number, port, audio, leg.audio, recording)
         except CallEnded:
             gone = True
         finally:
@@ -597,6 +599,30 @@ class CallDriver:
         if gone:
             return self._stop_event(facts)
         return Event("bridge_ended", None, time.time(), facts)
+
+    def _follow(self, number: str, port: Any, old: Any, new: Any,
+                recording: Recording | None) -> Any:
+        """The far end's audio after a re-INVITE (the lawyer's phone holds the call and takes
+        it back, or changes codec): pjsua gave it a new bridge slot and dropped every link of
+        the old one, so the bridge and the recorder join the new one. Always rejoined, even
+        on the same slot number: the bridge reuses a freed number, and joining twice is
+        harmless. Returns the audio now bridged."""
+        for a, b in ((port, old), (old, port)):
+            try:
+                a.stopTransmit(b)
+            except Exception:  # noqa: BLE001 - the old slot is usually gone already
+                pass
+        try:
+            port.startTransmit(new)
+            new.startTransmit(port)
+        except Exception as exc:  # noqa: BLE001 - the call goes on; the far end may hang up
+            log.error("call %s: the audio of %s changed and the bridge could not follow it: "
+                      "%s", self.id, number, exc)
+            return new
+        if recording is not None:
+            recording.follow(old, new)
+        self.say("the audio of %s changed (re-INVITE): bridged again", number)
+        return new
 
     # -- issue 17: recording, the ladder, the switchboard ----------------------------------
 

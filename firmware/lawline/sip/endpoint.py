@@ -308,6 +308,26 @@ class Recording:
             raise SipError(f"cannot record to {path}: {why}") from None
         self._port: RecordPort | None = port
 
+    def follow(self, old: pj.AudioMedia, new: pj.AudioMedia) -> None:
+        """A source's bridge slot changed (a re-INVITE gave the call's audio a new one):
+        record the new slot in its place. One that cannot be joined leaves the rest of the
+        recording going."""
+        port = self._port
+        if port is None:
+            return
+        try:
+            old.stopTransmit(port)
+        except pj.Error:
+            pass                # the old slot is usually gone already
+        if self.source is old:
+            self.source = new
+        self.also = [new if media is old else media for media in self.also]
+        try:
+            new.startTransmit(port)
+        except pj.Error as exc:
+            log.error("recording %s: the new audio of the call cannot be recorded: %s",
+                      self.path, exc.info())
+
     async def finish(self, timeout: float = 2.0) -> bool:
         """Stop, and write the last frames and the header (off the loop: it syncs the
         file); True when the file is complete."""

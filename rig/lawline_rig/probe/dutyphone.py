@@ -8,9 +8,9 @@ it hears, and reports every step as a JSON line that tests can tail:
     {"t": 1718000000.12, "event": "incoming", "call": 1, "from": "<sip:box@127.0.0.1:5060>"}
 
 Events: incoming, ringing (180 sent), answered (final answer sent: 200 or 486, in "code"),
-confirmed, dtmf_sent, dtmf_received, disconnected (with "code" and, when recording, the
-finished WAV's path in "record"). A disconnected line is written only once that WAV is
-complete, so a test may read it as soon as it sees the line.
+confirmed, dtmf_sent, dtmf_received, held and resumed (--hold-after), disconnected (with
+"code" and, when recording, the finished WAV's path in "record"). A disconnected line is
+written only once that WAV is complete, so a test may read it as soon as it sees the line.
 
 Run as `lawline dutyphone ...` or `python -m lawline_rig.probe.dutyphone ...`. One per process:
 a second pjsua2 Endpoint in the same process aborts it (reference/pjsua2.md, Threads).
@@ -106,6 +106,12 @@ def add_arguments(parser):
     parser.add_argument("--hang-up-after", type=_seconds, default=0.0, metavar="SECONDS",
                         help="with --call: hang up this long after the answer (0: wait for "
                              "the far end)")
+    parser.add_argument("--hold-after", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="accept: put the call on hold (a re-INVITE, sendonly) this long "
+                             "after pressing 1, as a lawyer's phone does (0: never)")
+    parser.add_argument("--hold-for", type=_seconds, default=2.0, metavar="SECONDS",
+                        help="with --hold-after: take the call off hold (a re-INVITE, "
+                             "sendrecv) this long later (default: 2)")
     parser.add_argument("--ready-file", type=Path, metavar="FILE",
                         help="written atomically once the SIP transport listens: "
                              '{"pid", "port", "uri", "behaviour"}')
@@ -582,6 +588,25 @@ class DutyPhone:
         if digit == "1" and leg.behaviour != "caller":
             leg.playing = "clicks" if self.args.clicks else "tone"
             self._media_ready(leg)
+            if self.args.hold_after:
+                self.later(self.args.hold_after, self._hold, leg, True)
+                self.later(self.args.hold_after + self.args.hold_for, self._hold, leg, False)
+
+    def _hold(self, leg, hold):
+        """Put the call on hold or take it off (each a re-INVITE): pjsua gives the call's
+        audio a new bridge slot when the direction changes, on this side and the box's."""
+        prm = pj.CallOpParam(True)
+        try:
+            if hold:
+                leg.call.setHold(prm)
+            else:
+                prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+                leg.call.reinvite(prm)
+        except pj.Error as exc:
+            log.warning("call %s: %s failed: %s", leg.n, "hold" if hold else "resume",
+                        exc.info())
+            return
+        self.events.write("held" if hold else "resumed", leg.n)
 
     # ---- a call this phone places (--call)
 
