@@ -97,12 +97,13 @@ async def held_call(rig):
 
 
 def test_a_call_the_lawyer_holds_and_takes_back_carries_both_ways_again(rig):
-    rig.duty_args = ["--hold-after", "2", "--hold-for", "3"]
+    usual = rig.duty_args
+    rig.duty_args = [*usual, "--hold-after", "2", "--hold-for", "3"]
     try:
         rig.start_dutyphone("accept")
         call, item, resumed = run_call(rig, held_call)
     finally:
-        rig.duty_args = []
+        rig.duty_args = usual
     assert call["outcome"] == "bridged" and call["bridged_to"] == LAWYER, call
     # the lawyer heard the caller after taking the call back: the last 2 s of what the
     # duty phone recorded are the caller's tone
