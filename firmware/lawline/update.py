@@ -14,7 +14,8 @@ image/boot.cmd is U-Boot's bootchooser). This module decides the rest:
   systemd's boot-complete.target): lawline.service READY, every modem answering, the trunk
   registered where one is configured, and `lawline check` without a FAIL the old version did
   not have. Then `rauc status mark-good`; otherwise `mark-bad` and a restart into the old slot;
-  a version that never gets that far is left by U-Boot (its one try is spent);
+  a version that never gets that far is left by U-Boot (its one try is spent) and marked bad
+  from the old slot at its next boot (commands/update.py `retire_other_slot`);
 - the record (record.json in [update] dir, on the data partition) of every attempt, which the
   running box reads (watch()) to show the office page an "update" part and to send the office
   head one SMS per failure.

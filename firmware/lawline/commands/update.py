@@ -242,10 +242,28 @@ class Updater:
             self.record.set(last, **fields)
             level = logging.INFO if state == "trying" else logging.ERROR
             log.log(level, "update: %s -> %s: %s", last.get("version"), state, reason)
+            if state == "failed":
+                self.retire_other_slot(last)
         else:
             self.record.save()
         log.info("update: running %s from slot %s", running_version(), booted)
         return 0
+
+    def retire_other_slot(self, attempt: Attempt) -> None:
+        """Back on the old slot after a trial that failed: the new slot leaves U-Boot's
+        order. A version that never reached its health check (it panicked or hung) spent its
+        one try but stays first in BOOT_ORDER; should the old slot later run out of tries
+        too (power cuts while it boots), boot.cmd gives both slots tries again and would
+        start the broken one first. `rauc status mark-bad other` takes it out, as the gate
+        does for a version that failed its check."""
+        try:
+            rauc_mark("bad", "other")
+        except LawlineError as exc:
+            log.error("update: slot %s (%s) could not be marked bad: %s",
+                      attempt.get("target"), attempt.get("version"), exc)
+            return
+        log.info("update: slot %s (%s) marked bad: U-Boot starts this slot only",
+                 attempt.get("target"), attempt.get("version"))
 
     def trial(self) -> Attempt | None:
         last = self.record.last
