@@ -38,8 +38,6 @@ import shutil
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Collection, Protocol
 
@@ -489,6 +487,9 @@ def download(url: str, ca_file: str, dest: str | Path, meta: dict[str, Any]) -> 
     if not url.startswith("https://"):
         raise LawlineError(f"[update] url {url!r}: only https:// is accepted (the bundle is "
                            "signed, but the office's server should be who it says it is)")
+    import urllib.error         # memory on a Pi: the box's process never downloads
+    import urllib.request
+
     ctx = ssl.create_default_context(cafile=ca_file or None)
     req = urllib.request.Request(url, headers={"User-Agent": "lawline-update"})
     if meta.get("etag") and Path(dest).exists():

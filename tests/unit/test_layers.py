@@ -61,6 +61,8 @@ LAZY = {
     ("lawline.sync.settings", "lawline.sync.mail"): "memory on a Pi: smtplib only on a box "
                                                     "with [email]",
     ("lawline.sync.settings", "lawline.sync.s3"): "memory on a Pi: only on a box with [s3]",
+    ("lawline.update", "urllib"): "memory on a Pi: only `lawline update` downloads a bundle, "
+                                  "never the box's process (0.7 MB of Python objects)",
     ("lawline.hat", "gpiozero"): "only a box with pins set uses GPIO",
     ("lawline.hat", "importlib.metadata"): "the pin factories installed, only when asked",
     ("lawline.line", "lawline.line"): "a line's driver by its profile: V.253 or GSM",
