@@ -226,7 +226,26 @@ def office_text(attempt: Attempt) -> str:
         return (f"线路盒软件更新中断：安装 {v} 时断电或重启，已继续使用 {old}，"
                 "线路照常工作。可重新更新。")
     return (f"线路盒软件更新失败：新版本 {v} 开机自检未通过，已自动退回 {old}。"
-            f"原因：{reason}")
+            f"原因：{_failure_reason_words(str(reason))}。")
+
+
+def _failure_reason_words(reason: str) -> str:
+    """Why a new version failed, in the office's words; the technician's own words stay in
+    the record, the log and `lawline update --status`."""
+    if "never passed its health check" in reason:
+        return "新版本开机后没有完成自检（死机、崩溃或自检前断电）"
+    if "did not start" in reason:
+        return "新版本没有启动"
+    found = []
+    if "not READY" in reason or "reports no state" in reason:
+        found.append("电话服务没有就绪")
+    if "modem" in reason:
+        found.append("通信模块没有应答")
+    if "trunk not registered" in reason:
+        found.append("没有注册到中继线路")
+    if "lawline check" in reason:
+        found.append("设备自检发现新的错误")
+    return "、".join(found) or "请技术人员查看设备上的更新记录"
 
 
 def failure_words(attempt: Attempt) -> str:

@@ -183,7 +183,17 @@ def test_the_office_hears_which_version_failed_and_why_in_chinese():
     text = update.office_text({"state": "failed", "version": "2.0", "from": "1.0",
                                "reason": "lawline.service is activating, not READY"})
     assert text.startswith("线路盒软件更新失败") and "2.0" in text and "1.0" in text
-    assert "not READY" in text
+    assert "电话服务没有就绪" in text and not re.search(r"[A-Za-z]", text), text
+    for reason, words in (
+            ("the new version never passed its health check (it hung, crashed or lost "
+             "power before the check)", "没有完成自检"),
+            ("the new version did not start (U-Boot went back to the old slot)", "没有启动"),
+            ("modem: not answering; trunk not registered (408)", "通信模块没有应答、没有注册"),
+            ("lawline check: upstream: refused", "自检发现新的错误"),
+            ("something new", "请技术人员查看")):
+        text = update.office_text({"state": "failed", "version": "2.0", "from": "1.0",
+                                   "reason": reason})
+        assert words in text and not re.search(r"[A-Za-z]", text), text
     text = update.office_text({"state": "refused", "version": None, "from": "1.0",
                                "source_words": "U盘（x.raucb）",
                                "reason": "not signed with the office's key"})
