@@ -212,13 +212,16 @@ def _queries(base, config, days, office):
     cols = ", ".join(f"{sql} AS {name}" for name, sql in measures.CALL_SQL.items())
     view = ("(SELECT split_part(filename, '/', -4) AS office, "
             "strptime(started, '%Y-%m-%dT%H:%M:%S%z')::TIMESTAMPTZ AT TIME ZONE "
-            "'Asia/Shanghai' AS started, outcome, duration_s, branch, bridged_to, rating, "
+            "'Asia/Shanghai' AS started, outcome, duration_s, abandoned_after_s, "
+            "wanted_person, callback, caller, branch, bridged_to, rating, "
             "voicemail IS NOT NULL AND voicemail <> 'null' AS has_vm, "
             "len(duty_legs) AS legs, "
             "list_extract(list_filter(duty_legs, x -> x.outcome = 'accepted'), 1)"
             ".seconds_to_accept AS wait_s "
             "FROM read_json('{glob}', filename = true, union_by_name = true, "
             "columns = {{started: 'VARCHAR', outcome: 'VARCHAR', duration_s: 'DOUBLE', "
+            "abandoned_after_s: 'DOUBLE', wanted_person: 'BOOLEAN', callback: 'VARCHAR', "
+            "caller: 'VARCHAR', "
             "branch: 'VARCHAR', bridged_to: 'VARCHAR', rating: 'INTEGER', voicemail: 'JSON', "
             "duty_legs: 'STRUCT(outcome VARCHAR, seconds_to_accept DOUBLE)[]'}}))")
     baseline_cols = cols.replace("voicemail_s IS NOT NULL", "has_vm")
