@@ -721,6 +721,10 @@ class DutyPhone:
         cfg.medConfig.clockRate = RATE              # no resampling, less delay and CPU
         cfg.medConfig.sndClockRate = RATE
         cfg.medConfig.channelCount = 1
+        # No voice activity detection, as on the box: pjsua's adaptive silence detector
+        # takes a steady test tone for background noise after about a minute and stops
+        # sending, so the benches' duty clicks stopped reaching the caller at 57 s
+        cfg.medConfig.noVad = True
         self.ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = args.port
