@@ -213,10 +213,16 @@ async def call_record(rig, line, after, timeout=30):
     return await async_wait_until(find, timeout, f"line {line}'s call record", interval=0.1)
 
 
-async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, done):
+async def calls_back_to_back(rig, callers, total, samples, box_pid, failures, done,
+                             after=None):
     """`total` calls over the callers (lines 2..), each line taking the next branch in
     turn, each call after the box's record of the line's last one (as the bench's calls
-    do); a resource sample every sampling(total)[0] calls."""
+    do); a resource sample every sampling(total)[0] calls. `after`: an asyncio.Event to
+    wait for first (the long call bridged: its duty call is told by being the newest one
+    the duty phone took, which another line's call ringing at the same moment would
+    confuse)."""
+    if after is not None:
+        await after.wait()
     every = sampling(total)[0]
     counter = {"n": 0}
     rng = random.Random(19)
@@ -280,12 +286,14 @@ def box_slips(rig):
     return [m.groups() for m in JB_LINE.finditer(rig.box_log())]
 
 
-async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done):
+async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done, bridged=None):
     caller.audio.paced_by_reads = True
     for side in ("box", "caller"):
         rig.sim_request({"fault": "clock_skew", "side": side, "ppm": ppm}, line=1)
     line = Line(rig, 1, caller)
     await line.bridge()
+    if bridged is not None:
+        bridged.set()           # the other lines' calls may start now
     caller.audio.listener = _Discard()
     started = time.monotonic()
     flipped = False
@@ -393,13 +401,13 @@ def main(argv=None):
         callers = [await rig.start_caller(k) for k in range(1, args.lines + 1)]
         box = rig.procs["box"].pid
         samples.append({"calls": 0, **resources(box, rig.dir)})
-        done = asyncio.Event()
+        done, bridged = asyncio.Event(), asyncio.Event()
         try:
             calls = asyncio.ensure_future(calls_back_to_back(
                 rig, list(enumerate(callers, 1))[1:], args.calls, samples, box, failures,
-                done))
+                done, after=bridged))
             line, tap = await long_call(rig, callers[0], args.seconds, args.ppm, minutes, box,
-                                        lambda: samples[-1]["calls"])
+                                        lambda: samples[-1]["calls"], bridged)
             await calls
         finally:
             for caller in callers:
