@@ -141,6 +141,16 @@ def _first(*awaitables: Awaitable[object]) -> Coroutine[Any, Any, object]:
     return race()
 
 
+def _unlink(a: Any, b: Any) -> None:
+    """Stop both directions between two ports of the bridge; a side already gone (the leg
+    hung up, a re-INVITE dropped its old slot) is no error."""
+    for source, sink in ((a, b), (b, a)):
+        try:
+            source.stopTransmit(sink)
+        except Exception:  # noqa: BLE001 - pjsua2's Error, or a port already deleted
+            pass
+
+
 def new_call_id(clock: Clock, now: float | None = None) -> str:
     """YYMMDD-HHMMSS (the office's time, `clock`) and four hex digits."""
     return clock.local(now).strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -586,11 +596,7 @@ class CallDriver:
         except CallEnded:
             gone = True
         finally:
-            for a, b in ((port, audio), (audio, port)):
-                try:
-                    a.stopTransmit(b)
-                except Exception:  # noqa: BLE001 - the leg may be gone already
-                    pass
+            _unlink(port, audio)
             facts["bridged_s"] = round(time.time() - began, 1)
             if recording is not None:
                 facts["recording"] = await self._finish_recording(recording, number, began)
@@ -607,11 +613,7 @@ class CallDriver:
         the old one, so the bridge and the recorder join the new one. Always rejoined, even
         on the same slot number: the bridge reuses a freed number, and joining twice is
         harmless. Returns the audio now bridged."""
-        for a, b in ((port, old), (old, port)):
-            try:
-                a.stopTransmit(b)
-            except Exception:  # noqa: BLE001 - the old slot is usually gone already
-                pass
+        _unlink(port, old)
         try:
             port.startTransmit(new)
             new.startTransmit(port)
