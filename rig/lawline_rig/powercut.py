@@ -102,7 +102,8 @@ def buffers_child(out_dir, seconds):
                      "median_s": round(statistics.median(v) * 0.02, 3),
                      "samples": len(v)} for name, v in held.items()}
     result["frames"] = handed[0] - first
-    print(json.dumps(result))
+    # flushed here: os._exit skips it, and a pipe without PYTHONUNBUFFERED holds the line
+    print(json.dumps(result), flush=True)
     os._exit(0)     # the bench is done; the endpoint's teardown is not what it measures
 
 
