@@ -84,6 +84,7 @@ class CaseNumbers:
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        sqlitefile.small_page_cache(self._db)
         self._db.execute("CREATE TABLE IF NOT EXISTS case_counter "
                          "(day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
 

@@ -249,6 +249,7 @@ class Outbox:
                               f"(got {mode!r}); is the spool partition writable?")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        sqlitefile.small_page_cache(self._conn)
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
