@@ -3,6 +3,7 @@ the same run (bare.py), each figure absolute and, where the pair has the same fi
 ratio to it. JSON for machines (DIR/bench-all.json), a table for people (stdout).
 
     python -m lawline_rig.benchall [--state-dir DIR] [--quick] [--skip PART,...]
+                                   [--lines 1,2,4,6,8]
 
 Parts: bare (the baseline), calls (bench.py: CPU, memory, delays, several lines),
 powercut (powercut.py), imports (importcost.py), sync (syncbench.py), trunk (sipbench.py),
@@ -42,7 +43,7 @@ def _sub(module, args, state, name, timeout=1800):
     return figures
 
 
-def run(state, quick=False, skip=(), kills=None):
+def run(state, quick=False, skip=(), kills=None, lines=None):
     bench.compile_ahead()
     seconds = 8.0 if quick else 20.0
     out = {"started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -63,8 +64,8 @@ def run(state, quick=False, skip=(), kills=None):
     def calls():
         firsts, idle, idle_mem, per_second, mem, threads, line = bench.measure_box(
             state / "one", 2 if quick else 5, seconds)
-        several = bench.measure_lines(state / "lines", [1, 2] if quick else [1, 2, 4],
-                                      seconds)
+        several = bench.measure_lines(state / "lines",
+                                      lines or ([1, 2] if quick else [1, 2, 4]), seconds)
         out["calls"] = {"first_prompt_audio_after_ring_s": firsts,
                         "cpu_s_per_s_idle": round(idle, 4),
                         "cpu_s_per_s_bridged": round(per_second, 4),
@@ -132,6 +133,10 @@ def rows(out):
         for n, v in sorted(calls["several_lines"].items(), key=lambda kv: int(kv[0])):
             add(f"CPU per call, {n} calls at once", v["cpu_s_per_s_per_call"], "s/s",
                 base.get("cpu_s_per_s_call"), 4)
+        clean = clean_lines(calls["several_lines"])
+        if clean is not None:
+            add(f"lines at once with clean audio, of {clean[1]} tried (none slipped or lost "
+                "a click, either way)", clean[0], "lines", digits=0)
         add("RSS during a bridged call", mem.get("rss"), "MB", b_rss)
         add("  of it anonymous", mem.get("anon"), "MB",
             max((m.get("anon", 0) for m in b_mem.values()), default=None))
@@ -187,6 +192,17 @@ def rows(out):
     return table
 
 
+def clean_lines(several):
+    """(the most calls at once in which no line's either party heard a slip or lost a
+    click, the most tried), or None when none were tried."""
+    if not several:
+        return None
+    clean = [int(n) for n, v in several.items()
+             if all(not heard["slips"] and not heard["gaps"]
+                    for line in v["lines"] for heard in line["slips"].values())]
+    return max(clean, default=0), max(int(n) for n in several)
+
+
 def print_table(out, table):
     print(f"lawline bench, {out['started']}, load average at start "
           f"{' '.join(map(str, out['load_average_at_start']))}, {out['machine']['cpus']} CPUs")
@@ -207,6 +223,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip", default="", help=f"parts to leave out: {', '.join(PARTS)}")
     parser.add_argument("--kills", type=int, help="power-cut trials (default 10; 3 quick)")
+    parser.add_argument("--lines", help="calls bridged at once, one per line, comma-separated "
+                                        "(default 1,2,4; 1,2 quick; at most 8)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     unknown = skip - set(PARTS)
@@ -214,7 +232,10 @@ def main(argv=None):
         parser.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
     state = Path(args.state_dir or tempfile.mkdtemp(prefix="lawline-bench-"))
     state.mkdir(parents=True, exist_ok=True)
-    out = run(state, args.quick, skip, args.kills)
+    lines = sorted({int(n) for n in args.lines.split(",")}) if args.lines else None
+    if lines and not 1 <= lines[0] <= lines[-1] <= 8:
+        parser.error("--lines: numbers of lines from 1 to 8 (the loopback line's most)")
+    out = run(state, args.quick, skip, args.kills, lines)
     out["table"] = rows(out)
     (state / "bench-all.json").write_text(json.dumps(out, indent=2))
     print_table(out, out["table"])

@@ -86,12 +86,12 @@ def measure(target="lawline.app", floor=("pjsua2", "asyncio"), only_box=True):
     # RSS and time without tracemalloc (its own bookkeeping would be most of the RSS); the
     # Python objects from a second, traced run
     rows = probe(False)
-    traced = {r["module"]: r.get("python_mb") for r in probe(True)}
+    traced = {r["module"]: r["python_mb"] for r in probe(True) if "python_mb" in r}
     for r in rows:
         r["python_mb"] = traced.get(r["module"], 0.0)
     rows = [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
             for r in rows]
-    total = {key: round(sum(r.get(key, 0) for r in rows), 2)
+    total = {key: round(sum(r.get(key) or 0 for r in rows), 2)
              for key in ("rss_mb", "anon_mb", "python_mb", "ms")}
     rows.sort(key=lambda r: -r.get("rss_mb", 0))
     return {"target": target, "floor": list(floor), "total": total, "modules": rows}
