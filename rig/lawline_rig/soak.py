@@ -282,8 +282,14 @@ JB_LINE = re.compile(r"audio (\S+): jitter buffer (.*?); (\d+) dropped, (\d+) pu
                      r"(\d+) s(?:: the modem's clock ([+-]\d+) ppm)?")
 
 
-def box_slips(rig):
-    return [m.groups() for m in JB_LINE.finditer(rig.box_log())]
+LONG_CALL_LINE = "box-at"       # line 1's modem, as the box names its audio in the log
+
+
+def box_slips(rig, line=None):
+    """The box's jitter-buffer log lines: (device, what, dropped, put in, seconds, ppm or
+    None); only line `line`'s (its modem's link name, LONG_CALL_LINE) when given."""
+    slips = [m.groups() for m in JB_LINE.finditer(rig.box_log())]
+    return [s for s in slips if line is None or Path(s[0]).name == line]
 
 
 async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done, bridged=None):
@@ -309,7 +315,7 @@ async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done, bri
         figures = minute_figures(line, tap, t, now)
         figures.update({"minute": len(minutes) + 1, "skew_ppm": ppm if not flipped or
                         now - started < seconds / 2 + 1 else -ppm,
-                        "box_jitter_slips_so_far": len(box_slips(rig)),
+                        "long_call_jitter_slips_so_far": len(box_slips(rig, LONG_CALL_LINE)),
                         "loopback_line_underruns": tap["playout_underruns"],
                         "calls_done_on_other_lines": calls_done(),
                         **resources(box_pid, rig.dir)})
@@ -337,7 +343,11 @@ def summarise(minutes, samples, failures, records, slips, seconds, ppm, calls_wa
         slope([m["t"] for m in minutes[5:]], [m.get(key) for m in minutes[5:]]))
         for key in ("rss_mb", "fds", "threads")}
     errors = [r for r in records if r.get("error") or r.get("error_at")]
-    drift = [s for s in slips if s[5] is not None]
+    long = [s for s in slips if Path(s[0]).name == LONG_CALL_LINE]
+    # the box logs the drift over the call so far: after the skew turns at half time it
+    # heads back toward 0, so the figure at the turn and at the end
+    drift = [(int(s[4]), int(s[5])) for s in long if s[5] is not None]
+    at_turn = [d for t, d in drift if t <= seconds / 2 + 60]
     return {
         "hour_call": {
             "seconds": seconds, "skew_ppm": [ppm, -ppm],
@@ -345,8 +355,12 @@ def summarise(minutes, samples, failures, records, slips, seconds, ppm, calls_wa
                                         "duty_to_caller": spread("duty_to_caller_box_ms")},
             "total_delay_range_ms": {"caller_to_duty": spread("caller_to_duty_total_ms"),
                                      "duty_to_caller": spread("duty_to_caller_total_ms")},
-            "box_jitter_buffer_slips": len(slips),
-            "box_drift_ppm_logged": [int(s[5]) for s in drift][-3:],
+            "box_jitter_buffer_slips": {"long_call": len(long),
+                                        "other_lines": len(slips) - len(long)},
+            "long_call_frames_dropped_put_in": [int(long[-1][2]), int(long[-1][3])]
+            if long else None,
+            "box_drift_ppm_logged": {"at_the_turn": at_turn[-1] if at_turn else None,
+                                     "at_the_end": drift[-1][1] if drift else None},
             "slips_heard": {"caller": sum(m["slips_caller_heard"] for m in minutes),
                             "duty": sum(m["slips_duty_heard"] for m in minutes)},
             "rss_mb_range": [min(m["rss_mb"] for m in minutes), max(m["rss_mb"] for m in
@@ -438,8 +452,9 @@ def main(argv=None):
           f"ppm: the box's part of the delay caller->duty "
           f"{hour['box_part_delay_range_ms']['caller_to_duty']} ms, duty->caller "
           f"{hour['box_part_delay_range_ms']['duty_to_caller']} ms (per-minute medians); "
-          f"{hour['box_jitter_buffer_slips']} jitter-buffer slips logged "
-          f"(drift {hour['box_drift_ppm_logged']} ppm), heard {hour['slips_heard']}")
+          f"jitter-buffer slips logged {hour['box_jitter_buffer_slips']} (the long call's "
+          f"drift over the call so far, ppm: {hour['box_drift_ppm_logged']}), heard "
+          f"{hour['slips_heard']}")
     print(f"soak: {calls['made']} calls, {calls['records']} records, "
           f"{calls['records_with_error']} with an error, {calls['failed']} failed; slope per "
           f"1000 calls {calls['per_1000_calls_slope']}")
