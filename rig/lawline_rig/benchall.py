@@ -232,9 +232,13 @@ def main(argv=None):
         parser.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
     state = Path(args.state_dir or tempfile.mkdtemp(prefix="lawline-bench-"))
     state.mkdir(parents=True, exist_ok=True)
-    lines = sorted({int(n) for n in args.lines.split(",")}) if args.lines else None
+    try:
+        lines = sorted({int(n) for n in args.lines.split(",")}) if args.lines else None
+    except ValueError:
+        lines = [0]
     if lines and not 1 <= lines[0] <= lines[-1] <= 8:
-        parser.error("--lines: numbers of lines from 1 to 8 (the loopback line's most)")
+        parser.error(f"--lines {args.lines!r}: numbers of lines from 1 to 8, comma-separated "
+                     "(the loopback line has at most 8)")
     out = run(state, args.quick, skip, args.kills, lines)
     out["table"] = rows(out)
     (state / "bench-all.json").write_text(json.dumps(out, indent=2))
