@@ -698,8 +698,12 @@ def test_a_lost_port_is_found_again_and_nothing_spins(line, caplog):
         with caplog.at_level(logging.INFO, logger="lawline.line"):
             failed, busiest, old, back, again, reading = asyncio.run(
                 lose_in_a_call(line, fault, ms=GONE_MS, **params))
-        audio_lost = (f"call audio lost (audio port {line['box']['audio_link']} lost: end of "
-                      "file (its far end hung up))")
+        # a pty whose far end went reads as end of file or as EIO, by the kernel's timing
+        # (the hang-up seen before or after the close): either is the port lost
+        port_lost = [f"audio port {line['box']['audio_link']} lost: {why}"
+                     for why in ("end of file (its far end hung up)",
+                                 "[Errno 5] Input/output error")]
+        audio_lost = [f"call audio lost ({lost})" for lost in port_lost]
         if profile.startswith("v253"):
             # one port for commands and samples: the AT reader sees end of file in the middle
             # of the voice data state; the sample writer says once that it cannot write
@@ -708,14 +712,13 @@ def test_a_lost_port_is_found_again_and_nothing_spins(line, caplog):
             assert len(unwritable) <= 1, [r.getMessage() for r in unwritable]
         elif fault == "port_gone":
             # both ports go: whichever reader sees it first ends the call
-            assert failed.detail in ("modem port went away", audio_lost), failed.detail
+            assert failed.detail in ("modem port went away", *audio_lost), failed.detail
         else:
-            assert failed.detail == audio_lost, failed.detail
+            assert failed.detail in audio_lost, failed.detail
             # the reader said it once; the supervisor's state lines follow it
             lost = [r.getMessage() for r in caplog.records if r.filename == "audio.py" and
                     " lost: " in r.getMessage()]     # (the jitter buffer's lines are its own)
-            assert lost == [f"modem box: audio port {line['box']['audio_link']} lost: end of "
-                            "file (its far end hung up)"], lost
+            assert len(lost) == 1 and lost[0] in [f"modem box: {x}" for x in port_lost], lost
         assert busiest < IDLE, f"a thread used {busiest:.2f} s of the second the port was gone"
         # the simulator made a new pty (the kernel may hand out the old number again): the
         # box found it by its link, not by the number it had open
