@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 KINDS = {
     "line": frozenset({"ring", "caller_id", "begin", "dtmf", "ended", "missed", "failed",
-                       "sms", "silence"}),
+                       "sms", "silence", "media"}),
     "leg": frozenset({"progress", "begin", "ended", "media", "dtmf"}),
     "trunk": frozenset({"registration", "ping"}),
 }
@@ -52,7 +52,8 @@ class PartEvent:
     code: int | None = None   # leg, trunk: the SIP status code
     detail: str = ""          # the URC, SIP reason or DTMF method, for the log; sms: the text
     sender_type: str = ""     # sms: the originator's type of number (line/pdu.py)
-    index: int | None = None  # leg media: the audio stream's media index
+    index: int | None = None  # leg media, and a switchboard call's line media (its audio
+    #                           changed with a re-INVITE): the audio stream's media index
     expires: int | None = None  # trunk registration: seconds it holds
     raw: str = ""             # line caller_id: the presented text refused as no number
 

@@ -206,9 +206,10 @@ def test_a_transfer_with_a_reason_code_goes_straight_to_the_urgent_branch(rig, k
     assert ("INVITE", f"sip:{BOARD}@127.0.0.1") not in kamailio.requests("INVITE", since=mark)
 
 
-def switchboard_caller(rig, kamailio, *headers, keys="", hang_up_after=16.0):
+def switchboard_caller(rig, kamailio, *headers, keys="", hang_up_after=16.0, hold=None):
     """A pjsua2 phone registered as the switchboard, calling the county line through the
-    trunk: it records what the transferred caller hears."""
+    trunk: it records what the transferred caller hears. `hold`: (after, for) seconds from
+    the answer, the switchboard puts the call on hold and takes it back (two re-INVITEs)."""
     gen = len([p for p in rig.dir.glob("board-caller-*.ready")]) + 1
     ready = rig.dir / f"board-caller-{gen}.ready"
     events = rig.dir / f"board-caller-{gen}.events"
@@ -219,7 +220,8 @@ def switchboard_caller(rig, kamailio, *headers, keys="", hang_up_after=16.0):
         "--ready-file", str(ready), "--call", f"sip:{rig.box_number}@127.0.0.1:{kamailio.port}",
         "--header", f"P-Asserted-Identity: <sip:{ORIGINAL}@127.0.0.1>",
         *[arg for h in headers for arg in ("--header", h)], "--keys", keys,
-        "--tone-hz", str(scenarios.CALLER_TONE), "--hang-up-after", str(hang_up_after)),
+        "--tone-hz", str(scenarios.CALLER_TONE), "--hang-up-after", str(hang_up_after),
+        *(["--hold-after", str(hold[0]), "--hold-for", str(hold[1])] if hold else [])),
         rig.dir)
     rig.phones[f"caller-{gen}"] = (proc, events, record)
 
@@ -257,3 +259,30 @@ def test_what_a_transferred_caller_hears_with_and_without_a_reason(rig, kamailio
     for name in ("greeting", "menu"):
         assert hearing.find(hearing.load_wav(rig.prompts.path(name)), heard) is not None, name
     proc.stop()
+
+
+def test_a_transferred_caller_held_and_taken_back_is_still_recorded(rig, kamailio):
+    """The switchboard puts a transferred call on hold while the caller leaves a message and
+    takes it back: pjsua gives the call's audio a new bridge slot at each re-INVITE and
+    drops the old one's links, so the box's recorder follows the line's new slot
+    (call/driver.py _line_moved): what the caller says after the resume is in the message."""
+    open_hours(rig, True)
+    after = rig.last_id()
+    # answer, then record_request (6.8 s) and the beep: the message starts about 8 s in;
+    # held at 11 s for 2 s, hung up at 24 s: 11 s of the caller's tone after the resume
+    proc, done = switchboard_caller(rig, kamailio, "X-Transfer-Reason: 2", hang_up_after=24.0,
+                                    hold=(11.0, 2.0))
+    wait_until(done, 60, "the switchboard's call to end")
+    proc.stop()
+
+    async def message(rig):
+        return await rig.next_record("voicemail", after, timeout=30)
+    vm = run_call(rig, message)
+    heard = hearing.load_wav(rig.spool_dir / vm["files"]["voicemail.wav"])
+    rate = 8000
+    assert len(heard) > 12 * rate, f"the message is {len(heard) / rate:.1f} s long"
+    # the last seconds before the hang-up: after the resume
+    tail = heard[-8 * rate:-2 * rate]
+    assert hearing.tone_level(tail, scenarios.CALLER_TONE) > 0.3, \
+        "the caller's voice after the switchboard took the call back is not in the message"
+    assert "the line's audio changed (re-INVITE)" in rig.box_log()

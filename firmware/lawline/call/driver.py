@@ -117,6 +117,8 @@ class CallParts:
     ladder: LadderSection | None = None
     switchboard: SwitchboardSection | None = None
     recordings_dir: Path | None = None  # where bridged calls are recorded ([recording] on)
+    # a switchboard call's line: its audio after a re-INVITE, by media index (sip/inbound.py)
+    line_audio: Callable[[int], Any] | None = None
 
 
 def mobile_refusal(digits: str, plan: NumberPlan) -> str | None:
@@ -185,6 +187,9 @@ class CallDriver:
         self.cut: str | None = None
         self.leg: legs.Leg | None = None   # the accepted duty leg, between ring and bridge
         self._pump: asyncio.Future[None] | None = None
+        # what is joined to the line's port now (the bridge, a recorder): each is told
+        # (old, new) when a switchboard call's audio moves to a new bridge slot
+        self._port_followers: list[Callable[[Any, Any], None]] = []
         self.texted = 0                  # mobiles keyed for a referral's details (issue 17)
         # when the modem last said "no voice" (V.253 DLE s/q)
         self.modem_silence: float | None = None
@@ -208,12 +213,34 @@ class CallDriver:
             elif event.kind == "silence":
                 self.modem_silence = time.monotonic()
                 self._silence.set()
+            elif event.kind == "media":
+                self._line_moved(event.index)
             elif event.kind in ("ended", "missed", "failed"):
                 if event.kind == "failed":
                     self.failed = event.detail
                 self.ended.set()
                 self.stopped.set()
                 return
+
+    def _line_moved(self, index: int | None) -> None:
+        """A switchboard call's audio after a re-INVITE (the switchboard held the call and
+        took it back): pjsua gave it a new bridge slot and dropped every link of the old
+        one. What plays or records from now on uses the new slot; what is joined now (the
+        bridge, a recorder) joins it again. A prompt playing in that moment is not heard
+        to its end."""
+        resolve = self.p.line_audio
+        if resolve is None or index is None:
+            return
+        try:
+            new = resolve(index)
+        except Exception as exc:  # noqa: BLE001 - the call goes on; it may be ending
+            log.error("call %s: the line's audio changed and cannot be found: %s", self.id, exc)
+            return
+        old, self.p.port = self.p.port, new
+        for follow in list(self._port_followers):
+            follow(old, new)
+        self.say("the line's audio changed (re-INVITE): %d joined again",
+                 len(self._port_followers))
 
     def _stop_error(self) -> CallEnded:
         return CallEnded() if self.ended.is_set() or self.cut is None else CallCut(self.cut)
@@ -597,6 +624,22 @@ class CallDriver:
         audio.startTransmit(port)
         began = time.time()
         recording = self._start_recording(number, audio) if record else None
+
+        def line_moved(old: Any, new: Any) -> None:
+            nonlocal port
+            port = new
+            if audio is None:       # (never: narrowed above, but not inside this function)
+                return
+            _unlink(old, audio)
+            try:
+                port.startTransmit(audio)
+                audio.startTransmit(port)
+            except Exception as exc:  # noqa: BLE001 - the call goes on; it may be ending
+                log.error("call %s: the caller's audio changed and the bridge with %s could "
+                          "not follow it: %s", self.id, number, exc)
+            if recording is not None:
+                recording.follow(old, new)
+        self._port_followers.append(line_moved)
         facts: dict[str, Any]
         facts, gone = {}, False
         try:
@@ -609,6 +652,7 @@ class CallDriver:
         except CallEnded:
             gone = True
         finally:
+            self._port_followers.remove(line_moved)
             _unlink(port, audio)
             facts["bridged_s"] = round(time.time() - began, 1)
             if recording is not None:
@@ -755,6 +799,7 @@ class CallDriver:
         # delivered at start-up with it (sync/recovery.py).
         path = self.p.incoming_dir / recording_name(self.id, box, self.caller)
         recording = self.p.core.recorder(path, self.p.port)
+        self._port_followers.append(recording.follow)
         meter = getattr(getattr(self.p.pcm, "jitter", None), "meter", None) \
             if silence_seconds else None
         if meter is not None:
@@ -818,6 +863,7 @@ class CallDriver:
             voice_at = meter.voice_at if meter is not None else None
             if meter is not None:
                 meter.stop()
+            self._port_followers.remove(recording.follow)
             complete = await recording.finish()
         seconds = wav_seconds(path)
         if not complete:

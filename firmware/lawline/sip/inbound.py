@@ -83,6 +83,10 @@ class InboundCall(pj.Call):  # type: ignore[misc]
                 self.audio = self.getAudioMedia(media.index)
                 if not self.media_ready.done():
                     self.media_ready.set_result(self.audio)
+                else:
+                    # a re-INVITE (the switchboard held the call and took it back): pjsua
+                    # gave the audio a new bridge slot; the call follows it (call/driver.py)
+                    self._post("media", index=media.index)
 
     @_guard
     def onDtmfDigit(self, prm: Any) -> None:
@@ -199,3 +203,7 @@ class SipLine:
     @property
     def name(self) -> str:
         return f"switchboard call {self.number} ({self.modem.name})"
+
+    def audio_of(self, index: int) -> Any:
+        """The call's audio stream `index` in the bridge, after its line "media" event."""
+        return self.modem.call.getAudioMedia(index)

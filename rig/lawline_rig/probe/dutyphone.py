@@ -108,7 +108,8 @@ def add_arguments(parser):
                              "the far end)")
     parser.add_argument("--hold-after", type=_seconds, default=0.0, metavar="SECONDS",
                         help="accept: put the call on hold (a re-INVITE, sendonly) this long "
-                             "after pressing 1, as a lawyer's phone does (0: never)")
+                             "after pressing 1, as a lawyer's phone does; with --call, this "
+                             "long after the answer (0: never)")
     parser.add_argument("--hold-for", type=_seconds, default=2.0, metavar="SECONDS",
                         help="with --hold-after: take the call off hold (a re-INVITE, "
                              "sendrecv) this long later (default: 2)")
@@ -641,6 +642,9 @@ class DutyPhone:
         self.later(delay + 0.3 * len(self.args.keys), self._speak, leg)
         if self.args.hang_up_after:
             self.later(self.args.hang_up_after, self._hang_up, leg)
+        if self.args.hold_after:    # as the switchboard putting the transferred call on hold
+            self.later(self.args.hold_after, self._hold, leg, True)
+            self.later(self.args.hold_after + self.args.hold_for, self._hold, leg, False)
 
     def _speak(self, leg):
         leg.playing = "tone"
