@@ -348,7 +348,7 @@ class Box:
             incoming_dir=self.incoming_dir, tmp_dir=self.tmp_dir, can_record=self.can_record,
             on_sms=self.on_sms, duty=cfg.duty, limits=cfg.limits,
             referrals=list(cfg.referral), duty_busy=self.duty_busy, queue=self.queue,
-            line_audio=line.audio_of if isinstance(line, inbound.SipLine) else None,
+            line_audio=line.audio_now if isinstance(line, inbound.SipLine) else None,
             ladder=cfg.ladder, switchboard=cfg.switchboard,
             recordings_dir=cfg.spool_dir / "recordings" if cfg.recording.enabled else None)
 

@@ -285,11 +285,15 @@ JB_LINE = re.compile(r"audio (\S+): jitter buffer (.*?); (\d+) dropped, (\d+) pu
 LONG_CALL_LINE = "box-at"       # line 1's modem, as the box names its audio in the log
 
 
-def box_slips(rig, line=None):
+def box_slips(rig):
     """The box's jitter-buffer log lines: (device, what, dropped, put in, seconds, ppm or
-    None); only line `line`'s (its modem's link name, LONG_CALL_LINE) when given."""
-    slips = [m.groups() for m in JB_LINE.finditer(rig.box_log())]
-    return [s for s in slips if line is None or Path(s[0]).name == line]
+    None)."""
+    return [m.groups() for m in JB_LINE.finditer(rig.box_log())]
+
+
+def on_line(slips, line=LONG_CALL_LINE):
+    """Of box_slips, line `line`'s (its modem's link name)."""
+    return [s for s in slips if Path(s[0]).name == line]
 
 
 async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done, bridged=None):
@@ -315,7 +319,7 @@ async def long_call(rig, caller, seconds, ppm, minutes, box_pid, calls_done, bri
         figures = minute_figures(line, tap, t, now)
         figures.update({"minute": len(minutes) + 1, "skew_ppm": ppm if not flipped or
                         now - started < seconds / 2 + 1 else -ppm,
-                        "long_call_jitter_slips_so_far": len(box_slips(rig, LONG_CALL_LINE)),
+                        "long_call_jitter_slips_so_far": len(on_line(box_slips(rig))),
                         "loopback_line_underruns": tap["playout_underruns"],
                         "calls_done_on_other_lines": calls_done(),
                         **resources(box_pid, rig.dir)})
@@ -343,7 +347,7 @@ def summarise(minutes, samples, failures, records, slips, seconds, ppm, calls_wa
         slope([m["t"] for m in minutes[5:]], [m.get(key) for m in minutes[5:]]))
         for key in ("rss_mb", "fds", "threads")}
     errors = [r for r in records if r.get("error") or r.get("error_at")]
-    long = [s for s in slips if Path(s[0]).name == LONG_CALL_LINE]
+    long = on_line(slips)
     # the box logs the drift over the call so far: after the skew turns at half time it
     # heads back toward 0, so the figure at the turn and at the end
     drift = [(int(s[4]), int(s[5])) for s in long if s[5] is not None]

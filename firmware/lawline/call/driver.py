@@ -117,8 +117,8 @@ class CallParts:
     ladder: LadderSection | None = None
     switchboard: SwitchboardSection | None = None
     recordings_dir: Path | None = None  # where bridged calls are recorded ([recording] on)
-    # a switchboard call's line: its audio after a re-INVITE, by media index (sip/inbound.py)
-    line_audio: Callable[[int], Any] | None = None
+    # a switchboard call's line: its audio now, after a re-INVITE moved it (sip/inbound.py)
+    line_audio: Callable[[], Any] | None = None
 
 
 def mobile_refusal(digits: str, plan: NumberPlan) -> str | None:
@@ -214,7 +214,7 @@ class CallDriver:
                 self.modem_silence = time.monotonic()
                 self._silence.set()
             elif event.kind == "media":
-                self._line_moved(event.index)
+                self._line_moved()
             elif event.kind in ("ended", "missed", "failed"):
                 if event.kind == "failed":
                     self.failed = event.detail
@@ -222,19 +222,15 @@ class CallDriver:
                 self.stopped.set()
                 return
 
-    def _line_moved(self, index: int | None) -> None:
+    def _line_moved(self) -> None:
         """A switchboard call's audio after a re-INVITE (the switchboard held the call and
         took it back): pjsua gave it a new bridge slot and dropped every link of the old
         one. What plays or records from now on uses the new slot; what is joined now (the
         bridge, a recorder) joins it again. A prompt playing in that moment is not heard
         to its end."""
-        resolve = self.p.line_audio
-        if resolve is None or index is None:
-            return
-        try:
-            new = resolve(index)
-        except Exception as exc:  # noqa: BLE001 - the call goes on; it may be ending
-            log.error("call %s: the line's audio changed and cannot be found: %s", self.id, exc)
+        now = self.p.line_audio
+        new = now() if now is not None else None
+        if new is None:
             return
         old, self.p.port = self.p.port, new
         for follow in list(self._port_followers):
@@ -618,7 +614,8 @@ class CallDriver:
         both ways ([recording], the caller was told), its WAV named in the event's record."""
         leg, self.leg = self.leg, None
         assert leg is not None      # the script bridges only a leg it was told was accepted
-        port, audio = self.p.port, leg.audio
+        port = self.p.port
+        audio: Any = leg.audio
         assert audio is not None    # confirm_leg returns a leg only with its audio (sip/leg.py)
         port.startTransmit(audio)
         audio.startTransmit(port)
@@ -627,18 +624,7 @@ class CallDriver:
 
         def line_moved(old: Any, new: Any) -> None:
             nonlocal port
-            port = new
-            if audio is None:       # (never: narrowed above, but not inside this function)
-                return
-            _unlink(old, audio)
-            try:
-                port.startTransmit(audio)
-                audio.startTransmit(port)
-            except Exception as exc:  # noqa: BLE001 - the call goes on; it may be ending
-                log.error("call %s: the caller's audio changed and the bridge with %s could "
-                          "not follow it: %s", self.id, number, exc)
-            if recording is not None:
-                recording.follow(old, new)
+            port = self._follow("the caller's audio", audio, old, new, recording)
         self._port_followers.append(line_moved)
         facts: dict[str, Any]
         facts, gone = {}, False
@@ -648,7 +634,8 @@ class CallDriver:
                 assert event is not None    # no timeout: only the call's stop ends it (raises)
                 leg.take_event(event)
                 if event.kind == "media" and leg.audio is not None:
-                    audio = self._follow(number, port, audio, leg.audio, recording)
+                    audio = self._follow(f"the audio of {number}", port, audio, leg.audio,
+                                         recording)
         except CallEnded:
             gone = True
         finally:
@@ -663,24 +650,25 @@ class CallDriver:
             return self._stop_event(facts)
         return Event("bridge_ended", None, time.time(), facts)
 
-    def _follow(self, number: str, port: Any, old: Any, new: Any,
+    def _follow(self, what: str, kept: Any, old: Any, new: Any,
                 recording: Recording | None) -> Any:
-        """The far end's audio after a re-INVITE (the lawyer's phone holds the call and takes
-        it back, or changes codec): pjsua gave it a new bridge slot and dropped every link of
-        the old one, so the bridge and the recorder join the new one. Always rejoined, even
-        on the same slot number: the bridge reuses a freed number, and joining twice is
-        harmless. Returns the audio now bridged."""
-        _unlink(port, old)
+        """One end of the bridge after a re-INVITE (the lawyer's phone, or the switchboard
+        for its call, holds the call and takes it back, or changes codec): pjsua gave
+        `what` a new bridge slot `new` and dropped every link of `old`, so the bridge with
+        `kept` and the recorder join the new one. Always rejoined, even on the same slot
+        number: the bridge reuses a freed number, and joining twice is harmless. Returns
+        the port now bridged."""
+        _unlink(kept, old)
         try:
-            port.startTransmit(new)
-            new.startTransmit(port)
+            kept.startTransmit(new)
+            new.startTransmit(kept)
         except Exception as exc:  # noqa: BLE001 - the call goes on; the far end may hang up
-            log.error("call %s: the audio of %s changed and the bridge could not follow it: "
-                      "%s", self.id, number, exc)
+            log.error("call %s: %s changed and the bridge could not follow it: %s", self.id,
+                      what, exc)
             return new
         if recording is not None:
             recording.follow(old, new)
-        self.say("the audio of %s changed (re-INVITE): bridged again", number)
+        self.say("%s changed (re-INVITE): bridged again", what)
         return new
 
     # -- issue 17: recording, the ladder, the switchboard ----------------------------------

@@ -204,6 +204,7 @@ class SipLine:
     def name(self) -> str:
         return f"switchboard call {self.number} ({self.modem.name})"
 
-    def audio_of(self, index: int) -> Any:
-        """The call's audio stream `index` in the bridge, after its line "media" event."""
-        return self.modem.call.getAudioMedia(index)
+    def audio_now(self) -> Any:
+        """The call's audio in the bridge now (InboundCall keeps it as each re-INVITE moves
+        it; the line's "media" event says it moved), or None once the call is over."""
+        return self.modem.call.audio
