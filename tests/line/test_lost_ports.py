@@ -8,6 +8,7 @@ modem contract (test_contract.py, test_a_lost_port_is_found_again_and_nothing_sp
 import logging
 import os
 import pty
+import threading
 import time
 import tty
 
@@ -25,17 +26,15 @@ def test_a_pcm_port_whose_far_end_hangs_up_ends_its_reader_and_says_so_once(capl
     master, slave = pty.openpty()
     tty.setraw(slave)
     pcm = SerialPcm(os.ttyname(slave), name="box")
-    told = []
-    pcm.on_lost = told.append
+    told, lost = [], threading.Event()
+    pcm.on_lost = lambda why: (told.append(why), lost.set())
     pcm.open()
     try:
         reader = pcm.reader
         os.close(master)
         os.close(slave)              # the far end hangs up: b'' for ever from here
         with caplog.at_level(logging.INFO, logger="lawline.line"):
-            deadline = time.monotonic() + 2
-            while not told and time.monotonic() < deadline:
-                time.sleep(0.01)
+            lost.wait(2)
             spent = thread_seconds(reader.native_id)
             time.sleep(1.0)
             spent = thread_seconds(reader.native_id) - spent
